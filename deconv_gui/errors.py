@@ -1,0 +1,28 @@
+"""User-facing errors.
+
+Every error the user can cause (bad file, unknown model, unwritable folder...) is a
+`DeconvError` whose message is one readable line. The CLI prints it and exits non-zero; the
+GUI shows it in a dialog. Anything else is a bug and gets a traceback in the log.
+"""
+
+from __future__ import annotations
+
+
+class DeconvError(Exception):
+    """An error with a message meant for the user (one line, no traceback)."""
+
+
+class ImageReadError(DeconvError):
+    """A photo could not be read (missing, truncated, not an image, too large...)."""
+
+
+class ImageWriteError(DeconvError):
+    """A photo could not be written (folder not writable, disk full, would overwrite...)."""
+
+
+class ModelError(DeconvError):
+    """A model could not be found, loaded or run."""
+
+
+class CancelledError(DeconvError):
+    """The user cancelled a job."""
