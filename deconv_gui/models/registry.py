@@ -64,6 +64,7 @@ class ModelSpec:
     architecture: str = ""
     card: dict[str, Any] = field(default_factory=dict, compare=False)
     trainable: bool = False  # can the fine-tune panel train it further?
+    params: tuple[str, ...] = ()  # names of extra LoadOptions.params it accepts, e.g. "kernel"
 
     def to_json(self) -> dict[str, Any]:
         d = {
@@ -77,6 +78,7 @@ class ModelSpec:
             "receptive_field": self.receptive_field,
             "fp16": self.fp16,
             "trainable": self.trainable,
+            "params": list(self.params),
             "strength": asdict(self.strength) if self.strength else None,
             "card": self.card,
         }
