@@ -1,0 +1,474 @@
+"""`deconv-gui` entry point.
+
+No arguments, or image paths: open the window. Sub-commands run headless on the same core:
+restore, models, metrics, degrade, eval, bench, self-test.
+
+Errors the user can cause print one line (``error: ...``) and exit non-zero; set
+``DECONV_GUI_DEBUG=1`` to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from deconv_gui import __version__
+from deconv_gui.errors import DeconvError, ImageWriteError
+
+SUBCOMMANDS = ("restore", "models", "metrics", "degrade", "eval", "bench", "self-test")
+
+TASK_SUFFIX = {"denoise": "_denoised", "upscale": "_x{scale}", "deblur": "_deblurred"}
+
+
+# ----------------------------------------------------------------------------- helpers
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (quiet when stderr is not a terminal)."""
+
+    def __init__(self, label: str, stream=None) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.start = time.perf_counter()
+        self._last_line = ""
+
+    def update(self, done: int, total: int) -> None:
+        frac = done / total if total else 1.0
+        width = 28
+        filled = int(round(frac * width))
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        line = (
+            f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles"
+            f"  {elapsed:5.1f}s  ETA {eta:5.1f}s"
+        )
+        if self.tty:
+            self.stream.write("\r" + line)
+            self.stream.flush()
+        self._last_line = line
+
+    def finish(self, note: str = "") -> None:
+        elapsed = time.perf_counter() - self.start
+        msg = f"{self.label}: done in {elapsed:.1f}s{(' ' + note) if note else ''}"
+        if self.tty:
+            self.stream.write("\r" + " " * len(self._last_line) + "\r")
+        self.stream.write(msg + "\n")
+        self.stream.flush()
+
+
+def _registry():
+    from deconv_gui.models.catalog import default_registry
+
+    return default_registry()
+
+
+def _collect_inputs(inputs: Sequence[str]) -> list[Path]:
+    from deconv_gui.core.io import is_image_path
+
+    files: list[Path] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.is_file() and is_image_path(q))
+            if not found:
+                print(f"warning: no images in folder {p}", file=sys.stderr)
+            files.extend(found)
+        else:
+            files.append(p)  # missing files are reported per file by the loader
+    return files
+
+
+def _output_for(src: Path, spec, output: str | None, many: bool) -> Path:
+    suffix = TASK_SUFFIX.get(spec.task, "_restored").format(scale=spec.scale)
+    if output is None:
+        return src.with_name(f"{src.stem}{suffix}{src.suffix}")
+    out = Path(output)
+    if many or out.is_dir() or output.endswith(("/", os.sep)):
+        if out.exists() and not out.is_dir():
+            raise ImageWriteError(f"output {out} is a file, but several inputs need a folder")
+        return out / f"{src.stem}{suffix}{src.suffix}"
+    return out
+
+
+def _load_options(args: argparse.Namespace):
+    from deconv_gui.models.registry import LoadOptions
+
+    params: dict[str, Any] = {}
+    if getattr(args, "kernel", None):
+        params["kernel"] = args.kernel
+    return LoadOptions(device=args.device, strength=args.strength, params=params)
+
+
+def _apply_threads(args: argparse.Namespace) -> None:
+    if getattr(args, "threads", None):
+        from deconv_gui.core.devices import set_cpu_threads
+
+        set_cpu_threads(args.threads)
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_restore(args: argparse.Namespace) -> int:
+    from deconv_gui.core.io import load_image, save_image
+    from deconv_gui.core.pipeline import restore_photo
+
+    _apply_threads(args)
+    spec = _registry().get(args.model)
+    options = _load_options(args)
+    files = _collect_inputs(args.inputs)
+    if not files:
+        raise DeconvError("no input images")
+    many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
+    if args.output and many:
+        out_dir = Path(args.output)
+        if not out_dir.exists():
+            try:
+                out_dir.mkdir(parents=True)
+            except OSError as exc:
+                raise ImageWriteError(
+                    f"cannot create output folder {out_dir}: {exc.strerror}"
+                ) from None
+    failures = 0
+    for src in files:
+        try:
+            dst = _output_for(src, spec, args.output, many)
+            photo = load_image(src, max_pixels=args.max_pixels)
+            bar = ProgressBar(f"{src.name} [{spec.id}]")
+            job = restore_photo(spec, photo, options, tile_size=args.tile)
+            try:
+                while True:
+                    p = next(job)
+                    bar.update(p.done, p.total)
+            except StopIteration as stop:
+                result = stop.value
+            written = save_image(dst, result.rgb, result.meta, overwrite=args.overwrite)
+            bar.finish(f"-> {written}")
+        except DeconvError as exc:
+            failures += 1
+            print(f"error: {src}: {exc}", file=sys.stderr)
+    if failures:
+        print(f"{failures} of {len(files)} file(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "import":
+        from deconv_gui.models.importer import import_model
+
+        if not args.target:
+            raise DeconvError("usage: deconv-gui models import FILE [--name NAME] [--task TASK]")
+        spec = import_model(Path(args.target), name=args.name, task=args.task)
+        if args.json:
+            _print_json(spec.to_json())
+        else:
+            print(
+                f"imported {spec.id}: {spec.name} ({spec.architecture}, {spec.task}, x{spec.scale})"
+            )
+        return 0
+    if action == "remove":
+        from deconv_gui.models.importer import remove_model
+
+        if not args.target:
+            raise DeconvError("usage: deconv-gui models remove ID")
+        remove_model(args.target)
+        print(f"removed {args.target}")
+        return 0
+    if action == "show":
+        spec = _registry().get(args.target or "")
+        _print_json(spec.to_json())
+        return 0
+    if action not in (None, "list"):
+        raise DeconvError(f"unknown action '{action}' (use list, show, import or remove)")
+    specs = list(_registry())
+    if args.json:
+        _print_json([s.to_json() for s in specs])
+        return 0
+    width = max((len(s.id) for s in specs), default=10)
+    for s in specs:
+        strength = f"  strength: {s.strength.label}" if s.strength else ""
+        print(f"{s.id:<{width}}  {s.task:<8} x{s.scale}  {s.kind:<9}  {s.name}{strength}")
+    return 0
+
+
+def _range_for(meta_a, meta_b) -> float:
+    return 65535.0 if max(meta_a.bit_depth, meta_b.bit_depth) > 8 else 255.0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from deconv_gui.core.io import load_image
+    from deconv_gui.core.metrics import psnr, ssim
+
+    a = load_image(Path(args.a))
+    b = load_image(Path(args.b))
+    if a.rgb.shape != b.rgb.shape:
+        raise DeconvError(
+            f"images differ in size: {args.a} is {a.width}x{a.height}, "
+            f"{args.b} is {b.width}x{b.height}"
+        )
+    rng = _range_for(a.meta, b.meta)
+    # Compare on the integer scale of the files (8-bit: 255, 16-bit: 65535).
+    xa, xb = a.rgb * rng, b.rgb * rng
+    result = {"ssim": ssim(xa, xb, data_range=rng), "psnr": psnr(xa, xb, data_range=rng)}
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"SSIM {result['ssim']:.4f}  PSNR {result['psnr']:.2f} dB")
+    return 0
+
+
+def _degrade_spec_from_args(args: argparse.Namespace) -> str:
+    parts = []
+    if args.spec:
+        parts.append(args.spec)
+    if args.blur:
+        parts.append(f"blur={args.blur}")
+    if args.downscale:
+        parts.append(f"downscale={args.downscale}")
+    if args.noise is not None:
+        parts.append(f"noise={args.noise}")
+    if args.jpeg is not None:
+        parts.append(f"jpeg={args.jpeg}")
+    if not parts:
+        raise DeconvError(
+            "say how to degrade: --noise S, --blur SPEC, --downscale N, --jpeg Q or --spec SPEC"
+        )
+    return ",".join(parts)
+
+
+def cmd_degrade(args: argparse.Namespace) -> int:
+    from deconv_gui.core.degrade import parse_spec
+    from deconv_gui.core.io import load_image, save_image
+    from deconv_gui.core.pipeline import output_meta
+
+    deg = parse_spec(_degrade_spec_from_args(args))
+    photo = load_image(Path(args.input))
+    out = deg.apply(photo.rgb, seed=args.seed)
+    meta = photo.meta
+    if meta.alpha is not None and deg.scale != 1:
+        meta = meta.copy(alpha=None)
+    meta = output_meta(meta, 1).copy(bit_depth=8)
+    written = save_image(Path(args.output), out, meta, overwrite=args.overwrite)
+    print(f"{deg} -> {written}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from deconv_gui.training.evaluate import evaluate
+
+    _apply_threads(args)
+    spec = _registry().get(args.model)
+    report = evaluate(
+        spec,
+        Path(args.folder),
+        args.degrade,
+        device=args.device,
+        strength=args.strength,
+        limit=args.limit,
+        seed=args.seed,
+        true_kernel=args.true_kernel,
+        tile_size=args.tile,
+    )
+    if args.json:
+        _print_json(report)
+        return 0
+    for row in report["images"]:
+        print(
+            f"{row['name']:<28} in {row['psnr_in']:6.2f} dB / {row['ssim_in']:.4f}"
+            f"   out {row['psnr_out']:6.2f} dB / {row['ssim_out']:.4f}"
+        )
+    m = report["mean"]
+    print(
+        f"{'mean (' + str(len(report['images'])) + ' images)':<28} in {m['psnr_in']:6.2f} dB / "
+        f"{m['ssim_in']:.4f}   out {m['psnr_out']:6.2f} dB / {m['ssim_out']:.4f}"
+        f"   [{report['channel']}]"
+    )
+    return 0
+
+
+def cmd_self_test(args: argparse.Namespace) -> int:
+    if args.gui:
+        from deconv_gui.gui.selftest import run_gui_self_test
+
+        return run_gui_self_test(Path(args.screenshot) if args.screenshot else None)
+    return headless_self_test(Path(args.output) if args.output else None)
+
+
+def headless_self_test(out_dir: Path | None = None) -> int:
+    """load -> restore -> metrics -> save -> reload on the bundled sample photo."""
+    import tempfile
+
+    from deconv_gui.core.io import load_image, save_image
+    from deconv_gui.core.metrics import psnr, ssim
+    from deconv_gui.core.pipeline import restore_photo
+    from deconv_gui.core.tiling import run_to_end
+    from deconv_gui.models.registry import LoadOptions
+    from deconv_gui.paths import sample_photo
+
+    t0 = time.perf_counter()
+    registry = _registry()
+    spec = registry.default_for("denoise")
+    if spec is None:
+        raise DeconvError("self-test: no denoise model registered")
+    photo = load_image(sample_photo())
+    result = run_to_end(restore_photo(spec, photo, LoadOptions(device="cpu")))
+    s, p = ssim(photo.rgb, result.rgb), psnr(photo.rgb, result.rgb)
+    if not (0.0 < s <= 1.0) or result.rgb.shape != photo.rgb.shape:
+        raise DeconvError(f"self-test: implausible result (SSIM {s})")
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = (out_dir or Path(tmp)) / "self-test.jpg"
+        save_image(dst, result.rgb, result.meta, overwrite=True)
+        back = load_image(dst)
+        if back.meta.exif is None or back.meta.icc_profile is None:
+            raise DeconvError("self-test: EXIF or ICC profile lost on save")
+        if back.rgb.shape != result.rgb.shape:
+            raise DeconvError("self-test: saved image has the wrong size")
+    print(
+        f"self-test ok: {spec.id} on {photo.width}x{photo.height} sample, "
+        f"SSIM to input {s:.4f}, PSNR {p:.2f} dB, {len(registry)} models, "
+        f"{time.perf_counter() - t0:.1f}s"
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from deconv_gui import bench
+
+    return bench.main(args.what, args.rest)
+
+
+# ----------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deconv-gui",
+        description="Photo restoration: denoise, upscale, deblur. No sub-command opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"deconv-gui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def device_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+        p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+        p.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: auto)")
+
+    p = sub.add_parser("restore", help="restore images or folders with a model")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--model", required=True, metavar="ID")
+    p.add_argument("--output", "-o", metavar="FILE_OR_DIR")
+    p.add_argument("--strength", type=float, default=None)
+    p.add_argument(
+        "--kernel", help="blur kernel for classical deblur, e.g. gaussian:2, motion:15:30, disk:4"
+    )
+    p.add_argument("--overwrite", action="store_true", help="allow replacing existing files")
+    p.add_argument("--max-pixels", type=int, default=250_000_000, help="refuse larger images")
+    device_opts(p)
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("models", help="list, show, import or remove models")
+    p.add_argument("action", nargs="?", choices=("list", "show", "import", "remove"))
+    p.add_argument("target", nargs="?", help="model file (import) or id (show/remove)")
+    p.add_argument("--name")
+    p.add_argument("--task")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("metrics", help="SSIM and PSNR of two same-size images")
+    p.add_argument("a")
+    p.add_argument("b")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("degrade", help="make a degraded copy (noise, blur, downscale, JPEG)")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--noise", type=float, help="Gaussian noise sigma on the 0-255 scale")
+    p.add_argument("--blur", help="gaussian:SIGMA | motion:LENGTH:ANGLE | disk:RADIUS")
+    p.add_argument("--downscale", type=int, help="bicubic downscale factor")
+    p.add_argument("--jpeg", type=int, help="JPEG quality")
+    p.add_argument("--spec", help="full degradation spec, e.g. blur=gaussian:2,noise=2")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_degrade)
+
+    p = sub.add_parser("eval", help="degrade clean photos, restore, report PSNR/SSIM")
+    p.add_argument("folder")
+    p.add_argument("--model", required=True, metavar="ID")
+    p.add_argument("--degrade", required=True, metavar="SPEC", help="e.g. noise=25 or downscale=4")
+    p.add_argument("--strength", type=float, default=None)
+    p.add_argument(
+        "--true-kernel",
+        action="store_true",
+        help="give non-blind deblur models the kernel used by --degrade",
+    )
+    p.add_argument("--limit", type=int, default=None, help="first N images only")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    device_opts(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="benchmarks (ssim, restore)")
+    p.add_argument("what", choices=("ssim", "restore"))
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("self-test", help="load, restore, measure and save the sample photo")
+    p.add_argument("--gui", action="store_true", help="drive the real window (offscreen works)")
+    p.add_argument("--screenshot", help="with --gui: save a screenshot of the window here")
+    p.add_argument("--output", help="keep the restored sample in this folder")
+    p.set_defaults(func=cmd_self_test)
+    return parser
+
+
+def _run_gui(paths: Iterable[str]) -> int:
+    from deconv_gui.gui.app import run_app
+
+    return run_app(list(paths))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(os.environ.get("DECONV_GUI_DEBUG"))
+    try:
+        if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+            return _run_gui(argv)
+        args = build_parser().parse_args(argv)
+        if not getattr(args, "func", None):
+            return _run_gui([])
+        return int(args.func(args))
+    except DeconvError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: one line, the traceback with DECONV_GUI_DEBUG=1
+        if debug:
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__}: {exc} (set DECONV_GUI_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
