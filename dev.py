@@ -35,7 +35,7 @@ def _run(cmd: list[str | Path], **kw) -> None:
 
 def ensure_env(extras: str) -> None:
     """Create the virtual environment if needed and install the project (editable)."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - dev.py itself runs on older Pythons
         sys.exit("Deconv GUI needs Python 3.10 or newer")
     if not _bin("python").exists():
         print(f"creating virtual environment in {VENV}", flush=True)

@@ -37,10 +37,7 @@ def _kernel(options: LoadOptions) -> np.ndarray:
     from deconv_gui.core.degrade import parse_kernel
 
     spec = options.params.get("kernel", DEFAULT_KERNEL)
-    if isinstance(spec, np.ndarray):
-        k = spec.astype(np.float32)
-    else:
-        k = parse_kernel(str(spec))
+    k = spec.astype(np.float32) if isinstance(spec, np.ndarray) else parse_kernel(str(spec))
     if k.ndim != 2 or k.sum() <= 0:
         raise ModelError(f"invalid blur kernel {spec!r}")
     return (k / k.sum()).astype(np.float32)
