@@ -1,0 +1,166 @@
+"""`deconv-gui bench ...`: speed numbers quoted in README and model cards.
+
+Machines are noisy: every case reports the median of several runs, and each comparison is
+made against a baseline measured in the same run (a ratio, not an absolute promise).
+
+    deconv-gui bench ssim [--size 4000x3000] [--repeat 5] [--no-skimage]
+    deconv-gui bench restore --model ID [--baseline ID] [--megapixels 12] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from deconv_gui.errors import DeconvError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("size must look like 4000x3000") from None
+    return w, h
+
+
+def test_photo(width: int, height: int, noise: float = 15.0, seed: int = 0) -> np.ndarray:
+    """The bundled sample photo resized to width x height, with Gaussian noise (0-255 scale)."""
+    from deconv_gui.core.io import load_image
+    from deconv_gui.paths import sample_photo
+
+    base = load_image(sample_photo()).rgb
+    img = cv2.resize(base, (width, height), interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(seed)
+    img = img + rng.normal(0.0, noise / 255.0, img.shape).astype(np.float32)
+    return np.clip(np.round(img * 255.0) / 255.0, 0.0, 1.0).astype(np.float32)
+
+
+def median_time(fn: Callable[[], object], repeat: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def bench_ssim(argv: Sequence[str]) -> int:
+    from deconv_gui.core.metrics import ssim
+
+    p = argparse.ArgumentParser(prog="deconv-gui bench ssim")
+    p.add_argument("--size", type=_size, default=(4000, 3000))
+    p.add_argument("--repeat", type=int, default=5)
+    p.add_argument("--no-skimage", action="store_true", help="skip the scikit-image reference")
+    args = p.parse_args(argv)
+    w, h = args.size
+    a = test_photo(w, h, noise=0.0)
+    b = test_photo(w, h, noise=15.0, seed=1)
+    ours, runs = median_time(lambda: ssim(a, b), args.repeat)
+    value = ssim(a, b)
+    print(
+        f"SSIM {w}x{h} RGB ({w * h / 1e6:.1f} MP): ours median {ours:.3f}s over {args.repeat} runs"
+    )
+    if not args.no_skimage:
+        try:
+            from skimage.metrics import structural_similarity
+        except ImportError:
+            print("scikit-image not installed: no reference timing")
+            return 0
+
+        def ref() -> float:
+            return float(
+                structural_similarity(
+                    a,
+                    b,
+                    gaussian_weights=True,
+                    sigma=1.5,
+                    use_sample_covariance=False,
+                    channel_axis=2,
+                    data_range=1.0,
+                )
+            )
+
+        ref_time, _ = median_time(ref, 1)
+        ref_value = ref()
+        print(
+            f"scikit-image {ref_time:.3f}s (1 run); speed-up x{ref_time / ours:.1f}; "
+            f"|ours - skimage| = {abs(value - ref_value):.2e}"
+        )
+    return 0
+
+
+def bench_restore(argv: Sequence[str]) -> int:
+    from deconv_gui.core.devices import set_cpu_threads
+    from deconv_gui.core.metrics import psnr
+    from deconv_gui.core.tiling import restore_tiled, run_to_end
+    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.models.registry import LoadOptions
+
+    p = argparse.ArgumentParser(prog="deconv-gui bench restore")
+    p.add_argument("--model", required=True)
+    p.add_argument("--baseline", default=None, help="another model id timed in the same run")
+    p.add_argument("--megapixels", type=float, default=12.0, help="input size")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--tile", type=int, default=None)
+    p.add_argument("--noise", type=float, default=25.0, help="noise added to the test photo")
+    args = p.parse_args(argv)
+    set_cpu_threads(args.threads)
+    reg = default_registry()
+    ids = [args.model] + ([args.baseline] if args.baseline else [])
+    w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
+    h = int(round(w * 3 / 4))
+    clean = test_photo(w, h, noise=0.0)
+    results = {}
+    for model_id in ids:
+        spec = reg.get(model_id)
+        if spec.scale > 1:
+            lq = cv2.resize(clean, (w // spec.scale, h // spec.scale), interpolation=cv2.INTER_AREA)
+            ref = clean[: (h // spec.scale) * spec.scale, : (w // spec.scale) * spec.scale]
+        else:
+            rng = np.random.default_rng(0)
+            lq = np.clip(clean + rng.normal(0, args.noise / 255, clean.shape), 0, 1).astype(
+                np.float32
+            )
+            ref = clean
+        opts = LoadOptions(device=args.device, strength=args.noise if spec.scale == 1 else None)
+        proc = spec.build(opts)
+        out_holder: list[np.ndarray] = []
+
+        def once(proc=proc, lq=lq, out_holder=out_holder) -> None:
+            out_holder[:] = [run_to_end(restore_tiled(proc, lq, tile_size=args.tile))]
+
+        med, runs = median_time(once, args.repeat)
+        out = out_holder[0]
+        out_mp = out.shape[0] * out.shape[1] / 1e6
+        quality = (
+            psnr(out[: ref.shape[0], : ref.shape[1]], ref)
+            if out.shape[:2] == ref.shape[:2]
+            else float("nan")
+        )
+        results[model_id] = med
+        print(
+            f"{model_id:<22} input {lq.shape[1]}x{lq.shape[0]} ({lq.shape[0] * lq.shape[1] / 1e6:.1f} MP)"
+            f"  median {med:.2f}s ({', '.join(f'{t:.2f}' for t in runs)})"
+            f"  {out_mp / med:.2f} output MP/s  PSNR vs clean {quality:.2f} dB"
+        )
+    if args.baseline:
+        print(
+            f"ratio {args.baseline} / {args.model} time: x{results[args.baseline] / results[args.model]:.2f}"
+        )
+    return 0
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"ssim": bench_ssim, "restore": bench_restore}
+
+
+def main(what: str, argv: Sequence[str]) -> int:
+    if what not in COMMANDS:
+        raise DeconvError(f"unknown benchmark '{what}' (choose from {', '.join(COMMANDS)})")
+    return COMMANDS[what](list(argv))

@@ -1,0 +1,193 @@
+"""The `deconv-gui` command-line contract (issue: foundation, point 9 and 10)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deconv_gui.cli import main
+
+
+def _photo(path: Path, size: tuple[int, int] = (48, 40), seed: int = 0, exif: bool = True) -> Path:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
+    base = np.stack([xx / size[0], yy / size[1], 0.5 + 0 * xx], axis=-1) * 200 + 20
+    arr = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+    img = Image.fromarray(arr)
+    kw = {}
+    if exif:
+        ex = Image.Exif()
+        ex[0x010F] = "TestCam"  # Make
+        ex[0x0110] = "T-1"  # Model
+        kw["exif"] = ex.tobytes()
+    img.save(path, **kw)
+    return path
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "deconv_gui", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_models_json_lists_classical_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)
+    ids = {m["id"]: m for m in models}
+    for needed in ("nlm-denoise", "bicubic-x2", "lanczos-x4", "wiener-deblur", "rl-deblur"):
+        assert needed in ids
+    for m in models:
+        assert {"id", "name", "task", "scale", "kind"} <= set(m)
+        assert m["kind"] in ("bundled", "classical", "imported", "finetuned")
+        assert m["task"] in ("denoise", "upscale", "deblur", "restore")
+    assert ids["lanczos-x4"]["scale"] == 4 and ids["lanczos-x4"]["task"] == "upscale"
+
+
+def test_restore_file_keeps_metadata_and_original(tmp_path: Path) -> None:
+    src = _photo(tmp_path / "in.jpg")
+    before = _digest(src)
+    out = tmp_path / "out.png"
+    assert main(["restore", str(src), "--model", "bicubic-x2", "--output", str(out)]) == 0
+    assert _digest(src) == before
+    with Image.open(out) as im:
+        assert im.format == "PNG"  # format follows the output extension
+        assert im.size == (96, 80)
+        assert im.getexif().get(0x010F) == "TestCam"
+
+
+def test_restore_folder_continues_after_a_bad_file(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _photo(folder / "a.png", seed=1)
+    (folder / "b.png").write_text("this is not an image")
+    _photo(folder / "c.png", seed=2)
+    out = tmp_path / "out"
+    rc = main(
+        ["restore", str(folder), "--model", "nlm-denoise", "--strength", "10", "-o", str(out)]
+    )
+    assert rc == 1  # one file failed
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["a_denoised.png", "c_denoised.png"]
+
+
+def test_restore_refuses_to_overwrite_without_flag(tmp_path: Path) -> None:
+    src = _photo(tmp_path / "in.png")
+    out = _photo(tmp_path / "out.png", seed=5)
+    before = _digest(out)
+    assert main(["restore", str(src), "--model", "bicubic-x2", "-o", str(out)]) == 1
+    assert _digest(out) == before
+    assert main(["restore", str(src), "--model", "bicubic-x2", "-o", str(out), "--overwrite"]) == 0
+    assert _digest(out) != before
+
+
+def test_metrics_json_identical_and_different(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _photo(tmp_path / "a.png", seed=1)
+    b = _photo(tmp_path / "b.png", seed=2)
+    assert main(["metrics", str(a), str(a), "--json"]) == 0
+    same = json.loads(capsys.readouterr().out)
+    assert same["ssim"] == pytest.approx(1.0)
+    assert main(["metrics", str(a), str(b), "--json"]) == 0
+    diff = json.loads(capsys.readouterr().out)
+    assert 0.0 < diff["ssim"] < 0.99
+    assert 10.0 < diff["psnr"] < 40.0
+
+
+def test_degrade_then_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = _photo(tmp_path / "clean.png", size=(64, 64))
+    noisy = tmp_path / "noisy.png"
+    assert main(["degrade", str(src), "-o", str(noisy), "--noise", "25", "--seed", "3"]) == 0
+    capsys.readouterr()
+    assert main(["metrics", str(src), str(noisy), "--json"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    # sigma 25 Gaussian noise on the 0-255 scale is about 20 dB PSNR (clipping lowers it a bit).
+    assert 19.0 < m["psnr"] < 22.5
+    small = tmp_path / "small.png"
+    assert main(["degrade", str(src), "-o", str(small), "--downscale", "4"]) == 0
+    with Image.open(small) as im:
+        assert im.size == (16, 16)
+
+
+def test_eval_reports_input_and_output_scores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for i in range(2):
+        _photo(folder / f"{i}.png", size=(64, 48), seed=i)
+    rc = main(["eval", str(folder), "--model", "bicubic-x2", "--degrade", "downscale=2", "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert len(report["images"]) == 2
+    for key in ("psnr_in", "ssim_in", "psnr_out", "ssim_out"):
+        assert key in report["mean"]
+
+
+def test_self_test_passes() -> None:
+    assert main(["self-test"]) == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing", "empty", "truncated", "text", "bomb", "unknown-model", "sizes", "unwritable"],
+)
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path: Path, case: str) -> None:
+    good = _photo(tmp_path / "good.png")
+    if case == "missing":
+        args = ["restore", str(tmp_path / "nope.png"), "--model", "bicubic-x2"]
+    elif case == "empty":
+        (tmp_path / "empty.png").write_bytes(b"")
+        args = ["restore", str(tmp_path / "empty.png"), "--model", "bicubic-x2"]
+    elif case == "truncated":
+        jpg = _photo(tmp_path / "t.jpg", size=(200, 150))
+        data = jpg.read_bytes()
+        jpg.write_bytes(data[: len(data) // 2])
+        args = ["restore", str(jpg), "--model", "bicubic-x2"]
+    elif case == "text":
+        (tmp_path / "t.png").write_text("hello, not a PNG")
+        args = ["restore", str(tmp_path / "t.png"), "--model", "bicubic-x2"]
+    elif case == "bomb":
+        args = ["restore", str(good), "--model", "bicubic-x2", "--max-pixels", "100"]
+    elif case == "unknown-model":
+        args = ["restore", str(good), "--model", "no-such-model"]
+    elif case == "sizes":
+        other = _photo(tmp_path / "other.png", size=(30, 30))
+        args = ["metrics", str(good), str(other)]
+    else:  # an output folder that cannot be created (its parent is a file)
+        args = ["restore", str(good), str(good), "--model", "bicubic-x2", "-o", str(good / "sub")]
+    before = _digest(good)
+    proc = run_cli(*args)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert lines, proc.stderr
+    assert all(len(ln) < 300 for ln in lines)
+    assert _digest(good) == before
+
+
+def test_crafted_png_header_bomb_is_refused(tmp_path: Path) -> None:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+        )
+
+    ihdr = (100_000).to_bytes(4, "big") + (100_000).to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+    proc = run_cli("restore", str(bomb), "--model", "bicubic-x2")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "pixel" in proc.stderr.lower() or "large" in proc.stderr.lower()
