@@ -28,7 +28,7 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def test_photo(width: int, height: int, noise: float = 15.0, seed: int = 0) -> np.ndarray:
+def bench_photo(width: int, height: int, noise: float = 15.0, seed: int = 0) -> np.ndarray:
     """The bundled sample photo resized to width x height, with Gaussian noise (0-255 scale)."""
     from deconv_gui.core.io import load_image
     from deconv_gui.paths import sample_photo
@@ -58,8 +58,8 @@ def bench_ssim(argv: Sequence[str]) -> int:
     p.add_argument("--no-skimage", action="store_true", help="skip the scikit-image reference")
     args = p.parse_args(argv)
     w, h = args.size
-    a = test_photo(w, h, noise=0.0)
-    b = test_photo(w, h, noise=15.0, seed=1)
+    a = bench_photo(w, h, noise=0.0)
+    b = bench_photo(w, h, noise=15.0, seed=1)
     ours, runs = median_time(lambda: ssim(a, b), args.repeat)
     value = ssim(a, b)
     print(
@@ -116,7 +116,7 @@ def bench_restore(argv: Sequence[str]) -> int:
     ids = [args.model] + ([args.baseline] if args.baseline else [])
     w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
     h = int(round(w * 3 / 4))
-    clean = test_photo(w, h, noise=0.0)
+    clean = bench_photo(w, h, noise=0.0)
     results = {}
     for model_id in ids:
         spec = reg.get(model_id)
