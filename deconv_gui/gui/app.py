@@ -1,0 +1,66 @@
+"""Desktop entry point: `run_app(paths)` opens the window (the CLI calls it for `deconv-gui`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
+
+from deconv_gui import __version__
+from deconv_gui.gui.main_window import MainWindow
+from deconv_gui.paths import resource_path
+
+__all__ = ["MainWindow", "create_application", "run_app"]
+
+
+def use_offscreen_if_headless() -> None:
+    """On Linux without a display, fall back to Qt's offscreen platform (CI, self-test)."""
+    if (
+        sys.platform.startswith("linux")
+        and not os.environ.get("QT_QPA_PLATFORM")
+        and not os.environ.get("DISPLAY")
+        and not os.environ.get("WAYLAND_DISPLAY")
+    ):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication (created once), with the app's name, icon and theme."""
+    from deconv_gui.gui.theme import apply_theme
+
+    app = QApplication.instance()
+    if app is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+        QCoreApplication.setOrganizationName("deconv-gui")
+        QCoreApplication.setApplicationName("Deconv GUI")
+        QCoreApplication.setApplicationVersion(__version__)
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+        QGuiApplication.setDesktopFileName("deconv-gui")
+        icon = resource_path("icons", "deconv-gui.svg")
+        if icon.is_file():
+            app.setWindowIcon(QIcon(str(icon)))
+    apply_theme(app)  # type: ignore[arg-type]
+    return app  # type: ignore[return-value]
+
+
+def run_app(paths: list[str]) -> int:
+    """Open the main window with `paths` (files or folders) and run until it closes."""
+    from deconv_gui.gui.crash import install_excepthook
+    from deconv_gui.models.catalog import default_registry
+
+    use_offscreen_if_headless()
+    app = create_application()
+    install_excepthook()
+    window = MainWindow(default_registry())
+    window.show()
+    if paths:
+        window.open_paths(paths)
+    code = app.exec()
+    window.shutdown()
+    return int(code)

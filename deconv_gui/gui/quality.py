@@ -1,0 +1,161 @@
+"""Quality numbers for the readout: what is compared with what, computed in worker threads.
+
+Without a reference the result is compared with its input ("similarity to input"); an
+upscaled result is first reduced to the input's size. With a reference (a photo the user
+loads, or the clean original in Simulate mode) both the input ("before") and the result
+("after") are compared with it at the reference's size, so the readout shows the gain.
+
+Functions here are plain Python (no Qt widgets) and run inside `TaskQueue` jobs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from deconv_gui.core import metrics
+from deconv_gui.gui.display import DisplayImage, diff_overlay, ssim_overlay
+
+
+def resize_to(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Area-average when shrinking, bicubic when enlarging (clipped to [0, 1])."""
+    h, w = img.shape[:2]
+    if (w, h) == (width, height):
+        return img
+    interp = cv2.INTER_AREA if width < w and height < h else cv2.INTER_CUBIC
+    out = cv2.resize(img, (width, height), interpolation=interp)
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def psnr_from_mse(mse: float) -> float:
+    return math.inf if mse <= 0 else 10.0 * math.log10(1.0 / mse)
+
+
+@dataclass
+class Target:
+    """What results are compared with: ``gt`` (the reference, or the input) and its label."""
+
+    gt: np.ndarray
+    has_reference: bool
+    label: str  # e.g. "similarity to input", "vs clean original", "vs reference photo"
+    before_cmp: np.ndarray | None = None  # the input at the reference's size (reference only)
+    before_ssim: float | None = None
+    before_psnr: float | None = None
+    before_map: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.gt.shape[1]), int(self.gt.shape[0])
+
+
+def make_target(lq: np.ndarray, reference: np.ndarray | None, label: str = "") -> Target:
+    """Build the comparison target; with a reference also scores the input against it."""
+    if reference is None:
+        return Target(gt=lq, has_reference=False, label=label or "similarity to input")
+    h, w = reference.shape[:2]
+    before = resize_to(lq, w, h)
+    s, m = metrics.ssim_and_map(before, reference)
+    p = metrics.psnr(before, reference)
+    return Target(
+        gt=reference,
+        has_reference=True,
+        label=label or "vs reference",
+        before_cmp=before,
+        before_ssim=float(s),
+        before_psnr=float(p),
+        before_map=m.astype(np.float32, copy=False),
+    )
+
+
+@dataclass
+class TileScores:
+    """Running sums over the finished tiles (a live estimate while a result arrives)."""
+
+    ssim_sum: float = 0.0
+    area: int = 0
+    sq_sum: float = 0.0
+    values: int = 0
+    tiles: int = 0
+
+    def add(self, other: TileScores) -> None:
+        self.ssim_sum += other.ssim_sum
+        self.area += other.area
+        self.sq_sum += other.sq_sum
+        self.values += other.values
+        self.tiles += other.tiles
+
+    @property
+    def ssim(self) -> float | None:
+        return self.ssim_sum / self.area if self.area else None
+
+    @property
+    def psnr(self) -> float | None:
+        return psnr_from_mse(self.sq_sum / self.values) if self.values else None
+
+
+def score_tiles(
+    target: Target,
+    out_size: tuple[int, int],
+    tiles: list[tuple[tuple[int, int, int, int], np.ndarray]],
+) -> TileScores:
+    """SSIM/MSE sums of result tiles (boxes in output px) against the target."""
+    tw, th = target.size
+    ow, oh = out_size
+    fx, fy = tw / ow, th / oh
+    scores = TileScores()
+    for (y0, y1, x0, x1), pixels in tiles:
+        ty0, ty1 = round(y0 * fy), round(y1 * fy)
+        tx0, tx1 = round(x0 * fx), round(x1 * fx)
+        if ty1 - ty0 < 7 or tx1 - tx0 < 7:
+            continue
+        a = resize_to(np.asarray(pixels[: y1 - y0, : x1 - x0], np.float32), tx1 - tx0, ty1 - ty0)
+        b = target.gt[ty0:ty1, tx0:tx1]
+        s = float(metrics.ssim(a, b))
+        area = (ty1 - ty0) * (tx1 - tx0)
+        scores.ssim_sum += s * area
+        scores.area += area
+        diff = a - b
+        scores.sq_sum += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.float64))
+        scores.values += diff.size
+        scores.tiles += 1
+    return scores
+
+
+@dataclass
+class FinalScores:
+    ssim: float
+    psnr: float
+    ssim_map: np.ndarray  # at the target's size
+    ssim_view: DisplayImage = field(repr=False)
+    diff_view: DisplayImage = field(repr=False)
+
+
+def score_result(target: Target, out: np.ndarray) -> FinalScores:
+    """Whole-image SSIM/PSNR of a result against the target, plus the two overlays."""
+    tw, th = target.size
+    after = resize_to(out, tw, th)
+    s, m = metrics.ssim_and_map(after, target.gt)
+    p = metrics.psnr(after, target.gt)
+    m = m.astype(np.float32, copy=False)
+    return FinalScores(float(s), float(p), m, ssim_overlay(m), diff_overlay(after, target.gt))
+
+
+def region_mean(
+    ssim_map: np.ndarray | None,
+    rect_scene: tuple[float, float, float, float],
+    scene_size: tuple[int, int],
+) -> float | None:
+    """Mean of an SSIM map over a scene rectangle (x, y, w, h in scene px)."""
+    if ssim_map is None:
+        return None
+    mh, mw = ssim_map.shape[:2]
+    sw, sh = scene_size
+    x, y, w, h = rect_scene
+    x0, x1 = int(max(0, math.floor(x * mw / sw))), int(min(mw, math.ceil((x + w) * mw / sw)))
+    y0, y1 = int(max(0, math.floor(y * mh / sh))), int(min(mh, math.ceil((y + h) * mh / sh)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return float(ssim_map[y0:y1, x0:x1].mean(dtype=np.float64))

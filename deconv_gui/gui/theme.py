@@ -1,0 +1,70 @@
+"""Look: Fusion style with a palette that follows the system's light or dark scheme."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+ACCENT = QColor(56, 132, 224)
+
+
+def is_dark(app: QGuiApplication | None = None) -> bool:
+    app = app or QGuiApplication.instance()
+    if app is None:
+        return False
+    return app.styleHints().colorScheme() == Qt.ColorScheme.Dark
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(223, 225, 229)
+    disabled = QColor(128, 131, 137)
+    p.setColor(QPalette.ColorRole.Window, window)
+    p.setColor(QPalette.ColorRole.WindowText, text)
+    p.setColor(QPalette.ColorRole.Base, base)
+    p.setColor(QPalette.ColorRole.AlternateBase, QColor(37, 38, 41))
+    p.setColor(QPalette.ColorRole.ToolTipBase, QColor(50, 52, 56))
+    p.setColor(QPalette.ColorRole.ToolTipText, text)
+    p.setColor(QPalette.ColorRole.PlaceholderText, disabled)
+    p.setColor(QPalette.ColorRole.Text, text)
+    p.setColor(QPalette.ColorRole.Button, QColor(53, 55, 59))
+    p.setColor(QPalette.ColorRole.ButtonText, text)
+    p.setColor(QPalette.ColorRole.BrightText, QColor(255, 90, 90))
+    p.setColor(QPalette.ColorRole.Light, QColor(70, 72, 77))
+    p.setColor(QPalette.ColorRole.Midlight, QColor(60, 62, 66))
+    p.setColor(QPalette.ColorRole.Mid, QColor(38, 39, 42))
+    p.setColor(QPalette.ColorRole.Dark, QColor(25, 26, 28))
+    p.setColor(QPalette.ColorRole.Shadow, QColor(0, 0, 0))
+    p.setColor(QPalette.ColorRole.Highlight, ACCENT)
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor(255, 255, 255))
+    p.setColor(QPalette.ColorRole.Link, ACCENT.lighter(125))
+    for role in (
+        QPalette.ColorRole.WindowText,
+        QPalette.ColorRole.Text,
+        QPalette.ColorRole.ButtonText,
+    ):
+        p.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Highlight, QColor(70, 72, 77))
+    return p
+
+
+def light_palette(app: QApplication) -> QPalette:
+    p = app.style().standardPalette()
+    p.setColor(QPalette.ColorRole.Highlight, ACCENT)
+    p.setColor(QPalette.ColorRole.HighlightedText, QColor(255, 255, 255))
+    p.setColor(QPalette.ColorRole.Link, ACCENT.darker(110))
+    return p
+
+
+def apply_theme(app: QApplication) -> None:
+    """Fusion plus a light or dark palette, re-applied when the system scheme changes."""
+    app.setStyle("Fusion")
+    _apply_palette(app)
+    if not getattr(app, "_deconv_theme_hooked", False):
+        app.styleHints().colorSchemeChanged.connect(lambda *_: _apply_palette(app))
+        app._deconv_theme_hooked = True  # type: ignore[attr-defined]
+
+
+def _apply_palette(app: QApplication) -> None:
+    app.setPalette(dark_palette() if is_dark(app) else light_palette(app))

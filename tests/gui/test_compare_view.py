@@ -1,0 +1,106 @@
+"""CompareView on its own: modes, divider, zoom around the cursor, fit and 1:1, flicker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from deconv_gui.gui.compare_view import CompareView
+from deconv_gui.gui.display import DisplayImage
+
+
+def picture(w: int, h: int, value: float) -> DisplayImage:
+    rgb = np.full((h, w, 3), value, np.float32)
+    rgb[:, : w // 2, 0] = 1.0
+    return DisplayImage.from_rgb(rgb)
+
+
+@pytest.fixture
+def view(qtbot):
+    v = CompareView()
+    v.resize(800, 600)
+    qtbot.addWidget(v)
+    v.show()
+    v.set_pictures(picture(400, 300, 0.2), picture(400, 300, 0.8))
+    return v
+
+
+def test_fit_and_actual_pixels(view):
+    assert view.is_fit()
+    assert view.zoom() == pytest.approx(view.fit_zoom())
+    view.set_zoom(1.0)
+    assert view.zoom() == 1.0 and not view.is_fit()
+    view.fit()
+    assert view.is_fit()
+
+
+def test_wheel_zooms_around_the_cursor(view, qtbot):
+    view.set_zoom(1.0)
+    anchor = QPointF(600, 200)
+    before = view._widget_to_scene(anchor, view._panes()[0][0])
+    view.set_zoom(2.0, anchor)
+    after = view._widget_to_scene(anchor, view._panes()[0][0])
+    assert (before.x(), before.y()) == pytest.approx((after.x(), after.y()), abs=1e-6)
+
+
+def test_divider_drags(view, qtbot):
+    x = int(view.width() * view.divider_position())
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(x, 300))
+    qtbot.mouseMove(view, QPoint(200, 300))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(200, 300))
+    assert view.divider_position() == pytest.approx(200 / view.width(), abs=0.01)
+
+
+def test_pan_by_dragging_moves_the_centre(view, qtbot):
+    view.set_zoom(4.0)
+    c0 = view.center()
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=QPoint(100, 100))
+    qtbot.mouseMove(view, QPoint(150, 120))
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(150, 120))
+    c1 = view.center()
+    assert c1.x() < c0.x() and c1.y() < c0.y()
+
+
+def test_side_by_side_panes_share_zoom_and_pan(view):
+    view.set_mode("side")
+    panes = view._panes()
+    assert len(panes) == 2
+    view.set_zoom(2.0)
+    # the same scene point sits at the same place in both panes
+    a = view._widget_to_scene(panes[0][0].center(), panes[0][0])
+    b = view._widget_to_scene(panes[1][0].center(), panes[1][0])
+    assert (a.x(), a.y()) == pytest.approx((b.x(), b.y()))
+
+
+def test_upscaled_result_keeps_the_view(view):
+    view.set_zoom(2.0)
+    c = view.center()
+    view.set_after(picture(800, 600, 0.5))  # x2 result
+    assert view.scene_size() == (800, 600)
+    assert view.zoom() == pytest.approx(1.0)
+    assert view.center().x() == pytest.approx(c.x() * 2)
+
+
+def test_painting_every_mode_does_not_fail(view):
+    for mode in ("split", "side", "flicker"):
+        view.set_mode(mode)
+        for before in (False, True):
+            view.set_show_before(before)
+            for zoom in (0.1, 1.0, 7.0):
+                view.set_zoom(zoom)
+                img = view.grab().toImage()
+                assert not img.isNull()
+
+
+def test_partial_result_paste_shows_finished_tiles(qtbot):
+    before = picture(64, 64, 0.2)
+    after = DisplayImage.blank(64, 64)
+    tile = np.full((32, 32, 4), 255, np.uint8)
+    after.paste((0, 32, 0, 32), tile)
+    assert after.levels[0][:32, :32].min() == 255
+    assert after.levels[0][32:, 32:].max() == 0
+    v = CompareView()
+    qtbot.addWidget(v)
+    v.set_pictures(before, after, partial=True)
+    v.tile_finished((0, 32, 0, 32))

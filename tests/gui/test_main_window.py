@@ -1,0 +1,304 @@
+"""The real main window, offscreen, with a tiny model registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gui_helpers import SLOW_CALLS, open_and_wait, write_photo
+from PIL import Image
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+
+def drop_urls(window, paths):
+    """Drag files over the window and drop them (QApplication.sendEvent would need a real
+    drag in progress, so the window's handlers get the events directly)."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(200, 200)
+    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
+    window.dropEvent(drop)
+    accepted = drop.isAccepted()
+    return accepted
+
+
+def run_and_wait(qtbot, window, model_id: str = "tiny-conv", timeout: int = 15000):
+    assert window.restore_panel.select_model(model_id)
+    with qtbot.waitSignal(window.result_finished, timeout=timeout) as blocker:
+        qtbot.mouseClick(window.restore_panel.run_button, Qt.MouseButton.LeftButton)
+    doc = blocker.args[0]
+    qtbot.waitUntil(lambda: doc.final is not None, timeout=timeout)
+    return doc
+
+
+def test_open_by_drop_files_and_folders(qtbot, window, tmp_path):
+    folder = tmp_path / "shoot"
+    write_photo(folder / "a.jpg", seed=1)
+    write_photo(folder / "b.png", seed=2, fmt="PNG")
+    (folder / "notes.txt").write_text("not a photo")
+    single = write_photo(tmp_path / "single.jpg", seed=3)
+    loaded = []
+    window.document_loaded.connect(loaded.append)
+    assert drop_urls(window, [folder, single])
+    qtbot.waitUntil(lambda: len(loaded) == 3, timeout=10000)
+    names = sorted(d.name for d in window.documents.values())
+    assert names == ["a.jpg", "b.png", "single.jpg"]
+    assert window.filmstrip.count() == 3
+    assert window.stack.currentWidget() is window.view
+    assert window.current is not None and window.view.before() is not None
+    # recent files remember what was opened
+    assert str(single.resolve()) in window.prefs.recent_files
+
+
+def test_run_shows_result_and_ssim_readout(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    assert window.quality_panel.after_ssim_text() == "—"
+    assert window.restore_panel.run_button.isEnabled()
+    doc = run_and_wait(qtbot, window)
+    assert doc.result is not None and doc.result.shape == doc.photo.rgb.shape
+    assert window.view.after() is doc.result_view
+    readout = window.quality_panel.readout()
+    assert readout.after_ssim is not None and 0.3 < readout.after_ssim < 1.0
+    assert not readout.partial and readout.label == "similarity to input"
+    assert window.quality_panel.after_ssim_text() != "—"
+    # the visible-region SSIM follows the view
+    qtbot.waitUntil(lambda: window.quality_panel.readout().visible_after is not None, timeout=5000)
+    assert window.save_action.isEnabled()
+    assert not window.is_busy and window.restore_panel.run_button.isEnabled()
+
+
+def test_ssim_readout_changes_with_the_result(qtbot, window, photo):
+    open_and_wait(qtbot, window, photo)
+    first = run_and_wait(qtbot, window, "tiny-conv")
+    s1 = window.quality_panel.readout().after_ssim
+    with qtbot.waitSignal(window.quality_panel.updated, timeout=10000):
+        run_and_wait(qtbot, window, "tiny-x2")
+    s2 = window.quality_panel.readout().after_ssim
+    assert first.result_spec.id == "tiny-x2"  # same document, new result
+    assert s1 != pytest.approx(s2)
+    # an upscale: the scene is the result size, the input is stretched over it
+    assert window.view.scene_size() == (first.photo.width * 2, first.photo.height * 2)
+    assert window.view.before() is first.photo_view
+
+
+def test_cancel_mid_run_leaves_the_app_idle(qtbot, window, tmp_path):
+    path = write_photo(tmp_path / "big.jpg", size=(384, 320))
+    doc = open_and_wait(qtbot, window, path)
+    window.restore_panel.select_model("tiny-slow")
+    window.restore_panel.set_tile_size(64)
+    SLOW_CALLS.clear()
+    with qtbot.waitSignal(window._runner.progressed, timeout=10000):
+        qtbot.mouseClick(window.restore_panel.run_button, Qt.MouseButton.LeftButton)
+    assert window.is_busy and window.restore_panel.cancel_button.isEnabled()
+    with qtbot.waitSignal(window._runner.cancelled, timeout=5000):
+        qtbot.mouseClick(window.restore_panel.cancel_button, Qt.MouseButton.LeftButton)
+    calls_at_cancel = SLOW_CALLS[0].calls
+    assert calls_at_cancel < 30  # 6 x 5 tiles in all; it stopped early
+    assert not window.is_busy
+    assert doc.result is None and not doc.result_partial
+    assert window.restore_panel.run_button.isEnabled()
+    assert "Cancelled" in window.restore_panel.progress_label.text()
+    # usable again: a normal run works after the cancel
+    window.restore_panel.set_tile_size(None)
+    run_and_wait(qtbot, window, "tiny-conv")
+    assert SLOW_CALLS[0].calls == calls_at_cancel  # no tile ran after the cancel
+
+
+def test_escape_cancels(qtbot, window, tmp_path):
+    path = write_photo(tmp_path / "big.jpg", size=(384, 320))
+    open_and_wait(qtbot, window, path)
+    window.restore_panel.select_model("tiny-slow")
+    window.restore_panel.set_tile_size(64)
+    with qtbot.waitSignal(window._runner.progressed, timeout=10000):
+        window.run_action.trigger()
+    with qtbot.waitSignal(window._runner.cancelled, timeout=5000):
+        qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.is_busy
+
+
+def test_compare_modes_keys_and_flicker(qtbot, window, photo):
+    open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window)
+    window.view.setFocus()
+    for key, mode in ((Qt.Key.Key_2, "side"), (Qt.Key.Key_3, "flicker"), (Qt.Key.Key_1, "split")):
+        qtbot.keyClick(window.view, key)
+        assert window.view.mode() == mode
+        assert window.mode_actions[mode].isChecked()
+        assert not window.grab().isNull()
+    # Space held shows the before picture, release shows the result again
+    qtbot.keyPress(window.view, Qt.Key.Key_Space)
+    assert window.view.is_showing_before()
+    qtbot.keyRelease(window.view, Qt.Key.Key_Space)
+    assert not window.view.is_showing_before()
+    # Space on the focused Run button must not start a run
+    window.restore_panel.run_button.setFocus()
+    qtbot.keyPress(window.restore_panel.run_button, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.restore_panel.run_button, Qt.Key.Key_Space)
+    assert not window.is_busy
+    # zoom shortcuts
+    qtbot.keyClick(window.view, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert window.view.zoom() == 1.0
+    qtbot.keyClick(window.view, Qt.Key.Key_Plus)
+    assert window.view.zoom() > 1.0
+    qtbot.keyClick(window.view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    assert window.view.is_fit()
+    # divider drag in split mode
+    x = int(window.view.width() * window.view.divider_position())
+    y = window.view.height() // 2
+    qtbot.mousePress(window.view, Qt.MouseButton.LeftButton, pos=QPoint(x, y))
+    qtbot.mouseMove(window.view, QPoint(x - 100, y))
+    qtbot.mouseRelease(window.view, Qt.MouseButton.LeftButton, pos=QPoint(x - 100, y))
+    assert window.view.divider_position() < 0.5
+    # overlays
+    window.overlay_ssim_action.trigger()
+    assert window.view.overlay_kind() == "ssim"
+    window.overlay_diff_action.trigger()
+    assert window.view.overlay_kind() == "diff"
+    window.overlay_diff_action.trigger()
+    assert window.view.overlay_kind() == ""
+
+
+def test_save_keeps_exif_and_asks_before_overwriting(qtbot, window, photo):
+    open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window)
+    with qtbot.waitSignal(window.saved, timeout=10000) as blocker:
+        window.save_action.trigger()
+    out = blocker.args[0]
+    assert out == photo.with_name("street_denoised.jpg")
+    with Image.open(out) as im:
+        exif = im.getexif()
+        assert exif.get(0x010F) == "TestCam"
+        assert im.info.get("icc_profile")
+    # Save As onto the existing file: our question is asked (here answered No) -> nothing written
+    asked = []
+    window.ask = lambda title, text: asked.append(text) or False
+    window.current.saved_path = None
+    mtime = out.stat().st_mtime_ns
+    window.save()
+    assert asked and "already exists" in asked[0]
+    assert out.stat().st_mtime_ns == mtime
+
+
+def test_bad_file_shows_an_error_and_the_app_goes_on(qtbot, window, tmp_path, photo):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    with qtbot.waitSignal(window.document_failed, timeout=10000):
+        window.open_paths([bad])
+    assert "broken.jpg" in window.message_bar.text()
+    assert window.filmstrip.state(window.current.key) == "error"
+    assert not window.restore_panel.run_button.isEnabled()
+    doc = open_and_wait(qtbot, window, photo)
+    assert window.current is doc
+    run_and_wait(qtbot, window)
+
+
+def test_a_model_that_fails_shows_a_message(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    for model_id, text in (
+        ("tiny-broken", "weights of 'broken' are missing"),
+        ("tiny-crash", "broke on purpose"),
+    ):
+        window.restore_panel.select_model(model_id)
+        with qtbot.waitSignal(window._runner.failed, timeout=10000):
+            window.run()
+        assert text in window.message_bar.text()
+        assert not window.is_busy and doc.result is None
+    run_and_wait(qtbot, window, "tiny-conv")
+
+
+def test_settings_persist_across_windows(qtbot, make_window, photo):
+    w1 = make_window()
+    open_and_wait(qtbot, w1, photo)
+    w1.restore_panel.select_model("tiny-x2")
+    w1.restore_panel.set_tile_size(512)
+    w1.set_compare_mode("side")
+    w1.resize(1300, 820)
+    w1.close()
+    w2 = make_window()
+    assert w2.restore_panel.current_spec().id == "tiny-x2"
+    assert w2.restore_panel.tile_size() == 512
+    assert w2.view.mode() == "side"
+    assert w2.prefs.recent_files[0] == str(photo.resolve())
+    recent = [a.text() for a in w2.recent_menu.actions()]
+    assert "street.jpg" in recent
+
+
+def test_close_during_a_run_cancels_and_waits(qtbot, make_window, tmp_path):
+    w = make_window()
+    path = write_photo(tmp_path / "big.jpg", size=(384, 320))
+    open_and_wait(qtbot, w, path)
+    w.restore_panel.select_model("tiny-slow")
+    w.restore_panel.set_tile_size(64)
+    with qtbot.waitSignal(w._runner.progressed, timeout=10000):
+        w.run()
+    assert w.close()
+    assert not w.is_busy
+    from deconv_gui.gui.runner import running_worker_threads
+
+    assert running_worker_threads() == 0
+
+
+def test_batch_over_the_filmstrip_reports_failures(qtbot, window, tmp_path):
+    good = [write_photo(tmp_path / "in" / f"p{i}.jpg", seed=i) for i in range(2)]
+    bad = tmp_path / "in" / "bad.jpg"
+    bad.write_bytes(b"garbage")
+    loaded, failed = [], []
+    window.document_loaded.connect(loaded.append)
+    window.document_failed.connect(failed.append)
+    window.open_paths([*good, bad])
+    qtbot.waitUntil(lambda: len(loaded) == 2 and len(failed) == 1, timeout=10000)
+    window.restore_panel.select_model("tiny-conv")
+    dlg = window.batch_dialog()
+    out = tmp_path / "out"
+    dlg.output_edit.setText(str(out))
+    with qtbot.waitSignal(window._runner.result_ready, timeout=20000):
+        qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    summary = window.last_batch_summary
+    assert [p.name for p, _ in summary.saved] == ["p0.jpg", "p1.jpg"]
+    assert [p.name for p, _ in summary.failed] == ["bad.jpg"]
+    assert (out / "p0_denoised.jpg").is_file()
+    assert "1 failed" in dlg.summary_label.text()
+    assert dlg.log.count() == 3
+    dlg.close()
+
+
+def test_strength_slider_and_auto(window):
+    panel = window.restore_panel
+    panel.select_model("tiny-conv")
+    assert panel.strength_row.isVisibleTo(window)
+    assert panel.strength_auto.isChecked() and panel.strength() is None
+    panel.set_strength(25)
+    assert panel.strength() == pytest.approx(25)
+    panel.select_model("tiny-x2")
+    assert not panel.strength_row.isVisibleTo(window)
+    assert panel.load_options().strength is None
+
+
+def test_simulate_shows_gain_against_the_clean_original(qtbot, window, photo):
+    pytest.importorskip("deconv_gui.core.degrade")
+    doc = open_and_wait(qtbot, window, photo)
+    window.simulate("noise=25")
+    qtbot.waitUntil(lambda: doc.lq is not None and doc.target is not None, timeout=10000)
+    assert window.quality_panel.readout().has_reference
+    qtbot.waitUntil(lambda: window.quality_panel.readout().before_ssim is not None, timeout=10000)
+    run_and_wait(qtbot, window, "tiny-conv")
+    r = window.quality_panel.readout()
+    assert r.before_ssim is not None and r.after_ssim is not None
+    assert r.after_ssim > r.before_ssim  # a blur helps against strong noise
+    assert "clean" in r.label
+
+
+def test_screenshot_of_the_window(qtbot, window, photo, tmp_path):
+    open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window)
+    img = window.grab().toImage()
+    assert img.width() >= 1200 and img.height() >= 750
+    arr = np.asarray(img.constBits()).size
+    assert arr > 0
+    assert Path(tmp_path).exists()
