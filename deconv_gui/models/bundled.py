@@ -1,9 +1,163 @@
-"""Bundled networks (resources/models/*.safetensors + *.json cards). Filled in by the training work."""
+"""Bundled networks: ``resources/models/<id>.safetensors`` with a ``<id>.json`` card beside it.
+
+`bundled_specs()` reads every card that has its weights next to it and returns one
+`ModelSpec` per model (sorted by id). A spec's ``build(options)`` rebuilds the module from
+the card's ``architecture`` block (`deconv_gui.models.networks.build_network`), loads the
+weights (safetensors: no pickle) and wraps it in `deconv_gui.core.runner.TorchProcessor`
+with the card's scale, receptive field (as the tile overlap), pad multiple and fp16 flag.
+
+The blind denoiser (a card whose architecture has ``noise_map: true``) gets an FFDNet-style
+noise-level map as the module's extra input: ``options.strength`` (sigma on the 0-255 scale)
+or, when None, an automatic estimate (`deconv_gui.core.noise.estimate_noise_sigma`) made
+once on the first image/tile it sees, or on the whole photo when the caller runs
+``processor.prepare(image)`` first, so every tile of a photo gets the same level.
+"""
 
 from __future__ import annotations
 
-from deconv_gui.models.registry import ModelSpec
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deconv_gui.errors import ModelError
+from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec
+from deconv_gui.paths import resource_path
+
+MODELS_DIR = ("models",)
 
 
-def bundled_specs() -> list[ModelSpec]:
-    return []
+class NoiseLevelInput:
+    """``extra_input`` for `TorchProcessor`: a (N, 1, 1, 1) noise-level map.
+
+    ``sigma`` is on the 0-255 scale; None = estimate it (once) from the first image seen.
+    """
+
+    def __init__(self, sigma: float | None, map_scale: float) -> None:
+        self.sigma = None if sigma is None else float(sigma)
+        self.auto = sigma is None
+        self.map_scale = float(map_scale)
+
+    def prepare(self, image: np.ndarray) -> float:
+        """Estimate the level on a whole photo (H, W, 3) float32 before tiling it."""
+        if self.auto:
+            from deconv_gui.core.noise import estimate_noise_sigma
+
+            self.sigma = float(estimate_noise_sigma(image))
+        return float(self.sigma or 0.0)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.sigma is None:
+            img = x[0].detach().float().permute(1, 2, 0).cpu().numpy()
+            self.prepare(img)
+        value = float(self.sigma or 0.0) / self.map_scale
+        return torch.full((x.shape[0], 1, 1, 1), value, dtype=x.dtype, device=x.device)
+
+
+def models_dir() -> Path:
+    return resource_path(*MODELS_DIR)
+
+
+def _strength(card: dict[str, Any]) -> StrengthSpec | None:
+    s = card.get("strength")
+    if not s:
+        return None
+    return StrengthSpec(
+        label=s.get("label", "Strength"),
+        minimum=float(s.get("minimum", 0.0)),
+        maximum=float(s.get("maximum", 1.0)),
+        default=float(s.get("default", 0.0)),
+        auto=bool(s.get("auto", False)),
+        unit=s.get("unit", ""),
+        help=s.get("help", ""),
+    )
+
+
+def load_module(card: dict[str, Any], weights: Path) -> torch.nn.Module:
+    """Rebuild the card's network and load its safetensors weights (fp32 in memory)."""
+    from safetensors.torch import load_file
+
+    from deconv_gui.models.networks import build_network
+
+    arch = card["architecture"]
+    net = build_network(arch["name"], arch.get("hparams", {}))
+    try:
+        sd = load_file(str(weights))
+        net.load_state_dict({k: v.float() for k, v in sd.items()})
+    except Exception as exc:  # noqa: BLE001 - any load failure is a model error here
+        raise ModelError(f"cannot load {weights.name}: {exc}") from exc
+    return net.eval()
+
+
+def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any]:
+    cache: dict[str, torch.nn.Module] = {}
+
+    def build(options: LoadOptions) -> Any:
+        from deconv_gui.core.runner import TorchProcessor
+        from deconv_gui.models.networks import NOISE_MAP_SCALE
+
+        if "module" not in cache:
+            cache["module"] = load_module(card, weights)
+        # each processor owns its module copy (it may be moved to a device or halved)
+        import copy
+
+        module = copy.deepcopy(cache["module"])
+        extra = None
+        if card["architecture"].get("hparams", {}).get("noise_map"):
+            extra = NoiseLevelInput(options.strength, NOISE_MAP_SCALE)
+        proc = TorchProcessor(
+            module,
+            scale=int(card.get("scale", 1)),
+            overlap=int(card.get("receptive_field", 16)),
+            device=options.device,
+            fp16=bool(card.get("fp16", False)) and options.allow_fp16,
+            pad_multiple=int(card.get("pad_multiple", 1)),
+            extra_input=extra,
+        )
+        if extra is not None:
+            proc.prepare = extra.prepare  # type: ignore[attr-defined]
+        return proc
+
+    return build
+
+
+def spec_from_card(card_path: str | Path, *, kind: str = "bundled") -> ModelSpec:
+    """A `ModelSpec` for ``<id>.json`` with ``<id>.safetensors`` beside it."""
+    card_path = Path(card_path)
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    weights = card_path.with_suffix(".safetensors")
+    if not weights.exists():
+        raise ModelError(f"{card_path.name}: weights {weights.name} missing")
+    arch = card["architecture"]
+    return ModelSpec(
+        id=card["id"],
+        name=card.get("name", card["id"]),
+        task=card["task"],
+        scale=int(card.get("scale", 1)),
+        kind=kind,
+        description=card.get("description", ""),
+        build=_builder(card, weights),
+        receptive_field=int(card.get("receptive_field", 16)),
+        tiles_well=True,
+        fp16=bool(card.get("fp16", False)),
+        strength=_strength(card),
+        architecture=f"{arch['name']} {json.dumps(arch.get('hparams', {}), sort_keys=True)}",
+        card=card,
+        trainable=True,
+    )
+
+
+def bundled_specs(folder: str | Path | None = None) -> list[ModelSpec]:
+    """One spec per ``*.json`` card with weights beside it in ``resources/models``."""
+    d = Path(folder) if folder is not None else models_dir()
+    if not d.is_dir():
+        return []
+    specs = []
+    for card_path in sorted(d.glob("*.json")):
+        if not card_path.with_suffix(".safetensors").exists():
+            continue
+        specs.append(spec_from_card(card_path))
+    return specs

@@ -1,0 +1,102 @@
+"""Export a trained network as ``<id>.safetensors`` (fp16 storage) plus a ``<id>.json`` card."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from deconv_gui.models.networks import count_params
+
+
+def save_weights(module: nn.Module, path: str | Path, *, fp16: bool = True) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    dtype = torch.float16 if fp16 else torch.float32
+    sd = {k: v.detach().to("cpu", dtype).contiguous() for k, v in module.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(sd, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, path)
+    return path
+
+
+def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def load_card(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        return {}
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def write_card(card: dict[str, Any], path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def make_card(
+    config: dict[str, Any],
+    module: nn.Module,
+    *,
+    sessions: list[dict[str, Any]],
+    evaluation: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The model card: identity, architecture (enough to rebuild the module), tiling facts,
+    training data and history (all sessions, each with its learning curve) and measured
+    scores with the commands that produced them."""
+    arch = config["architecture"]
+    rf = int(module.receptive_field()) if hasattr(module, "receptive_field") else 16
+    card: dict[str, Any] = {
+        "id": config["id"],
+        "name": config["name"],
+        "task": config["task"],
+        "scale": int(config.get("scale", 1)),
+        "description": config.get("description", ""),
+        "architecture": {
+            "name": arch["name"],
+            "hparams": dict(getattr(module, "hparams", arch.get("hparams", {}))),
+        },
+        "params": count_params(module),
+        "receptive_field": rf,
+        "pad_multiple": int(getattr(module, "pad_multiple", 1)),
+        "fp16": bool(config.get("fp16", True)),
+        "storage_dtype": "float16",
+        "strength": config.get("strength"),
+        "training": {
+            "data": config.get("data", {}).get("folders", []),
+            "data_note": "../shared/data/train only (BSD200 + T91); never the test sets",
+            "degradation": config.get("degradation", {}),
+            "patch": config.get("patch"),
+            "batch": config.get("batch"),
+            "optimizer": config.get("optimizer", {}),
+            "schedule": config.get("schedule", {}),
+            "loss": "charbonnier"
+            + (
+                f", then MSE for the last {config['mse_tail']:.0%}"
+                if config.get("mse_tail")
+                else ""
+            ),
+            "hardware": "CPU",
+            "steps": int(sum(s.get("steps", 0) for s in sessions)),
+            "wall_minutes": round(sum(s.get("wall_minutes", 0.0) for s in sessions), 1),
+            "sessions": sessions,
+            "validation_note": "learning-curve PSNR is on the first few test images "
+            "(monitoring only: the last weights are shipped, no selection on the test set)",
+        },
+        "evaluation": evaluation or [],
+    }
+    if extra:
+        card.update(extra)
+    return card

@@ -1,0 +1,363 @@
+"""The training loop: a generator of small progress records, resumable from checkpoints.
+
+`Trainer(config, data_root=...)` builds the network, the patch pool and the task's
+degradation pipeline from a config dict (``deconv_gui/training/configs/*.json``).
+``Trainer.run(max_steps=..., max_minutes=...)`` is a generator that yields a `TrainProgress`
+after every step (with validation PSNR/SSIM when it validated) and returns a summary dict;
+the CLI (`deconv_gui.training.train`), the tests and later the GUI's fine-tune panel drive
+the same generator, and closing it stops training after the current step.
+
+Everything random is seeded from ``config["seed"]`` (numpy for crops/choices, a torch
+generator for noise fields, torch's global RNG for init), and a checkpoint holds the model,
+the optimizer, the schedule, the step and all RNG states, so a resumed run continues exactly
+as if it had not been interrupted.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import time
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deconv_gui.models.networks import build_network, count_params
+from deconv_gui.training.data import PatchPool
+from deconv_gui.training.degradations import PIPELINES, Batch, patch_size_for
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainProgress:
+    step: int
+    total_steps: int
+    loss: float
+    lr: float
+    elapsed_s: float
+    val: dict[str, dict[str, float]] | None = None  # {"CBSD68 noise=25": {"psnr":., "ssim":.}}
+    checkpoint: str | None = None
+    message: str = ""
+
+
+def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    return torch.sqrt((x - y) ** 2 + eps * eps).mean()
+
+
+def _resolve(root: Path | None, p: str) -> Path:
+    q = Path(p)
+    if q.is_absolute() or root is None:
+        return q
+    return root / q
+
+
+class Trainer:
+    """Trains one network from a config dict; see the module docstring."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        data_root: str | Path | None = None,
+        out_dir: str | Path | None = None,
+        pool: PatchPool | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.config = copy.deepcopy(config)
+        cfg = self.config
+        self.task: str = cfg["task"]
+        self.data_root = Path(data_root) if data_root is not None else None
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.device = torch.device(device)
+        self.seed = int(cfg.get("seed", 0))
+        torch.manual_seed(self.seed)
+        arch = cfg["architecture"]
+        self.model = build_network(arch["name"], arch.get("hparams", {})).to(self.device)
+        self.deg_cfg: dict[str, Any] = dict(cfg.get("degradation", {}))
+        if self.task == "upscale":
+            self.deg_cfg.setdefault("scale", int(cfg.get("scale", 2)))
+        self.pipeline = PIPELINES[self.task]
+        self.batch_size = int(cfg.get("batch", 16))
+        self.patch = int(cfg.get("patch", 96))
+        ocfg = cfg.get("optimizer", {})
+        self.base_lr = float(ocfg.get("lr", 1e-3))
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(),
+            lr=self.base_lr,
+            betas=tuple(ocfg.get("betas", (0.9, 0.99))),  # type: ignore[arg-type]
+            weight_decay=float(ocfg.get("weight_decay", 0.0)),
+        )
+        scfg = cfg.get("schedule", {})
+        self.warmup_frac = float(scfg.get("warmup", 0.03))
+        self.final_frac = float(scfg.get("final_lr_frac", 0.02))
+        self.mse_tail = float(cfg.get("mse_tail", 0.0))  # last fraction trained with MSE
+        self.grad_clip = float(cfg.get("grad_clip", 0.0))
+        self.total_steps = int(cfg.get("steps", 1000))
+        self.time_budget: float | None = None  # seconds of training for a time-boxed schedule
+        self.step = 0
+        self.elapsed = 0.0  # training wall time, accumulated over resumes
+        self.curve: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] = []  # earlier sessions (from shipped weights)
+        self.rng = np.random.default_rng(self.seed)
+        self.gen = torch.Generator().manual_seed(self.seed + 1)
+        self._pool = pool
+        self._val_sets: list[tuple[str, list[Any], int]] | None = None
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def pool(self) -> PatchPool:
+        if self._pool is None:
+            dcfg = self.config.get("data", {})
+            folders = [_resolve(self.data_root, f) for f in dcfg.get("folders", ["train"])]
+            self._pool = PatchPool(
+                folders,
+                scales=dcfg.get("scales", [1.0]),
+                max_images=dcfg.get("max_images"),
+            )
+        return self._pool
+
+    def progress(self, step: int | None = None) -> float:
+        """Fraction of the schedule done: by training time when the run has a time budget
+        (adapts to a CPU shared with other work), else by steps."""
+        if self.time_budget:
+            return min(1.0, self.elapsed / self.time_budget)
+        return min(1.0, (self.step if step is None else step) / max(1, self.total_steps))
+
+    def lr_at(self, step: int) -> float:
+        if self.time_budget:
+            t = self.progress()
+            if t < self.warmup_frac:
+                return self.base_lr * max(t / self.warmup_frac, 1e-3)
+            t = (t - self.warmup_frac) / max(1e-9, 1 - self.warmup_frac)
+        else:
+            total = max(1, self.total_steps)
+            warm = max(1, int(self.warmup_frac * total))
+            if step < warm:
+                return self.base_lr * (step + 1) / warm
+            t = min(1.0, (step - warm) / max(1, total - warm))
+        return self.base_lr * (
+            self.final_frac + (1 - self.final_frac) * 0.5 * (1 + math.cos(math.pi * t))
+        )
+
+    def next_batch(self) -> Batch:
+        psize = patch_size_for(self.task, self.deg_cfg, self.patch)
+        gt_u8 = self.pool.sample(self.rng, self.batch_size, psize)
+        return self.pipeline(gt_u8, self.rng, self.gen, self.deg_cfg)
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        lq = batch.lq.to(self.device)
+        if batch.noise_map is not None:
+            return self.model(lq, batch.noise_map.to(self.device))
+        return self.model(lq)
+
+    def train_step(self) -> tuple[float, float]:
+        self.model.train()
+        lr = self.lr_at(self.step)
+        for g in self.optimizer.param_groups:
+            g["lr"] = lr
+        batch = self.next_batch()
+        out = self.forward(batch)
+        gt = batch.gt.to(self.device)
+        use_mse = self.mse_tail > 0 and self.progress() >= 1 - self.mse_tail
+        loss = F.mse_loss(out, gt) if use_mse else charbonnier(out, gt)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.optimizer.step()
+        self.step += 1
+        return float(loss.detach()), lr
+
+    # -------------------------------------------------------------- validation
+    def _load_val_sets(self) -> list[tuple[str, list[Any], int]]:
+        from deconv_gui.training.evaluate import parse_degradation, prepare_pairs
+
+        if self._val_sets is None:
+            self._val_sets = []
+            for v in self.config.get("val", []):
+                folder = _resolve(self.data_root, v["folder"])
+                if not folder.exists():
+                    continue
+                deg = parse_degradation(v["degrade"])
+                pairs = prepare_pairs(folder, deg, max_images=v.get("max_images"), seed=0)
+                label = f"{Path(v['folder']).name} {v['degrade']}"
+                self._val_sets.append((label, pairs, int(getattr(deg, "scale", 1) or 1)))
+        return self._val_sets
+
+    def validate(self) -> dict[str, dict[str, float]]:
+        from deconv_gui.training.evaluate import module_runner, noise_sigma_of, score_pairs
+
+        self.model.eval()
+        res: dict[str, dict[str, float]] = {}
+        for label, pairs, scale in self._load_val_sets():
+            sigma = noise_sigma_of(label.split(" ", 1)[1]) if self.task == "denoise" else None
+            run = module_runner(self.model, noise_sigma=sigma, device=str(self.device))
+            scores = score_pairs(run, pairs, scale=scale)
+            res[label] = {
+                "psnr": round(float(np.mean([s.output_psnr for s in scores])), 3),
+                "ssim": round(float(np.mean([s.output_ssim for s in scores])), 4),
+                "input_psnr": round(float(np.mean([s.input_psnr for s in scores])), 3),
+            }
+        self.model.train()
+        return res
+
+    # ------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "version": CHECKPOINT_VERSION,
+            "config": self.config,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": {
+                "kind": "warmup-cosine",
+                "base_lr": self.base_lr,
+                "total_steps": self.total_steps,
+                "warmup": self.warmup_frac,
+                "final_lr_frac": self.final_frac,
+                "time_budget": self.time_budget,
+            },
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "curve": self.curve,
+            "history": self.history,
+            "rng": {
+                "numpy": self.rng.bit_generator.state,
+                "torch_gen": self.gen.get_state(),
+                "torch_global": torch.get_rng_state(),
+            },
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        sch = state["scheduler"]
+        self.base_lr = float(sch["base_lr"])
+        self.total_steps = int(sch["total_steps"])
+        self.warmup_frac = float(sch["warmup"])
+        self.final_frac = float(sch["final_lr_frac"])
+        self.time_budget = sch.get("time_budget")
+        self.step = int(state["step"])
+        self.elapsed = float(state.get("elapsed", 0.0))
+        self.curve = list(state.get("curve", []))
+        self.history = list(state.get("history", []))
+        self.rng.bit_generator.state = state["rng"]["numpy"]
+        self.gen.set_state(state["rng"]["torch_gen"])
+        torch.set_rng_state(state["rng"]["torch_global"])
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def load_checkpoint(self, path: str | Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.load_state_dict(state)
+
+    def init_from_weights(self, weights: str | Path, *, partial: bool = False) -> list[str]:
+        """Start from shipped weights (a .safetensors beside its card): a fresh optimizer
+        and schedule. ``partial=False`` continues that model (its card's training history is
+        kept); ``partial=True`` only copies the tensors whose name and shape match (e.g. an
+        x4 model from the x2 body) and returns their names."""
+        from deconv_gui.training.export import load_card, load_weights
+
+        sd = {k: v.float() for k, v in load_weights(weights).items()}
+        if partial:
+            own = self.model.state_dict()
+            take = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
+            self.model.load_state_dict(take, strict=False)
+            return sorted(take)
+        self.model.load_state_dict(sd)
+        card = load_card(Path(weights).with_suffix(".json"))
+        if card:
+            self.history = list(card.get("training", {}).get("sessions", []))
+        return sorted(sd)
+
+    # -------------------------------------------------------------------- run
+    def run(
+        self,
+        *,
+        max_steps: int | None = None,
+        max_minutes: float | None = None,
+        val_every: int | None = None,
+        checkpoint_minutes: float | None = None,
+    ) -> Generator[TrainProgress, None, dict[str, Any]]:
+        """Train until ``total_steps`` (or ``max_steps`` more steps, or ``max_minutes``).
+
+        With ``max_minutes`` on a fresh run, the schedule's length is fitted to the time
+        budget after a few timed steps (and stored in the checkpoint).
+        """
+        cfg = self.config
+        val_every = int(val_every or cfg.get("val_every", 0) or 0)
+        ckpt_min = float(checkpoint_minutes or cfg.get("checkpoint_minutes", 3.0))
+        start_step = self.step
+        stop_at = (
+            self.total_steps if max_steps is None else min(self.total_steps, start_step + max_steps)
+        )
+        if max_minutes is not None and self.step == 0 and self.time_budget is None:
+            self.time_budget = max_minutes * 60.0
+            stop_at = max_steps if max_steps is not None else 10**12
+        elif self.time_budget:
+            stop_at = 10**12 if max_steps is None else start_step + max_steps
+        budget = max_minutes * 60.0 if max_minutes is not None else math.inf
+        t_start = time.perf_counter()
+        t_last_ckpt = t_start
+        t_prev = t_start
+        last_ckpt: str | None = None
+        while self.step < stop_at:
+            loss, lr = self.train_step()
+            val = None
+            now = time.perf_counter()
+            done = self.step >= stop_at or now - t_start >= budget or self.progress() >= 1.0
+            if (val_every and self.step % val_every == 0) or (done and cfg.get("val")):
+                val = self.validate()
+                self.curve.append(
+                    {
+                        "step": self.step,
+                        "minutes": round((self.elapsed + time.perf_counter() - t_prev) / 60.0, 2),
+                        "loss": round(loss, 5),
+                        **{k: v["psnr"] for k, v in val.items()},
+                    }
+                )
+            now = time.perf_counter()
+            self.elapsed += now - t_prev
+            t_prev = now
+            if self.time_budget and self.step > start_step + 5:
+                rate = self.elapsed / max(1, self.step)
+                self.total_steps = int(
+                    self.step + (self.time_budget - self.elapsed) / max(rate, 1e-6)
+                )
+            msg = ""
+            if self.out_dir is not None and (done or now - t_last_ckpt >= ckpt_min * 60):
+                last_ckpt = str(self.save_checkpoint(self.out_dir / "last.pt"))
+                t_last_ckpt = time.perf_counter()
+                msg = "checkpoint"
+            yield TrainProgress(
+                self.step,
+                self.total_steps,
+                loss,
+                lr,
+                self.elapsed,
+                val,
+                last_ckpt if msg else None,
+                msg,
+            )
+            if done:
+                break
+        return {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "elapsed_s": self.elapsed,
+            "params": count_params(self.model),
+            "curve": self.curve,
+            "checkpoint": last_ckpt,
+        }

@@ -1,0 +1,204 @@
+"""Train a bundled network from a config and export ``<id>.safetensors`` + ``<id>.json``.
+
+    python -m deconv_gui.training.train --config deconv_gui/training/configs/redunet_denoise.json \
+        [--data ../shared/data] [--resume CKPT.pt|WEIGHTS.safetensors] [--minutes N] \
+        [--threads N] [--out DIR] [--install] [--no-eval]
+
+``--resume`` takes a checkpoint (``DIR/last.pt``: exact continuation, same schedule) or shipped
+weights (``resources/models/<id>.safetensors``: a new session starting from those weights,
+its history kept in the card). ``--install`` copies the exported model into
+``resources/models/``. After training, the full test sets named in the config's ``eval``
+block are measured and written into the card with the commands that reproduce them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from deconv_gui.training.export import load_card, make_card, save_weights, write_card
+from deconv_gui.training.loop import Trainer
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists() and (CONFIG_DIR / p).exists():
+        p = CONFIG_DIR / p
+    if p.suffix == ".toml":
+        import tomllib
+
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def run_evaluation(
+    trainer: Trainer, data_root: Path, card_path: Path, log: Any
+) -> list[dict[str, Any]]:
+    """Measure the exported model (through its card, as the app loads it) on the eval sets."""
+    from deconv_gui.models.bundled import spec_from_card
+    from deconv_gui.training.evaluate import evaluate, wiener_baseline
+
+    spec = spec_from_card(card_path)
+    results = []
+    for e in trainer.config.get("eval", []):
+        folder = data_root / e["folder"]
+        if not folder.exists():
+            continue
+        t0 = time.perf_counter()
+        strength = e.get("strength")
+        r = evaluate(spec, folder, e["degrade"], strength=strength)
+        m = r.mean
+        cmd = f"python -m deconv_gui.training.evaluate --model resources/models/{spec.id}.json --degrade {e['degrade']}"
+        if strength is not None:
+            cmd += f" --strength {strength}"
+        cmd += f" ../shared/data/{e['folder']}"
+        entry = {
+            "set": Path(e["folder"]).name,
+            "degrade": e["degrade"],
+            "strength": strength if strength is not None else ("auto" if spec.strength else None),
+            "channel": r.channel,
+            "images": len(r.images),
+            "input_psnr": round(m["input_psnr"], 2),
+            "input_ssim": round(m["input_ssim"], 4),
+            "psnr": round(m["output_psnr"], 2),
+            "ssim": round(m["output_ssim"], 4),
+            "target_psnr": e.get("target"),
+            "command": cmd,
+        }
+        if e.get("wiener"):
+            w = evaluate(wiener_baseline(e["degrade"]), folder, e["degrade"])
+            entry["wiener_true_kernel_psnr"] = round(w.mean["output_psnr"], 2)
+            entry["wiener_true_kernel_ssim"] = round(w.mean["output_ssim"], 4)
+            entry["wiener_command"] = (
+                f"python -m deconv_gui.training.evaluate --model wiener --degrade {e['degrade']} ../shared/data/{e['folder']}"
+            )
+        print(
+            f"eval {entry['set']} {entry['degrade']}: {entry['psnr']} dB / {entry['ssim']} "
+            f"(input {entry['input_psnr']}) in {time.perf_counter() - t0:.0f}s",
+            file=log,
+            flush=True,
+        )
+        results.append(entry)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Train a bundled network (CPU friendly).")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--resume", default=None, help="checkpoint .pt or shipped .safetensors")
+    ap.add_argument(
+        "--init", default=None, help="copy matching tensors from other weights (e.g. x4 from x2)"
+    )
+    ap.add_argument("--minutes", type=float, default=None, help="time budget for this run")
+    ap.add_argument("--steps", type=int, default=None, help="override the config's steps")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default=None, help="run folder (default runs/<id>)")
+    ap.add_argument("--install", action="store_true", help="copy the result into resources/models")
+    ap.add_argument("--no-eval", action="store_true")
+    ap.add_argument("--lr", type=float, default=None, help="override the peak learning rate")
+    a = ap.parse_args(argv)
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    cfg = load_config(a.config)
+    if a.steps is not None:
+        cfg["steps"] = a.steps
+    if a.lr is not None:
+        cfg.setdefault("optimizer", {})["lr"] = a.lr
+    out = Path(a.out or Path("runs") / cfg["id"])
+    out.mkdir(parents=True, exist_ok=True)
+    data_root = Path(a.data)
+    log = sys.stdout
+
+    trainer = Trainer(cfg, data_root=data_root, out_dir=out)
+    resumed_from = None
+    if a.resume:
+        if a.resume.endswith(".pt"):
+            trainer.load_checkpoint(a.resume)
+            if a.steps is not None:
+                trainer.total_steps = a.steps
+        else:
+            trainer.init_from_weights(a.resume)
+        resumed_from = a.resume
+    elif a.init:
+        names = trainer.init_from_weights(a.init, partial=True)
+        resumed_from = f"{len(names)} tensors of {Path(a.init).name}"
+    t0 = time.perf_counter()
+    pool = trainer.pool
+    print(
+        f"{cfg['id']}: {len(pool)} training images ({pool.megapixels:.1f} MP) loaded in "
+        f"{time.perf_counter() - t0:.1f}s; threads={torch.get_num_threads()}",
+        file=log,
+        flush=True,
+    )
+    gen = trainer.run(max_minutes=a.minutes)
+    last_print = 0.0
+    try:
+        while True:
+            p = next(gen)
+            now = time.perf_counter()
+            if p.val or p.checkpoint or now - last_print > 30:
+                last_print = now
+                val = "  ".join(
+                    f"{k}: {v['psnr']:.2f}/{v['ssim']:.4f}" for k, v in (p.val or {}).items()
+                )
+                print(
+                    f"step {p.step}/{p.total_steps} loss {p.loss:.5f} lr {p.lr:.2e} "
+                    f"{p.elapsed_s / 60:.1f} min {val} {p.message}",
+                    file=log,
+                    flush=True,
+                )
+    except StopIteration as stop:
+        summary = stop.value
+    except KeyboardInterrupt:
+        trainer.save_checkpoint(out / "last.pt")
+        print("interrupted; checkpoint saved", file=log)
+        return 130
+
+    session = {
+        "started_from": resumed_from or "scratch",
+        "steps": trainer.step,  # a checkpoint resume continues the same session
+        "wall_minutes": round(trainer.elapsed / 60.0, 1),
+        "threads": torch.get_num_threads(),
+        "lr": trainer.base_lr,
+        "schedule_steps": trainer.total_steps,
+        "date": time.strftime("%Y-%m-%d"),
+        "curve": trainer.curve,
+    }
+    sessions = [*trainer.history, session]
+    weights = save_weights(trainer.model, out / f"{cfg['id']}.safetensors", fp16=True)
+    card = make_card(cfg, trainer.model, sessions=sessions)
+    prev = load_card(out / f"{cfg['id']}.json")
+    card["comparisons"] = prev.get("comparisons", cfg.get("comparisons", []))
+    card_path = write_card(card, out / f"{cfg['id']}.json")
+    print(
+        f"exported {weights} ({weights.stat().st_size / 1e6:.2f} MB) after {summary['step']} steps",
+        file=log,
+        flush=True,
+    )
+    if not a.no_eval:
+        card["evaluation"] = run_evaluation(trainer, data_root, card_path, log)
+        write_card(card, card_path)
+    if a.install:
+        from deconv_gui.paths import resource_path
+
+        dest = resource_path("models")
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(weights, dest / weights.name)
+        shutil.copy2(card_path, dest / card_path.name)
+        print(f"installed into {dest}", file=log, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""The training package on tiny configs: pipelines, the generator loop, exact resume,
+export + reload through the bundled-model path, evaluation and the command line."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deconv_gui.models import bundled
+from deconv_gui.training import degradations, evaluate, train
+from deconv_gui.training.data import PatchPool
+from deconv_gui.training.loop import Trainer, TrainProgress
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny dataset: smooth random colour images (train/ and test/)."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for split, n in (("train/a", 3), ("test/b", 2)):
+        d = root / split
+        d.mkdir(parents=True)
+        for i in range(n):
+            small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+            img = Image.fromarray(small).resize((64 + 8 * i, 48), Image.Resampling.BICUBIC)
+            img.save(d / f"img{i}.png")
+    return root
+
+
+def tiny_config(task: str = "denoise", **over: Any) -> dict[str, Any]:
+    arch = {
+        "denoise": {
+            "name": "redunet",
+            "hparams": {
+                "channels": [8, 16],
+                "enc_blocks": 1,
+                "mid_blocks": 1,
+                "dec_blocks": 1,
+                "noise_map": True,
+            },
+        },
+        "deblur": {
+            "name": "redunet",
+            "hparams": {"channels": [8, 16], "enc_blocks": 0, "mid_blocks": 1, "dec_blocks": 0},
+        },
+        "upscale": {"name": "fsrcnnplus", "hparams": {"scale": 2, "channels": 8, "blocks": 1}},
+    }[task]
+    cfg: dict[str, Any] = {
+        "id": f"tiny-{task}",
+        "name": f"tiny {task}",
+        "task": task,
+        "scale": 2 if task == "upscale" else 1,
+        "architecture": arch,
+        "strength": {
+            "label": "Noise level",
+            "minimum": 0,
+            "maximum": 75,
+            "default": 25,
+            "auto": True,
+        }
+        if task == "denoise"
+        else None,
+        "data": {"folders": ["train/a"], "scales": [1.0, 0.75]},
+        "degradation": {"margin": 4} if task == "deblur" else {},
+        "patch": 16,
+        "batch": 2,
+        "optimizer": {"lr": 0.002},
+        "steps": 6,
+        "seed": 3,
+        "mse_tail": 0.3,
+        "val": [
+            {
+                "folder": "test/b",
+                "degrade": "noise=25"
+                if task == "denoise"
+                else ("downscale=2" if task == "upscale" else "blur=gaussian:1,noise=2"),
+            }
+        ],
+        "eval": [
+            {
+                "folder": "test/b",
+                "degrade": "noise=25"
+                if task == "denoise"
+                else ("downscale=2" if task == "upscale" else "blur=gaussian:1,noise=2"),
+            }
+        ],
+    }
+    cfg.update(over)
+    return cfg
+
+
+def test_patch_pool_samples_augmented_uint8(data_root: Path) -> None:
+    pool = PatchPool([data_root / "train/a"], scales=[1.0, 0.5], min_side=16)
+    assert len(pool) == 6 and pool.megapixels > 0
+    a = pool.sample(np.random.default_rng(1), 4, 20)
+    b = pool.sample(np.random.default_rng(1), 4, 20)
+    assert a.shape == (4, 20, 20, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b)  # seeded
+    big = pool.sample(np.random.default_rng(2), 2, 60)  # larger than the 0.5 copies: padded
+    assert big.shape == (2, 60, 60, 3)
+
+
+@pytest.mark.parametrize("task", ["denoise", "upscale", "deblur"])
+def test_pipelines_make_batches(task: str) -> None:
+    rng = np.random.default_rng(0)
+    cfg = {"scale": 2, "margin": 4, "p_jpeg": 0.5, "p_poisson_gaussian": 0.5}
+    p = degradations.patch_size_for(task, cfg, 16)
+    gt = rng.integers(0, 256, (4, p, p, 3), dtype=np.uint8)
+    b = degradations.PIPELINES[task](gt, rng, torch.Generator().manual_seed(0), cfg)
+    assert b.gt.shape == (4, 3, 16, 16)
+    assert b.lq.shape == ((4, 3, 8, 8) if task == "upscale" else (4, 3, 16, 16))
+    assert float(b.lq.min()) >= 0 and float(b.lq.max()) <= 1
+    assert torch.equal(b.lq, (b.lq * 255).round() / 255)  # quantised to 8 bits
+    if task == "denoise":
+        assert b.noise_map is not None and b.noise_map.shape == (4, 1, 1, 1)
+    else:
+        assert b.noise_map is None
+
+
+def test_blur_kernels_are_normalised() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        k = degradations.random_blur_kernel(rng, {})
+        assert k.ndim == 2 and k.shape[0] % 2 == 1
+        assert abs(float(k.sum()) - 1.0) < 1e-4 and float(k.min()) >= 0
+
+
+@pytest.mark.parametrize("task", ["denoise", "upscale", "deblur"])
+def test_training_generator_runs_and_validates(task: str, data_root: Path) -> None:
+    t = Trainer(tiny_config(task, val_every=3), data_root=data_root)
+    gen = t.run()
+    records = list(gen)
+    assert [r.step for r in records] == [1, 2, 3, 4, 5, 6]
+    assert all(isinstance(r, TrainProgress) and np.isfinite(r.loss) for r in records)
+    assert records[2].val and records[-1].val  # validated at step 3 and at the end
+    ((label, scores),) = records[-1].val.items()
+    assert "psnr" in scores and "ssim" in scores
+    assert len(t.curve) == 2
+    assert records[-1].lr < records[2].lr  # cosine decay
+
+
+def test_closing_the_generator_stops_training(data_root: Path) -> None:
+    t = Trainer(tiny_config(steps=100), data_root=data_root)
+    gen = t.run()
+    next(gen)
+    next(gen)
+    gen.close()
+    assert t.step == 2
+
+
+def _state(t: Trainer) -> dict[str, torch.Tensor]:
+    sd = {f"m.{k}": v.clone() for k, v in t.model.state_dict().items()}
+    for i, s in enumerate(t.optimizer.state.values()):
+        for k, v in s.items():
+            if torch.is_tensor(v):
+                sd[f"o.{i}.{k}"] = v.clone()
+    return sd
+
+
+@pytest.mark.parametrize("task", ["denoise", "deblur"])
+def test_resume_after_interruption_gives_the_same_state(
+    task: str, data_root: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_config(task)
+    straight = Trainer(cfg, data_root=data_root)
+    list(straight.run())
+
+    first = Trainer(cfg, data_root=data_root, out_dir=tmp_path)
+    gen = first.run(max_steps=3)
+    list(gen)
+    ckpt = first.save_checkpoint(tmp_path / "mid.pt")
+    torch.manual_seed(999)  # disturb global RNG state between runs
+    np.random.seed(999)
+    second = Trainer(copy.deepcopy(cfg), data_root=data_root)
+    second.load_checkpoint(ckpt)
+    assert second.step == 3
+    list(second.run())
+    assert second.step == straight.step == 6
+    a, b = _state(straight), _state(second)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_time_boxed_run_fits_schedule(data_root: Path) -> None:
+    t = Trainer(tiny_config(steps=10_000), data_root=data_root)
+    recs = list(t.run(max_minutes=0.02))
+    assert 0 < t.step < 10_000
+    assert t.time_budget == pytest.approx(1.2)
+    assert recs[-1].lr < 0.002 * 0.5
+
+
+def test_export_reload_and_evaluate(data_root: Path, tmp_path: Path) -> None:
+    from deconv_gui.training.export import make_card, save_weights, write_card
+
+    cfg = tiny_config("denoise")
+    t = Trainer(cfg, data_root=data_root)
+    list(t.run())
+    save_weights(t.model, tmp_path / "tiny-denoise.safetensors")
+    card = make_card(
+        cfg, t.model, sessions=[{"steps": t.step, "wall_minutes": 0.1, "curve": t.curve}]
+    )
+    write_card(card, tmp_path / "tiny-denoise.json")
+    (spec,) = bundled.bundled_specs(tmp_path)
+    assert spec.receptive_field == t.model.receptive_field()
+    assert spec.card["training"]["steps"] == 6
+
+    res = evaluate.evaluate(spec, data_root / "test/b", "noise=25", strength=25)
+    assert len(res.images) == 2 and res.channel == "RGB"
+    m = res.mean
+    assert 5 < m["input_psnr"] < 40 and np.isfinite(m["output_psnr"])
+    # the same numbers through the module directly (whole image, strength as the map)
+    res2 = evaluate.evaluate(t.model, data_root / "test/b", "noise=25", strength=25)
+    assert res2.mean["output_psnr"] == pytest.approx(m["output_psnr"], abs=0.05)
+    # a callable: the identity scores exactly the input
+    ident = evaluate.evaluate(lambda x: x, data_root / "test/b", "noise=25")
+    assert ident.mean["output_psnr"] == pytest.approx(ident.mean["input_psnr"])
+    js = res.to_json()
+    assert js["count"] == 2 and "mean" in js
+
+    # resume from the shipped weights: history kept, a new session starts
+    t2 = Trainer(cfg, data_root=data_root)
+    t2.init_from_weights(tmp_path / "tiny-denoise.safetensors")
+    assert len(t2.history) == 1
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(t2.model(x, 0.3), t.model.eval()(x, 0.3), atol=2e-2)
+
+
+def test_sr_evaluation_uses_y_and_shave(data_root: Path) -> None:
+    res = evaluate.evaluate(
+        lambda x: evaluate.upscale_bicubic(x, 2), data_root / "test/b", "downscale=2"
+    )
+    assert res.channel == "Y" and res.shave == 2
+    # the bicubic "model" equals the bicubic input baseline
+    assert res.mean["output_psnr"] == pytest.approx(res.mean["input_psnr"])
+
+
+def test_wiener_baseline_helps_on_blur(data_root: Path) -> None:
+    spec = "blur=gaussian:1.5,noise=1"
+    res = evaluate.evaluate(evaluate.wiener_baseline(spec), data_root / "test/b", spec)
+    assert res.mean["output_psnr"] > res.mean["input_psnr"]
+
+
+def test_command_line_trains_exports_and_installs(
+    data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg_path = tmp_path / "tiny.json"
+    cfg_path.write_text(json.dumps(tiny_config("upscale", steps=3)))
+    out = tmp_path / "run"
+    rc = train.main(
+        ["--config", str(cfg_path), "--data", str(data_root), "--out", str(out), "--threads", "1"]
+    )
+    assert rc == 0
+    card = json.loads((out / "tiny-upscale.json").read_text())
+    assert card["training"]["steps"] == 3 and card["scale"] == 2
+    (ev,) = card["evaluation"]
+    assert ev["channel"] == "Y" and "command" in ev
+    # resume the exact run from its checkpoint for 2 more steps
+    rc = train.main(
+        [
+            "--config",
+            str(cfg_path),
+            "--data",
+            str(data_root),
+            "--out",
+            str(out),
+            "--resume",
+            str(out / "last.pt"),
+            "--steps",
+            "5",
+            "--no-eval",
+        ]
+    )
+    assert rc == 0
+    card = json.loads((out / "tiny-upscale.json").read_text())
+    assert card["training"]["sessions"][-1]["steps"] == 5
+    assert card["training"]["steps"] == 5
+
+
+def test_partial_init_copies_matching_tensors(data_root: Path, tmp_path: Path) -> None:
+    from deconv_gui.training.export import save_weights
+
+    x2 = Trainer(tiny_config("upscale"), data_root=data_root)
+    list(x2.run(max_steps=2))
+    save_weights(x2.model, tmp_path / "x2.safetensors", fp16=False)
+    cfg4 = tiny_config("upscale", scale=4)
+    cfg4["architecture"]["hparams"]["scale"] = 4
+    x4 = Trainer(cfg4, data_root=data_root)
+    names = x4.init_from_weights(tmp_path / "x2.safetensors", partial=True)
+    assert "head.weight" in names
+    assert torch.equal(x4.model.state_dict()["head.weight"], x2.model.state_dict()["head.weight"])
+    assert x4.history == []
