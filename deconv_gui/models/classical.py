@@ -62,7 +62,7 @@ class NLMProcessor(_Base):
         if sigma <= 0.5:
             return tile.copy()
         # h = 0.55 sigma, hColor = 0.7 sigma: best mean PSNR on 6 BSD200 (train) photos at
-        # sigma 15, 25 and 50 among h in 0.45-1.1 sigma (measured 2026-11-25).
+        # sigma 15, 25 and 50 (benchmarks/calibrate_nlm.py).
         h, h_color = 0.55 * sigma, 0.7 * sigma
         u8 = np.clip(np.round(tile * 255.0), 0, 255).astype(np.uint8)
         out = cv2.fastNlMeansDenoisingColored(u8, None, h, h_color, 7, 21)
@@ -170,7 +170,12 @@ def classical_specs() -> list[ModelSpec]:
             architecture="non-local means",
             card=_card(
                 "Non-local means denoising (Buades et al. 2005), 8-bit internally.",
-                {"template_window": 7, "search_window": 21, "h": "0.55 x noise level", "h_color": "0.7 x noise level"},
+                {
+                    "template_window": 7,
+                    "search_window": 21,
+                    "h": "0.55 x noise level",
+                    "h_color": "0.7 x noise level",
+                },
             ),
         )
     ]
