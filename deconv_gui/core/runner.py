@@ -1,0 +1,162 @@
+"""Run a PyTorch module on one tile: `TorchProcessor`, a `TileProcessor` for the tiled engine.
+
+The module takes NCHW float in [0, 1] (and optionally an extra tensor, e.g. an FFDNet-style
+noise-level map) and returns NCHW with `scale` times the height and width. Each call converts
+the (h, w, 3) float32 tile to a tensor on the device, pads it to a multiple of `pad_multiple`
+(reflect), runs the module under `torch.inference_mode()` (entered inside the call: the mode
+is thread-local and the GUI calls this from a worker thread), crops the padding back off,
+clamps to [0, 1] and returns float32 numpy.
+
+Half precision is used only when asked for *and* the device is CUDA or MPS. A half result
+with NaN or Inf is thrown away, the tile is run again in float32 and the processor stays in
+float32 from then on (fp16 overflow in a model is a property of the model, not of one tile).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deconv_gui.core import devices
+from deconv_gui.errors import ModelError
+
+ExtraInput = Callable[[torch.Tensor], torch.Tensor]
+
+
+class TorchProcessor:
+    """A `TileProcessor` around an `nn.Module` (NCHW float in [0, 1] in and out).
+
+    ``device`` is kept as a string ("cpu", "cuda", "mps"). ``extra_input``, when given, is
+    called with the (padded) input tensor and its result is passed as the module's second
+    argument: ``module(x, extra_input(x))``.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        scale: int,
+        overlap: int,
+        device: str | torch.device = "auto",
+        fp16: bool = False,
+        pad_multiple: int = 1,
+        extra_input: ExtraInput | None = None,
+    ) -> None:
+        if int(scale) < 1:
+            raise ValueError(f"scale must be >= 1, got {scale}")
+        if int(pad_multiple) < 1:
+            raise ValueError(f"pad_multiple must be >= 1, got {pad_multiple}")
+        self.scale = int(scale)
+        self.overlap = max(0, int(overlap))
+        self.pad_multiple = int(pad_multiple)
+        self.extra_input = extra_input
+        self.fp16_requested = bool(fp16)
+        dev = devices.resolve_device(device)
+        self.module = module.eval().to(dev)
+        self.device: str = str(dev)
+        # Half precision only on accelerators. Tests may set this on the CPU to exercise the
+        # NaN fallback (PyTorch runs half convolutions on the CPU, slowly).
+        self._use_half = self.fp16_requested and dev.type in ("cuda", "mps")
+        self._half_module: nn.Module | None = None
+        #: Set when a half-precision result was not finite and the processor went back to fp32.
+        self.fp16_disabled_reason: str = ""
+
+    # -- TileProcessor ---------------------------------------------------------------------
+
+    @property
+    def uses_fp16(self) -> bool:
+        return self._use_half
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        if tile.ndim != 3 or tile.shape[2] != 3:
+            raise ValueError(f"tile must be (h, w, 3), got {tile.shape}")
+        h, w = int(tile.shape[0]), int(tile.shape[1])
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(tile, dtype=np.float32))
+            x = x.to(self.device).permute(2, 0, 1).unsqueeze(0)
+            x = self._pad(x)
+            y = None
+            if self._use_half:
+                y = self._forward(x, half=True)
+                if not bool(torch.isfinite(y).all()):
+                    self._disable_half("the fp16 result had NaN/Inf values")
+                    y = None
+            if y is None:
+                y = self._forward(x, half=False)
+                if not bool(torch.isfinite(y).all()):
+                    raise ModelError("the model produced invalid values (NaN or Inf)")
+            y = self._crop(y, h, w)
+            # Not in place: an identity-like module may hand back the caller's own pixels.
+            out = y.clamp(0.0, 1.0)[0].permute(1, 2, 0).to("cpu", torch.float32)
+            return np.ascontiguousarray(out.numpy())
+
+    def recover_from_oom(self) -> None:
+        """Free cached device memory after an out-of-memory error."""
+        devices.empty_cache(self.device)
+
+    def fallback_to_cpu(self) -> bool:
+        """Move the model to the CPU (in fp32). False if it is already there."""
+        if torch.device(self.device).type == "cpu":
+            return False
+        old = self.device
+        self._half_module = None
+        self._use_half = False
+        self.module.to("cpu")
+        self.device = "cpu"
+        devices.empty_cache(old)
+        return True
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.pad_multiple
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % m, (-w) % m
+        if ph == 0 and pw == 0:
+            return x
+        # Reflect needs the pad to be smaller than the side; tiny tiles repeat the edge.
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        return F.pad(x, (0, pw, 0, ph), mode=mode)
+
+    def _crop(self, y: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        s = self.scale
+        h_pad = h + (-h) % self.pad_multiple
+        w_pad = w + (-w) % self.pad_multiple
+        if y.ndim != 4 or y.shape[0] != 1 or y.shape[1] != 3:
+            raise ModelError(f"the model returned shape {tuple(y.shape)}, expected (1, 3, H, W)")
+        if (y.shape[2], y.shape[3]) != (h_pad * s, w_pad * s):
+            raise ModelError(
+                f"the model returned {y.shape[2]}x{y.shape[3]} pixels for a {h_pad}x{w_pad} "
+                f"input, expected x{s}"
+            )
+        return y[:, :, : h * s, : w * s]
+
+    def _forward(self, x: torch.Tensor, *, half: bool) -> torch.Tensor:
+        if half:
+            if self._half_module is None:
+                # A half copy keeps the fp32 weights intact for the fallback.
+                self._half_module = copy.deepcopy(self.module).half()
+            module = self._half_module
+            x = x.half()
+        else:
+            module = self.module
+        if self.extra_input is not None:
+            extra = self.extra_input(x)
+            if half and extra.is_floating_point():
+                extra = extra.half()
+            y = module(x, extra)
+        else:
+            y = module(x)
+        if not isinstance(y, torch.Tensor):
+            raise ModelError(f"the model returned {type(y).__name__}, expected a tensor")
+        return y.float()
+
+    def _disable_half(self, reason: str) -> None:
+        self._use_half = False
+        self._half_module = None
+        self.fp16_disabled_reason = reason
