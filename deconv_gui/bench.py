@@ -96,8 +96,9 @@ def bench_ssim(argv: Sequence[str]) -> int:
 
 def bench_restore(argv: Sequence[str]) -> int:
     from deconv_gui.core.devices import set_cpu_threads
+    from deconv_gui.core.jobs import restore_job
     from deconv_gui.core.metrics import psnr
-    from deconv_gui.core.tiling import restore_tiled, run_to_end
+    from deconv_gui.core.tiling import run_to_end
     from deconv_gui.models.catalog import default_registry
     from deconv_gui.models.registry import LoadOptions
 
@@ -130,11 +131,10 @@ def bench_restore(argv: Sequence[str]) -> int:
             )
             ref = clean
         opts = LoadOptions(device=args.device, strength=args.noise if spec.scale == 1 else None)
-        proc = spec.build(opts)
         out_holder: list[np.ndarray] = []
 
-        def once(proc=proc, lq=lq, out_holder=out_holder) -> None:
-            out_holder[:] = [run_to_end(restore_tiled(proc, lq, tile_size=args.tile))]
+        def once(spec=spec, lq=lq, opts=opts, out_holder=out_holder) -> None:
+            out_holder[:] = [run_to_end(restore_job(spec, lq, opts, tile_size=args.tile))]
 
         med, runs = median_time(once, args.repeat)
         out = out_holder[0]

@@ -50,15 +50,30 @@ class _Base:
     device: str = "cpu"
 
 
-class NLMProcessor(_Base):
+class _NoiseAware(_Base):
+    """A processor whose strength is a noise level; None = estimate it once per photo."""
+
+    def __init__(self, sigma: float | None, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.sigma = sigma
+
+    def prepare(self, rgb: np.ndarray) -> None:
+        """Called by the job with the whole photo: one noise estimate for every tile."""
+        if self.sigma is None:
+            self.sigma = _estimate_sigma(rgb)
+
+    def noise_level(self, tile: np.ndarray) -> float:
+        return self.sigma if self.sigma is not None else _estimate_sigma(tile)
+
+
+class NLMProcessor(_NoiseAware):
     """Non-local means; ``h`` follows the noise level (0-255 scale)."""
 
     def __init__(self, sigma: float | None) -> None:
-        super().__init__(scale=1, overlap=16)  # template 7 + search 21 -> radius 13
-        self.sigma = sigma
+        super().__init__(sigma, scale=1, overlap=16)  # template 7 + search 21 -> radius 13
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
-        sigma = self.sigma if self.sigma is not None else _estimate_sigma(tile)
+        sigma = self.noise_level(tile)
         if sigma <= 0.5:
             return tile.copy()
         # h = 0.55 sigma, hColor = 0.7 sigma: best mean PSNR on 6 BSD200 (train) photos at
@@ -85,7 +100,7 @@ def _pad_for_kernel(img: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, int, in
     return cv2.copyMakeBorder(img, py, py, px, px, cv2.BORDER_REFLECT), py, px
 
 
-class WienerProcessor(_Base):
+class WienerProcessor(_NoiseAware):
     """Frequency-domain Wiener filter ``conj(K) Y / (|K|^2 + NSR)`` per channel.
 
     The noise-to-signal ratio follows the noise level: ``NSR = (sigma/255)^2 / var(Y)``,
@@ -94,12 +109,11 @@ class WienerProcessor(_Base):
 
     def __init__(self, kernel: np.ndarray, sigma: float | None) -> None:
         r = max(kernel.shape) // 2
-        super().__init__(scale=1, overlap=max(16, 4 * r))
+        super().__init__(sigma, scale=1, overlap=max(16, 4 * r))
         self.kernel = kernel
-        self.sigma = sigma
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
-        sigma = self.sigma if self.sigma is not None else _estimate_sigma(tile)
+        sigma = self.noise_level(tile)
         padded, py, px = _pad_for_kernel(tile, self.kernel)
         h, w = padded.shape[:2]
         kpad = np.zeros((h, w), np.float32)
