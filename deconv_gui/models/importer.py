@@ -1,0 +1,306 @@
+"""Bring your own models: add a weights file to the user library, or remove one.
+
+`import_model(path)` reads the file safely (see `deconv_gui.models.imported`), detects the
+architecture, scale, channels and fp16 support with spandrel, refuses anything that is not a
+plain image-to-image network, runs it once on a small test image, and only then copies the file
+into ``paths.user_models_dir()/<id>/`` next to a ``card.json``. The folder is assembled under a
+hidden temporary name and renamed into place, so the library never holds half an import.
+
+The CLI (``deconv-gui models import FILE`` / ``models remove ID``) and, later, the GUI's import
+dialog call these functions; errors are `ModelError`s with one readable line.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import unicodedata
+import uuid
+from pathlib import Path
+from typing import Any
+
+from deconv_gui import __version__, paths
+from deconv_gui.errors import ModelError
+from deconv_gui.models.imported import (
+    CARD_FORMAT,
+    CARD_NAME,
+    USER_KINDS,
+    WEIGHT_EXTENSIONS,
+    ModelInfo,
+    check_image_to_image,
+    describe,
+    detect,
+    is_valid_id,
+    library_folders,
+    read_card,
+    read_state_dict,
+    spec_from_card,
+    trial_run,
+)
+from deconv_gui.models.registry import TASKS, ModelSpec
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+_STALE_TEMP_S = 3600.0
+
+
+def inspect_model(path: str | Path) -> ModelInfo:
+    """Detect what a weights file is without importing it (for a preview before importing).
+
+    Raises `ModelError` for files that `import_model` would refuse."""
+    info, _ = _inspect(Path(path))
+    return info
+
+
+def _inspect(p: Path) -> tuple[ModelInfo, Any]:
+    state_dict = read_state_dict(p)
+    desc = detect(state_dict, source=p.name)
+    check_image_to_image(desc, source=p.name)
+    info = describe(desc)
+    trial_run(desc, info, source=p.name)
+    return info, desc
+
+
+def import_model(
+    path: str | Path, *, name: str | None = None, task: str | None = None
+) -> ModelSpec:
+    """Import a weights file (.safetensors, .pth, .pt, .ckpt) into the user model library.
+
+    ``name`` defaults to the file name without extension; ``task`` to "upscale" for models with
+    scale > 1 (the only task they can have) and "restore" otherwise. Returns the new spec
+    (kind "imported"). Raises `ModelError`; on error the library is left unchanged.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ModelError(f"{p}: no such file")
+    if task is not None and task not in TASKS:
+        raise ModelError(f"unknown task '{task}' (choose one of {', '.join(TASKS)})")
+    display = (name if name is not None else p.stem).strip()
+    if not display:
+        raise ModelError("the model name is empty")
+    if len(display) > 120:
+        raise ModelError("the model name is too long (at most 120 characters)")
+
+    if p.suffix.lower() not in WEIGHT_EXTENSIONS:
+        raise ModelError(
+            f"{p.name}: unsupported file type (expected {', '.join(WEIGHT_EXTENSIONS)})"
+        )
+    sha_before = _sha256(p)
+    existing = _find_by_sha(sha_before)
+    if existing is not None:
+        raise ModelError(f"{p.name} is already in the library as '{existing}'")
+    info, _ = _inspect(p)
+
+    if info.scale > 1:
+        if task not in (None, "upscale"):
+            raise ModelError(
+                f"{p.name} is a x{info.scale} upscaler; its task can only be 'upscale'"
+            )
+        task = "upscale"
+    else:
+        if task == "upscale":
+            raise ModelError(
+                f"{p.name} does not change the image size (scale 1); it cannot be an upscaler"
+            )
+        task = task or "restore"
+
+    root = paths.user_models_dir()
+    _clean_temp(root)
+    weights_name = "weights" + p.suffix.lower()
+    tmp = root / f".importing-{uuid.uuid4().hex}"
+    try:
+        tmp.mkdir()
+        sha, size = _copy_with_hash(p, tmp / weights_name)
+        if sha != sha_before:
+            raise ModelError(f"{p.name} changed while it was being imported; try again")
+        taken = _taken_ids()
+        base = _slug(display)
+        for attempt in range(1000):
+            model_id = _unique_id(base, taken)
+            card = _make_card(model_id, display, task, info, p.name, weights_name, sha, size)
+            _write_json(tmp / CARD_NAME, card)
+            try:
+                os.rename(tmp, root / model_id)  # atomic; fails if the folder appeared meanwhile
+            except OSError:
+                if not (root / model_id).exists() or attempt > 100:
+                    raise
+                taken.add(model_id)
+                continue
+            break
+    except ModelError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(f"cannot write to the model library {root}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info(
+        "imported %s as %r (%s x%d, %s)", p.name, model_id, info.architecture, info.scale, task
+    )
+    return spec_from_card(root / model_id)
+
+
+def remove_model(model_id: str) -> None:
+    """Delete an imported (or fine-tuned) model from the user library.
+
+    Raises `ModelError` if there is no such model in the library."""
+    root = paths.user_models_dir()
+    folder = root / model_id
+    if not is_valid_id(model_id) or not folder.is_dir():
+        if model_id in _builtin_ids():
+            raise ModelError(
+                f"'{model_id}' is a built-in model, not an imported one; it cannot be removed"
+            )
+        raise ModelError(f"unknown model '{model_id}': it is not in the user model library")
+    try:
+        kind = read_card(folder).get("kind")
+    except ModelError:
+        kind = None  # a corrupt entry can always be removed
+    if kind is not None and kind not in USER_KINDS:
+        raise ModelError(f"'{model_id}' is not an imported model")
+    trash = root / f".removing-{model_id}-{uuid.uuid4().hex[:8]}"
+    try:
+        os.rename(folder, trash)  # disappears from the library at once
+    except OSError as e:
+        raise ModelError(f"cannot remove '{model_id}': {e.strerror or e}") from None
+    shutil.rmtree(trash, ignore_errors=True)
+    log.info("removed user model %r", model_id)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    s = s[:48].strip("-")
+    return s or "model"
+
+
+def _unique_id(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def _builtin_ids() -> set[str]:
+    """Ids of bundled and classical models (an import must not shadow them)."""
+    ids: set[str] = set()
+    try:
+        from deconv_gui.models import bundled, classical
+
+        ids.update(s.id for s in bundled.bundled_specs())
+        ids.update(s.id for s in classical.classical_specs())
+    except Exception as e:  # the library must stay usable even if a built-in list fails
+        log.debug("built-in model ids unavailable: %s", e)
+    return ids
+
+
+def _taken_ids() -> set[str]:
+    root = paths.user_models_dir()
+    return {p.name for p in root.iterdir()} | _builtin_ids()
+
+
+def _find_by_sha(sha: str) -> str | None:
+    for folder in library_folders():
+        try:
+            card = json.loads((folder / CARD_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(card, dict) and card.get("sha256") == sha:
+            return folder.name
+    return None
+
+
+def _sha256(p: Path) -> str:
+    h = hashlib.sha256()
+    try:
+        with p.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                h.update(chunk)
+    except OSError as e:
+        raise ModelError(f"{p.name}: cannot read the file ({e.strerror or e})") from None
+    return h.hexdigest()
+
+
+def _copy_with_hash(src: Path, dst: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with src.open("rb") as fi, dst.open("xb") as fo:
+        while chunk := fi.read(_CHUNK):
+            h.update(chunk)
+            fo.write(chunk)
+            size += len(chunk)
+        fo.flush()
+        os.fsync(fo.fileno())
+    return h.hexdigest(), size
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _make_card(
+    model_id: str,
+    name: str,
+    task: str,
+    info: ModelInfo,
+    source_file: str,
+    weights_name: str,
+    sha: str,
+    size: int,
+) -> dict[str, Any]:
+    card: dict[str, Any] = {
+        "format": CARD_FORMAT,
+        "id": model_id,
+        "name": name,
+        "task": task,
+        "scale": info.scale,
+        "kind": "imported",
+        "loader": "spandrel",
+    }
+    card.update(info.card_fields())
+    card.update(
+        {
+            "file": weights_name,
+            "source_file": source_file,
+            "sha256": sha,
+            "size_bytes": size,
+            "imported_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "app_version": __version__,
+            "license": "as published by the model's author (imported by the user)",
+        }
+    )
+    return card
+
+
+def _clean_temp(root: Path) -> None:
+    """Remove leftovers of interrupted removals, and of imports older than an hour."""
+    now = time.time()
+    for p in root.iterdir():
+        try:
+            if p.name.startswith(".removing-") or (
+                p.name.startswith(".importing-") and now - p.stat().st_mtime > _STALE_TEMP_S
+            ):
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+__all__ = ["import_model", "inspect_model", "remove_model", "WEIGHT_EXTENSIONS"]
