@@ -92,24 +92,29 @@ class DisplayImage:
 
     # -------------------------------------------------------------- updates
     def paste(self, box: tuple[int, int, int, int], bgra: np.ndarray) -> None:
-        """Write finished pixels (level-0 coordinates ``(y0, y1, x0, x1)``) into every level."""
+        """Write finished pixels (level-0 coordinates ``(y0, y1, x0, x1)``) into every level.
+
+        Runs in the GUI thread, so it uses plain numpy (2x2 box means, level by level) and no
+        OpenCV: OpenCV's thread pool may be busy with a worker's job and make it wait.
+        """
         y0, y1, x0, x1 = (int(v) for v in box)
         base = self.levels[0]
         y1, x1 = min(y1, base.shape[0]), min(x1, base.shape[1])
         if y1 <= y0 or x1 <= x0:
             return
         base[y0:y1, x0:x1] = bgra[: y1 - y0, : x1 - x0]
-        for k in range(1, len(self.levels)):
-            f = 2**k
-            lv = self.levels[k]
-            ky0, kx0 = y0 // f, x0 // f
-            ky1, kx1 = min(lv.shape[0], -(-y1 // f)), min(lv.shape[1], -(-x1 // f))
-            if ky1 <= ky0 or kx1 <= kx0:
-                continue
-            src = base[ky0 * f : ky1 * f, kx0 * f : kx1 * f]
-            lv[ky0:ky1, kx0:kx1] = cv2.resize(
-                src, (kx1 - kx0, ky1 - ky0), interpolation=cv2.INTER_AREA
-            )
+        prev = base
+        for lv in self.levels[1:]:
+            y0, x0 = y0 // 2, x0 // 2
+            y1, x1 = min(lv.shape[0], -(-y1 // 2)), min(lv.shape[1], -(-x1 // 2))
+            if y1 <= y0 or x1 <= x0:
+                break
+            src = prev[2 * y0 : 2 * y1, 2 * x0 : 2 * x1].astype(np.uint16)
+            total = src[0::2, 0::2] + src[1::2, 0::2] + src[0::2, 1::2] + src[1::2, 1::2]
+            total += 2
+            total >>= 2
+            lv[y0:y1, x0:x1] = total
+            prev = lv
 
 
 # ------------------------------------------------------------------ false colour

@@ -956,7 +956,8 @@ class MainWindow(QMainWindow):
         from deconv_gui.core.jobs import restore_job
 
         self._runner.start(
-            lambda: restore_job(spec, rgb, options, tile_size=tile), prepare=_prepare_tile
+            lambda: restore_job(spec, rgb, options, tile_size=tile),
+            prepare=_tile_painter(doc.result_view),
         )
         self.statusBar().showMessage(f"Running {spec.name} on {doc.name}…")
         return True
@@ -982,7 +983,7 @@ class MainWindow(QMainWindow):
             if self._batch_dialog is not None:
                 self._batch_dialog.show_progress(item)
             return
-        tp, bgra = item
+        tp = item  # its pixels are already in doc.result_view (see _tile_painter)
         doc = self._running_doc
         if doc is None:
             return
@@ -992,7 +993,6 @@ class MainWindow(QMainWindow):
         y0, y1, x0, x1 = tp.box
         if y1 <= y0 or x1 <= x0 or doc.result_view is None:
             return
-        doc.result_view.paste(tp.box, bgra)
         if doc is self.current:
             self.view.tile_finished(tp.box)
         self._pending_tiles.append((tp.box, tp.pixels))
@@ -1603,12 +1603,17 @@ class MainWindow(QMainWindow):
 
 
 # ---------------------------------------------------------------------- helpers
-def _prepare_tile(tp):
-    """Runs in the worker: convert a finished tile for display."""
-    y0, y1, x0, x1 = tp.box
-    if y1 <= y0 or x1 <= x0:
-        return tp, None
-    return tp, to_bgra8(tp.pixels)
+def _tile_painter(target: DisplayImage):
+    """A ``prepare`` hook for the runner: in the worker thread, convert each finished tile and
+    write it into `target` (all pyramid levels), so the GUI thread only repaints."""
+
+    def prepare(tp):
+        y0, y1, x0, x1 = tp.box
+        if y1 > y0 and x1 > x0:
+            target.paste(tp.box, to_bgra8(tp.pixels))
+        return tp
+
+    return prepare
 
 
 def _thumb8(rgb: np.ndarray) -> np.ndarray:

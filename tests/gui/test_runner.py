@@ -57,14 +57,14 @@ def test_unexpected_error_message_names_the_exception(qtbot):
 
 
 def test_cancel_stops_pulling_and_closes_the_generator(qtbot):
-    gate = threading.Event()
+    step = threading.Semaphore(0)  # the test lets the job make one step at a time
     closed = threading.Event()
     pulled: list[int] = []
 
     def job():
         try:
             for i in range(100):
-                gate.wait(5)
+                step.acquire(timeout=5)
                 pulled.append(i)
                 yield i
         finally:
@@ -75,14 +75,16 @@ def test_cancel_stops_pulling_and_closes_the_generator(qtbot):
     runner.busy_changed.connect(busy.append)
     with qtbot.waitSignal(runner.progressed, timeout=5000):
         runner.start(job)
-        gate.set()
+        step.release()
     with qtbot.waitSignal(runner.cancelled, timeout=5000):
         runner.cancel()
+        step.release()  # the step in progress finishes; no further step starts
     assert closed.is_set()
-    assert len(pulled) < 100
+    assert pulled == [0, 1]
     assert busy == [True, False]
+    runner.shutdown()
     with pytest.raises(RuntimeError):
-        runner.shutdown() or runner.start(job)
+        runner.start(job)
 
 
 def test_task_queue_keeps_only_the_latest_of_a_key(qtbot):
