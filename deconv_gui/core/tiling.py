@@ -194,6 +194,7 @@ class _TiledRun:
         self.height, self.width = int(image.shape[0]), int(image.shape[1])
         self.scale = int(processor.scale)
         self.context = max(0, int(processor.overlap))
+        self.align = max(1, int(getattr(processor, "pad_multiple", 1)))
         self.initial_tile = tile_size
         self.tile_size = tile_size
         self.min_tile = min_tile
@@ -295,9 +296,12 @@ class _TiledRun:
 
     def _call(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray | None:
         """Run the processor on the region plus context; None after a handled OOM."""
-        c, s = self.context, self.scale
-        cy0, cy1 = max(0, y0 - c), min(self.height, y1 + c)
-        cx0, cx1 = max(0, x0 - c), min(self.width, x1 + c)
+        c, s, m = self.context, self.scale, self.align
+        # Crops start on multiples of the processor's pad_multiple, so networks that
+        # downsample (U-Nets, pixel-unshuffle, windowed attention) see the same sampling
+        # grid as on the whole image: tiled output then equals whole-image output.
+        cy0, cy1 = (max(0, y0 - c) // m) * m, min(self.height, y1 + c)
+        cx0, cx1 = (max(0, x0 - c) // m) * m, min(self.width, x1 + c)
         crop = np.ascontiguousarray(self.image[cy0:cy1, cx0:cx1], dtype=np.float32)
         failure = ""
         try:

@@ -289,11 +289,6 @@ def test_unet_size_requirements_are_honoured(tmp_path: Path) -> None:
     assert np.abs(out - ref[0, :, :27, :35].permute(1, 2, 0).numpy()).max() < 1e-5
 
 
-@pytest.mark.xfail(
-    reason="core.tiling does not yet start tiles at multiples of the processor's pad_multiple,"
-    " which stride-2 U-Nets and window transformers need for tiled == whole",
-    strict=False,
-)
 def test_unet_tiled_matches_whole(tmp_path: Path) -> None:
     net = _drunet()
     src = tmp_path / "drunet.pth"
