@@ -295,7 +295,9 @@ class CompareView(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         p = QPainter(self)
         pal = self.palette()
-        bg = pal.window().color().darker(135 if pal.window().color().lightness() > 128 else 115)
+        dark_theme = pal.window().color().lightness() < 128
+        # a neutral grey surround, so it does not tint how the photo's tones look
+        bg = QColor(34, 34, 36) if dark_theme else QColor(74, 74, 76)
         p.fillRect(event.rect(), bg)
         if self._before is None and self._after is None:
             self._paint_placeholder(p)
@@ -467,7 +469,7 @@ class CompareView(QWidget):
     def _paint_placeholder(self, p: QPainter) -> None:
         if not self._placeholder:
             return
-        p.setPen(self.palette().placeholderText().color())
+        p.setPen(QColor(220, 220, 222))
         p.drawText(
             self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder
         )

@@ -53,7 +53,15 @@ class Filmstrip(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setFixedHeight(THUMB.height() + 48)
+        self.setFixedHeight(THUMB.height() + 40)
+        self.setObjectName("Filmstrip")
+        self.setFrameShape(QListWidget.Shape.NoFrame)
+        self.setStyleSheet(
+            "#Filmstrip { background: palette(window); border-top: 1px solid palette(mid); }"
+            "#Filmstrip::item { border-radius: 6px; padding: 2px 2px 0 2px; margin: 0 1px; }"
+            "#Filmstrip::item:selected { background: palette(highlight); color: palette(highlighted-text); }"
+            "#Filmstrip::item:hover:!selected { background: palette(midlight); }"
+        )
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._on_context_menu)
         self.currentItemChanged.connect(self._on_current_changed)
@@ -65,7 +73,7 @@ class Filmstrip(QListWidget):
         item = QListWidgetItem(name)
         item.setData(DOC_ROLE, key)
         item.setToolTip(tooltip or name)
-        item.setSizeHint(QSize(THUMB.width() + 12, THUMB.height() + 40))
+        item.setSizeHint(QSize(THUMB.width() + 12, THUMB.height() + 30))
         item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         self._thumbs[key] = None
         self._states[key] = "loading"

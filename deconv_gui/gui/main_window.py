@@ -401,12 +401,13 @@ class MainWindow(QMainWindow):
         sl = QVBoxLayout(side)
         sl.setContentsMargins(0, 0, 0, 0)
         sl.setSpacing(0)
-        sl.addWidget(self.restore_panel, 1)
+        sl.addWidget(self.restore_panel)
         line = QFrame(side)
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
         sl.addWidget(line)
         sl.addWidget(self.quality_panel)
+        sl.addStretch(1)
         side.setMinimumWidth(290)
         scroll = QScrollArea(self)
         scroll.setWidget(side)
@@ -1494,7 +1495,7 @@ class MainWindow(QMainWindow):
         if doc is not None and doc.photo is not None:
             text = _describe_photo(doc.photo)
             if doc.lq is not None:
-                text = f"Simulated {doc.simulation}: {doc.lq.shape[1]} × {doc.lq.shape[0]}  ·  from {text}"
+                text = f"Simulated {doc.simulation}  ·  {text}"
             if doc.result is not None:
                 text += f"  →  {doc.result.shape[1]} × {doc.result.shape[0]}"
             self.image_label.setText(text)
@@ -1627,11 +1628,10 @@ def _thumb8(rgb: np.ndarray) -> np.ndarray:
 
 def _describe_photo(photo: Photo) -> str:
     m = photo.meta
-    parts = [f"{photo.width} × {photo.height}", f"{m.bit_depth}-bit {m.mode}", m.format]
-    if m.icc_profile:
-        parts.append("ICC")
-    if m.exif:
-        parts.append("EXIF")
+    parts = [f"{photo.width} × {photo.height}", f"{m.bit_depth}-bit {m.format}"]
+    extras = [x for x, present in (("ICC", m.icc_profile), ("EXIF", m.exif)) if present]
+    if extras:
+        parts.append(" ".join(extras))
     return "  ·  ".join(parts)
 
 

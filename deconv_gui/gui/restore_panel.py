@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.gui.theme import ACCENT
 from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec
 
 GROUPS = (
@@ -160,7 +161,7 @@ class RestorePanel(QWidget):
         head.addWidget(_section_label("Model"))
         head.addStretch(1)
         self.info_button = QToolButton(self)
-        self.info_button.setText("ⓘ Card")
+        self.info_button.setText("Model card…")
         self.info_button.setToolTip(
             "Show the model card: training data, parameters, measured quality"
         )
@@ -174,11 +175,12 @@ class RestorePanel(QWidget):
         self.model_tree.setRootIsDecorated(False)
         self.model_tree.setIndentation(10)
         self.model_tree.setUniformRowHeights(True)
-        self.model_tree.setMinimumHeight(150)
-        self.model_tree.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.model_tree.setMinimumHeight(120)
+        self.model_tree.setSizeAdjustPolicy(QTreeWidget.SizeAdjustPolicy.AdjustToContents)
+        self.model_tree.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.model_tree.currentItemChanged.connect(self._on_current_item_changed)
         self.model_tree.itemDoubleClicked.connect(lambda *_: self._on_info_clicked())
-        lay.addWidget(self.model_tree, 1)
+        lay.addWidget(self.model_tree)
 
         form = QFormLayout()
         form.setContentsMargins(0, 4, 0, 0)
@@ -242,6 +244,16 @@ class RestorePanel(QWidget):
         f = QFont(self.run_button.font())
         f.setWeight(QFont.Weight.DemiBold)
         self.run_button.setFont(f)
+        self.run_button.setObjectName("RunButton")
+        accent = ACCENT.name()
+        self.run_button.setStyleSheet(
+            f"#RunButton {{ background: {accent}; color: white; border: 1px solid {ACCENT.darker(125).name()};"
+            " border-radius: 4px; padding: 4px 14px; }"
+            f"#RunButton:hover {{ background: {ACCENT.lighter(110).name()}; }}"
+            f"#RunButton:pressed {{ background: {ACCENT.darker(115).name()}; }}"
+            "#RunButton:disabled { background: palette(button); color: palette(mid);"
+            " border: 1px solid palette(mid); }"
+        )
         self.run_button.clicked.connect(self.run_requested)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop after the current tile (Esc)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
@@ -10,6 +12,10 @@ ACCENT = QColor(56, 132, 224)
 
 
 def is_dark(app: QGuiApplication | None = None) -> bool:
+    """The system's scheme; ``DECONV_GUI_THEME=dark|light`` overrides it."""
+    forced = os.environ.get("DECONV_GUI_THEME", "").strip().lower()
+    if forced in ("dark", "light"):
+        return forced == "dark"
     app = app or QGuiApplication.instance()
     if app is None:
         return False
