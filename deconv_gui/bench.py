@@ -95,6 +95,7 @@ def bench_ssim(argv: Sequence[str]) -> int:
 
 
 def bench_restore(argv: Sequence[str]) -> int:
+    from deconv_gui.core.degrade import crop_to_multiple, downscale_bicubic
     from deconv_gui.core.devices import set_cpu_threads
     from deconv_gui.core.jobs import restore_job
     from deconv_gui.core.metrics import psnr
@@ -122,8 +123,8 @@ def bench_restore(argv: Sequence[str]) -> int:
     for model_id in ids:
         spec = reg.get(model_id)
         if spec.scale > 1:
-            lq = cv2.resize(clean, (w // spec.scale, h // spec.scale), interpolation=cv2.INTER_AREA)
-            ref = clean[: (h // spec.scale) * spec.scale, : (w // spec.scale) * spec.scale]
+            ref = crop_to_multiple(clean, spec.scale)
+            lq = downscale_bicubic(ref, spec.scale)  # the evaluation convention
         else:
             rng = np.random.default_rng(0)
             lq = np.clip(clean + rng.normal(0, args.noise / 255, clean.shape), 0, 1).astype(
