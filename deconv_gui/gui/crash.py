@@ -18,6 +18,7 @@ from pathlib import Path
 log = logging.getLogger("deconv_gui")
 
 _installed = False
+_open_dialogs: list = []
 
 
 def log_dir() -> Path:
@@ -68,9 +69,11 @@ def _show_dialog(summary: str, details: str) -> None:
         )
         box.setDetailedText(details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        _open_dialogs.append(box)  # parentless: keep the Python side alive while it shows
+        box.finished.connect(lambda *_: _open_dialogs.remove(box) if box in _open_dialogs else None)
         box.open()
 
-    if QThread.currentThread() is app.thread():
+    if QThread.currentThread() == app.thread():
         show()
     else:  # from another thread: show it from the GUI thread
         QTimer.singleShot(0, app, show)

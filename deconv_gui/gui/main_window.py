@@ -632,14 +632,20 @@ class MainWindow(QMainWindow):
             except (ValueError, RuntimeError) as exc:
                 log.warning("could not set %d threads: %s", n, exc)
 
-    def preferences_dialog(self) -> None:
+    def preferences_dialog(self) -> PreferencesDialog:
+        """Open the preferences (window-modal, not blocking); OK applies them."""
         dlg = PreferencesDialog(self.prefs, devices.available_devices(), self)
-        if dlg.exec():
-            dlg.apply()
-            self.restore_panel.set_device(self.prefs.device)
-            self.restore_panel.set_tile_size(self.prefs.tile_size)
-            self._apply_threads()
-            self._update_status()
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self._apply_preferences(dlg))
+        dlg.open()
+        return dlg
+
+    def _apply_preferences(self, dlg: PreferencesDialog) -> None:
+        dlg.apply()
+        self.restore_panel.set_device(self.prefs.device)
+        self.restore_panel.set_tile_size(self.prefs.tile_size)
+        self._apply_threads()
+        self._update_status()
 
     # ================================================================== opening photos
     def open_dialog(self) -> None:

@@ -1,0 +1,158 @@
+"""References, simulations, preferences, save errors, the crash hook and the GUI self-test."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from gui_helpers import open_and_wait, write_photo
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from test_main_window import run_and_wait
+
+
+def test_reference_photo_shows_before_and_after_scores(qtbot, window, photo, tmp_path):
+    doc = open_and_wait(qtbot, window, photo)
+    ref = write_photo(tmp_path / "clean.png", seed=9, fmt="PNG")
+    window.load_reference(ref)
+    qtbot.waitUntil(lambda: doc.comparison == "reference" and doc.target is not None, timeout=10000)
+    r = window.quality_panel.readout()
+    assert r.has_reference and r.label == "vs clean.png"
+    assert r.before_ssim is not None and r.after_ssim is None
+    run_and_wait(qtbot, window)
+    r = window.quality_panel.readout()
+    assert r.after_ssim is not None and r.before_ssim is not None
+    assert window.quality_panel.compare_combo.currentText() == "Reference: clean.png"
+    # back to "similarity to input"
+    window.set_comparison(doc, None)
+    qtbot.waitUntil(lambda: doc.final is not None, timeout=10000)
+    assert not window.quality_panel.readout().has_reference
+
+
+def test_reference_with_another_shape_is_refused(qtbot, window, photo, tmp_path):
+    doc = open_and_wait(qtbot, window, photo)
+    ref = write_photo(tmp_path / "square.png", size=(80, 80), fmt="PNG")
+    window.load_reference(ref)
+    qtbot.waitUntil(lambda: "square.png" in window.message_bar.text(), timeout=10000)
+    assert doc.reference is None and doc.comparison == "input"
+
+
+def test_simulated_downscale_then_upscale_compares_at_full_size(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    window.simulate("downscale=2")
+    qtbot.waitUntil(lambda: doc.lq is not None and doc.target is not None, timeout=10000)
+    assert doc.lq.shape[0] == doc.photo.height // 2
+    run_and_wait(qtbot, window, "tiny-x2")
+    assert doc.result.shape == doc.photo.rgb.shape
+    assert window.view.scene_size() == (doc.photo.width, doc.photo.height)
+    r = window.quality_panel.readout()
+    assert r.has_reference and r.before_ssim is not None and r.after_ssim is not None
+    # a bad spec is reported, not raised
+    window.simulate("noise=abc")
+    assert "noise=abc" in window.message_bar.text()
+
+
+def test_save_error_keeps_the_result(qtbot, window, photo, tmp_path):
+    doc = open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window)
+    blocker_file = tmp_path / "not-a-folder"
+    blocker_file.write_text("x")
+    window.prefs.output_dir = str(blocker_file)  # saving "into" a file fails like a full disk
+    window.save()
+    qtbot.waitUntil(lambda: "Could not save" in window.message_bar.text(), timeout=10000)
+    assert doc.result is not None and doc.saved_path is None
+    window.prefs.output_dir = str(tmp_path / "out")
+    (tmp_path / "out").mkdir()
+    with qtbot.waitSignal(window.saved, timeout=10000):
+        window.save()
+    assert doc.saved_path == tmp_path / "out" / "street_denoised.jpg"
+
+
+def test_save_as_uses_the_chosen_name(qtbot, window, photo, tmp_path, monkeypatch):
+    open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window, "tiny-x2")
+    target = tmp_path / "chosen.png"
+    seen = {}
+
+    def fake_dialog(parent, title, start, filters):
+        seen["start"] = start
+        return str(target), filters
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_dialog))
+    with qtbot.waitSignal(window.saved, timeout=10000):
+        window.save_as_action.trigger()
+    assert Path(seen["start"]).name == "street_x2.jpg"
+    assert target.is_file()
+
+
+def test_preferences_dialog_applies_and_persists(qtbot, make_window, tmp_path):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    w = make_window()
+    dlg = w.preferences_dialog()
+    dlg.threads_spin.setValue(1)
+    dlg.tile_combo.setCurrentIndex(dlg.tile_combo.findData(256))
+    dlg.output_edit.setText(str(tmp_path / "results"))
+    dlg.suffix_edit.setText("_clean")
+    ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert w.restore_panel.tile_size() == 256
+    w.close()
+    w2 = make_window()
+    assert w2.prefs.threads == 1 and w2.prefs.tile_size == 256
+    assert w2.prefs.output_dir == str(tmp_path / "results")
+    assert w2.prefs.suffix_for("denoise", 1) == "_clean"
+    assert w2.restore_panel.tile_size() == 256
+
+
+def test_unexpected_exception_goes_to_the_log_and_a_dialog(qtbot, monkeypatch):
+    from deconv_gui.gui import crash
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr(crash, "_installed", False)
+    crash.install_excepthook()
+    try:
+        raise ZeroDivisionError("a bug in a slot")
+    except ZeroDivisionError:
+        sys.excepthook(*sys.exc_info())
+    text = crash.log_file().read_text(encoding="utf-8")
+    assert "ZeroDivisionError: a bug in a slot" in text
+    boxes = [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
+    ]
+    assert boxes and "a bug in a slot" in boxes[-1].text()
+    for b in boxes:
+        b.close()
+
+
+def test_gui_self_test_passes_and_saves_a_screenshot(tmp_path):
+    from deconv_gui.gui.selftest import run_gui_self_test
+
+    shot = tmp_path / "shot.png"
+    assert run_gui_self_test(shot, timeout_s=120) == 0
+    from PIL import Image
+
+    with Image.open(shot) as im:
+        assert im.width >= 1200 and im.height >= 750
+
+
+def test_space_does_not_trigger_buttons_and_flickers(qtbot, window, photo):
+    open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window)
+    window.set_compare_mode("flicker")
+    seen = []
+    window.view.before_shown_changed.connect(seen.append)
+    qtbot.keyPress(window.view, Qt.Key.Key_Space)
+    qtbot.keyRelease(window.view, Qt.Key.Key_Space)
+    assert seen == [True, False]
+
+
+@pytest.mark.parametrize("mode", ["split", "side", "flicker"])
+def test_each_mode_renders_the_result(qtbot, window, photo, mode):
+    open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window, "tiny-x2")
+    window.set_compare_mode(mode)
+    img = window.view.grab().toImage()
+    assert not img.isNull()
+    assert window.view.mode() == mode
