@@ -80,6 +80,7 @@ from deconv_gui.paths import resource_path, sample_photo, user_home
 
 log = logging.getLogger(__name__)
 
+MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 TILE_SCORE_INTERVAL_MS = 300  # live SSIM: at most this often while a result arrives
 VISIBLE_SCORE_DELAY_MS = 150
 
@@ -297,6 +298,7 @@ class MainWindow(QMainWindow):
     quality_updated = Signal()
     saved = Signal(object)  # Path
     busy_changed = Signal(bool)
+    model_imported = Signal(object)  # ModelSpec
 
     def __init__(self, registry: ModelRegistry, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -393,6 +395,7 @@ class MainWindow(QMainWindow):
         self.restore_panel.cancel_requested.connect(self.cancel)
         self.restore_panel.model_changed.connect(self._on_model_changed)
         self.restore_panel.settings_changed.connect(self._update_status)
+        self.restore_panel.remove_requested.connect(self.remove_model)
         self.quality_panel = QualityPanel(self)
         self.quality_panel.comparison_requested.connect(self._on_comparison_requested)
         self.quality_panel.updated.connect(self.quality_updated)
@@ -475,6 +478,12 @@ class MainWindow(QMainWindow):
         )
         self.save_as_action = act(
             "Save Result &As…", self.save_as, "Ctrl+Shift+S", "Save the result under a new name"
+        )
+        self.import_model_action = act(
+            "&Import Model…",
+            self.import_model_dialog,
+            None,
+            "Add a model file (.safetensors, .pth) to your model library",
         )
         self.batch_action = act(
             "&Batch Process…",
@@ -565,6 +574,8 @@ class MainWindow(QMainWindow):
         m.addActions([self.run_action, self.cancel_action])
         m.addSeparator()
         m.addActions([self.batch_action, self.card_action])
+        m.addSeparator()
+        m.addAction(self.import_model_action)
         m = mb.addMenu("&Help")
         m.addActions([self.logs_action, self.about_action])
 
@@ -800,7 +811,12 @@ class MainWindow(QMainWindow):
         if paths:
             event.acceptProposedAction()
             self.activateWindow()
-            self.open_paths(paths)
+            models = [p for p in paths if Path(p).suffix.lower() in MODEL_EXTENSIONS]
+            photos = [p for p in paths if p not in models]
+            for m in models:
+                self.import_model(Path(m))
+            if photos:
+                self.open_paths(photos)
         else:
             event.ignore()
 
@@ -1402,6 +1418,61 @@ class MainWindow(QMainWindow):
             on_result=done,
             on_error=lambda m, _d: self.show_error(f"Could not save {path.name}: {m}"),
         )
+
+    # ================================================================== model library
+    def import_model_dialog(self) -> None:
+        exts = " ".join(f"*{e}" for e in MODEL_EXTENSIONS)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import Model", self.prefs.last_dir, f"Model weights ({exts})"
+        )
+        if path:
+            self.import_model(Path(path))
+
+    def import_model(self, path: Path) -> None:
+        """Check and copy a weights file into the user library (in the background)."""
+
+        def job():
+            from deconv_gui.models.importer import import_model
+
+            return import_model(path)
+
+        def done(spec: ModelSpec) -> None:
+            self.registry.register(spec, replace=True)
+            self.restore_panel.set_registry(self.registry)
+            self.restore_panel.select_model(spec.id)
+            self.show_error(
+                f"Imported {path.name} as “{spec.name}” ({spec.task}"
+                + (f" ×{spec.scale}" if spec.scale != 1 else "")
+                + ").",
+                kind="info",
+                timeout_ms=8000,
+            )
+            self.model_imported.emit(spec)
+
+        self.statusBar().showMessage(f"Checking {path.name}…")
+        self._io.submit(
+            job,
+            on_result=done,
+            on_error=lambda m, _d: self.show_error(f"Could not import {path.name}: {m}"),
+        )
+
+    def remove_model(self, model_id: str) -> None:
+        if model_id not in self.registry:
+            return
+        spec = self.registry.get(model_id)
+        if spec.kind not in ("imported", "finetuned"):
+            return
+        if not self.ask("Remove model?", f"Remove “{spec.name}” from your model library?"):
+            return
+        from deconv_gui.models.importer import remove_model
+
+        try:
+            remove_model(model_id)
+        except DeconvError as exc:
+            self.show_error(f"Could not remove {spec.name}: {exc}")
+            return
+        self.registry.unregister(model_id)
+        self.restore_panel.set_registry(self.registry)
 
     # ================================================================== batch
     def batch_dialog(self) -> BatchDialog | None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -139,6 +140,7 @@ class RestorePanel(QWidget):
     run_requested = Signal()
     cancel_requested = Signal()
     settings_changed = Signal()
+    remove_requested = Signal(str)  # model id of an imported / fine-tuned model
 
     def __init__(
         self,
@@ -180,6 +182,8 @@ class RestorePanel(QWidget):
         self.model_tree.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.model_tree.currentItemChanged.connect(self._on_current_item_changed)
         self.model_tree.itemDoubleClicked.connect(lambda *_: self._on_info_clicked())
+        self.model_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.model_tree.customContextMenuRequested.connect(self._on_tree_menu)
         lay.addWidget(self.model_tree)
 
         form = QFormLayout()
@@ -339,6 +343,24 @@ class RestorePanel(QWidget):
                 if top.child(j).data(0, SPEC_ROLE) == model_id:
                     return top.child(j)
         return None
+
+    def _on_tree_menu(self, pos) -> None:
+        item = self.model_tree.itemAt(pos)
+        model_id = item.data(0, SPEC_ROLE) if item is not None else None
+        if not model_id or model_id not in self._registry:
+            return
+        spec = self._registry.get(model_id)
+        menu = QMenu(self)
+        card = menu.addAction("Model card…")
+        remove = None
+        if spec.kind in ("imported", "finetuned"):
+            remove = menu.addAction("Remove from library…")
+        chosen = menu.exec(self.model_tree.viewport().mapToGlobal(pos))
+        if chosen is card:
+            self.select_model(model_id)
+            self._on_info_clicked()
+        elif remove is not None and chosen is remove:
+            self.remove_requested.emit(model_id)
 
     def _on_current_item_changed(
         self, item: QTreeWidgetItem | None, previous: QTreeWidgetItem | None

@@ -156,3 +156,15 @@ def test_each_mode_renders_the_result(qtbot, window, photo, mode):
     img = window.view.grab().toImage()
     assert not img.isNull()
     assert window.view.mode() == mode
+
+
+def test_dropping_a_bad_model_file_reports_it(qtbot, window, tmp_path):
+    from test_main_window import drop_urls
+
+    bad = tmp_path / "4x_Fake.pth"
+    bad.write_bytes(b"not a checkpoint")
+    assert drop_urls(window, [bad])
+    qtbot.waitUntil(
+        lambda: "Could not import 4x_Fake.pth" in window.message_bar.text(), timeout=20000
+    )
+    assert not window.documents  # not treated as a photo
