@@ -80,6 +80,7 @@ from deconv_gui.paths import resource_path, sample_photo, user_home
 
 log = logging.getLogger(__name__)
 
+FULL_PHOTOS_KEPT = 2  # full-size photos kept in memory besides the shown one (no work in them)
 MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 TILE_SCORE_INTERVAL_MS = 300  # live SSIM: at most this often while a result arrives
 VISIBLE_SCORE_DELAY_MS = 150
@@ -139,6 +140,7 @@ class Document:
     scores: TileScores = field(default_factory=TileScores)
     final: FinalScores | None = None
     visible: tuple[float | None, float | None] = (None, None)
+    full_requested: bool = False
 
     def __repr__(self) -> str:
         return f"<Document {self.path.name!r} {self.state}>"
@@ -292,6 +294,7 @@ class MainWindow(QMainWindow):
     """The app window. ``registry`` lists the models; ``settings`` defaults to an INI file in
     the user folder (tests pass their own)."""
 
+    document_previewed = Signal(object)  # Document whose thumbnail and preview are in
     document_loaded = Signal(object)  # Document, once the full photo is in
     document_failed = Signal(object)  # Document whose loading failed
     result_finished = Signal(object)  # Document with a new result
@@ -321,7 +324,9 @@ class MainWindow(QMainWindow):
         self.ask: Callable[[str, str], bool] = self._ask_dialog
 
         self._runner = JobRunner(self)
-        self._loader = TaskQueue(self)
+        self._loader = TaskQueue(self)  # thumbnails and previews
+        self._full_loader = TaskQueue(self)  # the full photo that is shown
+        self._loaded_order: list[Document] = []
         self._io = TaskQueue(self)
         self._metrics = TaskQueue(self)
         self._runner.progressed.connect(self._on_runner_progressed)
@@ -691,7 +696,8 @@ class MainWindow(QMainWindow):
             doc = Document(path=path)
             self.documents[doc.key] = doc
             self.filmstrip.add_document(doc.key, doc.name, str(path))
-            self._queue_load(doc)
+            if first is not None:
+                self._queue_preview(doc)  # the first one shown gets the full load at once
             new.append(doc)
             first = first or doc
             if path.exists():
@@ -701,50 +707,104 @@ class MainWindow(QMainWindow):
         self._update_stack()
         return new
 
-    def _queue_load(self, doc: Document) -> None:
+    def _queue_preview(self, doc: Document) -> None:
+        """Thumbnail and quick preview of a photo (the full image loads when it is shown)."""
         path = doc.path
+
+        def job():
+            from deconv_gui.core.io import load_preview
+
+            preview = load_preview(path, max_side=1024)
+            return DisplayImage.from_rgb(preview), _thumb8(preview)
+
+        self._loader.submit(
+            job,
+            on_result=lambda value: self._on_preview_loaded(doc, value),
+            on_error=lambda msg, _details: self._on_photo_failed(doc, msg),
+        )
+
+    def _request_full(self, doc: Document) -> None:
+        """Load the full photo of `doc` (the latest request wins; earlier ones are dropped)."""
+        if doc.photo is not None or doc.state == "error" or doc.full_requested:
+            return
+        doc.full_requested = True
+        path, want_preview = doc.path, doc.preview is None
 
         def job():
             from deconv_gui.core.io import load_image, load_preview
 
-            preview = load_preview(path, max_side=1024)
-            yield ("preview", DisplayImage.from_rgb(preview), _thumb8(preview))
+            if want_preview:
+                preview = load_preview(path, max_side=1024)
+                yield DisplayImage.from_rgb(preview), _thumb8(preview)
             photo = load_image(path)
-            view = DisplayImage.from_rgb(photo.rgb)
-            return photo, view, _thumb8(photo.rgb) if preview is None else None
+            return photo, DisplayImage.from_rgb(photo.rgb)
 
-        self._loader.submit(
+        def dropped() -> None:
+            doc.full_requested = False
+
+        self._full_loader.submit(
             job,
+            key="full",
             on_progress=lambda item: self._on_preview_loaded(doc, item),
             on_result=lambda value: self._on_photo_loaded(doc, value),
             on_error=lambda msg, _details: self._on_photo_failed(doc, msg),
+            on_cancel=dropped,
         )
 
-    def _on_preview_loaded(self, doc: Document, item) -> None:
+    def _on_preview_loaded(self, doc: Document, value) -> None:
         if doc.key not in self.documents:
             return
-        _, preview, thumb = item
+        preview, thumb = value
         doc.preview = preview
         if doc.state == "loading":
             doc.state = "preview"
         self.filmstrip.set_thumbnail(doc.key, thumbnail_image(thumb))
+        if self.filmstrip.state(doc.key) == "loading":
+            self.filmstrip.set_state(doc.key, "")
         if doc is self.current:
             self._show_document(doc)
+        self.document_previewed.emit(doc)
 
     def _on_photo_loaded(self, doc: Document, value) -> None:
+        doc.full_requested = False
         if doc.key not in self.documents:
             return
-        photo, view, thumb = value
+        photo, view = value
         doc.photo, doc.photo_view, doc.state, doc.error = photo, view, "ready", ""
-        doc.preview = None
-        if thumb is not None:
-            self.filmstrip.set_thumbnail(doc.key, thumbnail_image(thumb))
-        self.filmstrip.set_state(doc.key, "", tooltip=f"{doc.path}\n{_describe_photo(photo)}")
+        if self.filmstrip.state(doc.key) == "loading":
+            self.filmstrip.set_state(doc.key, "")
+        item = self.filmstrip.item_for(doc.key)
+        if item is not None:
+            item.setToolTip(f"{doc.path}\n{_describe_photo(photo)}")
+        self._loaded_order = [d for d in self._loaded_order if d is not doc] + [doc]
+        self._unload_spare_photos()
         if doc is self.current:
             self._show_document(doc)
         self.document_loaded.emit(doc)
 
+    def _unload_spare_photos(self) -> None:
+        """Keep at most `FULL_PHOTOS_KEPT` full photos that hold no work, besides the shown one.
+
+        A photo with a result, a reference or a simulation, or one being processed, stays.
+        """
+        spare = [
+            d
+            for d in self._loaded_order
+            if d is not self.current
+            and d is not self._running_doc
+            and d.result is None
+            and d.reference is None
+            and d.lq is None
+            and d.photo is not None
+        ]
+        for d in spare[: max(0, len(spare) - FULL_PHOTOS_KEPT)]:
+            d.photo = d.photo_view = None
+            d.target = None
+            d.state = "preview" if d.preview is not None else "loading"
+            self._loaded_order.remove(d)
+
     def _on_photo_failed(self, doc: Document, message: str) -> None:
+        doc.full_requested = False
         if doc.key not in self.documents:
             return
         doc.state, doc.error = "error", message
@@ -784,6 +844,7 @@ class MainWindow(QMainWindow):
         keys = self.filmstrip.document_keys()
         idx = keys.index(doc.key) if doc.key in keys else -1
         del self.documents[doc.key]
+        self._loaded_order = [d for d in self._loaded_order if d is not doc]
         self.filmstrip.remove(doc.key)
         if doc is self.current:
             self.current = None
@@ -829,6 +890,7 @@ class MainWindow(QMainWindow):
     def select_document(self, doc: Document) -> None:
         self.current = doc
         self.filmstrip.select(doc.key)
+        self._request_full(doc)
         self._show_document(doc)
 
     def _show_document(self, doc: Document | None) -> None:
@@ -1669,7 +1731,7 @@ class MainWindow(QMainWindow):
         for t in (self._memory_timer, self._tile_timer, self._visible_timer):
             t.stop()
         self._runner.shutdown()
-        for q in (self._loader, self._io, self._metrics):
+        for q in (self._loader, self._full_loader, self._io, self._metrics):
             q.shutdown()
         self._running_doc = None
         try:

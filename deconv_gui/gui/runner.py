@@ -297,7 +297,8 @@ class TaskQueue(QObject):
     """Short jobs run one after another in a worker thread, with per-task callbacks.
 
     ``submit(..., key=K)`` replaces a still-pending task with the same key, so a queue of
-    metric requests keeps only the latest one of each kind.
+    metric requests keeps only the latest one of each kind. A task dropped before it ran
+    (replaced or cancelled) hears ``on_cancel``.
     """
 
     busy_changed = Signal(bool)
@@ -339,7 +340,7 @@ class TaskQueue(QObject):
         if self._closed:
             return
         if key is not None:
-            self._pending = [t for t in self._pending if t.key != key]
+            self._drop(lambda t: t.key == key)
         was_busy = self.is_busy
         self._pending.append(_Task(job, on_result, on_error, on_progress, on_cancel, key, prepare))
         if not was_busy:
@@ -348,9 +349,17 @@ class TaskQueue(QObject):
 
     def cancel(self, key: str | None = None) -> None:
         """Drop pending tasks (those with `key`, or all) and cancel the running one if it matches."""
-        self._pending = [t for t in self._pending if key is not None and t.key != key]
+        self._drop(lambda t: key is None or t.key == key)
         if self._current is not None and (key is None or self._current.key == key):
             self._runner.cancel()
+
+    def _drop(self, which: Callable[[_Task], bool]) -> None:
+        """Remove pending tasks; each dropped task hears ``on_cancel``."""
+        dropped = [t for t in self._pending if which(t)]
+        self._pending = [t for t in self._pending if not which(t)]
+        for t in dropped:
+            if t.on_cancel is not None:
+                t.on_cancel()
 
     def shutdown(self) -> None:
         self._closed = True

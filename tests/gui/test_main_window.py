@@ -43,10 +43,11 @@ def test_open_by_drop_files_and_folders(qtbot, window, tmp_path):
     write_photo(folder / "b.png", seed=2, fmt="PNG")
     (folder / "notes.txt").write_text("not a photo")
     single = write_photo(tmp_path / "single.jpg", seed=3)
-    loaded = []
-    window.document_loaded.connect(loaded.append)
+    shown = []  # the first photo loads in full at once, the others get a preview
+    window.document_loaded.connect(shown.append)
+    window.document_previewed.connect(shown.append)
     assert drop_urls(window, [folder, single])
-    qtbot.waitUntil(lambda: len(loaded) == 3, timeout=10000)
+    qtbot.waitUntil(lambda: len({d.key for d in shown}) == 3, timeout=10000)
     names = sorted(d.name for d in window.documents.values())
     assert names == ["a.jpg", "b.png", "single.jpg"]
     assert window.filmstrip.count() == 3
@@ -248,11 +249,12 @@ def test_batch_over_the_filmstrip_reports_failures(qtbot, window, tmp_path):
     good = [write_photo(tmp_path / "in" / f"p{i}.jpg", seed=i) for i in range(2)]
     bad = tmp_path / "in" / "bad.jpg"
     bad.write_bytes(b"garbage")
-    loaded, failed = [], []
-    window.document_loaded.connect(loaded.append)
+    seen, failed = set(), []
+    window.document_loaded.connect(lambda d: seen.add(d.key))
+    window.document_previewed.connect(lambda d: seen.add(d.key))
     window.document_failed.connect(failed.append)
     window.open_paths([*good, bad])
-    qtbot.waitUntil(lambda: len(loaded) == 2 and len(failed) == 1, timeout=10000)
+    qtbot.waitUntil(lambda: len(seen) == 2 and len(failed) == 1, timeout=10000)
     window.restore_panel.select_model("tiny-conv")
     dlg = window.batch_dialog()
     out = tmp_path / "out"
@@ -302,3 +304,21 @@ def test_screenshot_of_the_window(qtbot, window, photo, tmp_path):
     arr = np.asarray(img.constBits()).size
     assert arr > 0
     assert Path(tmp_path).exists()
+
+
+def test_only_a_few_full_photos_stay_in_memory(qtbot, window, tmp_path):
+    from deconv_gui.gui.main_window import FULL_PHOTOS_KEPT
+
+    paths = [write_photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(6)]
+    docs = window.open_paths(paths)
+    for doc in docs:
+        with qtbot.waitSignal(window.document_loaded, timeout=10000):
+            window.filmstrip.select(doc.key)
+        assert window.current is doc and doc.is_ready
+    loaded = [d for d in docs if d.photo is not None]
+    assert len(loaded) <= FULL_PHOTOS_KEPT + 1
+    assert docs[-1] in loaded and docs[0] not in loaded
+    # going back loads it again
+    with qtbot.waitSignal(window.document_loaded, timeout=10000):
+        window.filmstrip.select(docs[0].key)
+    assert docs[0].is_ready
