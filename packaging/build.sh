@@ -63,7 +63,10 @@ if [[ $REUSE_VENV -eq 1 && -x "$PY" ]]; then
 else
     rm -rf "$VENV"
     "${NICE[@]}" "$PYTHON" -m venv "$VENV"
-    pipi() { "${NICE[@]}" "$PY" -m pip install --disable-pip-version-check -q "$@"; }
+    pipi() {
+        "${NICE[@]}" "$PY" -m pip install --disable-pip-version-check -q "$@" 2>&1 \
+            | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    }
     # torch first, from the chosen index; pip must not swap it for another build later.
     # shellcheck disable=SC2086
     pipi ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} $TORCH_REQS
@@ -85,7 +88,7 @@ EOF
     pipi --no-deps .
 fi
 "$PY" -m pip list --disable-pip-version-check 2>/dev/null \
-    | grep -i -E "^(torch|torchvision|pyside6|spandrel|numpy|opencv|pillow|pyinstaller) " || true
+    | grep -i -E "^(torch|torchvision|pyside6[-_]essentials|spandrel|numpy|opencv-python-headless|pillow|pyinstaller) " || true
 "$PY" -c "import torch; print('torch', torch.__version__, 'CUDA', torch.version.cuda)"
 phase_end env
 

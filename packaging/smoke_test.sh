@@ -100,7 +100,7 @@ fi
 shot="$OUT/gui-self-test.png"
 run gui-self-test -- "$EXE" self-test --gui --screenshot "$shot"
 if [[ $rc -eq 0 ]] && [[ -s "$shot" ]]; then
-    pass gui-self-test "$(grep -i -m1 -E 'window|shown|ok' "$log" || true) screenshot $shot"
+    pass gui-self-test "$(grep -i -m1 -E 'self-test ok|window|shown' "$log" || echo "screenshot $shot")"
 elif grep -q -E "No module named 'deconv_gui\.gui(\.|')" "$log" && [[ -z "${SMOKE_REQUIRE_GUI:-}" ]]; then
     skip gui-self-test "NOT RUN: this build has no GUI yet ($(grep -o -m1 "No module named '[^']*'" "$log"))"
 else
