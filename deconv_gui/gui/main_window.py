@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -376,11 +378,13 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(self.open_dialog)
         self.welcome.sample_requested.connect(lambda: self.open_paths([sample_photo()]))
 
+        self.view.setAccessibleName("Before and after comparison")
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.welcome)
         self.stack.addWidget(self.view)
 
         self.filmstrip = Filmstrip(self)
+        self.filmstrip.setAccessibleName("Open photos")
         self.filmstrip.document_selected.connect(self._on_filmstrip_selected)
         self.filmstrip.remove_requested.connect(
             lambda key: self.close_document(self.documents.get(key))
@@ -550,6 +554,7 @@ class MainWindow(QMainWindow):
         self.show_before_action.setEnabled(False)
 
         self.card_action = act("Model &Card", self.restore_panel._on_info_clicked, None)
+        self.shortcuts_action = act("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.logs_action = act("Open &Log Folder", self._open_log_folder, None)
         self.about_action = act("&About Deconv GUI", self._about, None)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -582,7 +587,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.import_model_action)
         m = mb.addMenu("&Help")
-        m.addActions([self.logs_action, self.about_action])
+        m.addActions([self.shortcuts_action, self.logs_action, self.about_action])
 
         tb = QToolBar("Main", self)
         tb.setObjectName("main-toolbar")
@@ -860,8 +865,13 @@ class MainWindow(QMainWindow):
         md = event.mimeData()
         if md.hasUrls() and any(u.isLocalFile() for u in md.urls()):
             event.acceptProposedAction()
+            n = sum(1 for u in md.urls() if u.isLocalFile())
+            self.statusBar().showMessage(f"Drop to open {n} item{'s' if n != 1 else ''}")
         else:
             event.ignore()
+
+    def dragLeaveEvent(self, event) -> None:
+        self.statusBar().clearMessage()
 
     def dragMoveEvent(self, event) -> None:
         if event.mimeData().hasUrls():
@@ -1689,6 +1699,39 @@ class MainWindow(QMainWindow):
         from deconv_gui.gui.crash import log_dir
 
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_dir())))
+
+    def show_shortcuts(self) -> QDialog:
+        rows = [
+            ("Ctrl+O", "Open photos"),
+            ("Ctrl+S", "Save the result (next to the original, with a suffix)"),
+            ("Ctrl+Shift+S", "Save the result as…"),
+            ("Ctrl+B", "Batch process"),
+            ("Ctrl+R", "Run the chosen model"),
+            ("Esc", "Cancel (stops after the current tile)"),
+            ("Space (hold)", "Show the before picture"),
+            ("1 / 2 / 3", "Split / side by side / flicker"),
+            ("M / D", "SSIM map / difference overlay"),
+            ("Ctrl+0", "Fit in window"),
+            ("Ctrl+1", "100 % (one image pixel per screen pixel)"),
+            ("+ / -", "Zoom in / out (the wheel zooms around the cursor)"),
+            ("Drag", "Pan; drag the split handle to move it"),
+            ("Double-click", "Toggle fit and 100 %"),
+        ]
+        dlg = QDialog(self)
+        dlg.setWindowTitle("Keyboard Shortcuts")
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        lay = QVBoxLayout(dlg)
+        body = "".join(
+            f"<tr><td style='padding:3px 18px 3px 0'><b>{k}</b></td><td>{v}</td></tr>"
+            for k, v in rows
+        )
+        label = QLabel(f"<table>{body}</table>", dlg)
+        lay.addWidget(label)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dlg)
+        buttons.rejected.connect(dlg.reject)
+        lay.addWidget(buttons)
+        dlg.open()
+        return dlg
 
     def _about(self) -> None:
         QMessageBox.about(

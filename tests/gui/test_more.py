@@ -168,3 +168,30 @@ def test_dropping_a_bad_model_file_reports_it(qtbot, window, tmp_path):
         lambda: "Could not import 4x_Fake.pth" in window.message_bar.text(), timeout=20000
     )
     assert not window.documents  # not treated as a photo
+
+
+def test_run_app_opens_command_line_paths_and_exits_cleanly(qtbot, photo, monkeypatch):
+    """`deconv-gui PHOTO`: the real entry point, closed as soon as the photo is in."""
+    from PySide6.QtCore import QTimer
+
+    from deconv_gui.gui import app as app_module
+    from deconv_gui.gui.main_window import MainWindow
+
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    monkeypatch.setattr("threading.excepthook", __import__("threading").excepthook)
+    seen = {}
+
+    def close_when_loaded():
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        win = windows[-1] if windows else None
+        if win is not None and win.current is not None and win.current.is_ready:
+            seen["title"] = win.windowTitle()
+            seen["docs"] = [d.name for d in win.documents.values()]
+            win.close()
+        else:
+            QTimer.singleShot(20, close_when_loaded)
+
+    QTimer.singleShot(0, close_when_loaded)
+    assert app_module.run_app([str(photo)]) == 0
+    assert seen["docs"] == ["street.jpg"]
+    assert "street.jpg" in seen["title"]
