@@ -69,6 +69,7 @@ from deconv_gui.gui.quality import (
     FinalScores,
     Target,
     TileScores,
+    make_overlay,
     make_target,
     region_mean,
     score_result,
@@ -304,6 +305,7 @@ class MainWindow(QMainWindow):
     saved = Signal(object)  # Path
     busy_changed = Signal(bool)
     model_imported = Signal(object)  # ModelSpec
+    overlay_ready = Signal(str)  # "ssim" or "diff", now shown
 
     def __init__(self, registry: ModelRegistry, settings: QSettings | None = None) -> None:
         super().__init__()
@@ -966,10 +968,25 @@ class MainWindow(QMainWindow):
         kind = getattr(self, "_overlay_kind", "")
         doc = self.current
         final = doc.final if doc is not None else None
-        if not kind or final is None:
+        if not kind or final is None or doc.result is None:
             self.view.set_overlay(None)
             return
-        self.view.set_overlay(final.ssim_view if kind == "ssim" else final.diff_view, kind)
+        overlay = final.overlays.get(kind)
+        if overlay is not None:
+            self.view.set_overlay(overlay, kind)
+            return
+        self.view.set_overlay(None)
+        target, out = doc.target, doc.result
+
+        def done(img: DisplayImage) -> None:
+            final.overlays[kind] = img
+            if self.current is doc and doc.final is final:
+                self._apply_overlay()
+                self.overlay_ready.emit(kind)
+
+        self._metrics.submit(
+            lambda: make_overlay(kind, target, out, final), on_result=done, key=f"overlay-{kind}"
+        )
 
     def _on_zoom_changed(self, zoom: float) -> None:
         self.zoom_label.setText(f"{zoom * 100:.0f} %" if zoom >= 0.1 else f"{zoom * 100:.1f} %")

@@ -129,18 +129,24 @@ class FinalScores:
     ssim: float
     psnr: float
     ssim_map: np.ndarray  # at the target's size
-    ssim_view: DisplayImage = field(repr=False)
-    diff_view: DisplayImage = field(repr=False)
+    overlays: dict[str, DisplayImage] = field(default_factory=dict, repr=False)  # built on demand
 
 
 def score_result(target: Target, out: np.ndarray) -> FinalScores:
-    """Whole-image SSIM/PSNR of a result against the target, plus the two overlays."""
+    """Whole-image SSIM/PSNR of a result against the target, and the SSIM map."""
     tw, th = target.size
     after = resize_to(out, tw, th)
     s, m = metrics.ssim_and_map(after, target.gt)
     p = metrics.psnr(after, target.gt)
-    m = m.astype(np.float32, copy=False)
-    return FinalScores(float(s), float(p), m, ssim_overlay(m), diff_overlay(after, target.gt))
+    return FinalScores(float(s), float(p), m.astype(np.float32, copy=False))
+
+
+def make_overlay(kind: str, target: Target, out: np.ndarray, final: FinalScores) -> DisplayImage:
+    """The false-colour SSIM map ("ssim") or the amplified difference ("diff") of a result."""
+    if kind == "ssim":
+        return ssim_overlay(final.ssim_map)
+    tw, th = target.size
+    return diff_overlay(resize_to(out, tw, th), target.gt)
 
 
 def region_mean(

@@ -157,11 +157,15 @@ def test_compare_modes_keys_and_flicker(qtbot, window, photo):
     qtbot.mouseRelease(window.view, Qt.MouseButton.LeftButton, pos=QPoint(x - 100, y))
     assert window.view.divider_position() < 0.5
     # overlays
-    window.overlay_ssim_action.trigger()
+    with qtbot.waitSignal(window.overlay_ready, timeout=10000):
+        window.overlay_ssim_action.trigger()
     assert window.view.overlay_kind() == "ssim"
-    window.overlay_diff_action.trigger()
+    with qtbot.waitSignal(window.overlay_ready, timeout=10000):
+        window.overlay_diff_action.trigger()
     assert window.view.overlay_kind() == "diff"
-    window.overlay_diff_action.trigger()
+    window.overlay_ssim_action.trigger()  # built once, shown at once the second time
+    assert window.view.overlay_kind() == "ssim"
+    window.overlay_ssim_action.trigger()
     assert window.view.overlay_kind() == ""
 
 
