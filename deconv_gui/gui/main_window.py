@@ -909,6 +909,7 @@ class MainWindow(QMainWindow):
         view = self.view
         if doc is None:
             view.set_pictures(None, None)
+            self.zoom_label.setText("")
             self.quality_panel.show_readout(Readout())
             self._update_status()
             self._update_actions()
@@ -938,6 +939,7 @@ class MainWindow(QMainWindow):
             if scale != 1:
                 after_label += f" (×{scale})"
             view.set_labels(before_label, after_label)
+        self._on_zoom_changed(view.zoom())
         self._apply_overlay()
         self.quality_panel.set_comparison(doc.comparison, doc.reference_name)
         self._update_readout(doc)
@@ -989,6 +991,9 @@ class MainWindow(QMainWindow):
         )
 
     def _on_zoom_changed(self, zoom: float) -> None:
+        if self.view.before() is None and self.view.after() is None:
+            self.zoom_label.setText("")
+            return
         self.zoom_label.setText(f"{zoom * 100:.0f} %" if zoom >= 0.1 else f"{zoom * 100:.1f} %")
 
     # ================================================================== Space = before
