@@ -1,0 +1,9 @@
+"""The desktop app (the only package that imports PySide6).
+
+- `app.run_app(paths)`: the `deconv-gui` window; `selftest.run_gui_self_test(screenshot)`.
+- `main_window.MainWindow(registry, settings=None)`: filmstrip, `CompareView`, `RestorePanel`,
+  `QualityPanel`, menus and shortcuts, batch, preferences.
+- `runner.JobRunner` / `TaskQueue`: generator jobs (core.jobs.restore_job, loads, metrics)
+  driven in worker threads, re-emitted as signals; cancel = stop pulling.
+- `display.DisplayImage`: 8-bit pyramids built off the GUI thread, painted at the zoom's level.
+"""

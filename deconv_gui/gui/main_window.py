@@ -1683,14 +1683,9 @@ class MainWindow(QMainWindow):
         self.device_label.setText(("Auto · " if name == "auto" else "") + desc)
 
     def _update_memory(self) -> None:
-        try:
-            m = devices.memory_report()
-            text = f"Memory {m.rss / 2**30:.2f} GiB"
-            if m.accelerator:
-                text += f" + GPU {m.accelerator / 2**30:.2f} GiB"
-        except Exception:  # pragma: no cover
-            text = f"Memory {devices.memory_in_use() / 2**30:.2f} GiB"
-        self.memory_label.setText(text)
+        total = devices.memory_in_use()
+        self.memory_label.setText(f"Memory {total / 2**30:.2f} GiB")
+        self.memory_label.setToolTip(f"In use by Deconv GUI: {devices.memory_report()}")
 
     def _update_actions(self) -> None:
         doc = self.current
