@@ -1099,6 +1099,9 @@ class MainWindow(QMainWindow):
         if self._run_kind == "batch":
             if self._batch_dialog is not None:
                 self._batch_dialog.show_progress(item)
+            self.restore_panel.show_progress(
+                item.index + (1 if item.finished else 0), item.total, unit="photos (batch)"
+            )
             return
         tp = item  # its pixels are already in doc.result_view (see _tile_painter)
         doc = self._running_doc
@@ -1413,6 +1416,11 @@ class MainWindow(QMainWindow):
             return
         from deconv_gui.core.degrade import parse_spec
 
+        if doc.unsaved and not self.ask(
+            "Discard the result?",
+            f"Simulating replaces the input, and the unsaved result for {doc.name} is lost. Go on?",
+        ):
+            return
         try:
             degradation = parse_spec(spec)
         except (DeconvError, ValueError) as exc:
