@@ -1645,6 +1645,7 @@ class MainWindow(QMainWindow):
         if summary.failed:
             text += "\nFailed:\n" + "\n".join(f"• {p.name}: {why}" for p, why in summary.failed)
         self.statusBar().showMessage(f"Batch finished: {summary.text()}", 10000)
+        self.restore_panel.show_message(f"Batch: {summary.text()}", done=True)
         if self._batch_dialog is not None:
             self._batch_dialog.set_running(False)
             self._batch_dialog.show_summary(text)
