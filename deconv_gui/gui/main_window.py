@@ -83,6 +83,8 @@ from deconv_gui.paths import resource_path, sample_photo, user_home
 
 log = logging.getLogger(__name__)
 
+LARGE_RESULT_MP = 150  # ask before making a result larger than this
+BYTES_PER_RESULT_PIXEL = 12 + 6 + 8  # float32 RGB, 8-bit pyramid, SSIM map and comparison
 FULL_PHOTOS_KEPT = 2  # full-size photos kept in memory besides the shown one (no work in them)
 MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 TILE_SCORE_INTERVAL_MS = 300  # live SSIM: at most this often while a result arrives
@@ -1041,6 +1043,16 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Invalid blur kernel: {exc}")
                 return False
         tile = self.restore_panel.tile_size()
+        h, w = rgb.shape[:2]
+        out_mp = h * w * spec.scale**2 / 1e6
+        if out_mp > LARGE_RESULT_MP:
+            need_gb = out_mp * 1e6 * BYTES_PER_RESULT_PIXEL / 2**30
+            if not self.ask(
+                "Very large result",
+                f"The result will be {w * spec.scale} × {h * spec.scale} ({out_mp:.0f} MP) and "
+                f"needs about {need_gb:.0f} GB of memory to show and measure. Go on?",
+            ):
+                return False
         self._run_backup = {
             k: getattr(doc, k)
             for k in (
@@ -1056,7 +1068,6 @@ class MainWindow(QMainWindow):
             )
         }
         doc.clear_result()
-        h, w = rgb.shape[:2]
         doc.result_view = DisplayImage.blank(h * spec.scale, w * spec.scale)
         doc.result_spec = spec
         doc.result_partial = True

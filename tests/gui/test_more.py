@@ -195,3 +195,15 @@ def test_run_app_opens_command_line_paths_and_exits_cleanly(qtbot, photo, monkey
     assert app_module.run_app([str(photo)]) == 0
     assert seen["docs"] == ["street.jpg"]
     assert "street.jpg" in seen["title"]
+
+
+def test_a_very_large_result_asks_first(qtbot, window, photo, monkeypatch):
+    from deconv_gui.gui import main_window as mw
+
+    open_and_wait(qtbot, window, photo)
+    monkeypatch.setattr(mw, "LARGE_RESULT_MP", 0.001)
+    asked = []
+    window.ask = lambda title, text: asked.append(text) or False
+    window.restore_panel.select_model("tiny-x2")
+    assert window.run() is False
+    assert asked and "MP" in asked[0] and not window.is_busy
