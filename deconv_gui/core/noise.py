@@ -15,11 +15,12 @@ Large images are sampled on a strided grid of patch positions so the cost stays 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
 PATCH = 7
-MAX_PATCHES = 40_000
+MAX_PATCHES = 20_000
 
 
 def _tail_variance(eig: np.ndarray) -> float:
@@ -34,17 +35,58 @@ def _tail_variance(eig: np.ndarray) -> float:
     return float(eig[0])
 
 
-def _channel_sigma(ch: np.ndarray, patch: int) -> float:
+def _patches(ch: np.ndarray, patch: int) -> np.ndarray:
     h, w = ch.shape
-    if h < patch + 2 or w < patch + 2:
-        return 0.0
     n_pos = (h - patch + 1) * (w - patch + 1)
     stride = max(1, int(math.ceil(math.sqrt(n_pos / MAX_PATCHES))))
     win = np.lib.stride_tricks.sliding_window_view(ch, (patch, patch))[::stride, ::stride]
-    x = win.reshape(-1, patch * patch).astype(np.float64)
-    x -= x.mean(axis=0, keepdims=True)
+    return win.reshape(-1, patch, patch).astype(np.float64)
+
+
+def _gradient_energy(p: np.ndarray) -> np.ndarray:
+    return (np.diff(p, axis=1) ** 2).sum(axis=(1, 2)) + (np.diff(p, axis=2) ** 2).sum(axis=(1, 2))
+
+
+@lru_cache(maxsize=4)
+def _noise_energy_quantile(patch: int, q: float = 0.99) -> float:
+    """Gradient energy that unit-variance white noise stays under with probability q."""
+    rng = np.random.default_rng(12345)
+    return float(np.quantile(_gradient_energy(rng.standard_normal((20000, patch, patch))), q))
+
+
+def _pca_sigma2(p: np.ndarray) -> float:
+    x = p.reshape(len(p), -1)
+    x = x - x.mean(axis=0, keepdims=True)
     cov = (x.T @ x) / max(1, x.shape[0] - 1)
-    return math.sqrt(max(0.0, _tail_variance(np.linalg.eigvalsh(cov))))
+    return _tail_variance(np.linalg.eigvalsh(cov))
+
+
+def _channel_sigma(ch: np.ndarray, patch: int) -> float:
+    """PCA estimate, refined on weak-texture patches (Liu, Tanaka and Okutomi 2013): keep
+    the patches whose gradient energy noise alone could explain, re-estimate, repeat."""
+    h, w = ch.shape
+    if h < patch + 2 or w < patch + 2:
+        return 0.0
+    p = _patches(ch, patch)
+    # patches touching the clipping levels hide part of their noise: leave them out
+    lo, hi = p.min(axis=(1, 2)), p.max(axis=(1, 2))
+    unclipped = (lo > 0.5) & (hi < 254.5)
+    if int(unclipped.sum()) >= max(4 * patch * patch, len(p) // 10):
+        p = p[unclipped]
+    energy = _gradient_energy(p)
+    q = _noise_energy_quantile(patch)
+    s2 = _pca_sigma2(p)
+    min_keep = max(4 * patch * patch, len(p) // 200)
+    for _ in range(4):
+        keep = energy < s2 * q
+        if int(keep.sum()) < min_keep:
+            break
+        new = _pca_sigma2(p[keep])
+        if abs(new - s2) <= 1e-3 * max(s2, 1e-6):
+            s2 = new
+            break
+        s2 = new
+    return math.sqrt(max(0.0, s2))
 
 
 def estimate_noise_sigma(rgb: np.ndarray, *, patch: int = PATCH) -> float:

@@ -167,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
 
     session = {
         "started_from": resumed_from or "scratch",
+        "command": "python -m deconv_gui.training.train "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": "2 shared CPU cores (other work running), nice 10",
         "steps": trainer.step,  # a checkpoint resume continues the same session
         "wall_minutes": round(trainer.elapsed / 60.0, 1),
         "threads": torch.get_num_threads(),
