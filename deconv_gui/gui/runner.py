@@ -230,17 +230,17 @@ class JobRunner(QObject):
     # ------------------------------------------------------------------ slots (GUI thread)
     @Slot(object)
     def _on_item_ready(self, item: Any) -> None:
-        if not self._shut_down and self.sender() is self._thread:
+        if not self._shut_down and self._from_current():
             self.progressed.emit(item)
 
     @Slot(object)
     def _on_job_returned(self, value: Any) -> None:
-        if self.sender() is self._thread:
+        if self._from_current():
             self._outcome = ("ok", value, "")
 
     @Slot(object, str)
     def _on_job_raised(self, exc: BaseException, details: str) -> None:
-        if self.sender() is not self._thread:
+        if not self._from_current():
             return
         message = describe_error(exc)
         if is_bug(exc):
@@ -251,13 +251,13 @@ class JobRunner(QObject):
 
     @Slot()
     def _on_job_cancelled(self) -> None:
-        if self.sender() is self._thread:
+        if self._from_current():
             self._outcome = ("cancelled", None, "")
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        thread = self.sender()
-        if thread is not self._thread:
+        thread = self._thread
+        if not self._from_current():
             return
         self._release(thread)
         outcome, self._outcome = self._outcome, None
@@ -275,11 +275,19 @@ class JobRunner(QObject):
         self.busy_changed.emit(False)
         self.finished.emit()
 
+    def _from_current(self) -> bool:
+        """Was the signal being handled sent by the thread of the job in hand?"""
+        sender = self.sender()
+        return sender is not None and self._thread is not None and sender is self._thread
+
     def _release(self, thread: QThread) -> None:
+        # `finished` is emitted while the thread is still winding down: wait (a moment) until
+        # it has really ended before the last Python reference, which owns it, goes away.
+        # Destroying a QThread that is still running aborts the process.
+        thread.wait()
         _LIVE_THREADS.discard(thread)
         if self._thread is thread:
             self._thread = None
-        thread.deleteLater()
 
 
 @dataclass

@@ -51,7 +51,9 @@ def make_window(qtbot, registry, settings_path):
 
     yield make
     for w in made:
+        w.ask = lambda *_: True  # a test may have made it answer No to "close anyway?"
         w.close()
+        w.shutdown()  # no-op when closing already did it
         w.deleteLater()
 
 
