@@ -1722,10 +1722,10 @@ class MainWindow(QMainWindow):
         self.reference_action.setEnabled(ready)
         self.simulate_action.setEnabled(ready)
         self.close_doc_action.setEnabled(doc is not None)
-        title = "Deconv GUI"
-        if doc is not None:
-            title = f"{doc.name}{' •' if doc.unsaved else ''} — Deconv GUI"
-        self.setWindowTitle(title)
+        # the platform's way to mark unsaved work ("*" in the title, a dot on macOS)
+        self.setWindowTitle(f"{doc.name}[*] — Deconv GUI" if doc is not None else "Deconv GUI")
+        self.setWindowFilePath(str(doc.path) if doc is not None else "")
+        self.setWindowModified(doc is not None and doc.unsaved)
 
     def _on_model_changed(self, spec: ModelSpec | None) -> None:
         self._update_actions()
