@@ -19,7 +19,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BUNDLE="${1:-$ROOT/dist/deconv-gui}"
 EXE="$BUNDLE/deconv-gui"
-[[ -x "$EXE" ]] || EXE="$BUNDLE/deconv-gui.exe"
+# Windows: the console twin, since deconv-gui.exe is windowed and prints nothing.
+[[ -x "$EXE" ]] || EXE="$BUNDLE/deconv-gui-cli.exe"
 if [[ ! -x "$EXE" ]]; then
     echo "smoke test: no executable in $BUNDLE (build it with packaging/build.sh)" >&2
     exit 2
