@@ -8,6 +8,9 @@ goes into a transparent `DisplayImage` with `paste`.
 
 from __future__ import annotations
 
+import io
+import threading
+
 import cv2
 import numpy as np
 from PySide6.QtGui import QImage
@@ -15,9 +18,57 @@ from PySide6.QtGui import QImage
 MIN_LEVEL_SIDE = 384  # stop the pyramid when the longest side gets this small
 
 
-def to_bgra8(rgb: np.ndarray) -> np.ndarray:
-    """float32 RGB [0, 1] (H, W, 3) -> uint8 BGRA (alpha 255), fast and clipped."""
+class DisplayColour:
+    """Converts 8-bit pixels from a photo's embedded ICC profile to sRGB for the screen.
+
+    Only the display is converted; the photo keeps its pixels and its profile (and saving
+    keeps both). Without this a wide-gamut (e.g. Adobe RGB) photo would look dull.
+    """
+
+    def __init__(self, icc: bytes) -> None:
+        from PIL import ImageCms
+
+        src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+        self.name = ImageCms.getProfileDescription(src).strip()
+        self._transform = ImageCms.buildTransform(src, dst, "RGB", "RGB")
+
+    def apply(self, rgb8: np.ndarray) -> np.ndarray:
+        from PIL import Image, ImageCms
+
+        img = Image.fromarray(np.ascontiguousarray(rgb8), "RGB")
+        return np.asarray(ImageCms.applyTransform(img, self._transform))
+
+
+_COLOUR_CACHE: dict[int, DisplayColour | None] = {}
+_COLOUR_LOCK = threading.Lock()
+
+
+def display_colour(icc: bytes | None) -> DisplayColour | None:
+    """The conversion for an embedded profile; None for sRGB, no profile or a broken one."""
+    if not icc:
+        return None
+    key = hash(icc)
+    with _COLOUR_LOCK:
+        if key in _COLOUR_CACHE:
+            return _COLOUR_CACHE[key]
+    try:
+        colour: DisplayColour | None = DisplayColour(icc)
+        name = colour.name.lower()
+        if "srgb" in name or "iec61966-2" in name or "iec 61966-2" in name:
+            colour = None  # already what the screen is assumed to show
+    except Exception:  # an unreadable profile: show the pixels as they are
+        colour = None
+    with _COLOUR_LOCK:
+        _COLOUR_CACHE[key] = colour
+    return colour
+
+
+def to_bgra8(rgb: np.ndarray, colour: DisplayColour | None = None) -> np.ndarray:
+    """float32 RGB [0, 1] (H, W, 3) -> uint8 BGRA (alpha 255), fast and clipped, in sRGB."""
     u8 = cv2.convertScaleAbs(np.maximum(rgb, 0.0, dtype=np.float32), alpha=255.0)
+    if colour is not None:
+        u8 = colour.apply(u8)
     return cv2.cvtColor(u8, cv2.COLOR_RGB2BGRA)
 
 
@@ -48,9 +99,9 @@ class DisplayImage:
         return cls(levels)
 
     @classmethod
-    def from_rgb(cls, rgb: np.ndarray) -> DisplayImage:
+    def from_rgb(cls, rgb: np.ndarray, colour: DisplayColour | None = None) -> DisplayImage:
         """From a float32 RGB image (run this in a worker thread for big photos)."""
-        return cls.from_bgra(to_bgra8(rgb))
+        return cls.from_bgra(to_bgra8(rgb, colour))
 
     @classmethod
     def blank(cls, height: int, width: int) -> DisplayImage:

@@ -62,7 +62,13 @@ from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.errors import DeconvError
 from deconv_gui.gui.batch import BatchDialog, BatchSummary, batch_job
 from deconv_gui.gui.compare_view import MODE_LABELS, MODES, CompareView
-from deconv_gui.gui.display import DisplayImage, to_bgra8, to_rgb8
+from deconv_gui.gui.display import (
+    DisplayColour,
+    DisplayImage,
+    display_colour,
+    to_bgra8,
+    to_rgb8,
+)
 from deconv_gui.gui.filmstrip import THUMB, Filmstrip, thumbnail_image
 from deconv_gui.gui.preferences import Preferences, PreferencesDialog
 from deconv_gui.gui.quality import (
@@ -746,7 +752,7 @@ class MainWindow(QMainWindow):
                 preview = load_preview(path, max_side=1024)
                 yield DisplayImage.from_rgb(preview), _thumb8(preview)
             photo = load_image(path)
-            return photo, DisplayImage.from_rgb(photo.rgb)
+            return photo, DisplayImage.from_rgb(photo.rgb, display_colour(photo.meta.icc_profile))
 
         def dropped() -> None:
             doc.full_requested = False
@@ -1085,7 +1091,9 @@ class MainWindow(QMainWindow):
 
         self._runner.start(
             lambda: restore_job(spec, rgb, options, tile_size=tile),
-            prepare=_tile_painter(doc.result_view),
+            prepare=_tile_painter(
+                doc.result_view, display_colour(doc.photo.meta.icc_profile if doc.photo else None)
+            ),
         )
         self.statusBar().showMessage(f"Running {spec.name} on {doc.name}…")
         return True
@@ -1439,9 +1447,11 @@ class MainWindow(QMainWindow):
             return
         clean = doc.photo.rgb
 
+        colour = display_colour(doc.photo.meta.icc_profile)
+
         def job():
             lq = np.ascontiguousarray(degradation.apply(clean, seed=0), dtype=np.float32)
-            return lq, DisplayImage.from_rgb(lq)
+            return lq, DisplayImage.from_rgb(lq, colour)
 
         def done(value) -> None:
             lq, view = value
@@ -1823,14 +1833,14 @@ class MainWindow(QMainWindow):
 
 
 # ---------------------------------------------------------------------- helpers
-def _tile_painter(target: DisplayImage):
+def _tile_painter(target: DisplayImage, colour: DisplayColour | None = None):
     """A ``prepare`` hook for the runner: in the worker thread, convert each finished tile and
     write it into `target` (all pyramid levels), so the GUI thread only repaints."""
 
     def prepare(tp):
         y0, y1, x0, x1 = tp.box
         if y1 > y0 and x1 > x0:
-            target.paste(tp.box, to_bgra8(tp.pixels))
+            target.paste(tp.box, to_bgra8(tp.pixels, colour))
         return tp
 
     return prepare

@@ -107,3 +107,53 @@ def open_and_wait(qtbot, window, path: Path, timeout: int = 10000):
         docs = window.open_paths([path])
     assert docs
     return blocker.args[0]
+
+
+def swapped_primaries_icc() -> bytes:
+    """A minimal ICC v2 RGB display profile whose red and green primaries are sRGB's green
+    and red: a pure red pixel in it is a pure green one in sRGB (gamma 2.2 curves)."""
+    import struct
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def xyz(x: float, y: float, z: float) -> bytes:
+        return b"XYZ " + b"\0" * 4 + s15(x) + s15(y) + s15(z)
+
+    text = b"swapped test profile\0"
+    desc = (
+        b"desc"
+        + b"\0" * 4
+        + struct.pack(">I", len(text))
+        + text
+        + b"\0" * 8
+        + b"\0" * 3
+        + b"\0" * 67
+    )
+    curve = b"curv" + b"\0" * 4 + struct.pack(">I", 1) + struct.pack(">H", 0x0233) + b"\0\0"
+    d50 = (0.9642, 1.0, 0.8249)
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", xyz(*d50)),
+        (b"rXYZ", xyz(0.3851, 0.7169, 0.0971)),  # sRGB's green
+        (b"gXYZ", xyz(0.4361, 0.2225, 0.0139)),  # sRGB's red
+        (b"bXYZ", xyz(0.1431, 0.0606, 0.7141)),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for sig, body in tags:
+        while (offset + len(data)) % 4:
+            data += b"\0"
+        table += sig + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (
+        struct.pack(">I", size) + b"\0" * 4 + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ "
+        + b"\0" * 12 + b"acsp" + b"\0" * 24 + struct.pack(">I", 0) + b"".join(s15(v) for v in d50)
+        + b"\0" * 4 + b"\0" * 16 + b"\0" * 28
+    )  # fmt: skip
+    assert len(header) == 128
+    return header + struct.pack(">I", len(tags)) + table + data

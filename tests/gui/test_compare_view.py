@@ -104,3 +104,21 @@ def test_partial_result_paste_shows_finished_tiles(qtbot):
     qtbot.addWidget(v)
     v.set_pictures(before, after, partial=True)
     v.tile_finished((0, 32, 0, 32))
+
+
+def test_embedded_profiles_are_shown_in_srgb():
+    from gui_helpers import swapped_primaries_icc
+    from PIL import ImageCms
+
+    from deconv_gui.gui.display import display_colour, to_bgra8
+
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    assert display_colour(srgb) is None
+    assert display_colour(b"not a profile") is None
+    assert display_colour(None) is None
+    colour = display_colour(swapped_primaries_icc())
+    assert colour is not None
+    red = np.zeros((2, 2, 3), np.float32)
+    red[..., 0] = 1.0
+    b, g, r, a = to_bgra8(red, colour)[0, 0]
+    assert g > 200 and r < 60 and a == 255  # shown as green on an sRGB screen
