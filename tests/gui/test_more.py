@@ -126,8 +126,13 @@ def test_unexpected_exception_goes_to_the_log_and_a_dialog(qtbot, monkeypatch):
         b.close()
 
 
-def test_gui_self_test_passes_and_saves_a_screenshot(tmp_path):
+def test_gui_self_test_passes_and_saves_a_screenshot(tmp_path, monkeypatch):
+    from gui_helpers import tiny_registry
+
     from deconv_gui.gui.selftest import run_gui_self_test
+    from deconv_gui.models import catalog
+
+    monkeypatch.setattr(catalog, "default_registry", tiny_registry)  # no bundled weights
 
     shot = tmp_path / "shot.png"
     assert run_gui_self_test(shot, timeout_s=120) == 0
@@ -172,10 +177,14 @@ def test_dropping_a_bad_model_file_reports_it(qtbot, window, tmp_path):
 
 def test_run_app_opens_command_line_paths_and_exits_cleanly(qtbot, photo, monkeypatch):
     """`deconv-gui PHOTO`: the real entry point, closed as soon as the photo is in."""
+    from gui_helpers import tiny_registry
     from PySide6.QtCore import QTimer
 
     from deconv_gui.gui import app as app_module
     from deconv_gui.gui.main_window import MainWindow
+    from deconv_gui.models import catalog
+
+    monkeypatch.setattr(catalog, "default_registry", tiny_registry)
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr("threading.excepthook", __import__("threading").excepthook)
