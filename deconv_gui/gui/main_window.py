@@ -1127,6 +1127,10 @@ class MainWindow(QMainWindow):
         if doc is None:
             return
         self.restore_panel.show_progress(tp.done, tp.total)
+        self.restore_panel.progress_label.setToolTip(
+            f"Tiles of {tp.tile_size} px on {tp.device or 'the CPU'}"
+            + (f"\n{tp.message}" if tp.message else "")
+        )
         if tp.message:
             self.statusBar().showMessage(tp.message, 8000)
         y0, y1, x0, x1 = tp.box
