@@ -770,7 +770,9 @@ class MainWindow(QMainWindow):
         if doc.key not in self.documents:
             return
         preview, thumb = value
-        doc.preview = preview
+        # keep the preview only while it stands in for the full photo on screen; a folder of
+        # hundreds of photos then costs a thumbnail each
+        doc.preview = preview if doc is self.current and doc.photo is None else None
         if doc.state == "loading":
             doc.state = "preview"
         self.filmstrip.set_thumbnail(doc.key, thumbnail_image(thumb))
@@ -786,6 +788,7 @@ class MainWindow(QMainWindow):
             return
         photo, view = value
         doc.photo, doc.photo_view, doc.state, doc.error = photo, view, "ready", ""
+        doc.preview = None  # the full photo replaces it
         if self.filmstrip.state(doc.key) == "loading":
             self.filmstrip.set_state(doc.key, "")
         item = self.filmstrip.item_for(doc.key)
@@ -813,9 +816,9 @@ class MainWindow(QMainWindow):
             and d.photo is not None
         ]
         for d in spare[: max(0, len(spare) - FULL_PHOTOS_KEPT)]:
-            d.photo = d.photo_view = None
+            d.photo = d.photo_view = d.preview = None
             d.target = None
-            d.state = "preview" if d.preview is not None else "loading"
+            d.state = "preview"  # the thumbnail stays; selecting it loads the photo again
             self._loaded_order.remove(d)
 
     def _on_photo_failed(self, doc: Document, message: str) -> None:
