@@ -58,7 +58,17 @@ from PySide6.QtWidgets import (
 
 from deconv_gui import __version__
 from deconv_gui.core import devices
+from deconv_gui.core.degrade import parse_kernel, parse_spec
 from deconv_gui.core.image import ImageMeta, Photo
+from deconv_gui.core.io import (
+    READ_EXTENSIONS,
+    is_image_path,
+    load_image,
+    load_preview,
+    save_image,
+)
+from deconv_gui.core.jobs import restore_job
+from deconv_gui.core.pipeline import output_meta
 from deconv_gui.errors import DeconvError
 from deconv_gui.gui.batch import BatchDialog, BatchSummary, batch_job
 from deconv_gui.gui.compare_view import MODE_LABELS, MODES, CompareView
@@ -98,16 +108,12 @@ VISIBLE_SCORE_DELAY_MS = 150
 
 
 def image_filter() -> str:
-    from deconv_gui.core.io import READ_EXTENSIONS
-
     exts = " ".join(f"*{e}" for e in sorted(READ_EXTENSIONS))
     return f"Images ({exts});;All files (*)"
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given; folders replaced by the images they hold (sorted, not recursive)."""
-    from deconv_gui.core.io import is_image_path
-
     out: list[Path] = []
     for raw in paths:
         p = Path(raw).expanduser()
@@ -703,20 +709,27 @@ class MainWindow(QMainWindow):
             return []
         new: list[Document] = []
         first: Document | None = None
-        for path in files:
-            existing = next((d for d in self.documents.values() if d.path == path), None)
-            if existing is not None:
-                first = first or existing
-                continue
-            doc = Document(path=path)
-            self.documents[doc.key] = doc
-            self.filmstrip.add_document(doc.key, doc.name, str(path))
-            if first is not None:
-                self._queue_preview(doc)  # the first one shown gets the full load at once
-            new.append(doc)
-            first = first or doc
-            if path.exists():
-                self.prefs.add_recent(path)
+        already_open = {d.path: d for d in self.documents.values()}
+        self.filmstrip.setUpdatesEnabled(False)
+        try:
+            for path in files:
+                existing = already_open.get(path)
+                if existing is not None:
+                    first = first or existing
+                    continue
+                doc = Document(path=path)
+                self.documents[doc.key] = doc
+                already_open[path] = doc
+                self.filmstrip.add_document(doc.key, doc.name, str(path))
+                if first is not None:
+                    self._queue_preview(doc)  # the first one shown gets the full load at once
+                new.append(doc)
+                first = first or doc
+        finally:
+            self.filmstrip.setUpdatesEnabled(True)
+        for item in reversed(raw):  # what was asked for (a folder stays one entry)
+            if Path(item).exists():
+                self.prefs.add_recent(item)
         if first is not None:
             self.select_document(first)
         self._update_stack()
@@ -727,8 +740,6 @@ class MainWindow(QMainWindow):
         path = doc.path
 
         def job():
-            from deconv_gui.core.io import load_preview
-
             preview = load_preview(path, max_side=1024)
             return DisplayImage.from_rgb(preview), _thumb8(preview)
 
@@ -746,8 +757,6 @@ class MainWindow(QMainWindow):
         path, want_preview = doc.path, doc.preview is None
 
         def job():
-            from deconv_gui.core.io import load_image, load_preview
-
             if want_preview:
                 preview = load_preview(path, max_side=1024)
                 yield DisplayImage.from_rgb(preview), _thumb8(preview)
@@ -1044,8 +1053,6 @@ class MainWindow(QMainWindow):
         rgb = doc.input_rgb
         options = self.restore_panel.load_options()
         if "kernel" in spec.params and "kernel" in options.params:
-            from deconv_gui.core.degrade import parse_kernel
-
             try:
                 parse_kernel(options.params["kernel"])
             except (DeconvError, ValueError) as exc:
@@ -1090,8 +1097,6 @@ class MainWindow(QMainWindow):
         self.filmstrip.set_state(doc.key, "running")
         if doc is self.current:
             self._show_document(doc)
-        from deconv_gui.core.jobs import restore_job
-
         self._runner.start(
             lambda: restore_job(spec, rgb, options, tile_size=tile),
             prepare=_tile_painter(
@@ -1159,8 +1164,6 @@ class MainWindow(QMainWindow):
         doc.result = value
         doc.result_partial = False
         doc.result_seconds = time.monotonic() - self._run_started
-        from deconv_gui.core.pipeline import output_meta
-
         meta = doc.photo.meta if doc.photo is not None else ImageMeta()
         if doc.lq is not None:
             meta = meta.copy(alpha=None)
@@ -1398,8 +1401,6 @@ class MainWindow(QMainWindow):
             return
 
         def job():
-            from deconv_gui.core.io import load_image
-
             return load_image(path).rgb
 
         def done(ref: np.ndarray) -> None:
@@ -1440,8 +1441,6 @@ class MainWindow(QMainWindow):
         doc = doc or self.current
         if doc is None or not doc.is_ready or self._busy_guard(doc):
             return
-        from deconv_gui.core.degrade import parse_spec
-
         if doc.unsaved and not self.ask(
             "Discard the result?",
             f"Simulating replaces the input, and the unsaved result for {doc.name} is lost. Go on?",
@@ -1529,8 +1528,6 @@ class MainWindow(QMainWindow):
             overwrite = True
 
         def job():
-            from deconv_gui.core.io import save_image
-
             return save_image(path, result, meta, overwrite=overwrite)
 
         def done(written: Path) -> None:
