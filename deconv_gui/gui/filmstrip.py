@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QStyle,
     QWidget,
 )
 
@@ -53,7 +54,8 @@ class Filmstrip(QListWidget):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.setFixedHeight(THUMB.height() + 40)
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        self.setFixedHeight(THUMB.height() + 40 + bar)
         self.setObjectName("Filmstrip")
         self.setFrameShape(QListWidget.Shape.NoFrame)
         self.setStyleSheet(
@@ -155,6 +157,16 @@ class Filmstrip(QListWidget):
             )
         p.end()
         item.setIcon(QIcon(pm))
+
+    def wheelEvent(self, event) -> None:
+        """A vertical wheel scrolls the strip sideways."""
+        d = event.angleDelta()
+        if abs(d.y()) > abs(d.x()):
+            bar = self.horizontalScrollBar()
+            bar.setValue(bar.value() - d.y())
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def _on_current_changed(self, current: QListWidgetItem | None, _previous) -> None:
         if current is not None:
