@@ -605,6 +605,31 @@ class MainWindow(QMainWindow):
         m = mb.addMenu("&Help")
         m.addActions([self.shortcuts_action, self.logs_action, self.about_action])
 
+        # right-click in the viewer: the view's own commands
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        def sep() -> QAction:
+            a = QAction(self.view)
+            a.setSeparator(True)
+            return a
+
+        self.view.addActions(
+            [
+                *self.mode_actions.values(),
+                sep(),
+                self.fit_action,
+                self.actual_action,
+                self.zoom_in_action,
+                self.zoom_out_action,
+                sep(),
+                self.overlay_ssim_action,
+                self.overlay_diff_action,
+                sep(),
+                self.save_action,
+                self.save_as_action,
+            ]
+        )
+
         tb = QToolBar("Main", self)
         tb.setObjectName("main-toolbar")
         tb.setMovable(False)

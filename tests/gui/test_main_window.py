@@ -230,6 +230,7 @@ def test_settings_persist_across_windows(qtbot, make_window, photo):
     assert w2.restore_panel.tile_size() == 512
     assert w2.view.mode() == "side"
     assert w2.prefs.recent_files[0] == str(photo.resolve())
+    assert w2.prefs.geometry is not None and w2.prefs.splitter_state is not None
     recent = [a.text() for a in w2.recent_menu.actions()]
     assert "street.jpg" in recent
 
