@@ -39,6 +39,7 @@ class Filmstrip(QListWidget):
 
     document_selected = Signal(object)  # document key
     remove_requested = Signal(object)
+    reveal_requested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -177,7 +178,11 @@ class Filmstrip(QListWidget):
         if item is None:
             return
         menu = QMenu(self)
-        remove = menu.addAction("Close photo")
+        reveal = menu.addAction("Show in Folder")
+        menu.addSeparator()
+        remove = menu.addAction("Close Photo")
         chosen = menu.exec(self.viewport().mapToGlobal(pos))
         if chosen is remove:
             self.remove_requested.emit(item.data(DOC_ROLE))
+        elif chosen is reveal:
+            self.reveal_requested.emit(item.data(DOC_ROLE))

@@ -233,11 +233,18 @@ class MessageBar(QWidget):
 
     def show_message(self, text: str, kind: str = "error", timeout_ms: int = 0) -> None:
         self.kind = kind
-        colours = {
-            "error": ("#f8d7da", "#5c1a1f", "#e5a4aa", "⚠"),
-            "warning": ("#fff3cd", "#5c4400", "#e6cf85", "⚠"),
-            "info": ("#d7e8fb", "#123a66", "#9fc3ec", "ℹ"),
-        }
+        if self.palette().window().color().lightness() < 128:  # dark theme
+            colours = {
+                "error": ("#4a1f23", "#ffd7da", "#7a343b", "⚠"),
+                "warning": ("#4a3d14", "#ffecb3", "#7a6526", "⚠"),
+                "info": ("#1b324d", "#d7e8fb", "#2f5680", "ℹ"),
+            }
+        else:
+            colours = {
+                "error": ("#f8d7da", "#5c1a1f", "#e5a4aa", "⚠"),
+                "warning": ("#fff3cd", "#5c4400", "#e6cf85", "⚠"),
+                "info": ("#d7e8fb", "#123a66", "#9fc3ec", "ℹ"),
+            }
         bg, fg, border, icon = colours.get(kind, colours["info"])
         self.frame.setStyleSheet(
             f"#MessageBar {{ background: {bg}; border: 1px solid {border}; border-radius: 6px; }}"
@@ -405,6 +412,7 @@ class MainWindow(QMainWindow):
         self.filmstrip.remove_requested.connect(
             lambda key: self.close_document(self.documents.get(key))
         )
+        self.filmstrip.reveal_requested.connect(self._reveal_document)
 
         centre = QWidget(self)
         cl = QVBoxLayout(centre)
@@ -1770,6 +1778,13 @@ class MainWindow(QMainWindow):
         self._update_actions()
         if spec is not None:
             self.statusBar().showMessage(spec.description, 5000)
+
+    def _reveal_document(self, key: object) -> None:
+        """Open the folder of the saved result (else of the photo) in the file manager."""
+        doc = self.documents.get(key)  # type: ignore[arg-type]
+        if doc is not None:
+            folder = (doc.saved_path or doc.path).parent
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def _open_log_folder(self) -> None:
         from deconv_gui.gui.crash import log_dir
