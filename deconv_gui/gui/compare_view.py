@@ -246,9 +246,21 @@ class CompareView(QWidget):
         self.view_changed.emit()
 
     def _clamp_center(self) -> None:
-        x = min(max(self._center.x(), 0.0), float(self._scene_w))
-        y = min(max(self._center.y(), 0.0), float(self._scene_h))
-        self._center = QPointF(x, y)
+        """Keep the picture on screen: centred when it is smaller than the pane, its edges
+        no further in than the pane's edges when it is larger."""
+        pane = self._panes()[0][0]
+        s = self._zoom / self._dpr()
+        half_w, half_h = pane.width() / 2 / s, pane.height() / 2 / s
+
+        def clamp(c: float, size: float, half: float) -> float:
+            if 2 * half >= size:
+                return size / 2
+            return min(max(c, half), size - half)
+
+        self._center = QPointF(
+            clamp(self._center.x(), float(self._scene_w), half_w),
+            clamp(self._center.y(), float(self._scene_h), half_h),
+        )
 
     # ================================================================ geometry
     def _dpr(self) -> float:

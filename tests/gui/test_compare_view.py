@@ -36,10 +36,10 @@ def test_fit_and_actual_pixels(view):
 
 
 def test_wheel_zooms_around_the_cursor(view, qtbot):
-    view.set_zoom(1.0)
-    anchor = QPointF(600, 200)
+    view.set_zoom(4.0)  # the picture is larger than the view: room to zoom about a point
+    anchor = QPointF(500, 350)
     before = view._widget_to_scene(anchor, view._panes()[0][0])
-    view.set_zoom(2.0, anchor)
+    view.set_zoom(8.0, anchor)
     after = view._widget_to_scene(anchor, view._panes()[0][0])
     assert (before.x(), before.y()) == pytest.approx((after.x(), after.y()), abs=1e-6)
 
@@ -50,6 +50,16 @@ def test_divider_drags(view, qtbot):
     qtbot.mouseMove(view, QPoint(200, 300))
     qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=QPoint(200, 300))
     assert view.divider_position() == pytest.approx(200 / view.width(), abs=0.01)
+
+
+def test_a_small_picture_stays_centred_and_a_large_one_fills_the_view(view):
+    view.set_zoom(0.5)
+    assert (view.center().x(), view.center().y()) == pytest.approx((200, 150))
+    view.set_zoom(4.0)
+    view.pan_by(10000, 10000)  # far past the top-left corner
+    r = view.visible_scene_rect()
+    assert r.x() == pytest.approx(0) and r.y() == pytest.approx(0)
+    assert r.width() == pytest.approx(800 / 4) and r.height() == pytest.approx(600 / 4)
 
 
 def test_pan_by_dragging_moves_the_centre(view, qtbot):
