@@ -1,10 +1,17 @@
-"""The user model library: imported (and, later, fine-tuned) models.
+"""The user model library: imported and fine-tuned models.
 
 Each model lives in its own folder ``paths.user_models_dir()/<id>/``: the weights file exactly as
 the user gave it (``weights.pth`` / ``weights.safetensors`` ...) and a ``card.json`` describing it
 (architecture, scale, channels, fp16, size requirements, receptive field, sha256, import date...).
 `user_specs()` turns the cards into `ModelSpec`s; a spec's ``build`` reads the weights safely,
 lets spandrel rebuild the network and wraps it in a `TorchProcessor` for the tiled engine.
+
+A card's ``loader`` says how its weights are rebuilt: ``"spandrel"`` (imported files, the
+default) or ``"deconv"``: one of the app's own networks fine-tuned on the user's photos
+(`deconv_gui.training.finetune.save_finetuned`), whose card carries the architecture block
+(``{"name", "hparams"}``) of `deconv_gui.models.networks.build_network`, the receptive field and
+pad multiple, and ``weights.safetensors``; it is built like a bundled network
+(`deconv_gui.models.bundled`) and can be fine-tuned again (``trainable``).
 
 Safety: weights are never unpickled freely. ``.safetensors`` files are read with safetensors;
 ``.pth``/``.pt``/``.ckpt`` only with ``torch.load(weights_only=True)`` (PyTorch's restricted
@@ -40,6 +47,7 @@ log = logging.getLogger(__name__)
 CARD_NAME = "card.json"
 CARD_FORMAT = 1
 USER_KINDS = ("imported", "finetuned")
+LOADERS = ("spandrel", "deconv")  # how a card's weights are rebuilt (see the module doc)
 WEIGHT_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 
 # Context (input pixels) a tile needs on each side, per architecture. CNNs working at the input
@@ -516,9 +524,12 @@ def read_card(folder: Path) -> dict[str, Any]:
         raise ModelError(f"{CARD_NAME}: unknown task {card['task']!r}")
     if need("scale", int) < 1:
         raise ModelError(f"{CARD_NAME}: invalid scale {card['scale']!r}")
-    if card.get("loader", "spandrel") != "spandrel":
-        raise ModelError(f"{CARD_NAME}: unknown loader {card.get('loader')!r}")
+    loader = card.get("loader", "spandrel")
+    if loader not in LOADERS:
+        raise ModelError(f"{CARD_NAME}: unknown loader {loader!r}")
     need("name", str)
+    if loader == "deconv":
+        return _check_deconv_card(folder, card, need)
     need("architecture", str)
     need("receptive_field", int)
     need("fp16", bool)
@@ -536,6 +547,75 @@ def read_card(folder: Path) -> dict[str, Any]:
     if weights.stat().st_size != card["size_bytes"]:
         raise ModelError(f"weights file {file} has changed size since it was imported")
     return card
+
+
+def _check_deconv_card(folder: Path, card: dict[str, Any], need: Any) -> dict[str, Any]:
+    """The rest of `read_card` for a fine-tuned app network (loader "deconv")."""
+    from deconv_gui.models.networks import ARCHITECTURES
+
+    arch = need("architecture", dict)
+    if arch.get("name") not in ARCHITECTURES or not isinstance(arch.get("hparams", {}), dict):
+        raise ModelError(f"{CARD_NAME}: unknown network {arch.get('name')!r}")
+    if int(arch.get("hparams", {}).get("scale", card["scale"])) != card["scale"]:
+        raise ModelError(f"{CARD_NAME}: the network's scale does not match the card's")
+    need("receptive_field", int)
+    need("fp16", bool)
+    need("size_bytes", int)
+    need("sha256", str)
+    file = need("file", str)
+    if Path(file).name != file or Path(file).suffix.lower() != ".safetensors":
+        raise ModelError(f"{CARD_NAME}: invalid weights file name {file!r}")
+    weights = folder / file
+    if not weights.is_file():
+        raise ModelError(f"weights file {file} is missing")
+    if weights.stat().st_size != card["size_bytes"]:
+        raise ModelError(f"weights file {file} has changed size since it was saved")
+    return card
+
+
+def _deconv_spec(folder: Path, card: dict[str, Any]) -> ModelSpec:
+    """A fine-tuned app network: rebuilt like a bundled one, and trainable again."""
+    from deconv_gui.models import bundled
+
+    arch = card["architecture"]
+    return ModelSpec(
+        id=card["id"],
+        name=card["name"],
+        task=card["task"],
+        scale=int(card["scale"]),
+        kind=card["kind"],
+        description=str(card.get("description", "")),
+        build=bundled._builder(card, folder / card["file"]),
+        receptive_field=int(card["receptive_field"]),
+        tiles_well=True,
+        fp16=bool(card["fp16"]),
+        strength=bundled._strength(card),
+        architecture=f"{arch['name']} {json.dumps(arch.get('hparams', {}), sort_keys=True)}",
+        card=card,
+        trainable=True,
+    )
+
+
+def rename_user_model(model_id: str, name: str) -> ModelSpec:
+    """Give a library model a new display name (its id, folder and weights stay)."""
+    display = str(name).strip()
+    if not display:
+        raise ModelError("the model name is empty")
+    if len(display) > 120:
+        raise ModelError("the model name is too long (at most 120 characters)")
+    folder = paths.user_models_dir() / model_id
+    if not is_valid_id(model_id) or not folder.is_dir():
+        raise ModelError(f"unknown model '{model_id}': it is not in the user model library")
+    card = read_card(folder)
+    card["name"] = display
+    tmp = folder / f".{CARD_NAME}.tmp"
+    try:
+        tmp.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(folder / CARD_NAME)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"cannot rename '{model_id}': {e.strerror or e}") from None
+    return spec_from_card(folder)
 
 
 def load_library_model(folder: Path, card: dict[str, Any]) -> Any:
@@ -572,6 +652,8 @@ def _strength_for(card: dict[str, Any]) -> StrengthSpec | None:
 def spec_from_card(folder: Path) -> ModelSpec:
     """A `ModelSpec` for one library folder (raises `ModelError` if the entry is corrupt)."""
     card = read_card(folder)
+    if card.get("loader") == "deconv":
+        return _deconv_spec(folder, card)
     strength = _strength_for(card)
     req = card["size_requirements"]
 

@@ -1,0 +1,336 @@
+"""Fine-tuning on the user's photos (tiny networks and photos, CPU): the three modes, the
+pair report, exact resume, too little data, untrainable bases, saving into the library
+(registry, rename, delete) and the base model left untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deconv_gui.errors import DeconvError
+from deconv_gui.models import bundled, catalog, imported
+from deconv_gui.models.networks import build_network
+from deconv_gui.models.registry import LoadOptions, ModelSpec
+from deconv_gui.training import finetune as ft
+from deconv_gui.training.export import save_weights, write_card
+
+torch.set_num_threads(1)
+
+FAST = {"batch": 2, "patch": 16, "val_every": 2}
+
+
+def _card(task: str) -> dict[str, Any]:
+    if task == "upscale":
+        arch = {"name": "fsrcnnplus", "hparams": {"scale": 2, "channels": 8, "blocks": 1}}
+    else:
+        arch = {"name": "redunet", "hparams": {"channels": [8, 16], "enc_blocks": 1,
+                "mid_blocks": 1, "dec_blocks": 1, "noise_map": task == "denoise"}}  # fmt: skip
+    return {
+        "id": f"tiny-{task}",
+        "name": f"Tiny {task}",
+        "task": task,
+        "scale": 2 if task == "upscale" else 1,
+        "architecture": arch,
+        "receptive_field": 12,
+        "pad_multiple": 4 if arch["name"] == "redunet" else 1,
+        "fp16": False,
+        "strength": {
+            "label": "Noise level",
+            "minimum": 0,
+            "maximum": 75,
+            "default": 25,
+            "auto": True,
+        }
+        if task == "denoise"
+        else None,  # fmt: skip
+    }
+
+
+@pytest.fixture(scope="module")
+def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelSpec]:
+    """Tiny bundled-style networks (card + safetensors) built in a temporary folder."""
+    d = tmp_path_factory.mktemp("models")
+    specs = {}
+    for task in ("denoise", "upscale"):
+        card = _card(task)
+        torch.manual_seed(0)
+        net = build_network(card["architecture"]["name"], card["architecture"]["hparams"])
+        save_weights(net, d / f"{card['id']}.safetensors", fp16=False)
+        write_card(card, d / f"{card['id']}.json")
+        specs[task] = bundled.spec_from_card(d / f"{card['id']}.json")
+    return specs
+
+
+def _clean(rng: np.random.Generator, w: int = 48, h: int = 40) -> np.ndarray:
+    small = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((w, h), Image.Resampling.BICUBIC))
+
+
+def _noisy(img: np.ndarray, rng: np.random.Generator, sigma: float = 25.0) -> np.ndarray:
+    return np.clip(img + rng.normal(0, sigma, img.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for sub in ("clean", "noisy", "before", "after", "toned"):
+        (root / sub).mkdir()
+    for i in range(4):
+        gt = _clean(rng)
+        Image.fromarray(gt).save(root / "clean" / f"p{i}.png")
+        noisy = _noisy(gt, rng)
+        Image.fromarray(noisy).save(root / "noisy" / f"p{i}.png")
+        Image.fromarray(noisy).save(root / "before" / f"p{i}.png")
+        Image.fromarray(gt).save(root / "after" / f"p{i}.png")
+        toned = (0.7 * gt.astype(np.float32) + 40).round().astype(np.uint8)  # a "look"
+        Image.fromarray(toned).save(root / "toned" / f"p{i}.png")
+    return {k: root / k for k in ("clean", "noisy", "before", "after", "toned")}
+
+
+def drain(gen):
+    items = []
+    while True:
+        try:
+            items.append(next(gen))
+        except StopIteration as stop:
+            return items, stop.value
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ------------------------------------------------------------------------------ modes
+@pytest.mark.parametrize("mode", ["pairs", "clean", "noisy"])
+def test_each_mode_trains_and_reports(mode, bases, photos) -> None:
+    spec = bases["denoise"]
+    data = {
+        "pairs": ft.FinetuneData.pairs(photos["before"], photos["after"]),
+        "clean": ft.FinetuneData.clean(photos["clean"], "noise=15-30"),
+        "noisy": ft.FinetuneData.noisy(photos["noisy"]),
+    }[mode]
+    items, res = drain(ft.finetune_job(spec, data, mode, 4, device="cpu", **FAST))
+    phases = [p.phase for p in items]
+    assert phases[0] == "loading" and "validating" in phases and phases[-1] == "done"
+    train = [p for p in items if p.phase == "training"]
+    assert [p.step for p in train] == [1, 2, 3, 4]
+    assert all(p.total == 4 and p.loss is not None and p.lr > 0 for p in train)
+    assert train[-1].eta_s == pytest.approx(0.0)
+    validated = [p for p in train if p.val is not None]
+    assert [p.step for p in validated] == [2, 4]
+    prev = validated[-1].preview
+    assert prev["input"].shape == prev["output"].shape and prev["output"].dtype == np.uint8
+    assert (prev["target"] is None) == (mode == "noisy")
+    assert res.steps == 4 and res.train_count == 3 and res.val_count == 1
+    assert np.isfinite(res.before["psnr"]) and np.isfinite(res.after["psnr"])
+    if mode != "noisy":
+        assert 0 < res.after["ssim"] <= 1
+
+
+def test_upscaler_on_clean_photos_adds_the_downscale(bases, photos) -> None:
+    data = ft.FinetuneData.clean(photos["clean"], "blur=gaussian:0.5-1.5")
+    items, res = drain(ft.finetune_job(bases["upscale"], data, steps=2, device="cpu", **FAST))
+    prev = next(p.preview for p in items if p.preview is not None)
+    assert prev["input"].shape == prev["target"].shape  # shown at output size
+    assert res.before["input_psnr"] is not None and "Y" in res.before["metric"]
+
+
+def test_learning_improves_the_held_out_photos(bases, photos) -> None:
+    """A tonal "look" (after = 0.7 before + 40) is learnt in a few steps and measured on the
+    held-out photo."""
+    data = ft.FinetuneData.pairs(photos["clean"], photos["toned"])
+    _, res = drain(
+        ft.finetune_job(
+            bases["denoise"], data, steps=20, device="cpu", batch=4, patch=24, lr=3e-3, val_every=10
+        )  # fmt: skip
+    )
+    assert res.after["psnr"] > res.before["psnr"] + 1.0
+    assert res.after["ssim"] > res.before["ssim"]
+
+
+# ------------------------------------------------------------------------------ checks
+def test_mismatched_pairs_are_reported_and_block_the_start(bases, tmp_path, photos) -> None:
+    before, after = tmp_path / "b", tmp_path / "a"
+    before.mkdir()
+    after.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        Image.fromarray(_clean(rng)).save(before / f"x{i}.png")
+        Image.fromarray(_clean(rng)).save(after / f"X{i}.jpg")  # case and extension differ
+    Image.fromarray(_clean(rng)).save(before / "lonely.png")
+    Image.fromarray(_clean(rng)).save(after / "orphan.png")
+    Image.fromarray(_clean(rng, 40, 40)).save(before / "size.png")
+    Image.fromarray(_clean(rng)).save(after / "size.png")
+    (before / "broken.png").write_bytes(b"not a png")
+    (after / "broken.png").write_bytes(b"not a png")
+    rep = ft.check_pairs(before, after)
+    assert [m[0] for m in rep.matched] == ["x0", "x1", "x2"]
+    assert rep.only_lq == ["lonely.png"] and rep.only_gt == ["orphan.png"]
+    assert rep.size_mismatch == [("size", (40, 40), (48, 40))]
+    assert {n for n, _ in rep.unreadable} == {"broken.png"}
+    assert not rep.ok and rep.problems == 5
+    text = "\n".join(rep.lines())
+    assert "lonely.png" in text and "orphan.png" in text and "40x40 vs 48x40" in text
+    with pytest.raises(DeconvError, match="do not match up"):
+        next(ft.finetune_job(bases["denoise"], ft.FinetuneData.pairs(before, after), steps=1,
+                             device="cpu"))  # fmt: skip
+    # skipped: trains on the three good pairs
+    data = ft.FinetuneData.pairs(before, after, skip_mismatched=True)
+    _, res = drain(ft.finetune_job(bases["denoise"], data, steps=1, device="cpu", **FAST))
+    assert res.train_count + res.val_count == 3
+    # an upscaler needs 'after' photos twice the size
+    assert not ft.check_pairs(photos["before"], photos["after"], scale=2).matched
+
+
+def test_too_little_data_unreadable_and_bad_specs(bases, tmp_path, photos) -> None:
+    one = tmp_path / "one"
+    one.mkdir()
+    Image.fromarray(_clean(np.random.default_rng(0))).save(one / "a.png")
+    with pytest.raises(DeconvError, match="too little data"):
+        next(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(one), steps=1))
+    (one / "b.png").write_bytes(b"garbage")
+    with pytest.raises(DeconvError, match="cannot read b.png"):
+        drain(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(one), steps=1,
+                              val_fraction=0.5, seed=1))  # fmt: skip
+    with pytest.raises(DeconvError, match="folder not found"):
+        next(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(tmp_path / "nope"), steps=1))
+    with pytest.raises(DeconvError, match="bad degradation"):
+        next(ft.finetune_job(bases["denoise"], ft.FinetuneData.clean(photos["clean"], "nois=3"),
+                             steps=1))  # fmt: skip
+    with pytest.raises(DeconvError, match="only trains denoisers"):
+        next(ft.finetune_job(bases["upscale"], ft.FinetuneData.noisy(photos["noisy"]), steps=1))
+    with pytest.raises(DeconvError, match="scale is 2"):
+        next(
+            ft.finetune_job(
+                bases["upscale"], ft.FinetuneData.clean(photos["clean"], "downscale=3"), steps=1
+            )
+        )
+
+
+def test_untrainable_bases_are_refused(photos) -> None:
+    data = ft.FinetuneData.noisy(photos["noisy"])
+    classical = next(s for s in catalog.default_registry() if s.kind == "classical")
+    with pytest.raises(DeconvError, match="cannot be fine-tuned.*classical"):
+        next(ft.finetune_job(classical, data, steps=1))
+    fake = ModelSpec("imp", "Imported", "denoise", 1, "imported", "", build=lambda o: None,
+                     card={"architecture": "ESRGAN"})  # fmt: skip
+    with pytest.raises(DeconvError, match="cannot be fine-tuned.*imported"):
+        next(ft.finetune_job(fake, data, steps=1))
+
+
+def test_random_degradation_ranges_and_alternatives() -> None:
+    deg = ft.RandomDegradation("blur=gaussian:0.5-2|disk:1-3,jpeg=30-60,noise=5")
+    rng = np.random.default_rng(0)
+    seen = {str(deg.sample(rng)).split(",")[0].split(":")[0] for _ in range(30)}
+    assert seen == {"blur=gaussian", "blur=disk"}
+    q = [int(str(deg.sample(rng)).split("jpeg=")[1].split(",")[0]) for _ in range(30)]
+    assert min(q) >= 30 and max(q) <= 60
+    assert deg.scale == 1 and deg.has_blur
+    with pytest.raises(DeconvError):
+        ft.RandomDegradation("noise=0-300")
+
+
+def test_blind_spot_masking() -> None:
+    x = torch.rand(2, 3, 32, 32)
+    masked, mask = ft.blind_spot(x, torch.Generator().manual_seed(0), fraction=0.1)
+    m = mask.bool().expand_as(x)
+    assert 0.05 < mask.mean() < 0.15
+    assert torch.equal(masked[~m], x[~m])
+    assert not torch.equal(masked[m], x[m])  # replaced by a different pixel's values
+
+
+# ------------------------------------------------------------------------------ resume
+def test_resume_after_interruption_gives_the_same_state(bases, photos, tmp_path) -> None:
+    data = ft.FinetuneData.clean(photos["clean"], "noise=10-30,jpeg=50-90")
+    kw = dict(device="cpu", checkpoint_dir=None, **FAST)
+    _, straight = drain(ft.finetune_job(bases["denoise"], data, steps=6, **kw))
+    kw["checkpoint_dir"] = tmp_path / "ck"
+    gen = ft.finetune_job(bases["denoise"], data, steps=6, **kw)
+    for p in gen:
+        if p.phase == "training" and p.step == 3:
+            break
+    gen.close()  # cancel: a checkpoint is kept
+    assert (tmp_path / "ck" / ft.CHECKPOINT_NAME).is_file()
+    items, resumed = drain(ft.finetune_job(bases["denoise"], data, steps=6, **kw))
+    assert any("resumed at step 3" in p.message for p in items)
+    assert [p.step for p in items if p.phase == "training"] == [4, 5, 6]
+    a, b = straight.module.state_dict(), resumed.module.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.before == straight.before and resumed.after == straight.after
+    with pytest.raises(DeconvError, match="different fine-tune job"):
+        drain(ft.finetune_job(bases["denoise"], data, steps=7, **kw))
+
+
+# ------------------------------------------------------------------------------ saving
+def test_saved_model_is_in_the_registry_runs_and_base_is_unchanged(bases, photos) -> None:
+    spec = bases["denoise"]
+    img = _noisy(_clean(np.random.default_rng(5)), np.random.default_rng(6)) / 255.0
+    img = img.astype(np.float32)
+    before_out = spec.build(LoadOptions(device="cpu", strength=20))(img)
+    data = ft.FinetuneData.pairs(photos["before"], photos["after"])
+    _, res = drain(ft.finetune_job(spec, data, steps=3, device="cpu", lr=5e-3, **FAST))
+    saved = ft.save_finetuned(res, "My street photos")
+    assert saved.id == "my-street-photos" and saved.kind == "finetuned" and saved.trainable
+    reg = catalog.default_registry()
+    got = reg.get(saved.id)
+    card = got.card
+    assert card["loader"] == "deconv" and card["finetune"]["base_model"]["id"] == spec.id
+    fcard = card["finetune"]
+    assert fcard["mode"] == "pairs" and fcard["steps"] == 3 and fcard["train_photos"] == 3
+    assert fcard["val_psnr_before"] == res.before["psnr"]
+    assert fcard["val_psnr_after"] == res.after["psnr"] and "date" in fcard
+    assert card["architecture"] == spec.card["architecture"] and got.strength is not None
+    out = got.build(LoadOptions(device="cpu", strength=20))(img)
+    assert out.shape == img.shape and np.isfinite(out).all()
+    assert not np.allclose(out, before_out)  # it learnt something
+    # the base model gives exactly what it gave before
+    after_out = spec.build(LoadOptions(device="cpu", strength=20))(img)
+    np.testing.assert_array_equal(after_out, before_out)
+    # fine-tuning the fine-tuned model works too
+    _, res2 = drain(ft.finetune_job(got, data, steps=1, device="cpu", **FAST))
+    assert ft.save_finetuned(res2, "My street photos").id == "my-street-photos-2"
+    # rename and delete
+    renamed = imported.rename_user_model(saved.id, "Street, v2")
+    assert renamed.name == "Street, v2" and catalog.default_registry().get(saved.id).name == (
+        "Street, v2"
+    )
+    from deconv_gui.models.importer import remove_model
+
+    remove_model(saved.id)
+    assert saved.id not in catalog.default_registry()
+
+
+def test_base_weights_file_is_never_written(bases, photos, tmp_path) -> None:
+    card = _card("deblur")
+    net = build_network(card["architecture"]["name"], card["architecture"]["hparams"])
+    save_weights(net, tmp_path / "tiny-deblur.safetensors", fp16=False)
+    write_card(card, tmp_path / "tiny-deblur.json")
+    before = _sha(tmp_path / "tiny-deblur.safetensors")
+    spec = bundled.spec_from_card(tmp_path / "tiny-deblur.json")
+    data = ft.FinetuneData.clean(photos["clean"], "blur=disk:1-2")
+    _, res = drain(ft.finetune_job(spec, data, steps=2, device="cpu", lr=1e-2, **FAST))
+    ft.save_finetuned(res, "deblur mine")
+    assert _sha(tmp_path / "tiny-deblur.safetensors") == before
+    assert json.loads((tmp_path / "tiny-deblur.json").read_text()) == card
+
+
+def test_cli_function_prints_json_last(bases, photos, capsys, monkeypatch) -> None:
+    from deconv_gui.models.registry import ModelRegistry
+
+    monkeypatch.setattr(catalog, "default_registry", lambda: ModelRegistry([bases["denoise"]]))
+    rc = ft.run_finetune_cli("tiny-denoise", "noisy", [str(photos["noisy"])], None, 2,
+                             "cli model", "cpu", True)  # fmt: skip
+    assert rc == 0
+    out = capsys.readouterr()
+    last = json.loads(out.out.strip().splitlines()[-1])
+    assert last["id"] == "cli-model" and last["val_psnr_before"] is not None
+    assert "val_psnr_after" in last and "step 2/2" in out.err
+    assert "cli-model" in {s.id for s in imported.user_specs()}
