@@ -28,7 +28,8 @@ validated) and returns a `FinetuneResult`. Pausing = the consumer stops pulling;
 closing the generator (a checkpoint is written first when ``checkpoint_dir`` is set, so the
 job can be resumed). Checkpoints are also written at intervals and a job started again with
 the same arguments and ``resume=True`` continues exactly where it stopped (model, optimizer,
-schedule, step and every random state; it builds on `deconv_gui.training.loop.Trainer`).
+schedule, step and every random state; it builds on `deconv_gui.training.loop.Trainer`); a
+checkpoint left by a different job (other photos or settings) is replaced.
 
 A fraction of the photos (``val_fraction``) is held out: the metrics before/after are
 measured on centre crops of those. Memory stays bounded: each photo keeps at most a few
@@ -919,21 +920,20 @@ def finetune_job(
     ft_state: dict[str, Any] = {"fingerprint": fingerprint, "before": None, "curve": []}
     ckpt = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
     resumed = False
+    restart_note = ""
     if ckpt is not None and resume and ckpt.is_file():
         try:
             state = torch.load(ckpt, map_location=dev, weights_only=True)
         except Exception as exc:  # noqa: BLE001
             raise DeconvError(f"cannot read the checkpoint {ckpt}: {exc}") from None
         old = state.get("finetune", {})
-        if old.get("fingerprint") != fingerprint:
-            raise DeconvError(
-                f"the checkpoint in {ckpt.parent} belongs to a different fine-tune job "
-                "(other base model, photos or settings); start fresh or choose another folder"
-            )
-        trainer.load_state_dict(state)
-        trainer.batch_size = int(old.get("batch", trainer.batch_size))
-        ft_state.update(old)
-        resumed = True
+        if old.get("fingerprint") == fingerprint:
+            trainer.load_state_dict(state)
+            trainer.batch_size = int(old.get("batch", trainer.batch_size))
+            ft_state.update(old)
+            resumed = True
+        else:  # other base model, photos or settings: that checkpoint is replaced
+            restart_note = "the checkpoint was for other photos or settings: starting afresh"
 
     def save_ckpt() -> str | None:
         if ckpt is None:
@@ -958,7 +958,7 @@ def finetune_job(
     yield FinetuneProgress(
         trainer.step, steps, phase="validating", val=before, preview=preview_before,
         batch=trainer.batch_size, elapsed_s=time.perf_counter() - t0,
-        message=f"resumed at step {trainer.step}" if resumed else "base model measured",
+        message=f"resumed at step {trainer.step}" if resumed else restart_note or "base model measured",
     )  # fmt: skip
 
     val_every = int(val_every or max(10, min(100, steps // 10)))
@@ -1026,7 +1026,15 @@ def default_checkpoint_dir(base_id: str, data: FinetuneData, steps: int) -> Path
     """A per-job folder under the user folder, so running the same job again resumes it."""
     from deconv_gui import paths
 
-    key = json.dumps([base_id, data.mode, data.folders, data.degrade, int(steps)])
+    key = json.dumps(
+        [
+            base_id,
+            data.mode,
+            [str(Path(f).expanduser().resolve()) for f in data.folders],
+            data.degrade,
+            int(steps),
+        ]
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return paths.user_home() / "finetune-checkpoints" / f"{base_id}-{digest}"
 

@@ -1,0 +1,171 @@
+"""The fine-tune panel driven through its real buttons: the pair report gating the start,
+a training run with progress, plots and crops, saving into the model list, pause/resume
+and cancel (a checkpoint is kept)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from PySide6.QtCore import Qt
+
+from deconv_gui.models import bundled, catalog
+from deconv_gui.models.networks import build_network
+from deconv_gui.models.registry import ModelRegistry
+from deconv_gui.training.export import save_weights, write_card
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def ft_registry(tmp_path: Path, registry: ModelRegistry) -> ModelRegistry:
+    """The tiny GUI registry plus a tiny trainable denoiser (card + safetensors)."""
+    card = {
+        "id": "tiny-net",
+        "name": "Tiny net",
+        "task": "denoise",
+        "scale": 1,
+        "architecture": {
+            "name": "redunet",
+            "hparams": {
+                "channels": [8, 16],
+                "enc_blocks": 1,
+                "mid_blocks": 1,
+                "dec_blocks": 1,
+                "noise_map": True,
+            },
+        },  # fmt: skip
+        "receptive_field": 12,
+        "pad_multiple": 4,
+        "fp16": False,
+    }
+    torch.manual_seed(0)
+    net = build_network(card["architecture"]["name"], card["architecture"]["hparams"])
+    save_weights(net, tmp_path / "models" / "tiny-net.safetensors", fp16=False)
+    write_card(card, tmp_path / "models" / "tiny-net.json")
+    registry.register(bundled.spec_from_card(tmp_path / "models" / "tiny-net.json"))
+    return registry
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(0)
+    out = {k: tmp_path / k for k in ("before", "after", "noisy")}
+    for d in out.values():
+        d.mkdir()
+    for i in range(3):
+        small = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+        gt = np.asarray(Image.fromarray(small).resize((48, 40), Image.Resampling.BICUBIC))
+        noisy = np.clip(gt + rng.normal(0, 20, gt.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(out["before"] / f"p{i}.png")
+        Image.fromarray(gt).save(out["after"] / f"p{i}.png")
+        Image.fromarray(noisy).save(out["noisy"] / f"p{i}.png")
+    return out
+
+
+@pytest.fixture
+def panel(qtbot, ft_registry):
+    from deconv_gui.gui.finetune_panel import FineTunePanel
+
+    w = FineTunePanel(ft_registry, devices=["cpu"])
+    w.job_options = {"batch": 2, "patch": 16, "val_every": 5}
+    qtbot.addWidget(w)
+    w.resize(1000, 640)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def test_only_trainable_models_are_offered(panel) -> None:
+    ids = [panel.base_combo.itemData(i) for i in range(panel.base_combo.count())]
+    assert ids == ["tiny-net"]
+    panel.set_mode("noisy")
+    assert "independent from pixel to pixel" in panel.mode_help.text()
+    assert "JPEG" in panel.mode_help.text()
+    assert not panel.crop_target.isVisible()
+
+
+def test_pairs_report_train_and_save(qtbot, panel, folders) -> None:
+    panel.set_mode("pairs")
+    Image.new("RGB", (30, 30)).save(folders["before"] / "extra.png")  # no 'after' photo
+    panel.before_field.set_path(folders["before"])
+    panel.after_field.set_path(folders["after"])
+    assert "extra.png" in panel.pair_report_label.text()
+    assert not panel.start_button.isEnabled()  # nothing starts until resolved or skipped
+    assert panel.skip_check.isVisibleTo(panel)
+    panel.skip_check.setChecked(True)
+    assert panel.start_button.isEnabled()
+    panel.steps_spin.setValue(10)
+
+    seen = []
+    panel.runner.progressed.connect(seen.append)
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=60000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert panel.cancel_button.isEnabled() and not panel.start_button.isEnabled()
+    assert panel.progress.value() == 10 and panel.progress.maximum() == 10
+    assert [p.step for p in seen if getattr(p, "phase", "") == "training"] == list(range(1, 11))
+    assert panel.loss_plot.series and len(panel.loss_plot.series[0][2]) == 10
+    assert [x for x, _ in panel.val_plot.series[0][2]] == [0, 5, 10]
+    assert panel.val_plot.reference is not None
+    assert not panel.crop_output.image.pixmap().isNull()
+    assert not panel.crop_target.image.pixmap().isNull()
+    assert "base model" in panel.metrics_label.text() and "dB" in panel.metrics_label.text()
+    assert "Done" in panel.status_label.text()
+
+    panel.name_edit.setText("My pairs")
+    assert panel.save_button.isEnabled()
+    with qtbot.waitSignal(panel.model_saved, timeout=5000) as blocker:
+        qtbot.mouseClick(panel.save_button, Qt.MouseButton.LeftButton)
+    new_id = blocker.args[0]
+    assert new_id == "my-pairs" and new_id in catalog.default_registry()
+    assert panel.registry.get(new_id).kind == "finetuned"
+    assert panel.base_combo.findData(new_id) >= 0  # can be fine-tuned again
+    assert not panel.save_button.isEnabled()
+
+
+def test_pause_resume_and_cancel(qtbot, panel, folders) -> None:
+    from deconv_gui.gui.finetune_panel import _PAUSED
+
+    panel.set_mode("noisy")
+    panel.noisy_field.set_path(folders["noisy"])
+    panel.steps_spin.setValue(5000)
+    seen = []
+    panel.runner.progressed.connect(seen.append)
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.progress.value() >= 2, timeout=30000)
+
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert panel.is_paused and panel.pause_button.text() == "Resume"
+    qtbot.waitUntil(lambda: sum(p is _PAUSED for p in seen) >= 2, timeout=5000)
+    k = len(seen)
+    qtbot.waitUntil(lambda: sum(p is _PAUSED for p in seen[k:]) >= 2, timeout=5000)
+    assert all(p is _PAUSED for p in seen[k:])  # no training step while paused
+    qtbot.mouseClick(panel.pause_button, Qt.MouseButton.LeftButton)
+    assert not panel.is_paused
+    step = panel.progress.value()
+    qtbot.waitUntil(lambda: panel.progress.value() > step, timeout=30000)
+
+    with qtbot.waitSignal(panel.runner.cancelled, timeout=30000):
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert "Cancelled" in panel.status_label.text()
+    assert panel.start_button.isEnabled() and not panel.save_button.isEnabled()
+    assert (panel._checkpoint_dir / "finetune.pt").is_file()  # a restart resumes
+
+
+def test_errors_are_shown_in_the_panel(qtbot, panel, tmp_path) -> None:
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    Image.new("RGB", (40, 40)).save(lonely / "a.png")
+    panel.set_mode("noisy")
+    panel.noisy_field.set_path(lonely)
+    with qtbot.waitSignal(panel.runner.failed, timeout=10000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert "too little data" in panel.status_label.text()
+    panel.set_mode("clean")
+    panel.degrade_combo.setEditText("noise=abc")
+    assert "bad degradation" in panel.degrade_hint.text()
+    panel.clean_field.set_path(lonely)
+    assert not panel.start_button.isEnabled()
