@@ -7,11 +7,9 @@ Each is driven by the generator machinery of `deconv_gui.gui.runner`.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +35,18 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFrame,
-    QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
-    QPushButton,
     QScrollArea,
     QSizePolicy,
     QSplitter,
     QStackedWidget,
     QTextEdit,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -79,6 +74,7 @@ from deconv_gui.gui.display import (
     to_bgra8,
     to_rgb8,
 )
+from deconv_gui.gui.document import Document
 from deconv_gui.gui.filmstrip import THUMB, Filmstrip, thumbnail_image
 from deconv_gui.gui.preferences import Preferences, PreferencesDialog
 from deconv_gui.gui.quality import (
@@ -94,6 +90,7 @@ from deconv_gui.gui.quality import (
 from deconv_gui.gui.quality_panel import QualityPanel, Readout
 from deconv_gui.gui.restore_panel import RestorePanel, format_duration
 from deconv_gui.gui.runner import JobRunner, TaskQueue
+from deconv_gui.gui.widgets import MessageBar, WelcomePage
 from deconv_gui.models.registry import ModelRegistry, ModelSpec
 from deconv_gui.paths import resource_path, sample_photo, user_home
 
@@ -122,196 +119,6 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
         else:
             out.append(p)
     return out
-
-
-_doc_ids = itertools.count(1)
-
-
-@dataclass(eq=False)
-class Document:
-    """One open photo, its comparison target and its result."""
-
-    path: Path
-    key: int = field(default_factory=lambda: next(_doc_ids))
-    state: str = "loading"  # loading | preview | ready | error
-    error: str = ""
-    preview: DisplayImage | None = None
-    photo: Photo | None = None
-    photo_view: DisplayImage | None = None
-    # what results are compared with
-    comparison: str = "input"  # "input", "reference" or "sim:SPEC"
-    reference: np.ndarray | None = None
-    reference_name: str = ""
-    lq: np.ndarray | None = None  # the degraded input in Simulate mode
-    lq_view: DisplayImage | None = None
-    target: Target | None = None
-    generation: int = 0  # bumped whenever target or result change (stale scores are dropped)
-    # the result
-    result: np.ndarray | None = None
-    result_view: DisplayImage | None = None
-    result_spec: ModelSpec | None = None
-    result_meta: ImageMeta | None = None
-    result_partial: bool = False
-    result_seconds: float = 0.0
-    saved_path: Path | None = None
-    scores: TileScores = field(default_factory=TileScores)
-    final: FinalScores | None = None
-    visible: tuple[float | None, float | None] = (None, None)
-    full_requested: bool = False
-
-    def __repr__(self) -> str:
-        return f"<Document {self.path.name!r} {self.state}>"
-
-    @property
-    def name(self) -> str:
-        return self.path.name
-
-    @property
-    def is_ready(self) -> bool:
-        return self.state == "ready" and self.photo is not None
-
-    @property
-    def simulation(self) -> str | None:
-        return self.comparison[4:] if self.comparison.startswith("sim:") else None
-
-    @property
-    def input_rgb(self) -> np.ndarray | None:
-        if self.lq is not None:
-            return self.lq
-        return self.photo.rgb if self.photo is not None else None
-
-    @property
-    def input_view(self) -> DisplayImage | None:
-        if self.lq_view is not None:
-            return self.lq_view
-        return self.photo_view or self.preview
-
-    @property
-    def unsaved(self) -> bool:
-        return self.result is not None and not self.result_partial and self.saved_path is None
-
-    def clear_result(self) -> None:
-        self.result = self.result_view = self.result_spec = self.result_meta = None
-        self.result_partial = False
-        self.saved_path = None
-        self.scores = TileScores()
-        self.final = None
-        self.visible = (None, None)
-        self.generation += 1
-
-
-class MessageBar(QWidget):
-    """A dismissable message above the viewer: errors stay, notes fade after a while."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(8, 6, 8, 2)
-        self.frame = QFrame(self)
-        self.frame.setObjectName("MessageBar")
-        outer.addWidget(self.frame)
-        lay = QHBoxLayout(self.frame)
-        lay.setContentsMargins(12, 6, 6, 6)
-        self.icon = QLabel()
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.close_button = QToolButton(self.frame)
-        self.close_button.setText("✕")
-        self.close_button.setAutoRaise(True)
-        self.close_button.setToolTip("Dismiss")
-        self.close_button.clicked.connect(self.hide)
-        lay.addWidget(self.icon)
-        lay.addWidget(self.label, 1)
-        lay.addWidget(self.close_button)
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self.hide)
-        self.kind = ""
-        self._text = ""
-        self.hide()
-
-    def show_message(self, text: str, kind: str = "error", timeout_ms: int = 0) -> None:
-        self.kind = kind
-        if self.palette().window().color().lightness() < 128:  # dark theme
-            colours = {
-                "error": ("#4a1f23", "#ffd7da", "#7a343b", "⚠"),
-                "warning": ("#4a3d14", "#ffecb3", "#7a6526", "⚠"),
-                "info": ("#1b324d", "#d7e8fb", "#2f5680", "ℹ"),
-            }
-        else:
-            colours = {
-                "error": ("#f8d7da", "#5c1a1f", "#e5a4aa", "⚠"),
-                "warning": ("#fff3cd", "#5c4400", "#e6cf85", "⚠"),
-                "info": ("#d7e8fb", "#123a66", "#9fc3ec", "ℹ"),
-            }
-        bg, fg, border, icon = colours.get(kind, colours["info"])
-        self.frame.setStyleSheet(
-            f"#MessageBar {{ background: {bg}; border: 1px solid {border}; border-radius: 6px; }}"
-            f"#MessageBar QLabel, #MessageBar QToolButton {{ color: {fg}; background: transparent; }}"
-        )
-        self.icon.setText(icon)
-        self.label.setText(text)
-        self._text = text
-        self.show()
-        if timeout_ms:
-            self._timer.start(timeout_ms)
-        else:
-            self._timer.stop()
-
-    def hideEvent(self, event) -> None:
-        self._text = ""
-        self.kind = ""
-        super().hideEvent(event)
-
-    def text(self) -> str:
-        """The message shown now ("" when dismissed)."""
-        return self._text
-
-
-class WelcomePage(QWidget):
-    open_requested = Signal()
-    sample_requested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.addStretch(3)
-        icon = QLabel()
-        svg = resource_path("icons", "deconv-gui.svg")
-        if svg.is_file():
-            icon.setPixmap(QIcon(str(svg)).pixmap(QSize(96, 96)))
-        icon.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(icon)
-        title = QLabel("Drop photos here")
-        f = title.font()
-        f.setPointSizeF(f.pointSizeF() * 1.8)
-        f.setWeight(f.Weight.DemiBold)
-        title.setFont(f)
-        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(title)
-        sub = QLabel(
-            "Denoise, upscale and deblur, then compare before and after with a live SSIM readout.\n"
-            "Files and whole folders can be dropped; JPEG, PNG, TIFF (16-bit too) and WebP."
-        )
-        sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        sub.setEnabled(False)
-        lay.addWidget(sub)
-        lay.addSpacing(14)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.open_button = QPushButton("Open Photos…")
-        self.open_button.setMinimumHeight(32)
-        self.open_button.clicked.connect(self.open_requested)
-        row.addWidget(self.open_button)
-        self.sample_button = QPushButton("Try the Sample Photo")
-        self.sample_button.setMinimumHeight(32)
-        self.sample_button.clicked.connect(self.sample_requested)
-        self.sample_button.setVisible(sample_photo().is_file())
-        row.addWidget(self.sample_button)
-        row.addStretch(1)
-        lay.addLayout(row)
-        lay.addStretch(4)
 
 
 class MainWindow(QMainWindow):
