@@ -150,6 +150,7 @@ class MainWindow(QMainWindow):
         self._pending_tiles: list[tuple[tuple[int, int, int, int], np.ndarray]] = []
         self._tiles_in_flight = False
         self._batch_dialog: BatchDialog | None = None
+        self._finetune = None  # the fine-tune window, while open
         self._closing = False
         self._space_down = False
         # questions the user must answer; tests replace this
@@ -319,6 +320,12 @@ class MainWindow(QMainWindow):
         self.save_as_action = act(
             "Save Result &As…", self.save_as, "Ctrl+Shift+S", "Save the result under a new name"
         )
+        self.finetune_action = act(
+            "&Fine-tune a Model…",
+            self.finetune_window,
+            None,
+            "Train a model further on your own photos",
+        )
         self.import_model_action = act(
             "&Import Model…",
             self.import_model_dialog,
@@ -416,7 +423,7 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addActions([self.batch_action, self.card_action])
         m.addSeparator()
-        m.addAction(self.import_model_action)
+        m.addActions([self.finetune_action, self.import_model_action])
         m = mb.addMenu("&Help")
         m.addActions([self.shortcuts_action, self.logs_action, self.about_action])
 
@@ -1423,6 +1430,38 @@ class MainWindow(QMainWindow):
             on_error=lambda m, _d: self.show_error(f"Could not import {path.name}: {m}"),
         )
 
+    def finetune_window(self):
+        """The fine-tune panel in a window of its own (one at a time; closing it stops it)."""
+        if self._finetune is not None:
+            self._finetune.show()
+            self._finetune.raise_()
+            self._finetune.activateWindow()
+            return self._finetune
+        from deconv_gui.gui.finetune_panel import FineTunePanel
+
+        panel = FineTunePanel(self.registry, parent=self, devices=devices.available_devices())
+        panel.setWindowFlag(Qt.WindowType.Window, True)
+        panel.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        panel.model_saved.connect(self._on_model_saved)
+        panel.destroyed.connect(self._on_finetune_closed)
+        panel.resize(1120, 720)
+        panel.show()
+        self._finetune = panel
+        return panel
+
+    def _on_finetune_closed(self, *_args) -> None:
+        self._finetune = None
+
+    def _on_model_saved(self, model_id: str) -> None:
+        """A fine-tuned model was saved (and registered): show it in the model list."""
+        self.restore_panel.set_registry(self.registry)
+        if model_id in self.registry:
+            self.restore_panel.select_model(model_id)
+            spec = self.registry.get(model_id)
+            self.show_error(
+                f"“{spec.name}” is in the model list now.", kind="info", timeout_ms=8000
+            )
+
     def remove_model(self, model_id: str) -> None:
         if model_id not in self.registry:
             return
@@ -1681,6 +1720,9 @@ class MainWindow(QMainWindow):
             log.exception("saving preferences failed")
         if self._batch_dialog is not None:
             self._batch_dialog.close()
+        if self._finetune is not None:
+            self._finetune.shutdown()
+            self._finetune.close()
 
 
 # ---------------------------------------------------------------------- helpers

@@ -216,3 +216,24 @@ def test_a_very_large_result_asks_first(qtbot, window, photo, monkeypatch):
     window.restore_panel.select_model("tiny-x2")
     assert window.run() is False
     assert asked and "MP" in asked[0] and not window.is_busy
+
+
+def test_fine_tune_window_and_a_saved_model_joins_the_list(qtbot, window):
+    from deconv_gui.models.registry import ModelSpec
+
+    panel = window.finetune_window()
+    assert panel.isWindow() and panel.isVisible()
+    assert window.finetune_window() is panel  # one at a time
+    spec = ModelSpec("my-tuned", "My tuned conv", "denoise", 1, "finetuned", "Tuned on my photos.",
+                     build=lambda o: None)  # fmt: skip
+    window.registry.register(spec)
+    panel.model_saved.emit("my-tuned")
+    assert window.restore_panel.current_spec().id == "my-tuned"
+    groups = [
+        window.restore_panel.model_tree.topLevelItem(i).text(0)
+        for i in range(window.restore_panel.model_tree.topLevelItemCount())
+    ]
+    assert "Fine-tuned" in groups
+    with qtbot.waitSignal(panel.destroyed, timeout=5000):
+        panel.close()
+    assert window._finetune is None
