@@ -237,3 +237,16 @@ def test_fine_tune_window_and_a_saved_model_joins_the_list(qtbot, window):
     with qtbot.waitSignal(panel.destroyed, timeout=5000):
         panel.close()
     assert window._finetune is None
+
+
+def test_gui_self_test_reports_a_failure(tmp_path, monkeypatch, capsys):
+    from gui_helpers import tiny_registry
+
+    from deconv_gui import paths
+    from deconv_gui.gui.selftest import run_gui_self_test
+    from deconv_gui.models import catalog
+
+    monkeypatch.setattr(catalog, "default_registry", tiny_registry)
+    monkeypatch.setattr(paths, "sample_photo", lambda: tmp_path / "missing.jpg")
+    assert run_gui_self_test(None, timeout_s=30) == 1
+    assert "sample photo missing" in capsys.readouterr().err
