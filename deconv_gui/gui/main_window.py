@@ -898,6 +898,9 @@ class MainWindow(QMainWindow):
             self.show_error("Open a photo and choose a model first.", kind="info", timeout_ms=4000)
             return False
         rgb = doc.input_rgb
+        kernel = _simulated_kernel(doc.simulation)
+        if "kernel" in spec.params and kernel and not self.restore_panel.kernel_edit.text().strip():
+            self.restore_panel.kernel_edit.setText(kernel)  # undo the blur that was simulated
         options = self.restore_panel.load_options()
         if "kernel" in spec.params and "kernel" in options.params:
             try:
@@ -1737,6 +1740,15 @@ def _tile_painter(target: DisplayImage, colour: DisplayColour | None = None):
         return tp
 
     return prepare
+
+
+def _simulated_kernel(simulation: str | None) -> str:
+    """The blur kernel of a degradation spec ("noise=5,blur=gaussian:2" -> "gaussian:2")."""
+    for step in (simulation or "").split(","):
+        name, _, value = step.strip().partition("=")
+        if name == "blur" and value:
+            return value
+    return ""
 
 
 def _thumb8(rgb: np.ndarray) -> np.ndarray:

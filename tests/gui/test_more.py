@@ -250,3 +250,27 @@ def test_gui_self_test_reports_a_failure(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(paths, "sample_photo", lambda: tmp_path / "missing.jpg")
     assert run_gui_self_test(None, timeout_s=30) == 1
     assert "sample photo missing" in capsys.readouterr().err
+
+
+def test_deblurring_a_simulated_blur_uses_its_kernel(qtbot, window, photo):
+    from gui_helpers import tiny_registry
+
+    from deconv_gui.models.registry import ModelSpec
+
+    seen = {}
+
+    def build(options):
+        seen["kernel"] = options.params.get("kernel")
+        return tiny_registry().get("tiny-conv").build(options)
+
+    window.registry.register(
+        ModelSpec("tiny-deblur", "Tiny deblur", "deblur", 1, "classical", "Takes a kernel.",
+                  build=build, params=("kernel",))
+    )  # fmt: skip
+    window.restore_panel.set_registry(window.registry)
+    doc = open_and_wait(qtbot, window, photo)
+    window.simulate("blur=gaussian:2")
+    qtbot.waitUntil(lambda: doc.lq is not None, timeout=10000)
+    run_and_wait(qtbot, window, "tiny-deblur")
+    assert seen["kernel"] == "gaussian:2"
+    assert window.restore_panel.kernel_edit.text() == "gaussian:2"
