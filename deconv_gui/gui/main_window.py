@@ -549,6 +549,15 @@ class MainWindow(QMainWindow):
     def open_paths(self, paths: Iterable[str | Path]) -> list[Document]:
         """Open photos (folders are expanded); returns the new documents."""
         raw = list(paths)
+        missing = [p for p in raw if not Path(p).expanduser().exists()]
+        if missing:
+            for p in missing:
+                self.prefs.remove_recent(p)
+            names = ", ".join(Path(p).name for p in missing[:3]) + ("…" if len(missing) > 3 else "")
+            self.show_error(f"Not found (moved or deleted?): {names}")
+            raw = [p for p in raw if p not in missing]
+            if not raw:
+                return []
         files = expand_paths(raw)
         if not files:
             if raw:

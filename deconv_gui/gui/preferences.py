@@ -173,6 +173,10 @@ class Preferences:
         items = [p] + [x for x in self.recent_files if x != p]
         self._set("files/recent", items[:MAX_RECENT])
 
+    def remove_recent(self, path: str | os.PathLike) -> None:
+        gone = {str(path), str(Path(path).expanduser().resolve())}
+        self._set("files/recent", [x for x in self.recent_files if x not in gone])
+
     def clear_recent(self) -> None:
         self._set("files/recent", [])
 

@@ -274,3 +274,15 @@ def test_deblurring_a_simulated_blur_uses_its_kernel(qtbot, window, photo):
     run_and_wait(qtbot, window, "tiny-deblur")
     assert seen["kernel"] == "gaussian:2"
     assert window.restore_panel.kernel_edit.text() == "gaussian:2"
+
+
+def test_a_recent_photo_that_is_gone_is_reported_and_forgotten(qtbot, window, tmp_path):
+    gone = write_photo(tmp_path / "gone.jpg")
+    window.prefs.add_recent(gone)
+    gone.unlink()
+    window._fill_recent_menu()
+    action = next(a for a in window.recent_menu.actions() if a.text() == "gone.jpg")
+    action.trigger()
+    assert "gone.jpg" in window.message_bar.text()
+    assert not window.documents
+    assert str(gone.resolve()) not in window.prefs.recent_files
