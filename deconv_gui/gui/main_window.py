@@ -149,6 +149,8 @@ class MainWindow(QMainWindow):
         self._run_backup: dict[str, Any] | None = None
         self._pending_tiles: list[tuple[tuple[int, int, int, int], np.ndarray]] = []
         self._tiles_in_flight = False
+        self._fraction_done = 0.0  # of the running result, for the live readout
+        self._overlay_kind = ""  # "", "ssim" or "diff"
         self._batch_dialog: BatchDialog | None = None
         self._finetune = None  # the fine-tune window, while open
         self._closing = False
@@ -843,7 +845,7 @@ class MainWindow(QMainWindow):
         self._apply_overlay()
 
     def _apply_overlay(self) -> None:
-        kind = getattr(self, "_overlay_kind", "")
+        kind = self._overlay_kind
         doc = self.current
         final = doc.final if doc is not None else None
         if not kind or final is None or doc.result is None:
@@ -1189,7 +1191,7 @@ class MainWindow(QMainWindow):
         elif doc.result_partial and doc.scores.area:
             r.after_ssim, r.after_psnr = doc.scores.ssim, doc.scores.psnr
             r.partial = True
-            r.fraction = getattr(self, "_fraction_done", 0.0)
+            r.fraction = self._fraction_done
         self.quality_panel.show_readout(r)
 
     # ================================================================== comparison
