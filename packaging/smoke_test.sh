@@ -6,7 +6,7 @@
 # Checks, each reported as PASS / FAIL / SKIP with its wall time:
 #   1. `deconv-gui --version` and `--help` start (and how long a start takes)
 #   2. `deconv-gui self-test`: load -> restore -> metrics -> save -> reload on the sample photo
-#   3. `deconv-gui models` lists the registry
+#   3. `deconv-gui models` lists the registry, and the first bundled network restores the sample
 #   4. model import through spandrel (when SMOKE_IMPORT_MODEL=FILE names a weights file;
 #      build.sh makes a tiny one): import, restore the sample with it, remove it
 #   5. `deconv-gui self-test --gui --screenshot PATH` under QT_QPA_PLATFORM=offscreen
@@ -72,14 +72,29 @@ if [[ $rc -eq 0 ]] && grep -q "self-test ok" "$log"; then pass self-test "$(grep
 run models -- "$EXE" models
 if [[ $rc -eq 0 ]] && [[ -s "$log" ]]; then pass models "$(wc -l <"$log") models"; else fail models; fi
 
+# 3b. a bundled network (resources/models), on the CPU
+sample="$BUNDLE/_internal/resources/sample/sample.jpg"
+[[ -f "$sample" ]] || sample="$ROOT/resources/sample/sample.jpg"
+bundled_id=$(awk '$4 == "bundled" { print $1; exit }' "$OUT/models.log")
+if [[ -n "$bundled_id" ]]; then
+    run restore-bundled -- "$EXE" restore "$sample" --model "$bundled_id" --device cpu \
+        --output "$OUT/bundled-restore.png" --overwrite
+    if [[ $rc -eq 0 ]] && [[ -s "$OUT/bundled-restore.png" ]]; then
+        pass restore-bundled "$bundled_id"
+    else
+        fail restore-bundled
+    fi
+else
+    took=0.00
+    skip restore-bundled "no bundled network model in resources/models yet"
+fi
+
 # 4. model import through spandrel
 if [[ -n "${SMOKE_IMPORT_MODEL:-}" ]]; then
     run models-import -- "$EXE" models import "$SMOKE_IMPORT_MODEL" --name "Smoke test model" --json
     if [[ $rc -eq 0 ]]; then
         model_id=$(sed -n 's/^  "id": "\(.*\)",$/\1/p' "$log" | head -1)
         pass models-import "id ${model_id:-?}"
-        sample="$BUNDLE/_internal/resources/sample/sample.jpg"
-        [[ -f "$sample" ]] || sample="$ROOT/resources/sample/sample.jpg"
         run restore-imported -- "$EXE" restore "$sample" --model "$model_id" --device cpu \
             --output "$OUT/imported-restore.png" --overwrite
         if [[ $rc -eq 0 ]] && [[ -s "$OUT/imported-restore.png" ]]; then

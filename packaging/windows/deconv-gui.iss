@@ -4,9 +4,10 @@
 ; Build, from the repository root, after packaging\build.sh (Git Bash) or the PowerShell steps
 ; in packaging\README.md have produced dist\deconv-gui\ and build\icons\deconv-gui.ico:
 ;
-;   "C:\Program Files (x86)\Inno Setup 6\ISCC.exe" /DAppVersion=0.1.0 packaging\windows\deconv-gui.iss
+;   "C:\Program Files (x86)\Inno Setup 6\ISCC.exe" packaging\windows\deconv-gui.iss
 ;
-; (AppVersion must match deconv_gui\__init__.py; build.sh's README recipe passes it.)
+; The version is read from the built deconv-gui.exe (its VERSIONINFO, which the spec fills from
+; deconv_gui\__init__.py); /DAppVersion=X.Y.Z overrides it.
 ; Output: dist\deconv-gui-<version>-windows-x64-setup.exe
 ;
 ; What it installs:
@@ -19,7 +20,11 @@
 ;     (%LOCALAPPDATA%\deconv-gui: imported models, settings, logs) is kept.
 
 #ifndef AppVersion
-  #define AppVersion "0.1.0"
+  ; The version the spec wrote into the executable's VERSIONINFO (from deconv_gui\__init__.py).
+  #define AppVersion GetStringFileInfo(AddBackslash(SourcePath) + "..\..\dist\deconv-gui\deconv-gui.exe", "ProductVersion")
+#endif
+#if AppVersion == ""
+  #error Cannot read the version from dist\deconv-gui\deconv-gui.exe: build the bundle first or pass /DAppVersion=X.Y.Z
 #endif
 #define AppName "Deconv GUI"
 #define AppExe "deconv-gui.exe"
