@@ -12,20 +12,26 @@ from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication
 
 from deconv_gui import __version__
+from deconv_gui.errors import DeconvError
 from deconv_gui.gui.main_window import MainWindow
 from deconv_gui.paths import resource_path
 
 __all__ = ["MainWindow", "create_application", "run_app"]
 
 
-def use_offscreen_if_headless() -> None:
-    """On Linux without a display, fall back to Qt's offscreen platform (CI, self-test)."""
-    if (
+def _headless() -> bool:
+    """Linux without a display server and no Qt platform chosen."""
+    return (
         sys.platform.startswith("linux")
         and not os.environ.get("QT_QPA_PLATFORM")
         and not os.environ.get("DISPLAY")
         and not os.environ.get("WAYLAND_DISPLAY")
-    ):
+    )
+
+
+def use_offscreen_if_headless() -> None:
+    """On Linux without a display, use Qt's offscreen platform (CI, the GUI self-test)."""
+    if _headless():
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
 
 
@@ -64,7 +70,11 @@ def run_app(paths: list[str]) -> int:
     from deconv_gui.gui.crash import install_excepthook
     from deconv_gui.models.catalog import default_registry
 
-    use_offscreen_if_headless()
+    if _headless() and QApplication.instance() is None:
+        raise DeconvError(
+            "no display to open the window on (DISPLAY and WAYLAND_DISPLAY are not set); "
+            "`deconv-gui self-test --gui` checks the window headless"
+        )
     app = create_application()
     install_excepthook()
     window = MainWindow(default_registry())
