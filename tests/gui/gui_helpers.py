@@ -101,7 +101,7 @@ def write_photo(path: Path, size=(96, 72), seed: int = 0, fmt: str | None = None
     return path
 
 
-def open_and_wait(qtbot, window, path: Path, timeout: int = 10000):
+def open_and_wait(qtbot, window, path: Path, timeout: int = 20000):
     """Open a photo and wait until it is fully loaded."""
     with qtbot.waitSignal(window.document_loaded, timeout=timeout) as blocker:
         docs = window.open_paths([path])

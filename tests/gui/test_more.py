@@ -16,7 +16,7 @@ def test_reference_photo_shows_before_and_after_scores(qtbot, window, photo, tmp
     doc = open_and_wait(qtbot, window, photo)
     ref = write_photo(tmp_path / "clean.png", seed=9, fmt="PNG")
     window.load_reference(ref)
-    qtbot.waitUntil(lambda: doc.comparison == "reference" and doc.target is not None, timeout=10000)
+    qtbot.waitUntil(lambda: doc.comparison == "reference" and doc.target is not None, timeout=20000)
     r = window.quality_panel.readout()
     assert r.has_reference and r.label == "vs clean.png"
     assert r.before_ssim is not None and r.after_ssim is None
@@ -26,7 +26,7 @@ def test_reference_photo_shows_before_and_after_scores(qtbot, window, photo, tmp
     assert window.quality_panel.compare_combo.currentText() == "Reference: clean.png"
     # back to "similarity to input"
     window.set_comparison(doc, None)
-    qtbot.waitUntil(lambda: doc.final is not None, timeout=10000)
+    qtbot.waitUntil(lambda: doc.final is not None, timeout=20000)
     assert not window.quality_panel.readout().has_reference
 
 
@@ -34,14 +34,14 @@ def test_reference_with_another_shape_is_refused(qtbot, window, photo, tmp_path)
     doc = open_and_wait(qtbot, window, photo)
     ref = write_photo(tmp_path / "square.png", size=(80, 80), fmt="PNG")
     window.load_reference(ref)
-    qtbot.waitUntil(lambda: "square.png" in window.message_bar.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "square.png" in window.message_bar.text(), timeout=20000)
     assert doc.reference is None and doc.comparison == "input"
 
 
 def test_simulated_downscale_then_upscale_compares_at_full_size(qtbot, window, photo):
     doc = open_and_wait(qtbot, window, photo)
     window.simulate("downscale=2")
-    qtbot.waitUntil(lambda: doc.lq is not None and doc.target is not None, timeout=10000)
+    qtbot.waitUntil(lambda: doc.lq is not None and doc.target is not None, timeout=20000)
     assert doc.lq.shape[0] == doc.photo.height // 2
     run_and_wait(qtbot, window, "tiny-x2")
     assert doc.result.shape == doc.photo.rgb.shape
@@ -60,11 +60,11 @@ def test_save_error_keeps_the_result(qtbot, window, photo, tmp_path):
     blocker_file.write_text("x")
     window.prefs.output_dir = str(blocker_file)  # saving "into" a file fails like a full disk
     window.save()
-    qtbot.waitUntil(lambda: "Could not save" in window.message_bar.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "Could not save" in window.message_bar.text(), timeout=20000)
     assert doc.result is not None and doc.saved_path is None
     window.prefs.output_dir = str(tmp_path / "out")
     (tmp_path / "out").mkdir()
-    with qtbot.waitSignal(window.saved, timeout=10000):
+    with qtbot.waitSignal(window.saved, timeout=20000):
         window.save()
     assert doc.saved_path == tmp_path / "out" / "street_denoised.jpg"
 
@@ -80,7 +80,7 @@ def test_save_as_uses_the_chosen_name(qtbot, window, photo, tmp_path, monkeypatc
         return str(target), filters
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_dialog))
-    with qtbot.waitSignal(window.saved, timeout=10000):
+    with qtbot.waitSignal(window.saved, timeout=20000):
         window.save_as_action.trigger()
     assert Path(seen["start"]).name == "street_x2.jpg"
     assert target.is_file()
@@ -234,7 +234,7 @@ def test_fine_tune_window_and_a_saved_model_joins_the_list(qtbot, window):
         for i in range(window.restore_panel.model_tree.topLevelItemCount())
     ]
     assert "Fine-tuned" in groups
-    with qtbot.waitSignal(panel.destroyed, timeout=5000):
+    with qtbot.waitSignal(panel.destroyed, timeout=20000):
         panel.close()
     assert window._finetune is None
 
@@ -270,7 +270,7 @@ def test_deblurring_a_simulated_blur_uses_its_kernel(qtbot, window, photo):
     window.restore_panel.set_registry(window.registry)
     doc = open_and_wait(qtbot, window, photo)
     window.simulate("blur=gaussian:2")
-    qtbot.waitUntil(lambda: doc.lq is not None, timeout=10000)
+    qtbot.waitUntil(lambda: doc.lq is not None, timeout=20000)
     run_and_wait(qtbot, window, "tiny-deblur")
     assert seen["kernel"] == "gaussian:2"
     assert window.restore_panel.kernel_edit.text() == "gaussian:2"
