@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes=[(n, n) for n in ICO],
         append_images=[images[n] for n in ICO if n != 256],
     )
-    images[1024].save(
-        out / f"{NAME}.icns", append_images=[images[n] for n in ICNS if n != 1024]
-    )
+    images[1024].save(out / f"{NAME}.icns", append_images=[images[n] for n in ICNS if n != 1024])
     print(f"icons: {len(images)} sizes, .ico and .icns in {out}")
     return 0
 

@@ -38,10 +38,20 @@ def main() -> int:
                     for fill in [None, 0, [0.25] * shape[-3]]:
                         for center in [None, [3, 5]]:
                             a = real.rotate(
-                                x, angle, getattr(real.InterpolationMode, mode), expand, center, fill
+                                x,
+                                angle,
+                                getattr(real.InterpolationMode, mode),
+                                expand,
+                                center,
+                                fill,
                             )
                             b = shim.rotate(
-                                x, angle, getattr(shim.InterpolationMode, mode), expand, center, fill
+                                x,
+                                angle,
+                                getattr(shim.InterpolationMode, mode),
+                                expand,
+                                center,
+                                fill,
                             )
                             if a.shape != b.shape:
                                 print(f"shape differs: {a.shape} vs {b.shape}")

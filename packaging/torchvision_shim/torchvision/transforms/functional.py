@@ -185,7 +185,7 @@ def rotate(
     h, w = img.shape[-2], img.shape[-1]
     center_f = [0.0, 0.0]
     if center is not None:
-        center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [w, h])]
+        center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [w, h], strict=False)]
     matrix = _inverse_rotation_matrix(center_f, -angle)
     ow, oh = _affine_output_size(matrix, w, h) if expand else (w, h)
     dtype = img.dtype if torch.is_floating_point(img) else torch.float32
