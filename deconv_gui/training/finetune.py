@@ -94,7 +94,10 @@ MODE_HELP = {
         "noise is independent from pixel to pixel: raw files developed without noise "
         "reduction, sensor noise of lightly processed photos. Does not fit heavily processed "
         "or compressed JPEGs (in-camera noise reduction, sharpening, blocky compression) or "
-        "resized photos: their noise is correlated between neighbours and would be kept."
+        "resized photos: their noise is correlated between neighbours and would be kept. "
+        "A model that already removes your noise well can lose some detail this way (the "
+        "held-out score here is measured against the noisy photos): compare on a photo "
+        "before you keep it."
     ),
 }
 MIN_PHOTOS = 2  # one is held out for validation
@@ -107,6 +110,9 @@ N2V_FRACTION = 0.02  # share of pixels hidden per patch (blind-spot training)
 N2V_RADIUS = 2  # neighbour replacement window: (2r+1)^2 minus the centre
 DEFAULT_STEPS = 500
 DEFAULT_LR = 2e-4
+# Blind-spot training pulls a supervised denoiser towards ignoring the centre pixel (the
+# Noise2Void gap): a gentler rate keeps more of what it knew (benchmarks/bench_finetune.py).
+DEFAULT_LR_NOISY = 5e-5
 CHECKPOINT_NAME = "finetune.pt"
 
 
@@ -745,7 +751,7 @@ class _Job:
             assert b is not None
             return self._batch(to_tensor(a), to_tensor(b), sig)
         noisy = to_tensor(a)
-        masked, mask = blind_spot(noisy, gen)
+        masked, mask = blind_spot(noisy, gen, fraction=N2V_FRACTION)
         out = self._batch(masked, noisy, sig)
         out.mask = mask  # type: ignore[attr-defined]
         return out
@@ -888,7 +894,8 @@ def finetune_job(
     pad = int(card.get("pad_multiple", 1))
     patch = max(pad, patch - patch % pad)
     settings = {
-        "steps": steps, "batch": batch, "patch": patch, "lr": float(lr or DEFAULT_LR),
+        "steps": steps, "batch": batch, "patch": patch,
+        "lr": float(lr or (DEFAULT_LR_NOISY if job.mode == "noisy" else DEFAULT_LR)),
         "seed": int(seed), "val_fraction": float(val_fraction),
     }  # fmt: skip
     config = {

@@ -1,0 +1,162 @@
+"""Fine-tuning benchmark: held-out PSNR before and after a few hundred CPU steps, per mode,
+on a degradation the base model was not trained for.
+
+* pairs: the bundled blind denoiser on before/after pairs with strong *chroma* noise (luma
+  sigma 10, chroma sigma 50 on the 0-255 scale, pixel-independent: unlike the white RGB
+  noise it was trained on);
+* clean: the x2 upscaler on clean photos with "blur=gaussian:0.8-1.6,downscale=2" applied
+  on the fly (it was trained on bicubic downscaling only), tested on blur=gaussian:1.2;
+* noisy: the denoiser on the chroma-noisy photos alone (blind-spot, no clean photo used).
+
+Training photos are the first ``--train`` images of ``../shared/data/train/BSD200``, the test
+photos the next ``--test`` ones (never trained on, and not the job's own validation split).
+Scores: RGB PSNR/SSIM for denoising, Y-channel PSNR/SSIM with the scale shaved for x2 (the
+evaluation convention of `deconv_gui.training.evaluate`); the model's noise level is the
+automatic estimate, as in the app.
+
+    nice -n 10 python benchmarks/bench_finetune.py --steps 300 --sr-steps 150 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from deconv_gui.core import degrade
+from deconv_gui.models import bundled
+from deconv_gui.models.registry import LoadOptions
+from deconv_gui.training import evaluate as ev
+from deconv_gui.training import finetune as ft
+from deconv_gui.training.data import list_images, read_rgb_u8
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("DECONV_GUI_DATA", ROOT.parent / "shared" / "data"))
+
+
+def chroma_noise(u8: np.ndarray, seed: int, y_sigma: float = 10.0, c_sigma: float = 50.0):
+    """Pixel-independent noise, weak in luma and strong in chroma (BT.601 YCbCr)."""
+    rng = np.random.default_rng(seed)
+    x = u8.astype(np.float32)
+    m = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+    ycc = x @ m.T
+    h, w = x.shape[:2]
+    ycc[..., 0] += rng.normal(0, y_sigma, (h, w))
+    ycc[..., 1:] += rng.normal(0, c_sigma, (h, w, 2))
+    rgb = ycc @ np.linalg.inv(m).T
+    return np.clip(rgb.round(), 0, 255).astype(np.uint8)
+
+
+def find_card(model_id: str) -> Path | None:
+    for p in (
+        bundled.models_dir() / f"{model_id}.json",
+        ROOT / "runs" / model_id / f"{model_id}.json",
+    ):
+        if p.is_file() and p.with_suffix(".safetensors").is_file():
+            return p
+    return None
+
+
+def score(module, pairs, scale):
+    run = ev.module_runner(module)  # noise level: the automatic estimate, as in the app
+    s = ev.score_pairs(run, pairs, scale=scale)
+    return (float(np.mean([x.output_psnr for x in s])), float(np.mean([x.output_ssim for x in s])),
+            float(np.mean([x.input_psnr for x in s])))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--steps", type=int, default=300, help="steps for the denoiser modes")
+    ap.add_argument("--sr-steps", type=int, default=150, help="steps for the x2 model")
+    ap.add_argument("--train", type=int, default=12)
+    ap.add_argument("--test", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--modes", default="pairs,clean,noisy")
+    a = ap.parse_args(argv)
+    src = a.data / "train" / "BSD200"
+    if not src.is_dir():
+        print(f"skipped: training photos not found at {src} (set DECONV_GUI_DATA)")
+        return 0
+    torch.set_num_threads(a.threads)
+    photos = list_images(src)[: a.train + a.test]
+    train, test = photos[: a.train], photos[a.train :]
+    den, sr = find_card("redunet-denoise"), find_card("fsrcnn-x2")
+    print(f"fine-tune benchmark: {len(train)} training + {len(test)} test photos from {src}, "
+          f"{a.steps} steps ({a.sr_steps} for x2), CPU, {a.threads} thread(s)")  # fmt: skip
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        for d in ("noisy", "clean"):
+            (t / d).mkdir()
+        for i, p in enumerate(train):
+            img = read_rgb_u8(p)
+            Image.fromarray(img).save(t / "clean" / f"{p.stem}.png")
+            Image.fromarray(chroma_noise(img, seed=i)).save(t / "noisy" / f"{p.stem}.png")
+        test_noisy, test_sr = [], []
+        sr_deg = degrade.parse_spec("blur=gaussian:1.2,downscale=2")
+        for i, p in enumerate(test):
+            img = read_rgb_u8(p)
+            gt = img.astype(np.float32) / 255.0
+            test_noisy.append(
+                (p.name, gt, chroma_noise(img, seed=1000 + i).astype(np.float32) / 255.0)
+            )
+            gt2 = degrade.crop_to_multiple(gt, 2)
+            test_sr.append((p.name, gt2, sr_deg.apply(gt2, seed=i)))
+
+        for mode in a.modes.split(","):
+            card = den if mode in ("pairs", "noisy") else sr
+            if card is None:
+                print(f"{mode}: skipped (no {'denoiser' if mode != 'clean' else 'x2 model'} found)")
+                continue
+            spec = bundled.spec_from_card(card)
+            if mode == "pairs":
+                data = ft.FinetuneData.pairs(t / "noisy", t / "clean")
+                what = "chroma noise (Y 10, CbCr 50), before/after pairs"
+            elif mode == "clean":
+                data = ft.FinetuneData.clean(t / "clean", "blur=gaussian:0.8-1.6,downscale=2")
+                what = "blur=gaussian:0.8-1.6 + downscale x2 applied on the fly"
+            else:
+                data = ft.FinetuneData.noisy(t / "noisy")
+                what = "chroma noise, noisy photos only (blind-spot)"
+            pairs, scale = (test_sr, 2) if mode == "clean" else (test_noisy, 1)
+            base = spec.build(LoadOptions(device="cpu", allow_fp16=False)).module
+            b_psnr, b_ssim, in_psnr = score(base, pairs, scale)
+            t0 = time.perf_counter()
+            steps = a.sr_steps if mode == "clean" else a.steps
+            gen = ft.finetune_job(spec, data, steps=steps, device="cpu", seed=0)
+            while True:
+                try:
+                    pr = next(gen)
+                except StopIteration as stop:
+                    res = stop.value
+                    break
+                if pr.phase == "training" and pr.val is not None:
+                    print(f"  {mode} step {pr.step}/{pr.total} loss {pr.loss:.4f} "
+                          f"job-val {pr.val['psnr']:.2f} dB", flush=True)  # fmt: skip
+            dt = time.perf_counter() - t0
+            a_psnr, a_ssim, _ = score(res.module, pairs, scale)
+            rows.append((mode, spec.id, what, in_psnr, b_psnr, b_ssim, a_psnr, a_ssim, dt,
+                         res.before["psnr"], res.after["psnr"], res.settings))  # fmt: skip
+            print(f"{mode:6s} {spec.id:16s} test PSNR input {in_psnr:.2f}  base {b_psnr:.2f} dB "
+                  f"/ {b_ssim:.4f}  ->  fine-tuned {a_psnr:.2f} dB / {a_ssim:.4f}  "
+                  f"({a_psnr - b_psnr:+.2f} dB) in {dt / 60:.1f} min", flush=True)  # fmt: skip
+    print(
+        "\nmode   | base            | degradation | test input | base | fine-tuned | gain | job val before->after | time"
+    )
+    for m, mid, what, i, bp, bs, ap_, as_, dt, jb, ja, st in rows:
+        print(f"{m} | {mid} | {what} | {i:.2f} | {bp:.2f} / {bs:.4f} | {ap_:.2f} / {as_:.4f} | "
+              f"{ap_ - bp:+.2f} dB | {jb:.2f} -> {ja:.2f} | {dt / 60:.1f} min "
+              f"(batch {st['batch']}, patch {st['patch']})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
