@@ -23,8 +23,6 @@ from deconv_gui.errors import DeconvError, ImageWriteError
 
 SUBCOMMANDS = ("restore", "models", "metrics", "degrade", "eval", "bench", "self-test")
 
-TASK_SUFFIX = {"denoise": "_denoised", "upscale": "_x{scale}", "deblur": "_deblurred"}
-
 
 # ----------------------------------------------------------------------------- helpers
 def _print_json(obj: Any) -> None:
@@ -96,7 +94,9 @@ def _collect_inputs(inputs: Sequence[str]) -> list[Path]:
 
 
 def _output_for(src: Path, spec, output: str | None, many: bool) -> Path:
-    suffix = TASK_SUFFIX.get(spec.task, "_restored").format(scale=spec.scale)
+    from deconv_gui.models.registry import default_suffix
+
+    suffix = default_suffix(spec.task, spec.scale)
     if output is None:
         return src.with_name(f"{src.stem}{suffix}{src.suffix}")
     out = Path(output)

@@ -25,13 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from deconv_gui.gui.restore_panel import TILE_CHOICES
+from deconv_gui.models.registry import default_suffix
 
 MAX_RECENT = 12
-TASK_SUFFIX = {"denoise": "_denoised", "upscale": "_x{scale}", "deblur": "_deblurred"}
-
-
-def default_suffix(task: str, scale: int) -> str:
-    return TASK_SUFFIX.get(task, "_restored").format(scale=scale)
 
 
 class Preferences:

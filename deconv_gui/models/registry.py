@@ -17,6 +17,14 @@ from typing import Any
 from deconv_gui.errors import ModelError
 
 TASKS = ("denoise", "upscale", "deblur", "restore")
+_TASK_SUFFIX = {"denoise": "_denoised", "upscale": "_x{scale}", "deblur": "_deblurred"}
+
+
+def default_suffix(task: str, scale: int) -> str:
+    """File-name suffix for a result: ``_denoised``, ``_x4``, ``_deblurred``, ``_restored``."""
+    return _TASK_SUFFIX.get(task, "_restored").format(scale=scale)
+
+
 KINDS = ("bundled", "classical", "imported", "finetuned")
 
 
