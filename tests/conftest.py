@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 SHARED_DATA = Path(
     os.environ.get("DECONV_GUI_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -26,3 +27,10 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set DECONV_GUI_DATA)")
     return SHARED_DATA
+
+
+# Property tests draw the same examples on every run (CI must not be flaky); set
+# HYPOTHESIS_PROFILE=explore locally to search with fresh random examples.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

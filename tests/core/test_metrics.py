@@ -238,7 +238,9 @@ def make_pair(params):
 def test_ssim_is_symmetric_and_bounded(params):
     a, b = make_pair(params)
     s_ab, s_ba = ssim(a, b), ssim(b, a)
-    assert s_ab == pytest.approx(s_ba, abs=1e-7)
+    # float32 filtering of x+y and x-y: swapping the inputs changes rounding, not the value
+    # (a 1.5e-7 difference was seen on an 11x11 pair); still far inside the 1e-4 contract.
+    assert s_ab == pytest.approx(s_ba, abs=1e-6)
     assert -1.0 <= s_ab <= 1.0
     smap = ssim_map(a, b)
     assert np.all(smap <= 1.0 + 1e-6)
