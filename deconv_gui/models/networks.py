@@ -90,7 +90,8 @@ class RedUNet(nn.Module):
         self.dec = nn.Sequential(*[_ResBlock(c1) for _ in range(dec_blocks)])
         self.tail = _conv(c1, in_ch * 4)
         nn.init.zeros_(self.tail.weight)  # starts as the identity (residual learning)
-        nn.init.zeros_(self.tail.bias)
+        if self.tail.bias is not None:
+            nn.init.zeros_(self.tail.bias)
 
     pad_multiple = 4
 
@@ -188,7 +189,8 @@ class FSRCNNPlus(nn.Module):
         for m in self.up.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
                 nn.init.normal_(m.weight, std=1e-3)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     pad_multiple = 1
 

@@ -46,7 +46,8 @@ def _jpeg_u8(img: np.ndarray, quality: int) -> np.ndarray:
     ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
     if not ok:  # pragma: no cover
         return img
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1]
+    dec = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    return img if dec is None else np.ascontiguousarray(dec[:, :, ::-1])
 
 
 def denoise_batch(
@@ -83,7 +84,7 @@ def denoise_batch(
     use_jpeg = rng.random(b) < p_jpeg
     if use_jpeg.any():
         arr = (lq.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
-        for i in np.nonzero(use_jpeg)[0]:
+        for i in np.nonzero(use_jpeg)[0].tolist():
             q = int(rng.integers(int(cfg.get("jpeg_min", 70)), 96))
             lq[i] = torch.from_numpy(_jpeg_u8(arr[i], q).copy()).permute(2, 0, 1).float() / 255.0
     return Batch(lq=lq, gt=gt, noise_map=std)

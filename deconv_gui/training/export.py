@@ -57,7 +57,8 @@ def make_card(
     training data and history (all sessions, each with its learning curve) and measured
     scores with the commands that produced them."""
     arch = config["architecture"]
-    rf = int(module.receptive_field()) if hasattr(module, "receptive_field") else 16
+    rf_fn = getattr(module, "receptive_field", None)
+    rf = int(rf_fn()) if callable(rf_fn) else 16
     card: dict[str, Any] = {
         "id": config["id"],
         "name": config["name"],
