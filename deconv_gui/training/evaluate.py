@@ -66,36 +66,6 @@ def upscale_bicubic(img: np.ndarray, factor: int) -> np.ndarray:
     return degrade.upscale_bicubic(img, factor)
 
 
-def wiener_deconvolve(img: np.ndarray, kernel: np.ndarray, noise_sigma: float) -> np.ndarray:
-    """Classical Wiener deconvolution told the true kernel and noise level (the baseline).
-
-    Frequency-domain Wiener filter with a 1/f^2 image power-spectrum prior; the image is
-    reflect-padded to limit boundary ringing.
-    """
-    h, w = img.shape[:2]
-    p = max(kernel.shape) * 2
-    padded = np.pad(img, ((p, p), (p, p), (0, 0)), mode="reflect").astype(np.float64)
-    ph, pw = padded.shape[:2]
-    kh, kw = kernel.shape
-    kpad = np.zeros((ph, pw))
-    kpad[:kh, :kw] = kernel
-    kpad = np.roll(kpad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    kf = np.fft.fft2(kpad)
-    fy = np.fft.fftfreq(ph)[:, None]
-    fx = np.fft.fftfreq(pw)[None, :]
-    f2 = fy * fy + fx * fx
-    f2[0, 0] = 1.0 / (ph * pw)
-    # signal power ~ c / f^2, calibrated on the image itself
-    spec = np.abs(np.fft.fft2(padded.mean(axis=2) - padded.mean())) ** 2 / (ph * pw)
-    c = float(np.median(spec * f2))
-    nsr = (noise_sigma / 255.0) ** 2 / np.maximum(c / f2, 1e-12)
-    g = np.conj(kf) / (np.abs(kf) ** 2 + nsr)
-    out = np.empty_like(padded)
-    for ch in range(padded.shape[2]):
-        out[..., ch] = np.real(np.fft.ifft2(np.fft.fft2(padded[..., ch]) * g))
-    return np.clip(out[p : p + h, p : p + w], 0.0, 1.0).astype(np.float32)
-
-
 # ---------------------------------------------------------------------------- running
 def module_runner(
     module: torch.nn.Module, *, noise_sigma: float | None = None, device: str = "cpu"
@@ -266,14 +236,19 @@ def evaluate(
     return res
 
 
-def wiener_baseline(spec: str) -> Callable[[np.ndarray], np.ndarray]:
+def wiener_baseline(spec: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The classical Wiener deconvolution (``wiener-deblur`` in the app) told the true blur
+    kernel and noise level of ``spec``: the baseline the deblur network must beat (the same
+    as ``deconv-gui eval --model wiener-deblur --true-kernel``)."""
+    from deconv_gui.models.classical import WienerProcessor
+
     kernel = blur_kernel_of(spec)
     if kernel is None:
         raise ValueError(f"no blur in {spec!r}")
-    sigma = max(noise_sigma_of(spec), 0.5)  # the 8-bit rounding is noise too
+    proc = WienerProcessor(kernel, max(noise_sigma_of(spec), 0.5))
 
     def run(img: np.ndarray) -> np.ndarray:
-        return wiener_deconvolve(img, kernel, sigma)
+        return np.asarray(proc(img), np.float32)
 
     run.__name__ = "wiener-true-kernel"
     return run

@@ -245,10 +245,18 @@ def test_sr_evaluation_uses_y_and_shave(data_root: Path) -> None:
     assert res.mean["output_psnr"] == pytest.approx(res.mean["input_psnr"])
 
 
-def test_wiener_baseline_helps_on_blur(data_root: Path) -> None:
+def test_wiener_baseline_helps_on_blur(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    img = np.full((96, 96, 3), 128, np.uint8)
+    for _ in range(25):  # sharp-edged rectangles: what blur destroys and Wiener restores
+        y, x = rng.integers(0, 80, 2)
+        img[y : y + rng.integers(4, 16), x : x + rng.integers(4, 16)] = rng.integers(0, 256, 3)
+    Image.fromarray(img).save(tmp_path / "rects.png")
     spec = "blur=gaussian:1.5,noise=1"
-    res = evaluate.evaluate(evaluate.wiener_baseline(spec), data_root / "test/b", spec)
-    assert res.mean["output_psnr"] > res.mean["input_psnr"]
+    res = evaluate.evaluate(evaluate.wiener_baseline(spec), tmp_path, spec)
+    assert res.mean["output_psnr"] > res.mean["input_psnr"] + 1.0
+    with pytest.raises(ValueError):
+        evaluate.wiener_baseline("noise=5")
 
 
 def test_command_line_trains_exports_and_installs(
