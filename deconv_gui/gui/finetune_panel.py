@@ -454,8 +454,8 @@ class FineTunePanel(QWidget):
         fn.addRow("Noisy photos:", self.noisy_field)
         for w in (w_pairs, w_clean, w_noisy):
             self.data_stack.addWidget(w)
-        for f in (self.clean_field, self.noisy_field):
-            f.changed.connect(self._update_buttons)
+        for field_ in (self.clean_field, self.noisy_field):
+            field_.changed.connect(self._update_buttons)
         pl.addWidget(self.data_stack)
         settings.addWidget(photos)
 
@@ -487,9 +487,9 @@ class FineTunePanel(QWidget):
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
-        f = QFont(self.start_button.font())
-        f.setWeight(QFont.Weight.DemiBold)
-        self.start_button.setFont(f)
+        bold = QFont(self.start_button.font())
+        bold.setWeight(QFont.Weight.DemiBold)
+        self.start_button.setFont(bold)
         self.start_button.setObjectName("RunButton")  # the accent look of the Run button
         self.start_button.setStyleSheet(
             f"#RunButton {{ background: {ACCENT.name()}; color: white; "

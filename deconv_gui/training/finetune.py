@@ -735,17 +735,17 @@ class _Job:
             assert self.deg is not None
             m = 8 if self.deg.has_blur else 0
             big, _, _ = self.pool.sample(rng, batch, (patch + 2 * m) * s)
-            lqs, gts, sig = [], [], []
+            lqs, gts, sigmas = [], [], []
             for g in big:
                 deg = self.deg.sample(rng)
                 gf = g.astype(np.float32) / 255.0
                 lq = deg.apply(gf, seed=int(rng.integers(0, 2**31 - 1)))
                 lqs.append(lq[m : m + patch, m : m + patch])
                 gts.append(gf[m * s : (m + patch) * s, m * s : (m + patch) * s])
-                sig.append(_effective_sigma(deg, float(gf.mean())))
+                sigmas.append(_effective_sigma(deg, float(gf.mean())))
             lq_t = torch.from_numpy(np.ascontiguousarray(np.stack(lqs))).permute(0, 3, 1, 2)
             gt_t = torch.from_numpy(np.ascontiguousarray(np.stack(gts))).permute(0, 3, 1, 2)
-            return self._batch(lq_t.float(), gt_t.float(), np.array(sig, np.float32))
+            return self._batch(lq_t.float(), gt_t.float(), np.array(sigmas, np.float32))
         a, b, sig = self.pool.sample(rng, batch, patch)
         if self.mode == "pairs":
             assert b is not None
