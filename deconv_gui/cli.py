@@ -21,7 +21,7 @@ from typing import Any
 from deconv_gui import __version__
 from deconv_gui.errors import DeconvError, ImageWriteError
 
-SUBCOMMANDS = ("restore", "models", "metrics", "degrade", "eval", "bench", "self-test")
+SUBCOMMANDS = ("restore", "models", "metrics", "degrade", "eval", "finetune", "bench", "self-test")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -372,6 +372,25 @@ def headless_self_test(out_dir: Path | None = None) -> int:
     return 0
 
 
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from deconv_gui.training.finetune import run_finetune_cli
+
+    _apply_threads(args)
+    if args.pairs:
+        mode, paths = "pairs", list(args.pairs)
+    elif args.clean:
+        if not args.degrade:
+            raise DeconvError(
+                "--clean needs --degrade SPEC (e.g. noise=10-30 or blur=gaussian:1-2)"
+            )
+        mode, paths = "clean", [args.clean]
+    else:
+        mode, paths = "noisy", [args.noisy]
+    return run_finetune_cli(
+        args.base, mode, paths, args.degrade, args.steps, args.name, args.device, args.json
+    )
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from deconv_gui import bench
 
@@ -447,6 +466,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     device_opts(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("finetune", help="train a model further on your own photos")
+    p.add_argument("--base", required=True, metavar="ID", help="a bundled or fine-tuned network")
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--pairs", nargs=2, metavar=("LQ_DIR", "GT_DIR"), help="before/after folders")
+    data.add_argument("--clean", metavar="DIR", help="clean photos, degraded with --degrade")
+    data.add_argument("--noisy", metavar="DIR", help="noisy photos only (self-supervised)")
+    p.add_argument("--degrade", metavar="SPEC", help="with --clean: e.g. noise=10-30,jpeg=40-80")
+    p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--name", required=True)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="last line: a JSON object")
+    p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("bench", help="benchmarks (ssim, restore)")
     p.add_argument("what", choices=("ssim", "restore"))

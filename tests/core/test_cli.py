@@ -193,3 +193,40 @@ def test_crafted_png_header_bomb_is_refused(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert "pixel" in proc.stderr.lower() or "large" in proc.stderr.lower()
+
+
+def test_finetune_command_prints_json_last(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for i in range(4):
+        _photo(folder / f"{i}.png", size=(96, 80), seed=10 + i)
+    args = ["finetune", "--base", "redunet-denoise", "--clean", str(folder)]
+    args += ["--degrade", "noise=10-20", "--steps", "3", "--name", "my denoiser", "--json"]
+    assert main(args) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"id", "val_psnr_before", "val_psnr_after"} <= set(last)
+    assert main(["models", "--json"]) == 0
+    models = {m["id"]: m for m in json.loads(capsys.readouterr().out)}
+    assert models[last["id"]]["kind"] == "finetuned"
+
+
+def test_finetune_with_too_little_data_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "one"
+    folder.mkdir()
+    _photo(folder / "only.png")
+    proc = run_cli(
+        "finetune",
+        "--base",
+        "redunet-denoise",
+        "--noisy",
+        str(folder),
+        "--steps",
+        "2",
+        "--name",
+        "x",
+    )
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error:")
