@@ -1,0 +1,85 @@
+"""The README's quality table: every bundled network and its classical baseline, measured in
+one run with the same code as ``deconv-gui eval`` (conventions: ../shared/data/README.md).
+
+    python benchmarks/quality_table.py [--data ../shared/data] [--threads 2] [--only ID,...]
+
+Prints a Markdown table; each row names the `deconv-gui eval` command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+from deconv_gui.cli import main as cli_main
+
+# (model, degradation, test set, extra eval args, target in dB or None)
+ROWS: list[tuple[str, str, str, list[str], float | None]] = [
+    ("redunet-denoise", "noise=25", "CBSD68", ["--strength", "25"], 30.71),
+    ("redunet-denoise", "noise=25", "CBSD68", [], None),  # automatic noise estimate
+    ("nlm-denoise", "noise=25", "CBSD68", ["--strength", "25"], None),
+    ("redunet-denoise", "noise=50", "CBSD68", ["--strength", "50"], 27.38),
+    ("nlm-denoise", "noise=50", "CBSD68", ["--strength", "50"], None),
+    ("fsrcnn-x2", "downscale=2", "Set5", [], 37.0),
+    ("fsrcnn-x2", "downscale=2", "BSD100", [], 31.5),
+    ("fsrcnn-x4", "downscale=4", "Set5", [], 30.7),
+    ("fsrcnn-x4", "downscale=4", "BSD100", [], 27.0),
+    ("lanczos-x4", "downscale=4", "Set5", [], None),
+    ("redunet-deblur", "blur=gaussian:2,noise=2", "CBSD68", [], None),
+    ("wiener-deblur", "blur=gaussian:2,noise=2", "CBSD68", ["--true-kernel"], None),
+]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--only", default="", help="comma-separated model ids")
+    args = ap.parse_args()
+    test = Path(args.data) / "test"
+    if not test.is_dir():
+        print(f"test sets not found at {test}", file=sys.stderr)
+        return 1
+    only = {m for m in args.only.split(",") if m}
+    from deconv_gui.models.catalog import default_registry
+
+    known = {s.id for s in default_registry()}
+    print(
+        "| model | degradation | set | input PSNR / SSIM | output PSNR / SSIM | target | command |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for model, deg, folder, extra, target in ROWS:
+        if (only and model not in only) or model not in known:
+            continue
+        argv = ["eval", str(test / folder), "--model", model, "--degrade", deg, "--json"]
+        argv += ["--threads", str(args.threads), *extra]
+        buf = io.StringIO()
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(buf):
+            rc = cli_main(argv)
+        if rc != 0:
+            print(f"| {model} | {deg} | {folder} | failed (exit {rc}) | | | |")
+            continue
+        r = json.loads(buf.getvalue())
+        m = r["mean"]
+        chan = r["channel"]
+        cmd = (
+            f"`deconv-gui eval --model {model} --degrade {deg} {' '.join(extra)} .../test/{folder}`"
+        )
+        tgt = f">= {target}" if target else ""
+        print(
+            f"| {model} | {deg} | {folder} ({chan}) | {m['input_psnr']:.2f} / {m['input_ssim']:.4f}"
+            f" | **{m['output_psnr']:.2f}** / {m['output_ssim']:.4f} | {tgt} | {cmd.replace('  ', ' ')} |",
+            flush=True,
+        )
+        print(f"  ({model} {deg} {folder}: {time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
