@@ -12,9 +12,7 @@ def clean_image(seed: int = 0, h: int = 200, w: int = 240) -> np.ndarray:
     """Smooth colour gradients with a few sharp edges (no noise of its own)."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.stack(
-        [0.5 + 0.3 * np.sin(x / 23 + c) * np.cos(y / 31 - c) for c in range(3)], axis=-1
-    )
+    img = np.stack([0.5 + 0.3 * np.sin(x / 23 + c) * np.cos(y / 31 - c) for c in range(3)], axis=-1)
     for _ in range(6):  # flat rectangles: edges that must not count as noise
         y0, x0 = rng.integers(0, h - 40), rng.integers(0, w - 40)
         img[y0 : y0 + 40, x0 : x0 + 40] = rng.random(3)
