@@ -532,21 +532,28 @@ def read_card(folder: Path) -> dict[str, Any]:
         return _check_deconv_card(folder, card, need)
     need("architecture", str)
     need("receptive_field", int)
-    need("fp16", bool)
-    need("size_bytes", int)
-    need("sha256", str)
     req = need("size_requirements", dict)
     if not isinstance(req.get("multiple_of"), int) or req["multiple_of"] < 1:
         raise ModelError(f"{CARD_NAME}: invalid size_requirements")
+    _check_weights_file(folder, card, need, WEIGHT_EXTENSIONS, "imported")
+    return card
+
+
+def _check_weights_file(
+    folder: Path, card: dict[str, Any], need: Any, extensions: Any, since: str
+) -> None:
+    """The card's weights file: a plain name in the folder, present, of the recorded size."""
+    need("fp16", bool)
+    need("size_bytes", int)
+    need("sha256", str)
     file = need("file", str)
-    if Path(file).name != file or Path(file).suffix.lower() not in WEIGHT_EXTENSIONS:
+    if Path(file).name != file or Path(file).suffix.lower() not in extensions:
         raise ModelError(f"{CARD_NAME}: invalid weights file name {file!r}")
     weights = folder / file
     if not weights.is_file():
         raise ModelError(f"weights file {file} is missing")
     if weights.stat().st_size != card["size_bytes"]:
-        raise ModelError(f"weights file {file} has changed size since it was imported")
-    return card
+        raise ModelError(f"weights file {file} has changed size since it was {since}")
 
 
 def _check_deconv_card(folder: Path, card: dict[str, Any], need: Any) -> dict[str, Any]:
@@ -559,17 +566,7 @@ def _check_deconv_card(folder: Path, card: dict[str, Any], need: Any) -> dict[st
     if int(arch.get("hparams", {}).get("scale", card["scale"])) != card["scale"]:
         raise ModelError(f"{CARD_NAME}: the network's scale does not match the card's")
     need("receptive_field", int)
-    need("fp16", bool)
-    need("size_bytes", int)
-    need("sha256", str)
-    file = need("file", str)
-    if Path(file).name != file or Path(file).suffix.lower() != ".safetensors":
-        raise ModelError(f"{CARD_NAME}: invalid weights file name {file!r}")
-    weights = folder / file
-    if not weights.is_file():
-        raise ModelError(f"weights file {file} is missing")
-    if weights.stat().st_size != card["size_bytes"]:
-        raise ModelError(f"weights file {file} has changed size since it was saved")
+    _check_weights_file(folder, card, need, {".safetensors"}, "saved")
     return card
 
 
