@@ -564,7 +564,7 @@ class _FinetuneTrainer(Trainer):
         while True:
             try:
                 with torch.enable_grad():
-                    return self._step()
+                    return super().train_step()
             except RuntimeError as exc:
                 if not is_out_of_memory(exc) or self.batch_size <= 1:
                     raise
@@ -573,27 +573,14 @@ class _FinetuneTrainer(Trainer):
                 self.batch_size = max(1, self.batch_size // 2)
                 self.job.note = f"out of memory: batch size now {self.batch_size}"
 
-    def _step(self) -> tuple[float, float]:
-        self.model.train()
-        lr = self.lr_at(self.step)
-        for g in self.optimizer.param_groups:
-            g["lr"] = lr
-        batch = self.next_batch()
-        out = self.forward(batch)
+    def compute_loss(self, out: torch.Tensor, batch: Any) -> torch.Tensor:
+        """Charbonnier; in noisy-only mode, MSE on the blind-spot pixels alone."""
         gt = batch.gt.to(self.device)
         if self.job.mode == "noisy":
-            mask = batch.mask.to(self.device)  # type: ignore[attr-defined]
+            mask = batch.mask.to(self.device)
             diff = (out - gt) * mask
-            loss = diff.pow(2).sum() / (mask.sum() * out.shape[1]).clamp_min(1.0)
-        else:
-            loss = charbonnier(out, gt)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.optimizer.step()
-        self.step += 1
-        return float(loss.detach()), lr
+            return diff.pow(2).sum() / (mask.sum() * out.shape[1]).clamp_min(1.0)
+        return charbonnier(out, gt)
 
 
 def blind_spot(

@@ -157,16 +157,19 @@ class Trainer:
             return self.model(lq, batch.noise_map.to(self.device))
         return self.model(lq)
 
+    def compute_loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """Charbonnier, then MSE for the last `mse_tail` of the run."""
+        gt = batch.gt.to(self.device)
+        use_mse = self.mse_tail > 0 and self.progress() >= 1 - self.mse_tail
+        return F.mse_loss(out, gt) if use_mse else charbonnier(out, gt)
+
     def train_step(self) -> tuple[float, float]:
         self.model.train()
         lr = self.lr_at(self.step)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         batch = self.next_batch()
-        out = self.forward(batch)
-        gt = batch.gt.to(self.device)
-        use_mse = self.mse_tail > 0 and self.progress() >= 1 - self.mse_tail
-        loss = F.mse_loss(out, gt) if use_mse else charbonnier(out, gt)
+        loss = self.compute_loss(self.forward(batch), batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip > 0:
