@@ -113,7 +113,12 @@ def _load_options(args: argparse.Namespace):
     params: dict[str, Any] = {}
     if getattr(args, "kernel", None):
         params["kernel"] = args.kernel
-    return LoadOptions(device=args.device, strength=args.strength, params=params)
+    return LoadOptions(
+        device=args.device,
+        strength=args.strength,
+        allow_fp16=not getattr(args, "fp32", False),
+        params=params,
+    )
 
 
 def _apply_threads(args: argparse.Namespace) -> None:
@@ -406,10 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"deconv-gui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    def device_opts(p: argparse.ArgumentParser) -> None:
+    def device_opts(p: argparse.ArgumentParser, *, precision: bool = True) -> None:
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
         p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
         p.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: auto)")
+        if not precision:  # eval always measures in float32
+            return
+        p.add_argument(
+            "--fp32",
+            action="store_true",
+            help="always float32 (no float16 on GPUs / bfloat16 on CPUs for models that allow it)",
+        )
 
     p = sub.add_parser("restore", help="restore images or folders with a model")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
@@ -464,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="first N images only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
-    device_opts(p)
+    device_opts(p, precision=False)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("finetune", help="train a model further on your own photos")

@@ -19,6 +19,9 @@ def _isolated_user_home(
 ) -> Path:
     home = tmp_path_factory.mktemp("deconv-home")
     monkeypatch.setenv("DECONV_GUI_HOME", str(home))
+    # float32 on every CPU unless a test asks for bfloat16: results must not depend on
+    # whether the test machine has native bf16 (tests that need it set "1")
+    monkeypatch.setenv("DECONV_GUI_CPU_BF16", "0")
     return home
 
 

@@ -351,8 +351,14 @@ class _TiledRun:
 
 
 def _auto_tile(processor: TileProcessor) -> int:
+    """The device's tile size; on the CPU a processor may ask for its own (``cpu_tile``:
+    bigger tiles waste less on the overlap where the model's memory allows)."""
+    device = str(getattr(processor, "device", "cpu"))
+    cpu_tile = getattr(processor, "cpu_tile", None)
+    if cpu_tile and device == "cpu":
+        return int(cpu_tile)
     try:
-        return devices.auto_tile_size(str(getattr(processor, "device", "cpu")))
+        return devices.auto_tile_size(device)
     except (RuntimeError, ValueError):
         return devices.CPU_TILE_SIZE
 

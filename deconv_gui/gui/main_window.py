@@ -493,6 +493,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(p.splitter_state)
         self.restore_panel.set_device(p.device)
         self.restore_panel.set_tile_size(p.tile_size)
+        self.restore_panel.allow_reduced_precision = p.reduced_precision
         if p.last_model and p.last_model in self.registry:
             self.restore_panel.select_model(p.last_model)
         if p.compare_mode in MODES:
@@ -530,6 +531,7 @@ class MainWindow(QMainWindow):
         dlg.apply()
         self.restore_panel.set_device(self.prefs.device)
         self.restore_panel.set_tile_size(self.prefs.tile_size)
+        self.restore_panel.allow_reduced_precision = self.prefs.reduced_precision
         self._apply_threads()
         self._update_status()
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -84,6 +85,16 @@ class Preferences:
     @tile_size.setter
     def tile_size(self, v: int | None) -> None:
         self._set("processing/tile_size", int(v or 0))
+
+    @property
+    def reduced_precision(self) -> bool:
+        """Let models that allow it run in float16 on GPUs and bfloat16 on CPUs with native
+        support (about twice as fast there, within 0.01 dB); False = always float32."""
+        return self._get("processing/reduced_precision", True, bool)
+
+    @reduced_precision.setter
+    def reduced_precision(self, v: bool) -> None:
+        self._set("processing/reduced_precision", bool(v))
 
     @property
     def last_model(self) -> str:
@@ -213,6 +224,15 @@ class PreferencesDialog(QDialog):
         self.tile_combo.setCurrentIndex(max(0, i))
         form.addRow("Tile size", self.tile_combo)
 
+        self.precision_check = QCheckBox("Faster reduced precision", self)
+        self.precision_check.setChecked(prefs.reduced_precision)
+        self.precision_check.setToolTip(
+            "Float16 on GPUs and bfloat16 on CPUs that support it natively, for the models "
+            "that allow it: about twice as fast, within 0.01 dB of float32. "
+            "Off: always float32."
+        )
+        form.addRow("Precision", self.precision_check)
+
         out_row = QHBoxLayout()
         self.output_edit = QLineEdit(prefs.output_dir, self)
         self.output_edit.setPlaceholderText("Next to the original photo")
@@ -244,6 +264,7 @@ class PreferencesDialog(QDialog):
         p.device = str(self.device_combo.currentData())
         p.threads = self.threads_spin.value()
         p.tile_size = int(self.tile_combo.currentData() or 0)
+        p.reduced_precision = self.precision_check.isChecked()
         p.output_dir = self.output_edit.text().strip()
         p.suffix = self.suffix_edit.text().strip()
         p.sync()

@@ -137,7 +137,7 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
             )
         )
     if spec.fp16:
-        facts.append(("Half precision", "on GPUs"))
+        facts.append(("Reduced precision", "float16 on GPUs, bfloat16 on CPUs that support it"))
     evaluation = [r for r in card.get("evaluation") or [] if isinstance(r, dict)]
     if short:
         for r in evaluation[:3]:
@@ -222,6 +222,8 @@ class RestorePanel(QWidget):
         self._can_run = False
         self._t_first_tile: float | None = None
         self._strength_scale = 1.0
+        #: float16 on GPUs / bfloat16 on fast-bf16 CPUs for models that allow it (preference)
+        self.allow_reduced_precision = True
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(12, 10, 12, 10)
@@ -535,7 +537,12 @@ class RestorePanel(QWidget):
         params: dict[str, Any] = {}
         if spec is not None and "kernel" in spec.params and self.kernel_edit.text().strip():
             params["kernel"] = self.kernel_edit.text().strip()
-        return LoadOptions(device=self.device(), strength=self.strength(), params=params)
+        return LoadOptions(
+            device=self.device(),
+            strength=self.strength(),
+            allow_fp16=self.allow_reduced_precision,
+            params=params,
+        )
 
     # ---------------------------------------------------------------- run state
     def set_can_run(self, can: bool) -> None:

@@ -4,7 +4,9 @@
 `ModelSpec` per model (sorted by id). A spec's ``build(options)`` rebuilds the module from
 the card's ``architecture`` block (`deconv_gui.models.networks.build_network`), loads the
 weights (safetensors: no pickle) and wraps it in `deconv_gui.core.runner.TorchProcessor`
-with the card's scale, receptive field (as the tile overlap), pad multiple and fp16 flag.
+with the card's scale, receptive field (as the tile overlap), pad multiple, fp16 flag (which
+also allows bfloat16 on CPUs where it is fast) and optional ``cpu_tile`` (the CPU tile side
+measured to run it fastest), in channels-last layout on the CPU.
 
 The blind denoiser (a card whose architecture has ``noise_map: true``) gets an FFDNet-style
 noise-level map as the module's extra input: ``options.strength`` (sigma on the 0-255 scale)
@@ -116,6 +118,8 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
             fp16=bool(card.get("fp16", False)) and options.allow_fp16,
             pad_multiple=int(card.get("pad_multiple", 1)),
             extra_input=extra,
+            channels_last=True,
+            cpu_tile=card.get("cpu_tile"),
         )
         if extra is not None:
             proc.prepare = extra.prepare  # type: ignore[attr-defined]

@@ -30,6 +30,26 @@ def read_rgb_u8(path: str | Path) -> np.ndarray:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
+def split_holdout(folders: Sequence[str | Path], holdout: int) -> tuple[list[Path], list[Path]]:
+    """(training images, held-out images) from the training folders.
+
+    ``holdout`` images, evenly spaced over the first folder's sorted list, are kept out of
+    training and used to monitor validation PSNR/SSIM, so the test sets stay untouched until
+    the final evaluation.
+    """
+    per_folder = [list_images(f) for f in folders]
+    if holdout <= 0 or not per_folder or not per_folder[0]:
+        return [p for ps in per_folder for p in ps], []
+    first = per_folder[0]
+    n = min(int(holdout), len(first) - 1)
+    picks = {round((i + 0.5) * len(first) / n - 0.5) for i in range(n)} if n > 0 else set()
+    held = [p for i, p in enumerate(first) if i in picks]
+    train = [p for i, p in enumerate(first) if i not in picks]
+    for ps in per_folder[1:]:
+        train.extend(ps)
+    return train, held
+
+
 class PatchPool:
     """Images in RAM as uint8; `sample()` returns augmented (B, P, P, 3) uint8 patches.
 
@@ -48,7 +68,7 @@ class PatchPool:
     ) -> None:
         self.images: list[np.ndarray] = []
         paths: list[Path] = []
-        for f in folders:
+        for f in folders:  # a folder (all its images) or one image file
             paths.extend(list_images(f))
         if max_images is not None:
             paths = paths[:max_images]

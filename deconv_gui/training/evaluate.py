@@ -145,13 +145,17 @@ class EvalResult:
 
 
 def prepare_pairs(
-    folder: str | Path, degradation: Any, *, max_images: int | None = None, seed: int = 0
+    folder: str | Path | list[Path],
+    degradation: Any,
+    *,
+    max_images: int | None = None,
+    seed: int = 0,
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """[(name, clean, degraded)] float32 images, the clean one cropped to a multiple of the
-    degradation's scale."""
+    """[(name, clean, degraded)] float32 images (of a folder, or a list of image paths), the
+    clean one cropped to a multiple of the degradation's scale."""
     deg = parse_degradation(degradation)
     s = int(getattr(deg, "scale", 1) or 1)
-    paths = list_images(folder)
+    paths = list(folder) if isinstance(folder, list) else list_images(folder)
     if max_images is not None:
         paths = paths[:max_images]
     pairs = []

@@ -45,6 +45,20 @@ def write_card(card: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
+def _validation_note(config: dict[str, Any]) -> str:
+    holdout = int(config.get("data", {}).get("holdout", 0) or 0)
+    if holdout and any(v.get("folder") == "holdout" for v in config.get("val", [])):
+        return (
+            f"learning-curve PSNR is on {holdout} training-folder images held out of training "
+            "(monitoring only: the last weights are shipped; the test sets are used only for "
+            "the final evaluation)"
+        )
+    return (
+        "learning-curve PSNR is on the first few test images (monitoring only: the last "
+        "weights are shipped, no selection on the test set)"
+    )
+
+
 def make_card(
     config: dict[str, Any],
     module: nn.Module,
@@ -93,11 +107,12 @@ def make_card(
             "steps": int(sum(s.get("steps", 0) for s in sessions)),
             "wall_minutes": round(sum(s.get("wall_minutes", 0.0) for s in sessions), 1),
             "sessions": sessions,
-            "validation_note": "learning-curve PSNR is on the first few test images "
-            "(monitoring only: the last weights are shipped, no selection on the test set)",
+            "validation_note": _validation_note(config),
         },
         "evaluation": evaluation or [],
     }
+    if config.get("cpu_tile"):
+        card["cpu_tile"] = int(config["cpu_tile"])
     if extra:
         card.update(extra)
     return card

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from deconv_gui.models.networks import build_network, count_params
-from deconv_gui.training.data import PatchPool
+from deconv_gui.training.data import PatchPool, split_holdout
 from deconv_gui.training.degradations import PIPELINES, Batch, patch_size_for
 
 CHECKPOINT_VERSION = 1
@@ -115,13 +115,22 @@ class Trainer:
     def pool(self) -> PatchPool:
         if self._pool is None:
             dcfg = self.config.get("data", {})
-            folders = [_resolve(self.data_root, f) for f in dcfg.get("folders", ["train"])]
             self._pool = PatchPool(
-                folders,
+                self._train_paths(),
                 scales=dcfg.get("scales", [1.0]),
                 max_images=dcfg.get("max_images"),
             )
         return self._pool
+
+    def _split(self) -> tuple[list[Path], list[Path]]:
+        """(training images, held-out validation images): ``data.holdout`` images of the
+        first training folder are kept out of the patch pool (see `split_holdout`)."""
+        dcfg = self.config.get("data", {})
+        folders = [_resolve(self.data_root, f) for f in dcfg.get("folders", ["train"])]
+        return split_holdout(folders, int(dcfg.get("holdout", 0)))
+
+    def _train_paths(self) -> list[Path]:
+        return self._split()[0]
 
     def progress(self, step: int | None = None) -> float:
         """Fraction of the schedule done: by training time when the run has a time budget
@@ -185,11 +194,17 @@ class Trainer:
         if self._val_sets is None:
             self._val_sets = []
             for v in self.config.get("val", []):
-                folder = _resolve(self.data_root, v["folder"])
-                if not folder.exists():
-                    continue
                 deg = parse_degradation(v["degrade"])
-                pairs = prepare_pairs(folder, deg, max_images=v.get("max_images"), seed=0)
+                source: Path | list[Path]
+                if v["folder"] == "holdout":  # the held-out slice of the training folders
+                    source = self._split()[1]
+                    if not source:
+                        continue
+                else:
+                    source = _resolve(self.data_root, v["folder"])
+                    if not source.exists():
+                        continue
+                pairs = prepare_pairs(source, deg, max_images=v.get("max_images"), seed=0)
                 label = f"{Path(v['folder']).name} {v['degrade']}"
                 self._val_sets.append((label, pairs, int(getattr(deg, "scale", 1) or 1)))
         return self._val_sets

@@ -230,3 +230,15 @@ def test_finetune_with_too_little_data_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("error:")
+
+
+def test_fp32_flag_reaches_the_load_options() -> None:
+    from deconv_gui import cli
+
+    parser = cli.build_parser()
+    for argv, allowed in (([], True), (["--fp32"], False)):
+        args = parser.parse_args(["restore", "x.png", "--model", "nlm-denoise", *argv])
+        assert cli._load_options(args).allow_fp16 is allowed
+    parser.parse_args(["eval", "--model", "nlm-denoise", "--degrade", "noise=5", "d"])
+    with pytest.raises(SystemExit):  # eval always measures in float32: no such flag there
+        parser.parse_args(["eval", "--model", "nlm-denoise", "--degrade", "noise=5", "d", "--fp32"])

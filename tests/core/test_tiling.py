@@ -528,3 +528,117 @@ def test_core_modules_import_without_qt_or_registry() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# -- reduced precision and layout on the CPU ---------------------------------------------
+
+
+class _Residual(nn.Module):
+    """x + conv(x) * 0.1: a residual restorer in miniature."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(7)
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.1 * self.conv(x)
+
+
+def test_cpu_bf16_choice_follows_the_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deconv_gui.core import devices
+
+    monkeypatch.setenv(devices.CPU_BF16_ENV, "0")
+    assert devices.cpu_bf16_is_fast() is False
+    assert TorchProcessor(_Residual(), scale=1, overlap=1, fp16=True).precision == "float32"
+    monkeypatch.setenv(devices.CPU_BF16_ENV, "1")
+    assert devices.cpu_bf16_is_fast() is True
+    assert TorchProcessor(_Residual(), scale=1, overlap=1, fp16=True).precision == "bfloat16"
+    # fp16=False (the model or the user refuses reduced precision) always means float32
+    assert TorchProcessor(_Residual(), scale=1, overlap=1, fp16=False).precision == "float32"
+    monkeypatch.delenv(devices.CPU_BF16_ENV)
+    assert isinstance(devices.cpu_bf16_is_fast(), bool)  # the measured answer
+
+
+def test_bf16_on_cpu_keeps_the_skip_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deconv_gui.core import devices
+
+    monkeypatch.setenv(devices.CPU_BF16_ENV, "1")
+    tile = _image(40, 36)
+    exact = TorchProcessor(_Residual(), scale=1, overlap=1, fp16=False)(tile)
+    proc = TorchProcessor(_Residual(), scale=1, overlap=1, fp16=True)
+    fast = proc(tile)
+    assert proc.precision == "bfloat16" and fast.dtype == np.float32
+    diff = np.abs(fast - exact)
+    # the correction (about 0.1 in size) carries bf16's 8-bit mantissa; the input skip does not
+    assert 0 < diff.max() < 2e-3
+    # rounding every output to bf16 would be ~8x worse than what autocast does
+    bf16_all = torch.from_numpy(exact).bfloat16().float().numpy()
+    assert diff.mean() < 0.5 * np.abs(bf16_all - exact).mean()
+
+
+class _NaNUnderAutocast(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_autocast_enabled("cpu"):
+            return torch.full_like(x, float("nan"))
+        return x
+
+
+def test_bf16_nan_falls_back_to_float32(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deconv_gui.core import devices
+
+    monkeypatch.setenv(devices.CPU_BF16_ENV, "1")
+    proc = TorchProcessor(_NaNUnderAutocast(), scale=1, overlap=0, fp16=True)
+    tile = _image(8, 8)
+    np.testing.assert_array_equal(proc(tile), tile)
+    assert proc.precision == "float32" and "bfloat16" in proc.fp16_disabled_reason
+
+
+def test_channels_last_matches_and_stays_on_the_cpu_module() -> None:
+    import copy
+
+    net = copy.deepcopy(_net(2))
+    tile = _image(30, 26)
+    plain = TorchProcessor(copy.deepcopy(net), scale=2, overlap=4)(tile)
+    proc = TorchProcessor(net, scale=2, overlap=4, channels_last=True)
+    assert proc.channels_last
+    conv = next(m for m in proc.module.modules() if isinstance(m, nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    np.testing.assert_allclose(proc(tile), plain, atol=1e-5)
+
+
+class _Recorder:
+    """A TileProcessor that records the crop sizes it is given (identity output)."""
+
+    scale = 1
+    overlap = 4
+    device = "cpu"
+
+    def __init__(self, cpu_tile: int | None) -> None:
+        self.cpu_tile = cpu_tile
+        self.sides: list[int] = []
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        self.sides.append(max(tile.shape[:2]))
+        return tile.copy()
+
+
+@pytest.mark.parametrize("cpu_tile", [None, 200, 900])
+def test_a_processor_can_ask_for_its_cpu_tile(cpu_tile: int | None) -> None:
+    from deconv_gui.core.devices import CPU_TILE_SIZE
+
+    rec = _Recorder(cpu_tile)
+    img = _image(1000, 700)
+    out = run_to_end(restore_tiled(rec, img))
+    np.testing.assert_array_equal(out, img)
+    limit = cpu_tile or CPU_TILE_SIZE
+    assert max(rec.sides) <= limit
+    assert max(rec.sides) > limit * 0.6  # the tiles do use the size asked for
+    # an explicit tile size still wins
+    rec2 = _Recorder(cpu_tile)
+    run_to_end(restore_tiled(rec2, img, tile_size=128))
+    assert max(rec2.sides) <= 128

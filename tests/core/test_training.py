@@ -308,3 +308,67 @@ def test_partial_init_copies_matching_tensors(data_root: Path, tmp_path: Path) -
     assert "head.weight" in names
     assert torch.equal(x4.model.state_dict()["head.weight"], x2.model.state_dict()["head.weight"])
     assert x4.history == []
+
+
+# -- held-out validation slice -----------------------------------------------------------
+
+
+def test_split_holdout_is_disjoint_even_and_deterministic(tmp_path: Path) -> None:
+    from deconv_gui.training.data import split_holdout
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for folder, n in ((a, 10), (b, 3)):
+        folder.mkdir()
+        for i in range(n):
+            Image.new("RGB", (8, 8)).save(folder / f"{i:02d}.png")
+    train_paths, held = split_holdout([a, b], 3)
+    assert len(held) == 3 and len(train_paths) == 10
+    assert not set(held) & set(train_paths)
+    assert all(p.parent == a for p in held)  # only from the first folder
+    assert [p.name for p in held] == ["01.png", "04.png", "08.png"]  # spread, not the first
+    assert split_holdout([a, b], 3) == (train_paths, held)
+    assert split_holdout([a, b], 0)[1] == []
+    assert len(split_holdout([a], 50)[0]) >= 1  # never holds out a whole folder
+
+
+def test_trainer_validates_on_held_out_training_images(data_root: Path) -> None:
+    cfg = tiny_config(
+        val=[{"folder": "holdout", "degrade": "noise=25"}],
+        data={"folders": ["train/a"], "scales": [1.0], "holdout": 1},
+    )
+    trainer = Trainer(cfg, data_root=data_root)
+    assert len(trainer.pool) == 2  # 3 training images, 1 held out
+    res = trainer.validate()
+    assert list(res) == ["holdout noise=25"] and res["holdout noise=25"]["psnr"] > 0
+    from deconv_gui.training.export import make_card
+
+    card = make_card(cfg, trainer.model, sessions=[])
+    assert "held out of training" in card["training"]["validation_note"]
+
+
+# -- pruning -----------------------------------------------------------------------------
+
+
+def test_prune_redunet_keeps_shapes_and_the_full_width_is_exact() -> None:
+    from deconv_gui.models.networks import RedUNet
+    from deconv_gui.training.prune import prune_redunet
+
+    torch.manual_seed(0)
+    net = RedUNet((16, 24), enc_blocks=1, mid_blocks=2, dec_blocks=1, noise_map=True).eval()
+    for p in net.tail.parameters():  # a trained net's tail is not zero
+        torch.nn.init.normal_(p, std=0.05)
+    x = torch.rand(2, 3, 32, 28)
+    same = prune_redunet(net, (16, 24), x, 0.3)
+    with torch.no_grad():
+        torch.testing.assert_close(same(x, 0.3), net(x, 0.3))  # a permutation only
+    small = prune_redunet(net, (8, 12), x, 0.3)
+    assert small.hparams["channels"] == [8, 12]
+    assert small.head.weight.shape == (8, 13, 3, 3) and small.up.weight.shape == (12, 8, 2, 2)
+    with torch.no_grad():
+        y = small(x, 0.3)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    # the kept slices are the original weights (copied, not re-initialised)
+    rows = {tuple(r.flatten().tolist()) for r in net.head.weight}
+    assert all(tuple(r.flatten().tolist()) in rows for r in small.head.weight)
+    with pytest.raises(ValueError):
+        prune_redunet(net, (32, 12), x, 0.3)
