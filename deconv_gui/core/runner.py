@@ -8,7 +8,8 @@ is thread-local and the GUI calls this from a worker thread), crops the padding 
 clamps to [0, 1] and returns float32 numpy.
 
 Reduced precision is used only when asked for (``fp16=True``: the model is known to tolerate
-it): float16 on CUDA and MPS, and bfloat16 autocast on a CPU whose bfloat16 convolutions are
+it; ``cpu_bf16`` overrides that for the CPU, e.g. spandrel's own bfloat16 support flag for
+imported models): float16 on CUDA and MPS, and bfloat16 autocast on a CPU whose bfloat16 convolutions are
 measured to be clearly faster than float32 (`devices.cpu_bf16_is_fast`; AVX512-BF16 / AMX
 CPUs). Under autocast the convolutions run in bfloat16 while additions such as the residual
 skip stay in float32, so a residual restorer's output keeps float32 precision outside its
@@ -57,6 +58,7 @@ class TorchProcessor:
         extra_input: ExtraInput | None = None,
         channels_last: bool = False,
         cpu_tile: int | None = None,
+        cpu_bf16: bool | None = None,
     ) -> None:
         if int(scale) < 1:
             raise ValueError(f"scale must be >= 1, got {scale}")
@@ -73,7 +75,9 @@ class TorchProcessor:
         # Half precision only on accelerators. Tests may set this on the CPU to exercise the
         # NaN fallback (PyTorch runs half convolutions on the CPU, slowly).
         self._use_half = self.fp16_requested and dev.type in ("cuda", "mps")
-        self._use_bf16 = self.fp16_requested and dev.type == "cpu" and devices.cpu_bf16_is_fast()
+        # bfloat16 on the CPU: allowed by `cpu_bf16`, or by `fp16` when that is None
+        bf16_allowed = self.fp16_requested if cpu_bf16 is None else bool(cpu_bf16)
+        self._use_bf16 = bf16_allowed and dev.type == "cpu" and devices.cpu_bf16_is_fast()
         self._half_module: nn.Module | None = None
         self.channels_last = bool(channels_last) and dev.type == "cpu"
         if self.channels_last:

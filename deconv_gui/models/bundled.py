@@ -135,6 +135,12 @@ def spec_from_card(card_path: str | Path, *, kind: str = "bundled") -> ModelSpec
     weights = card_path.with_suffix(".safetensors")
     if not weights.exists():
         raise ModelError(f"{card_path.name}: weights {weights.name} missing")
+    return network_spec(card, weights, kind=kind)
+
+
+def network_spec(card: dict[str, Any], weights: Path, *, kind: str) -> ModelSpec:
+    """A trainable `ModelSpec` for one of our networks described by `card` (a bundled model,
+    or a fine-tuned one in the user library) with its safetensors `weights`."""
     arch = card["architecture"]
     return ModelSpec(
         id=card["id"],

@@ -574,23 +574,7 @@ def _deconv_spec(folder: Path, card: dict[str, Any]) -> ModelSpec:
     """A fine-tuned app network: rebuilt like a bundled one, and trainable again."""
     from deconv_gui.models import bundled
 
-    arch = card["architecture"]
-    return ModelSpec(
-        id=card["id"],
-        name=card["name"],
-        task=card["task"],
-        scale=int(card["scale"]),
-        kind=card["kind"],
-        description=str(card.get("description", "")),
-        build=bundled._builder(card, folder / card["file"]),
-        receptive_field=int(card["receptive_field"]),
-        tiles_well=True,
-        fp16=bool(card["fp16"]),
-        strength=bundled._strength(card),
-        architecture=f"{arch['name']} {json.dumps(arch.get('hparams', {}), sort_keys=True)}",
-        card=card,
-        trainable=True,
-    )
+    return bundled.network_spec(card, folder / card["file"], kind=card["kind"])
 
 
 def rename_user_model(model_id: str, name: str) -> ModelSpec:
@@ -670,6 +654,7 @@ def spec_from_card(folder: Path) -> ModelSpec:
             device=options.device,
             fp16=bool(card["fp16"]) and options.allow_fp16,
             pad_multiple=int(req["multiple_of"]),
+            cpu_bf16=bool(getattr(desc, "supports_bfloat16", False)) and options.allow_fp16,
         )
 
     arch_name = card.get("architecture_name") or card["architecture"]

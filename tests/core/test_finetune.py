@@ -7,65 +7,30 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import write_tiny_model
 
 from deconv_gui.errors import DeconvError
 from deconv_gui.models import bundled, catalog, imported
-from deconv_gui.models.networks import build_network
 from deconv_gui.models.registry import LoadOptions, ModelSpec
 from deconv_gui.training import finetune as ft
-from deconv_gui.training.export import save_weights, write_card
 
 torch.set_num_threads(1)
 
 FAST = {"batch": 2, "patch": 16, "val_every": 2}
 
 
-def _card(task: str) -> dict[str, Any]:
-    if task == "upscale":
-        arch = {"name": "fsrcnnplus", "hparams": {"scale": 2, "channels": 8, "blocks": 1}}
-    else:
-        arch = {"name": "redunet", "hparams": {"channels": [8, 16], "enc_blocks": 1,
-                "mid_blocks": 1, "dec_blocks": 1, "noise_map": task == "denoise"}}  # fmt: skip
-    return {
-        "id": f"tiny-{task}",
-        "name": f"Tiny {task}",
-        "task": task,
-        "scale": 2 if task == "upscale" else 1,
-        "architecture": arch,
-        "receptive_field": 12,
-        "pad_multiple": 4 if arch["name"] == "redunet" else 1,
-        "fp16": False,
-        "strength": {
-            "label": "Noise level",
-            "minimum": 0,
-            "maximum": 75,
-            "default": 25,
-            "auto": True,
-        }
-        if task == "denoise"
-        else None,  # fmt: skip
-    }
-
-
 @pytest.fixture(scope="module")
 def bases(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ModelSpec]:
     """Tiny bundled-style networks (card + safetensors) built in a temporary folder."""
     d = tmp_path_factory.mktemp("models")
-    specs = {}
-    for task in ("denoise", "upscale"):
-        card = _card(task)
-        torch.manual_seed(0)
-        net = build_network(card["architecture"]["name"], card["architecture"]["hparams"])
-        save_weights(net, d / f"{card['id']}.safetensors", fp16=False)
-        write_card(card, d / f"{card['id']}.json")
-        specs[task] = bundled.spec_from_card(d / f"{card['id']}.json")
-    return specs
+    return {
+        task: bundled.spec_from_card(write_tiny_model(d, task)) for task in ("denoise", "upscale")
+    }
 
 
 def _clean(rng: np.random.Generator, w: int = 48, h: int = 40) -> np.ndarray:
@@ -311,12 +276,10 @@ def test_saved_model_is_in_the_registry_runs_and_base_is_unchanged(bases, photos
 
 
 def test_base_weights_file_is_never_written(bases, photos, tmp_path) -> None:
-    card = _card("deblur")
-    net = build_network(card["architecture"]["name"], card["architecture"]["hparams"])
-    save_weights(net, tmp_path / "tiny-deblur.safetensors", fp16=False)
-    write_card(card, tmp_path / "tiny-deblur.json")
+    card_path = write_tiny_model(tmp_path, "deblur")
+    card = json.loads(card_path.read_text())
     before = _sha(tmp_path / "tiny-deblur.safetensors")
-    spec = bundled.spec_from_card(tmp_path / "tiny-deblur.json")
+    spec = bundled.spec_from_card(card_path)
     data = ft.FinetuneData.clean(photos["clean"], "blur=disk:1-2")
     _, res = drain(ft.finetune_job(spec, data, steps=2, device="cpu", lr=1e-2, **FAST))
     ft.save_finetuned(res, "deblur mine")

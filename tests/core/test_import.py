@@ -515,3 +515,20 @@ def test_only_spandrels_own_architectures_are_detected() -> None:
     assert {"ESRGAN", "Compact", "SPAN", "DnCNN", "SwinIR", "HAT"} <= set(ids)
     for extra in ("CodeFormer", "SRFormer", "Restormer", "MAT", "DDColor"):
         assert extra not in ids
+
+
+def test_cpu_bfloat16_follows_spandrels_flag_and_the_users_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deconv_gui.core import devices
+
+    monkeypatch.setenv(devices.CPU_BF16_ENV, "1")  # as on a CPU with native bfloat16
+    spec = import_model(_model_file(tmp_path, "esrgan-x2", "safetensors"))
+    desc = imported.load_library_model(paths.user_models_dir() / spec.id, spec.card)
+    proc = spec.build(LoadOptions(device="cpu"))
+    assert desc.supports_bfloat16 and proc.precision == "bfloat16"
+    img = _photo(40, 44)
+    out = proc(img)
+    exact = spec.build(CPU)  # allow_fp16=False: the user asked for float32
+    assert exact.precision == "float32"
+    assert np.abs(out - exact(img)).max() < 0.02

@@ -11,11 +11,10 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import Qt
+from tiny_models import write_tiny_model
 
 from deconv_gui.models import bundled, catalog
-from deconv_gui.models.networks import build_network
 from deconv_gui.models.registry import ModelRegistry
-from deconv_gui.training.export import save_weights, write_card
 
 torch.set_num_threads(1)
 
@@ -23,30 +22,8 @@ torch.set_num_threads(1)
 @pytest.fixture
 def ft_registry(tmp_path: Path, registry: ModelRegistry) -> ModelRegistry:
     """The tiny GUI registry plus a tiny trainable denoiser (card + safetensors)."""
-    card = {
-        "id": "tiny-net",
-        "name": "Tiny net",
-        "task": "denoise",
-        "scale": 1,
-        "architecture": {
-            "name": "redunet",
-            "hparams": {
-                "channels": [8, 16],
-                "enc_blocks": 1,
-                "mid_blocks": 1,
-                "dec_blocks": 1,
-                "noise_map": True,
-            },
-        },  # fmt: skip
-        "receptive_field": 12,
-        "pad_multiple": 4,
-        "fp16": False,
-    }
-    torch.manual_seed(0)
-    net = build_network(card["architecture"]["name"], card["architecture"]["hparams"])
-    save_weights(net, tmp_path / "models" / "tiny-net.safetensors", fp16=False)
-    write_card(card, tmp_path / "models" / "tiny-net.json")
-    registry.register(bundled.spec_from_card(tmp_path / "models" / "tiny-net.json"))
+    card = write_tiny_model(tmp_path / "models", "denoise", "tiny-net")
+    registry.register(bundled.spec_from_card(card))
     return registry
 
 
