@@ -85,6 +85,8 @@ class TileProgress:
     tile_size: int
     device: str
     message: str = ""
+    #: what the processor runs in ("float32", "bfloat16", "float16"; "" when not a network)
+    precision: str = ""
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,7 @@ class _TiledRun:
             tile_size=self.tile_size,
             device=str(getattr(self.processor, "device", "")),
             message=self.message,
+            precision=str(getattr(self.processor, "precision", "")),
         )
 
     # -- the work --------------------------------------------------------------------------

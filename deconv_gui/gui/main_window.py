@@ -1000,6 +1000,7 @@ class MainWindow(QMainWindow):
         self.restore_panel.show_progress(tp.done, tp.total)
         self.restore_panel.progress_label.setToolTip(
             f"Tiles of {tp.tile_size} px on {tp.device or 'the CPU'}"
+            + (f" in {tp.precision}" if tp.precision else "")
             + (f"\n{tp.message}" if tp.message else "")
         )
         if tp.message:

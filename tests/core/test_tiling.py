@@ -642,3 +642,15 @@ def test_a_processor_can_ask_for_its_cpu_tile(cpu_tile: int | None) -> None:
     rec2 = _Recorder(cpu_tile)
     run_to_end(restore_tiled(rec2, img, tile_size=128))
     assert max(rec2.sides) <= 128
+
+
+def test_progress_says_what_precision_the_tiles_ran_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from deconv_gui.core import devices
+
+    img = _image(40, 40)
+    gen = restore_tiled(_Recorder(None), img)
+    assert next(gen).precision == ""  # not a network
+    for flag, want in (("0", "float32"), ("1", "bfloat16")):
+        monkeypatch.setenv(devices.CPU_BF16_ENV, flag)
+        proc = TorchProcessor(_Residual(), scale=1, overlap=1, fp16=True)
+        assert next(restore_tiled(proc, img)).precision == want
