@@ -25,6 +25,8 @@ ROWS: list[tuple[str, str, str, list[str], float | None]] = [
     ("nlm-denoise", "noise=25", "CBSD68", ["--strength", "25"], None),
     ("redunet-denoise", "noise=50", "CBSD68", ["--strength", "50"], 27.38),
     ("nlm-denoise", "noise=50", "CBSD68", ["--strength", "50"], None),
+    ("redunet-denoise-fast", "noise=25", "CBSD68", ["--strength", "25"], 30.71),
+    ("redunet-denoise-fast", "noise=50", "CBSD68", ["--strength", "50"], 27.38),
     ("fsrcnn-x2", "downscale=2", "Set5", [], 37.0),
     ("fsrcnn-x2", "downscale=2", "BSD100", [], 31.5),
     ("fsrcnn-x4", "downscale=4", "Set5", [], 30.7),
@@ -32,6 +34,10 @@ ROWS: list[tuple[str, str, str, list[str], float | None]] = [
     ("lanczos-x4", "downscale=4", "Set5", [], None),
     ("redunet-deblur", "blur=gaussian:2,noise=2", "CBSD68", [], None),
     ("wiener-deblur", "blur=gaussian:2,noise=2", "CBSD68", ["--true-kernel"], None),
+    ("redunet-deblur", "blur=disk:3,noise=2", "CBSD68", [], None),
+    ("wiener-deblur", "blur=disk:3,noise=2", "CBSD68", ["--true-kernel"], None),
+    ("redunet-deblur", "blur=motion:11:30,noise=2", "CBSD68", [], None),
+    ("wiener-deblur", "blur=motion:11:30,noise=2", "CBSD68", ["--true-kernel"], None),
 ]
 
 
