@@ -311,6 +311,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         tile_size=args.tile,
+        reduced_precision=args.reduced_precision,
     ).to_json()
     report["model"] = spec.id
     report["degradation"] = str(deg)
@@ -327,7 +328,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(
         f"{label:<28} in {m['input_psnr']:6.2f} dB / {m['input_ssim']:.4f}"
         f"   out {m['output_psnr']:6.2f} dB / {m['output_ssim']:.4f}"
-        f"   [{spec.id}, {deg}, {report['channel']}]"
+        f"   [{spec.id}, {deg}, {report['channel']}, {report['precision']}]"
     )
     return 0
 
@@ -415,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
         p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
         p.add_argument("--tile", type=int, default=None, help="tile size in pixels (default: auto)")
-        if not precision:  # eval always measures in float32
+        if not precision:  # eval: float32 unless --reduced-precision
             return
         p.add_argument(
             "--fp32",
@@ -476,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=None, help="first N images only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--reduced-precision",
+        action="store_true",
+        help="measure in the precision the app uses by default here (bfloat16 on CPUs where "
+        "it is fast, float16 on GPUs) instead of float32",
+    )
     device_opts(p, precision=False)
     p.set_defaults(func=cmd_eval)
 

@@ -93,12 +93,24 @@ def _auto_sigma(img: np.ndarray) -> float:
 
 
 def spec_runner(
-    spec: Any, *, strength: float | None = None, device: str = "cpu", tile_size: int | None = None
+    spec: Any,
+    *,
+    strength: float | None = None,
+    device: str = "cpu",
+    tile_size: int | None = None,
+    reduced_precision: bool = False,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Inference through a `ModelSpec`: the same processor the app uses (tiled if asked)."""
+    """Inference through a `ModelSpec`: the same processor the app uses (tiled if asked).
+
+    float32 unless ``reduced_precision``: then what the app runs by default on this device
+    (float16 on GPUs, bfloat16 on CPUs where it is fast, for models that allow it). The
+    returned function's ``precision`` attribute says which it was.
+    """
     from deconv_gui.models.registry import LoadOptions
 
-    proc = spec.build(LoadOptions(device=device, strength=strength, allow_fp16=False))
+    proc = spec.build(
+        LoadOptions(device=device, strength=strength, allow_fp16=bool(reduced_precision))
+    )
 
     def run(img: np.ndarray) -> np.ndarray:
         if tile_size:
@@ -108,6 +120,7 @@ def spec_runner(
         with torch.inference_mode():
             return np.clip(np.asarray(proc(img), np.float32), 0.0, 1.0)
 
+    run.precision = str(getattr(proc, "precision", "float32"))  # type: ignore[attr-defined]
     return run
 
 
@@ -129,6 +142,7 @@ class EvalResult:
     channel: str
     shave: int
     images: list[ImageScore] = field(default_factory=list)
+    precision: str = "float32"
 
     @property
     def mean(self) -> dict[str, float]:
@@ -208,14 +222,16 @@ def evaluate(
     seed: int = 0,
     device: str = "cpu",
     tile_size: int | None = None,
+    reduced_precision: bool = False,
 ) -> EvalResult:
     """Degrade each clean image in ``folder``, restore it with ``model``, score both.
 
     ``model``: a `ModelSpec`, an ``nn.Module`` or a callable on (H, W, 3) float32 images.
     ``degradation``: a spec string (``"noise=25"``, ``"downscale=4"``...) or a parsed
     `Degradation`. ``strength`` goes to the spec's `LoadOptions` (None = the model's own
-    default, e.g. the automatic noise estimate). Returns an `EvalResult` (``.images``,
-    ``.mean``, ``.to_json()``).
+    default, e.g. the automatic noise estimate). A spec is measured in float32 unless
+    ``reduced_precision`` (see `spec_runner`). Returns an `EvalResult` (``.images``,
+    ``.mean``, ``.precision``, ``.to_json()``).
     """
     deg = parse_degradation(degradation)
     scale = int(getattr(deg, "scale", 1) or 1)
@@ -226,7 +242,13 @@ def evaluate(
         run = module_runner(model, noise_sigma=strength, device=device)
         name = type(model).__name__
     elif hasattr(model, "build") and hasattr(model, "id"):
-        run = spec_runner(model, strength=strength, device=device, tile_size=tile_size)
+        run = spec_runner(
+            model,
+            strength=strength,
+            device=device,
+            tile_size=tile_size,
+            reduced_precision=reduced_precision,
+        )
         name = model.id
     elif callable(model):
         run = model
@@ -236,6 +258,7 @@ def evaluate(
     pairs = prepare_pairs(folder, deg, max_images=max_images, seed=seed)
     channel = channel or ("Y" if scale > 1 else "RGB")
     res = EvalResult(name, str(folder), spec_str, channel, scale if scale > 1 else 0)
+    res.precision = str(getattr(run, "precision", "float32"))
     res.images = score_pairs(run, pairs, scale=scale, channel=channel)
     return res
 

@@ -136,6 +136,26 @@ def test_eval_reports_input_and_output_scores(
     # bicubic x2 of a bicubic-downscaled image is exactly the bicubic input baseline
     assert mean["output_psnr"] == pytest.approx(mean["input_psnr"], abs=0.5)
     assert 0.0 < mean["output_ssim"] <= 1.0
+    assert report["precision"] == "float32"
+
+
+def test_eval_in_reduced_precision_says_so_and_stays_close(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    for i in range(2):
+        _photo(folder / f"{i}.png", size=(96, 64), seed=i)
+    monkeypatch.setenv("DECONV_GUI_CPU_BF16", "1")  # as on a CPU with fast bfloat16
+    argv = ["eval", str(folder), "--model", "redunet-denoise", "--degrade", "noise=25"]
+    reports = {}
+    for extra in ([], ["--reduced-precision"]):
+        assert main([*argv, "--strength", "25", "--json", *extra]) == 0
+        r = json.loads(capsys.readouterr().out)
+        reports[r["precision"]] = r["mean"]["output_psnr"]
+    assert set(reports) == {"float32", "bfloat16"}
+    assert reports["float32"] > 25  # the network really denoised
+    assert abs(reports["bfloat16"] - reports["float32"]) < 0.05
 
 
 def test_self_test_passes() -> None:
@@ -240,5 +260,5 @@ def test_fp32_flag_reaches_the_load_options() -> None:
         args = parser.parse_args(["restore", "x.png", "--model", "nlm-denoise", *argv])
         assert cli._load_options(args).allow_fp16 is allowed
     parser.parse_args(["eval", "--model", "nlm-denoise", "--degrade", "noise=5", "d"])
-    with pytest.raises(SystemExit):  # eval always measures in float32: no such flag there
+    with pytest.raises(SystemExit):  # eval has --reduced-precision instead
         parser.parse_args(["eval", "--model", "nlm-denoise", "--degrade", "noise=5", "d", "--fp32"])
