@@ -22,6 +22,7 @@ from deconv_gui.cli import main as cli_main
 ROWS: list[tuple[str, str, str, list[str], float | None]] = [
     ("redunet-denoise", "noise=25", "CBSD68", ["--strength", "25"], 30.71),
     ("redunet-denoise", "noise=25", "CBSD68", [], None),  # automatic noise estimate
+    ("redunet-denoise", "noise=1", "CBSD68", [], None),  # a nearly clean photo, automatic
     ("nlm-denoise", "noise=25", "CBSD68", ["--strength", "25"], None),
     ("redunet-denoise", "noise=50", "CBSD68", ["--strength", "50"], 27.38),
     ("nlm-denoise", "noise=50", "CBSD68", ["--strength", "50"], None),

@@ -112,7 +112,11 @@ def spec_runner(
         LoadOptions(device=device, strength=strength, allow_fp16=bool(reduced_precision))
     )
 
+    prepare = getattr(proc, "prepare", None)
+
     def run(img: np.ndarray) -> np.ndarray:
+        if callable(prepare):  # per-photo set-up, as `restore_job` does: e.g. the automatic
+            prepare(img)  # noise estimate is made on each image, not kept from the first
         if tile_size:
             from deconv_gui.core.tiling import restore_tiled, run_to_end
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -372,3 +373,20 @@ def test_prune_redunet_keeps_shapes_and_the_full_width_is_exact() -> None:
     assert all(tuple(r.flatten().tolist()) in rows for r in small.head.weight)
     with pytest.raises(ValueError):
         prune_redunet(net, (32, 12), x, 0.3)
+
+
+def test_spec_runner_estimates_the_noise_of_each_image() -> None:
+    """`deconv-gui eval` with automatic strength: every image gets its own estimate (a
+    processor keeps its first estimate for all tiles of one photo, not for the next photo)."""
+    from deconv_gui.models.catalog import default_registry
+
+    spec = default_registry().get("redunet-denoise")
+    rng = np.random.default_rng(0)
+    small = rng.random((6, 8, 3)).astype(np.float32)
+
+    clean = cv2.resize(small, (64, 48), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    noisy = (clean + rng.normal(0, 40 / 255, clean.shape)).clip(0, 1).astype(np.float32)
+    fresh = evaluate.spec_runner(spec)(clean)
+    run = evaluate.spec_runner(spec)
+    run(noisy)
+    np.testing.assert_allclose(run(clean), fresh, atol=1e-6)
