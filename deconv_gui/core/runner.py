@@ -9,9 +9,9 @@ clamps to [0, 1] and returns float32 numpy.
 
 Reduced precision is used only when asked for (``fp16=True``: the model is known to tolerate
 it; ``cpu_bf16`` overrides that for the CPU, e.g. spandrel's own bfloat16 support flag for
-imported models): float16 on CUDA and MPS, and bfloat16 autocast on a CPU whose bfloat16 convolutions are
-measured to be clearly faster than float32 (`devices.cpu_bf16_is_fast`; AVX512-BF16 / AMX
-CPUs). Under autocast the convolutions run in bfloat16 while additions such as the residual
+imported models): float16 on CUDA and MPS, and bfloat16 autocast on a CPU whose bfloat16
+convolutions are measured to be clearly faster than float32 (`devices.cpu_bf16_is_fast`;
+AVX512-BF16 / AMX CPUs). Under autocast the convolutions run in bfloat16 while additions such as the residual
 skip stay in float32, so a residual restorer's output keeps float32 precision outside its
 correction. A reduced-precision result with NaN or Inf is thrown away, the tile is run again
 in float32 and the processor stays in float32 from then on (overflow in a model is a
@@ -95,7 +95,7 @@ class TorchProcessor:
 
     @property
     def precision(self) -> str:
-        """ "float16", "bfloat16" or "float32": what the next tile will run in."""
+        """What the next tile runs in: "float16", "bfloat16" or "float32"."""
         if self._use_half:
             return "float16"
         return "bfloat16" if self._use_bf16 else "float32"

@@ -115,22 +115,26 @@ class Trainer:
     def pool(self) -> PatchPool:
         if self._pool is None:
             dcfg = self.config.get("data", {})
+            train_paths = self._split()[0]
+            if not train_paths:
+                folders = ", ".join(str(f) for f in self._folders())
+                raise FileNotFoundError(f"no training images in {folders}")
             self._pool = PatchPool(
-                self._train_paths(),
+                train_paths,
                 scales=dcfg.get("scales", [1.0]),
                 max_images=dcfg.get("max_images"),
             )
         return self._pool
 
+    def _folders(self) -> list[Path]:
+        dcfg = self.config.get("data", {})
+        return [_resolve(self.data_root, f) for f in dcfg.get("folders", ["train"])]
+
     def _split(self) -> tuple[list[Path], list[Path]]:
         """(training images, held-out validation images): ``data.holdout`` images of the
         first training folder are kept out of the patch pool (see `split_holdout`)."""
-        dcfg = self.config.get("data", {})
-        folders = [_resolve(self.data_root, f) for f in dcfg.get("folders", ["train"])]
-        return split_holdout(folders, int(dcfg.get("holdout", 0)))
-
-    def _train_paths(self) -> list[Path]:
-        return self._split()[0]
+        holdout = int(self.config.get("data", {}).get("holdout", 0))
+        return split_holdout(self._folders(), holdout)
 
     def progress(self, step: int | None = None) -> float:
         """Fraction of the schedule done: by training time when the run has a time budget
