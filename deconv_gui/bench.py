@@ -14,6 +14,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -95,14 +96,121 @@ def bench_ssim(argv: Sequence[str]) -> int:
     return 0
 
 
-def bench_restore(argv: Sequence[str]) -> int:
+@dataclass
+class RestoreTiming:
+    """One timed case of `time_restore` / `time_opencv_nlm`."""
+
+    label: str
+    seconds: float  # median
+    runs: list[float]
+    input_size: tuple[int, int]  # (width, height)
+    output_megapixels: float
+    psnr: float  # against the clean photo
+    precision: str
+
+    def line(self) -> str:
+        w, h = self.input_size
+        return (
+            f"{self.label:<22} input {w}x{h} ({w * h / 1e6:.1f} MP)  median {self.seconds:.2f}s "
+            f"({', '.join(f'{t:.2f}' for t in self.runs)})  "
+            f"{self.output_megapixels / self.seconds:.2f} output MP/s  "
+            f"PSNR vs clean {self.psnr:.2f} dB"
+            + (f"  [{self.precision}]" if self.precision else "")
+        )
+
+
+def clean_photo(megapixels: float) -> np.ndarray:
+    """The 4:3 benchmark photo (no noise) of about ``megapixels``."""
+    w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
+    return bench_photo(w, int(round(w * 3 / 4)), noise=0.0)
+
+
+def _noisy(clean: np.ndarray, noise: float) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return np.clip(clean + rng.normal(0, noise / 255, clean.shape), 0, 1).astype(np.float32)
+
+
+def time_restore(
+    model_id: str,
+    clean: np.ndarray,
+    *,
+    noise: float = 25.0,
+    device: str = "cpu",
+    reduced_precision: bool = True,
+    repeat: int = 3,
+    tile: int | None = None,
+) -> RestoreTiming:
+    """Time a registry model the way the app runs it (`restore_job`) on `clean` degraded for
+    its task: Gaussian noise for scale 1, a bicubic downscale (the evaluation convention)
+    for upscalers."""
     from deconv_gui.core.degrade import crop_to_multiple, downscale_bicubic
-    from deconv_gui.core.devices import set_cpu_threads
     from deconv_gui.core.jobs import restore_job
     from deconv_gui.core.metrics import psnr
     from deconv_gui.core.tiling import run_to_end
     from deconv_gui.models.catalog import default_registry
     from deconv_gui.models.registry import LoadOptions
+
+    spec = default_registry().get(model_id)
+    if spec.scale > 1:
+        ref = crop_to_multiple(clean, spec.scale)
+        lq = downscale_bicubic(ref, spec.scale)
+    else:
+        ref, lq = clean, _noisy(clean, noise)
+    opts = LoadOptions(
+        device=device,
+        strength=noise if spec.scale == 1 else None,
+        allow_fp16=reduced_precision,
+    )
+    precision = str(getattr(spec.build(opts), "precision", ""))  # "" for classical methods
+    out_holder: list[np.ndarray] = []
+
+    def once() -> None:
+        out_holder[:] = [run_to_end(restore_job(spec, lq, opts, tile_size=tile))]
+
+    med, runs = median_time(once, repeat)
+    out = out_holder[0]
+    quality = psnr(out, ref) if out.shape == ref.shape else float("nan")
+    return RestoreTiming(
+        model_id,
+        med,
+        runs,
+        (lq.shape[1], lq.shape[0]),
+        out.shape[0] * out.shape[1] / 1e6,
+        quality,
+        precision,
+    )
+
+
+def time_opencv_nlm(
+    clean: np.ndarray, *, noise: float = 25.0, repeat: int = 3, threads: int = 2
+) -> RestoreTiming:
+    """OpenCV's colour NLM on the whole photo in one call (8-bit, the same noisy photo and
+    filter strengths as ``nlm-denoise``): the baseline the denoiser's speed target names."""
+    from deconv_gui.core.metrics import psnr
+
+    cv2.setNumThreads(threads)
+    u8 = np.clip(np.round(_noisy(clean, noise) * 255.0), 0, 255).astype(np.uint8)
+    h, h_color = 0.55 * noise, 0.7 * noise
+    out_holder: list[np.ndarray] = []
+
+    def once() -> None:
+        out_holder[:] = [cv2.fastNlMeansDenoisingColored(u8, None, h, h_color, 7, 21)]
+
+    med, runs = median_time(once, repeat)
+    quality = psnr(out_holder[0].astype(np.float32) / 255.0, clean)
+    return RestoreTiming(
+        "opencv-nlm (1 call)",
+        med,
+        runs,
+        (u8.shape[1], u8.shape[0]),
+        u8.shape[0] * u8.shape[1] / 1e6,
+        quality,
+        "uint8",
+    )
+
+
+def bench_restore(argv: Sequence[str]) -> int:
+    from deconv_gui.core.devices import set_cpu_threads
 
     p = argparse.ArgumentParser(prog="deconv-gui bench restore")
     p.add_argument("--model", required=True)
@@ -125,79 +233,27 @@ def bench_restore(argv: Sequence[str]) -> int:
     )
     args = p.parse_args(argv)
     set_cpu_threads(args.threads)
-    reg = default_registry()
-    ids = [args.model] + ([args.baseline] if args.baseline else [])
-    w = int(round((args.megapixels * 1e6 * 4 / 3) ** 0.5))
-    h = int(round(w * 3 / 4))
-    clean = bench_photo(w, h, noise=0.0)
-    results = {}
-    for model_id in ids:
-        spec = reg.get(model_id)
-        if spec.scale > 1:
-            ref = crop_to_multiple(clean, spec.scale)
-            lq = downscale_bicubic(ref, spec.scale)  # the evaluation convention
-        else:
-            rng = np.random.default_rng(0)
-            lq = np.clip(clean + rng.normal(0, args.noise / 255, clean.shape), 0, 1).astype(
-                np.float32
-            )
-            ref = clean
-        opts = LoadOptions(
+    clean = clean_photo(args.megapixels)
+    timings = []
+    for model_id in [args.model] + ([args.baseline] if args.baseline else []):
+        t = time_restore(
+            model_id,
+            clean,
+            noise=args.noise,
             device=args.device,
-            strength=args.noise if spec.scale == 1 else None,
-            allow_fp16=not args.fp32,
+            reduced_precision=not args.fp32,
+            repeat=args.repeat,
+            tile=args.tile,
         )
-        precision = getattr(spec.build(opts), "precision", "float32")
-        out_holder: list[np.ndarray] = []
-
-        def once(spec=spec, lq=lq, opts=opts, out_holder=out_holder) -> None:
-            out_holder[:] = [run_to_end(restore_job(spec, lq, opts, tile_size=args.tile))]
-
-        med, runs = median_time(once, args.repeat)
-        out = out_holder[0]
-        out_mp = out.shape[0] * out.shape[1] / 1e6
-        quality = (
-            psnr(out[: ref.shape[0], : ref.shape[1]], ref)
-            if out.shape[:2] == ref.shape[:2]
-            else float("nan")
-        )
-        results[model_id] = med
-        print(
-            f"{model_id:<22} input {lq.shape[1]}x{lq.shape[0]} ({lq.shape[0] * lq.shape[1] / 1e6:.1f} MP)"
-            f"  median {med:.2f}s ({', '.join(f'{t:.2f}' for t in runs)})"
-            f"  {out_mp / med:.2f} output MP/s  PSNR vs clean {quality:.2f} dB  [{precision}]"
-        )
+        print(t.line(), flush=True)
+        timings.append(t)
     if args.opencv_nlm:
-        results["opencv-nlm"] = _bench_opencv_nlm(clean, args.noise, args.repeat, args.threads)
-        ids.append("opencv-nlm")
-    for other in ids[1:]:
-        print(f"ratio {other} / {args.model} time: x{results[other] / results[args.model]:.2f}")
+        t = time_opencv_nlm(clean, noise=args.noise, repeat=args.repeat, threads=args.threads)
+        print(t.line(), flush=True)
+        timings.append(t)
+    for other in timings[1:]:
+        print(f"ratio {other.label} / {args.model} time: x{other.seconds / timings[0].seconds:.2f}")
     return 0
-
-
-def _bench_opencv_nlm(clean: np.ndarray, noise: float, repeat: int, threads: int) -> float:
-    """OpenCV's colour NLM on the whole photo in one call (8-bit, the same noisy photo and
-    filter strengths as ``nlm-denoise``), the baseline the denoiser's speed target names."""
-    from deconv_gui.core.metrics import psnr
-
-    cv2.setNumThreads(threads)
-    rng = np.random.default_rng(0)
-    lq = np.clip(clean + rng.normal(0, noise / 255, clean.shape), 0, 1).astype(np.float32)
-    u8 = np.clip(np.round(lq * 255.0), 0, 255).astype(np.uint8)
-    h, h_color = 0.55 * noise, 0.7 * noise
-    out_holder: list[np.ndarray] = []
-
-    def once() -> None:
-        out_holder[:] = [cv2.fastNlMeansDenoisingColored(u8, None, h, h_color, 7, 21)]
-
-    med, runs = median_time(once, repeat)
-    quality = psnr(out_holder[0].astype(np.float32) / 255.0, clean)
-    print(
-        f"{'opencv-nlm (1 call)':<22} input {u8.shape[1]}x{u8.shape[0]} "
-        f"({u8.shape[0] * u8.shape[1] / 1e6:.1f} MP)  median {med:.2f}s "
-        f"({', '.join(f'{t:.2f}' for t in runs)})  PSNR vs clean {quality:.2f} dB"
-    )
-    return med
 
 
 COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"ssim": bench_ssim, "restore": bench_restore}

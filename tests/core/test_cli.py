@@ -262,3 +262,23 @@ def test_fp32_flag_reaches_the_load_options() -> None:
     parser.parse_args(["eval", "--model", "nlm-denoise", "--degrade", "noise=5", "d"])
     with pytest.raises(SystemExit):  # eval has --reduced-precision instead
         parser.parse_args(["eval", "--model", "nlm-denoise", "--degrade", "noise=5", "d", "--fp32"])
+
+
+def test_bench_restore_reports_timings_quality_and_ratios(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["bench", "restore", "--model", "fsrcnn-x2", "--baseline", "bicubic-x2"]
+    argv += ["--megapixels", "0.05", "--repeat", "1", "--threads", "1", "--opencv-nlm"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in out if "median" in line}
+    assert set(rows) == {"fsrcnn-x2", "bicubic-x2", "opencv-nlm"}
+    assert "[float32]" in rows["fsrcnn-x2"] and "[" not in rows["bicubic-x2"]
+
+    def db(line: str) -> float:
+        return float(line.split("PSNR vs clean ")[1].split()[0])
+
+    assert db(rows["fsrcnn-x2"]) > db(rows["bicubic-x2"])  # the network beats bicubic
+    assert sum(line.startswith("ratio ") for line in out) == 2
+    assert main(["bench", "ssim", "--size", "160x120", "--repeat", "1", "--no-skimage"]) == 0
+    assert "SSIM 160x120" in capsys.readouterr().out
