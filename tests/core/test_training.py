@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import tiny_architecture
 
 from deconv_gui.models import bundled
 from deconv_gui.training import degradations, evaluate, train
@@ -38,23 +39,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiny_config(task: str = "denoise", **over: Any) -> dict[str, Any]:
-    arch = {
-        "denoise": {
-            "name": "redunet",
-            "hparams": {
-                "channels": [8, 16],
-                "enc_blocks": 1,
-                "mid_blocks": 1,
-                "dec_blocks": 1,
-                "noise_map": True,
-            },
-        },
-        "deblur": {
-            "name": "redunet",
-            "hparams": {"channels": [8, 16], "enc_blocks": 0, "mid_blocks": 1, "dec_blocks": 0},
-        },
-        "upscale": {"name": "fsrcnnplus", "hparams": {"scale": 2, "channels": 8, "blocks": 1}},
-    }[task]
+    arch = tiny_architecture(task)
+    if task == "deblur":  # no encoder/decoder blocks: the smallest RED-UNet
+        arch["hparams"].update(enc_blocks=0, dec_blocks=0)
     cfg: dict[str, Any] = {
         "id": f"tiny-{task}",
         "name": f"tiny {task}",
