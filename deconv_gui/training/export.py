@@ -47,11 +47,13 @@ def write_card(card: dict[str, Any], path: str | Path) -> Path:
 
 def _validation_note(config: dict[str, Any]) -> str:
     holdout = int(config.get("data", {}).get("holdout", 0) or 0)
-    if holdout and any(v.get("folder") == "holdout" for v in config.get("val", [])):
+    held_val = [v for v in config.get("val", []) if v.get("folder") == "holdout"]
+    if holdout and held_val:
+        n = min(holdout, min(int(v.get("max_images") or holdout) for v in held_val))
         return (
-            f"learning-curve PSNR is on {holdout} training-folder images held out of training "
-            "(monitoring only: the last weights are shipped; the test sets are used only for "
-            "the final evaluation)"
+            f"learning-curve PSNR is on {n} of {holdout} training-folder images held out of "
+            "training (monitoring only: the last weights are shipped; the test sets are used "
+            "only for the final evaluation)"
         )
     return (
         "learning-curve PSNR is on the first few test images (monitoring only: the last "
