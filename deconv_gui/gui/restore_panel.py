@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from deconv_gui.gui.theme import ACCENT
-from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec
+from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec, card_order
 
 GROUPS = (
     ("denoise", "Denoise"),
@@ -362,11 +362,8 @@ class RestorePanel(QWidget):
             specs = [s for s in self._registry if group_of(s) == key]
             if not specs:
                 continue
-            specs.sort(
-                key=lambda s: {"bundled": 0, "finetuned": 1, "imported": 2, "classical": 3}.get(
-                    s.kind, 9
-                )
-            )
+            kind_rank = {"bundled": 0, "finetuned": 1, "imported": 2, "classical": 3}
+            specs.sort(key=lambda s: (kind_rank.get(s.kind, 9), card_order(s)))
             top = QTreeWidgetItem([title])
             top.setFont(0, bold)
             top.setFlags(Qt.ItemFlag.ItemIsEnabled)

@@ -93,6 +93,15 @@ class ModelSpec:
         return d
 
 
+def card_order(spec: ModelSpec) -> int:
+    """A bundled card's ``order`` (lower first; default 50): which of several models for a
+    task is listed first and used by default, e.g. the one that measured best."""
+    try:
+        return int((spec.card or {}).get("order", 50))
+    except (TypeError, ValueError):
+        return 50
+
+
 class ModelRegistry:
     """An ordered collection of `ModelSpec`s, looked up by id."""
 
@@ -133,7 +142,8 @@ class ModelRegistry:
         return [s for s in self._specs.values() if s.task == task]
 
     def default_for(self, task: str) -> ModelSpec | None:
-        """The preferred model for a task: bundled networks first, then the rest."""
+        """The preferred model for a task: bundled networks first (in `card_order`), then
+        the rest."""
         order = {"finetuned": 2, "bundled": 0, "imported": 3, "classical": 1}
-        cands = sorted(self.by_task(task), key=lambda s: order.get(s.kind, 9))
+        cands = sorted(self.by_task(task), key=lambda s: (order.get(s.kind, 9), card_order(s)))
         return cands[0] if cands else None

@@ -113,8 +113,9 @@ def make_card(
         },
         "evaluation": evaluation or [],
     }
-    if config.get("cpu_tile"):
-        card["cpu_tile"] = int(config["cpu_tile"])
+    for key in ("cpu_tile", "order"):  # optional run-time hints (see resources/models/README)
+        if config.get(key) is not None:
+            card[key] = int(config[key])
     if extra:
         card.update(extra)
     return card

@@ -222,3 +222,24 @@ def test_shipped_model_loads_and_runs(card_path: Path) -> None:
     out = proc(img)
     assert out.shape == (24 * spec.scale, 28 * spec.scale, 3)
     assert np.isfinite(out).all()
+
+
+def test_card_order_picks_the_default_and_the_listing_order() -> None:
+    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.models.registry import ModelRegistry, ModelSpec, card_order
+
+    def spec(mid: str, kind: str, card: dict) -> ModelSpec:
+        return ModelSpec(mid, mid, "denoise", 1, kind, "", build=lambda o: None, card=card)
+
+    reg = ModelRegistry(
+        [
+            spec("a-classical", "classical", {"order": 0}),  # a kind rank beats the order
+            spec("b-plain", "bundled", {}),
+            spec("c-best", "bundled", {"order": 0}),
+            spec("d-junk", "bundled", {"order": "x"}),
+        ]
+    )
+    assert reg.default_for("denoise").id == "c-best"
+    assert [card_order(s) for s in reg] == [0, 50, 0, 50]
+    # the shipped cards: the pruned 48/96 denoiser measured better and faster, so it leads
+    assert default_registry().default_for("denoise").id == "redunet-denoise-fast"
