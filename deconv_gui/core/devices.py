@@ -292,7 +292,7 @@ def cpu_bf16_is_fast() -> bool:
 
     CPUs with native bfloat16 (AVX512-BF16, AMX) run oneDNN bf16 convolutions about twice as
     fast as fp32; elsewhere bf16 is emulated and slower. ``DECONV_GUI_CPU_BF16=1/0`` forces
-    the answer; otherwise a ~50 ms probe (a 64-channel 3x3 convolution in each precision,
+    the answer; otherwise a ~20 ms probe (a 64-channel 3x3 convolution in each precision,
     the best of three runs each) decides once per process, at the current thread count.
     """
     forced = os.environ.get(CPU_BF16_ENV, "").strip()
