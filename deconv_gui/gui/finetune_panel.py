@@ -42,8 +42,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.gui.restore_panel import format_duration
 from deconv_gui.gui.runner import JobRunner
-from deconv_gui.gui.theme import ACCENT
+from deconv_gui.gui.theme import make_accent_button
 from deconv_gui.models.registry import ModelRegistry, ModelSpec
 
 DEGRADE_PRESETS = (
@@ -109,14 +110,18 @@ def _qimage(u8: np.ndarray) -> QImage:
 
 
 def _fmt_time(seconds: float | None) -> str:
+    """`format_duration`, or a dash while unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
-    s = int(round(seconds))
-    if s >= 3600:
-        return f"{s // 3600} h {s // 60 % 60:02d} min"
-    if s >= 60:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s} s"
+    return format_duration(seconds)
+
+
+def _form_page() -> tuple[QWidget, QFormLayout]:
+    """A borderless page with a form layout (one per training-data mode)."""
+    page = QWidget()
+    form = QFormLayout(page)
+    form.setContentsMargins(0, 0, 0, 0)
+    return page, form
 
 
 # ----------------------------------------------------------------------------- plot
@@ -322,7 +327,6 @@ class FineTunePanel(QWidget):
 
     LOSS_COLOR = QColor(56, 132, 224)
     PSNR_COLOR = QColor(224, 120, 40)
-    SSIM_COLOR = QColor(60, 170, 110)
 
     def __init__(
         self,
@@ -350,7 +354,6 @@ class FineTunePanel(QWidget):
         self._pair_report: Any = None
         self._loss: list[tuple[float, float]] = []
         self._psnr: list[tuple[float, float]] = []
-        self._ssim: list[tuple[float, float]] = []
         self._checkpoint_dir: Path | None = None
         self._before: dict[str, Any] | None = None
         self._degrade_ok = False
@@ -404,10 +407,8 @@ class FineTunePanel(QWidget):
         photos = QGroupBox("Photos")
         pl = QVBoxLayout(photos)
         self.data_stack = QStackedWidget()
-        # pairs
-        w_pairs = QWidget()
-        fp = QFormLayout(w_pairs)
-        fp.setContentsMargins(0, 0, 0, 0)
+        # one page per mode
+        w_pairs, fp = _form_page()
         self.before_field = _FolderField("folder of photos as they are")
         self.after_field = _FolderField("folder of the same photos, corrected")
         fp.addRow("Before:", self.before_field)
@@ -422,10 +423,7 @@ class FineTunePanel(QWidget):
         fp.addRow(self.skip_check)
         self.before_field.changed.connect(self._check_pairs)
         self.after_field.changed.connect(self._check_pairs)
-        # clean
-        w_clean = QWidget()
-        fc = QFormLayout(w_clean)
-        fc.setContentsMargins(0, 0, 0, 0)
+        w_clean, fc = _form_page()
         self.clean_field = _FolderField("folder of clean photos")
         fc.addRow("Clean photos:", self.clean_field)
         self.degrade_combo = QComboBox()
@@ -446,10 +444,7 @@ class FineTunePanel(QWidget):
         self.degrade_hint.setWordWrap(True)
         fc.addRow(self.degrade_hint)
         self.degrade_combo.currentTextChanged.connect(self._check_degradation)
-        # noisy
-        w_noisy = QWidget()
-        fn = QFormLayout(w_noisy)
-        fn.setContentsMargins(0, 0, 0, 0)
+        w_noisy, fn = _form_page()
         self.noisy_field = _FolderField("folder of noisy photos")
         fn.addRow("Noisy photos:", self.noisy_field)
         for w in (w_pairs, w_clean, w_noisy):
@@ -487,19 +482,7 @@ class FineTunePanel(QWidget):
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start training")
         self.start_button.setDefault(True)
-        bold = QFont(self.start_button.font())
-        bold.setWeight(QFont.Weight.DemiBold)
-        self.start_button.setFont(bold)
-        self.start_button.setObjectName("RunButton")  # the accent look of the Run button
-        self.start_button.setStyleSheet(
-            f"#RunButton {{ background: {ACCENT.name()}; color: white; "
-            f"border: 1px solid {ACCENT.darker(125).name()}; border-radius: 4px; "
-            "padding: 4px 14px; }"
-            f"#RunButton:hover {{ background: {ACCENT.lighter(110).name()}; }}"
-            f"#RunButton:pressed {{ background: {ACCENT.darker(115).name()}; }}"
-            "#RunButton:disabled { background: palette(button); color: palette(mid);"
-            " border: 1px solid palette(mid); }"
-        )
+        make_accent_button(self.start_button)  # the look of the main window's Run button
         self.start_button.clicked.connect(lambda: self.start())
         self.pause_button = QPushButton("Pause")
         self.pause_button.clicked.connect(self.toggle_pause)
@@ -719,7 +702,7 @@ class FineTunePanel(QWidget):
                                 **job_options)  # fmt: skip
 
         self._result = None
-        self._loss, self._psnr, self._ssim = [], [], []
+        self._loss, self._psnr = [], []
         self._before = None
         self.loss_plot.clear()
         self.val_plot.clear()
@@ -824,8 +807,6 @@ class FineTunePanel(QWidget):
                 self.val_plot.set_series("fine-tuned", self.PSNR_COLOR, self._psnr)
             if p.phase == "training":
                 self._psnr.append((p.step, v["psnr"]))
-                if v.get("ssim") is not None:
-                    self._ssim.append((p.step, v["ssim"]))
                 self.val_plot.set_series("fine-tuned", self.PSNR_COLOR, self._psnr)
             self._show_metrics(v)
         if p.preview is not None:

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from deconv_gui.gui.theme import ACCENT
+from deconv_gui.gui.theme import make_accent_button
 from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec, card_order
 
 GROUPS = (
@@ -314,20 +314,7 @@ class RestorePanel(QWidget):
         self.run_button = QPushButton("Run", self)
         self.run_button.setToolTip("Restore the photo with this model (Ctrl+R)")
         self.run_button.setDefault(True)
-        self.run_button.setMinimumHeight(32)
-        f = QFont(self.run_button.font())
-        f.setWeight(QFont.Weight.DemiBold)
-        self.run_button.setFont(f)
-        self.run_button.setObjectName("RunButton")
-        accent = ACCENT.name()
-        self.run_button.setStyleSheet(
-            f"#RunButton {{ background: {accent}; color: white; border: 1px solid {ACCENT.darker(125).name()};"
-            " border-radius: 4px; padding: 4px 14px; }"
-            f"#RunButton:hover {{ background: {ACCENT.lighter(110).name()}; }}"
-            f"#RunButton:pressed {{ background: {ACCENT.darker(115).name()}; }}"
-            "#RunButton:disabled { background: palette(button); color: palette(mid);"
-            " border: 1px solid palette(mid); }"
-        )
+        make_accent_button(self.run_button)
         self.run_button.clicked.connect(self.run_requested)
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.setToolTip("Stop after the current tile (Esc)")

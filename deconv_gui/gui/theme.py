@@ -5,10 +5,30 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QPushButton
 
 ACCENT = QColor(56, 132, 224)
+
+
+def make_accent_button(button: QPushButton) -> QPushButton:
+    """The look of a window's main action (Run, Start training): accent colour, semi-bold,
+    32 px high; disabled it falls back to the palette."""
+    f = QFont(button.font())
+    f.setWeight(QFont.Weight.DemiBold)
+    button.setFont(f)
+    button.setMinimumHeight(32)
+    button.setObjectName("RunButton")
+    button.setStyleSheet(
+        f"#RunButton {{ background: {ACCENT.name()}; color: white; "
+        f"border: 1px solid {ACCENT.darker(125).name()}; border-radius: 4px; "
+        "padding: 4px 14px; }"
+        f"#RunButton:hover {{ background: {ACCENT.lighter(110).name()}; }}"
+        f"#RunButton:pressed {{ background: {ACCENT.darker(115).name()}; }}"
+        "#RunButton:disabled { background: palette(button); color: palette(mid);"
+        " border: 1px solid palette(mid); }"
+    )
+    return button
 
 
 def is_dark(app: QGuiApplication | None = None) -> bool:
