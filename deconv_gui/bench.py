@@ -146,7 +146,7 @@ def time_restore(
     from deconv_gui.core.degrade import crop_to_multiple, downscale_bicubic
     from deconv_gui.core.jobs import restore_job
     from deconv_gui.core.metrics import psnr
-    from deconv_gui.core.tiling import run_to_end
+    from deconv_gui.core.tiling import TileProgress, run_to_end
     from deconv_gui.models.catalog import default_registry
     from deconv_gui.models.registry import LoadOptions
 
@@ -161,14 +161,16 @@ def time_restore(
         strength=noise if spec.scale == 1 else None,
         allow_fp16=reduced_precision,
     )
-    precision = str(getattr(spec.build(opts), "precision", ""))  # "" for classical methods
     out_holder: list[np.ndarray] = []
+    seen: list[TileProgress] = []
 
     def once() -> None:
-        out_holder[:] = [run_to_end(restore_job(spec, lq, opts, tile_size=tile))]
+        seen.clear()
+        out_holder[:] = [run_to_end(restore_job(spec, lq, opts, tile_size=tile), seen.append)]
 
     med, runs = median_time(once, repeat)
     out = out_holder[0]
+    precision = seen[-1].precision if seen else ""  # what the tiles ran in; "" if classical
     quality = psnr(out, ref) if out.shape == ref.shape else float("nan")
     return RestoreTiming(
         model_id,

@@ -132,6 +132,7 @@ def _apply_threads(args: argparse.Namespace) -> None:
 def cmd_restore(args: argparse.Namespace) -> int:
     from deconv_gui.core.io import load_image, save_image
     from deconv_gui.core.pipeline import restore_photo
+    from deconv_gui.core.tiling import run_to_end
 
     _apply_threads(args)
     spec = _registry().get(args.model)
@@ -156,12 +157,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
             photo = load_image(src, max_pixels=args.max_pixels)
             bar = ProgressBar(f"{src.name} [{spec.id}]")
             job = restore_photo(spec, photo, options, tile_size=args.tile)
-            try:
-                while True:
-                    p = next(job)
-                    bar.update(p.done, p.total)
-            except StopIteration as stop:
-                result = stop.value
+            result = run_to_end(job, lambda p, bar=bar: bar.update(p.done, p.total))
             written = save_image(dst, result.rgb, result.meta, overwrite=args.overwrite)
             bar.finish(f"-> {written}")
         except DeconvError as exc:

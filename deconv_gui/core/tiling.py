@@ -35,7 +35,7 @@ Long work, cancel, out-of-memory
 from __future__ import annotations
 
 import itertools
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -396,10 +396,14 @@ def restore_tiled(
     return (yield from _TiledRun(processor, image, size, floor).run())
 
 
-def run_to_end(gen: Generator[Any, Any, R]) -> R:
-    """Drain a job generator and return its result."""
+def run_to_end(
+    gen: Generator[Any, Any, R], on_progress: Callable[[Any], object] | None = None
+) -> R:
+    """Drain a job generator and return its result; ``on_progress`` sees each item yielded."""
     while True:
         try:
-            next(gen)
+            item = next(gen)
         except StopIteration as stop:
             return stop.value
+        if on_progress is not None:
+            on_progress(item)

@@ -654,3 +654,11 @@ def test_progress_says_what_precision_the_tiles_ran_in(monkeypatch: pytest.Monke
         monkeypatch.setenv(devices.CPU_BF16_ENV, flag)
         proc = TorchProcessor(_Residual(), scale=1, overlap=1, fp16=True)
         assert next(restore_tiled(proc, img)).precision == want
+
+
+def test_run_to_end_shows_each_progress_and_returns_the_result() -> None:
+    img = _image(300, 200)
+    seen: list[TileProgress] = []
+    out = run_to_end(restore_tiled(_Recorder(None), img, tile_size=128), seen.append)
+    np.testing.assert_array_equal(out, img)
+    assert len(seen) > 1 and [p.done for p in seen] == list(range(1, len(seen) + 1))
