@@ -32,6 +32,14 @@ def _photo(path: Path, size: tuple[int, int] = (48, 40), seed: int = 0, exif: bo
     return path
 
 
+def _photo_folder(folder: Path, n: int, size: tuple[int, int], seed: int = 0) -> Path:
+    """`folder` with n photos 0.png ... (n-1).png of `size`, seeds seed, seed + 1, ..."""
+    folder.mkdir()
+    for i in range(n):
+        _photo(folder / f"{i}.png", size=size, seed=seed + i)
+    return folder
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -124,10 +132,7 @@ def test_degrade_then_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 def test_eval_reports_input_and_output_scores(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "clean"
-    folder.mkdir()
-    for i in range(2):
-        _photo(folder / f"{i}.png", size=(64, 48), seed=i)
+    folder = _photo_folder(tmp_path / "clean", 2, (64, 48))
     rc = main(["eval", str(folder), "--model", "bicubic-x2", "--degrade", "downscale=2", "--json"])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
@@ -142,10 +147,7 @@ def test_eval_reports_input_and_output_scores(
 def test_eval_in_reduced_precision_says_so_and_stays_close(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = tmp_path / "clean"
-    folder.mkdir()
-    for i in range(2):
-        _photo(folder / f"{i}.png", size=(96, 64), seed=i)
+    folder = _photo_folder(tmp_path / "clean", 2, (96, 64))
     monkeypatch.setenv("DECONV_GUI_CPU_BF16", "1")  # as on a CPU with fast bfloat16
     argv = ["eval", str(folder), "--model", "redunet-denoise", "--degrade", "noise=25"]
     reports = {}
@@ -218,10 +220,7 @@ def test_crafted_png_header_bomb_is_refused(tmp_path: Path) -> None:
 def test_finetune_command_prints_json_last(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    folder = tmp_path / "clean"
-    folder.mkdir()
-    for i in range(4):
-        _photo(folder / f"{i}.png", size=(96, 80), seed=10 + i)
+    folder = _photo_folder(tmp_path / "clean", 4, (96, 80), seed=10)
     args = ["finetune", "--base", "redunet-denoise", "--clean", str(folder)]
     args += ["--degrade", "noise=10-20", "--steps", "3", "--name", "my denoiser", "--json"]
     assert main(args) == 0
