@@ -370,6 +370,12 @@ class Degradation:
         sigmas = [s.sigma for s in self.steps if isinstance(s, GaussianNoise)]
         return math.sqrt(sum(s * s for s in sigmas)) if sigmas else None
 
+    @property
+    def jpeg_quality(self) -> int | None:
+        """The quality of the last JPEG step (what a file's tables would say), else None."""
+        qs = [s.quality for s in self.steps if isinstance(s, Jpeg)]
+        return qs[-1] if qs else None
+
     def apply(self, img: np.ndarray, seed: int = 0, quantize: bool = True) -> np.ndarray:
         """Degrade ``img`` (H, W, 3) float32 in [0, 1]; same seed, same output.
 

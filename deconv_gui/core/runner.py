@@ -59,12 +59,15 @@ class TorchProcessor:
         channels_last: bool = False,
         cpu_tile: int | None = None,
         cpu_bf16: bool | None = None,
+        channels: int = 3,
     ) -> None:
         if int(scale) < 1:
             raise ValueError(f"scale must be >= 1, got {scale}")
         if int(pad_multiple) < 1:
             raise ValueError(f"pad_multiple must be >= 1, got {pad_multiple}")
         self.scale = int(scale)
+        #: channels of a tile in and out: 3 (RGB), 4 for a packed Bayer mosaic
+        self.channels = int(channels)
         self.overlap = max(0, int(overlap))
         self.pad_multiple = int(pad_multiple)
         self.extra_input = extra_input
@@ -101,8 +104,8 @@ class TorchProcessor:
         return "bfloat16" if self._use_bf16 else "float32"
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
-        if tile.ndim != 3 or tile.shape[2] != 3:
-            raise ValueError(f"tile must be (h, w, 3), got {tile.shape}")
+        if tile.ndim != 3 or tile.shape[2] != self.channels:
+            raise ValueError(f"tile must be (h, w, {self.channels}), got {tile.shape}")
         h, w = int(tile.shape[0]), int(tile.shape[1])
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(tile, dtype=np.float32))
@@ -156,8 +159,9 @@ class TorchProcessor:
         s = self.scale
         h_pad = h + (-h) % self.pad_multiple
         w_pad = w + (-w) % self.pad_multiple
-        if y.ndim != 4 or y.shape[0] != 1 or y.shape[1] != 3:
-            raise ModelError(f"the model returned shape {tuple(y.shape)}, expected (1, 3, H, W)")
+        c = self.channels
+        if y.ndim != 4 or y.shape[0] != 1 or y.shape[1] != c:
+            raise ModelError(f"the model returned shape {tuple(y.shape)}, expected (1, {c}, H, W)")
         if (y.shape[2], y.shape[3]) != (h_pad * s, w_pad * s):
             raise ModelError(
                 f"the model returned {y.shape[2]}x{y.shape[3]} pixels for a {h_pad}x{w_pad} "

@@ -54,7 +54,9 @@ R = TypeVar("R")
 
 
 class TileProcessor(Protocol):
-    """Anything the engine can run: maps an (h, w, 3) float32 tile to (h*scale, w*scale, 3).
+    """Anything the engine can run: maps an (h, w, C) float32 tile to (h*scale, w*scale, C).
+
+    C is 3 (RGB) for photos; the RAW denoiser runs on packed Bayer mosaics (C = 4).
 
     ``overlap`` is the context (input pixels) the model needs on each side of a pixel.
     Optional methods the engine uses when present: ``recover_from_oom()`` (free cached
@@ -194,6 +196,7 @@ class _TiledRun:
         self.processor = processor
         self.image = image
         self.height, self.width = int(image.shape[0]), int(image.shape[1])
+        self.channels = int(image.shape[2])
         self.scale = int(processor.scale)
         self.context = max(0, int(processor.overlap))
         self.align = max(1, int(getattr(processor, "pad_multiple", 1)))
@@ -203,7 +206,9 @@ class _TiledRun:
         self.message = ""
         self.moved_to_cpu = False
         self.calls = 0  # successful processor calls
-        self.out = np.zeros((self.height * self.scale, self.width * self.scale, 3), np.float32)
+        self.out = np.zeros(
+            (self.height * self.scale, self.width * self.scale, self.channels), np.float32
+        )
         ys = _split_axis(0, self.height, self.height, tile_size, self.context)
         xs = _split_axis(0, self.width, self.width, tile_size, self.context)
         self.plan = list(itertools.product(ys, xs))
@@ -285,7 +290,7 @@ class _TiledRun:
         s = self.scale
         pieces = list(itertools.product(ys, xs))
         self.planned_for_tile += len(pieces) - 1
-        buf = np.zeros(((y1 - y0) * s, (x1 - x0) * s, 3), np.float32)
+        buf = np.zeros(((y1 - y0) * s, (x1 - x0) * s, self.channels), np.float32)
         for k, (sy, sx) in enumerate(pieces):
             (py0, py1), (px0, px1) = sy.write, sx.write
             result = yield from self._render(py0, py1, px0, px1)
@@ -321,7 +326,7 @@ class _TiledRun:
             return None
         self.calls += 1
         result = np.asarray(result, dtype=np.float32)
-        expected = ((cy1 - cy0) * s, (cx1 - cx0) * s, 3)
+        expected = ((cy1 - cy0) * s, (cx1 - cx0) * s, self.channels)
         if result.shape != expected:
             raise ModelError(
                 f"the model returned {result.shape} for a {crop.shape} tile, expected {expected}"
@@ -373,16 +378,16 @@ def restore_tiled(
     tile_size: int | None = None,
     min_tile: int = 64,
 ) -> Generator[TileProgress, None, np.ndarray]:
-    """Run `processor` over `image` (H, W, 3 float in [0, 1]) tile by tile.
+    """Run `processor` over `image` (H, W, C float in [0, 1]; C = 3 for RGB) tile by tile.
 
-    Yields a `TileProgress` after each processor call and returns the (H*scale, W*scale, 3)
+    Yields a `TileProgress` after each processor call and returns the (H*scale, W*scale, C)
     float32 output. ``tile_size`` is the largest crop side (input pixels, context included)
     given to the processor; None picks one for the processor's device. ``min_tile`` is the
     floor for halving after out-of-memory errors (lowered to ``tile_size`` if that is
     smaller).
     """
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be HxWx3 RGB, got shape {image.shape}")
+    if image.ndim != 3 or image.shape[2] < 1:
+        raise ValueError(f"image must be HxWxC (C = 3 for RGB), got shape {image.shape}")
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"image is empty ({image.shape[0]}x{image.shape[1]})")
     if not np.issubdtype(image.dtype, np.floating):

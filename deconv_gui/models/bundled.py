@@ -59,6 +59,69 @@ class NoiseLevelInput:
         return torch.full((x.shape[0], 1, 1, 1), value, dtype=x.dtype, device=x.device)
 
 
+class JpegQualityInput:
+    """``extra_input`` for the JPEG artifact remover: the quality map (B, 1, 1, 1).
+
+    ``quality`` is the JPEG quality (1-100) the photo was saved at; None = Auto: the
+    quality read from the file's quantisation tables (``meta.extra["jpeg_quality"]``, see
+    `prepare`) or measured from the pixels' 8x8 DCT statistics; a photo with no trace of
+    JPEG compression gets quality 100 (nothing to remove).
+    """
+
+    def __init__(self, quality: float | None) -> None:
+        self.quality = None if quality is None else float(quality)
+        self.auto = quality is None
+
+    def prepare(self, image: np.ndarray, meta: Any = None) -> float:
+        if self.auto:
+            from deconv_gui.core.jpeg_quality import estimate_quality_from_pixels
+
+            q = (getattr(meta, "extra", None) or {}).get("jpeg_quality")
+            if q is None:
+                q = estimate_quality_from_pixels(image)
+            self.quality = 100.0 if q is None else float(q)
+        return float(self.quality if self.quality is not None else 100.0)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.quality is None:
+            self.prepare(x[0].detach().float().permute(1, 2, 0).cpu().numpy())
+        from deconv_gui.core.jpeg_quality import quality_map
+
+        value = quality_map(self.quality if self.quality is not None else 100.0)
+        return torch.full((x.shape[0], 1, 1, 1), value, dtype=x.dtype, device=x.device)
+
+
+class RawNoiseInput:
+    """``extra_input`` for the RAW denoiser: the per-photosite noise standard deviation
+    (B, 4, h, w) of a packed Bayer tile, from a Poisson-Gaussian `NoiseProfile`.
+
+    ``strength`` is a percentage of the profile's noise (100 = as measured); the profile is
+    measured on the whole mosaic by `prepare` (`core.raw_noise.estimate_profile`) unless one
+    is given (a camera's own profile, or the true one in tests).
+    """
+
+    def __init__(self, strength: float | None, profile: Any = None) -> None:
+        self.factor = 1.0 if strength is None else float(strength) / 100.0
+        self.profile = profile
+
+    def prepare(self, packed: np.ndarray, meta: Any = None) -> Any:
+        from deconv_gui.core.raw_noise import estimate_profile
+
+        if self.profile is None:
+            self.profile = estimate_profile(packed)
+        return self.profile
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        from deconv_gui.core.raw_noise import RAW_MAP_SCALE
+
+        if self.profile is None:
+            self.prepare(x[0].detach().float().permute(1, 2, 0).cpu().numpy())
+        prof = self.profile.scaled(self.factor)
+        xf = x.float()
+        var = (xf.clamp_min(0.0) * prof.shot + prof.read).clamp_min(1e-12)
+        return (var.sqrt() * RAW_MAP_SCALE).to(x.dtype)
+
+
 def models_dir() -> Path:
     return resource_path(*MODELS_DIR)
 
@@ -107,8 +170,13 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
         import copy
 
         module = copy.deepcopy(cache["module"])
-        extra = None
-        if card["architecture"].get("hparams", {}).get("noise_map"):
+        extra: Any = None
+        kind = card.get("input", "rgb")
+        if kind == "bayer":
+            extra = RawNoiseInput(options.strength, options.params.get("noise_profile"))
+        elif kind == "jpeg-quality":
+            extra = JpegQualityInput(options.strength)
+        elif card["architecture"].get("hparams", {}).get("noise_map"):
             extra = NoiseLevelInput(options.strength, NOISE_MAP_SCALE)
         proc = TorchProcessor(
             module,
@@ -120,6 +188,7 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
             extra_input=extra,
             channels_last=True,
             cpu_tile=card.get("cpu_tile"),
+            channels=4 if kind == "bayer" else 3,
         )
         if extra is not None:
             proc.prepare = extra.prepare  # type: ignore[attr-defined]

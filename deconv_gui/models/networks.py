@@ -57,6 +57,11 @@ class RedUNet(nn.Module):
         channels: (c1, c2) feature channels at 1/2 and 1/4 resolution.
         enc_blocks / mid_blocks / dec_blocks: residual blocks (2 convs each) per stage.
         noise_map: take an FFDNet-style noise-level map (one channel) as extra input.
+        map_ch: 0 for that one-channel map (a constant, or a per-pixel map averaged to the
+            network's resolution); N > 0 for a per-pixel map of N channels at the input's
+            resolution, unshuffled with the image (the RAW denoiser's 4-plane noise
+            standard deviation, one per Bayer plane).
+        in_ch: image channels (3 for RGB, 4 for a packed Bayer mosaic).
     """
 
     arch = "redunet"
@@ -69,11 +74,13 @@ class RedUNet(nn.Module):
         dec_blocks: int = 1,
         noise_map: bool = False,
         in_ch: int = 3,
+        map_ch: int = 0,
     ) -> None:
         super().__init__()
         c1, c2 = int(channels[0]), int(channels[1])
         self.in_ch = in_ch
         self.noise_map = noise_map
+        self.map_ch = int(map_ch) if noise_map else 0
         self.hparams: dict[str, Any] = {
             "channels": [c1, c2],
             "enc_blocks": enc_blocks,
@@ -82,7 +89,9 @@ class RedUNet(nn.Module):
             "noise_map": noise_map,
             "in_ch": in_ch,
         }
-        head_in = in_ch * 4 + (1 if noise_map else 0)
+        if self.map_ch:
+            self.hparams["map_ch"] = self.map_ch
+        head_in = (in_ch + self.map_ch) * 4 + (1 if noise_map and not self.map_ch else 0)
         self.head = _conv(head_in, c1)
         self.enc = nn.Sequential(*[_ResBlock(c1) for _ in range(enc_blocks)])
         self.down = nn.Conv2d(c1, c2, 2, stride=2)
@@ -110,13 +119,20 @@ class RedUNet(nn.Module):
     def forward(
         self, x: torch.Tensor, noise_map: torch.Tensor | float | None = None
     ) -> torch.Tensor:
-        if self.noise_map and noise_map is None and x.shape[1] == self.in_ch + 1:
+        if self.noise_map and noise_map is None and x.shape[1] == self.in_ch + (self.map_ch or 1):
             x, noise_map = x[:, : self.in_ch], x[:, self.in_ch :]
         n, _, h, w = x.shape
         ph, pw = (-h) % self.pad_multiple, (-w) % self.pad_multiple
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if (ph or pw) else x
-        feats = F.pixel_unshuffle(xp, 2)
-        if self.noise_map:
+        if self.map_ch:
+            if not isinstance(noise_map, torch.Tensor) or noise_map.shape[-2:] != (h, w):
+                raise ValueError(f"this network needs a ({self.map_ch}, H, W) noise map")
+            m = noise_map.to(x)
+            m = F.pad(m, (0, pw, 0, ph), mode="replicate") if (ph or pw) else m
+            feats = F.pixel_unshuffle(torch.cat([xp, m], 1), 2)
+        else:
+            feats = F.pixel_unshuffle(xp, 2)
+        if self.noise_map and not self.map_ch:
             hh, ww = feats.shape[-2:]
             if noise_map is None:
                 raise ValueError("this network needs a noise-level map")

@@ -16,8 +16,14 @@ from typing import Any
 
 from deconv_gui.errors import ModelError
 
-TASKS = ("denoise", "upscale", "deblur", "restore")
-_TASK_SUFFIX = {"denoise": "_denoised", "upscale": "_x{scale}", "deblur": "_deblurred"}
+TASKS = ("denoise", "upscale", "deblur", "jpeg", "raw-denoise", "restore")
+_TASK_SUFFIX = {
+    "denoise": "_denoised",
+    "upscale": "_x{scale}",
+    "deblur": "_deblurred",
+    "jpeg": "_dejpeg",
+    "raw-denoise": "_denoised",
+}
 
 
 def default_suffix(task: str, scale: int) -> str:

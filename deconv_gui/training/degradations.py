@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 
+from deconv_gui.core.jpeg_quality import quality_map as jpeg_quality_map
 from deconv_gui.models.networks import NOISE_MAP_SCALE
 from deconv_gui.training import _primitives as prim
 
@@ -30,7 +31,8 @@ from deconv_gui.training import _primitives as prim
 class Batch:
     lq: torch.Tensor  # (B, 3, h, w) degraded input
     gt: torch.Tensor  # (B, 3, H, W) clean target
-    noise_map: torch.Tensor | None = None  # (B, 1, 1, 1) sigma / NOISE_MAP_SCALE, or None
+    # (B, 1, 1, 1) sigma / NOISE_MAP_SCALE; (B, 4, h, w) per-photosite std for raw; or None
+    noise_map: torch.Tensor | None = None
 
 
 def to_tensor(u8: np.ndarray) -> torch.Tensor:
@@ -132,11 +134,89 @@ def deblur_batch(
     return Batch(lq=_quantise(lq), gt=gt)
 
 
-PIPELINES = {"denoise": denoise_batch, "upscale": upscale_batch, "deblur": deblur_batch}
+def _jpeg_round_trip(img: np.ndarray, quality: int, chroma_444: bool) -> np.ndarray:
+    factor = (
+        cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444 if chroma_444 else cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420
+    )
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality), cv2.IMWRITE_JPEG_SAMPLING_FACTOR, factor]
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[:, :, ::-1]), params)
+    dec = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+    if dec is None:  # pragma: no cover - libjpeg does not fail on uint8 input
+        return img
+    return np.ascontiguousarray(dec[:, :, ::-1])
+
+
+def jpeg_batch(
+    gt_u8: np.ndarray, rng: np.random.Generator, gen: torch.Generator, cfg: dict[str, Any]
+) -> Batch:
+    """Real JPEG round trips (libjpeg through OpenCV) of the clean patches.
+
+    ``gt_u8`` carries a margin of 16 px: the patch is cut from the decoded image at a random
+    offset, so the 8x8 grid falls anywhere in it (tiles of a photo do not start on the grid
+    either). Quality ~ U(q_min, q_max), 4:4:4 chroma for ``p_444`` of the samples (else
+    4:2:0), and ``p_double`` of them compressed twice, the second time on a grid shifted by
+    1-7 px with another quality. The model's quality input is the last compression's (what
+    Auto reads from a file's quantisation tables).
+    """
+    m = 16
+    p = gt_u8.shape[1] - m
+    qmin, qmax = int(cfg.get("q_min", 5)), int(cfg.get("q_max", 95))
+    lq = np.empty((gt_u8.shape[0], p, p, 3), np.uint8)
+    gt = np.empty_like(lq)
+    qmap = torch.empty(gt_u8.shape[0], 1, 1, 1)
+    for i, clean in enumerate(gt_u8):
+        q = int(rng.integers(qmin, qmax + 1))
+        c444 = bool(rng.random() < float(cfg.get("p_444", 0.3)))
+        if rng.random() < float(cfg.get("p_double", 0.25)):
+            first = _jpeg_round_trip(clean, int(rng.integers(qmin, qmax + 1)), c444)
+            dy, dx = (int(v) for v in rng.integers(1, 8, size=2))
+            second = _jpeg_round_trip(first[dy:, dx:], q, bool(rng.random() < 0.3))
+            dec = np.zeros_like(clean)
+            dec[dy:, dx:] = second
+            oy, ox = dy + int(rng.integers(0, m - dy + 1)), dx + int(rng.integers(0, m - dx + 1))
+        else:
+            dec = _jpeg_round_trip(clean, q, c444)
+            oy, ox = (int(v) for v in rng.integers(0, m + 1, size=2))
+        lq[i] = dec[oy : oy + p, ox : ox + p]
+        gt[i] = clean[oy : oy + p, ox : ox + p]
+        qmap[i] = jpeg_quality_map(q)
+    return Batch(lq=to_tensor(lq), gt=to_tensor(gt), noise_map=qmap)
+
+
+def raw_denoise_batch(
+    gt_u8: np.ndarray, rng: np.random.Generator, gen: torch.Generator, cfg: dict[str, Any]
+) -> Batch:
+    """Synthetic raw (`deconv_gui.training.unprocess`): the clean (B, 2P, 2P, 3) sRGB
+    patches unprocessed to packed (B, 4, P, P) mosaics with random camera noise; the noise
+    input is the per-photosite standard deviation map (B, 4, P, P)."""
+    from deconv_gui.training.unprocess import make_raw_batch
+
+    rb = make_raw_batch(
+        to_tensor(gt_u8),
+        rng,
+        gen,
+        shot_min=float(cfg.get("shot_min", 5e-5)),
+        shot_max=float(cfg.get("shot_max", 0.016)),
+        p_clip_black=float(cfg.get("p_clip_black", 0.15)),
+    )
+    return Batch(lq=rb.noisy, gt=rb.clean, noise_map=rb.std)
+
+
+PIPELINES = {
+    "denoise": denoise_batch,
+    "upscale": upscale_batch,
+    "deblur": deblur_batch,
+    "raw-denoise": raw_denoise_batch,
+    "jpeg": jpeg_batch,
+}
 
 
 def patch_size_for(task: str, cfg: dict[str, Any], patch: int) -> int:
     """Size of the clean crop the pipeline needs for an output patch of ``patch`` px."""
     if task == "deblur":
         return patch + 2 * int(cfg.get("margin", 16))
+    if task == "raw-denoise":  # the packed mosaic has half the side of the photo patch
+        return 2 * patch
+    if task == "jpeg":  # a margin to put the 8x8 grid anywhere in the patch
+        return patch + 16
     return patch

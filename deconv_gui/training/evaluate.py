@@ -68,15 +68,23 @@ def upscale_bicubic(img: np.ndarray, factor: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- running
 def module_runner(
-    module: torch.nn.Module, *, noise_sigma: float | None = None, device: str = "cpu"
+    module: torch.nn.Module,
+    *,
+    noise_sigma: float | None = None,
+    device: str = "cpu",
+    map_value: float | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Whole-image inference with an ``nn.Module`` (no tiling), for validation."""
+    """Whole-image inference with an ``nn.Module`` (no tiling), for validation. A module
+    with a one-channel map input gets ``map_value`` when given (e.g. a JPEG quality's),
+    else the noise level ``noise_sigma`` (or its automatic estimate) / NOISE_MAP_SCALE."""
     from deconv_gui.models.networks import NOISE_MAP_SCALE
 
     def run(img: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(device)
         with torch.inference_mode():
-            if getattr(module, "noise_map", False):
+            if getattr(module, "noise_map", False) and map_value is not None:
+                y = module(x, float(map_value))
+            elif getattr(module, "noise_map", False):
                 sigma = noise_sigma if noise_sigma is not None else _auto_sigma(img)
                 y = module(x, sigma / NOISE_MAP_SCALE)
             else:

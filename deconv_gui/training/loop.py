@@ -51,6 +51,18 @@ def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-3) -> torch.Te
     return torch.sqrt((x - y) ** 2 + eps * eps).mean()
 
 
+def _tone(x: torch.Tensor) -> torch.Tensor:
+    """A smooth gamma-like curve (bounded slope at 0) for losses on linear raw data."""
+    return (x.clamp_min(0.0) + 0.01) ** (1.0 / 2.2)
+
+
+def raw_loss(out: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Charbonnier on the linear mosaic plus on a gamma-compressed copy: linear errors rule
+    the sensor-units PSNR, the compressed term keeps the shadows (brightened by the later
+    processing) from being neglected."""
+    return charbonnier(out, gt, eps=1e-4) + charbonnier(_tone(out), _tone(gt), eps=1e-4)
+
+
 def _resolve(root: Path | None, p: str) -> Path:
     q = Path(p)
     if q.is_absolute() or root is None:
@@ -109,6 +121,7 @@ class Trainer:
         self.gen = torch.Generator().manual_seed(self.seed + 1)
         self._pool = pool
         self._val_sets: list[tuple[str, list[Any], int]] | None = None
+        self._raw_val: list[tuple[str, list[Any]]] | None = None
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -173,6 +186,8 @@ class Trainer:
     def compute_loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Charbonnier, then MSE for the last `mse_tail` of the run."""
         gt = batch.gt.to(self.device)
+        if self.config.get("loss") == "raw":
+            return raw_loss(out, gt)
         use_mse = self.mse_tail > 0 and self.progress() >= 1 - self.mse_tail
         return F.mse_loss(out, gt) if use_mse else charbonnier(out, gt)
 
@@ -213,14 +228,64 @@ class Trainer:
                 self._val_sets.append((label, pairs, int(getattr(deg, "scale", 1) or 1)))
         return self._val_sets
 
+    def _raw_val_sets(self) -> list[tuple[str, list[Any]]]:
+        from deconv_gui.training.raw_eval import make_samples
+
+        if self._raw_val is None:
+            self._raw_val = []
+            for v in self.config.get("val", []):
+                paths = (
+                    self._split()[1]
+                    if v["folder"] == "holdout"
+                    else sorted(_resolve(self.data_root, v["folder"]).glob("*.png"))
+                )
+                paths = paths[: v.get("max_images")]
+                if paths:
+                    label = f"{Path(v['folder']).name} ISO {v['iso']}"
+                    self._raw_val.append((label, make_samples(paths, float(v["iso"]))))
+        return self._raw_val
+
+    def validate_raw(self) -> dict[str, dict[str, float]]:
+        from deconv_gui.training.raw_eval import module_raw_runner, score
+
+        res: dict[str, dict[str, float]] = {}
+        run = module_raw_runner(self.model, device=str(self.device))
+        for label, samples in self._raw_val_sets():
+            rows = score(run, samples)
+            res[label] = {
+                "psnr": round(float(np.mean([r.output_raw_psnr for r in rows])), 3),
+                "ssim": round(float(np.mean([r.output_raw_ssim for r in rows])), 4),
+                "input_psnr": round(float(np.mean([r.input_raw_psnr for r in rows])), 3),
+                "srgb_psnr": round(float(np.mean([r.output_srgb_psnr for r in rows])), 3),
+            }
+        return res
+
     def validate(self) -> dict[str, dict[str, float]]:
-        from deconv_gui.training.evaluate import module_runner, noise_sigma_of, score_pairs
+        from deconv_gui.training.evaluate import (
+            module_runner,
+            noise_sigma_of,
+            parse_degradation,
+            score_pairs,
+        )
 
         self.model.eval()
+        if self.task == "raw-denoise":
+            try:
+                return self.validate_raw()
+            finally:
+                self.model.train()
         res: dict[str, dict[str, float]] = {}
         for label, pairs, scale in self._load_val_sets():
-            sigma = noise_sigma_of(label.split(" ", 1)[1]) if self.task == "denoise" else None
-            run = module_runner(self.model, noise_sigma=sigma, device=str(self.device))
+            spec = label.split(" ", 1)[1]
+            sigma = noise_sigma_of(spec) if self.task == "denoise" else None
+            qmap = None
+            if self.task == "jpeg":
+                from deconv_gui.training.degradations import jpeg_quality_map
+
+                qmap = jpeg_quality_map(parse_degradation(spec).jpeg_quality or 100)
+            run = module_runner(
+                self.model, noise_sigma=sigma, device=str(self.device), map_value=qmap
+            )
             scores = score_pairs(run, pairs, scale=scale)
             res[label] = {
                 "psnr": round(float(np.mean([s.output_psnr for s in scores])), 3),

@@ -227,12 +227,24 @@ def test_auto_tile_size_on_cpu_and_run_to_end() -> None:
 
 def test_rejects_bad_images() -> None:
     proc = BlurProcessor()
-    with pytest.raises(ValueError, match="HxWx3"):
+    with pytest.raises(ValueError, match="HxWxC"):
         run_to_end(restore_tiled(proc, np.zeros((4, 4), np.float32)))
     with pytest.raises(ValueError, match="float"):
         run_to_end(restore_tiled(proc, np.zeros((4, 4, 3), np.uint8)))
     with pytest.raises(ValueError, match="empty"):
         run_to_end(restore_tiled(proc, np.zeros((0, 4, 3), np.float32)))
+
+
+def test_packed_mosaic_tiles_like_whole() -> None:
+    """Four-channel images (packed Bayer mosaics for the RAW denoiser) tile like RGB: tiled
+    output equals the whole-image output, every channel of it."""
+    rng = np.random.default_rng(3)
+    img = rng.random((150, 170, 4), dtype=np.float32)
+    whole = run_to_end(restore_tiled(BlurProcessor(), img, tile_size=1000))
+    tiled = run_to_end(restore_tiled(BlurProcessor(), img, tile_size=48))
+    assert whole.shape == (150, 170, 4)
+    assert np.abs(tiled - whole).max() < 1 / 255
+    assert not np.allclose(whole[:, :, 3], img[:, :, 3])  # the fourth plane was processed
 
 
 def test_wrong_output_shape_is_a_model_error() -> None:
