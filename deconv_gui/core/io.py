@@ -287,6 +287,7 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
                 exif = _exif_bytes(_clean_exif(exif_src, name)) if exif_src is not None else None
                 dpi = _dpi_of(im)
                 n_frames = int(getattr(im, "n_frames", 1) or 1)
+                jpeg_quality = _jpeg_quality_of(im)
             except (ImageReadError, MemoryError):
                 raise
             except Exception as e:  # any decoder complaint means the file is damaged
@@ -311,6 +312,8 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra["dpi"] = dpi
     if n_frames > 1:
         extra["frames"] = n_frames  # only the first frame/page is read
+    if jpeg_quality is not None:
+        extra["jpeg_quality"] = jpeg_quality  # from the file's quantisation tables
     meta = ImageMeta(
         path=p,
         format=fmt,
@@ -323,6 +326,16 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra=extra,
     )
     return Photo(np.ascontiguousarray(rgb), meta)
+
+
+def _jpeg_quality_of(im: Image.Image) -> float | None:
+    """The IJG-equivalent quality of a JPEG's quantisation tables (None for other formats)."""
+    if im.format not in ("JPEG", "MPO"):
+        return None
+    from deconv_gui.core.jpeg_quality import quality_from_tables
+
+    q = quality_from_tables(getattr(im, "quantization", None))
+    return None if q is None else round(q, 1)
 
 
 def _check_is_file(p: Path) -> None:

@@ -97,7 +97,7 @@ def test_raw_batch_noise_has_the_drawn_variance() -> None:
     srgb = torch.full((4, 3, 128, 128), 0.5)
     rb = up.make_raw_batch(srgb, rng, gen, p_clip_black=0.0)
     resid = (rb.noisy - rb.clean).flatten(1)
-    expect = (rb.clean.flatten(1) * torch.tensor(rb.shot)[:, None] + torch.tensor(rb.read)[:, None])
+    expect = rb.clean.flatten(1) * torch.tensor(rb.shot)[:, None] + torch.tensor(rb.read)[:, None]
     ratio = resid.var(1) / expect.mean(1)
     assert torch.all((ratio > 0.85) & (ratio < 1.15)), ratio
     assert rb.std.shape == rb.noisy.shape
