@@ -536,9 +536,10 @@ def test_permission_errors_are_reported_even_as_root(tmp_path, monkeypatch):
         save_image(tmp_path / "a.png", smooth_rgb(4, 4), ImageMeta())
     path = tmp_path / "b.png"
     path.write_bytes(_png_bytes())
-    monkeypatch.setattr(dio, "open", denied, raising=False)  # the module's builtin open
-    with pytest.raises(ImageReadError, match="b.png: permission denied"):
-        load_image(path)
+    monkeypatch.setattr(dio, "_open_regular", denied)  # where the module opens photos
+    for loader in (load_image, load_preview):
+        with pytest.raises(ImageReadError, match="b.png: permission denied"):
+            loader(path)
 
 
 def test_16bit_grey_alpha_tiff_is_written_as_rgba(tmp_path):
