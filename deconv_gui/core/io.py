@@ -268,7 +268,7 @@ def load_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarr
                         if im.format in ("JPEG", "MPO"):
                             im.draft("RGB", (max_side, max_side))
                         _, orientation, _ = _load_oriented(im)
-                        small = _preview_rgb(im, name)
+                        small = _preview_rgb(im, name, max_side)
                         small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
                         arr = np.asarray(small, dtype=np.uint8)
                     except (ImageReadError, MemoryError):
@@ -955,7 +955,11 @@ def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32)
 
 
-def _preview_rgb(im: Image.Image, name: str) -> Image.Image:
+def _preview_rgb(im: Image.Image, name: str, max_side: int) -> Image.Image:
+    if im.mode in ("1", "L") and "transparency" not in im.info:
+        grey = im.convert("L") if im.mode == "1" else im
+        grey.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)  # before tripling it
+        return grey.convert("RGB")
     if im.mode in _GREY16_MODES:
         grey = np.asarray(im).astype(np.float32) * np.float32(255.0 / 65535.0)
         return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")

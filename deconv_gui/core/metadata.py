@@ -108,43 +108,73 @@ def embed_xmp_iptc(
     name: str = "",
 ) -> bytes | None:
     """``data`` (an encoded ``fmt`` photo of ``width`` x ``height``) with the XMP packet and
-    IPTC datasets added (see the module doc), or None when there is nothing to add or exiv2
-    refused (logged; the photo is then kept as it was, without them)."""
+    IPTC datasets added (see the module doc), or None when there is nothing to add.
+
+    What exiv2 refuses is left out, logged, in steps: first the removal of a stale thumbnail
+    (an odd structure), then the XMP (an invalid packet, or one too large for a JPEG), so the
+    IPTC still goes in; at worst the photo is kept as it was, without them."""
     iptc = iptc if fmt in IPTC_FORMATS else None
     if fmt not in XMP_FORMATS or not (xmp or iptc):
         return None
     if len(data) > _MAX_BYTES:
         _log.warning("%s: too large for exiv2; XMP/IPTC metadata not written", name)
         return None
-    try:
-        with exiv2() as pyexiv2:
-            img = pyexiv2.ImageData(data)
-            try:
-                if xmp:
-                    img.modify_raw_xmp(xmp)
-                    _fix_xmp(img, width, height)
-                if iptc:
-                    img.modify_iptc(_utf8_iptc(iptc))
-                return bytes(img.get_bytes())
-            finally:
-                img.close()
-    except ImportError:
-        _log.warning("pyexiv2 is not installed: XMP and IPTC metadata are not written")
-    except Exception as e:
-        _log.warning("%s: XMP/IPTC metadata could not be written (%s)", name or "a photo", e)
+    attempts = [(xmp, True), (xmp, False), (None, False)] if xmp else [(None, False)]
+    for packet, drop_stale in attempts:
+        if not (packet or iptc):
+            break
+        try:
+            with exiv2() as pyexiv2:
+                return _embed(pyexiv2, data, packet, iptc, width, height, drop_stale)
+        except ImportError:
+            _log.warning("pyexiv2 is not installed: XMP and IPTC metadata are not written")
+            return None
+        except Exception as e:  # exiv2's RuntimeError; the next attempt leaves more out
+            what = (
+                "the stale XMP thumbnail could not be removed"
+                if drop_stale
+                else "the XMP could not be written"
+                if packet
+                else "the IPTC could not be written"
+            )
+            _log.warning("%s: %s (%s)", name or "a photo", what, e)
     return None
 
 
-def _fix_xmp(img: Any, width: int, height: int) -> None:
+def _embed(
+    pyexiv2: Any,
+    data: bytes,
+    xmp: str | None,
+    iptc: dict[str, Any] | None,
+    width: int,
+    height: int,
+    drop_stale: bool,
+) -> bytes:
+    img = pyexiv2.ImageData(data)
+    try:
+        if xmp:
+            img.modify_raw_xmp(xmp)
+            _fix_xmp(img, width, height, drop_stale)
+        if iptc:
+            img.modify_iptc(_utf8_iptc(iptc))
+        return bytes(img.get_bytes())
+    finally:
+        img.close()
+
+
+def _fix_xmp(img: Any, width: int, height: int, drop_stale: bool) -> None:
     present = _read_text(img.read_xmp)
     changes: dict[str, Any] = {}
     for keys, value in ((_XMP_WIDTH, width), (_XMP_HEIGHT, height)):
         changes.update({k: str(value) for k in keys if k in present})
     if _XMP_ORIENTATION in present:
         changes[_XMP_ORIENTATION] = "1"
-    changes.update({k: None for k in _XMP_STALE if k in present})  # None deletes
     if changes:
         img.modify_xmp(changes)
+    if drop_stale:  # None deletes; the members of a structure before the structure itself
+        stale = [k for k in present if k.startswith(_XMP_STALE)]
+        if stale:
+            img.modify_xmp({k: None for k in sorted(stale, key=len, reverse=True)})
 
 
 def _utf8_iptc(iptc: dict[str, Any]) -> dict[str, Any]:

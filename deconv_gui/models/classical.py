@@ -117,7 +117,8 @@ class NLMProcessor(_NoiseAware):
             return tile.copy()
         if self.fine if self.fine is not None else finer_than_8_bits(tile):
             # h = 1.2 sigma (x 257 for the 16-bit scale): best mean PSNR on 6 BSD200 (train)
-            # photos at sigma 15, 25 (benchmarks/calibrate_nlm.py --sixteen).
+            # photos at sigma 15 and 25, and above the 8-bit colour NLM on the same 16-bit
+            # data at sigma 5 to 50 (benchmarks/calibrate_nlm.py --sixteen).
             u16 = np.clip(np.round(tile * 65535.0), 0, 65535).astype(np.uint16)
             out16 = cv2.fastNlMeansDenoising(u16, [1.2 * sigma * 257.0], None, 7, 21, cv2.NORM_L1)
             return out16.astype(np.float32) / np.float32(65535.0)
