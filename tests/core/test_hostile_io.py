@@ -322,6 +322,26 @@ def test_unsupported_and_damaged_special_tiffs_are_one_plain_line(tmp_path: Path
         assert _digest(path) == before
 
 
+def test_cli_damaged_files_are_one_plain_line_each_and_the_rest_is_done(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = _photo(folder / "good.png")
+    for name in ("cut.jpg", "cut.png", "cut.tif"):
+        _photo(tmp_path / name, size=(300, 200))
+        data = (tmp_path / name).read_bytes()
+        (folder / name).write_bytes(data[: len(data) // 2])
+    digests = {p.name: _digest(p) for p in folder.iterdir()}
+    out = tmp_path / "out"
+    proc = run_cli("restore", str(folder), "--model", "bicubic-x2", "-o", str(out))
+    assert proc.returncode == 1
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 3 and not JARGON.search(proc.stderr), proc.stderr
+    assert all(ln.endswith("the file is truncated or damaged") for ln in errors), errors
+    assert sorted(p.name for p in out.iterdir()) == ["good_x2.png"]
+    assert {p.name: _digest(p) for p in folder.iterdir()} == digests and good.is_file()
+    assert not _hidden_or_temp(tmp_path)
+
+
 # ---------------------------------------------------------------------------- Pillow's own limit
 
 
