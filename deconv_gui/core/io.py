@@ -361,7 +361,7 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
 
 def _read_xmp_iptc(fp: IO[bytes], fmt: str, name: str) -> tuple[str | None, dict | None]:
     """The file's XMP packet and IPTC datasets (`deconv_gui.core.metadata`)."""
-    if fmt not in metadata.XMP_FORMATS and fmt != "HEIF":
+    if fmt not in metadata.XMP_FORMATS:
         return None, None
     fp.seek(0)
     return metadata.read_xmp_iptc(fp.read(), name)
