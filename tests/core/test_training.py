@@ -373,7 +373,7 @@ def test_spec_runner_estimates_the_noise_of_each_image() -> None:
 
     clean = cv2.resize(small, (64, 48), interpolation=cv2.INTER_CUBIC).clip(0, 1)
     noisy = (clean + rng.normal(0, 40 / 255, clean.shape)).clip(0, 1).astype(np.float32)
-    fresh = evaluate.spec_runner(spec)(clean)
-    run = evaluate.spec_runner(spec)
+    fresh = evaluate.SpecRunner(spec)(clean)
+    run = evaluate.SpecRunner(spec)
     run(noisy)
     np.testing.assert_allclose(run(clean), fresh, atol=1e-6)
