@@ -429,7 +429,7 @@ def _prepare_heif(fp: IO[bytes], name: str) -> None:
     with _HEIF_LOCK:
         if _HEIF_REGISTERED is None:
             try:
-                import pillow_heif  # type: ignore[import-not-found]
+                import pillow_heif
 
                 pillow_heif.register_heif_opener()
                 _HEIF_REGISTERED = True

@@ -549,7 +549,7 @@ class _FinetuneTrainer(Trainer):
         super().__init__(config, device=str(device))
         self.job = job
 
-    def next_batch(self) -> Batch:  # type: ignore[override]
+    def next_batch(self) -> Batch:
         return self.job.make_batch(self.rng, self.gen, self.batch_size, self.patch)
 
     def train_step(self) -> tuple[float, float]:

@@ -243,7 +243,7 @@ def test_wiener_baseline_helps_on_blur(tmp_path: Path) -> None:
     spec = "blur=gaussian:1.5,noise=1"
     res = evaluate.evaluate(evaluate.wiener_baseline(spec), tmp_path, spec)
     assert res.mean["output_psnr"] > res.mean["input_psnr"] + 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no blur in"):
         evaluate.wiener_baseline("noise=5")
 
 
@@ -358,7 +358,7 @@ def test_prune_redunet_keeps_shapes_and_the_full_width_is_exact() -> None:
     # the kept slices are the original weights (copied, not re-initialised)
     rows = {tuple(r.flatten().tolist()) for r in net.head.weight}
     assert all(tuple(r.flatten().tolist()) in rows for r in small.head.weight)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be within the network's"):
         prune_redunet(net, (32, 12), x, 0.3)
 
 

@@ -24,8 +24,7 @@ def drop_urls(window, paths):
     assert enter.isAccepted()
     drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
     window.dropEvent(drop)
-    accepted = drop.isAccepted()
-    return accepted
+    return drop.isAccepted()
 
 
 def run_and_wait(qtbot, window, model_id: str = "tiny-conv", timeout: int = 30000):
