@@ -127,7 +127,7 @@ def _list_folder(root: Path, recursive: bool, skipped: list[SkippedInput]) -> li
             try:
                 is_dir = entry.is_dir()  # follows links
                 is_file = not is_dir and entry.is_file()
-                mode = entry.stat().st_mode
+                mode = 0 if is_dir or is_file else entry.stat().st_mode  # a special file?
             except OSError as e:
                 if is_image_path(path):
                     reason = "a broken link" if entry.is_symlink() else _why(e)

@@ -86,11 +86,10 @@ def _normalised_ext(ext: str) -> str:
 
 def _fit(stem: str, tail: str) -> str:
     """``stem + tail``, the stem cut (at a character boundary) to fit `MAX_NAME_BYTES`."""
-    budget = MAX_NAME_BYTES - len(os.fsencode(tail))
-    if len(os.fsencode(stem)) > budget:
-        stem = os.fsencode(stem)[: max(budget, 1)].decode("utf-8", "ignore").rstrip() or "_"
-        while len(os.fsencode(stem)) > budget and len(stem) > 1:  # undecodable names
-            stem = stem[:-1]
+    budget = MAX_NAME_BYTES - len(os.fsencode(tail))  # tail: 64-byte suffix at most
+    raw = os.fsencode(stem)
+    if len(raw) > budget:  # a cut inside a character (or an undecodable byte) is dropped
+        stem = raw[:budget].decode("utf-8", "ignore").rstrip() or "_"
     return stem + tail
 
 

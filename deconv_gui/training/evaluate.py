@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
@@ -33,7 +34,7 @@ import numpy as np
 import torch
 
 from deconv_gui.core import degrade
-from deconv_gui.core.errors import describe_error
+from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.inputs import expand_inputs
 from deconv_gui.core.jobs import restore_job
 from deconv_gui.core.metrics import psnr as _psnr
@@ -47,6 +48,8 @@ from deconv_gui.training.data import read_rgb_u8
 if TYPE_CHECKING:
     from deconv_gui.core.spec import RestoreSpec
     from deconv_gui.core.tiling import TileProgress
+
+log = logging.getLogger(__name__)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -319,6 +322,8 @@ def evaluate(
             res.images.append(score_one(run, pair, scale=scale, channel=channel))
         except Exception as exc:  # this image failed (any reason): say why, measure the rest
             res.failed.append(ImageFailure(path.name, describe_error(exc)))
+            if is_bug(exc):
+                log.error("evaluating %s failed", path, exc_info=exc)
     if not res.images:
         raise DeconvError(f"no image could be measured: {res.failed[0].error}")
     res.precision = str(getattr(run, "precision", "float32"))
