@@ -182,8 +182,7 @@ def restore_files(
         job = restore_file(task, work, overwrite=overwrite, load=load)
         try:
             while True:
-                if cancel is not None and cancel():
-                    job.close()
+                if cancel is not None and cancel():  # the job is closed below
                     summary.cancelled = True
                     break
                 try:
