@@ -55,14 +55,15 @@ from deconv_gui import __version__
 from deconv_gui.core import devices
 from deconv_gui.core.degrade import parse_kernel, parse_spec
 from deconv_gui.core.image import ImageMeta, Photo
+from deconv_gui.core.inputs import expand_inputs
 from deconv_gui.core.io import (
     READ_EXTENSIONS,
-    is_image_path,
     load_image,
     load_preview,
     save_image,
 )
 from deconv_gui.core.jobs import restore_job
+from deconv_gui.core.naming import output_path_for
 from deconv_gui.core.pipeline import output_meta
 from deconv_gui.errors import DeconvError
 from deconv_gui.gui.batch import BatchDialog, BatchSummary, batch_job
@@ -111,14 +112,7 @@ def image_filter() -> str:
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given; folders replaced by the images they hold (sorted, not recursive)."""
-    out: list[Path] = []
-    for raw in paths:
-        p = Path(raw).expanduser()
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.is_file() and is_image_path(q)))
-        else:
-            out.append(p)
-    return out
+    return expand_inputs(paths).paths
 
 
 class MainWindow(QMainWindow):
@@ -1349,7 +1343,7 @@ class MainWindow(QMainWindow):
         folder = (
             Path(self.prefs.output_dir).expanduser() if self.prefs.output_dir else doc.path.parent
         )
-        return folder / f"{doc.path.stem}{suffix}{doc.path.suffix}"
+        return output_path_for(doc.path, suffix, out_dir=folder)
 
     def save(self) -> None:
         """Save the current result: again to where it was saved, else to the default name."""

@@ -7,7 +7,9 @@ backed by an INI file in a temporary folder, so they never touch the user's sett
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import (
@@ -25,10 +27,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.core.naming import check_suffix
+from deconv_gui.core.validate import OptionError, check_threads, check_tile_size
 from deconv_gui.gui.restore_panel import TILE_CHOICES
 from deconv_gui.models.registry import default_suffix
 
 MAX_RECENT = 12
+
+
+def _valid(check: Callable[[Any], object], value: object) -> bool:
+    """Does ``value`` pass one of the shared option checks (a hand-edited settings file)?"""
+    try:
+        check(value)
+    except OptionError:
+        return False
+    return True
 
 
 class Preferences:
@@ -70,8 +83,9 @@ class Preferences:
 
     @property
     def threads(self) -> int:
-        """CPU threads for PyTorch/OpenCV; 0 = automatic."""
-        return self._get("processing/threads", 0, int)
+        """CPU threads for PyTorch/OpenCV; 0 = automatic (also for a bad value in the file)."""
+        n = self._get("processing/threads", 0, int)
+        return n if n == 0 or _valid(check_threads, n) else 0
 
     @threads.setter
     def threads(self, v: int) -> None:
@@ -79,8 +93,9 @@ class Preferences:
 
     @property
     def tile_size(self) -> int:
-        """0 = automatic."""
-        return self._get("processing/tile_size", 0, int)
+        """0 = automatic (also for a bad value in the file)."""
+        n = self._get("processing/tile_size", 0, int)
+        return n if n == 0 or _valid(check_tile_size, n) else 0
 
     @tile_size.setter
     def tile_size(self, v: int | None) -> None:
@@ -116,8 +131,9 @@ class Preferences:
 
     @property
     def suffix(self) -> str:
-        """Empty = by task (_denoised, _x4, _deblurred)."""
-        return self._get("output/suffix", "")
+        """Empty = by task (_denoised, _x4, _deblurred; also for a suffix that is no name)."""
+        v = self._get("output/suffix", "")
+        return v if _valid(check_suffix, v) else ""
 
     @suffix.setter
     def suffix(self, v: str) -> None:

@@ -145,11 +145,10 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
             facts.append(
                 (label, f"{_format_value(r.get('psnr'))} dB, SSIM {_format_value(r.get('ssim'))}")
             )
-        text = (
+        return (
             f"<div style='max-width:380px'><b>{e(spec.name)}</b><br>{e(spec.description)}"
             f"{_table(facts)}</div>"
         )
-        return text
     parts = [
         f"<h3 style='margin-bottom:2px'>{e(spec.name)}</h3><p>{e(spec.description)}</p>",
         _table(facts),

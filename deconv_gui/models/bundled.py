@@ -20,14 +20,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from deconv_gui.errors import ModelError
 from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec
 from deconv_gui.paths import resource_path
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODELS_DIR = ("models",)
 

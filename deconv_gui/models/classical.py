@@ -11,6 +11,7 @@ Each is a `TileProcessor` (numpy in, numpy out) run by the same tiled engine as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,6 +166,11 @@ NOISE_STRENGTH = StrengthSpec(
 )
 
 
+def _resizer(scale: int, interpolation: int) -> Callable[[LoadOptions], ResizeProcessor]:
+    """``build`` of an interpolation model (no options: nothing to choose)."""
+    return lambda _options: ResizeProcessor(scale, interpolation)
+
+
 def _card(what: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"what": what, "params": params, "quality": MEASURE_NOTE}
 
@@ -206,7 +212,7 @@ def classical_specs() -> list[ModelSpec]:
                     scale=scale,
                     kind="classical",
                     description=f"{label} interpolation to {scale}x the size.",
-                    build=lambda o, s=scale, i=interp: ResizeProcessor(s, i),
+                    build=_resizer(scale, interp),
                     receptive_field=8,
                     architecture=f"{key} interpolation",
                     card=_card(f"{label} interpolation (OpenCV cv2.resize).", {"scale": scale}),

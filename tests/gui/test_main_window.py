@@ -24,8 +24,7 @@ def drop_urls(window, paths):
     assert enter.isAccepted()
     drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
     window.dropEvent(drop)
-    accepted = drop.isAccepted()
-    return accepted
+    return drop.isAccepted()
 
 
 def run_and_wait(qtbot, window, model_id: str = "tiny-conv", timeout: int = 30000):
@@ -267,7 +266,7 @@ def test_batch_over_the_filmstrip_reports_failures(qtbot, window, tmp_path):
     with qtbot.waitSignal(window._runner.result_ready, timeout=20000):
         qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
     summary = window.last_batch_summary
-    assert [p.name for p, _ in summary.saved] == ["p0.jpg", "p1.jpg"]
+    assert [p.name for p, _ in summary.done] == ["p0.jpg", "p1.jpg"]
     assert [p.name for p, _ in summary.failed] == ["bad.jpg"]
     assert (out / "p0_denoised.jpg").is_file()
     assert "1 failed" in dlg.summary_label.text()
