@@ -101,7 +101,5 @@ def estimate_noise_sigma(
     img = np.asarray(rgb, dtype=np.float32)
     if img.ndim == 2:
         img = img[..., None]
-    sigmas = [
-        _channel_sigma(img[..., c] * 255.0, patch, max_patches) for c in range(img.shape[2])
-    ]
+    sigmas = [_channel_sigma(img[..., c] * 255.0, patch, max_patches) for c in range(img.shape[2])]
     return float(np.mean(sigmas)) if sigmas else 0.0

@@ -70,7 +70,7 @@ def restore_photo(
     spec: RestoreSpec, photo: Photo, options: LoadOptions, tile_size: int | None = None
 ) -> Generator[TileProgress, Any, Photo]:
     """Generator: yields `TileProgress` per tile, returns the restored `Photo`."""
-    out = yield from restore_job(spec, photo.rgb, options, tile_size=tile_size)
+    out = yield from restore_job(spec, photo.rgb, options, tile_size=tile_size, meta=photo.meta)
     return Photo(out, output_meta(photo.meta, spec.scale))
 
 

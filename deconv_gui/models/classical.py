@@ -58,7 +58,7 @@ class _NoiseAware(_Base):
         super().__init__(**kw)
         self.sigma = sigma
 
-    def prepare(self, rgb: np.ndarray) -> None:
+    def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
         """Called by the job with the whole photo: one noise estimate for every tile."""
         if self.sigma is None:
             self.sigma = _estimate_sigma(rgb)
