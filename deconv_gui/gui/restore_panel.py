@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -43,6 +44,15 @@ GROUPS = (
 )
 TILE_CHOICES = (0, 256, 384, 512, 768, 1024, 1536, 2048)  # 0 = Auto
 SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run uses: the chosen model, its options and the tile size (None = auto)."""
+
+    spec: ModelSpec
+    options: LoadOptions
+    tile_size: int | None = None
 
 
 def group_of(spec: ModelSpec) -> str:
@@ -238,7 +248,7 @@ class RestorePanel(QWidget):
             "Show the model card: training data, parameters, measured quality"
         )
         self.info_button.setAutoRaise(True)
-        self.info_button.clicked.connect(self._on_info_clicked)
+        self.info_button.clicked.connect(self.show_model_card)
         head.addWidget(self.info_button)
         lay.addLayout(head)
 
@@ -251,7 +261,7 @@ class RestorePanel(QWidget):
         self.model_tree.setSizeAdjustPolicy(QTreeWidget.SizeAdjustPolicy.AdjustToContents)
         self.model_tree.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.model_tree.currentItemChanged.connect(self._on_current_item_changed)
-        self.model_tree.itemDoubleClicked.connect(lambda *_: self._on_info_clicked())
+        self.model_tree.itemDoubleClicked.connect(lambda *_: self.show_model_card())
         self.model_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.model_tree.customContextMenuRequested.connect(self._on_tree_menu)
         lay.addWidget(self.model_tree)
@@ -412,7 +422,7 @@ class RestorePanel(QWidget):
         chosen = menu.exec(self.model_tree.viewport().mapToGlobal(pos))
         if chosen is card:
             self.select_model(model_id)
-            self._on_info_clicked()
+            self.show_model_card()
         elif remove is not None and chosen is remove:
             self.remove_requested.emit(model_id)
 
@@ -489,7 +499,8 @@ class RestorePanel(QWidget):
             round((value - spec.strength.minimum) / (self._strength_scale or 1))
         )
 
-    def _on_info_clicked(self) -> None:
+    def show_model_card(self) -> None:
+        """Open the chosen model's card (not blocking)."""
         spec = self.current_spec()
         if spec is not None:
             dlg = ModelCardDialog(spec, self)
@@ -516,11 +527,32 @@ class RestorePanel(QWidget):
             i = self.tile_combo.count() - 1
         self.tile_combo.setCurrentIndex(i)
 
+    def kernel(self) -> str:
+        """The blur kernel typed for a model that takes one ("" when none)."""
+        return self.kernel_edit.text().strip()
+
+    def suggest_kernel(self, kernel: str) -> None:
+        """Fill in `kernel` when the chosen model takes one and none is typed (e.g. the blur
+        of a simulated degradation, so that deblurring undoes it)."""
+        spec = self.current_spec()
+        if kernel and spec is not None and "kernel" in spec.params and not self.kernel():
+            self.kernel_edit.setText(kernel)
+
+    def set_allow_reduced_precision(self, allow: bool) -> None:
+        self.allow_reduced_precision = allow
+
+    def run_settings(self) -> RunSettings | None:
+        """The chosen model with its options, or None when no model is chosen."""
+        spec = self.current_spec()
+        if spec is None:
+            return None
+        return RunSettings(spec, self.load_options(), self.tile_size())
+
     def load_options(self) -> LoadOptions:
         spec = self.current_spec()
         params: dict[str, Any] = {}
-        if spec is not None and "kernel" in spec.params and self.kernel_edit.text().strip():
-            params["kernel"] = self.kernel_edit.text().strip()
+        if spec is not None and "kernel" in spec.params and self.kernel():
+            params["kernel"] = self.kernel()
         return LoadOptions(
             device=self.device(),
             strength=self.strength(),
@@ -550,7 +582,12 @@ class RestorePanel(QWidget):
         )
         self.cancel_button.setEnabled(self._busy)
 
-    def show_progress(self, done: int, total: int, *, unit: str = "tiles") -> None:
+    def show_progress(
+        self, done: int, total: int, *, unit: str = "tiles", detail: str | None = None
+    ) -> None:
+        """`done` of `total` units, with the time left; ``detail`` becomes the tooltip."""
+        if detail is not None:
+            self.progress_label.setToolTip(detail)
         now = time.monotonic()
         if self._t_first_tile is None:
             self._t_first_tile = now
