@@ -15,15 +15,12 @@ from pathlib import Path
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QLabel,
     QMainWindow,
     QMenu,
     QMenuBar,
     QSizePolicy,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -267,21 +264,3 @@ class Actions:
         tb.addWidget(hint)
         self._window.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         return tb
-
-
-def shortcuts_dialog(parent: QWidget) -> QDialog:
-    """The keyboard shortcuts, in a dialog that is open (not blocking) when returned."""
-    dlg = QDialog(parent)
-    dlg.setWindowTitle("Keyboard Shortcuts")
-    dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    lay = QVBoxLayout(dlg)
-    body = "".join(
-        f"<tr><td style='padding:3px 18px 3px 0'><b>{k}</b></td><td>{v}</td></tr>"
-        for k, v in SHORTCUT_HELP
-    )
-    lay.addWidget(QLabel(f"<table>{body}</table>", dlg))
-    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, dlg)
-    buttons.rejected.connect(dlg.reject)
-    lay.addWidget(buttons)
-    dlg.open()
-    return dlg

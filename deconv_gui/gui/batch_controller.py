@@ -24,8 +24,8 @@ class BatchController(QObject):
 
     Signals: ``progressed(BatchProgress)``, ``finished(BatchSummary)`` (after the dialog
     shows the summary), ``failed(message)``, ``cancelled()``, ``stopping()`` (a cancel was asked
-    for), ``busy_changed(bool)`` and
-    ``status(text, timeout_ms)`` for the status bar.
+    for), ``busy_changed(bool)``, ``notice(text, kind, timeout_ms)`` for the message bar
+    (when the dialog is closed) and ``status(text, timeout_ms)`` for the status bar.
     """
 
     progressed = Signal(object)
@@ -34,6 +34,7 @@ class BatchController(QObject):
     cancelled = Signal()
     stopping = Signal()
     busy_changed = Signal(bool)
+    notice = Signal(str, str, int)
     status = Signal(str, int)
 
     def __init__(
@@ -148,12 +149,15 @@ class BatchController(QObject):
                 text += "\nFailed:\n" + "\n".join(f"• {p.name}: {why}" for p, why in summary.failed)
             self.dialog.set_running(False)
             self.dialog.show_summary(text)
+        self.status.emit(f"Batch finished: {summary.text()}", 10000)
         self.finished.emit(summary)
 
     def _on_failed(self, message: str, _details: str) -> None:
         if self.dialog is not None:
             self.dialog.set_running(False)
             self.dialog.show_summary(f"The batch stopped: {message}")
+        else:
+            self.notice.emit(f"The batch stopped: {message}", "error", 0)
         self.failed.emit(message)
 
     def _on_cancelled(self) -> None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QWidget
 
+from deconv_gui.core import devices
 from deconv_gui.errors import DeconvError
 from deconv_gui.gui.runner import TaskQueue
 from deconv_gui.models.registry import ModelRegistry, ModelSpec
+
+if TYPE_CHECKING:
+    from deconv_gui.gui.finetune_panel import FineTunePanel
 
 MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 
@@ -20,7 +26,8 @@ def is_model_path(path: str | Path) -> bool:
 
 
 class ModelLibrary(QObject):
-    """Imports and removes user models (in the background where slow).
+    """Imports and removes user models (in the background where slow); opens the fine-tune
+    window (``finetune`` while it is open), whose saved models join the list.
 
     Signals: ``changed(model_id)`` (the registry changed; ``model_id`` is a model to select,
     "" for none), ``imported(spec)``, ``notice(text, kind, timeout_ms)`` for the message bar
@@ -43,6 +50,7 @@ class ModelLibrary(QObject):
         self.registry = registry
         self._ask = ask
         self._io = TaskQueue(self)
+        self.finetune: FineTunePanel | None = None
 
     def import_file(self, path: Path) -> None:
         """Check and copy a weights file into the user library (in the background)."""
@@ -102,5 +110,31 @@ class ModelLibrary(QObject):
         name = self.registry.get(model_id).name
         self.notice.emit(f"“{name}” is in the model list now.", "info", 8000)
 
+    def open_finetune(self, parent: QWidget) -> FineTunePanel:
+        """The fine-tune panel in a window of its own (one at a time; closing it stops it)."""
+        if self.finetune is not None:
+            self.finetune.show()
+            self.finetune.raise_()
+            self.finetune.activateWindow()
+            return self.finetune
+        from deconv_gui.gui.finetune_panel import FineTunePanel
+
+        panel = FineTunePanel(self.registry, parent=parent, devices=devices.available_devices())
+        panel.setWindowFlag(Qt.WindowType.Window, True)
+        panel.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        panel.model_saved.connect(self.model_saved)
+        panel.destroyed.connect(self._on_finetune_closed)
+        panel.resize(1120, 720)
+        panel.show()
+        self.finetune = panel
+        return panel
+
+    def _on_finetune_closed(self, *_args: object) -> None:
+        self.finetune = None
+
     def shutdown(self) -> None:
+        """Stop an import and the fine-tuning (closing its window)."""
         self._io.shutdown()
+        if self.finetune is not None:
+            self.finetune.shutdown()
+            self.finetune.close()

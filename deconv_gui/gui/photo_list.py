@@ -57,6 +57,39 @@ def describe_photo(photo: Photo) -> str:
     return "  ·  ".join(parts)
 
 
+def describe_document(doc: Document) -> str:
+    """The shown photo in the status bar: its size and format, what it is compared with,
+    the size of its result."""
+    if doc.photo is None:
+        return doc.name
+    text = describe_photo(doc.photo)
+    if doc.comparison.lq is not None:
+        text = f"Simulated {doc.simulation}  ·  {text}"
+    if doc.result is not None and doc.result.rgb is not None:
+        h, w = doc.result.rgb.shape[:2]
+        text += f"  →  {w} × {h}"
+    return text
+
+
+def badge(doc: Document, *, running: bool = False) -> tuple[str, str | None]:
+    """The filmstrip badge of `doc` (a `filmstrip.BADGES` key or "") and its tooltip (None:
+    leave the tooltip as it is)."""
+    r = doc.result
+    if doc.state is DocState.ERROR:
+        return "error", f"{doc.path}\n{doc.error}"
+    if running:
+        state = "running"
+    elif r is not None and not r.partial:
+        state = "saved" if r.saved_path is not None else "done"
+    else:
+        state = "loading" if doc.state is DocState.LOADING else ""
+    if r is not None and r.saved_path is not None:
+        return state, f"{doc.path}\nSaved to {r.saved_path}"
+    if doc.photo is not None:
+        return state, f"{doc.path}\n{describe_photo(doc.photo)}"
+    return state, None
+
+
 def _thumb8(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     s = min(THUMB.width() * 2 / w, THUMB.height() * 2 / h, 1.0)

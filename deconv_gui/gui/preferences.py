@@ -6,6 +6,7 @@ backed by an INI file in a temporary folder, so they never touch the user's sett
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from deconv_gui.gui.restore_panel import TILE_CHOICES
 from deconv_gui.models.registry import default_suffix
 
 MAX_RECENT = 12
+log = logging.getLogger(__name__)
 
 
 class Preferences:
@@ -186,6 +188,16 @@ class Preferences:
 
     def clear_recent(self) -> None:
         self._set("files/recent", [])
+
+    def apply_threads(self) -> None:
+        """Use the CPU threads chosen (0: the libraries' default)."""
+        if self.threads > 0:
+            from deconv_gui.core import devices
+
+            try:
+                devices.set_cpu_threads(self.threads)
+            except (ValueError, RuntimeError) as exc:
+                log.warning("could not set %d threads: %s", self.threads, exc)
 
 
 class PreferencesDialog(QDialog):

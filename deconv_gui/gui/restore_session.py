@@ -187,11 +187,13 @@ class RestoreSession(QObject):
         doc = self._put_back()
         if doc is not None:
             self.failed.emit(doc, message)
+            self.notice.emit(f"Processing {doc.name} failed: {message}", "error", 0)
 
     def _on_cancelled(self) -> None:
         doc = self._put_back()
         if doc is not None:
             self.cancelled.emit(doc)
+            self.status.emit("Cancelled", 4000)
 
     # ------------------------------------------------------------------ saving
     def output_path(self, doc: Document) -> Path:

@@ -3,8 +3,10 @@ labels and holding Space to see the before picture."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QIcon, QKeyEvent
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QMimeData, QObject, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QIcon, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
@@ -15,6 +17,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QStatusBar,
     QTextEdit,
     QToolButton,
@@ -27,6 +30,42 @@ from deconv_gui.errors import DeconvError
 from deconv_gui.paths import resource_path, sample_photo
 
 MEMORY_INTERVAL_MS = 2000
+
+
+def reveal(folder: Path) -> None:
+    """Open `folder` in the file manager."""
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def local_paths(mime: QMimeData) -> list[str]:
+    """The local files and folders dragged in `mime`."""
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+
+
+class SideColumn(QScrollArea):
+    """The panels on the right, one under the other with a line between them, scrolling
+    vertically when the window is short."""
+
+    def __init__(self, panels: list[QWidget], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        side = QWidget(self)
+        lay = QVBoxLayout(side)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        for i, panel in enumerate(panels):
+            if i:
+                line = QFrame(side)
+                line.setFrameShape(QFrame.Shape.HLine)
+                line.setFrameShadow(QFrame.Shadow.Sunken)
+                lay.addWidget(line)
+            lay.addWidget(panel)
+        lay.addStretch(1)
+        side.setMinimumWidth(290)
+        self.setWidget(side)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(300)
 
 
 class MessageBar(QWidget):

@@ -242,7 +242,7 @@ def test_fine_tune_window_and_a_saved_model_joins_the_list(qtbot, window):
     assert "Fine-tuned" in groups
     with qtbot.waitSignal(panel.destroyed, timeout=20000):
         panel.close()
-    assert window._finetune is None
+    assert window.library.finetune is None
 
 
 def test_gui_self_test_reports_a_failure(tmp_path, monkeypatch, capsys):
