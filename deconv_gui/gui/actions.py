@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -27,6 +28,9 @@ from PySide6.QtWidgets import (
 from deconv_gui.gui.compare_view import MODE_LABELS, MODES
 from deconv_gui.gui.preferences import Preferences
 
+if TYPE_CHECKING:
+    from deconv_gui.gui.document import Document
+
 K = QKeySequence.StandardKey
 Role = QAction.MenuRole
 Shortcut = str | QKeySequence.StandardKey | tuple[str, ...] | None
@@ -41,6 +45,15 @@ class UiState:
     has_result: bool = False  # it has a complete result
     has_model: bool = False  # a model is chosen
     busy: bool = False  # a run or a batch is going on
+
+    @classmethod
+    def of(cls, doc: Document | None, *, busy: bool, has_model: bool) -> UiState:
+        """The state with `doc` shown."""
+        if doc is None:
+            return cls(has_model=has_model, busy=busy)
+        r = doc.result
+        has_result = r is not None and not r.partial
+        return cls(True, doc.is_ready, has_result, has_model, busy)
 
 
 Rule = Callable[[UiState], bool]

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.gui.widgets import reveal
+
 if TYPE_CHECKING:
     from deconv_gui.gui.photo_list import PhotoList
 
@@ -79,7 +81,8 @@ class Filmstrip(QListWidget):
 
     def show_photos(self, photos: PhotoList) -> None:
         """Follow `photos`: one item per open photo, the current one selected; selecting or
-        closing an item here selects or closes the photo there."""
+        closing an item here selects or closes the photo there; "Show in Folder" opens the
+        folder of its saved result, else of the photo."""
         photos.added.connect(lambda d: self.add_document(d.key, d.name, str(d.path)))
         photos.removed.connect(lambda d: self.remove(d.key))
         photos.thumbnail_ready.connect(lambda d, image: self.set_thumbnail(d.key, image))
@@ -90,8 +93,15 @@ class Filmstrip(QListWidget):
             if doc is not None and doc is not photos.current:
                 photos.select(doc)
 
+        def reveal_folder(key: object) -> None:  # of the saved result, else of the photo
+            doc = photos.get(key)
+            if doc is not None:
+                saved = doc.result.saved_path if doc.result is not None else None
+                reveal((saved or doc.path).parent)
+
         self.document_selected.connect(selected)
         self.remove_requested.connect(lambda key: photos.close(photos.get(key)))
+        self.reveal_requested.connect(reveal_folder)
 
     def add_document(self, key: object, name: str, tooltip: str = "") -> QListWidgetItem:
         item = QListWidgetItem(name)

@@ -20,13 +20,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
-from PySide6.QtWidgets import (
-    QMainWindow,
-    QSplitter,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QWidget
 
 from deconv_gui.core import devices
 from deconv_gui.gui import dialogs
@@ -51,6 +45,7 @@ from deconv_gui.gui.widgets import (
     SpacePeek,
     StatusLabels,
     WelcomePage,
+    column,
     local_paths,
     reveal,
 )
@@ -81,7 +76,7 @@ class MainWindow(QMainWindow):
         if settings is None:
             settings = QSettings(str(user_home() / "settings.ini"), QSettings.Format.IniFormat)
         self.prefs = Preferences(settings)
-        self.ask: Callable[[str, str], bool] = self._ask_dialog
+        self.ask: Callable[[str, str], bool] = lambda t, text: dialogs.ask_yes_no(self, t, text)
         self._closing = False
 
         def ask(title: str, text: str) -> bool:
@@ -132,12 +127,7 @@ class MainWindow(QMainWindow):
         self.filmstrip.setAccessibleName("Open photos")
 
         centre = QWidget(self)
-        cl = QVBoxLayout(centre)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.setSpacing(0)
-        cl.addWidget(self.message_bar)
-        cl.addWidget(self.stack, 1)
-        cl.addWidget(self.filmstrip)
+        column(centre, [self.message_bar, self.stack, self.filmstrip], stretch=self.stack)
 
         self.restore_panel = RestorePanel(self.registry, devices.available_devices(), self)
         self.quality_panel = QualityPanel(self)
@@ -204,7 +194,6 @@ class MainWindow(QMainWindow):
         self.welcome.open_requested.connect(self.open_dialog)
         self.welcome.sample_requested.connect(lambda: self.open_paths([sample_photo()]))
         strip.show_photos(photos)
-        strip.reveal_requested.connect(self._reveal_document)
         panel.run_requested.connect(self.run)
         panel.cancel_requested.connect(self.cancel)
         panel.model_changed.connect(self._on_model_changed)
@@ -228,7 +217,9 @@ class MainWindow(QMainWindow):
         for stopped in (session.finished, session.failed, session.cancelled):
             stopped.connect(quality.stop_tiles)
             stopped.connect(self._on_document_changed)
-        session.started.connect(self._on_run_started)
+        session.started.connect(quality.ensure_target)
+        session.started.connect(self.message_bar.hide)
+        session.started.connect(self._on_document_changed)
         session.tile_done.connect(quality.add_tile)
         session.tile_done.connect(lambda _d, tp: panel.show_tile_progress(tp))
         session.tile_done.connect(lambda d, tp: self.viewer.tile_finished(d, tp.box))
@@ -247,18 +238,13 @@ class MainWindow(QMainWindow):
             runner.stopping.connect(lambda: panel.show_message("Stopping after the current tile…"))
         self.batch.progressed.connect(panel.show_batch_progress)
         self.batch.finished.connect(lambda s: panel.show_message(f"Batch: {s.text()}", done=True))
-        self.library.changed.connect(self._on_models_changed)
+        self.library.changed.connect(lambda mid: panel.set_registry(self.registry, select=mid))
         self.library.imported.connect(self.model_imported)
 
     # ================================================================== preferences
     def _restore_preferences(self) -> None:
         p = self.prefs
-        if p.geometry is not None:
-            self.restoreGeometry(p.geometry)
-        else:
-            self.resize(1280, 800)
-        if p.splitter_state is not None:
-            self.splitter.restoreState(p.splitter_state)
+        p.restore_layout(self, self.splitter)
         self.restore_panel.apply_preferences(p)
         if p.last_model and p.last_model in self.registry:
             self.restore_panel.select_model(p.last_model)
@@ -268,8 +254,7 @@ class MainWindow(QMainWindow):
 
     def _save_preferences(self) -> None:
         p = self.prefs
-        p.geometry = self.saveGeometry()
-        p.splitter_state = self.splitter.saveState()
+        p.save_layout(self, self.splitter)
         self.restore_panel.store_preferences(p)
         p.compare_mode = self.view.mode()
         p.sync()
@@ -278,12 +263,11 @@ class MainWindow(QMainWindow):
         """Open the preferences (window-modal, not blocking); OK applies them."""
         dlg = PreferencesDialog(self.prefs, devices.available_devices(), self)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.accepted.connect(lambda: self._apply_preferences(dlg))
+        dlg.accepted.connect(self._apply_preferences)
         dlg.open()
         return dlg
 
-    def _apply_preferences(self, dlg: PreferencesDialog) -> None:
-        dlg.apply()
+    def _apply_preferences(self) -> None:
         self.restore_panel.apply_preferences(self.prefs)
         self.prefs.apply_threads()
         self._update_status()
@@ -362,13 +346,6 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.view if len(self.photos) else self.welcome)
         self.filmstrip.setVisible(bool(len(self.photos)))
 
-    def _reveal_document(self, key: object) -> None:
-        """Open the folder of the saved result (else of the photo) in the file manager."""
-        doc = self.photos.get(key)
-        if doc is not None:
-            saved = doc.result.saved_path if doc.result is not None else None
-            reveal((saved or doc.path).parent)
-
     # ================================================================== view
     def set_compare_mode(self, mode: str) -> None:
         self.view.set_mode(mode)
@@ -406,11 +383,6 @@ class MainWindow(QMainWindow):
         self.restore_panel.set_busy(busy)
         self._update_actions()
         self.busy_changed.emit(busy)
-
-    def _on_run_started(self, doc: Document) -> None:
-        self.quality.ensure_target(doc)
-        self.message_bar.hide()
-        self._on_document_changed(doc)
 
     # ================================================================== comparison
     def load_reference_dialog(self) -> None:
@@ -464,11 +436,6 @@ class MainWindow(QMainWindow):
         if path:
             self.library.import_file(Path(path))
 
-    def _on_models_changed(self, select_id: str) -> None:
-        self.restore_panel.set_registry(self.registry)
-        if select_id:
-            self.restore_panel.select_model(select_id)
-
     def _on_model_changed(self, spec: ModelSpec | None) -> None:
         self._update_actions()
         if spec is not None:
@@ -494,22 +461,14 @@ class MainWindow(QMainWindow):
 
     def _update_actions(self) -> None:
         doc = self.photos.current
-        state = UiState(
-            has_photo=doc is not None,
-            ready=doc is not None and doc.is_ready,
-            has_result=doc is not None and doc.result is not None and not doc.result.partial,
-            has_model=self.restore_panel.current_spec() is not None,
-            busy=self.is_busy,
-        )
+        has_model = self.restore_panel.current_spec() is not None
+        state = UiState.of(doc, busy=self.is_busy, has_model=has_model)
         self.restore_panel.set_can_run(state.ready)
         self.commands.update(state)
         # the platform's way to mark unsaved work ("*" in the title, a dot on macOS)
         self.setWindowTitle(f"{doc.name}[*] — Deconv GUI" if doc is not None else "Deconv GUI")
         self.setWindowFilePath(str(doc.path) if doc is not None else "")
         self.setWindowModified(doc is not None and doc.unsaved)
-
-    def _ask_dialog(self, title: str, text: str) -> bool:
-        return dialogs.ask_yes_no(self, title, text)
 
     # ================================================================== closing
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt API

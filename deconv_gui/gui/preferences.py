@@ -20,8 +20,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMainWindow,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -189,6 +191,19 @@ class Preferences:
     def clear_recent(self) -> None:
         self._set("files/recent", [])
 
+    def restore_layout(self, window: QMainWindow, splitter: QSplitter) -> None:
+        """The window's size and place and the splitter's position, as last saved."""
+        if self.geometry is not None:
+            window.restoreGeometry(self.geometry)
+        else:
+            window.resize(1280, 800)
+        if self.splitter_state is not None:
+            splitter.restoreState(self.splitter_state)
+
+    def save_layout(self, window: QMainWindow, splitter: QSplitter) -> None:
+        self.geometry = window.saveGeometry()
+        self.splitter_state = splitter.saveState()
+
     def apply_threads(self) -> None:
         """Use the CPU threads chosen (0: the libraries' default)."""
         if self.threads > 0:
@@ -265,6 +280,7 @@ class PreferencesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
+        self.accepted.connect(self.apply)  # before anyone else hears `accepted`
 
     def _choose_output(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Save results in", self.output_edit.text())

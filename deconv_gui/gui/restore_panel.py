@@ -231,11 +231,14 @@ class RestorePanel(QWidget):
         else:
             self._apply_spec(None)
 
-    def set_registry(self, registry: ModelRegistry) -> None:
+    def set_registry(self, registry: ModelRegistry, select: str = "") -> None:
+        """List the models of `registry`; choose `select` (else keep the model chosen)."""
         current = self.current_spec()
         self._registry = registry
         self._populate()
-        if current is not None and current.id in registry:
+        if select and select in registry:
+            self.select_model(select)
+        elif current is not None and current.id in registry:
             self.select_model(current.id)
 
     def current_spec(self) -> ModelSpec | None:

@@ -42,6 +42,28 @@ def local_paths(mime: QMimeData) -> list[str]:
     return [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
 
 
+def column(
+    parent: QWidget,
+    widgets: list[QWidget],
+    *,
+    lines: bool = False,
+    stretch: QWidget | None = None,
+) -> QVBoxLayout:
+    """Lay `widgets` out one under the other in `parent`, edge to edge (with a line between
+    two when `lines`); `stretch` takes the spare height."""
+    lay = QVBoxLayout(parent)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(0)
+    for i, w in enumerate(widgets):
+        if i and lines:
+            line = QFrame(parent)
+            line.setFrameShape(QFrame.Shape.HLine)
+            line.setFrameShadow(QFrame.Shadow.Sunken)
+            lay.addWidget(line)
+        lay.addWidget(w, 1 if w is stretch else 0)
+    return lay
+
+
 class SideColumn(QScrollArea):
     """The panels on the right, one under the other with a line between them, scrolling
     vertically when the window is short."""
@@ -49,17 +71,7 @@ class SideColumn(QScrollArea):
     def __init__(self, panels: list[QWidget], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         side = QWidget(self)
-        lay = QVBoxLayout(side)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        for i, panel in enumerate(panels):
-            if i:
-                line = QFrame(side)
-                line.setFrameShape(QFrame.Shape.HLine)
-                line.setFrameShadow(QFrame.Shadow.Sunken)
-                lay.addWidget(line)
-            lay.addWidget(panel)
-        lay.addStretch(1)
+        column(side, panels, lines=True).addStretch(1)
         side.setMinimumWidth(290)
         self.setWidget(side)
         self.setWidgetResizable(True)
