@@ -247,15 +247,17 @@ class LiveQuality(QObject):
         if doc.result is None or doc.result.rgb is None:
             return
         self.ensure_target(doc)
-        out = doc.result.rgb
+        out, cmp = doc.result.rgb, doc.comparison
 
         def job() -> tuple[Target, FinalScores] | None:
-            target = doc.target
+            target = doc.target  # built by now if it was queued before (the queue keeps order)
             return None if target is None else (target, score_result(target, out))
 
         def done(value: tuple[Target, FinalScores] | None) -> None:
             r = doc.result
-            if value is None or r is None or r.rgb is not out or doc.target is not value[0]:
+            if value is None or r is None or r.rgb is not out or doc.comparison is not cmp:
+                return  # a new result or comparison came meanwhile: its own scores follow
+            if doc.target is not value[0]:
                 return
             doc.result = replace(r, final=value[1])
             self.final_scored.emit(doc)
