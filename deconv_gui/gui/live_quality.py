@@ -104,7 +104,7 @@ class LiveQuality(QObject):
             on_error=lambda m, _d: self.notice.emit(f"Could not compare: {m}", "error", 0),
         )
 
-    def _busy(self, doc: Document) -> bool:
+    def _refused_in_use(self, doc: Document) -> bool:
         if self._in_use(doc):
             self.notice.emit(
                 "Wait for the run to finish or cancel it (Esc) first.", "warning", 5000
@@ -114,7 +114,7 @@ class LiveQuality(QObject):
 
     def set_comparison(self, doc: Document, reference: np.ndarray | None, name: str = "") -> None:
         """Compare with the input (reference None) or with a reference photo."""
-        if self._busy(doc):
+        if self._refused_in_use(doc):
             return
         if doc.simulation:
             doc.result = None  # a result of the degraded photo means nothing any more
@@ -132,7 +132,7 @@ class LiveQuality(QObject):
 
     def load_reference(self, doc: Document, path: Path) -> None:
         """Load a clean version of the photo to compare against (in the background)."""
-        if not doc.is_ready or self._busy(doc):
+        if not doc.is_ready or self._refused_in_use(doc):
             return
 
         def done(ref: np.ndarray) -> None:
@@ -161,7 +161,7 @@ class LiveQuality(QObject):
 
     def simulate(self, doc: Document, spec: str) -> None:
         """Degrade the (clean) photo with `spec`, then compare results with the original."""
-        if not doc.is_ready or doc.photo is None or self._busy(doc):
+        if not doc.is_ready or doc.photo is None or self._refused_in_use(doc):
             return
         if doc.unsaved and not self._ask(
             "Discard the result?",

@@ -15,7 +15,7 @@ Every controller does its heavy work in worker threads and reports with signals;
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -274,7 +274,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== photos
     @property
-    def documents(self):
+    def documents(self) -> Mapping[int, Document]:
         return self.photos.documents
 
     @property

@@ -154,7 +154,7 @@ class PhotoList(QObject):
         return self._current
 
     def get(self, key: object) -> Document | None:
-        return self._docs.get(key)  # type: ignore[call-overload]
+        return self._docs.get(key) if isinstance(key, int) else None
 
     def __iter__(self) -> Iterator[Document]:
         return iter(list(self._docs.values()))

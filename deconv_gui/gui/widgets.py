@@ -255,7 +255,9 @@ class SpacePeek(QObject):
         super().__init__(window)
         self._window = window
         self.down = False
-        QApplication.instance().installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
 
     def uninstall(self) -> None:
         app = QApplication.instance()
