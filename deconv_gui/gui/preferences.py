@@ -6,6 +6,7 @@ backed by an INI file in a temporary folder, so they never touch the user's sett
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +22,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMainWindow,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -33,6 +36,7 @@ from deconv_gui.gui.restore_panel import TILE_CHOICES
 from deconv_gui.models.registry import default_suffix
 
 MAX_RECENT = 12
+log = logging.getLogger(__name__)
 
 
 def _valid(check: Callable[[Any], object], value: object) -> bool:
@@ -203,6 +207,29 @@ class Preferences:
     def clear_recent(self) -> None:
         self._set("files/recent", [])
 
+    def restore_layout(self, window: QMainWindow, splitter: QSplitter) -> None:
+        """The window's size and place and the splitter's position, as last saved."""
+        if self.geometry is not None:
+            window.restoreGeometry(self.geometry)
+        else:
+            window.resize(1280, 800)
+        if self.splitter_state is not None:
+            splitter.restoreState(self.splitter_state)
+
+    def save_layout(self, window: QMainWindow, splitter: QSplitter) -> None:
+        self.geometry = window.saveGeometry()
+        self.splitter_state = splitter.saveState()
+
+    def apply_threads(self) -> None:
+        """Use the CPU threads chosen (0: the libraries' default)."""
+        if self.threads > 0:
+            from deconv_gui.core import devices
+
+            try:
+                devices.set_cpu_threads(self.threads)
+            except (ValueError, RuntimeError) as exc:
+                log.warning("could not set %d threads: %s", self.threads, exc)
+
 
 class PreferencesDialog(QDialog):
     """Edits `Preferences`; applied on OK."""
@@ -269,6 +296,7 @@ class PreferencesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
+        self.accepted.connect(self.apply)  # before anyone else hears `accepted`
 
     def _choose_output(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Save results in", self.output_edit.text())
