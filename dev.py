@@ -66,13 +66,15 @@ def cmd_test(args: list[str]) -> int:
         [py, "-m", "ruff", "check", "."],
         [py, "-m", "ruff", "format", "--check", "."],
         [py, "-m", "mypy"],
+        [str(_bin("lint-imports"))],  # the layer contracts in pyproject.toml
         [py, "-m", "pytest", *args],
     ]
     for step in steps:
-        print("+", " ".join(step[2:]), flush=True)
+        shown = " ".join(step[2:] if step[0] == py else [Path(step[0]).name, *step[1:]])
+        print("+", shown, flush=True)
         rc = subprocess.call(step, cwd=ROOT, env=env)
         if rc != 0:
-            print(f"FAILED: {' '.join(step[2:])} (exit {rc})", flush=True)
+            print(f"FAILED: {shown} (exit {rc})", flush=True)
             return rc
     return 0
 

@@ -158,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         wait(lambda: not window.is_busy, 120)
     t_run = time.perf_counter() - t1
     phase["name"] = "metrics"
-    if doc.result is not None:
-        wait(lambda: doc.final is not None, 300)
+    if doc.result is not None and not doc.result.partial:
+        wait(lambda: doc.result.final is not None, 300)
     t_metrics = time.perf_counter() - t1 - t_run
     phase["name"] = "idle"
     wait(lambda: False, 0.3)
@@ -170,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     gaps_sorted = sorted(gaps)
     p99 = gaps_sorted[int(len(gaps_sorted) * 0.99)] if gaps_sorted else 0.0
     longest = max(gaps) if gaps else 0.0
-    state = "finished" if finished and doc.result is not None else "cancelled after the time limit"
+    state = (
+        "finished"
+        if finished and doc.result is not None and not doc.result.partial
+        else "cancelled after the time limit"
+    )
     print(
         f"open {t_open:.1f}s, run {t_run:.1f}s ({state}), final metrics {t_metrics:.1f}s, "
         f"{len(gaps)} probe ticks"

@@ -12,6 +12,7 @@ stderr.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
@@ -19,10 +20,16 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from deconv_gui import __version__
 from deconv_gui.errors import DeconvError, ImageWriteError
+
+if TYPE_CHECKING:
+    from deconv_gui.core.inputs import InputFile
+    from deconv_gui.core.naming import PlannedFile
+    from deconv_gui.core.pipeline import FileProgress
+    from deconv_gui.core.spec import RestoreSpec
 
 SUBCOMMANDS = ("restore", "models", "metrics", "degrade", "eval", "finetune", "bench", "self-test")
 
@@ -94,34 +101,26 @@ def _registry():
     return default_registry()
 
 
-def _collect_inputs(inputs: Sequence[str]) -> list[Path]:
-    from deconv_gui.core.io import is_image_path
-
-    files: list[Path] = []
-    for raw in inputs:
-        p = Path(raw)
-        if p.is_dir():
-            found = sorted(q for q in p.iterdir() if q.is_file() and is_image_path(q))
-            if not found:
-                print(f"warning: no images in folder {p}", file=sys.stderr)
-            files.extend(found)
-        else:
-            files.append(p)  # missing files are reported per file by the loader
-    return files
-
-
-def _output_for(src: Path, spec, output: str | None, many: bool) -> Path:
+def _outputs(
+    files: list[Path | InputFile], spec: RestoreSpec, output: str | None, many: bool
+) -> list[PlannedFile]:
+    """Where each result goes: next to its original, into the folder ``output`` (several
+    inputs, an existing folder or a trailing slash) or, for one input, to the file
+    ``output``."""
+    from deconv_gui.core.inputs import InputFile
+    from deconv_gui.core.naming import PlannedFile, plan_outputs
     from deconv_gui.models.registry import default_suffix
 
     suffix = default_suffix(spec.task, spec.scale)
     if output is None:
-        return src.with_name(f"{src.stem}{suffix}{src.suffix}")
+        return plan_outputs(files, suffix=suffix)
     out = Path(output)
     if many or out.is_dir() or output.endswith(("/", os.sep)):
         if out.exists() and not out.is_dir():
             raise ImageWriteError(f"output {out} is a file, but several inputs need a folder")
-        return out / f"{src.stem}{suffix}{src.suffix}"
-    return out
+        return plan_outputs(files, suffix=suffix, out_dir=out)
+    (only,) = files
+    return [PlannedFile(only.path if isinstance(only, InputFile) else only, out)]
 
 
 def _load_options(args: argparse.Namespace):
@@ -145,43 +144,79 @@ def _apply_threads(args: argparse.Namespace) -> None:
         set_cpu_threads(args.threads)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """The shared option checks (`deconv_gui.core.validate`) on what the command has."""
+    from deconv_gui.core import validate as v
+
+    checks = {
+        "tile": v.check_tile_size,
+        "threads": v.check_threads,
+        "seed": v.check_seed,
+        "limit": v.check_at_least_one,
+        "max_pixels": v.check_at_least_one,
+        "steps": v.check_at_least_one,
+        "strength": v.check_finite,
+    }
+    for attr, check in checks.items():
+        value = getattr(args, attr, None)
+        if value is not None:
+            setattr(args, attr, check(value, "--" + attr.replace("_", "-")))
+
+
+def _check_model_options(args: argparse.Namespace, spec: RestoreSpec) -> None:
+    """``--strength`` within the model's range (from its card)."""
+    from deconv_gui.core.validate import check_strength
+
+    check_strength(spec, args.strength, "--strength")
+
+
 # ----------------------------------------------------------------------------- commands
 def cmd_restore(args: argparse.Namespace) -> int:
-    from deconv_gui.core.io import load_image, save_image
-    from deconv_gui.core.pipeline import restore_photo
+    from functools import partial
+
+    from deconv_gui.core.inputs import expand_inputs
+    from deconv_gui.core.io import load_image
+    from deconv_gui.core.pipeline import photo_job, restore_files
     from deconv_gui.core.tiling import run_to_end
 
-    _apply_threads(args)
     spec = _registry().get(args.model)
-    options = _load_options(args)
-    files = _collect_inputs(args.inputs)
+    _check_model_options(args, spec)
+    _apply_threads(args)
+    found = expand_inputs(args.inputs, recursive=args.recursive)
+    for skipped in found.skipped:
+        print(f"warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    for folder in found.empty_folders:
+        print(f"warning: no images in folder {folder}", file=sys.stderr)
+    files: list[Path | InputFile] = [*found.files, *found.missing]  # the loader says "missing"
     if not files:
         raise DeconvError("no input images")
     many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
-    if args.output and many:
-        out_dir = Path(args.output)
-        if not out_dir.exists():
-            try:
-                out_dir.mkdir(parents=True)
-            except OSError as exc:
-                raise ImageWriteError(
-                    f"cannot create output folder {out_dir}: {exc.strerror}"
-                ) from None
-    failures = 0
-    for src in files:
-        try:
-            dst = _output_for(src, spec, args.output, many)
-            photo = load_image(src, max_pixels=args.max_pixels)
-            bar = ProgressBar(f"{src.name} [{spec.id}]")
-            job = restore_photo(spec, photo, options, tile_size=args.tile)
-            result = run_to_end(job, lambda p, bar=bar: bar.update(p.done, p.total))
-            written = save_image(dst, result.rgb, result.meta, overwrite=args.overwrite)
-            bar.finish(f"-> {written}")
-        except DeconvError as exc:
-            failures += 1
-            print(f"error: {src}: {exc}", file=sys.stderr)
-    if failures:
-        print(f"{failures} of {len(files)} file(s) failed", file=sys.stderr)
+    tasks = _outputs(files, spec, args.output, many)
+    run = restore_files(
+        tasks,
+        photo_job(spec, _load_options(args), tile_size=args.tile),
+        overwrite=args.overwrite,
+        load=partial(load_image, max_pixels=args.max_pixels),
+    )
+    bar: ProgressBar | None = None
+
+    def show(p: FileProgress) -> None:
+        nonlocal bar
+        if not p.finished:
+            if bar is None:
+                bar = ProgressBar(f"{p.path.name} [{spec.id}]")
+            if p.tiles_total:
+                bar.update(p.tiles_done, p.tiles_total)
+            return
+        if p.output is not None:
+            (bar or ProgressBar(p.path.name)).finish(f"-> {p.output}")
+        else:
+            print(f"error: {p.path}: {p.error}", file=sys.stderr)
+        bar = None
+
+    summary = run_to_end(run, show)
+    if summary.failed:
+        print(f"{len(summary.failed)} of {len(tasks)} file(s) failed", file=sys.stderr)
         return 1
     return 0
 
@@ -298,42 +333,37 @@ def cmd_degrade(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from deconv_gui.core.degrade import parse_spec
-    from deconv_gui.core.tiling import restore_tiled, run_to_end
-    from deconv_gui.models.registry import LoadOptions
     from deconv_gui.training.evaluate import evaluate
 
-    _apply_threads(args)
     spec = _registry().get(args.model)
+    _check_model_options(args, spec)
+    _apply_threads(args)
     deg = parse_spec(args.degrade)
-    model: Any = spec
-    if args.true_kernel or getattr(args, "kernel", None):
+    strength, params = args.strength, {}
+    if args.true_kernel or args.kernel:
         if "kernel" not in spec.params:
             raise DeconvError(f"model '{spec.id}' takes no blur kernel")
         kernel = deg.kernel if args.true_kernel else args.kernel
         if kernel is None:
             raise DeconvError("--true-kernel needs exactly one blur step in --degrade")
-        strength = args.strength
+        params["kernel"] = kernel
         if strength is None and spec.strength is not None and spec.strength.auto:
             strength = max(deg.noise_sigma or 0.0, 0.5)  # told the true noise level too
-        proc = spec.build(
-            LoadOptions(device=args.device, strength=strength, params={"kernel": kernel})
-        )
-
-        def model(img: Any) -> Any:
-            return run_to_end(restore_tiled(proc, img, tile_size=args.tile))
-
-        model.__name__ = f"{spec.id} (true kernel)"
-    report = evaluate(
-        model,
+    result = evaluate(
+        spec,
         Path(args.folder),
         deg,
-        strength=args.strength,
+        strength=strength,
+        params=params,
         max_images=args.limit,
         seed=args.seed,
         device=args.device,
         tile_size=args.tile,
         reduced_precision=args.reduced_precision,
-    ).to_json()
+    )
+    for failure in result.failed:
+        print(f"warning: not measured: {failure.name}: {failure.error}", file=sys.stderr)
+    report = result.to_json()
     report["model"] = spec.id
     report["degradation"] = str(deg)
     if args.json:
@@ -425,8 +455,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """argparse with one ``error:`` line (no usage dump) for a bad command line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deconv-gui",
         description="Photo restoration: denoise, upscale, deblur. No sub-command opens the window.",
     )
@@ -447,6 +484,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("restore", help="restore images or folders with a model")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument(
+        "--recursive",
+        "-r",
+        action="store_true",
+        help="also the photos in sub-folders of a folder (kept below the output folder)",
+    )
     p.add_argument("--model", required=True, metavar="ID")
     p.add_argument("--output", "-o", metavar="FILE_OR_DIR")
     p.add_argument("--strength", type=float, default=None)
@@ -534,6 +577,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unknown_command(word: str) -> str | None:
+    """Why ``word`` (the first argument, not a sub-command) cannot be a path to open; None
+    when it can: it exists, has a folder separator or an image file's extension."""
+    from deconv_gui.core.io import is_image_path
+
+    if Path(word).expanduser().exists() or is_image_path(word) or "/" in word or os.sep in word:
+        return None
+    close = difflib.get_close_matches(word, SUBCOMMANDS, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"commands: {', '.join(SUBCOMMANDS)}"
+    return f"unknown command '{word}' ({hint}); a photo to open must exist"
+
+
 def _run_gui(paths: Iterable[str]) -> int:
     from deconv_gui.gui.app import run_app
 
@@ -545,10 +600,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = bool(os.environ.get("DECONV_GUI_DEBUG"))
     try:
         if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+            unknown = _unknown_command(argv[0]) if argv else None
+            if unknown:
+                print(f"error: {unknown}", file=sys.stderr)
+                return 2
             return _run_gui(argv)
         args = build_parser().parse_args(argv)
         if not getattr(args, "func", None):
             return _run_gui([])
+        _check_args(args)
         from deconv_gui.logs import cli_logging
 
         with cli_logging():

@@ -11,6 +11,9 @@ written as a spec string, steps separated by commas and applied in order::
     blur=disk:RADIUS          defocus (anti-aliased pillbox)
     downscale=N               antialiased bicubic downscale by 2, 3 or 4 (MATLAB-like)
     jpeg=Q                    JPEG round trip at quality 1-100
+    camera=ISO                noise as a camera makes it (`core.camera`): full-frame sensor
+                              noise at ISO in the unprocessed raw mosaic, then demosaic,
+                              colour matrix, tone curve, sharpening and JPEG quality 90
 
 ``parse_spec("blur=gaussian:1.6,downscale=4,noise=5")`` gives a `Degradation`; its
 ``apply(gt, seed)`` returns the low-quality image ``lq``, quantised to 8 bits at the end (the
@@ -58,7 +61,7 @@ __all__ = [
 SPEC_FORMS = (
     "noise=SIGMA (0-255 scale), pgnoise=A:B, blur=gaussian:SIGMA, "
     "blur=motion:LENGTH:ANGLE, blur=disk:RADIUS, downscale=2|3|4, jpeg=QUALITY (1-100), "
-    "joined by commas, e.g. 'blur=gaussian:1.6,downscale=4,noise=5'"
+    "camera=ISO (camera-realistic noise), joined by commas, e.g. 'blur=gaussian:1.6,downscale=4,noise=5'"
 )
 KERNEL_FORMS = "gaussian:SIGMA, motion:LENGTH:ANGLE or disk:RADIUS, e.g. 'motion:15:30'"
 DOWNSCALE_FACTORS = (2, 3, 4)
@@ -344,7 +347,28 @@ class Jpeg:
         return f"jpeg={self.quality}"
 
 
-Step = GaussianNoise | PoissonGaussianNoise | Blur | Downscale | Jpeg
+@dataclass(frozen=True)
+class CameraNoise:
+    """Noise as a camera makes it (`deconv_gui.core.camera.simulate_iso`): sensor noise of a
+    full-frame camera at ``iso`` in an unprocessed raw mosaic, then demosaicking, colour
+    matrix, tone curve, sharpening and JPEG quality 90."""
+
+    iso: float
+
+    def apply(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        from deconv_gui.core.camera import simulate_iso
+
+        out = simulate_iso(img, self.iso, rng)
+        h, w = img.shape[:2]
+        if out.shape[:2] != (h, w):  # odd sides: the mosaic dropped a row/column
+            out = np.pad(out, ((0, h - out.shape[0]), (0, w - out.shape[1]), (0, 0)), "edge")
+        return out
+
+    def __str__(self) -> str:
+        return f"camera={_num(self.iso)}"
+
+
+Step = GaussianNoise | PoissonGaussianNoise | Blur | Downscale | Jpeg | CameraNoise
 
 
 @dataclass(frozen=True)
@@ -463,6 +487,11 @@ def _parse_step(item: str) -> Step:
         if not 1 <= quality <= 100:
             raise _SpecError(f"JPEG quality must be 1-100, got {value!r}")
         return Jpeg(quality)
+    if name == "camera":
+        iso = _float(value, "camera ISO")
+        if not 25 <= iso <= 409_600:
+            raise _SpecError(f"camera ISO must be 25-409600, got {value!r}")
+        return CameraNoise(iso)
     raise _SpecError(f"unknown step {name!r}")
 
 

@@ -78,7 +78,7 @@ def finish(
     base = match_size(before, result)
     out = np.asarray(result, np.float32)
     if detail > 0.0:
-        out = out + detail * recovered_detail(base, out)
+        out = out + np.float32(detail) * recovered_detail(base, out)
     if amount < 1.0:
         out = base + amount * (out - base)
     return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -55,10 +55,10 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_EXTENSIONS",
     "WRITE_EXTENSIONS",
+    "check_target",
     "is_image_path",
     "load_image",
     "load_preview",
-    "output_path_for",
     "remove_stale_temporaries",
     "save_image",
     "to_uint8",
@@ -97,15 +97,6 @@ _WRITE_FORMATS = {
     ".bmp": "BMP",
 }
 WRITE_EXTENSIONS = frozenset(_WRITE_FORMATS)
-# Default output extension for inputs we cannot write back in their own format.
-_OUTPUT_EXT_FOR = {
-    ".heic": ".jpg",
-    ".heif": ".jpg",
-    ".jpe": ".jpg",
-    ".jfif": ".jpg",
-    ".dib": ".bmp",
-}
-
 # Pillow format names we accept, mapped to the name stored in ImageMeta.format.
 _READ_FORMATS = {
     "PNG": "PNG",
@@ -182,32 +173,6 @@ def _quantize(img: np.ndarray, top: int, dtype: type[np.unsignedinteger]) -> np.
     a *= np.float32(top)
     np.rint(a, out=a)
     return a.astype(dtype)
-
-
-def output_path_for(
-    input_path: str | os.PathLike[str],
-    suffix: str = "_restored",
-    ext: str | None = None,
-    out_dir: str | os.PathLike[str] | None = None,
-) -> Path:
-    """Where the restored version of ``input_path`` goes: ``<stem><suffix><ext>``.
-
-    ``ext`` defaults to the input's own extension when it can be written (HEIC -> .jpg,
-    anything else -> .png); ``out_dir`` defaults to the input's folder. The file system is
-    not consulted: `save_image` refuses to replace an existing file on its own.
-    """
-    src = Path(input_path)
-    if ext is None:
-        low = src.suffix.lower()
-        ext = src.suffix if low in WRITE_EXTENSIONS else _OUTPUT_EXT_FOR.get(low, ".png")
-    else:
-        ext = ext if ext.startswith(".") else "." + ext
-        if ext.lower() not in WRITE_EXTENSIONS:
-            raise ValueError(
-                f"cannot write {ext!r} files (choose one of {', '.join(sorted(WRITE_EXTENSIONS))})"
-            )
-    folder = Path(out_dir) if out_dir is not None else src.parent
-    return folder / f"{src.stem}{suffix}{ext}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -548,7 +513,7 @@ def _check_regular(mode: int, name: str) -> None:
     if stat.S_ISDIR(mode):
         raise ImageReadError(f"Cannot read {name}: it is a folder, not an image file")
     if stat.S_ISFIFO(mode):
-        what = "a pipe (FIFO)"
+        what = "a named pipe (FIFO)"
     elif stat.S_ISSOCK(mode):
         what = "a socket"
     elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
@@ -751,7 +716,7 @@ def _prepare_heif(fp: IO[bytes], name: str) -> None:
     with _HEIF_LOCK:
         if _HEIF_REGISTERED is None:
             try:
-                import pillow_heif  # type: ignore[import-not-found]
+                import pillow_heif
 
                 pillow_heif.register_heif_opener()
                 _HEIF_REGISTERED = True
@@ -1112,7 +1077,7 @@ def save_image(
             f"Cannot save {name}: {w}x{h} is larger than {fmt} allows ({limit} pixels per "
             "side); save as PNG or TIFF instead"
         )
-    _check_target(out, meta, overwrite)
+    check_target(out, meta, overwrite)
 
     values, mode, alpha_ok = _output_planes(img, meta, fmt)
     icc = meta.icc_profile if _icc_matches(meta.icc_profile, mode) else None
@@ -1149,7 +1114,9 @@ def _embed_xmp_iptc(fp: IO[bytes], fmt: str, meta: ImageMeta, w: int, h: int, na
     fp.seek(0, os.SEEK_END)
 
 
-def _check_target(out: Path, meta: ImageMeta, overwrite: bool) -> None:
+def check_target(out: Path, meta: ImageMeta, overwrite: bool) -> None:
+    """Raise `ImageWriteError` unless `save_image` may write ``out`` (checked again there;
+    callers use it to refuse before a long computation)."""
     name = out.name or str(out)
     folder = out.parent
     if not folder.is_dir():

@@ -35,10 +35,10 @@ def _tail_variance(eig: np.ndarray) -> float:
     return float(eig[0])
 
 
-def _patches(ch: np.ndarray, patch: int) -> np.ndarray:
+def _patches(ch: np.ndarray, patch: int, max_patches: int = MAX_PATCHES) -> np.ndarray:
     h, w = ch.shape
     n_pos = (h - patch + 1) * (w - patch + 1)
-    stride = max(1, int(math.ceil(math.sqrt(n_pos / MAX_PATCHES))))
+    stride = max(1, int(math.ceil(math.sqrt(n_pos / max_patches))))
     win = np.lib.stride_tricks.sliding_window_view(ch, (patch, patch))[::stride, ::stride]
     return win.reshape(-1, patch, patch).astype(np.float64)
 
@@ -61,13 +61,13 @@ def _pca_sigma2(p: np.ndarray) -> float:
     return _tail_variance(np.linalg.eigvalsh(cov))
 
 
-def _channel_sigma(ch: np.ndarray, patch: int) -> float:
+def _channel_sigma(ch: np.ndarray, patch: int, max_patches: int = MAX_PATCHES) -> float:
     """PCA estimate, refined on weak-texture patches (Liu, Tanaka and Okutomi 2013): keep
     the patches whose gradient energy noise alone could explain, re-estimate, repeat."""
     h, w = ch.shape
     if h < patch + 2 or w < patch + 2:
         return 0.0
-    p = _patches(ch, patch)
+    p = _patches(ch, patch, max_patches)
     # patches touching the clipping levels hide part of their noise: leave them out
     lo, hi = p.min(axis=(1, 2)), p.max(axis=(1, 2))
     unclipped = (lo > 0.5) & (hi < 254.5)
@@ -89,14 +89,17 @@ def _channel_sigma(ch: np.ndarray, patch: int) -> float:
     return math.sqrt(max(0.0, s2))
 
 
-def estimate_noise_sigma(rgb: np.ndarray, *, patch: int = PATCH) -> float:
+def estimate_noise_sigma(
+    rgb: np.ndarray, *, patch: int = PATCH, max_patches: int = MAX_PATCHES
+) -> float:
     """Standard deviation of additive white noise in ``rgb`` on the 0-255 scale.
 
     ``rgb``: (H, W, 3) or (H, W) float in [0, 1] (the core image contract). Returns 0.0 for
-    images too small to measure.
+    images too small to measure. ``max_patches`` bounds the patch positions sampled per
+    channel (fewer: faster, noisier; training uses fewer on small patches).
     """
     img = np.asarray(rgb, dtype=np.float32)
     if img.ndim == 2:
         img = img[..., None]
-    sigmas = [_channel_sigma(img[..., c] * 255.0, patch) for c in range(img.shape[2])]
+    sigmas = [_channel_sigma(img[..., c] * 255.0, patch, max_patches) for c in range(img.shape[2])]
     return float(np.mean(sigmas)) if sigmas else 0.0

@@ -1,24 +1,59 @@
-"""Photo-level restore: a model over a `Photo`, keeping everything else the photographer had.
+"""The photo pipeline: one photo (`restore_photo`), one file (`restore_file`), a run of files
+(`restore_files`).
 
 `restore_photo` wraps the tiled job (`jobs.restore_job`) and carries the metadata across:
 EXIF, ICC and bit depth travel unchanged, an alpha plane is resized when the model upscales.
-The CLI, the GUI's batch mode and the self-test all use it.
+
+A run is a list of `PlannedFile` (from `deconv_gui.core.naming.plan_outputs`) and the work
+to do on each photo: a `PhotoJob`, a function from a `Photo` to a generator of
+`TileProgress` that returns the result `Photo`. `photo_job(spec, options)` makes the usual
+one, a single model; a chain of models or another loader (RAW) slot in as another
+`PhotoJob` or another ``load``. `restore_files` drives load -> work -> save for every file,
+yields a `FileProgress` when a file starts, after each tile and when it ends, and returns a
+`RunSummary`. A file that fails (unreadable, the model fails, out of memory, the output
+cannot be written) is recorded with one line and the run goes on. The CLI's ``restore``, the
+GUI's batch and the self-test use it; ``eval`` uses `restore_job` on each image.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import logging
+import os
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
+from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.image import ImageMeta, Photo
+from deconv_gui.core.io import check_target, load_image, save_image
 from deconv_gui.core.jobs import restore_job
-from deconv_gui.core.tiling import TileProgress
+from deconv_gui.errors import ImageWriteError
 
 if TYPE_CHECKING:
-    from deconv_gui.models.registry import LoadOptions, ModelSpec
+    from deconv_gui.core.naming import PlannedFile
+    from deconv_gui.core.spec import LoadOptions, RestoreSpec
+    from deconv_gui.core.tiling import TileProgress
+
+__all__ = [
+    "FileProgress",
+    "PhotoJob",
+    "RunSummary",
+    "output_meta",
+    "photo_job",
+    "restore_file",
+    "restore_files",
+    "restore_photo",
+]
+
+log = logging.getLogger(__name__)
+
+#: The work on one photo: yields `TileProgress`, returns the result.
+PhotoJob = Callable[[Photo], Generator["TileProgress", Any, Photo]]
 
 
 def output_meta(meta: ImageMeta, scale: int) -> ImageMeta:
@@ -32,8 +67,142 @@ def output_meta(meta: ImageMeta, scale: int) -> ImageMeta:
 
 
 def restore_photo(
-    spec: ModelSpec, photo: Photo, options: LoadOptions, tile_size: int | None = None
+    spec: RestoreSpec, photo: Photo, options: LoadOptions, tile_size: int | None = None
 ) -> Generator[TileProgress, Any, Photo]:
     """Generator: yields `TileProgress` per tile, returns the restored `Photo`."""
-    out = yield from restore_job(spec, photo.rgb, options, tile_size=tile_size)
+    out = yield from restore_job(spec, photo.rgb, options, tile_size=tile_size, meta=photo.meta)
     return Photo(out, output_meta(photo.meta, spec.scale))
+
+
+def photo_job(spec: RestoreSpec, options: LoadOptions, tile_size: int | None = None) -> PhotoJob:
+    """The `PhotoJob` of a one-model run: `restore_photo` with these options."""
+
+    def work(photo: Photo) -> Generator[TileProgress, Any, Photo]:
+        return restore_photo(spec, photo, options, tile_size=tile_size)
+
+    return work
+
+
+@dataclass(frozen=True)
+class FileProgress:
+    """Where a run is: photo ``index`` (0-based) of ``total``, its tiles, and when it ended
+    (``finished``) where the result went (``output``) or why not (``error``; ``skipped``
+    when an existing result was kept). ``tile`` is the engine's record after a tile."""
+
+    index: int
+    total: int
+    path: Path
+    tiles_done: int = 0
+    tiles_total: int = 0
+    finished: bool = False
+    output: Path | None = None
+    error: str = ""
+    skipped: bool = False
+    tile: TileProgress | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did: ``done`` (source, output), ``failed`` and ``skipped`` (source, one-line
+    reason), whether it was ``cancelled`` and how long it took (``elapsed`` seconds)."""
+
+    done: list[tuple[Path, Path]] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    cancelled: bool = False
+    elapsed: float = 0.0
+
+    def text(self) -> str:
+        parts = [f"{len(self.done)} saved"]
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        if self.cancelled:
+            parts.append("cancelled")
+        return ", ".join(parts)
+
+
+def restore_file(
+    task: PlannedFile,
+    work: PhotoJob,
+    *,
+    overwrite: bool = False,
+    load: Callable[[Path], Photo] = load_image,
+) -> Generator[TileProgress, Any, Path]:
+    """Load ``task.source``, run ``work`` on it and save the result to ``task.output``.
+
+    The output's folder is created when missing. Without ``overwrite`` an existing output
+    is refused before anything is computed. Returns the path written; raises `DeconvError`
+    (or whatever the work raises) on failure.
+    """
+    dst = task.output
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise ImageWriteError(f"Cannot create the folder {dst.parent}: {why}") from None
+    check_target(dst, ImageMeta(path=task.source), overwrite)
+    photo = load(task.source)
+    result = yield from work(photo)
+    del photo
+    return save_image(dst, result.rgb, result.meta, overwrite=overwrite)
+
+
+def restore_files(
+    tasks: Sequence[PlannedFile],
+    work: PhotoJob,
+    *,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    load: Callable[[Path], Photo] = load_image,
+    cancel: Callable[[], bool] | None = None,
+) -> Generator[FileProgress, None, RunSummary]:
+    """Run `restore_file` on every task; yield `FileProgress`, return a `RunSummary`.
+
+    ``skip_existing``: an output that exists is kept and its photo skipped (without it, and
+    without ``overwrite``, that photo fails). ``cancel`` is asked before each photo and
+    tile; when it says yes the run stops there and the summary says ``cancelled`` (closing
+    the generator stops it too, without a summary). A failing photo never stops the run.
+    """
+    start = time.monotonic()
+    summary = RunSummary()
+    total = len(tasks)
+    for i, task in enumerate(tasks):
+        src = task.source
+        if cancel is not None and cancel():
+            summary.cancelled = True
+            break
+        yield FileProgress(i, total, src)
+        if skip_existing and not overwrite and os.path.lexists(task.output):
+            why = f"{task.output.name} exists (skipped)"
+            summary.skipped.append((src, why))
+            yield FileProgress(i, total, src, finished=True, error=why, skipped=True)
+            continue
+        job = restore_file(task, work, overwrite=overwrite, load=load)
+        try:
+            while True:
+                if cancel is not None and cancel():  # the job is closed below
+                    summary.cancelled = True
+                    break
+                try:
+                    tp = next(job)
+                except StopIteration as stop:
+                    written = Path(stop.value)
+                    break
+                yield FileProgress(i, total, src, tp.done, tp.total, tile=tp)
+        except Exception as exc:  # this photo failed (any reason): say why, go on
+            why = describe_error(exc)
+            if is_bug(exc):
+                log.error("%s failed: %s", src, why, exc_info=exc)
+            summary.failed.append((src, why))
+            yield FileProgress(i, total, src, finished=True, error=why)
+            continue
+        finally:
+            job.close()
+        if summary.cancelled:
+            break
+        summary.done.append((src, written))
+        yield FileProgress(i, total, src, finished=True, output=written)
+    summary.elapsed = time.monotonic() - start
+    return summary

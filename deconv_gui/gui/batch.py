@@ -1,15 +1,15 @@
 """Batch mode: many photos through one model into an output folder.
 
-`batch_job` is a plain generator (no Qt) driven by the window's `JobRunner`; it yields a
-`BatchProgress` per tile and per finished photo and returns a `BatchSummary`. A photo that
-fails (unreadable, model error, disk full...) is recorded and the batch goes on.
+`batch_job` is a plain generator (no Qt) driven by the window's `JobRunner`: the core's
+`restore_files`, which yields a `BatchProgress` per tile and per finished photo and returns a
+`BatchSummary`. A photo that fails (unreadable, model error, disk full...) is recorded and
+the batch goes on.
 `BatchDialog` picks the photos and the folder and shows the progress and the summary.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -31,40 +31,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.core.inputs import expand_inputs
+from deconv_gui.core.naming import plan_outputs
+from deconv_gui.core.pipeline import FileProgress, RunSummary, photo_job, restore_files
 from deconv_gui.errors import DeconvError
 from deconv_gui.models.registry import LoadOptions, ModelSpec
 
-
-@dataclass
-class BatchProgress:
-    index: int  # photo number, 0-based
-    total: int  # photos
-    path: Path
-    tiles_done: int = 0
-    tiles_total: int = 0
-    finished: bool = False  # this photo is done (saved or failed)
-    output: Path | None = None
-    error: str = ""
-
-
-@dataclass
-class BatchSummary:
-    saved: list[tuple[Path, Path]] = field(default_factory=list)
-    failed: list[tuple[Path, str]] = field(default_factory=list)
-    skipped: list[Path] = field(default_factory=list)
-
-    def text(self) -> str:
-        parts = [f"{len(self.saved)} saved"]
-        if self.failed:
-            parts.append(f"{len(self.failed)} failed")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} skipped")
-        return ", ".join(parts)
-
-
-def output_path(src: Path, out_dir: Path | None, suffix: str) -> Path:
-    folder = out_dir if out_dir is not None else src.parent
-    return folder / f"{src.stem}{suffix}{src.suffix}"
+# The progress records and the summary are the core pipeline's (`restore_files`).
+BatchProgress = FileProgress
+BatchSummary = RunSummary
 
 
 def batch_job(
@@ -77,50 +52,11 @@ def batch_job(
     tile_size: int | None = None,
     overwrite: bool = False,
 ) -> Generator[BatchProgress, None, BatchSummary]:
-    from deconv_gui.core.io import load_image, save_image
-    from deconv_gui.core.pipeline import restore_photo
-
-    summary = BatchSummary()
-    total = len(paths)
-    if out_dir is not None:
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DeconvError(
-                f"cannot create the output folder {out_dir}: {exc.strerror}"
-            ) from None
-    for i, src in enumerate(paths):
-        dst = output_path(src, out_dir, suffix)
-        yield BatchProgress(i, total, src)
-        if dst.exists() and not overwrite:
-            summary.skipped.append(src)
-            yield BatchProgress(i, total, src, finished=True, error=f"{dst.name} exists (skipped)")
-            continue
-        try:
-            photo = load_image(src)
-            job = restore_photo(spec, photo, options, tile_size=tile_size)
-            while True:
-                try:
-                    tp = next(job)
-                except StopIteration as stop:
-                    result = stop.value
-                    break
-                yield BatchProgress(i, total, src, tp.done, tp.total)
-            del photo
-            save_image(dst, result.rgb, result.meta, overwrite=overwrite)
-        except DeconvError as exc:
-            summary.failed.append((src, str(exc)))
-            yield BatchProgress(i, total, src, finished=True, error=str(exc))
-            continue
-        except Exception as exc:  # a model crash or out-of-memory on one photo: go on
-            from deconv_gui.gui.runner import describe_error
-
-            summary.failed.append((src, describe_error(exc)))
-            yield BatchProgress(i, total, src, finished=True, error=describe_error(exc))
-            continue
-        summary.saved.append((src, dst))
-        yield BatchProgress(i, total, src, finished=True, output=dst)
-    return summary
+    """`restore_files` over ``paths`` (names from `plan_outputs`): existing results are
+    skipped unless ``overwrite``."""
+    tasks = plan_outputs(paths, suffix=suffix, out_dir=out_dir)
+    work = photo_job(spec, options, tile_size=tile_size)
+    return (yield from restore_files(tasks, work, overwrite=overwrite, skip_existing=not overwrite))
 
 
 class BatchDialog(QDialog):
@@ -233,9 +169,7 @@ class BatchDialog(QDialog):
         folder = Path(self.folder_edit.text().strip()).expanduser()
         if not folder.is_dir():
             raise DeconvError(f"not a folder: {folder}")
-        from deconv_gui.core.io import is_image_path
-
-        return sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+        return expand_inputs([folder]).paths
 
     def output_dir(self) -> Path | None:
         text = self.output_edit.text().strip()

@@ -1,9 +1,17 @@
-"""`Document`: one open photo in the window, what it is compared with, and its result."""
+"""`Document`: one open photo in the window, what it is compared with, and its result.
+
+A document is a small mutable entity (its loading `state` and the photo in memory change as
+`PhotoList` loads and evicts it); what it is compared with (`Comparison`) and its result
+(`Result`) are frozen records that controllers replace whole with `dataclasses.replace`, so
+keeping the previous result (to put it back after a cancelled run, or later to undo) is
+keeping a reference.
+"""
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -16,40 +24,89 @@ from deconv_gui.models.registry import ModelSpec
 _doc_ids = itertools.count(1)
 
 
+class DocState(str, Enum):
+    """Where loading a photo stands (a ``str`` enum: ``DocState.READY == "ready"``)."""
+
+    LOADING = "loading"  # nothing to show yet
+    PREVIEW = "preview"  # a thumbnail (and, while shown, a quick preview); no full photo
+    READY = "ready"  # the full photo is in memory
+    ERROR = "error"  # it could not be opened (`Document.error` says why)
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """What results are compared with: the input (``key`` "input"), a reference photo
+    ("reference"), or the clean original of a simulated degradation ("sim:SPEC"), whose
+    degraded version ``lq`` is then the input that models restore."""
+
+    key: str = "input"
+    reference: np.ndarray | None = None
+    reference_name: str = ""
+    lq: np.ndarray | None = None
+    lq_view: DisplayImage | None = None
+
+    @property
+    def simulation(self) -> str | None:
+        """The degradation spec in Simulate mode, else None."""
+        return self.key[4:] if self.key.startswith("sim:") else None
+
+    @property
+    def label(self) -> str:
+        """The readout's caption against the reference."""
+        if self.simulation:
+            return "vs clean original"
+        return f"vs {self.reference_name or 'reference'}"
+
+    @property
+    def blur_kernel(self) -> str:
+        """The blur of the simulated degradation ("noise=5,blur=gaussian:2" -> "gaussian:2")."""
+        for step in (self.simulation or "").split(","):
+            name, _, value = step.strip().partition("=")
+            if name == "blur" and value:
+                return value
+        return ""
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """A model's result for one photo. While its tiles arrive ``rgb`` is None (a partial
+    result) and ``view`` fills in tile by tile. The quality fields (``tiles``, ``final``,
+    ``visible``) are its scores against the document's current comparison target."""
+
+    spec: ModelSpec
+    view: DisplayImage
+    rgb: np.ndarray | None = None
+    meta: ImageMeta | None = None
+    seconds: float = 0.0
+    saved_path: Path | None = None
+    tiles: TileScores = TileScores()  # running sums over the finished tiles (live estimate)
+    final: FinalScores | None = None  # whole-image scores once complete
+    visible: tuple[float | None, float | None] = (None, None)  # SSIM over the visible region
+
+    @property
+    def partial(self) -> bool:
+        return self.rgb is None
+
+
 @dataclass(eq=False)
 class Document:
-    """One open photo, its comparison target and its result."""
+    """One open photo. `PhotoList` owns ``state``, ``error``, ``preview``, ``photo`` and
+    ``photo_view``; `LiveQuality` owns ``comparison`` and ``target``; `RestoreSession` owns
+    ``result``."""
 
     path: Path
     key: int = field(default_factory=lambda: next(_doc_ids))
-    state: str = "loading"  # loading | preview | ready | error
+    state: DocState = DocState.LOADING
     error: str = ""
-    preview: DisplayImage | None = None
+    preview: DisplayImage | None = None  # stands in for the photo on screen until it is in
     photo: Photo | None = None
     photo_view: DisplayImage | None = None
-    # what results are compared with
-    comparison: str = "input"  # "input", "reference" or "sim:SPEC"
-    reference: np.ndarray | None = None
-    reference_name: str = ""
-    lq: np.ndarray | None = None  # the degraded input in Simulate mode
-    lq_view: DisplayImage | None = None
-    target: Target | None = None
-    generation: int = 0  # bumped whenever target or result change (stale scores are dropped)
-    # the result
-    result: np.ndarray | None = None
-    result_view: DisplayImage | None = None
-    result_spec: ModelSpec | None = None
-    result_meta: ImageMeta | None = None
-    result_partial: bool = False
-    result_seconds: float = 0.0
-    saved_path: Path | None = None
-    scores: TileScores = field(default_factory=TileScores)
-    final: FinalScores | None = None
-    visible: tuple[float | None, float | None] = (None, None)
-    full_requested: bool = False
+    comparison: Comparison = field(default_factory=Comparison)
+    target: Target | None = None  # derived from the comparison and the input (a cache)
+    result: Result | None = None
 
     def __repr__(self) -> str:
-        return f"<Document {self.path.name!r} {self.state}>"
+        return f"<Document {self.path.name!r} {self.state.value}>"
 
     @property
     def name(self) -> str:
@@ -57,33 +114,31 @@ class Document:
 
     @property
     def is_ready(self) -> bool:
-        return self.state == "ready" and self.photo is not None
+        return self.state is DocState.READY and self.photo is not None
 
     @property
     def simulation(self) -> str | None:
-        return self.comparison[4:] if self.comparison.startswith("sim:") else None
+        return self.comparison.simulation
 
     @property
     def input_rgb(self) -> np.ndarray | None:
-        if self.lq is not None:
-            return self.lq
+        """What a model restores: the degraded photo in Simulate mode, else the photo."""
+        if self.comparison.lq is not None:
+            return self.comparison.lq
         return self.photo.rgb if self.photo is not None else None
 
     @property
     def input_view(self) -> DisplayImage | None:
-        if self.lq_view is not None:
-            return self.lq_view
+        if self.comparison.lq_view is not None:
+            return self.comparison.lq_view
         return self.photo_view or self.preview
 
     @property
-    def unsaved(self) -> bool:
-        return self.result is not None and not self.result_partial and self.saved_path is None
+    def has_work(self) -> bool:
+        """A result, a reference or a simulation: what evicting the photo would lose."""
+        return self.result is not None or self.comparison.key != "input"
 
-    def clear_result(self) -> None:
-        self.result = self.result_view = self.result_spec = self.result_meta = None
-        self.result_partial = False
-        self.saved_path = None
-        self.scores = TileScores()
-        self.final = None
-        self.visible = (None, None)
-        self.generation += 1
+    @property
+    def unsaved(self) -> bool:
+        r = self.result
+        return r is not None and not r.partial and r.saved_path is None

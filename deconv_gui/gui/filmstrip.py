@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
@@ -14,6 +16,11 @@ from PySide6.QtWidgets import (
     QStyle,
     QWidget,
 )
+
+from deconv_gui.gui.widgets import reveal
+
+if TYPE_CHECKING:
+    from deconv_gui.gui.photo_list import PhotoList
 
 THUMB = QSize(112, 76)
 DOC_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -71,6 +78,30 @@ class Filmstrip(QListWidget):
         self.setAcceptDrops(False)  # the window takes drops
         self._thumbs: dict[object, QImage | None] = {}
         self._states: dict[object, str] = {}
+
+    def show_photos(self, photos: PhotoList) -> None:
+        """Follow `photos`: one item per open photo, the current one selected; selecting or
+        closing an item here selects or closes the photo there; "Show in Folder" opens the
+        folder of its saved result, else of the photo."""
+        photos.added.connect(lambda d: self.add_document(d.key, d.name, str(d.path)))
+        photos.removed.connect(lambda d: self.remove(d.key))
+        photos.thumbnail_ready.connect(lambda d, image: self.set_thumbnail(d.key, image))
+        photos.current_changed.connect(lambda d: d is not None and self.select(d.key))
+
+        def selected(key: object) -> None:
+            doc = photos.get(key)
+            if doc is not None and doc is not photos.current:
+                photos.select(doc)
+
+        def reveal_folder(key: object) -> None:  # of the saved result, else of the photo
+            doc = photos.get(key)
+            if doc is not None:
+                saved = doc.result.saved_path if doc.result is not None else None
+                reveal((saved or doc.path).parent)
+
+        self.document_selected.connect(selected)
+        self.remove_requested.connect(lambda key: photos.close(photos.get(key)))
+        self.reveal_requested.connect(reveal_folder)
 
     def add_document(self, key: object, name: str, tooltip: str = "") -> QListWidgetItem:
         item = QListWidgetItem(name)

@@ -7,7 +7,8 @@ curve and held-out PSNR/SSIM plot (`CurvePlot`, drawn with QPainter), and a held
 before/after as it improves. Pause stops pulling the job (the worker waits, nothing is
 lost); Cancel closes it (a checkpoint is kept, so starting the same job again resumes it).
 When training is done, "Save as new model" writes it into the user library and emits
-``model_saved(id)`` so the main window can refresh its model list.
+``model_saved(id)`` so the main window can refresh its model list. The plots and crops are
+in `finetune_chart`, the training-data pages in `finetune_data`.
 """
 
 from __future__ import annotations
@@ -18,15 +19,11 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPalette, QPen, QPixmap
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
-    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -34,14 +31,13 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
-    QStackedWidget,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from deconv_gui.gui.finetune_chart import CropView, CurvePlot
+from deconv_gui.gui.finetune_data import DataPages
 from deconv_gui.gui.restore_panel import format_duration
 from deconv_gui.gui.runner import JobRunner
 from deconv_gui.gui.theme import make_accent_button
@@ -103,214 +99,11 @@ def default_degradation(spec: ModelSpec) -> str:
     return "noise=10-30"
 
 
-def _qimage(u8: np.ndarray) -> QImage:
-    a = np.ascontiguousarray(u8)
-    h, w = a.shape[:2]
-    return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
-
-
 def _fmt_time(seconds: float | None) -> str:
     """`format_duration`, or a dash while unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "—"
     return format_duration(seconds)
-
-
-def _form_page() -> tuple[QWidget, QFormLayout]:
-    """A borderless page with a form layout (one per training-data mode)."""
-    page = QWidget()
-    form = QFormLayout(page)
-    form.setContentsMargins(0, 0, 0, 0)
-    return page, form
-
-
-# ----------------------------------------------------------------------------- plot
-class CurvePlot(QWidget):
-    """A small line plot drawn with QPainter: one or two series against the step, a dashed
-    reference line (e.g. the base model's score), axis labels at the ends."""
-
-    def __init__(self, title: str, parent: QWidget | None = None, *, log_y: bool = False) -> None:
-        super().__init__(parent)
-        self.title = title
-        self.log_y = log_y
-        self.series: list[tuple[str, QColor, list[tuple[float, float]]]] = []
-        self.reference: tuple[str, float] | None = None
-        self.x_max = 1.0
-        self.setMinimumSize(220, 130)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        return QSize(320, 160)
-
-    def clear(self) -> None:
-        self.series = []
-        self.reference = None
-        self.update()
-
-    def set_series(self, name: str, color: QColor, points: list[tuple[float, float]]) -> None:
-        self.series = [s for s in self.series if s[0] != name] + [(name, color, list(points))]
-        self.update()
-
-    def set_reference(self, label: str, value: float | None) -> None:
-        self.reference = None if value is None else (label, float(value))
-        self.update()
-
-    def _ty(self, v: float) -> float:
-        return math.log10(max(v, 1e-8)) if self.log_y else v
-
-    def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt API
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = self.palette()
-        text = pal.color(QPalette.ColorRole.WindowText)
-        muted = QColor(text)
-        muted.setAlpha(120)
-        grid = QColor(text)
-        grid.setAlpha(40)
-        p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
-        fm = p.fontMetrics()
-        left, top = fm.horizontalAdvance("00.000") + 10, fm.height() + 8
-        plot = QRectF(left, top, self.width() - left - 10, self.height() - top - fm.height() - 8)
-        p.setPen(text)
-        f = QFont(p.font())
-        f.setBold(True)
-        p.setFont(f)
-        p.drawText(QPointF(8, fm.ascent() + 4), self.title)
-        p.setFont(self.font())
-        # legend (right aligned)
-        x = self.width() - 8.0
-        for name, color, _ in reversed(self.series):
-            w = fm.horizontalAdvance(name)
-            x -= w
-            p.setPen(text)
-            p.drawText(QPointF(x, fm.ascent() + 4), name)
-            x -= 16
-            p.setPen(QPen(color, 2))
-            p.drawLine(QPointF(x, fm.height() / 2 + 4), QPointF(x + 11, fm.height() / 2 + 4))
-            x -= 10
-        p.setPen(QPen(grid, 1))
-        p.drawRect(plot)
-        values = [self._ty(v) for _, _, pts in self.series for _, v in pts]
-        if self.reference is not None:
-            values.append(self._ty(self.reference[1]))
-        if not values:
-            p.setPen(muted)
-            p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "no data yet")
-            p.end()
-            return
-        lo, hi = min(values), max(values)
-        if hi - lo < 1e-6:
-            lo, hi = lo - 0.5, hi + 0.5
-        pad = (hi - lo) * 0.08
-        lo, hi = lo - pad, hi + pad
-        xmax = max([self.x_max] + [x for _, _, pts in self.series for x, _ in pts])
-
-        def pt(xv: float, yv: float) -> QPointF:
-            return QPointF(
-                plot.left() + plot.width() * xv / max(xmax, 1e-9),
-                plot.bottom() - plot.height() * (self._ty(yv) - lo) / (hi - lo),
-            )
-
-        for k in range(1, 4):  # grid
-            y = plot.top() + plot.height() * k / 4
-            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-        p.setPen(muted)
-
-        def label(v: float) -> str:
-            real = 10**v if self.log_y else v
-            return f"{real:.3g}" if self.log_y else f"{real:.2f}"
-
-        p.drawText(QRectF(0, plot.top() - fm.height() / 2, left - 4, fm.height()),
-                   Qt.AlignmentFlag.AlignRight, label(hi))  # fmt: skip
-        p.drawText(QRectF(0, plot.bottom() - fm.height() / 2, left - 4, fm.height()),
-                   Qt.AlignmentFlag.AlignRight, label(lo))  # fmt: skip
-        p.drawText(QPointF(plot.left(), plot.bottom() + fm.ascent() + 2), "0")
-        end = f"step {int(xmax)}"
-        p.drawText(
-            QPointF(plot.right() - fm.horizontalAdvance(end), plot.bottom() + fm.ascent() + 2), end
-        )
-        if self.reference is not None:
-            name, v = self.reference
-            y = pt(0, v).y()
-            p.setPen(QPen(muted, 1, Qt.PenStyle.DashLine))
-            p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
-            p.drawText(QPointF(plot.left() + 4, y - 3), name)
-        p.setClipRect(plot.adjusted(-3, -3, 3, 3))
-        for _, color, pts in self.series:
-            if not pts:
-                continue
-            path = QPainterPath(pt(*pts[0]))
-            for q in pts[1:]:
-                path.lineTo(pt(*q))
-            p.setPen(QPen(color, 1.8))
-            p.drawPath(path)
-            if len(pts) <= 40:
-                p.setBrush(color)
-                for q in pts:
-                    p.drawEllipse(pt(*q), 2.5, 2.5)
-                p.setBrush(Qt.BrushStyle.NoBrush)
-        p.end()
-
-
-class _CropView(QWidget):
-    """A titled image thumbnail (the held-out crop before / now / target)."""
-
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(2)
-        self.image = QLabel()
-        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.image.setMinimumSize(150, 150)
-        self.image.setFrameShape(QFrame.Shape.StyledPanel)
-        self.caption = QLabel(title)
-        self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(self.image, 1)
-        lay.addWidget(self.caption)
-
-    def set_image(self, u8: np.ndarray | None, caption: str | None = None) -> None:
-        if u8 is None:
-            self.image.clear()
-        else:
-            pm = QPixmap.fromImage(_qimage(u8))
-            side = 180
-            pm = pm.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
-                           Qt.TransformationMode.FastTransformation)  # fmt: skip
-            self.image.setPixmap(pm)
-        if caption is not None:
-            self.caption.setText(caption)
-
-
-class _FolderField(QWidget):
-    """A folder path with a Browse button."""
-
-    changed = Signal(str)
-
-    def __init__(self, placeholder: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.edit = QLineEdit()
-        self.edit.setPlaceholderText(placeholder)
-        self.button = QToolButton()
-        self.button.setText("Browse…")
-        self.button.clicked.connect(self._browse)
-        self.edit.editingFinished.connect(lambda: self.changed.emit(self.path()))
-        lay.addWidget(self.edit, 1)
-        lay.addWidget(self.button)
-
-    def path(self) -> str:
-        return self.edit.text().strip()
-
-    def set_path(self, path: str | Path) -> None:
-        self.edit.setText(str(path))
-        self.changed.emit(self.path())
-
-    def _browse(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Choose a folder of photos", self.path())
-        if d:
-            self.set_path(d)
 
 
 # ----------------------------------------------------------------------------- panel
@@ -406,49 +199,15 @@ class FineTunePanel(QWidget):
 
         photos = QGroupBox("Photos")
         pl = QVBoxLayout(photos)
-        self.data_stack = QStackedWidget()
-        # one page per mode
-        w_pairs, fp = _form_page()
-        self.before_field = _FolderField("folder of photos as they are")
-        self.after_field = _FolderField("folder of the same photos, corrected")
-        fp.addRow("Before:", self.before_field)
-        fp.addRow("After:", self.after_field)
-        self.pair_report_label = QLabel()
-        self.pair_report_label.setWordWrap(True)
-        self.pair_report_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        fp.addRow(self.pair_report_label)
-        self.skip_check = QCheckBox("Skip the photos that do not match and go on")
-        self.skip_check.setVisible(False)
+        pages = self.data_stack = DataPages(DEGRADE_PRESETS)
+        self.before_field, self.after_field = pages.before_field, pages.after_field
+        self.pair_report_label, self.skip_check = pages.pair_report_label, pages.skip_check
+        self.clean_field, self.noisy_field = pages.clean_field, pages.noisy_field
+        self.degrade_combo, self.degrade_hint = pages.degrade_combo, pages.degrade_hint
         self.skip_check.toggled.connect(self._update_buttons)
-        fp.addRow(self.skip_check)
         self.before_field.changed.connect(self._check_pairs)
         self.after_field.changed.connect(self._check_pairs)
-        w_clean, fc = _form_page()
-        self.clean_field = _FolderField("folder of clean photos")
-        fc.addRow("Clean photos:", self.clean_field)
-        self.degrade_combo = QComboBox()
-        self.degrade_combo.setEditable(True)
-        self.degrade_combo.setAccessibleName("Degradation")
-        for spec, label in DEGRADE_PRESETS:
-            self.degrade_combo.addItem(spec, spec)
-            self.degrade_combo.setItemData(self.degrade_combo.count() - 1, label,
-                                           Qt.ItemDataRole.ToolTipRole)  # fmt: skip
-        self.degrade_combo.setToolTip(
-            "Steps joined by commas, applied in order: noise=SIGMA, pgnoise=A:B, "
-            "blur=gaussian:SIGMA | disk:RADIUS | motion:LENGTH:ANGLE, jpeg=QUALITY, "
-            "downscale=2|3|4.\nNumbers may be ranges (noise=10-30, drawn per patch) and a "
-            "step may list alternatives with | (blur=gaussian:1-2|disk:1-3)."
-        )
-        fc.addRow("Degradation:", self.degrade_combo)
-        self.degrade_hint = QLabel()
-        self.degrade_hint.setWordWrap(True)
-        fc.addRow(self.degrade_hint)
         self.degrade_combo.currentTextChanged.connect(self._check_degradation)
-        w_noisy, fn = _form_page()
-        self.noisy_field = _FolderField("folder of noisy photos")
-        fn.addRow("Noisy photos:", self.noisy_field)
-        for w in (w_pairs, w_clean, w_noisy):
-            self.data_stack.addWidget(w)
         for field_ in (self.clean_field, self.noisy_field):
             field_.changed.connect(self._update_buttons)
         pl.addWidget(self.data_stack)
@@ -520,9 +279,9 @@ class FineTunePanel(QWidget):
         plots.addWidget(self.val_plot)
         mon.addLayout(plots, 1)
         crops = QGridLayout()
-        self.crop_input = _CropView("Input")
-        self.crop_output = _CropView("Fine-tuned, now")
-        self.crop_target = _CropView("Target")
+        self.crop_input = CropView("Input")
+        self.crop_output = CropView("Fine-tuned, now")
+        self.crop_target = CropView("Target")
         crops.addWidget(self.crop_input, 0, 0)
         crops.addWidget(self.crop_output, 0, 1)
         crops.addWidget(self.crop_target, 0, 2)

@@ -6,8 +6,11 @@ backed by an INI file in a temporary folder, so they never touch the user's sett
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import (
@@ -19,16 +22,30 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLineEdit,
+    QMainWindow,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from deconv_gui.core.naming import check_suffix
+from deconv_gui.core.validate import OptionError, check_threads, check_tile_size
 from deconv_gui.gui.restore_panel import TILE_CHOICES
 from deconv_gui.models.registry import default_suffix
 
 MAX_RECENT = 12
+log = logging.getLogger(__name__)
+
+
+def _valid(check: Callable[[Any], object], value: object) -> bool:
+    """Does ``value`` pass one of the shared option checks (a hand-edited settings file)?"""
+    try:
+        check(value)
+    except OptionError:
+        return False
+    return True
 
 
 class Preferences:
@@ -70,8 +87,9 @@ class Preferences:
 
     @property
     def threads(self) -> int:
-        """CPU threads for PyTorch/OpenCV; 0 = automatic."""
-        return self._get("processing/threads", 0, int)
+        """CPU threads for PyTorch/OpenCV; 0 = automatic (also for a bad value in the file)."""
+        n = self._get("processing/threads", 0, int)
+        return n if n == 0 or _valid(check_threads, n) else 0
 
     @threads.setter
     def threads(self, v: int) -> None:
@@ -79,8 +97,9 @@ class Preferences:
 
     @property
     def tile_size(self) -> int:
-        """0 = automatic."""
-        return self._get("processing/tile_size", 0, int)
+        """0 = automatic (also for a bad value in the file)."""
+        n = self._get("processing/tile_size", 0, int)
+        return n if n == 0 or _valid(check_tile_size, n) else 0
 
     @tile_size.setter
     def tile_size(self, v: int | None) -> None:
@@ -116,8 +135,9 @@ class Preferences:
 
     @property
     def suffix(self) -> str:
-        """Empty = by task (_denoised, _x4, _deblurred)."""
-        return self._get("output/suffix", "")
+        """Empty = by task (_denoised, _x4, _deblurred; also for a suffix that is no name)."""
+        v = self._get("output/suffix", "")
+        return v if _valid(check_suffix, v) else ""
 
     @suffix.setter
     def suffix(self, v: str) -> None:
@@ -187,6 +207,29 @@ class Preferences:
     def clear_recent(self) -> None:
         self._set("files/recent", [])
 
+    def restore_layout(self, window: QMainWindow, splitter: QSplitter) -> None:
+        """The window's size and place and the splitter's position, as last saved."""
+        if self.geometry is not None:
+            window.restoreGeometry(self.geometry)
+        else:
+            window.resize(1280, 800)
+        if self.splitter_state is not None:
+            splitter.restoreState(self.splitter_state)
+
+    def save_layout(self, window: QMainWindow, splitter: QSplitter) -> None:
+        self.geometry = window.saveGeometry()
+        self.splitter_state = splitter.saveState()
+
+    def apply_threads(self) -> None:
+        """Use the CPU threads chosen (0: the libraries' default)."""
+        if self.threads > 0:
+            from deconv_gui.core import devices
+
+            try:
+                devices.set_cpu_threads(self.threads)
+            except (ValueError, RuntimeError) as exc:
+                log.warning("could not set %d threads: %s", self.threads, exc)
+
 
 class PreferencesDialog(QDialog):
     """Edits `Preferences`; applied on OK."""
@@ -253,6 +296,7 @@ class PreferencesDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
+        self.accepted.connect(self.apply)  # before anyone else hears `accepted`
 
     def _choose_output(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Save results in", self.output_edit.text())

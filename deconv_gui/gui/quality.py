@@ -70,9 +70,9 @@ def make_target(lq: np.ndarray, reference: np.ndarray | None, label: str = "") -
     )
 
 
-@dataclass
+@dataclass(frozen=True)
 class TileScores:
-    """Running sums over the finished tiles (a live estimate while a result arrives)."""
+    """Sums over the finished tiles of a result (a live estimate while it arrives)."""
 
     ssim_sum: float = 0.0
     area: int = 0
@@ -80,12 +80,14 @@ class TileScores:
     values: int = 0
     tiles: int = 0
 
-    def add(self, other: TileScores) -> None:
-        self.ssim_sum += other.ssim_sum
-        self.area += other.area
-        self.sq_sum += other.sq_sum
-        self.values += other.values
-        self.tiles += other.tiles
+    def __add__(self, other: TileScores) -> TileScores:
+        return TileScores(
+            self.ssim_sum + other.ssim_sum,
+            self.area + other.area,
+            self.sq_sum + other.sq_sum,
+            self.values + other.values,
+            self.tiles + other.tiles,
+        )
 
     @property
     def ssim(self) -> float | None:
@@ -113,14 +115,15 @@ def score_tiles(
             continue
         a = resize_to(np.asarray(pixels[: y1 - y0, : x1 - x0], np.float32), tx1 - tx0, ty1 - ty0)
         b = target.gt[ty0:ty1, tx0:tx1]
-        s = float(metrics.ssim(a, b))
         area = (ty1 - ty0) * (tx1 - tx0)
-        scores.ssim_sum += s * area
-        scores.area += area
         diff = a - b
-        scores.sq_sum += float(np.einsum("ijk,ijk->", diff, diff, dtype=np.float64))
-        scores.values += diff.size
-        scores.tiles += 1
+        scores += TileScores(
+            ssim_sum=float(metrics.ssim(a, b)) * area,
+            area=area,
+            sq_sum=float(np.einsum("ijk,ijk->", diff, diff, dtype=np.float64)),
+            values=diff.size,
+            tiles=1,
+        )
     return scores
 
 

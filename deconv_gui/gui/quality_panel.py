@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from deconv_gui.gui.restore_panel import _section_label
+from deconv_gui.gui.theme import section_label
 
 SIMULATIONS = (
     ("noise=15", "Simulate noise σ 15"),
@@ -74,7 +74,7 @@ class QualityPanel(QWidget):
         lay.setContentsMargins(12, 6, 12, 10)
         lay.setSpacing(6)
         head = QHBoxLayout()
-        head.addWidget(_section_label("Quality"))
+        head.addWidget(section_label("Quality"))
         head.addStretch(1)
         self.caption = QLabel("similarity to input")
         self.caption.setEnabled(False)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import html
 import time
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -22,7 +20,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSlider,
-    QTextBrowser,
     QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -30,8 +27,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from deconv_gui.gui.theme import make_accent_button
+from deconv_gui.core.tiling import TileProgress
+from deconv_gui.gui.model_card import ModelCardDialog, card_html
+from deconv_gui.gui.theme import make_accent_button, section_label
 from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec, card_order
+
+if TYPE_CHECKING:
+    from deconv_gui.gui.batch import BatchProgress
+    from deconv_gui.gui.preferences import Preferences
 
 GROUPS = (
     ("denoise", "Denoise"),
@@ -45,160 +48,19 @@ TILE_CHOICES = (0, 256, 384, 512, 768, 1024, 1536, 2048)  # 0 = Auto
 SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run uses: the chosen model, its options and the tile size (None = auto)."""
+
+    spec: ModelSpec
+    options: LoadOptions
+    tile_size: int | None = None
+
+
 def group_of(spec: ModelSpec) -> str:
     if spec.kind in ("imported", "finetuned"):
         return spec.kind
     return spec.task
-
-
-def _format_value(v: Any, depth: int = 0) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int) and abs(v) >= 10000:
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if v is None:
-        return "—"
-    if isinstance(v, dict):
-        if depth > 1:
-            return "…"
-        return ", ".join(f"{k}: {_format_value(x, depth + 1)}" for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        if depth > 1 or len(v) > 8:
-            return f"{len(v)} items"
-        return ", ".join(_format_value(x, depth + 1) for x in v)
-    return str(v)
-
-
-# card keys shown in the facts table or skipped in the "more" section
-_CARD_SKIP = {
-    "id", "name", "task", "scale", "description", "architecture", "params", "receptive_field",
-    "fp16", "strength", "evaluation", "training", "comparisons", "pad_multiple",
-    "storage_dtype",
-}  # fmt: skip
-_EVAL_COLUMNS = (
-    ("set", "Set"),
-    ("degrade", "Degradation"),
-    ("channel", "Ch."),
-    ("input_psnr", "Input dB"),
-    ("psnr", "PSNR dB"),
-    ("input_ssim", "Input SSIM"),
-    ("ssim", "SSIM"),
-)
-
-
-def _table(rows: list[tuple[str, str]]) -> str:
-    e = html.escape
-    body = "".join(
-        f"<tr><td style='padding-right:12px'><b>{e(k)}</b></td><td>{e(v)}</td></tr>"
-        for k, v in rows
-    )
-    return f"<table>{body}</table>"
-
-
-def _evaluation_html(evaluation: list[dict]) -> str:
-    e = html.escape
-    cols = [(k, t) for k, t in _EVAL_COLUMNS if any(k in row for row in evaluation)]
-    head = "".join(f"<th align='left' style='padding-right:10px'>{e(t)}</th>" for _, t in cols)
-    rows = []
-    for row in evaluation:
-        cells = "".join(
-            f"<td style='padding-right:10px'>{e(_format_value(row.get(k)))}</td>" for k, _ in cols
-        )
-        rows.append(f"<tr>{cells}</tr>")
-    commands = sorted({str(r["command"]) for r in evaluation if r.get("command")})
-    cmd = "".join(f"<p><code>{e(c)}</code></p>" for c in commands[:3])
-    return f"<h4>Measured quality</h4><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>{cmd}"
-
-
-def card_html(spec: ModelSpec, *, short: bool = False) -> str:
-    """The model card as rich text (a compact tooltip when `short`)."""
-    e = html.escape
-    card = dict(spec.card or {})
-    arch = card.get("architecture", spec.architecture)
-    if isinstance(arch, dict):
-        arch = arch.get("name", "")
-    facts = [
-        ("Task", spec.task + (f" ×{spec.scale}" if spec.scale != 1 else "")),
-        ("Kind", spec.kind),
-    ]
-    if arch:
-        facts.append(("Architecture", str(arch)))
-    if isinstance(card.get("params"), int):
-        facts.append(("Parameters", f"{card['params']:,}"))
-    facts.append(("Context", f"{spec.receptive_field} px per side"))
-    if spec.strength:
-        st = spec.strength
-        facts.append(
-            (
-                "Strength",
-                f"{st.label} {st.minimum:g}–{st.maximum:g}" + (" or Auto" if st.auto else ""),
-            )
-        )
-    if spec.fp16:
-        facts.append(("Reduced precision", "float16 on GPUs, bfloat16 on CPUs that support it"))
-    evaluation = [r for r in card.get("evaluation") or [] if isinstance(r, dict)]
-    if short:
-        for r in evaluation[:3]:
-            label = f"{r.get('set', '?')} {r.get('degrade', '')}".strip()
-            facts.append(
-                (label, f"{_format_value(r.get('psnr'))} dB, SSIM {_format_value(r.get('ssim'))}")
-            )
-        text = (
-            f"<div style='max-width:380px'><b>{e(spec.name)}</b><br>{e(spec.description)}"
-            f"{_table(facts)}</div>"
-        )
-        return text
-    parts = [
-        f"<h3 style='margin-bottom:2px'>{e(spec.name)}</h3><p>{e(spec.description)}</p>",
-        _table(facts),
-    ]
-    if evaluation:
-        parts.append(_evaluation_html(evaluation))
-    training = card.get("training")
-    if isinstance(training, dict):
-        rows = [
-            (k.replace("_", " ").capitalize(), _format_value(v))
-            for k, v in training.items()
-            if k not in ("sessions", "curve") and v not in (None, {}, [])
-        ]
-        parts.append("<h4>Training</h4>" + _table(rows))
-    more = [
-        (str(k).replace("_", " ").capitalize(), _format_value(v))
-        for k, v in card.items()
-        if k not in _CARD_SKIP and v not in (None, {}, [], "")
-    ]
-    if more:
-        parts.append("<h4>More</h4>" + _table(more))
-    return "<div>" + "".join(parts) + "</div>"
-
-
-class ModelCardDialog(QDialog):
-    def __init__(self, spec: ModelSpec, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Model card: {spec.name}")
-        self.resize(520, 480)
-        lay = QVBoxLayout(self)
-        view = QTextBrowser(self)
-        view.setOpenExternalLinks(True)
-        view.setHtml(card_html(spec))
-        lay.addWidget(view)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        lay.addWidget(buttons)
-
-
-def _section_label(text: str) -> QLabel:
-    lab = QLabel(text.upper())
-    f = QFont(lab.font())
-    f.setPointSizeF(f.pointSizeF() * 0.85)
-    f.setWeight(QFont.Weight.Bold)
-    f.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 108)
-    lab.setFont(f)
-    lab.setForegroundRole(lab.foregroundRole())
-    lab.setEnabled(False)  # the palette's muted text colour
-    return lab
 
 
 class RestorePanel(QWidget):
@@ -230,7 +92,7 @@ class RestorePanel(QWidget):
         lay.setSpacing(6)
 
         head = QHBoxLayout()
-        head.addWidget(_section_label("Model"))
+        head.addWidget(section_label("Model"))
         head.addStretch(1)
         self.info_button = QToolButton(self)
         self.info_button.setText("Model card…")
@@ -238,7 +100,7 @@ class RestorePanel(QWidget):
             "Show the model card: training data, parameters, measured quality"
         )
         self.info_button.setAutoRaise(True)
-        self.info_button.clicked.connect(self._on_info_clicked)
+        self.info_button.clicked.connect(self.show_model_card)
         head.addWidget(self.info_button)
         lay.addLayout(head)
 
@@ -251,7 +113,7 @@ class RestorePanel(QWidget):
         self.model_tree.setSizeAdjustPolicy(QTreeWidget.SizeAdjustPolicy.AdjustToContents)
         self.model_tree.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.model_tree.currentItemChanged.connect(self._on_current_item_changed)
-        self.model_tree.itemDoubleClicked.connect(lambda *_: self._on_info_clicked())
+        self.model_tree.itemDoubleClicked.connect(lambda *_: self.show_model_card())
         self.model_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.model_tree.customContextMenuRequested.connect(self._on_tree_menu)
         lay.addWidget(self.model_tree)
@@ -369,11 +231,14 @@ class RestorePanel(QWidget):
         else:
             self._apply_spec(None)
 
-    def set_registry(self, registry: ModelRegistry) -> None:
+    def set_registry(self, registry: ModelRegistry, select: str = "") -> None:
+        """List the models of `registry`; choose `select` (else keep the model chosen)."""
         current = self.current_spec()
         self._registry = registry
         self._populate()
-        if current is not None and current.id in registry:
+        if select and select in registry:
+            self.select_model(select)
+        elif current is not None and current.id in registry:
             self.select_model(current.id)
 
     def current_spec(self) -> ModelSpec | None:
@@ -412,7 +277,7 @@ class RestorePanel(QWidget):
         chosen = menu.exec(self.model_tree.viewport().mapToGlobal(pos))
         if chosen is card:
             self.select_model(model_id)
-            self._on_info_clicked()
+            self.show_model_card()
         elif remove is not None and chosen is remove:
             self.remove_requested.emit(model_id)
 
@@ -489,7 +354,8 @@ class RestorePanel(QWidget):
             round((value - spec.strength.minimum) / (self._strength_scale or 1))
         )
 
-    def _on_info_clicked(self) -> None:
+    def show_model_card(self) -> None:
+        """Open the chosen model's card (not blocking)."""
         spec = self.current_spec()
         if spec is not None:
             dlg = ModelCardDialog(spec, self)
@@ -516,11 +382,43 @@ class RestorePanel(QWidget):
             i = self.tile_combo.count() - 1
         self.tile_combo.setCurrentIndex(i)
 
+    def kernel(self) -> str:
+        """The blur kernel typed for a model that takes one ("" when none)."""
+        return self.kernel_edit.text().strip()
+
+    def suggest_kernel(self, kernel: str) -> None:
+        """Fill in `kernel` when the chosen model takes one and none is typed (e.g. the blur
+        of a simulated degradation, so that deblurring undoes it)."""
+        spec = self.current_spec()
+        if kernel and spec is not None and "kernel" in spec.params and not self.kernel():
+            self.kernel_edit.setText(kernel)
+
+    def apply_preferences(self, prefs: Preferences) -> None:
+        """Take the run settings of the preferences (device, tile size, precision)."""
+        self.set_device(prefs.device)
+        self.set_tile_size(prefs.tile_size)
+        self.allow_reduced_precision = prefs.reduced_precision
+
+    def store_preferences(self, prefs: Preferences) -> None:
+        """Remember the device, the tile size and the model chosen."""
+        prefs.device = self.device()
+        prefs.tile_size = self.tile_size() or 0
+        spec = self.current_spec()
+        if spec is not None:
+            prefs.last_model = spec.id
+
+    def run_settings(self) -> RunSettings | None:
+        """The chosen model with its options, or None when no model is chosen."""
+        spec = self.current_spec()
+        if spec is None:
+            return None
+        return RunSettings(spec, self.load_options(), self.tile_size())
+
     def load_options(self) -> LoadOptions:
         spec = self.current_spec()
         params: dict[str, Any] = {}
-        if spec is not None and "kernel" in spec.params and self.kernel_edit.text().strip():
-            params["kernel"] = self.kernel_edit.text().strip()
+        if spec is not None and "kernel" in spec.params and self.kernel():
+            params["kernel"] = self.kernel()
         return LoadOptions(
             device=self.device(),
             strength=self.strength(),
@@ -550,7 +448,12 @@ class RestorePanel(QWidget):
         )
         self.cancel_button.setEnabled(self._busy)
 
-    def show_progress(self, done: int, total: int, *, unit: str = "tiles") -> None:
+    def show_progress(
+        self, done: int, total: int, *, unit: str = "tiles", detail: str | None = None
+    ) -> None:
+        """`done` of `total` units, with the time left; ``detail`` becomes the tooltip."""
+        if detail is not None:
+            self.progress_label.setToolTip(detail)
         now = time.monotonic()
         if self._t_first_tile is None:
             self._t_first_tile = now
@@ -564,6 +467,26 @@ class RestorePanel(QWidget):
             eta = elapsed / counted * (total - done)
             text += f"  ·  about {format_duration(eta)} left"
         self.progress_label.setText(text)
+
+    def show_tile_progress(self, tp: TileProgress) -> None:
+        """A tile of the run finished: tiles done and time left; where and how it runs in the
+        tooltip."""
+        self.show_progress(
+            tp.done,
+            tp.total,
+            detail=f"Tiles of {tp.tile_size} px on {tp.device or 'the CPU'}"
+            + (f" in {tp.precision}" if tp.precision else "")
+            + (f"\n{tp.message}" if tp.message else ""),
+        )
+
+    def show_batch_progress(self, bp: BatchProgress) -> None:
+        self.show_progress(bp.index + (1 if bp.finished else 0), bp.total, unit="photos (batch)")
+
+    def show_done(self, seconds: float, size: tuple[int, int]) -> None:
+        """A run finished in `seconds` with a result of `size` (width, height)."""
+        self.show_message(
+            f"Done in {format_duration(seconds)}  ·  {size[0]} × {size[1]}", done=True
+        )
 
     def show_message(self, text: str, *, done: bool | None = None) -> None:
         self.progress_label.setText(text)

@@ -13,7 +13,6 @@ handlers may touch widgets.
 
 from __future__ import annotations
 
-import errno
 import inspect
 import logging
 import os
@@ -26,7 +25,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from deconv_gui.errors import CancelledError, DeconvError
+from deconv_gui.core.errors import describe_error, is_bug
+from deconv_gui.errors import CancelledError
 
 log = logging.getLogger(__name__)
 
@@ -43,41 +43,6 @@ _LIVE_THREADS: set[QThread] = set()
 def running_worker_threads() -> int:
     """How many worker threads started by any `JobRunner` are still running."""
     return sum(1 for t in list(_LIVE_THREADS) if t.isRunning())
-
-
-def describe_error(exc: BaseException) -> str:
-    """One readable line for the user."""
-    if isinstance(exc, DeconvError):
-        return str(exc)
-    try:
-        from deconv_gui.core.devices import is_out_of_memory
-
-        oom = is_out_of_memory(exc)
-    except Exception:  # pragma: no cover - devices unavailable
-        oom = isinstance(exc, MemoryError)
-    if oom:
-        return (
-            "Out of memory while processing. Try a smaller tile size in the model panel, "
-            "or the CPU device."
-        )
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        return f"The disk is full: {exc.strerror}. Free some space and try again."
-    if isinstance(exc, OSError) and exc.strerror:
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"{exc.strerror}{where}"
-    return f"Unexpected error: {type(exc).__name__}: {exc}"
-
-
-def is_bug(exc: BaseException) -> bool:
-    """True when `exc` is not an error the user can cause (it deserves a traceback)."""
-    if isinstance(exc, (DeconvError, MemoryError, OSError)):
-        return False
-    try:
-        from deconv_gui.core.devices import is_out_of_memory
-
-        return not is_out_of_memory(exc)
-    except Exception:  # pragma: no cover
-        return True
 
 
 def _lower_priority() -> None:

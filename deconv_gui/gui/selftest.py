@@ -85,14 +85,14 @@ def run_gui_self_test(
         window.restore_panel.run_button.click()
         if not window.is_busy:
             raise SelfTestError("clicking Run did not start a job")
-        wait_for(lambda: doc.result is not None or not window.is_busy, f"{spec.id} to finish")
-        if doc.result is None:
+        wait_for(lambda: not window.is_busy, f"{spec.id} to finish")
+        if doc.result is None or doc.result.partial:
             raise SelfTestError(
                 f"the run ended without a result: {window.message_bar.text() or 'no message'}"
             )
         wait_for(
             lambda: (
-                doc.final is not None
+                doc.result.final is not None
                 and window.quality_panel.readout().after_ssim is not None
                 and not window.quality_panel.readout().partial
             ),

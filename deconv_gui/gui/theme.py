@@ -6,7 +6,7 @@ import os
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
 ACCENT = QColor(56, 132, 224)
 
@@ -94,3 +94,16 @@ def apply_theme(app: QApplication) -> None:
 
 def _apply_palette(app: QApplication) -> None:
     app.setPalette(dark_palette() if is_dark(app) else light_palette(app))
+
+
+def section_label(text: str) -> QLabel:
+    """A small bold capitalised heading in the muted text colour (MODEL, QUALITY)."""
+    lab = QLabel(text.upper())
+    f = QFont(lab.font())
+    f.setPointSizeF(f.pointSizeF() * 0.85)
+    f.setWeight(QFont.Weight.Bold)
+    f.setLetterSpacing(QFont.SpacingType.PercentageSpacing, 108)
+    lab.setFont(f)
+    lab.setForegroundRole(lab.foregroundRole())
+    lab.setEnabled(False)  # the palette's muted text colour
+    return lab

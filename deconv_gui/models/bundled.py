@@ -12,7 +12,7 @@ The blind denoiser (a card whose architecture has ``noise_map: true``) gets an F
 noise-level map as the module's extra input: ``options.strength`` (sigma on the 0-255 scale)
 or, when None, an automatic estimate (`deconv_gui.core.noise.estimate_noise_sigma`) made
 once on the first image/tile it sees, or on the whole photo when the caller runs
-``processor.prepare(image)`` first, so every tile of a photo gets the same level.
+``processor.prepare(image, meta)`` first, so every tile of a photo gets the same level.
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from deconv_gui.errors import ModelError
 from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec
 from deconv_gui.paths import resource_path
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MODELS_DIR = ("models",)
 
@@ -43,7 +45,7 @@ class NoiseLevelInput:
         self.auto = sigma is None
         self.map_scale = float(map_scale)
 
-    def prepare(self, image: np.ndarray) -> float:
+    def prepare(self, image: np.ndarray, meta: Any = None) -> float:
         """Estimate the level on a whole photo (H, W, 3) float32 before tiling it."""
         if self.auto:
             from deconv_gui.core.noise import estimate_noise_sigma

@@ -9,20 +9,21 @@ every network is measured against a baseline in the same run.
 
 Each is a `TileProcessor` (numpy in, numpy out) run by the same tiled engine as the networks.
 Each processor refuses a strength outside its card's range (NaN and infinities included) with
-a `ModelError`: the last line of defence behind the option checks of the CLI and the app (a
-NaN noise level made Wiener write a black image; a huge iteration count kept Richardson-Lucy
-busy for minutes).
+`deconv_gui.core.validate`'s `OptionError`: the last line of defence behind the option checks
+of the CLI and the app (a NaN noise level made Wiener write a black image; a huge iteration
+count kept Richardson-Lucy busy for minutes).
 """
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 
+from deconv_gui.core.validate import check_range
 from deconv_gui.errors import ModelError
 from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec
 
@@ -57,21 +58,11 @@ class _Base:
 
 
 def checked_strength(value: float | None, spec: StrengthSpec, model: str) -> float | None:
-    """``value`` as a float within ``spec``'s range (None, automatic, passes through).
-
-    Raises `ModelError` for anything else: NaN, infinities, values outside the range."""
+    """``value`` within ``spec``'s range (None, automatic, passes through); anything else
+    (NaN, infinities, out of range) raises `deconv_gui.core.validate.OptionError`."""
     if value is None:
         return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (math.isfinite(number) and spec.minimum <= number <= spec.maximum):
-        raise ModelError(
-            f"{model}: the {spec.label.lower()} must be a number from {spec.minimum:g} to "
-            f"{spec.maximum:g}, not {value}"
-        )
-    return number
+    return check_range(value, spec.minimum, spec.maximum, f"the {spec.label.lower()} of {model}")
 
 
 class _NoiseAware(_Base):
@@ -83,7 +74,7 @@ class _NoiseAware(_Base):
         super().__init__(**kw)
         self.sigma = checked_strength(sigma, NOISE_STRENGTH, self.model)
 
-    def prepare(self, rgb: np.ndarray) -> None:
+    def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
         """Called by the job with the whole photo: one noise estimate for every tile."""
         if self.sigma is None:
             self.sigma = _estimate_sigma(rgb)
@@ -107,9 +98,9 @@ class NLMProcessor(_NoiseAware):
         super().__init__(sigma, scale=1, overlap=16)  # template 7 + search 21 -> radius 13
         self.fine: bool | None = None  # finer than 8 bits? decided once per photo in prepare
 
-    def prepare(self, rgb: np.ndarray) -> None:
-        super().prepare(rgb)
-        self.fine = finer_than_8_bits(rgb)
+    def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
+        super().prepare(rgb, meta)
+        self.fine = finer_than_8_bits(rgb)  # the data decides, whatever the file's depth
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         sigma = self.noise_level(tile)
@@ -233,6 +224,11 @@ RL_ITERATIONS = StrengthSpec(
 )
 
 
+def _resizer(scale: int, interpolation: int) -> Callable[[LoadOptions], ResizeProcessor]:
+    """``build`` of an interpolation model (no options: nothing to choose)."""
+    return lambda _options: ResizeProcessor(scale, interpolation)
+
+
 def _card(what: str, params: dict[str, Any]) -> dict[str, Any]:
     return {"what": what, "params": params, "quality": MEASURE_NOTE}
 
@@ -277,7 +273,7 @@ def classical_specs() -> list[ModelSpec]:
                     scale=scale,
                     kind="classical",
                     description=f"{label} interpolation to {scale}x the size.",
-                    build=lambda o, s=scale, i=interp: ResizeProcessor(s, i),
+                    build=_resizer(scale, interp),
                     receptive_field=8,
                     architecture=f"{key} interpolation",
                     card=_card(f"{label} interpolation (OpenCV cv2.resize).", {"scale": scale}),

@@ -1,6 +1,6 @@
 """Model specs and the registry.
 
-A `ModelSpec` describes a model (what it does, its scale, the context it needs around a
+A `ModelSpec` (a `deconv_gui.core.spec.RestoreSpec` for the core) describes a model (what it does, its scale, the context it needs around a
 tile, fp16 support, an optional strength control and its card) and knows how to build a
 `TileProcessor` for the tiled engine (`deconv_gui.core.tiling.restore_tiled`).
 
@@ -14,7 +14,19 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from deconv_gui.core.spec import LoadOptions
 from deconv_gui.errors import ModelError
+
+__all__ = [
+    "KINDS",
+    "TASKS",
+    "LoadOptions",
+    "ModelRegistry",
+    "ModelSpec",
+    "StrengthSpec",
+    "card_order",
+    "default_suffix",
+]
 
 TASKS = ("denoise", "upscale", "deblur", "jpeg", "raw-denoise", "restore")
 _TASK_SUFFIX = {
@@ -51,17 +63,6 @@ class StrengthSpec:
 
 
 @dataclass(frozen=True)
-class LoadOptions:
-    """How to build a processor: device ("auto", "cpu", "cuda", "mps"), fp16 allowed,
-    strength (None = model default / automatic estimate) and model-specific parameters."""
-
-    device: str = "auto"
-    strength: float | None = None
-    allow_fp16: bool = True
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class ModelSpec:
     id: str
     name: str
@@ -81,7 +82,7 @@ class ModelSpec:
     params: tuple[str, ...] = ()  # names of extra LoadOptions.params it accepts, e.g. "kernel"
 
     def to_json(self) -> dict[str, Any]:
-        d = {
+        return {
             "id": self.id,
             "name": self.name,
             "task": self.task,
@@ -96,7 +97,6 @@ class ModelSpec:
             "strength": asdict(self.strength) if self.strength else None,
             "card": self.card,
         }
-        return d
 
 
 def card_order(spec: ModelSpec) -> int:

@@ -14,14 +14,13 @@ import cv2
 import numpy as np
 from PIL import Image
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+from deconv_gui.core.inputs import expand_inputs
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    folder = Path(folder)
-    if folder.is_file():
-        return [folder]
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    """The images of a training folder, sub-folders included (sorted), or the one file
+    ``folder`` (`deconv_gui.core.inputs.expand_inputs`)."""
+    return expand_inputs([folder], recursive=True).paths
 
 
 def read_rgb_u8(path: str | Path) -> np.ndarray:

@@ -83,6 +83,10 @@ def denoise_batch(
             lq[i] += noise[i] * s
         std[i] = s * 255.0 / NOISE_MAP_SCALE
     lq = _quantise(lq)
+    p_camera = float(cfg.get("p_camera", 0.0))
+    if p_camera > 0:  # camera-realistic noise for some samples (replaces theirs)
+        for i in np.nonzero(rng.random(b) < p_camera)[0].tolist():
+            lq[i], std[i] = _camera_sample(gt_u8[i], rng, cfg)
     use_jpeg = rng.random(b) < p_jpeg
     if use_jpeg.any():
         arr = (lq.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
@@ -90,6 +94,40 @@ def denoise_batch(
             q = int(rng.integers(int(cfg.get("jpeg_min", 70)), 96))
             lq[i] = torch.from_numpy(_jpeg_u8(arr[i], q).copy()).permute(2, 0, 1).float() / 255.0
     return Batch(lq=lq, gt=gt, noise_map=std)
+
+
+def _camera_sample(
+    gt_u8: np.ndarray, rng: np.random.Generator, cfg: dict[str, Any]
+) -> tuple[torch.Tensor, float]:
+    """One patch with noise as a camera makes it (`core.camera.simulate_camera`: random
+    sensor noise, demosaicking, sharpening and sometimes JPEG) and its map value: what the
+    automatic estimate (`core.noise.estimate_noise_sigma`, the app's Auto) reads on it, so
+    that Auto gives the network the level it was trained with on such noise."""
+    from deconv_gui.core.camera import random_noise_levels, simulate_camera
+    from deconv_gui.core.noise import estimate_noise_sigma
+
+    shot, read = random_noise_levels(
+        rng,
+        1,
+        shot_min=float(cfg.get("camera_shot_min", 2e-4)),
+        shot_max=float(cfg.get("camera_shot_max", 0.02)),
+    )
+    sharp = rng.random() < 0.7
+    jpeg = rng.random() < float(cfg.get("camera_p_jpeg", 0.5))
+    out = simulate_camera(
+        gt_u8.astype(np.float32) / 255.0,
+        rng,
+        shot=float(shot[0]),
+        read=float(read[0]),
+        sharpen_amount=float(rng.uniform(0.2, 1.2)) if sharp else 0.0,
+        sharpen_radius=float(rng.uniform(0.5, 1.5)),
+        jpeg_quality=int(rng.integers(70, 96)) if jpeg else None,
+        method="ea" if rng.random() < 0.7 else "bilinear",
+    )
+    u8 = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+    sigma = estimate_noise_sigma(u8.astype(np.float32) / 255.0, max_patches=2500)
+    tensor = torch.from_numpy(u8.astype(np.float32) / 255.0).permute(2, 0, 1)
+    return tensor, sigma / NOISE_MAP_SCALE
 
 
 def upscale_batch(

@@ -22,21 +22,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from deconv_gui.core import degrade
+from deconv_gui.core.errors import describe_error, is_bug
+from deconv_gui.core.inputs import expand_inputs
+from deconv_gui.core.jobs import restore_job
 from deconv_gui.core.metrics import psnr as _psnr
 from deconv_gui.core.metrics import rgb_to_y, shave
 from deconv_gui.core.metrics import ssim as _ssim
-from deconv_gui.training.data import list_images, read_rgb_u8
+from deconv_gui.core.spec import LoadOptions
+from deconv_gui.core.tiling import run_to_end
+from deconv_gui.errors import DeconvError
+from deconv_gui.training.data import read_rgb_u8
+
+if TYPE_CHECKING:
+    from deconv_gui.core.spec import RestoreSpec
+    from deconv_gui.core.tiling import TileProgress
+
+log = logging.getLogger(__name__)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -100,40 +113,44 @@ def _auto_sigma(img: np.ndarray) -> float:
     return estimate_noise_sigma(img)
 
 
-def spec_runner(
-    spec: Any,
-    *,
-    strength: float | None = None,
-    device: str = "cpu",
-    tile_size: int | None = None,
-    reduced_precision: bool = False,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Inference through a `ModelSpec`: the same processor the app uses (tiled if asked).
+class SpecRunner:
+    """Inference through a `ModelSpec`, as the app runs it: `restore_job` on each image (the
+    options checked, a per-photo ``prepare`` such as the automatic noise estimate, the
+    engine's out-of-memory handling), on the whole image unless ``tile_size`` is given.
 
     float32 unless ``reduced_precision``: then what the app runs by default on this device
-    (float16 on GPUs, bfloat16 on CPUs where it is fast, for models that allow it). The
-    returned function's ``precision`` attribute says which it was.
+    (float16 on GPUs, bfloat16 on CPUs where it is fast, for models that allow it).
+    ``precision`` says which the last image ran in.
     """
-    from deconv_gui.models.registry import LoadOptions
 
-    proc = spec.build(
-        LoadOptions(device=device, strength=strength, allow_fp16=bool(reduced_precision))
-    )
+    def __init__(
+        self,
+        spec: RestoreSpec,
+        *,
+        strength: float | None = None,
+        device: str = "cpu",
+        tile_size: int | None = None,
+        reduced_precision: bool = False,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.options = LoadOptions(
+            device=device,
+            strength=strength,
+            allow_fp16=bool(reduced_precision),
+            params=dict(params or {}),
+        )
+        self.tile_size = tile_size
+        self.precision = "float32"
 
-    prepare = getattr(proc, "prepare", None)
+    def __call__(self, img: np.ndarray) -> np.ndarray:
+        tile = self.tile_size or max(img.shape[:2])  # the whole image as one tile
+        job = restore_job(self.spec, img, self.options, tile_size=tile)
+        out = run_to_end(job, self._seen)
+        return np.clip(np.asarray(out, np.float32), 0.0, 1.0)
 
-    def run(img: np.ndarray) -> np.ndarray:
-        if callable(prepare):  # per-photo set-up, as `restore_job` does: e.g. the automatic
-            prepare(img)  # noise estimate is made on each image, not kept from the first
-        if tile_size:
-            from deconv_gui.core.tiling import restore_tiled, run_to_end
-
-            return np.asarray(run_to_end(restore_tiled(proc, img, tile_size=tile_size)))
-        with torch.inference_mode():
-            return np.clip(np.asarray(proc(img), np.float32), 0.0, 1.0)
-
-    run.precision = str(getattr(proc, "precision", "float32"))  # type: ignore[attr-defined]
-    return run
+    def _seen(self, tp: TileProgress) -> None:
+        self.precision = tp.precision or "float32"
 
 
 @dataclass
@@ -147,6 +164,12 @@ class ImageScore:
 
 
 @dataclass
+class ImageFailure:
+    name: str
+    error: str  # one line
+
+
+@dataclass
 class EvalResult:
     model: str
     folder: str
@@ -155,6 +178,7 @@ class EvalResult:
     shave: int
     images: list[ImageScore] = field(default_factory=list)
     precision: str = "float32"
+    failed: list[ImageFailure] = field(default_factory=list)  # unreadable, or the model failed
 
     @property
     def mean(self) -> dict[str, float]:
@@ -170,6 +194,28 @@ class EvalResult:
         return d
 
 
+def image_paths(folder: str | Path) -> list[Path]:
+    """The clean images of ``folder`` (sorted, sub-folders included) or the one file
+    ``folder``; a missing or empty folder is a `DeconvError`."""
+    found = expand_inputs([folder], recursive=True)
+    if found.missing:
+        raise DeconvError(f"folder not found: {folder}")
+    if not found.files:
+        raise DeconvError(f"no images in {folder}")
+    return found.paths
+
+
+def make_pair(path: Path, deg: Any, seed: int) -> tuple[str, np.ndarray, np.ndarray]:
+    """(name, clean, degraded) float32 images of one file, the clean one cropped to a
+    multiple of the degradation's scale."""
+    s = int(getattr(deg, "scale", 1) or 1)
+    gt = read_rgb_u8(path)
+    h, w = gt.shape[:2]
+    gt = gt[: h - h % s, : w - w % s].astype(np.float32) / 255.0
+    lq = np.asarray(deg.apply(gt, seed=seed), np.float32)
+    return path.name, gt, lq
+
+
 def prepare_pairs(
     folder: str | Path | list[Path],
     degradation: Any,
@@ -178,20 +224,39 @@ def prepare_pairs(
     seed: int = 0,
 ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """[(name, clean, degraded)] float32 images (of a folder, or a list of image paths), the
-    clean one cropped to a multiple of the degradation's scale."""
+    clean one cropped to a multiple of the degradation's scale; image i gets seed + i."""
     deg = parse_degradation(degradation)
-    s = int(getattr(deg, "scale", 1) or 1)
-    paths = list(folder) if isinstance(folder, list) else list_images(folder)
+    paths = list(folder) if isinstance(folder, list) else image_paths(folder)
     if max_images is not None:
         paths = paths[:max_images]
-    pairs = []
-    for i, p in enumerate(paths):
-        gt = read_rgb_u8(p)
-        h, w = gt.shape[:2]
-        gt = gt[: h - h % s, : w - w % s].astype(np.float32) / 255.0
-        lq = np.asarray(deg.apply(gt, seed=seed + i), np.float32)
-        pairs.append((p.name, gt, lq))
-    return pairs
+    return [make_pair(p, deg, seed + i) for i, p in enumerate(paths)]
+
+
+def score_one(
+    run: Callable[[np.ndarray], np.ndarray],
+    pair: tuple[str, np.ndarray, np.ndarray],
+    *,
+    scale: int = 1,
+    channel: str | None = None,
+    baseline: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> ImageScore:
+    """Restore one degraded image with ``run`` and score input and output against the clean
+    one (on Y with ``scale`` px shaved for super-resolution, RGB otherwise)."""
+    name, gt, lq = pair
+    channel = channel or ("Y" if scale > 1 else "RGB")
+    n_shave = scale if scale > 1 else 0
+    inp = (
+        baseline(lq) if baseline is not None else (upscale_bicubic(lq, scale) if scale > 1 else lq)
+    )
+    t0 = time.perf_counter()
+    out = run(lq)
+    dt = time.perf_counter() - t0
+    if channel == "Y":
+        g, i, o = rgb_to_y(gt), rgb_to_y(inp), rgb_to_y(out)
+    else:
+        g, i, o = gt, inp, out
+    g, i, o = shave(g, n_shave), shave(i, n_shave), shave(o, n_shave)
+    return ImageScore(name, psnr(i, g), ssim(i, g), psnr(o, g), ssim(o, g), dt)
 
 
 def score_pairs(
@@ -202,25 +267,7 @@ def score_pairs(
     channel: str | None = None,
     baseline: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[ImageScore]:
-    channel = channel or ("Y" if scale > 1 else "RGB")
-    n_shave = scale if scale > 1 else 0
-    scores = []
-    for name, gt, lq in pairs:
-        inp = (
-            baseline(lq)
-            if baseline is not None
-            else (upscale_bicubic(lq, scale) if scale > 1 else lq)
-        )
-        t0 = time.perf_counter()
-        out = run(lq)
-        dt = time.perf_counter() - t0
-        if channel == "Y":
-            g, i, o = rgb_to_y(gt), rgb_to_y(inp), rgb_to_y(out)
-        else:
-            g, i, o = gt, inp, out
-        g, i, o = shave(g, n_shave), shave(i, n_shave), shave(o, n_shave)
-        scores.append(ImageScore(name, psnr(i, g), ssim(i, g), psnr(o, g), ssim(o, g), dt))
-    return scores
+    return [score_one(run, p, scale=scale, channel=channel, baseline=baseline) for p in pairs]
 
 
 def evaluate(
@@ -235,31 +282,36 @@ def evaluate(
     device: str = "cpu",
     tile_size: int | None = None,
     reduced_precision: bool = False,
+    params: dict[str, Any] | None = None,
 ) -> EvalResult:
     """Degrade each clean image in ``folder``, restore it with ``model``, score both.
 
     ``model``: a `ModelSpec`, an ``nn.Module`` or a callable on (H, W, 3) float32 images.
     ``degradation``: a spec string (``"noise=25"``, ``"downscale=4"``...) or a parsed
-    `Degradation`. ``strength`` goes to the spec's `LoadOptions` (None = the model's own
-    default, e.g. the automatic noise estimate). A spec is measured in float32 unless
-    ``reduced_precision`` (see `spec_runner`). Returns an `EvalResult` (``.images``,
-    ``.mean``, ``.precision``, ``.to_json()``).
+    `Degradation`. ``strength`` and ``params`` go to the spec's `LoadOptions` (strength None
+    = the model's own default, e.g. the automatic noise estimate). A spec is measured in
+    float32 unless ``reduced_precision`` (see `SpecRunner`). An image that cannot be read or
+    restored is listed in ``failed`` and the others are measured; when none can be, that is
+    a `DeconvError`. Returns an `EvalResult` (``.images``, ``.mean``, ``.precision``,
+    ``.failed``, ``.to_json()``).
     """
     deg = parse_degradation(degradation)
     scale = int(getattr(deg, "scale", 1) or 1)
     spec_str = (
         degradation if isinstance(degradation, str) else str(getattr(degradation, "spec", deg))
     )
+    run: Callable[[np.ndarray], np.ndarray]
     if isinstance(model, torch.nn.Module):
         run = module_runner(model, noise_sigma=strength, device=device)
         name = type(model).__name__
     elif hasattr(model, "build") and hasattr(model, "id"):
-        run = spec_runner(
+        run = SpecRunner(
             model,
             strength=strength,
             device=device,
             tile_size=tile_size,
             reduced_precision=reduced_precision,
+            params=params,
         )
         name = model.id
     elif callable(model):
@@ -267,11 +319,22 @@ def evaluate(
         name = getattr(model, "__name__", type(model).__name__)
     else:
         raise TypeError(f"cannot evaluate {model!r}")
-    pairs = prepare_pairs(folder, deg, max_images=max_images, seed=seed)
+    paths = image_paths(folder)
+    if max_images is not None:
+        paths = paths[:max_images]
     channel = channel or ("Y" if scale > 1 else "RGB")
     res = EvalResult(name, str(folder), spec_str, channel, scale if scale > 1 else 0)
+    for i, path in enumerate(paths):
+        try:
+            pair = make_pair(path, deg, seed + i)
+            res.images.append(score_one(run, pair, scale=scale, channel=channel))
+        except Exception as exc:  # this image failed (any reason): say why, measure the rest
+            res.failed.append(ImageFailure(path.name, describe_error(exc)))
+            if is_bug(exc):
+                log.error("evaluating %s failed", path, exc_info=exc)
+    if not res.images:
+        raise DeconvError(f"no image could be measured: {res.failed[0].error}")
     res.precision = str(getattr(run, "precision", "float32"))
-    res.images = score_pairs(run, pairs, scale=scale, channel=channel)
     return res
 
 

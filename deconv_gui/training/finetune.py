@@ -65,9 +65,9 @@ import torch
 from PIL import Image
 
 from deconv_gui.core import degrade as _degrade
+from deconv_gui.core.inputs import expand_inputs
 from deconv_gui.errors import DeconvError
 from deconv_gui.models.registry import LoadOptions, ModelSpec
-from deconv_gui.training.data import IMAGE_SUFFIXES
 from deconv_gui.training.degradations import Batch, to_tensor
 from deconv_gui.training.loop import Trainer, charbonnier
 
@@ -120,16 +120,10 @@ CHECKPOINT_NAME = "finetune.pt"
 
 
 def _list_photos(folder: str | Path) -> list[Path]:
-    folder = Path(folder).expanduser()
-    if not folder.exists():
-        raise DeconvError(f"folder not found: {folder}")
-    if folder.is_file():
-        return [folder]
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    )
+    found = expand_inputs([folder])
+    if found.missing:
+        raise DeconvError(f"folder not found: {Path(folder).expanduser()}")
+    return found.paths
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -555,7 +549,7 @@ class _FinetuneTrainer(Trainer):
         super().__init__(config, device=str(device))
         self.job = job
 
-    def next_batch(self) -> Batch:  # type: ignore[override]
+    def next_batch(self) -> Batch:
         return self.job.make_batch(self.rng, self.gen, self.batch_size, self.patch)
 
     def train_step(self) -> tuple[float, float]:

@@ -103,7 +103,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
             lr=self.base_lr,
-            betas=tuple(ocfg.get("betas", (0.9, 0.99))),  # type: ignore[arg-type]
+            betas=tuple(ocfg.get("betas", (0.9, 0.99))),
             weight_decay=float(ocfg.get("weight_decay", 0.0)),
         )
         scfg = cfg.get("schedule", {})

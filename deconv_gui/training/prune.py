@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deconv_gui.models.networks import RedUNet
+from deconv_gui.models.networks import RedUNet, _ResBlock
 
 
 def _col_norm(w: torch.Tensor, dim: int) -> torch.Tensor:
@@ -62,6 +62,16 @@ def _stream_rms(
     return seen["enc"] + seen["dec"], seen["mid"]
 
 
+def _blocks(stage: nn.Module) -> list[_ResBlock]:
+    """The residual blocks of a RED-UNet stage (an ``nn.Sequential`` of them)."""
+    blocks = []
+    for b in stage.children():
+        if not isinstance(b, _ResBlock):
+            raise TypeError(f"a RED-UNet stage holds residual blocks, not {type(b).__name__}")
+        blocks.append(b)
+    return blocks
+
+
 @torch.no_grad()
 def prune_redunet(
     net: RedUNet,
@@ -84,10 +94,10 @@ def prune_redunet(
     # What reads each stream: encoder/decoder first convs, the down step and the tail (c1);
     # the middle first convs and the transposed-conv up step (c2; its weight is (in, out, k, k)).
     read1 = _col_norm(net.down.weight, 1) + _col_norm(net.tail.weight, 1)
-    for blk in [*net.enc, *net.dec]:
+    for blk in [*_blocks(net.enc), *_blocks(net.dec)]:
         read1 = read1 + _col_norm(blk.conv1.weight, 1)
     read2 = _col_norm(net.up.weight, 0)
-    for blk in net.mid:
+    for blk in _blocks(net.mid):
         read2 = read2 + _col_norm(blk.conv1.weight, 1)
     keep1 = _top(rms1 * read1, c1)
     keep2 = _top(rms2 * read2, c2)
@@ -95,7 +105,10 @@ def prune_redunet(
     hp["channels"] = [c1, c2]
     small = RedUNet(**hp)
 
-    def conv(dst: nn.Conv2d | nn.ConvTranspose2d, src: nn.Module, out_idx, in_idx) -> None:
+    Conv = nn.Conv2d | nn.ConvTranspose2d
+    Index = torch.Tensor | None
+
+    def conv(dst: Conv, src: Conv, out_idx: Index, in_idx: Index) -> None:
         w = src.weight
         if isinstance(src, nn.ConvTranspose2d):  # (in, out, k, k)
             w = w if in_idx is None else w[in_idx]
@@ -107,19 +120,19 @@ def prune_redunet(
         if dst.bias is not None and src.bias is not None:
             dst.bias.copy_(src.bias if out_idx is None else src.bias[out_idx])
 
-    def block(dst: nn.Module, src: nn.Module, stream: torch.Tensor, width: int) -> None:
+    def block(dst: _ResBlock, src: _ResBlock, stream: torch.Tensor, width: int) -> None:
         inner = _top(_col_norm(src.conv1.weight, 0) * _col_norm(src.conv2.weight, 1), width)
         conv(dst.conv1, src.conv1, inner, stream)
         conv(dst.conv2, src.conv2, stream, inner)
 
     conv(small.head, net.head, keep1, None)
-    for d, s in zip(small.enc, net.enc, strict=True):
+    for d, s in zip(_blocks(small.enc), _blocks(net.enc), strict=True):
         block(d, s, keep1, c1)
     conv(small.down, net.down, keep2, keep1)
-    for d, s in zip(small.mid, net.mid, strict=True):
+    for d, s in zip(_blocks(small.mid), _blocks(net.mid), strict=True):
         block(d, s, keep2, c2)
     conv(small.up, net.up, keep1, keep2)
-    for d, s in zip(small.dec, net.dec, strict=True):
+    for d, s in zip(_blocks(small.dec), _blocks(net.dec), strict=True):
         block(d, s, keep1, c1)
     conv(small.tail, net.tail, None, keep1)
     return small.eval()

@@ -214,7 +214,7 @@ def evaluate_raw(
 ) -> RawEvalResult:
     from deconv_gui.training.data import list_images
 
-    paths = list(folder) if isinstance(folder, (list, tuple)) else list_images(folder)
+    paths = list(folder) if isinstance(folder, (list, tuple)) else list_images(Path(str(folder)))
     if max_images is not None:
         paths = paths[:max_images]
     samples = make_samples(paths, iso, seed=seed)

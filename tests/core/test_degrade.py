@@ -236,7 +236,7 @@ def test_poisson_gaussian_without_poisson_part_is_gaussian():
     img = np.full((64, 64, 3), 0.5, np.float32)
     out = add_poisson_gaussian(img, 0.0, 0.0025, np.random.default_rng(6))
     assert float((out - img).std()) == pytest.approx(0.05, rel=0.03)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be >= 0"):
         add_poisson_gaussian(img, -1.0, 0.0, np.random.default_rng(0))
 
 
@@ -269,7 +269,7 @@ def test_jpeg_grey_and_bad_quality():
     grey = photo(3, 24, 24)[..., 0]
     assert jpeg_compress(grey, 50).shape == grey.shape
     for q in (0, 101, 50.5):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="JPEG quality must be an integer 1-100"):
             jpeg_compress(grey, q)
 
 
@@ -305,9 +305,9 @@ def test_upscale_shape_and_round_trip():
     assert up.min() >= 0.0 and up.max() <= 1.0
     back = downscale_bicubic(up, 3)
     assert np.abs(back - img)[2:-2, 2:-2].mean() < 0.01
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be a positive integer"):
         downscale_bicubic(img, 0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="smaller than factor 3"):
         downscale_bicubic(img[:2, :2], 3)
 
 
@@ -460,5 +460,5 @@ def test_apply_without_quantise_and_identity_of_blur():
 
 
 def test_apply_rejects_non_rgb():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be HxWx3 RGB"):
         parse_spec("noise=5").apply(np.zeros((8, 8), np.float32))

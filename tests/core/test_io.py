@@ -29,7 +29,6 @@ from deconv_gui.core.io import (
     is_image_path,
     load_image,
     load_preview,
-    output_path_for,
     save_image,
     to_uint8,
     to_uint16,
@@ -149,15 +148,6 @@ def test_to_uint_rounds_clips_and_handles_nan():
 def test_to_uint16_inverts_division(v):
     assert np.array_equal(to_uint16(as_float(v)), v)
     assert np.array_equal(to_uint8(as_float((v >> 8).astype(np.uint8))), v >> 8)
-
-
-def test_output_path_for():
-    assert output_path_for("/p/IMG_1.JPG") == Path("/p/IMG_1_restored.JPG")
-    assert output_path_for("/p/a.heic") == Path("/p/a_restored.jpg")
-    assert output_path_for("/p/a.tif", suffix="_x2", ext="png") == Path("/p/a_x2.png")
-    assert output_path_for("/p/a.png", ext=".tiff", out_dir="/out") == Path("/out/a_restored.tiff")
-    with pytest.raises(ValueError):
-        output_path_for("/p/a.png", ext=".gif")
 
 
 # ---------------------------------------------------------------------------- pixels

@@ -337,9 +337,9 @@ def test_shave():
     np.testing.assert_array_equal(out, img[2:8, 2:10])
     assert shave(img, 0) is img
     assert shave(img[..., 0], 1).shape == (8, 10)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot shave 5 px"):
         shave(img, 5)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be >= 0"):
         shave(img, -1)
 
 

@@ -36,7 +36,7 @@ def tiny_unet(noise_map: bool = False) -> RedUNet:
     return RedUNet((8, 16), enc_blocks=1, mid_blocks=1, dec_blocks=1, noise_map=noise_map)
 
 
-@pytest.mark.parametrize("h,w", [(32, 32), (37, 50), (9, 13)])
+@pytest.mark.parametrize(("h", "w"), [(32, 32), (37, 50), (9, 13)])
 @pytest.mark.parametrize("noise_map", [False, True])
 def test_redunet_keeps_shape(h: int, w: int, noise_map: bool) -> None:
     net = tiny_unet(noise_map).eval()
@@ -58,7 +58,7 @@ def test_redunet_noise_map_forms_agree() -> None:
         d = net(torch.cat([x, torch.full((1, 1, 20, 24), 0.4)], 1))
     for other in (b, c, d):
         assert torch.allclose(a, other, atol=1e-6)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="needs a noise-level map"):
         net(x)
 
 
@@ -134,7 +134,7 @@ def test_build_network_and_weights_round_trip(tmp_path: Path) -> None:
     # fp16 storage: half the size, same network up to half precision
     p16 = save_weights(net, tmp_path / "w16.safetensors", fp16=True)
     assert p16.stat().st_size < 0.6 * path.stat().st_size
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown architecture 'nope'"):
         build_network("nope", {})
 
 

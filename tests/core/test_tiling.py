@@ -521,7 +521,7 @@ def test_restore_job_prepares_the_processor_with_the_whole_photo() -> None:
     prepared: list[tuple[int, ...]] = []
 
     class Prepared(BlurProcessor):
-        def prepare(self, rgb: np.ndarray) -> None:
+        def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
             assert self.calls == 0  # before any tile
             prepared.append(rgb.shape)
 

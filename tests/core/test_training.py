@@ -243,7 +243,7 @@ def test_wiener_baseline_helps_on_blur(tmp_path: Path) -> None:
     spec = "blur=gaussian:1.5,noise=1"
     res = evaluate.evaluate(evaluate.wiener_baseline(spec), tmp_path, spec)
     assert res.mean["output_psnr"] > res.mean["input_psnr"] + 1.0
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no blur in"):
         evaluate.wiener_baseline("noise=5")
 
 
@@ -358,7 +358,7 @@ def test_prune_redunet_keeps_shapes_and_the_full_width_is_exact() -> None:
     # the kept slices are the original weights (copied, not re-initialised)
     rows = {tuple(r.flatten().tolist()) for r in net.head.weight}
     assert all(tuple(r.flatten().tolist()) in rows for r in small.head.weight)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="must be within the network's"):
         prune_redunet(net, (32, 12), x, 0.3)
 
 
@@ -373,7 +373,7 @@ def test_spec_runner_estimates_the_noise_of_each_image() -> None:
 
     clean = cv2.resize(small, (64, 48), interpolation=cv2.INTER_CUBIC).clip(0, 1)
     noisy = (clean + rng.normal(0, 40 / 255, clean.shape)).clip(0, 1).astype(np.float32)
-    fresh = evaluate.spec_runner(spec)(clean)
-    run = evaluate.spec_runner(spec)
+    fresh = evaluate.SpecRunner(spec)(clean)
+    run = evaluate.SpecRunner(spec)
     run(noisy)
     np.testing.assert_allclose(run(clean), fresh, atol=1e-6)

@@ -33,6 +33,16 @@ def settings_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def prefs(settings_path):
+    """Preferences backed by an INI file of the test (for controllers tested on their own)."""
+    from PySide6.QtCore import QSettings
+
+    from deconv_gui.gui.preferences import Preferences
+
+    return Preferences(QSettings(str(settings_path), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
 def make_window(qtbot, registry, settings_path):
     from PySide6.QtCore import QSettings
 

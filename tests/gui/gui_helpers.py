@@ -157,3 +157,18 @@ def swapped_primaries_icc() -> bytes:
     )  # fmt: skip
     assert len(header) == 128
     return header + struct.pack(">I", len(tags)) + table + data
+
+
+def ready_document(path: Path):
+    """A `Document` with its full photo in memory, as `PhotoList` leaves it after loading."""
+    from deconv_gui.core.io import load_image
+    from deconv_gui.gui.display import DisplayImage
+    from deconv_gui.gui.document import DocState, Document
+
+    photo = load_image(path)
+    return Document(
+        path=path,
+        state=DocState.READY,
+        photo=photo,
+        photo_view=DisplayImage.from_rgb(photo.rgb),
+    )

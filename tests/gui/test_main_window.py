@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,7 @@ def drop_urls(window, paths):
     assert enter.isAccepted()
     drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
     window.dropEvent(drop)
-    accepted = drop.isAccepted()
-    return accepted
+    return drop.isAccepted()
 
 
 def run_and_wait(qtbot, window, model_id: str = "tiny-conv", timeout: int = 30000):
@@ -33,7 +33,7 @@ def run_and_wait(qtbot, window, model_id: str = "tiny-conv", timeout: int = 3000
     with qtbot.waitSignal(window.result_finished, timeout=timeout) as blocker:
         qtbot.mouseClick(window.restore_panel.run_button, Qt.MouseButton.LeftButton)
     doc = blocker.args[0]
-    qtbot.waitUntil(lambda: doc.final is not None, timeout=timeout)
+    qtbot.waitUntil(lambda: doc.result.final is not None, timeout=timeout)
     return doc
 
 
@@ -62,15 +62,15 @@ def test_run_shows_result_and_ssim_readout(qtbot, window, photo):
     assert window.quality_panel.after_ssim_text() == "—"
     assert window.restore_panel.run_button.isEnabled()
     doc = run_and_wait(qtbot, window)
-    assert doc.result is not None and doc.result.shape == doc.photo.rgb.shape
-    assert window.view.after() is doc.result_view
+    assert doc.result is not None and doc.result.rgb.shape == doc.photo.rgb.shape
+    assert window.view.after() is doc.result.view
     readout = window.quality_panel.readout()
     assert readout.after_ssim is not None and 0.3 < readout.after_ssim < 1.0
     assert not readout.partial and readout.label == "similarity to input"
     assert window.quality_panel.after_ssim_text() != "—"
     # the visible-region SSIM follows the view
     qtbot.waitUntil(lambda: window.quality_panel.readout().visible_after is not None, timeout=20000)
-    assert window.save_action.isEnabled()
+    assert window.action("save").isEnabled()
     assert not window.is_busy and window.restore_panel.run_button.isEnabled()
 
 
@@ -81,7 +81,7 @@ def test_ssim_readout_changes_with_the_result(qtbot, window, photo):
     with qtbot.waitSignal(window.quality_panel.updated, timeout=20000):
         run_and_wait(qtbot, window, "tiny-x2")
     s2 = window.quality_panel.readout().after_ssim
-    assert first.result_spec.id == "tiny-x2"  # same document, new result
+    assert first.result.spec.id == "tiny-x2"  # same document, new result
     assert s1 != pytest.approx(s2)
     # an upscale: the scene is the result size, the input is stretched over it
     assert window.view.scene_size() == (first.photo.width * 2, first.photo.height * 2)
@@ -94,15 +94,15 @@ def test_cancel_mid_run_leaves_the_app_idle(qtbot, window, tmp_path):
     window.restore_panel.select_model("tiny-slow")
     window.restore_panel.set_tile_size(64)
     SLOW_CALLS.clear()
-    with qtbot.waitSignal(window._runner.progressed, timeout=20000):
+    with qtbot.waitSignal(window.session.tile_done, timeout=20000):
         qtbot.mouseClick(window.restore_panel.run_button, Qt.MouseButton.LeftButton)
     assert window.is_busy and window.restore_panel.cancel_button.isEnabled()
-    with qtbot.waitSignal(window._runner.cancelled, timeout=20000):
+    with qtbot.waitSignal(window.session.cancelled, timeout=20000):
         qtbot.mouseClick(window.restore_panel.cancel_button, Qt.MouseButton.LeftButton)
     calls_at_cancel = SLOW_CALLS[0].calls
     assert calls_at_cancel < 30  # 6 x 5 tiles in all; it stopped early
     assert not window.is_busy
-    assert doc.result is None and not doc.result_partial
+    assert doc.result is None
     assert window.restore_panel.run_button.isEnabled()
     assert "Cancelled" in window.restore_panel.progress_label.text()
     # usable again: a normal run works after the cancel
@@ -116,9 +116,9 @@ def test_escape_cancels(qtbot, window, tmp_path):
     open_and_wait(qtbot, window, path)
     window.restore_panel.select_model("tiny-slow")
     window.restore_panel.set_tile_size(64)
-    with qtbot.waitSignal(window._runner.progressed, timeout=20000):
-        window.run_action.trigger()
-    with qtbot.waitSignal(window._runner.cancelled, timeout=20000):
+    with qtbot.waitSignal(window.session.tile_done, timeout=20000):
+        window.action("run").trigger()
+    with qtbot.waitSignal(window.session.cancelled, timeout=20000):
         qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert not window.is_busy
 
@@ -130,7 +130,7 @@ def test_compare_modes_keys_and_flicker(qtbot, window, photo):
     for key, mode in ((Qt.Key.Key_2, "side"), (Qt.Key.Key_3, "flicker"), (Qt.Key.Key_1, "split")):
         qtbot.keyClick(window.view, key)
         assert window.view.mode() == mode
-        assert window.mode_actions[mode].isChecked()
+        assert window.action(f"mode_{mode}").isChecked()
         assert not window.grab().isNull()
     # Space held shows the before picture, release shows the result again
     qtbot.keyPress(window.view, Qt.Key.Key_Space)
@@ -158,14 +158,14 @@ def test_compare_modes_keys_and_flicker(qtbot, window, photo):
     assert window.view.divider_position() < 0.5
     # overlays
     with qtbot.waitSignal(window.overlay_ready, timeout=20000):
-        window.overlay_ssim_action.trigger()
+        window.action("overlay_ssim").trigger()
     assert window.view.overlay_kind() == "ssim"
     with qtbot.waitSignal(window.overlay_ready, timeout=20000):
-        window.overlay_diff_action.trigger()
+        window.action("overlay_diff").trigger()
     assert window.view.overlay_kind() == "diff"
-    window.overlay_ssim_action.trigger()  # built once, shown at once the second time
+    window.action("overlay_ssim").trigger()  # built once, shown at once the second time
     assert window.view.overlay_kind() == "ssim"
-    window.overlay_ssim_action.trigger()
+    window.action("overlay_ssim").trigger()
     assert window.view.overlay_kind() == ""
 
 
@@ -173,7 +173,7 @@ def test_save_keeps_exif_and_asks_before_overwriting(qtbot, window, photo):
     open_and_wait(qtbot, window, photo)
     run_and_wait(qtbot, window)
     with qtbot.waitSignal(window.saved, timeout=20000) as blocker:
-        window.save_action.trigger()
+        window.action("save").trigger()
     out = blocker.args[0]
     assert out == photo.with_name("street_denoised.jpg")
     with Image.open(out) as im:
@@ -183,7 +183,7 @@ def test_save_keeps_exif_and_asks_before_overwriting(qtbot, window, photo):
     # Save As onto the existing file: our question is asked (here answered No) -> nothing written
     asked = []
     window.ask = lambda title, text: asked.append(text) or False
-    window.current.saved_path = None
+    window.current.result = replace(window.current.result, saved_path=None)
     mtime = out.stat().st_mtime_ns
     window.save()
     assert asked and "already exists" in asked[0]
@@ -210,7 +210,7 @@ def test_a_model_that_fails_shows_a_message(qtbot, window, photo):
         ("tiny-crash", "broke on purpose"),
     ):
         window.restore_panel.select_model(model_id)
-        with qtbot.waitSignal(window._runner.failed, timeout=20000):
+        with qtbot.waitSignal(window.session.failed, timeout=20000):
             window.run()
         assert text in window.message_bar.text()
         assert not window.is_busy and doc.result is None
@@ -241,7 +241,7 @@ def test_close_during_a_run_cancels_and_waits(qtbot, make_window, tmp_path):
     open_and_wait(qtbot, w, path)
     w.restore_panel.select_model("tiny-slow")
     w.restore_panel.set_tile_size(64)
-    with qtbot.waitSignal(w._runner.progressed, timeout=20000):
+    with qtbot.waitSignal(w.session.tile_done, timeout=20000):
         w.run()
     assert w.close()
     assert not w.is_busy
@@ -264,10 +264,10 @@ def test_batch_over_the_filmstrip_reports_failures(qtbot, window, tmp_path):
     dlg = window.batch_dialog()
     out = tmp_path / "out"
     dlg.output_edit.setText(str(out))
-    with qtbot.waitSignal(window._runner.result_ready, timeout=20000):
+    with qtbot.waitSignal(window.batch.finished, timeout=20000):
         qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
-    summary = window.last_batch_summary
-    assert [p.name for p, _ in summary.saved] == ["p0.jpg", "p1.jpg"]
+    summary = window.batch.last_summary
+    assert [p.name for p, _ in summary.done] == ["p0.jpg", "p1.jpg"]
     assert [p.name for p, _ in summary.failed] == ["bad.jpg"]
     assert (out / "p0_denoised.jpg").is_file()
     assert "1 failed" in dlg.summary_label.text()
@@ -291,7 +291,7 @@ def test_simulate_shows_gain_against_the_clean_original(qtbot, window, photo):
     pytest.importorskip("deconv_gui.core.degrade")
     doc = open_and_wait(qtbot, window, photo)
     window.simulate("noise=25")
-    qtbot.waitUntil(lambda: doc.lq is not None and doc.target is not None, timeout=20000)
+    qtbot.waitUntil(lambda: doc.comparison.lq is not None and doc.target is not None, timeout=20000)
     assert window.quality_panel.readout().has_reference
     qtbot.waitUntil(lambda: window.quality_panel.readout().before_ssim is not None, timeout=20000)
     run_and_wait(qtbot, window, "tiny-conv")
@@ -312,7 +312,7 @@ def test_screenshot_of_the_window(qtbot, window, photo, tmp_path):
 
 
 def test_only_a_few_full_photos_stay_in_memory(qtbot, window, tmp_path):
-    from deconv_gui.gui.main_window import FULL_PHOTOS_KEPT
+    from deconv_gui.gui.photo_list import FULL_PHOTOS_KEPT
 
     paths = [write_photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(6)]
     docs = window.open_paths(paths)

@@ -16,7 +16,9 @@ def test_reference_photo_shows_before_and_after_scores(qtbot, window, photo, tmp
     doc = open_and_wait(qtbot, window, photo)
     ref = write_photo(tmp_path / "clean.png", seed=9, fmt="PNG")
     window.load_reference(ref)
-    qtbot.waitUntil(lambda: doc.comparison == "reference" and doc.target is not None, timeout=20000)
+    qtbot.waitUntil(
+        lambda: doc.comparison.key == "reference" and doc.target is not None, timeout=20000
+    )
     r = window.quality_panel.readout()
     assert r.has_reference and r.label == "vs clean.png"
     assert r.before_ssim is not None and r.after_ssim is None
@@ -25,8 +27,8 @@ def test_reference_photo_shows_before_and_after_scores(qtbot, window, photo, tmp
     assert r.after_ssim is not None and r.before_ssim is not None
     assert window.quality_panel.compare_combo.currentText() == "Reference: clean.png"
     # back to "similarity to input"
-    window.set_comparison(doc, None)
-    qtbot.waitUntil(lambda: doc.final is not None, timeout=20000)
+    window.quality.set_comparison(doc, None)
+    qtbot.waitUntil(lambda: doc.result.final is not None, timeout=20000)
     assert not window.quality_panel.readout().has_reference
 
 
@@ -35,16 +37,16 @@ def test_reference_with_another_shape_is_refused(qtbot, window, photo, tmp_path)
     ref = write_photo(tmp_path / "square.png", size=(80, 80), fmt="PNG")
     window.load_reference(ref)
     qtbot.waitUntil(lambda: "square.png" in window.message_bar.text(), timeout=20000)
-    assert doc.reference is None and doc.comparison == "input"
+    assert doc.comparison.reference is None and doc.comparison.key == "input"
 
 
 def test_simulated_downscale_then_upscale_compares_at_full_size(qtbot, window, photo):
     doc = open_and_wait(qtbot, window, photo)
     window.simulate("downscale=2")
-    qtbot.waitUntil(lambda: doc.lq is not None and doc.target is not None, timeout=20000)
-    assert doc.lq.shape[0] == doc.photo.height // 2
+    qtbot.waitUntil(lambda: doc.comparison.lq is not None and doc.target is not None, timeout=20000)
+    assert doc.comparison.lq.shape[0] == doc.photo.height // 2
     run_and_wait(qtbot, window, "tiny-x2")
-    assert doc.result.shape == doc.photo.rgb.shape
+    assert doc.result.rgb.shape == doc.photo.rgb.shape
     assert window.view.scene_size() == (doc.photo.width, doc.photo.height)
     r = window.quality_panel.readout()
     assert r.has_reference and r.before_ssim is not None and r.after_ssim is not None
@@ -61,12 +63,12 @@ def test_save_error_keeps_the_result(qtbot, window, photo, tmp_path):
     window.prefs.output_dir = str(blocker_file)  # saving "into" a file fails like a full disk
     window.save()
     qtbot.waitUntil(lambda: "Could not save" in window.message_bar.text(), timeout=20000)
-    assert doc.result is not None and doc.saved_path is None
+    assert doc.result is not None and doc.result.saved_path is None
     window.prefs.output_dir = str(tmp_path / "out")
     (tmp_path / "out").mkdir()
     with qtbot.waitSignal(window.saved, timeout=20000):
         window.save()
-    assert doc.saved_path == tmp_path / "out" / "street_denoised.jpg"
+    assert doc.result.saved_path == tmp_path / "out" / "street_denoised.jpg"
 
 
 def test_save_as_uses_the_chosen_name(qtbot, window, photo, tmp_path, monkeypatch):
@@ -81,7 +83,7 @@ def test_save_as_uses_the_chosen_name(qtbot, window, photo, tmp_path, monkeypatc
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_dialog))
     with qtbot.waitSignal(window.saved, timeout=20000):
-        window.save_as_action.trigger()
+        window.action("save_as").trigger()
     assert Path(seen["start"]).name == "street_x2.jpg"
     assert target.is_file()
 
@@ -211,7 +213,7 @@ def test_run_app_opens_command_line_paths_and_exits_cleanly(qtbot, photo, monkey
 
 
 def test_a_very_large_result_asks_first(qtbot, window, photo, monkeypatch):
-    from deconv_gui.gui import main_window as mw
+    from deconv_gui.gui import restore_session as mw
 
     open_and_wait(qtbot, window, photo)
     monkeypatch.setattr(mw, "LARGE_RESULT_MP", 0.001)
@@ -240,7 +242,7 @@ def test_fine_tune_window_and_a_saved_model_joins_the_list(qtbot, window):
     assert "Fine-tuned" in groups
     with qtbot.waitSignal(panel.destroyed, timeout=20000):
         panel.close()
-    assert window._finetune is None
+    assert window.library.finetune is None
 
 
 def test_gui_self_test_reports_a_failure(tmp_path, monkeypatch, capsys):
@@ -274,7 +276,7 @@ def test_deblurring_a_simulated_blur_uses_its_kernel(qtbot, window, photo):
     window.restore_panel.set_registry(window.registry)
     doc = open_and_wait(qtbot, window, photo)
     window.simulate("blur=gaussian:2")
-    qtbot.waitUntil(lambda: doc.lq is not None, timeout=20000)
+    qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
     run_and_wait(qtbot, window, "tiny-deblur")
     assert seen["kernel"] == "gaussian:2"
     assert window.restore_panel.kernel_edit.text() == "gaussian:2"
@@ -284,7 +286,7 @@ def test_a_recent_photo_that_is_gone_is_reported_and_forgotten(qtbot, window, tm
     gone = write_photo(tmp_path / "gone.jpg")
     window.prefs.add_recent(gone)
     gone.unlink()
-    window._fill_recent_menu()
+    window.recent_menu.refresh()
     action = next(a for a in window.recent_menu.actions() if a.text() == "gone.jpg")
     action.trigger()
     assert "gone.jpg" in window.message_bar.text()

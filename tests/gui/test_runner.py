@@ -80,7 +80,9 @@ def test_cancel_stops_pulling_and_closes_the_generator(qtbot):
         runner.cancel()
         step.release()  # the step in progress finishes; no further step starts
     assert closed.is_set()
-    assert pulled == [0, 1]
+    # the worker may see the cancel before it pulls again: the step in progress, if any,
+    # finishes, and no further one starts
+    assert pulled in ([0], [0, 1])
     assert busy == [True, False]
     runner.shutdown()
     with pytest.raises(RuntimeError):

@@ -1,0 +1,153 @@
+"""Where results go: `output_path_for` for one photo and `plan_outputs` for a whole run.
+
+A result is named ``<stem><suffix><ext>``: the suffix says what was done (``_denoised``,
+``_x4``...), the extension is the input's own when we can write it, else a close one (HEIC
+and HEIF -> ``.jpg``, anything else -> ``.png``). Names longer than a file system allows
+(255 bytes) are shortened by cutting the stem, never the suffix or the extension.
+
+`plan_outputs` names every output of a run up front so that no two collide (compared
+without regard to case, as macOS and Windows do) and none lands on an input of the run:
+- outputs go next to each original, or into one output folder;
+- photos found in sub-folders of a folder argument (a recursive listing) keep their
+  sub-folder below the output folder;
+- any name still taken gets a number: ``x_denoised.jpg``, ``x_denoised-2.jpg``...
+The file system is not consulted: whether an existing file may be replaced is the run's
+decision (`deconv_gui.core.pipeline.restore_files`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from deconv_gui.core.inputs import InputFile
+from deconv_gui.core.io import WRITE_EXTENSIONS
+from deconv_gui.core.validate import OptionError
+
+__all__ = [
+    "MAX_NAME_BYTES",
+    "OUTPUT_EXT_FOR",
+    "PlannedFile",
+    "check_suffix",
+    "output_ext_for",
+    "output_path_for",
+    "plan_outputs",
+]
+
+#: Longest file name (bytes, UTF-8) we write: ext4, APFS, NTFS and exFAT all take 255.
+MAX_NAME_BYTES = 255
+#: Output extension for inputs we cannot write back in their own format (others: ``.png``).
+OUTPUT_EXT_FOR = {
+    ".heic": ".jpg",
+    ".heif": ".jpg",
+    ".jpe": ".jpg",
+    ".jfif": ".jpg",
+    ".dib": ".bmp",
+}
+_MAX_SUFFIX_BYTES = 64
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One photo of a run: where it comes from and where its result goes."""
+
+    source: Path
+    output: Path
+
+
+def output_ext_for(input_path: str | os.PathLike[str]) -> str:
+    """The input's extension when we can write it (case kept), else `OUTPUT_EXT_FOR`'s."""
+    ext = Path(input_path).suffix
+    low = ext.lower()
+    return ext if low in WRITE_EXTENSIONS else OUTPUT_EXT_FOR.get(low, ".png")
+
+
+def check_suffix(suffix: str) -> str:
+    """A name suffix must stay in the file name: no folder separators, no control
+    characters, at most 64 bytes."""
+    bad = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if any(c in bad or ord(c) < 32 for c in suffix):
+        raise OptionError(f"the name suffix {suffix!r} must not contain '/', '\\' or controls")
+    if len(os.fsencode(suffix)) > _MAX_SUFFIX_BYTES:
+        raise OptionError(f"the name suffix must be at most {_MAX_SUFFIX_BYTES} bytes")
+    return suffix
+
+
+def _normalised_ext(ext: str) -> str:
+    ext = ext if ext.startswith(".") else "." + ext
+    if ext.lower() not in WRITE_EXTENSIONS:
+        raise OptionError(
+            f"cannot write {ext!r} files (choose one of {', '.join(sorted(WRITE_EXTENSIONS))})"
+        )
+    return ext
+
+
+def _fit(stem: str, tail: str) -> str:
+    """``stem + tail``, the stem cut (at a character boundary) to fit `MAX_NAME_BYTES`."""
+    budget = MAX_NAME_BYTES - len(os.fsencode(tail))  # tail: 64-byte suffix at most
+    raw = os.fsencode(stem)
+    if len(raw) > budget:  # a cut inside a character (or an undecodable byte) is dropped
+        stem = raw[:budget].decode("utf-8", "ignore").rstrip() or "_"
+    return stem + tail
+
+
+def output_path_for(
+    input_path: str | os.PathLike[str],
+    suffix: str = "_restored",
+    ext: str | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Where the result of one photo goes: ``<out_dir>/<stem><suffix><ext>``.
+
+    ``ext`` defaults to `output_ext_for` the input; ``out_dir`` to the input's folder. A
+    name too long for the file system has its stem shortened.
+    """
+    src = Path(input_path)
+    ext = output_ext_for(src) if ext is None else _normalised_ext(ext)
+    folder = Path(out_dir) if out_dir is not None else src.parent
+    return folder / _fit(src.stem, check_suffix(suffix) + ext)
+
+
+def plan_outputs(
+    inputs: Iterable[InputFile | str | os.PathLike[str]],
+    *,
+    suffix: str,
+    out_dir: str | os.PathLike[str] | None = None,
+    ext: str | None = None,
+) -> list[PlannedFile]:
+    """Name the result of every input of a run, none colliding with another or with an input.
+
+    ``inputs``: `InputFile` records (from `expand_inputs`) or plain paths. Without
+    ``out_dir`` each result goes next to its original; with it, photos found in sub-folders
+    of a folder argument keep their sub-folder below ``out_dir``. A name already taken in
+    the run gets ``-2``, ``-3``... after the suffix.
+    """
+    check_suffix(suffix)
+    forced_ext = None if ext is None else _normalised_ext(ext)
+    items = [i if isinstance(i, InputFile) else _given(Path(i)) for i in inputs]
+    taken = {_key(i.path) for i in items}
+    plan: list[PlannedFile] = []
+    for item in items:
+        src = item.path
+        folder = src.parent if out_dir is None else Path(out_dir) / item.relative.parent
+        out_ext = forced_ext or output_ext_for(src)
+        n = 1
+        while True:
+            counter = f"-{n}" if n > 1 else ""
+            dst = folder / _fit(src.stem, f"{suffix}{counter}{out_ext}")
+            if _key(dst) not in taken:
+                break
+            n += 1
+        taken.add(_key(dst))
+        plan.append(PlannedFile(src, dst))
+    return plan
+
+
+def _given(path: Path) -> InputFile:
+    return InputFile(path, None, Path(path.name))
+
+
+def _key(path: Path) -> str:
+    return os.path.normcase(os.path.abspath(path)).casefold()

@@ -1,0 +1,148 @@
+"""The model card: what a model is, how it was trained and what it measured, as rich text
+(a compact version for tooltips) and in a dialog."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
+
+from deconv_gui.models.registry import ModelSpec
+
+
+def _format_value(v: Any, depth: int = 0) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int) and abs(v) >= 10000:
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if v is None:
+        return "—"
+    if isinstance(v, dict):
+        if depth > 1:
+            return "…"
+        return ", ".join(f"{k}: {_format_value(x, depth + 1)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        if depth > 1 or len(v) > 8:
+            return f"{len(v)} items"
+        return ", ".join(_format_value(x, depth + 1) for x in v)
+    return str(v)
+
+
+# card keys shown in the facts table or skipped in the "more" section
+_CARD_SKIP = {
+    "id", "name", "task", "scale", "description", "architecture", "params", "receptive_field",
+    "fp16", "strength", "evaluation", "training", "comparisons", "pad_multiple",
+    "storage_dtype",
+}  # fmt: skip
+_EVAL_COLUMNS = (
+    ("set", "Set"),
+    ("degrade", "Degradation"),
+    ("channel", "Ch."),
+    ("input_psnr", "Input dB"),
+    ("psnr", "PSNR dB"),
+    ("input_ssim", "Input SSIM"),
+    ("ssim", "SSIM"),
+)
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    e = html.escape
+    body = "".join(
+        f"<tr><td style='padding-right:12px'><b>{e(k)}</b></td><td>{e(v)}</td></tr>"
+        for k, v in rows
+    )
+    return f"<table>{body}</table>"
+
+
+def _evaluation_html(evaluation: list[dict]) -> str:
+    e = html.escape
+    cols = [(k, t) for k, t in _EVAL_COLUMNS if any(k in row for row in evaluation)]
+    head = "".join(f"<th align='left' style='padding-right:10px'>{e(t)}</th>" for _, t in cols)
+    rows = []
+    for row in evaluation:
+        cells = "".join(
+            f"<td style='padding-right:10px'>{e(_format_value(row.get(k)))}</td>" for k, _ in cols
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    commands = sorted({str(r["command"]) for r in evaluation if r.get("command")})
+    cmd = "".join(f"<p><code>{e(c)}</code></p>" for c in commands[:3])
+    return f"<h4>Measured quality</h4><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>{cmd}"
+
+
+def card_html(spec: ModelSpec, *, short: bool = False) -> str:
+    """The model card as rich text (a compact tooltip when `short`)."""
+    e = html.escape
+    card = dict(spec.card or {})
+    arch = card.get("architecture", spec.architecture)
+    if isinstance(arch, dict):
+        arch = arch.get("name", "")
+    facts = [
+        ("Task", spec.task + (f" ×{spec.scale}" if spec.scale != 1 else "")),
+        ("Kind", spec.kind),
+    ]
+    if arch:
+        facts.append(("Architecture", str(arch)))
+    if isinstance(card.get("params"), int):
+        facts.append(("Parameters", f"{card['params']:,}"))
+    facts.append(("Context", f"{spec.receptive_field} px per side"))
+    if spec.strength:
+        st = spec.strength
+        facts.append(
+            (
+                "Strength",
+                f"{st.label} {st.minimum:g}–{st.maximum:g}" + (" or Auto" if st.auto else ""),
+            )
+        )
+    if spec.fp16:
+        facts.append(("Reduced precision", "float16 on GPUs, bfloat16 on CPUs that support it"))
+    evaluation = [r for r in card.get("evaluation") or [] if isinstance(r, dict)]
+    if short:
+        for r in evaluation[:3]:
+            label = f"{r.get('set', '?')} {r.get('degrade', '')}".strip()
+            facts.append(
+                (label, f"{_format_value(r.get('psnr'))} dB, SSIM {_format_value(r.get('ssim'))}")
+            )
+        return (
+            f"<div style='max-width:380px'><b>{e(spec.name)}</b><br>{e(spec.description)}"
+            f"{_table(facts)}</div>"
+        )
+    parts = [
+        f"<h3 style='margin-bottom:2px'>{e(spec.name)}</h3><p>{e(spec.description)}</p>",
+        _table(facts),
+    ]
+    if evaluation:
+        parts.append(_evaluation_html(evaluation))
+    training = card.get("training")
+    if isinstance(training, dict):
+        rows = [
+            (k.replace("_", " ").capitalize(), _format_value(v))
+            for k, v in training.items()
+            if k not in ("sessions", "curve") and v not in (None, {}, [])
+        ]
+        parts.append("<h4>Training</h4>" + _table(rows))
+    more = [
+        (str(k).replace("_", " ").capitalize(), _format_value(v))
+        for k, v in card.items()
+        if k not in _CARD_SKIP and v not in (None, {}, [], "")
+    ]
+    if more:
+        parts.append("<h4>More</h4>" + _table(more))
+    return "<div>" + "".join(parts) + "</div>"
+
+
+class ModelCardDialog(QDialog):
+    def __init__(self, spec: ModelSpec, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Model card: {spec.name}")
+        self.resize(520, 480)
+        lay = QVBoxLayout(self)
+        view = QTextBrowser(self)
+        view.setOpenExternalLinks(True)
+        view.setHtml(card_html(spec))
+        lay.addWidget(view)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        lay.addWidget(buttons)
