@@ -27,12 +27,23 @@ def photo(tmp_path):
 def test_models_in_a_row_and_amount(photo, tmp_path, capsys) -> None:
     out = tmp_path / "out.png"
     rc = cli.main(
-        ["restore", str(photo), "--model", "lanczos-x2,bicubic-x2", "-o", str(out), "--threads", "1"]
+        [
+            "restore",
+            str(photo),
+            "--model",
+            "lanczos-x2,bicubic-x2",
+            "-o",
+            str(out),
+            "--threads",
+            "1",
+        ]
     )
     assert rc == 0, capsys.readouterr().err
     assert load_image(out).rgb.shape == (192, 256, 3)
     half = tmp_path / "half.png"
-    rc = cli.main(["restore", str(photo), "--model", "lanczos-x2", "-o", str(half), "--amount", "0"])
+    rc = cli.main(
+        ["restore", str(photo), "--model", "lanczos-x2", "-o", str(half), "--amount", "0"]
+    )
     assert rc == 0
     # Amount 0: the "before" itself, i.e. the input enlarged with Lanczos (same model here)
     same = tmp_path / "same.png"
@@ -70,9 +81,7 @@ def test_bad_recipe_options_are_one_error_line(photo, capsys, extra, words) -> N
 
 def test_analyze_suggests_in_plain_words(tmp_path, capsys) -> None:
     rng = np.random.default_rng(1)
-    clean = np.clip(
-        np.kron(rng.random((12, 16, 3)), np.ones((50, 80, 1))), 0, 1
-    ).astype(np.float32)
+    clean = np.clip(np.kron(rng.random((12, 16, 3)), np.ones((50, 80, 1))), 0, 1).astype(np.float32)
     noisy = parse_spec("noise=20").apply(clean, seed=0)
     p = tmp_path / "noisy.png"
     save_image(p, noisy, ImageMeta())

@@ -78,7 +78,9 @@ def test_steps_run_in_order_and_metadata_follows(specs) -> None:
 def test_progress_names_the_step(specs) -> None:
     table, _ = specs
     seen = []
-    run_to_end(recipe_job(Recipe.from_models("plus,minus"), table.__getitem__)(_photo()), seen.append)
+    run_to_end(
+        recipe_job(Recipe.from_models("plus,minus"), table.__getitem__)(_photo()), seen.append
+    )
     assert [tp.message for tp in seen] == ["step 1/2: plus", "step 2/2: minus"]
 
 
