@@ -30,6 +30,7 @@ import io
 import os
 from fractions import Fraction
 from pathlib import Path
+from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -216,16 +217,45 @@ def _fractions(values: Any) -> tuple[int, ...]:
 
 
 def _as_shot_neutral(wb: tuple[float, ...]) -> tuple[int, ...]:
-    """AsShotNeutral (R, G, B) for multipliers ``wb``: LibRaw sets cam_mul = 1 / neutral, and
-    normalises by the smallest multiplier; so store 2**23 / q with q = float32(wb / min(wb)),
-    which LibRaw turns back into exactly q."""
+    """AsShotNeutral (R, G, B) that LibRaw turns back into exactly the multipliers ``wb``.
+
+    LibRaw keeps each neutral as a float32 n, takes the multiplier as the float32 quotient
+    1 / n and divides by the smallest multiplier; from ``wb`` itself it makes
+    q = float32(wb / min(wb)). Not every float32 q is a reciprocal of a float32, so the
+    smallest channel's neutral (nominally 1) is moved by a few units in the last place until
+    every channel's q is reached; the neutrals are then stored as exact binary fractions.
+    """
     mul = np.asarray(wb[:3], np.float32)
-    q = mul / np.float32(mul.min())
-    out: list[int] = []
-    for v in q:
-        num = round(float(v) * (1 << 23))
-        out.extend((1 << 23, num))
-    return tuple(out)
+    q = mul / mul.min()
+    low = int(np.argmin(mul))
+    one = np.float32(1.0)
+    for base in _float_walk(one, 512):
+        v = one / base  # the smallest multiplier as LibRaw will compute it
+        neutral: list[np.float32] = []
+        for c in range(3):
+            if c == low:
+                neutral.append(base)
+                continue
+            found = next(
+                (n for n in _float_walk(one / (q[c] * v), 8) if (one / n) / v == q[c]), None
+            )
+            if found is None:
+                break
+            neutral.append(found)
+        else:
+            return tuple(x for n in neutral for x in _fraction(float(n)))
+    raise ValueError(f"no AsShotNeutral reproduces the multipliers {wb}")  # pragma: no cover
+
+
+def _float_walk(x: np.float32, steps: int) -> Iterator[np.float32]:
+    """``x``, then the float32 values 1, 2, ... ``steps`` units in the last place away."""
+    yield np.float32(x)
+    up = down = np.float32(x)
+    for _ in range(steps):
+        up = np.nextafter(up, np.float32(np.inf))
+        down = np.nextafter(down, np.float32(0))
+        yield up
+        yield down
 
 
 def _libraw_rgb_cam(cam_xyz: np.ndarray) -> np.ndarray:

@@ -1,0 +1,240 @@
+"""DNG output: LibRaw develops the written file exactly as the source; metadata survives;
+16-bit TIFF renders keep ICC and EXIF; synthetic DNGs cover every pattern and orientation."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import rawpy
+from PIL import Image
+from rawfiles import BAYER, CRW, RAW_FILES, SMALL, levels16
+
+from deconv_gui.core import io as dio
+from deconv_gui.core.dng import dng_colour_matrix, write_dng
+from deconv_gui.core.raw import RawData, open_raw, pack_bayer, render_raw, unpack_bayer
+from deconv_gui.errors import ImageWriteError
+
+XTRANS = ("GGRGGB", "GGBGGR", "BRGRBG", "GGBGGR", "GGRGGB", "RBGBRG")
+
+
+def _exiftool(path: Path) -> dict:
+    out = subprocess.run(
+        ["exiftool", "-j", "-n", "-Make", "-Model", "-ISO", "-ExposureTime",
+         "-DateTimeOriginal", "-GPSLatitude", "-GPSLongitude", "-Orientation", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(json.loads(out.stdout)[0])
+
+
+# --------------------------------------------------------------------------------------------
+# real files
+
+
+@pytest.mark.parametrize("name", list(RAW_FILES))
+def test_dng_of_every_real_file_develops_like_the_source(raw_files, name):
+    src = raw_files.record(name)
+    dng = raw_files.dng_photo(name).meta.extra["raw"]
+    assert np.array_equal(dng.mosaic, src.mosaic) and dng.cfa == src.cfa
+    assert dng.black_levels == src.black_levels and dng.white_level == src.white_level
+    assert dng.orientation == src.orientation and dng.wb_source == "camera"
+    assert dng.sizes.pixel_aspect == pytest.approx(src.sizes.pixel_aspect, rel=1e-7)
+    # the same float32 multipliers after LibRaw's normalisation by the smallest
+    wb = np.float32(src.wb) / np.float32(min(src.wb))
+    assert np.array_equal(np.float32(dng.wb) / np.float32(min(dng.wb)), wb)
+    a = levels16(raw_files.photo(name).rgb)
+    b = levels16(raw_files.dng_photo(name).rgb)
+    assert a.shape == b.shape
+    diff = np.abs(a - b)
+    if RAW_FILES[name]:
+        assert diff.max() <= 1 and diff.mean() < 1e-3, (diff.max(), diff.mean())
+    else:
+        # LibRaw reads DefaultScale as float32 and stretches with a running float sum: one
+        # output column may take its neighbour; everything else matches
+        assert (diff > 1).mean() < 0.01, (diff > 1).mean()
+
+
+def test_a_denoised_mosaic_in_a_dng_develops_like_the_same_mosaic_from_the_source(raw_files):
+    src = raw_files.record(CRW)
+    planes = pack_bayer(src.normalized(clip=False), src.cfa)
+    smooth = cv2.GaussianBlur(planes, (5, 5), 1.0)  # stands in for the denoiser
+    mosaic = src.denormalized(unpack_bayer(smooth, src.cfa, src.mosaic.shape))
+    assert not np.array_equal(mosaic, src.mosaic)
+    path = write_dng(raw_files.out / "smoothed.dng", src, mosaic)
+    back = open_raw(path)
+    assert np.array_equal(back.mosaic, mosaic)
+    expected = levels16(render_raw(src, mosaic).rgb)
+    got = levels16(render_raw(back).rgb)
+    assert np.abs(expected - got).max() <= 1
+
+
+def test_the_colour_matrix_is_the_one_libraw_used(raw_files):
+    crw = raw_files.record(CRW)  # LibRaw's table (Adobe's matrix): written as is
+    assert np.array_equal(dng_colour_matrix(crw), crw.rgb_xyz_matrix[:3].astype(np.float64))
+    kodak = raw_files.record(SMALL)  # LibRaw's matrix from Kodak's tags: inverted back
+    assert not kodak.rgb_xyz_matrix.any() and kodak.rgb_cam is not None
+    back = open_raw(raw_files.dng(SMALL))
+    assert back.rgb_cam is not None
+    np.testing.assert_allclose(back.rgb_cam, kodak.rgb_cam, rtol=0, atol=2e-7)
+
+
+needs_exiftool = pytest.mark.skipif(
+    shutil.which("exiftool") is None, reason="exiftool not installed (libimage-exiftool-perl)"
+)
+
+
+@needs_exiftool
+@pytest.mark.parametrize("name", list(RAW_FILES))
+def test_exiftool_finds_the_metadata_in_the_dng_and_the_tiff(raw_files, name):
+    source = _exiftool(raw_files.path(name))
+    dng = _exiftool(raw_files.dng(name))
+    tiff = _exiftool(raw_files.tiff(name))
+    for out in (dng, tiff):
+        for key in ("Make", "Model", "ISO", "DateTimeOriginal", "GPSLatitude", "GPSLongitude"):
+            if source.get(key) not in (None, "", 0):
+                assert str(out.get(key)).strip() == str(source[key]).strip(), (key, out)
+        if source.get("ExposureTime"):
+            assert abs(np.log2(out["ExposureTime"] / source["ExposureTime"])) <= 1 / 6
+    assert dng["Orientation"] == source.get("Orientation", 1)
+    assert tiff["Orientation"] == 1  # pixels upright
+
+
+@needs_exiftool
+def test_exiftool_validates_the_dngs(raw_files):
+    names = [n for n in RAW_FILES if (raw_files.folder / n).is_file()]
+    paths = [str(raw_files.dng(n)) for n in names if "550D" not in n]  # its EXIF is junk
+    out = subprocess.run(
+        ["exiftool", "-validate", "-warning", "-error", "-a", "-j", *paths],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    for entry in json.loads(out.stdout):
+        assert entry["Validate"] == "OK", entry
+
+
+def test_tiff_of_a_render_keeps_16_bits_icc_and_exif(raw_files):
+    photo = raw_files.photo(CRW)
+    back = dio.load_image(raw_files.tiff(CRW))
+    assert back.meta.bit_depth == 16 and back.meta.icc_profile == photo.meta.icc_profile
+    assert np.array_equal(levels16(back.rgb), levels16(photo.rgb))
+    exif = Image.Exif()
+    exif.load(back.meta.exif)
+    assert exif.get(0x0110) == "Canon PowerShot G2"
+    assert exif.get_ifd(0x8769).get(0x9003) == raw_files.record(CRW).metadata.datetime
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic DNGs (written from a real record with a made-up mosaic and pattern)
+
+
+def _synthetic(
+    base: RawData,
+    cfa: str | tuple[str, ...],
+    shape: tuple[int, int],
+    orientation: int = 1,
+    aspect: float = 1.0,
+    seed: int = 0,
+) -> RawData:
+    rows = [cfa[i : i + 2] for i in (0, 2)] if isinstance(cfa, str) else list(cfa)
+    pattern = np.array([["RGB".index(ch) for ch in row] for row in rows], np.uint8)
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    lo, hi = max(base.black_levels), base.white_level
+    mosaic = rng.integers(lo, hi, shape).astype(np.uint16)
+    flip = {1: 0, 2: 1, 3: 3, 4: 2, 5: 4, 6: 6, 7: 7, 8: 5}[orientation]
+    sizes = dataclasses.replace(
+        base.sizes, raw_height=h, raw_width=w, height=h, width=w, top_margin=0,
+        left_margin=0, pixel_aspect=aspect, flip=flip,
+    )  # fmt: skip
+    return dataclasses.replace(
+        base, mosaic=mosaic, pattern=pattern, cfa="".join(rows), sizes=sizes,
+        orientation=orientation,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("cfa", BAYER)
+@pytest.mark.parametrize("shape", [(37, 53), (40, 30)])
+def test_synthetic_bayer_dngs_reopen_with_their_pattern(raw_files, tmp_path, cfa, shape):
+    raw = _synthetic(raw_files.record(SMALL), cfa, shape)
+    back = open_raw(write_dng(tmp_path / "s.dng", raw))
+    assert back.cfa.replace("G", "G") == cfa and back.is_bayer
+    assert np.array_equal(back.mosaic, raw.mosaic)
+    assert back.black_levels == raw.black_levels and back.white_level == raw.white_level
+
+
+def test_synthetic_xtrans_dng_reopens_with_its_6x6_pattern(raw_files, tmp_path):
+    # (LibRaw's X-Trans demosaicking works on 512 x 512 tiles: smaller photos fail)
+    raw = _synthetic(raw_files.record(SMALL), XTRANS, (516, 522))
+    back = open_raw(write_dng(tmp_path / "x.dng", raw))
+    assert back.cfa == "".join(XTRANS) and not back.is_bayer
+    assert np.array_equal(back.mosaic, raw.mosaic)
+    assert render_raw(back).rgb.shape == (516, 522, 3)
+
+
+def test_orientation_written_is_the_one_libraw_applies(raw_files, tmp_path):
+    """A DNG written with EXIF orientation o develops as the upright one turned by o (the
+    flip <-> orientation mapping agrees with LibRaw's)."""
+    base = raw_files.record(SMALL)
+    upright = render_raw(
+        open_raw(write_dng(tmp_path / "o1.dng", _synthetic(base, "GRBG", (24, 36))))
+    )
+    for o in range(2, 9):
+        path = write_dng(tmp_path / f"o{o}.dng", _synthetic(base, "GRBG", (24, 36), o))
+        turned = render_raw(open_raw(path))
+        assert turned.meta.orientation == o
+        expected = dio._apply_orientation(upright.rgb, o)
+        assert np.array_equal(turned.rgb, expected), o
+
+
+def test_non_square_pixels_are_kept_as_default_scale(raw_files, tmp_path):
+    raw = _synthetic(raw_files.record(SMALL), "RGGB", (24, 30), aspect=2.0)
+    back = open_raw(write_dng(tmp_path / "wide.dng", raw))
+    assert back.sizes.pixel_aspect == 2.0
+    assert render_raw(back).rgb.shape == (24, 60, 3)
+
+
+# --------------------------------------------------------------------------------------------
+# writing rules
+
+
+def test_dng_is_written_atomically_and_never_over_a_file(raw_files, tmp_path):
+    raw = raw_files.record(SMALL)
+    target = tmp_path / "out.dng"
+    target.write_bytes(b"keep me")
+    with pytest.raises(ImageWriteError, match="already exists"):
+        write_dng(target, raw)
+    assert target.read_bytes() == b"keep me"
+    write_dng(target, raw, overwrite=True)
+    with rawpy.imread(str(target)) as rp:
+        assert np.array_equal(rp.raw_image_visible, raw.mosaic)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.dng"]  # no temporary left
+
+
+def test_dng_never_replaces_its_source(raw_files, tmp_path):
+    copy = tmp_path / "source.dng"
+    copy.write_bytes(raw_files.path("Canon_EOS_550D_MagicLantern_colorchart.dng").read_bytes())
+    raw = open_raw(copy)
+    with pytest.raises(ImageWriteError, match="original"):
+        write_dng(copy, raw)
+
+
+def test_dng_refuses_bad_requests(raw_files, tmp_path):
+    raw = raw_files.record(SMALL)
+    with pytest.raises(ImageWriteError, match=".dng"):
+        write_dng(tmp_path / "x.tif", raw)
+    with pytest.raises(ValueError):
+        write_dng(tmp_path / "x.dng", raw, raw.normalized())
+    with pytest.raises(ImageWriteError, match="folder"):
+        write_dng(tmp_path / "missing" / "x.dng", raw)
+    no_cfa = dataclasses.replace(raw, pattern=None, cfa="", is_bayer=False)
+    with pytest.raises(ImageWriteError, match="TIFF"):
+        write_dng(tmp_path / "x.dng", no_cfa)
+    cmy = dataclasses.replace(raw, colours="GMCY", cfa="GMCY")
+    with pytest.raises(ImageWriteError, match="RGB"):
+        write_dng(tmp_path / "x.dng", cmy)
+    assert not list(tmp_path.iterdir())
