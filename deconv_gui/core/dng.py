@@ -14,8 +14,9 @@ What makes LibRaw, Lightroom, darktable and RawTherapee develop it as the source
 * colour: a DNG source's own colour tags, copied verbatim (`raw.DNG_COLOUR_TAGS`); for other
   sources ``ColorMatrix1`` + ``CalibrationIlluminant1`` = D65 holding the XYZ -> camera matrix
   LibRaw used (its Adobe-derived table, written as exact binary fractions so LibRaw rebuilds the
-  same float32 camera matrix); cameras LibRaw colours otherwise (e.g. old Kodaks) get the matrix
-  that LibRaw's own inversion turns back into the camera -> sRGB matrix it used;
+  same float32 camera matrix); cameras LibRaw colours otherwise (e.g. old Kodaks, from their own
+  tags) get a matrix fitted so that LibRaw's inversion, replayed here step by step, gives back
+  exactly the float32 camera -> sRGB matrix it used for the source;
 * white balance: ``AsShotNeutral`` holding the development's multipliers (`RawData.wb`) as
   fractions chosen so that LibRaw reads back the very same float32 multipliers;
 * Make, Model, UniqueCameraModel, Software, the source's dates, EXIF, GPS, XMP, IPTC.
@@ -28,9 +29,9 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
-from collections.abc import Iterator
 from typing import IO, Any
 
 import numpy as np
@@ -112,15 +113,10 @@ def write_dng(
 
 
 def dng_colour_matrix(raw: RawData) -> np.ndarray:
-    """The 3x3 XYZ (D65) -> camera matrix for ``ColorMatrix1`` of a non-DNG source."""
-    xyz = np.asarray(raw.rgb_xyz_matrix, np.float64)[:3]
-    if xyz.any() and (raw.rgb_cam is None or _matches(_libraw_rgb_cam(xyz), raw.rgb_cam)):
-        return xyz  # LibRaw's table entry (Adobe's matrix): the one LibRaw used
-    target = raw.rgb_cam
-    if target is None:
-        cm = np.asarray(raw.color_matrix, np.float64)[:, :3]
-        target = cm if cm[0, 0] > 0.125 else np.eye(3)
-    return _colour_matrix_for(np.asarray(target, np.float64))
+    """The 3x3 XYZ (D65) -> camera matrix written as ``ColorMatrix1`` for a non-DNG source
+    (the exact values of the fractions in the file)."""
+    fr = _colour_matrix_fractions(raw)
+    return np.array([fr[i] / fr[i + 1] for i in range(0, 18, 2)]).reshape(3, 3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,8 +173,8 @@ def _dng_tags(raw: RawData, cfa: list[int]) -> list[tuple[int, int, int, Any, bo
             (code, dtype, count, value, True) for code, dtype, count, value in raw.dng_colour_tags
         )
     else:
-        cm = dng_colour_matrix(raw)
-        tags.append((50721, _SRATIONAL, 9, _fractions(cm.ravel()), True))  # ColorMatrix1
+        fractions = _colour_matrix_fractions(raw)
+        tags.append((50721, _SRATIONAL, 9, fractions, True))  # ColorMatrix1
         tags.append((50778, _SHORT, 1, _D65, True))  # CalibrationIlluminant1
     if 50708 not in copied:
         tags.append((50708, _ASCII, 0, _unique_model(make, model), True))  # UniqueCameraModel
@@ -258,24 +254,95 @@ def _float_walk(x: np.float32, steps: int) -> Iterator[np.float32]:
         yield down
 
 
-def _libraw_rgb_cam(cam_xyz: np.ndarray) -> np.ndarray:
-    """LibRaw's cam_xyz_coeff: XYZ -> camera to the camera -> sRGB matrix (float32)."""
-    cam_rgb = cam_xyz @ LIBRAW_XYZ_RGB
-    cam_rgb = cam_rgb / cam_rgb.sum(axis=1, keepdims=True)
-    return np.linalg.inv(cam_rgb).astype(np.float32)
+def _colour_matrix_fractions(raw: RawData) -> tuple[int, ...]:
+    """ColorMatrix1 for a non-DNG source, as 9 (numerator, denominator) pairs, such that
+    LibRaw derives from it the camera -> sRGB matrix it used for the source."""
+    xyz = np.asarray(raw.rgb_xyz_matrix, np.float64)[:3]
+    if xyz.any():
+        table = _fractions(xyz.ravel())  # LibRaw's table entry (Adobe's matrix), exactly
+        if raw.rgb_cam is None or np.array_equal(_libraw_rgb_cam(table), raw.rgb_cam):
+            return table
+    if raw.rgb_cam is not None:
+        return _fit_fractions(np.asarray(raw.rgb_cam, np.float32))
+    cm = np.asarray(raw.color_matrix, np.float32)[:, :3]
+    return _fit_fractions(cm if cm[0, 0] > 0.125 else np.eye(3, dtype=np.float32))
 
 
-def _matches(a: np.ndarray, b: np.ndarray) -> bool:
-    return bool(np.allclose(a, b, rtol=0, atol=2e-6))
+def _libraw_rgb_cam(fractions: tuple[int, ...] | list[int]) -> np.ndarray:
+    """What LibRaw 0.22 makes of a single DNG ColorMatrix: cam_xyz_coeff() and its
+    pseudoinverse() step by step in double precision, the result rounded to float32."""
+    cam_xyz = [
+        [fractions[2 * (3 * i + j)] / fractions[2 * (3 * i + j) + 1] for j in range(3)]
+        for i in range(3)
+    ]
+    xyz_rgb = LIBRAW_XYZ_RGB.tolist()
+    cam_rgb = [[0.0] * 3 for _ in range(3)]
+    for i in range(3):
+        for j in range(3):
+            acc = 0.0
+            for k in range(3):
+                acc += cam_xyz[i][k] * xyz_rgb[k][j]
+            cam_rgb[i][j] = acc
+        num = 0.0
+        for j in range(3):
+            num += cam_rgb[i][j]
+        for j in range(3):
+            cam_rgb[i][j] /= num
+    work = [[1.0 if j == i + 3 else 0.0 for j in range(6)] for i in range(3)]
+    for i in range(3):
+        for j in range(3):
+            for k in range(3):
+                work[i][j] += cam_rgb[k][i] * cam_rgb[k][j]
+    for i in range(3):
+        num = work[i][i]
+        for j in range(6):
+            work[i][j] /= num
+        for k in range(3):
+            if k != i:
+                num = work[k][i]
+                for j in range(6):
+                    work[k][j] -= work[i][j] * num
+    out = [[0.0] * 3 for _ in range(3)]
+    for i in range(3):
+        for j in range(3):
+            acc = 0.0
+            for k in range(3):
+                acc += work[j][k + 3] * cam_rgb[i][k]
+            out[i][j] = acc
+    return np.array(out, np.float64).T.astype(np.float32)  # rgb_cam[i][j] = inverse[j][i]
 
 
-def _colour_matrix_for(rgb_cam: np.ndarray) -> np.ndarray:
-    """A ColorMatrix that LibRaw inverts back to ``rgb_cam`` (whose rows must sum to 1 for a
-    development that keeps neutrals neutral; float32 rounding is spread over each row)."""
-    excess = rgb_cam.sum(axis=1, keepdims=True) - 1.0
+def _fit_fractions(rgb_cam: np.ndarray) -> tuple[int, ...]:
+    """ColorMatrix fractions from which LibRaw rebuilds ``rgb_cam`` (float32) exactly.
+
+    The inverse relation gives a matrix within a few units in the last place; numerators are
+    then nudged, one at a time, while that lowers the number of entries LibRaw would get wrong
+    (`_libraw_rgb_cam` replays its arithmetic)."""
+    # LibRaw's matrices keep neutrals neutral (rows sum to 1); spread float32 rounding
+    excess = rgb_cam.sum(axis=1, keepdims=True, dtype=np.float64) - 1.0
     weights = np.abs(rgb_cam) / np.abs(rgb_cam).sum(axis=1, keepdims=True)
-    target = rgb_cam - excess * weights
-    return np.asarray(np.linalg.inv(target) @ np.linalg.inv(LIBRAW_XYZ_RGB))
+    target = rgb_cam.astype(np.float64) - excess * weights
+    cm = np.linalg.inv(target) @ np.linalg.inv(LIBRAW_XYZ_RGB)
+    fractions = list(_fractions(cm.ravel()))
+
+    def misses(fr: list[int]) -> int:
+        return int((_libraw_rgb_cam(fr) != rgb_cam).sum())
+
+    best = misses(fractions)
+    steps = [s for k in range(1, 65) for s in (k, -k)]
+    while best:
+        improved = False
+        for i in range(9):
+            for step in steps:
+                trial = fractions.copy()
+                trial[2 * i] += step
+                m = misses(trial)
+                if m < best:
+                    fractions, best, improved = trial, m, True
+                    break
+        if not improved:
+            break
+    return tuple(fractions)
 
 
 def _verify(data: bytes, tags: list[tuple[int, int, int, Any, bool]], mosaic: np.ndarray) -> None:

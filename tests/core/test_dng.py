@@ -55,9 +55,11 @@ def test_dng_of_every_real_file_develops_like_the_source(raw_files, name):
     if RAW_FILES[name]:
         assert diff.max() <= 1 and diff.mean() < 1e-3, (diff.max(), diff.mean())
     else:
-        # LibRaw reads DefaultScale as float32 and stretches with a running float sum: one
-        # output column may take its neighbour; everything else matches
-        assert (diff > 1).mean() < 0.01, (diff > 1).mean()
+        # LibRaw reads DefaultScale as float32 (the source's aspect is a double) and stretches
+        # with a running sum: where that sum lands exactly on a source column (every 244th
+        # column for the DC120's 244/159), the column may take its neighbour. Nothing else moves.
+        columns = np.nonzero(diff.max(axis=(0, 2)))[0]
+        assert len(columns) <= 0.005 * diff.shape[1], columns
 
 
 def test_a_denoised_mosaic_in_a_dng_develops_like_the_same_mosaic_from_the_source(raw_files):
@@ -79,9 +81,9 @@ def test_the_colour_matrix_is_the_one_libraw_used(raw_files):
     assert np.array_equal(dng_colour_matrix(crw), crw.rgb_xyz_matrix[:3].astype(np.float64))
     kodak = raw_files.record(SMALL)  # LibRaw's matrix from Kodak's tags: inverted back
     assert not kodak.rgb_xyz_matrix.any() and kodak.rgb_cam is not None
-    back = open_raw(raw_files.dng(SMALL))
-    assert back.rgb_cam is not None
-    np.testing.assert_allclose(back.rgb_cam, kodak.rgb_cam, rtol=0, atol=2e-7)
+    for name in (SMALL, "Kodak_DC120_P003917.KDC"):
+        back = raw_files.dng_photo(name).meta.extra["raw"]
+        assert np.array_equal(back.rgb_cam, raw_files.record(name).rgb_cam), name
 
 
 needs_exiftool = pytest.mark.skipif(
