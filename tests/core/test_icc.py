@@ -91,6 +91,12 @@ def test_littlecms_converts_known_colours_through_them(name):
 
 
 def test_srgb_is_pillows_and_unknown_names_are_refused():
-    assert icc_profile("srgb") == ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    pillows = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    ours = icc_profile("srgb")
+
+    def undated(b: bytes) -> bytes:  # creation date (24:36) and profile ID (84:100) vary
+        return b[:24] + b[36:84] + b[100:]
+
+    assert undated(ours) == undated(pillows)
     with pytest.raises(ValueError, match="colour space"):
         icc_profile("cmyk")
