@@ -28,6 +28,7 @@ render (`raw.render_raw`) equals the source's render of the same mosaic.
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections.abc import Iterator
 from fractions import Fraction
@@ -40,13 +41,24 @@ import tifffile
 from deconv_gui import __version__
 from deconv_gui.core.image import ImageMeta
 from deconv_gui.core.io import _atomic_write, _check_target
-from deconv_gui.core.raw import LIBRAW_XYZ_RGB, RawData
+from deconv_gui.core.raw import RawData
 from deconv_gui.core.rawmeta import write_dng_metadata
 from deconv_gui.errors import ImageWriteError
 
 __all__ = ["dng_colour_matrix", "write_dng"]
 
-_EXIF_TO_FLIP = {1: 0, 2: 1, 3: 3, 4: 2, 5: 4, 6: 6, 7: 7, 8: 5}
+_log = logging.getLogger(__name__)
+
+# LibRaw's own sRGB -> XYZ (D65) matrix (LibRaw_constants::xyz_rgb, LibRaw 0.22), used to
+# replay how LibRaw turns a DNG ColorMatrix into its camera -> sRGB matrix.
+LIBRAW_XYZ_RGB = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+
 _BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _SRATIONAL = 1, 2, 3, 4, 5, 10
 _D65 = 21  # EXIF LightSource code
 
@@ -63,7 +75,8 @@ def write_dng(
 
     Atomic; never replaces an existing file (nor the source) unless ``overwrite=True``.
     Raises `ImageWriteError` (one line) for a sensor a DNG cannot describe (no colour-filter
-    mosaic, not RGB), an unwritable target, or metadata that would damage the DNG.
+    mosaic, not RGB) or an unwritable target. Metadata that exiv2 cannot add without
+    disturbing the DNG's own tags or pixels is left out (logged as a warning).
     """
     out = Path(path).expanduser()
     name = out.name or str(out)
@@ -95,11 +108,9 @@ def write_dng(
         _verify(data, tags, m)
     except Exception:
         # exiv2 refused the metadata or disturbed the DNG: keep the photo, drop the extras
-        import logging
-
-        logging.getLogger(__name__).warning(
+        _log.warning(
             "%s: the source's EXIF/XMP/IPTC could not be added safely; the DNG has the "
-            "camera make, model and the DNG tags only",
+            "camera make and model and the DNG tags only",
             name,
             exc_info=True,
         )

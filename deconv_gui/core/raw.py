@@ -115,18 +115,8 @@ DEVELOPMENT: dict[str, Any] = {
     "fbdd_noise_reduction": rawpy.FBDDNoiseReductionMode.Off,
 }
 
-# LibRaw flip (dcraw convention) -> EXIF orientation, and back
+# LibRaw flip (dcraw convention) -> EXIF orientation
 _FLIP_TO_EXIF = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
-
-# LibRaw's own sRGB -> XYZ (D65) matrix (LibRaw_constants::xyz_rgb, LibRaw 0.22), used to
-# turn a camera -> sRGB matrix back into a DNG ColorMatrix that LibRaw inverts identically.
-LIBRAW_XYZ_RGB = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
-)
 
 # DNG IFD0 tags that describe the camera's colour; copied verbatim when the source is a DNG
 # so that both LibRaw and Adobe's pipeline derive the same colour from the new file.
@@ -200,10 +190,6 @@ class RawData:
     libraw_version: str
     file_size: int
     file_mtime_ns: int
-
-    @property
-    def is_dng(self) -> bool:
-        return bool(self.dng_colour_tags) or self.format == "DNG"
 
     def black_map(self) -> np.ndarray:
         """(n, n) black level of each photosite of the pattern (float32)."""

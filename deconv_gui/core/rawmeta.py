@@ -16,7 +16,9 @@ Three products come out of one read:
   reads every RAW container; Pillow then reads a plain TIFF), and Pillow takes the descriptive
   IFD0 tags, the Exif and GPS directories from it. Orientation is 1 (the render is upright).
   The maker note is left out of this block: its internal offsets would not survive Pillow
-  moving it. EXIF tags that TIFF/EP cameras store in IFD0 (old Kodaks) move to the Exif IFD.
+  moving it. EXIF tags that TIFF/EP cameras store in IFD0 (old Kodaks) move to the Exif IFD;
+  ISO, exposure, aperture, focal length and date that the EXIF lacks but LibRaw read (from a
+  maker note or its camera table, e.g. a Canon CRW's ISO) are filled in, here and in DNGs.
 * ``makernote``: the maker note bytes as exiv2 lays them out, with their byte order and
   original offset, for a DNG's ``DNGPrivateData`` "MakN" block (the DNG way of keeping maker
   notes readable after they move: readers correct their offsets from the original one).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import struct
 import threading
 from collections.abc import Iterator, Mapping
@@ -398,8 +401,6 @@ def _xmp_field(packet: str | None, name: str) -> str | None:
     """A simple attribute or element value from an XMP packet (e.g. ``aux:Lens``)."""
     if not packet:
         return None
-    import re
-
     m = re.search(rf'{re.escape(name)}="([^"]+)"', packet) or re.search(
         rf"<{re.escape(name)}>([^<]+)</{re.escape(name)}>", packet
     )

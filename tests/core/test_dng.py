@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ import cv2
 import numpy as np
 import pytest
 import rawpy
+import tifffile
 from PIL import Image
 from rawfiles import BAYER, CRW, RAW_FILES, SMALL, levels16
 
@@ -261,6 +263,26 @@ def test_dng_never_replaces_its_source(tmp_path):
     with pytest.raises(ImageWriteError, match="original"):
         write_dng(source, open_raw(source))
     assert source.read_bytes() == before
+
+
+def test_metadata_that_would_disturb_the_dng_is_left_out(tmp_path, monkeypatch, caplog):
+    """If exiv2's rewrite changed a pixel (or a DNG tag), the DNG is written without it."""
+    from deconv_gui.core import dng as dng_module
+
+    real = dng_module.write_dng_metadata
+
+    def damaging(data: bytes, meta: RawMetadata) -> bytes:
+        out = bytearray(real(data, meta))
+        with tifffile.TiffFile(io.BytesIO(bytes(out))) as tf:
+            out[tf.pages[0].dataoffsets[0] + 10] ^= 0xFF
+        return bytes(out)
+
+    monkeypatch.setattr(dng_module, "write_dng_metadata", damaging)
+    raw = synthetic("RGGB", (30, 40))
+    back = open_raw(write_dng(tmp_path / "safe.dng", raw))
+    assert np.array_equal(back.mosaic, raw.mosaic)
+    assert back.metadata.iso is None and back.metadata.make == "Deconv"
+    assert "could not be added safely" in caplog.text
 
 
 def test_dng_refuses_bad_requests(tmp_path):
