@@ -8,17 +8,18 @@ pixels and channels).
 
     nice -n 5 python benchmarks/raw_io.py [--data ../shared/data/raw]
 
-Measured 2026-12-01 with that command (2 shared CPU cores, load average about 5 from other
-jobs; rawpy 0.28.0 / LibRaw 0.22.2):
+Measured 2026-12-01 with that command (2 CPU cores shared with other jobs, load average about
+5; rawpy 0.28.0 / LibRaw 0.22.2; an earlier run at a lighter moment rendered the 12 MP file in
+1.76 s):
 
     file                                 MP  open s render s preview s  DNG s TIFF s DNG MB  max   mean
-    Canon_EOS_550D_MagicLantern_...dng  2.0    0.10     0.32      0.07   0.03   0.63    4.0    0 0.0000
-    Canon_PowerShot_G2_CRW_0304.CRW     4.0    0.10     0.55      0.01   0.02   1.50    8.0    0 0.0000
-    Canon_PowerShot_S40_CRW_0117.CRW    4.0    0.12     0.51      0.00   0.03   1.25    8.0    0 0.0000
-    GoPro_Fusion_GPFR7066_from_GPR.dng  9.3    0.10     1.02      0.15   0.08   3.11   18.6    0 0.0000
-    GoPro_HERO7_Black_..._from_GPR.dng 12.0    0.12     1.76      0.23   0.14   5.47   24.0    0 0.0000
-    Kodak_DC120_P003917.KDC             0.8    0.03     0.13      0.05   0.06   0.57    1.7 26410 3.2443
-    Kodak_DC50_DC0008L.KDC              0.4    0.01     0.09      0.03   0.02   0.23    0.8    0 0.0000
+    Canon_EOS_550D_MagicLantern_...dng  2.0    0.12     0.46      0.10   0.04   0.88    4.0    0 0.0000
+    Canon_PowerShot_G2_CRW_0304.CRW     4.0    0.12     0.82      0.00   0.05   2.32    8.0    0 0.0000
+    Canon_PowerShot_S40_CRW_0117.CRW    4.0    0.17     0.81      0.01   0.05   2.05    8.0    0 0.0000
+    GoPro_Fusion_GPFR7066_from_GPR.dng  9.3    0.13     2.03      0.27   0.15   5.94   18.6    0 0.0000
+    GoPro_HERO7_Black_..._from_GPR.dng 12.0    0.14     3.27      0.34   0.30   8.10   24.0    0 0.0000
+    Kodak_DC120_P003917.KDC             0.8    0.06     0.21      0.09   0.13   1.22    1.7 26410 3.2443
+    Kodak_DC50_DC0008L.KDC              0.4    0.01     0.09      0.06   0.03   0.30    0.8    0 0.0000
 
 The DNGs develop bit-identically except the Kodak DC120's (non-square pixels, aspect 244/159):
 LibRaw reads DefaultScale as float32 where it had the source's aspect as a double, and its
