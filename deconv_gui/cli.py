@@ -29,9 +29,20 @@ if TYPE_CHECKING:
     from deconv_gui.core.inputs import InputFile
     from deconv_gui.core.naming import PlannedFile
     from deconv_gui.core.pipeline import FileProgress
+    from deconv_gui.core.recipe import Recipe
     from deconv_gui.core.spec import RestoreSpec
 
-SUBCOMMANDS = ("restore", "models", "metrics", "degrade", "eval", "finetune", "bench", "self-test")
+SUBCOMMANDS = (
+    "restore",
+    "analyze",
+    "models",
+    "metrics",
+    "degrade",
+    "eval",
+    "finetune",
+    "bench",
+    "self-test",
+)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -102,16 +113,14 @@ def _registry():
 
 
 def _outputs(
-    files: list[Path | InputFile], spec: RestoreSpec, output: str | None, many: bool
+    files: list[Path | InputFile], suffix: str, output: str | None, many: bool
 ) -> list[PlannedFile]:
-    """Where each result goes: next to its original, into the folder ``output`` (several
-    inputs, an existing folder or a trailing slash) or, for one input, to the file
-    ``output``."""
+    """Where each result goes (named with ``suffix``): next to its original, into the
+    folder ``output`` (several inputs, an existing folder or a trailing slash) or, for one
+    input, to the file ``output``."""
     from deconv_gui.core.inputs import InputFile
     from deconv_gui.core.naming import PlannedFile, plan_outputs
-    from deconv_gui.models.registry import default_suffix
 
-    suffix = default_suffix(spec.task, spec.scale)
     if output is None:
         return plan_outputs(files, suffix=suffix)
     out = Path(output)
@@ -171,16 +180,89 @@ def _check_model_options(args: argparse.Namespace, spec: RestoreSpec) -> None:
 
 
 # ----------------------------------------------------------------------------- commands
+def _percent(value: float | None, what: str, default: float) -> float:
+    """A 0-100 percentage option as a 0-1 fraction."""
+    if value is None:
+        return default
+    from deconv_gui.core.validate import check_finite
+
+    v = check_finite(value, what)
+    if not 0.0 <= v <= 100.0:
+        raise DeconvError(f"{what} must be between 0 and 100 (percent), got {value:g}")
+    return v / 100.0
+
+
+def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
+    """The recipe a ``restore`` runs: ``--recipe FILE``, or ``--model a[,b...]`` with
+    ``--strength/--amount/--detail/--kernel`` (for every step). Each step's model must
+    exist and its strength fit the model's range."""
+    from deconv_gui.core.recipe import Recipe, load_recipe
+    from deconv_gui.core.validate import check_strength
+
+    amount = _percent(args.amount, "--amount", 1.0)
+    detail = _percent(args.detail, "--detail", 0.0)
+    if args.recipe:
+        if args.strength is not None or args.kernel:
+            raise DeconvError("--strength and --kernel go into the recipe's steps")
+        recipe = load_recipe(args.recipe)
+        if args.amount is not None or args.detail is not None:
+            from dataclasses import replace
+
+            recipe = Recipe(
+                tuple(
+                    replace(
+                        st,
+                        amount=amount if args.amount is not None else st.amount,
+                        detail=detail if args.detail is not None else st.detail,
+                    )
+                    for st in recipe.steps
+                ),
+                recipe.name,
+            )
+    else:
+        if "," in args.model and args.strength is not None:
+            raise DeconvError(
+                "--strength with several models is ambiguous: give each step its strength "
+                "in a recipe file (--recipe)"
+            )
+        params = {"kernel": args.kernel} if args.kernel else {}
+        recipe = Recipe.from_models(
+            args.model, strength=args.strength, amount=amount, detail=detail, params=params
+        )
+    for i, st in enumerate(recipe.steps, 1):
+        spec = registry.get(st.model)
+        where = "--strength" if len(recipe.steps) == 1 else f"step {i} ({st.model}) strength"
+        check_strength(spec, st.strength, where)
+    return recipe
+
+
+def _recipe_suffix(recipe: Recipe, registry) -> tuple[str, RestoreSpec]:
+    """The output name suffix of a run (one model: its own, e.g. ``_denoised``; several:
+    ``_restored``, or ``_xN`` when they enlarge) and the spec that names the run."""
+    from deconv_gui.models.registry import default_suffix
+
+    specs = [registry.get(st.model) for st in recipe.steps]
+    if len(specs) == 1:
+        return default_suffix(specs[0].task, specs[0].scale), specs[0]
+    scale = 1
+    for sp in specs:
+        scale *= int(sp.scale)
+    return (f"_restored_x{scale}" if scale > 1 else "_restored"), specs[-1]
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from functools import partial
 
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.io import load_image
-    from deconv_gui.core.pipeline import photo_job, restore_files
+    from deconv_gui.core.pipeline import restore_files
+    from deconv_gui.core.recipe import recipe_job
     from deconv_gui.core.tiling import run_to_end
 
-    spec = _registry().get(args.model)
-    _check_model_options(args, spec)
+    registry = _registry()
+    recipe = _recipe_from_args(args, registry)
+    suffix, _ = _recipe_suffix(recipe, registry)
+    label = recipe.name or ",".join(st.model for st in recipe.steps)
     _apply_threads(args)
     found = expand_inputs(args.inputs, recursive=args.recursive)
     for skipped in found.skipped:
@@ -191,10 +273,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not files:
         raise DeconvError("no input images")
     many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
-    tasks = _outputs(files, spec, args.output, many)
+    tasks = _outputs(files, suffix, args.output, many)
+    base = _load_options(args)
     run = restore_files(
         tasks,
-        photo_job(spec, _load_options(args), tile_size=args.tile),
+        recipe_job(recipe, registry.get, base, tile_size=args.tile),
         overwrite=args.overwrite,
         load=partial(load_image, max_pixels=args.max_pixels),
     )
@@ -204,7 +287,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         nonlocal bar
         if not p.finished:
             if bar is None:
-                bar = ProgressBar(f"{p.path.name} [{spec.id}]")
+                bar = ProgressBar(f"{p.path.name} [{label}]")
             if p.tiles_total:
                 bar.update(p.tiles_done, p.tiles_total)
             return
@@ -219,6 +302,44 @@ def cmd_restore(args: argparse.Namespace) -> int:
         print(f"{len(summary.failed)} of {len(tasks)} file(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _model_for_step(registry, step) -> str | None:
+    """The model the app would pick for a suggested step (same task and scale)."""
+    from deconv_gui.models.registry import card_order
+
+    order = {"bundled": 0, "classical": 1, "finetuned": 2, "imported": 3}
+    cands = [s for s in registry.by_task(step.task) if int(s.scale) == int(step.scale)]
+    cands.sort(key=lambda s: (order.get(s.kind, 9), card_order(s)))
+    return cands[0].id if cands else None
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from deconv_gui.core.analyze import analyze
+    from deconv_gui.core.inputs import expand_inputs
+    from deconv_gui.core.io import load_image
+
+    registry = _registry()
+    found = expand_inputs(args.inputs)
+    reports: list[dict[str, Any]] = []
+    failures = 0
+    for path in [*found.paths, *found.missing]:
+        try:
+            photo = load_image(path)
+        except DeconvError as exc:
+            failures += 1
+            print(f"error: {path}: {exc}", file=sys.stderr)
+            continue
+        a = analyze(photo.rgb, photo.meta)
+        report = {"path": str(path), **a.to_json()}
+        for step, entry in zip(a.steps, report["steps"], strict=True):
+            entry["model"] = _model_for_step(registry, step)
+        reports.append(report)
+        if not args.json:
+            print(f"{path.name}: {a.summary()}")
+    if args.json:
+        _print_json(reports)
+    return 1 if failures else 0
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -490,9 +611,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also the photos in sub-folders of a folder (kept below the output folder)",
     )
-    p.add_argument("--model", required=True, metavar="ID")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--model", metavar="ID[,ID...]", help="a model, or several run in order (a,b,c)"
+    )
+    which.add_argument("--recipe", metavar="FILE", help="a recipe (JSON) of steps to run")
     p.add_argument("--output", "-o", metavar="FILE_OR_DIR")
     p.add_argument("--strength", type=float, default=None)
+    p.add_argument(
+        "--amount",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="0-100: blend the result with the original (default 100)",
+    )
+    p.add_argument(
+        "--detail",
+        type=float,
+        default=None,
+        metavar="PERCENT",
+        help="0-100: give back fine detail the model removed with the noise (default 0)",
+    )
     p.add_argument(
         "--kernel", help="blur kernel for classical deblur, e.g. gaussian:2, motion:15:30, disk:4"
     )
@@ -500,6 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=250_000_000, help="refuse larger images")
     device_opts(p)
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("analyze", help="measure photos and suggest what to do with them")
+    p.add_argument("inputs", nargs="+", metavar="PHOTO")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("models", help="list, show, import or remove models")
     p.add_argument("action", nargs="?", choices=("list", "show", "import", "remove"))

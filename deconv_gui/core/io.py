@@ -4,6 +4,8 @@ This is the only module that knows about Pillow modes and OpenCV's BGR order. Ev
 returns follows the contract of `deconv_gui.core.image`: RGB, HWC, float32 in [0, 1], plus an
 `ImageMeta` record.
 
+Camera RAW files (`RAW_EXTENSIONS`) are read and rendered by `deconv_gui.core.raw`.
+
 Reading: only regular files are opened (a FIFO would block forever, a device never end).
 Pillow opens every file and provides the metadata (EXIF, ICC profile, DPI) and, for 8-bit
 images and 16-bit grey, the pixels. Pillow has no 16-bit colour mode, so 16-bit RGB(A) and
@@ -49,6 +51,7 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, UnidentifiedImageEr
 
 from deconv_gui.core import metadata
 from deconv_gui.core.image import ImageMeta, Photo, check_rgb
+from deconv_gui.core.raw import RAW_EXTENSIONS, is_raw_path, load_raw_photo, load_raw_preview
 from deconv_gui.errors import ImageReadError, ImageWriteError
 
 __all__ = [
@@ -85,6 +88,7 @@ READ_EXTENSIONS = frozenset(
         ".dib",
         ".heic",
         ".heif",
+        *RAW_EXTENSIONS,  # camera RAW files: opened and rendered by core.raw
     }
 )
 _WRITE_FORMATS = {
@@ -192,11 +196,14 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     a photo format defines: floats already within [0, 1] are taken as they are, other data
     is stretched from its own minimum to its maximum (see `_tiff_samples_to_unit`); their
     ``meta.bit_depth`` is 16 (what they are saved as). XMP and IPTC land in ``meta.xmp`` and
-    ``meta.iptc``.
+    ``meta.iptc``. A camera RAW file (`core.raw`) is rendered with the module's one
+    development.
     """
     p = Path(path)
     name = p.name or str(p)
-    _check_is_file(p)
+    _check_is_file(p)  # before anything opens it, RAW readers included
+    if is_raw_path(p):
+        return load_raw_photo(p, max_pixels=max_pixels)
     try:
         with _open_regular(p) as fp, _pillow_limit_for(max_pixels):
             return _load_from_file(p, fp, max_pixels)
@@ -219,6 +226,8 @@ def load_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarr
     p = Path(path)
     name = p.name or str(p)
     _check_is_file(p)
+    if is_raw_path(p):  # the embedded preview JPEG, or a half-size render
+        return load_raw_preview(p, max_side)
     try:
         with _open_regular(p) as fp, _pillow_limit_for(DEFAULT_MAX_PIXELS):
             _check_not_empty(fp, name)

@@ -9,6 +9,7 @@ files left. CLI cases run the real command in a subprocess.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -127,14 +128,8 @@ def fifo(tmp_path: Path):
     os.mkfifo(path)
     yield path
     # a loader that did block would be released by a writer opening the other end
-    fd = None
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError:
-        pass
-    finally:
-        if fd is not None:
-            os.close(fd)
+    with contextlib.suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
 
 
 @pytest.mark.parametrize("loader", LOADERS, ids=lambda f: f.__name__)
@@ -165,6 +160,21 @@ def test_links_to_special_files_and_devices_are_refused(fifo: Path, tmp_path: Pa
         err = _in_thread(lambda d=device: load_image(Path(d)))
         assert isinstance(err, ImageReadError)
         assert plain(str(err)).endswith("it is a device, not an image file")
+
+
+@pytest.mark.parametrize("name", ["pipe.nef", "pipe.dng"])
+def test_a_fifo_with_a_raw_name_is_refused_too(tmp_path: Path, name: str) -> None:
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this system")
+    path = tmp_path / name
+    os.mkfifo(path)
+    try:
+        for loader in LOADERS:
+            err = _in_thread(lambda f=loader: f(path))
+            assert isinstance(err, ImageReadError) and "named pipe (FIFO)" in str(err)
+    finally:  # release a reader that did block
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
 
 
 def test_a_socket_is_refused() -> None:

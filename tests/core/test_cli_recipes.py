@@ -1,0 +1,95 @@
+"""`deconv-gui restore` with several models, recipes, Amount/Detail, and `analyze`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from deconv_gui import cli
+from deconv_gui.core.degrade import parse_spec
+from deconv_gui.core.image import ImageMeta
+from deconv_gui.core.io import load_image, save_image
+from deconv_gui.core.recipe import Recipe, RecipeStep, save_recipe
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    base = np.clip(0.5 + 0.2 * rng.standard_normal((48, 64, 3)), 0, 1).astype(np.float32)
+    p = tmp_path / "in" / "p.png"
+    p.parent.mkdir()
+    save_image(p, base, ImageMeta())
+    return p
+
+
+def test_models_in_a_row_and_amount(photo, tmp_path, capsys) -> None:
+    out = tmp_path / "out.png"
+    rc = cli.main(
+        [
+            "restore",
+            str(photo),
+            "--model",
+            "lanczos-x2,bicubic-x2",
+            "-o",
+            str(out),
+            "--threads",
+            "1",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    assert load_image(out).rgb.shape == (192, 256, 3)
+    half = tmp_path / "half.png"
+    rc = cli.main(
+        ["restore", str(photo), "--model", "lanczos-x2", "-o", str(half), "--amount", "0"]
+    )
+    assert rc == 0
+    # Amount 0: the "before" itself, i.e. the input enlarged with Lanczos (same model here)
+    same = tmp_path / "same.png"
+    cli.main(["restore", str(photo), "--model", "lanczos-x2", "-o", str(same)])
+    assert np.abs(load_image(half).rgb - load_image(same).rgb).max() <= 1 / 255
+
+
+def test_recipe_file_and_default_name(photo, tmp_path, capsys) -> None:
+    recipe = save_recipe(
+        Recipe((RecipeStep("nlm-denoise", strength=10), RecipeStep("lanczos-x2")), "web"),
+        tmp_path / "web.json",
+    )
+    rc = cli.main(["restore", str(photo), "--recipe", str(recipe)])
+    assert rc == 0, capsys.readouterr().err
+    written = photo.with_name("p_restored_x2.png")
+    assert load_image(written).rgb.shape == (96, 128, 3)
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--model", "nlm-denoise,lanczos-x2", "--strength", "5"], "ambiguous"),
+        (["--model", "nlm-denoise", "--amount", "150"], "between 0 and 100"),
+        (["--model", "nlm-denoise", "--detail", "nan"], "--detail"),
+        (["--model", "nlm-denoise,nope"], "unknown model 'nope'"),
+    ],
+)
+def test_bad_recipe_options_are_one_error_line(photo, capsys, extra, words) -> None:
+    rc = cli.main(["restore", str(photo), *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0
+    assert len(err) == 1 and err[0].startswith("error:") and words in err[0]
+    assert "unexpected" not in err[0]
+
+
+def test_analyze_suggests_in_plain_words(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(1)
+    clean = np.clip(np.kron(rng.random((12, 16, 3)), np.ones((50, 80, 1))), 0, 1).astype(np.float32)
+    noisy = parse_spec("noise=20").apply(clean, seed=0)
+    p = tmp_path / "noisy.png"
+    save_image(p, noisy, ImageMeta())
+    assert cli.main(["analyze", str(p)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("noisy.png: Noisy (about 2") and "Denoise" in line
+    assert cli.main(["analyze", str(p), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[0]
+    assert report["primary"] == "denoise"
+    assert report["steps"][0]["model"] == "redunet-denoise-fast"
+    assert cli.main(["analyze", str(tmp_path / "missing.png")]) == 1
