@@ -401,8 +401,7 @@ def _load_tiff_samples(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         alpha = _apply_orientation(
             _tiff_samples_to_unit(samples[:, :, -1:], bits)[:, :, 0], orientation
         )
-    fp.seek(0)
-    xmp, iptc = metadata.read_xmp_iptc(fp.read(), name)
+    xmp, iptc = _read_xmp_iptc(fp, "TIFF", name)
     extra: dict[str, Any] = {}
     if dpi is not None:
         extra["dpi"] = dpi

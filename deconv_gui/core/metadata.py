@@ -71,23 +71,33 @@ def read_xmp_iptc(data: bytes, name: str = "") -> tuple[str | None, dict[str, An
     if len(data) > _MAX_BYTES:
         _log.warning("%s: too large to read its XMP/IPTC metadata; they are not kept", name)
         return None, None
+    xmp: Any = None
+    iptc: Any = None
     try:
         with exiv2() as pyexiv2:
             img = pyexiv2.ImageData(data)
-            try:
-                xmp = _read_text(img.read_raw_xmp)
-                iptc = _read_text(img.read_iptc)
+            try:  # each on its own: damaged XMP must not cost the IPTC, nor the reverse
+                xmp = _read_or_warn(img.read_raw_xmp, "XMP", name)
+                iptc = _read_or_warn(img.read_iptc, "IPTC", name)
             finally:
                 img.close()
     except ImportError:
         _log.warning("pyexiv2 is not installed: XMP and IPTC metadata are not kept")
         return None, None
-    except Exception as e:  # damaged metadata (exiv2 raises RuntimeError): keep the pixels
+    except Exception as e:  # exiv2 cannot parse the file's structure: keep the pixels
         _log.warning("%s: unreadable XMP/IPTC metadata ignored (%s)", name or "a photo", e)
         return None, None
     xmp = xmp.strip() if isinstance(xmp, str) else None
     iptc = {k: v for k, v in dict(iptc or {}).items() if v not in (None, "", [])}
     return xmp or None, iptc or None
+
+
+def _read_or_warn(read: Any, what: str, name: str) -> Any:
+    try:
+        return _read_text(read)
+    except Exception as e:  # exiv2's RuntimeError on damaged metadata
+        _log.warning("%s: unreadable %s metadata ignored (%s)", name or "a photo", what, e)
+        return None
 
 
 def _read_text(read: Any) -> Any:

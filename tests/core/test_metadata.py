@@ -250,7 +250,10 @@ def test_damaged_metadata_in_a_source_does_not_stop_it(tmp_path: Path) -> None:
     bad.write_bytes(good[: at + 40] + b"\x00garbage<<>>" + good[at + 52 :])  # XMP mangled
     photo = load_image(bad)
     assert photo.rgb.shape == (H, W, 3)
-    assert save_image(tmp_path / "out.png", photo.rgb, photo.meta).is_file()
+    assert photo.meta.iptc and photo.meta.iptc["Iptc.Application2.City"] == "Zürich"  # kept
+    out = save_image(tmp_path / "out.png", photo.rgb, photo.meta)
+    back = load_image(out).meta.iptc
+    assert back is not None and {k: back[k] for k in IPTC} == IPTC
 
 
 def test_without_pyexiv2_photos_still_load_and_save(
