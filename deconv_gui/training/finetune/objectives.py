@@ -1,0 +1,239 @@
+"""The loss per kind of data, and the held-out measure that goes with it.
+
+* `Supervised` (pairs, clean photos + a degradation): Charbonnier loss against the target;
+  held out: PSNR/SSIM against the target (on Y with the scale shaved for upscalers).
+* `NeighbourSubsampling` (noisy photos only): Neighbor2Neighbor (Huang et al., "Neighbor2
+  Neighbor: Self-Supervised Denoising from Single Noisy Images", CVPR 2021). The network
+  sees a half-size image made of one pixel of each 2x2 cell and must predict a neighbouring
+  pixel's image (MSE), plus the paper's regulariser that ties this to the network's output
+  on the whole image. Unlike a blind spot, the network keeps seeing every pixel it is given,
+  so a supervised denoiser is not pulled towards ignoring the centre pixel.
+* `BlindSpot` (Noise2Void): kept for comparison (``objective="noise2void"``): it measured
+  -0.96 dB on `benchmarks/bench_finetune.py`.
+
+Held out, both self-supervised objectives use `self_supervised_mse`: the network's output
+on each half-size image of a held-out photo against the two neighbouring half-size images.
+For noise that is independent from pixel to pixel the target's noise is independent of the
+input, so this equals the true MSE of the network's output (on the half-size image) plus a
+constant (the noise variance and the small signal gap between neighbours): it goes down only
+when the network really gets better. (A blind-spot loss measures the network with hidden
+pixels, not the network the app runs: it rose while the true PSNR fell.)
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from deconv_gui.core import degrade as _degrade
+from deconv_gui.core.metrics import psnr, rgb_to_y, shave, ssim
+from deconv_gui.training.degradations import Batch, to_tensor
+from deconv_gui.training.finetune.sampling import (
+    blind_spot,
+    cell_image,
+    neighbours_of,
+    random_neighbour_picks,
+    split_cells,
+)
+from deconv_gui.training.finetune.sources import Source, ValItem
+from deconv_gui.training.loop import charbonnier
+
+# (input NCHW, noise map (B, 1, 1, 1) or None) -> output, on the model's device
+Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+def make_forward(model: torch.nn.Module, device: torch.device, noise_map: bool) -> Forward:
+    """The model as a `Forward`: inputs moved to ``device``, the noise map passed when the
+    network takes one."""
+
+    def forward(x: torch.Tensor, nm: torch.Tensor | None) -> torch.Tensor:
+        x = x.to(device)
+        if noise_map and nm is not None:
+            return model(x, nm.to(device))
+        return model(x)
+
+    return forward
+
+
+class Objective(ABC):
+    """How a fine-tune learns from a batch, and how its held-out photos are scored."""
+
+    name: ClassVar[str]
+    supervised: ClassVar[bool]
+    patch_multiple: ClassVar[int] = 1  # input patches must be a multiple of this
+
+    @abstractmethod
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        """The training loss of one batch (``gen``: the job's seeded torch generator)."""
+
+    @property
+    @abstractmethod
+    def metric(self) -> str:
+        """What the held-out score is, in words (shown with the numbers)."""
+
+
+class Supervised(Objective):
+    name = "supervised"
+    supervised = True
+
+    def __init__(self, scale: int = 1) -> None:
+        self.scale = int(scale)
+
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        out = forward(batch.lq, batch.noise_map)
+        return charbonnier(out, batch.gt.to(out.device))
+
+    @property
+    def metric(self) -> str:
+        return "PSNR/SSIM on Y" if self.scale > 1 else "PSNR/SSIM on RGB"
+
+
+class NeighbourSubsampling(Objective):
+    """Neighbor2Neighbor: reconstruction + ``gamma`` x the consistency regulariser."""
+
+    name = "neighbor2neighbor"
+    supervised = False
+    patch_multiple = 2
+
+    def __init__(self, gamma: float = 1.0) -> None:
+        self.gamma = float(gamma)
+
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        y = batch.lq
+        first, second = random_neighbour_picks(y, gen)
+        g1, g2 = split_cells(y, first, second)
+        out = forward(g1, batch.noise_map)
+        diff = out - g2.to(out.device)
+        loss = diff.pow(2).mean()
+        if self.gamma > 0:
+            with torch.no_grad():
+                whole = forward(y, batch.noise_map)
+            f1, f2 = split_cells(whole, first.to(whole.device), second.to(whole.device))
+            loss = loss + self.gamma * (diff - (f1 - f2)).pow(2).mean()
+        return loss
+
+    @property
+    def metric(self) -> str:
+        return "self-supervised PSNR (neighbouring pixels)"
+
+
+class BlindSpot(Objective):
+    """Noise2Void: MSE on randomly hidden pixels, each replaced by a random neighbour."""
+
+    name = "noise2void"
+    supervised = False
+
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        masked, mask = blind_spot(batch.lq, gen)
+        out = forward(masked, batch.noise_map)
+        mask = mask.to(out.device)
+        diff = (out - batch.lq.to(out.device)) * mask
+        return diff.pow(2).sum() / (mask.sum() * out.shape[1]).clamp_min(1.0)
+
+    @property
+    def metric(self) -> str:
+        return "self-supervised PSNR (neighbouring pixels)"
+
+
+OBJECTIVES = ("neighbor2neighbor", "noise2void")  # for noisy-only data
+DEFAULT_SELF_SUPERVISED = "neighbor2neighbor"
+
+
+def objective_for(source: Source, name: str | None = None) -> Objective:
+    """The objective for a source: supervised for pairs and clean photos, a self-supervised
+    one (``name``, default `DEFAULT_SELF_SUPERVISED`) for noisy photos only."""
+    from deconv_gui.errors import DeconvError
+
+    if source.supervised:
+        return Supervised(source.base.scale)
+    name = name or DEFAULT_SELF_SUPERVISED
+    if name == "neighbor2neighbor":
+        return NeighbourSubsampling()
+    if name == "noise2void":
+        return BlindSpot()
+    raise DeconvError(
+        f"unknown self-supervised objective {name!r} (choose {', '.join(OBJECTIVES)})"
+    )
+
+
+# ---------------------------------------------------------------------------- scoring
+
+
+def self_supervised_mse(forward: Forward, noisy: torch.Tensor, nm: torch.Tensor | None) -> float:
+    """Held-out self-supervised loss of a (1, C, H, W) noisy image (even sides): the output
+    on each of the four half-size images of its 2x2 cells against the two next to it."""
+    total = 0.0
+    for p in range(4):
+        out = forward(cell_image(noisy, p), nm).float().cpu()
+        for q in neighbours_of(p):
+            total += float((out - cell_image(noisy, q)).pow(2).mean())
+    return total / 8.0
+
+
+def _to_u8(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def validate(
+    model: torch.nn.Module,
+    source: Source,
+    objective: Objective,
+    device: torch.device,
+    with_preview: bool,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Score ``model`` on the source's held-out items: ``{"psnr", "ssim", "input_psnr",
+    "metric", "photos"}`` (higher is better; "ssim" and "input_psnr" None for the
+    self-supervised score) and, with ``with_preview``, uint8 crops of the first item
+    (``{"name", "input", "output", "target"}``, at output size, target None without one)."""
+    from deconv_gui.models.networks import NOISE_MAP_SCALE
+
+    model.eval()
+    forward = make_forward(model, device, source.base.noise_map)
+    s = source.base.scale
+    psnrs, ssims, inps = [], [], []
+    preview = None
+    with torch.inference_mode():
+        for k, item in enumerate(source.val):
+            nm = torch.tensor([item.sigma / NOISE_MAP_SCALE]) if source.base.noise_map else None
+            lq_t = to_tensor(item.lq[None])
+            out_np = forward(lq_t, nm).float().cpu().clamp(0, 1)[0].permute(1, 2, 0).numpy()
+            lq_np = item.lq.astype(np.float32) / 255.0
+            if objective.supervised:
+                p, q, i = _supervised_scores(out_np, lq_np, item, s)
+                psnrs.append(p)
+                ssims.append(q)
+                inps.append(i)
+            else:
+                mse = self_supervised_mse(forward, lq_t, nm)
+                psnrs.append(10 * math.log10(1.0 / max(mse, 1e-12)))
+            if with_preview and k == 0:
+                inp_show = _degrade.upscale_bicubic(lq_np, s) if s > 1 else lq_np
+                preview = {"name": item.name, "input": _to_u8(inp_show),
+                           "output": _to_u8(out_np), "target": item.gt}  # fmt: skip
+    model.train()
+    val = {
+        "psnr": round(float(np.mean(psnrs)), 3),
+        "ssim": round(float(np.mean(ssims)), 4) if ssims else None,
+        "input_psnr": round(float(np.mean(inps)), 3) if inps else None,
+        "metric": objective.metric,
+        "photos": len(source.val),
+    }
+    return val, preview
+
+
+def _supervised_scores(out: np.ndarray, lq: np.ndarray, item: ValItem,
+                       s: int) -> tuple[float, float, float]:  # fmt: skip
+    assert item.gt is not None
+    gt = item.gt.astype(np.float32) / 255.0
+    inp = _degrade.upscale_bicubic(lq, s) if s > 1 else lq
+    if s > 1:
+        g, i, o = (shave(rgb_to_y(v), s) for v in (gt, inp, out))
+    else:
+        g, i, o = gt, inp, out
+    return (float(psnr(o, g, data_range=1.0)), float(ssim(o, g, data_range=1.0)),
+            float(psnr(i, g, data_range=1.0)))  # fmt: skip
