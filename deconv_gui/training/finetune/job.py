@@ -33,6 +33,7 @@ from deconv_gui.training.degradations import Batch
 from deconv_gui.training.finetune.guard import Verdict, judge
 from deconv_gui.training.finetune.objectives import (
     Objective,
+    correlated_noise_caveat,
     make_forward,
     objective_for,
     validate,
@@ -182,7 +183,7 @@ class _FinetuneTrainer(Trainer):
 
 class Checkpointer:
     """The checkpoint of one job: the trainer's state plus the job's own (``finetune``:
-    the fingerprint of its data and settings, the base score, the curve, the batch size).
+    the fingerprint of its data and settings, the curve, the batch size).
 
     `restore` loads it only when the fingerprint matches; `save` writes atomically (a
     temporary file, then a rename); `due` says when the interval has passed. A folder that
@@ -341,28 +342,28 @@ def finetune_job(
         **source.fingerprint(),
         **settings,
     }
+    yield FinetuneProgress(0, steps, phase="validating", message="measuring the base model",
+                           elapsed_s=time.perf_counter() - t0)  # fmt: skip
+    before, preview = validate(trainer.model, source, goal, dev, True)
+    caveat = "" if goal.supervised else correlated_noise_caveat(trainer.model, source, dev)
     ckpt = Checkpointer(checkpoint_dir, fingerprint, checkpoint_minutes)
-    state: dict[str, Any] = {"before": None, "curve": []}
+    state: dict[str, Any] = {"curve": []}
     restored = ckpt.restore(trainer) if resume else None
     if restored is not None:
         trainer.batch_size = int(restored.get("batch", trainer.batch_size))
-        state.update(before=restored.get("before"), curve=list(restored.get("curve", [])))
+        state["curve"] = list(restored.get("curve", []))
+        _, preview = validate(trainer.model, source, goal, dev, True)
 
     def job_state() -> dict[str, Any]:
         return {**state, "batch": trainer.batch_size}
 
-    if state["before"] is None:
-        yield FinetuneProgress(0, steps, phase="validating", message="measuring the base model",
-                               elapsed_s=time.perf_counter() - t0)  # fmt: skip
-        state["before"], preview_before = validate(trainer.model, source, goal, dev, True)
-    else:
-        _, preview_before = validate(trainer.model, source, goal, dev, True)
-    before: dict[str, Any] = state["before"]
-    resumed = f"resumed at step {trainer.step}" if restored is not None else ""
+    notes = [f"resumed at step {trainer.step}" if restored is not None else ckpt.note]
+    if caveat:
+        notes.append(f"warning: {caveat}; the result will not be saved")
     yield FinetuneProgress(
-        trainer.step, steps, phase="validating", val=before, preview=preview_before,
+        trainer.step, steps, phase="validating", val=before, preview=preview,
         batch=trainer.batch_size, elapsed_s=time.perf_counter() - t0,
-        message=resumed or ckpt.note or "base model measured",
+        message="; ".join(n for n in notes if n) or "base model measured",
     )  # fmt: skip
     ckpt.note = ""
 
@@ -399,7 +400,7 @@ def finetune_job(
             ckpt.save(trainer, job_state())  # cancelled or failed: keep it for a resume
     if after is before or (state["curve"] and "psnr" not in state["curve"][-1]):
         after, _ = validate(trainer.model, source, goal, dev, False)
-    verdict = judge(before, after, supervised=goal.supervised)
+    verdict = judge(before, after, supervised=goal.supervised, caveat=caveat)
     module = copy.deepcopy(trainer.model).cpu().eval()
     yield FinetuneProgress(steps, steps, phase="done", val=after, batch=trainer.batch_size,
                            elapsed_s=time.perf_counter() - t0, message=verdict.message)  # fmt: skip
