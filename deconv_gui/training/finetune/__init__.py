@@ -32,7 +32,6 @@ from deconv_gui.training.finetune.guard import Verdict, WorseModelError, judge
 from deconv_gui.training.finetune.job import (
     CHECKPOINT_NAME,
     DEFAULT_LR,
-    DEFAULT_LR_NOISY,
     DEFAULT_STEPS,
     Checkpointer,
     FinetuneProgress,
@@ -61,7 +60,6 @@ _checked_degradation = checked_degradation
 __all__ = [
     "CHECKPOINT_NAME",
     "DEFAULT_LR",
-    "DEFAULT_LR_NOISY",
     "DEFAULT_STEPS",
     "MODES",
     "MODE_HELP",
