@@ -92,7 +92,7 @@ def run_finetune_cli(
         gen.close()
     if result.refused and not force:
         shutil.rmtree(ckdir, ignore_errors=True)
-        raise WorseModelError(result.message + " (--force saves it anyway)")
+        raise WorseModelError(result.message)
     saved = save_finetuned(result, name, force=force)
     shutil.rmtree(ckdir, ignore_errors=True)
     b, a = result.before, result.after

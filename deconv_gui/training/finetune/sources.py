@@ -9,7 +9,8 @@ photos, `POOL_BUDGET_PIXELS` over all photos) and then yields batches
 (noisy photos only: the batch's target is the noisy patch itself, the self-supervised
 objective decides what to do with it). ``Source.supervised`` says which kind of objective
 and validation fits it. A new kind of data (e.g. noisy RAW mosaics, 4 packed channels) is
-one more subclass: `list_items`, `read`, `val_item` and `batch`.
+one more subclass registered in `SOURCES`: `list_items`, `read`, `val_item` and `batch`,
+plus `as_float` and `preview_rgb` for pixels that are not 8-bit RGB.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from deconv_gui.training.degradations import (
     RandomDegradation,
     checked_degradation,
     effective_sigma,
-    to_tensor,
 )
 
 MODES = ("pairs", "clean", "noisy")
@@ -276,12 +276,6 @@ def _centre(img: np.ndarray, side: int, mult: int = 1) -> tuple[int, int, int, i
     return y, x, ch, cw
 
 
-def _estimate_sigma(u8: np.ndarray) -> float:
-    from deconv_gui.core.noise import estimate_noise_sigma
-
-    return float(estimate_noise_sigma(u8.astype(np.float32) / 255.0))
-
-
 class Source(ABC):
     """One kind of training data for one base network: see the module docstring.
 
@@ -336,6 +330,16 @@ class Source(ABC):
         """Size ratio of the pool's targets to its images (1 without targets)."""
         return 1
 
+    # -- what a source of other pixel data (16-bit or float RAW mosaics) overrides
+    def as_float(self, a: np.ndarray) -> np.ndarray:
+        """Pool or held-out arrays (..., H, W, C) as float32 in [0, 1] (uint8 photos here)."""
+        return a.astype(np.float32) / 255.0
+
+    def preview_rgb(self, img: np.ndarray) -> np.ndarray:
+        """An (h, w, C) float image as the RGB crop the panel shows (a RAW source renders
+        its mosaic here)."""
+        return img
+
     # -- shared
     def fingerprint(self) -> dict[str, Any]:
         """The files (path, size, mtime) and settings: a checkpoint of other data is not
@@ -374,8 +378,16 @@ class Source(ABC):
         if min(a.shape[:2]) < MIN_SIDE * factor:
             raise DeconvError(f"{path.name} is too small to downscale")
 
+    def as_tensor(self, a: np.ndarray) -> torch.Tensor:
+        """(B, H, W, C) arrays -> (B, C, H, W) float32 in [0, 1]."""
+        return torch.from_numpy(np.ascontiguousarray(self.as_float(a))).permute(0, 3, 1, 2)
+
     def _noise_level(self, a: np.ndarray) -> float:
-        return _estimate_sigma(a) if self.base.noise_map else 0.0
+        if not self.base.noise_map:
+            return 0.0
+        from deconv_gui.core.noise import estimate_noise_sigma
+
+        return float(estimate_noise_sigma(self.as_float(a)))
 
     def _sample(self, rng: np.random.Generator, batch: int,
                 patch: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:  # fmt: skip
@@ -427,7 +439,7 @@ class PairsSource(Source):
               patch: int) -> Batch:  # fmt: skip
         a, b, idx = self._sample(rng, batch, patch)
         assert b is not None
-        return self._batch(to_tensor(a), to_tensor(b), self.sigmas[idx])
+        return self._batch(self.as_tensor(a), self.as_tensor(b), self.sigmas[idx])
 
 
 class CleanSource(Source):
@@ -454,7 +466,7 @@ class CleanSource(Source):
         y, x, h, w = _centre(a, VAL_CROP * s, s)
         gt = a[y : y + h, x : x + w]
         deg = self.deg.sample(np.random.default_rng(10_000 + i))
-        gtf = gt.astype(np.float32) / 255.0
+        gtf = self.as_float(gt)
         lq = (deg.apply(gtf, seed=20_000 + i) * 255.0).round().astype(np.uint8)
         return ValItem(item[0], lq, gt, effective_sigma(deg, float(gtf.mean())))
 
@@ -466,7 +478,7 @@ class CleanSource(Source):
         lqs, gts, sigmas = [], [], []
         for g in big:
             deg = self.deg.sample(rng)
-            gf = g.astype(np.float32) / 255.0
+            gf = self.as_float(g)
             lq = deg.apply(gf, seed=int(rng.integers(0, 2**31 - 1)))
             lqs.append(lq[m : m + patch, m : m + patch])
             gts.append(gf[m * s : (m + patch) * s, m * s : (m + patch) * s])
@@ -507,7 +519,7 @@ class NoisySource(Source):
     def batch(self, rng: np.random.Generator, gen: torch.Generator, batch: int,
               patch: int) -> Batch:  # fmt: skip
         a, _, idx = self._sample(rng, batch, patch)
-        noisy = to_tensor(a)
+        noisy = self.as_tensor(a)
         return self._batch(noisy, noisy, self.sigmas[idx])
 
 
