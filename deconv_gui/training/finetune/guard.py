@@ -58,7 +58,7 @@ def judge(before: dict[str, Any], after: dict[str, Any], *, supervised: bool,
     metric = str(before.get("metric", "PSNR"))
     n = before.get("photos", "the")
     what = "PSNR" if supervised else "self-supervised score"
-    scores = f"held-out {what} {b:.2f} -> {a:.2f} dB ({a - b:+.2f} dB on {n} photo(s))"
+    scores = f"held-out {what} {b:.2f} -> {a:.2f} dB, {a - b:+.2f} dB on {n} photo(s)"
     if caveat:
         return Verdict(metric, b, a, True, f"Not saved: {caveat} ({scores}).", caveat)
     tolerance = TOLERANCE_DB if supervised else TOLERANCE_SELF_SUPERVISED_DB
