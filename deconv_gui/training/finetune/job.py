@@ -279,7 +279,9 @@ def finetune_job(
     """Train a copy of ``base_spec``'s network on ``data`` for ``steps`` steps.
 
     A generator: see the module docstring. ``objective`` picks the self-supervised method
-    of the noisy mode (`objectives.OBJECTIVES`; default Neighbor2Neighbor). Raises
+    of the noisy mode (`objectives.OBJECTIVES`; default Neighbor2Neighbor). The result's
+    ``verdict`` refuses a model that got worse on the held-out photos (or, in the noisy
+    mode, photos whose noise is correlated between neighbours). Raises
     `DeconvError` for a base model that cannot be trained, too little data, mismatched
     pairs (unless skipped), unreadable photos or a bad degradation spec; the base model is
     never changed.
