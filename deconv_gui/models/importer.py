@@ -3,8 +3,9 @@
 `import_model(path)` reads the file safely (see `deconv_gui.models.imported`), detects the
 architecture, scale, channels and fp16 support with spandrel, refuses anything that is not a
 plain image-to-image network, runs it once on a small test image, and only then copies the file
-into ``paths.user_models_dir()/<id>/`` next to a ``card.json``. The folder is assembled under a
-hidden temporary name and renamed into place, so the library never holds half an import.
+into ``paths.user_models_dir()/<id>/`` next to a ``card.json``, through
+`deconv_gui.models.library.add_model` (assembled under a hidden temporary name, flushed and
+renamed into place, so the library never holds half an import).
 
 The CLI (``deconv-gui models import FILE`` / ``models remove ID``) and, later, the GUI's import
 dialog call these functions; errors are `ModelError`s with one readable line.
@@ -17,15 +18,12 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
-import time
-import unicodedata
 import uuid
 from pathlib import Path
 from typing import Any
 
-from deconv_gui import __version__, paths
+from deconv_gui import __version__
 from deconv_gui.errors import ModelError
 from deconv_gui.models.imported import (
     CARD_FORMAT,
@@ -42,12 +40,12 @@ from deconv_gui.models.imported import (
     spec_from_card,
     trial_run,
 )
+from deconv_gui.models.library import add_model, builtin_ids, check_name, library_root, os_reason
 from deconv_gui.models.registry import TASKS, ModelSpec
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
-_STALE_TEMP_S = 3600.0
 
 
 def inspect_model(path: str | Path) -> ModelInfo:
@@ -81,11 +79,7 @@ def import_model(
         raise ModelError(f"{p}: no such file")
     if task is not None and task not in TASKS:
         raise ModelError(f"unknown task '{task}' (choose one of {', '.join(TASKS)})")
-    display = (name if name is not None else p.stem).strip()
-    if not display:
-        raise ModelError("the model name is empty")
-    if len(display) > 120:
-        raise ModelError("the model name is too long (at most 120 characters)")
+    display = check_name(name if name is not None else p.stem)
 
     if p.suffix.lower() not in WEIGHT_EXTENSIONS:
         raise ModelError(
@@ -109,43 +103,22 @@ def import_model(
                 f"{p.name} does not change the image size (scale 1); it cannot be an upscaler"
             )
         task = task or "restore"
+    final_task: str = task
 
-    root = paths.user_models_dir()
-    _clean_temp(root)
     weights_name = "weights" + p.suffix.lower()
-    tmp = root / f".importing-{uuid.uuid4().hex}"
-    try:
-        tmp.mkdir()
-        sha, size = _copy_with_hash(p, tmp / weights_name)
+
+    def write_files(folder: Path) -> dict[str, Any]:
+        sha, size = _copy_with_hash(p, folder / weights_name)
         if sha != sha_before:
             raise ModelError(f"{p.name} changed while it was being imported; try again")
-        taken = _taken_ids()
-        base = _slug(display)
-        for attempt in range(1000):
-            model_id = _unique_id(base, taken)
-            card = _make_card(model_id, display, task, info, p.name, weights_name, sha, size)
-            _write_json(tmp / CARD_NAME, card)
-            try:
-                os.rename(tmp, root / model_id)  # atomic; fails if the folder appeared meanwhile
-            except OSError:
-                if not (root / model_id).exists() or attempt > 100:
-                    raise
-                taken.add(model_id)
-                continue
-            break
-    except ModelError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ModelError(f"cannot write to the model library {root}: {e.strerror or e}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        return _make_card(display, final_task, info, p.name, weights_name, sha, size)
+
+    folder = add_model(display, write_files)
+    model_id = folder.name
     log.info(
         "imported %s as %r (%s x%d, %s)", p.name, model_id, info.architecture, info.scale, task
     )
-    return spec_from_card(root / model_id)
+    return spec_from_card(folder)
 
 
 def remove_model(model_id: str) -> None:
@@ -154,10 +127,10 @@ def remove_model(model_id: str) -> None:
     Any entry ``deconv-gui models`` lists can be removed, a broken one included (its id is
     its folder's name). Raises `ModelError` if there is no such model in the library, saying
     why for the bundled and classical models."""
-    root = paths.user_models_dir()
+    root = library_root()
     folder = root / model_id
     if not _is_entry_name(model_id) or not folder.is_dir():
-        if model_id in _builtin_ids():
+        if model_id in builtin_ids():
             raise ModelError(
                 f"'{model_id}' is a built-in model, not an imported one; it cannot be removed"
             )
@@ -172,7 +145,7 @@ def remove_model(model_id: str) -> None:
     try:
         os.rename(folder, trash)  # disappears from the library at once
     except OSError as e:
-        raise ModelError(f"cannot remove '{model_id}': {e.strerror or e}") from None
+        raise ModelError(f"cannot remove '{model_id}': {os_reason(e)}") from None
     shutil.rmtree(trash, ignore_errors=True)
     log.info("removed user model %r", model_id)
 
@@ -192,42 +165,12 @@ def _is_entry_name(model_id: str) -> bool:
     )
 
 
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    s = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    s = s[:48].strip("-")
-    return s or "model"
-
-
-def _unique_id(base: str, taken: set[str]) -> str:
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
-
-
-def _builtin_ids() -> set[str]:
-    """Ids of bundled and classical models (an import must not shadow them)."""
-    ids: set[str] = set()
-    try:
-        from deconv_gui.models import bundled, classical
-
-        ids.update(s.id for s in bundled.bundled_specs())
-        ids.update(s.id for s in classical.classical_specs())
-    except Exception as e:  # the library must stay usable even if a built-in list fails
-        log.debug("built-in model ids unavailable: %s", e)
-    return ids
-
-
-def _taken_ids() -> set[str]:
-    root = paths.user_models_dir()
-    return {p.name for p in root.iterdir()} | _builtin_ids()
-
-
 def _find_by_sha(sha: str) -> str | None:
-    for folder in library_folders():
+    try:
+        folders = library_folders()
+    except OSError:  # an unreadable library: writing to it will say why
+        return None
+    for folder in folders:
         try:
             card = json.loads((folder / CARD_NAME).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -256,21 +199,10 @@ def _copy_with_hash(src: Path, dst: Path) -> tuple[str, int]:
             h.update(chunk)
             fo.write(chunk)
             size += len(chunk)
-        fo.flush()
-        os.fsync(fo.fileno())
     return h.hexdigest(), size
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def _make_card(
-    model_id: str,
     name: str,
     task: str,
     info: ModelInfo,
@@ -281,7 +213,6 @@ def _make_card(
 ) -> dict[str, Any]:
     card: dict[str, Any] = {
         "format": CARD_FORMAT,
-        "id": model_id,
         "name": name,
         "task": task,
         "scale": info.scale,
@@ -301,19 +232,6 @@ def _make_card(
         }
     )
     return card
-
-
-def _clean_temp(root: Path) -> None:
-    """Remove leftovers of interrupted removals, and of imports older than an hour."""
-    now = time.time()
-    for p in root.iterdir():
-        try:
-            if p.name.startswith(".removing-") or (
-                p.name.startswith(".importing-") and now - p.stat().st_mtime > _STALE_TEMP_S
-            ):
-                shutil.rmtree(p, ignore_errors=True)
-        except OSError:
-            pass
 
 
 __all__ = ["import_model", "inspect_model", "remove_model", "WEIGHT_EXTENSIONS"]

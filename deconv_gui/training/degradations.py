@@ -11,10 +11,17 @@ downscale, blur kernels, JPEG) uses the `deconv_gui.core.degrade` primitives.
 * upscale: bicubic (antialiased) downscale by ``scale``, quantised to 8 bits.
 * deblur: random Gaussian (sigma 0.5-3, sometimes anisotropic), defocus disk (radius <= 4) or
   linear motion (<= 15 px) kernel, then mild Gaussian noise (sigma <= 3/255), 8-bit.
+
+`RandomDegradation` is a user-written `deconv_gui.core.degrade` spec whose numbers may be
+ranges and whose steps may have alternatives (the fine-tune "clean photos" mode draws one
+per patch); `effective_sigma` is the noise-map level of a drawn degradation.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +29,9 @@ import cv2
 import numpy as np
 import torch
 
+from deconv_gui.core import degrade as _degrade
 from deconv_gui.core.jpeg_quality import quality_map as jpeg_quality_map
+from deconv_gui.errors import DeconvError
 from deconv_gui.models.networks import NOISE_MAP_SCALE
 from deconv_gui.training import _primitives as prim
 
@@ -258,3 +267,107 @@ def patch_size_for(task: str, cfg: dict[str, Any], patch: int) -> int:
     if task == "jpeg":  # a margin to put the 8x8 grid anywhere in the patch
         return patch + 16
     return patch
+
+
+# ------------------------------------------------------------- user-written random specs
+
+_RANGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*$")
+_Field = tuple[float, float] | str
+
+
+class RandomDegradation:
+    """A degradation spec whose numbers may be ranges and whose steps may have alternatives.
+
+    ``noise=10-30,jpeg=40-80`` draws sigma in [10, 30] and a quality in [40, 80] for each
+    patch; ``blur=gaussian:0.5-2|disk:1-3`` picks a kernel kind, then its size. Whole-number
+    fields (JPEG quality, downscale) are drawn as integers. `sample(rng)` gives a plain
+    `deconv_gui.core.degrade.Degradation`; the spec is checked by parsing its extremes
+    (`DeconvError` for a bad one).
+    """
+
+    _INT_STEPS = ("jpeg", "downscale")
+
+    def __init__(self, spec: str) -> None:
+        self.spec = str(spec).strip()
+        self.steps: list[tuple[str, list[list[_Field]]]] = []
+        for item in (s.strip() for s in self.spec.split(",")):
+            name, sep, value = (x.strip() for x in item.partition("="))
+            if not sep:
+                _degrade.parse_spec(self.spec)  # raises the standard message
+            alts = []
+            for alt in value.split("|"):
+                fields: list[_Field] = []
+                for f in alt.split(":"):
+                    m = _RANGE_RE.match(f)
+                    if m:
+                        lo, hi = float(m.group(1)), float(m.group(2))
+                        fields.append((min(lo, hi), max(lo, hi)))
+                    else:
+                        fields.append(f.strip())
+                alts.append(fields)
+            self.steps.append((name.lower(), alts))
+        for end in (min, max):  # both ends of every range must be valid
+            for a in range(max(len(alts) for _, alts in self.steps)):
+                _degrade.parse_spec(self._text(end, a))
+        scales = {self.sample(np.random.default_rng(i)).scale for i in range(4)}
+        if len(scales) != 1:
+            raise DeconvError(f"degradation {self.spec!r}: the downscale factor must be fixed")
+        self.scale = scales.pop()
+        self.has_blur = any(name == "blur" for name, _ in self.steps)
+
+    def _text(
+        self,
+        draw: Callable[[float, float], float],
+        alt: int | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> str:
+        parts = []
+        for name, alts in self.steps:
+            if alt is not None:
+                fields = alts[min(alt, len(alts) - 1)]
+            else:
+                assert rng is not None
+                fields = alts[int(rng.integers(0, len(alts)))] if len(alts) > 1 else alts[0]
+            vals = []
+            for f in fields:
+                if isinstance(f, tuple):
+                    v = draw(*f)
+                    vals.append(str(round(v)) if name in self._INT_STEPS else f"{v:.4g}")
+                else:
+                    vals.append(f)
+            parts.append(f"{name}={':'.join(vals)}")
+        return ",".join(parts)
+
+    def sample(self, rng: np.random.Generator) -> _degrade.Degradation:
+        return _degrade.parse_spec(self._text(lambda lo, hi: rng.uniform(lo, hi), rng=rng))
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+def checked_degradation(spec: str, scale: int) -> RandomDegradation:
+    """`RandomDegradation` for a model of ``scale``: an upscaler's missing downscale step is
+    added; a spec that downscales by another factor is refused (`DeconvError`)."""
+    if not spec.strip():
+        raise DeconvError("choose a degradation to apply to the clean photos, e.g. noise=20")
+    deg = RandomDegradation(spec)
+    if deg.scale == 1 and scale > 1:
+        deg = RandomDegradation(f"{spec},downscale={scale}")
+    if deg.scale != scale:
+        raise DeconvError(
+            f"the degradation {spec!r} downscales by {deg.scale}, but the model's scale is {scale}"
+        )
+    return deg
+
+
+def effective_sigma(deg: _degrade.Degradation, mean: float) -> float:
+    """Noise level (0-255) of a degradation for a noise-map network (the training pipeline's
+    convention: Gaussian sigmas in quadrature, Poisson-Gaussian as its mean variance at the
+    image's ``mean`` brightness)."""
+    var = 0.0
+    for s in deg.steps:
+        if isinstance(s, _degrade.GaussianNoise):
+            var += (s.sigma / 255.0) ** 2
+        elif isinstance(s, _degrade.PoissonGaussianNoise):
+            var += s.a * max(mean, 0.05) + s.b
+    return math.sqrt(var) * 255.0

@@ -191,13 +191,18 @@ class Trainer:
         use_mse = self.mse_tail > 0 and self.progress() >= 1 - self.mse_tail
         return F.mse_loss(out, gt) if use_mse else charbonnier(out, gt)
 
+    def batch_loss(self, batch: Batch) -> torch.Tensor:
+        """The loss of one batch (a subclass may run the model more than once, e.g. the
+        fine-tune's self-supervised objectives)."""
+        return self.compute_loss(self.forward(batch), batch)
+
     def train_step(self) -> tuple[float, float]:
         self.model.train()
         lr = self.lr_at(self.step)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         batch = self.next_batch()
-        loss = self.compute_loss(self.forward(batch), batch)
+        loss = self.batch_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip > 0:

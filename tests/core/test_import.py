@@ -417,6 +417,19 @@ def test_a_failing_copy_leaves_the_library_unchanged(
     assert [s.id for s in user_specs()] == before
 
 
+def test_a_read_only_user_folder_gives_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = _model_file(tmp_path, "dncnn")
+
+    def read_only() -> Path:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(paths, "user_models_dir", read_only)
+    with pytest.raises(ModelError, match=r"model library folder: the folder is read-only"):
+        import_model(src)
+
+
 # --------------------------------------------------------------------------- the library
 
 

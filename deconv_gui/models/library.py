@@ -1,0 +1,202 @@
+"""The user model library on disk: one folder per model (weights + ``card.json``).
+
+`add_model(name, write_files)` is the one way a model enters the library (an import,
+`deconv_gui.models.importer.import_model`, and a fine-tune,
+`deconv_gui.training.finetune.save_finetuned`): the files are written into a hidden
+temporary folder, flushed to disk, and the folder is renamed into place under a unique id
+made from the name, so the library never holds half a model and a failure leaves nothing
+behind. A library that cannot be written (read-only folder, full disk...) gives a
+`ModelError` with one readable line, never an `OSError` traceback.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import re
+import shutil
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deconv_gui import paths
+from deconv_gui.errors import DeconvError, ModelError
+from deconv_gui.models.imported import CARD_NAME
+
+log = logging.getLogger(__name__)
+MAX_NAME = 120
+STALE_TEMP_S = 3600.0
+_TEMP_PREFIX = ".adding-"
+# leftovers of older versions (imports and fine-tunes had their own prefixes)
+_STALE_PREFIXES = (_TEMP_PREFIX, ".importing-", ".finetuning-")
+
+
+def check_name(name: str) -> str:
+    """The display name, stripped; `ModelError` when it is empty or too long."""
+    display = str(name).strip()
+    if not display:
+        raise ModelError("the model name is empty")
+    if len(display) > MAX_NAME:
+        raise ModelError(f"the model name is too long (at most {MAX_NAME} characters)")
+    return display
+
+
+def os_reason(exc: OSError) -> str:
+    """A plain reason for a failed write: read-only, full disk, or the system's words."""
+    words = exc.strerror or str(exc)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"the folder is read-only ({words})"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"the disk is full ({words})"
+    return words
+
+
+def library_root() -> Path:
+    """The user model folder, created when missing (`ModelError` when it cannot be)."""
+    try:
+        return paths.user_models_dir()
+    except OSError as exc:
+        raise ModelError(f"cannot create the model library folder: {os_reason(exc)}") from None
+
+
+def add_model(name: str, write_files: Callable[[Path], dict[str, Any]]) -> Path:
+    """Add a model to the user library atomically; returns its folder (named by its id).
+
+    ``write_files(folder)`` writes the weights into the (hidden, temporary) ``folder`` and
+    returns the card, every field but ``id``: the card gets a unique id made from ``name``
+    (one no bundled, classical or library model has), is written beside the weights, every
+    file and the folder are flushed to disk, and the folder is renamed into place. On any
+    error the temporary folder is removed. `DeconvError`s from ``write_files`` pass through;
+    an `OSError` becomes a `ModelError` saying why the library cannot be written.
+    """
+    root = library_root()
+    clean_stale_temp(root)
+    tmp = root / f"{_TEMP_PREFIX}{uuid.uuid4().hex}"
+    try:
+        tmp.mkdir()
+        card = dict(write_files(tmp))
+        taken = taken_ids()
+        for attempt in range(1000):
+            model_id = unique_id(slug(name), taken)
+            card["id"] = model_id
+            _write_json(tmp / CARD_NAME, card)
+            _fsync_tree(tmp)
+            try:
+                os.rename(tmp, root / model_id)  # atomic; fails if the folder appeared meanwhile
+            except OSError:
+                if not (root / model_id).exists() or attempt > 100:
+                    raise
+                taken.add(model_id)
+                continue
+            break
+        _fsync_dir(root)
+    except DeconvError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelError(f"cannot write to the model library {root}: {os_reason(exc)}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return root / model_id
+
+
+# ------------------------------------------------------------------------------ ids
+
+
+def slug(text: str) -> str:
+    """``"My Street, v2"`` -> ``"my-street-v2"`` (ASCII, at most 48 characters)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    s = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    s = s[:48].strip("-")
+    return s or "model"
+
+
+def unique_id(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def builtin_ids() -> set[str]:
+    """Ids of bundled and classical models (a library model must not shadow them)."""
+    ids: set[str] = set()
+    try:
+        from deconv_gui.models import bundled, classical
+
+        ids.update(s.id for s in bundled.bundled_specs())
+        ids.update(s.id for s in classical.classical_specs())
+    except Exception as e:  # noqa: BLE001 - the library must stay usable if a built-in list fails
+        log.debug("built-in model ids unavailable: %s", e)
+    return ids
+
+
+def taken_ids() -> set[str]:
+    return {p.name for p in library_root().iterdir()} | builtin_ids()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def clean_stale_temp(root: Path) -> None:
+    """Remove leftovers of interrupted removals, and of additions older than an hour."""
+    now = time.time()
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return
+    for p in entries:
+        try:
+            if p.name.startswith(".removing-") or (
+                p.name.startswith(_STALE_PREFIXES) and now - p.stat().st_mtime > STALE_TEMP_S
+            ):
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.iterdir():
+        if p.is_file():
+            with p.open("rb+") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (POSIX; Windows cannot open a folder)."""
+    if os.name == "nt":  # pragma: no cover
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+__all__ = [
+    "add_model",
+    "builtin_ids",
+    "check_name",
+    "clean_stale_temp",
+    "library_root",
+    "os_reason",
+    "slug",
+    "taken_ids",
+    "unique_id",
+]

@@ -1,0 +1,111 @@
+"""``deconv-gui finetune``: the headless front end of the fine-tune job."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+
+from deconv_gui.errors import DeconvError
+from deconv_gui.training.finetune.guard import WorseModelError
+from deconv_gui.training.finetune.job import (
+    FinetuneResult,
+    check_trainable,
+    default_checkpoint_dir,
+    finetune_job,
+)
+from deconv_gui.training.finetune.save import save_finetuned
+from deconv_gui.training.finetune.sources import check_pairs, make_data
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(round(seconds))
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+def run_finetune_cli(
+    base: str,
+    mode: str,
+    paths: Sequence[str],
+    degrade: str | None,
+    steps: int,
+    name: str,
+    device: str = "auto",
+    json_out: bool = False,
+    *,
+    force: bool = False,
+) -> int:
+    """``deconv-gui finetune``: train ``base`` on the photos, save it as ``name``.
+
+    ``mode``: "pairs" (``paths`` = [before_dir, after_dir]), "clean" (``paths`` = [dir],
+    ``degrade`` a spec) or "noisy" (``paths`` = [dir]). Progress goes to stderr with
+    ``json_out`` (stdout's last line is then a JSON object: id, name, base, mode, steps,
+    val_psnr_before/after, val_ssim_before/after, metric, minutes), else to stdout.
+    Re-running an interrupted command resumes it from its checkpoint. A tuned model that
+    got worse on the held-out photos is not saved (unless ``force``): `WorseModelError`, its
+    checkpoint removed, nothing written. Raises `DeconvError` (the CLI prints it and exits
+    1); returns 0.
+    """
+    from deconv_gui.models.catalog import default_registry
+
+    reg = default_registry()
+    spec = reg.get(base)
+    check_trainable(spec)
+    data = make_data(mode, list(paths), degrade)
+    if data.mode == "pairs":
+        rep = check_pairs(data.folders[0], data.folders[1], scale=spec.scale)
+        if not rep.ok:
+            raise DeconvError("the photo pairs do not match up: " + rep.summary())
+    out = sys.stderr if json_out else sys.stdout
+    ckdir = default_checkpoint_dir(spec.id, data, steps)
+    gen = finetune_job(spec, data, steps=steps, device=device, checkpoint_dir=ckdir)
+    last_print = 0.0
+    try:
+        while True:
+            try:
+                p = next(gen)
+            except StopIteration as stop:
+                result: FinetuneResult = stop.value
+                break
+            now = time.monotonic()
+            if p.phase == "done":
+                continue  # the verdict is printed below
+            if p.phase != "training" or p.val is not None or now - last_print >= 2.0:
+                last_print = now
+                if p.phase == "training":
+                    line = (f"step {p.step}/{p.total}  loss {p.loss:.5f}  lr {p.lr:.2e}  "
+                            f"eta {_fmt_eta(p.eta_s)}")  # fmt: skip
+                else:
+                    line = p.message
+                if p.val is not None:
+                    ss = p.val.get("ssim")
+                    line += f"  val {p.val['psnr']:.2f} dB" + (f" / {ss:.4f}" if ss else "")
+                print(line, file=out, flush=True)
+    finally:
+        gen.close()
+    if result.refused and not force:
+        shutil.rmtree(ckdir, ignore_errors=True)
+        raise WorseModelError(result.message)
+    saved = save_finetuned(result, name, force=force)
+    shutil.rmtree(ckdir, ignore_errors=True)
+    b, a = result.before, result.after
+    print(f"saved '{saved.name}' as {saved.id}: held-out {b.get('metric')} "
+          f"{b['psnr']:.2f} -> {a['psnr']:.2f} dB", file=out, flush=True)  # fmt: skip
+    if json_out:
+        print(json.dumps({
+            "id": saved.id, "name": saved.name, "base": spec.id, "mode": data.mode,
+            "steps": result.steps, "train_photos": result.train_count,
+            "val_photos": result.val_count, "metric": b.get("metric"),
+            "val_psnr_before": b.get("psnr"), "val_psnr_after": a.get("psnr"),
+            "val_ssim_before": b.get("ssim"), "val_ssim_after": a.get("ssim"),
+            "refused": result.refused, "forced": result.refused and force,
+            "minutes": round(result.elapsed_s / 60.0, 2), "device": result.device,
+        }), flush=True)  # fmt: skip
+    return 0

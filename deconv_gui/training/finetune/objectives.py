@@ -1,0 +1,303 @@
+"""The loss per kind of data, and the held-out measure that goes with it.
+
+* `Supervised` (pairs, clean photos + a degradation): Charbonnier loss against the target;
+  held out: PSNR/SSIM against the target (on Y with the scale shaved for upscalers).
+* `NeighbourSubsampling` (noisy photos only): Neighbor2Neighbor (Huang et al., "Neighbor2
+  Neighbor: Self-Supervised Denoising from Single Noisy Images", CVPR 2021). The network
+  sees a half-size image made of one pixel of each 2x2 cell and must predict a neighbouring
+  pixel's image (MSE), plus the paper's regulariser that ties this to the network's output
+  on the whole image. Unlike a blind spot, the network keeps seeing every pixel it is given,
+  so a supervised denoiser is not pulled towards ignoring the centre pixel.
+* `BlindSpot` (Noise2Void): kept for comparison (``objective="noise2void"``): it measured
+  -0.96 dB on `benchmarks/bench_finetune.py`.
+
+Held out, both self-supervised objectives use `self_supervised_mse`: the network the app
+runs (no hidden pixels), on each half-size image of a held-out photo, against the two
+neighbouring half-size images. For noise that is independent from pixel to pixel the
+target's noise is independent of the input, so this is the true MSE of the network's output
+on the half-size image, plus a constant (the noise variance), plus a term from the small
+signal gap between neighbours that favours slightly smoother outputs. It catches a model that
+got broadly worse (a diverged run, a too high rate: `guard`), but it is not an oracle: on
+`benchmarks/bench_finetune.py`'s chroma noise it scored Noise2Void's over-smoothing (-0.87 dB
+true PSNR) as +0.03 dB; no single-image score built from neighbours is free of that bias for
+a network that sees every pixel. (The blind-spot loss is worse: it measures the network with
+hidden pixels, not the one the app runs, and rose 12.43 -> 12.64 dB while the true PSNR fell
+by 0.96 dB.) Noise correlated between neighbours (`correlated_noise_caveat`) breaks both the
+training and the score.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from deconv_gui.core import degrade as _degrade
+from deconv_gui.core.metrics import psnr, rgb_to_y, shave, ssim
+from deconv_gui.errors import DeconvError
+from deconv_gui.training.finetune.sampling import (
+    blind_spot,
+    cell_image,
+    neighbours_of,
+    random_neighbour_picks,
+    split_cells,
+)
+from deconv_gui.training.loop import charbonnier
+
+if TYPE_CHECKING:
+    from deconv_gui.training.degradations import Batch
+    from deconv_gui.training.finetune.sources import Source
+
+# (input NCHW, noise map (B, 1, 1, 1) or None) -> output, on the model's device
+Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
+
+
+def make_forward(model: torch.nn.Module, device: torch.device, noise_map: bool) -> Forward:
+    """The model as a `Forward`: inputs moved to ``device``, the noise map passed when the
+    network takes one."""
+
+    def forward(x: torch.Tensor, nm: torch.Tensor | None) -> torch.Tensor:
+        x = x.to(device)
+        if noise_map and nm is not None:
+            return model(x, nm.to(device))
+        return model(x)
+
+    return forward
+
+
+class Objective(ABC):
+    """How a fine-tune learns from a batch, and how its held-out photos are scored."""
+
+    name: ClassVar[str]
+    supervised: ClassVar[bool]
+    patch_multiple: ClassVar[int] = 1  # input patches must be a multiple of this
+
+    @abstractmethod
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        """The training loss of one batch (``gen``: the job's seeded torch generator)."""
+
+    @property
+    @abstractmethod
+    def metric(self) -> str:
+        """What the held-out score is, in words (shown with the numbers)."""
+
+
+class Supervised(Objective):
+    name = "supervised"
+    supervised = True
+
+    def __init__(self, scale: int = 1) -> None:
+        self.scale = int(scale)
+
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        out = forward(batch.lq, batch.noise_map)
+        return charbonnier(out, batch.gt.to(out.device))
+
+    @property
+    def metric(self) -> str:
+        return "PSNR/SSIM on Y" if self.scale > 1 else "PSNR/SSIM on RGB"
+
+
+class NeighbourSubsampling(Objective):
+    """Neighbor2Neighbor: reconstruction + ``gamma`` x the consistency regulariser."""
+
+    name = "neighbor2neighbor"
+    supervised = False
+    patch_multiple = 2
+
+    def __init__(self, gamma: float = 1.0) -> None:
+        self.gamma = float(gamma)
+
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        y = batch.lq
+        first, second = random_neighbour_picks(y, gen)
+        g1, g2 = split_cells(y, first, second)
+        out = forward(g1, batch.noise_map)
+        diff = out - g2.to(out.device)
+        loss = diff.pow(2).mean()
+        if self.gamma > 0:
+            with torch.no_grad():
+                whole = forward(y, batch.noise_map)
+            f1, f2 = split_cells(whole, first.to(whole.device), second.to(whole.device))
+            loss = loss + self.gamma * (diff - (f1 - f2)).pow(2).mean()
+        return loss
+
+    @property
+    def metric(self) -> str:
+        return "self-supervised PSNR (neighbouring pixels)"
+
+
+class BlindSpot(Objective):
+    """Noise2Void: MSE on randomly hidden pixels, each replaced by a random neighbour."""
+
+    name = "noise2void"
+    supervised = False
+
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        masked, mask = blind_spot(batch.lq, gen)
+        out = forward(masked, batch.noise_map)
+        mask = mask.to(out.device)
+        diff = (out - batch.lq.to(out.device)) * mask
+        return diff.pow(2).sum() / (mask.sum() * out.shape[1]).clamp_min(1.0)
+
+    @property
+    def metric(self) -> str:
+        return "self-supervised PSNR (neighbouring pixels)"
+
+
+OBJECTIVES = ("neighbor2neighbor", "noise2void")  # for noisy-only data
+DEFAULT_SELF_SUPERVISED = "neighbor2neighbor"
+
+
+def objective_for(source: Source, name: str | None = None) -> Objective:
+    """The objective for a source: supervised for pairs and clean photos, a self-supervised
+    one (``name``, default `DEFAULT_SELF_SUPERVISED`) for noisy photos only."""
+    if source.supervised:
+        return Supervised(source.base.scale)
+    name = name or DEFAULT_SELF_SUPERVISED
+    if name == "neighbor2neighbor":
+        return NeighbourSubsampling()
+    if name == "noise2void":
+        return BlindSpot()
+    raise DeconvError(
+        f"unknown self-supervised objective {name!r} (choose {', '.join(OBJECTIVES)})"
+    )
+
+
+# ---------------------------------------------------------------------------- scoring
+
+
+def self_supervised_mse(forward: Forward, noisy: torch.Tensor, nm: torch.Tensor | None) -> float:
+    """Held-out self-supervised loss of a (1, C, H, W) noisy image (even sides): the output
+    on each of the four half-size images of its 2x2 cells against the two next to it."""
+    total = 0.0
+    for p in range(4):
+        out = forward(cell_image(noisy, p), nm).float().cpu()
+        for q in neighbours_of(p):
+            total += float((out - cell_image(noisy, q)).pow(2).mean())
+    return total / 8.0
+
+
+CORRELATED_NOISE = 0.2  # neighbour correlation of the base's residual above which noise is
+# called correlated: independent noise measured -0.13 to 0.00 on the bench's photos (clean
+# photos -0.18 to +0.05), camera-like noise (mosaic, demosaic, JPEG) +0.26 to +0.37
+
+
+def residual_correlation(model: torch.nn.Module, source: Source, device: torch.device) -> float:
+    """Correlation between neighbouring pixels (horizontal and vertical, all channels) of
+    what ``model`` removes from the held-out photos: about 0 (slightly negative) when the
+    noise is independent from pixel to pixel, clearly positive when it is spread over
+    neighbours (demosaicing, in-camera noise reduction, JPEG)."""
+    from deconv_gui.models.networks import NOISE_MAP_SCALE
+
+    forward = make_forward(model, device, source.base.noise_map)
+    num = den = 0.0
+    model.eval()
+    with torch.inference_mode():
+        for item in source.val:
+            nm = torch.tensor([item.sigma / NOISE_MAP_SCALE]) if source.base.noise_map else None
+            y = source.as_tensor(item.lq[None])
+            r = y - forward(y, nm).float().cpu()
+            r = r - r.mean(dim=(2, 3), keepdim=True)
+            num += (
+                float(
+                    (r[..., :, 1:] * r[..., :, :-1]).mean()
+                    + (r[..., 1:, :] * r[..., :-1, :]).mean()
+                )
+                / 2
+            )
+            den += float(r.pow(2).mean())
+    model.train()
+    return num / den if den > 0 else 0.0
+
+
+def correlated_noise_caveat(model: torch.nn.Module, source: Source, device: torch.device) -> str:
+    """Why a self-supervised fine-tune cannot work on these photos, or "" when it can."""
+    rho = residual_correlation(model, source, device)
+    if rho <= CORRELATED_NOISE:
+        return ""
+    return (
+        f"the noise in these photos is correlated between neighbouring pixels (correlation "
+        f"{rho:.2f}, typical of camera JPEGs: demosaicing, noise reduction, compression); "
+        "learning from noisy photos alone cannot remove such noise and its held-out score "
+        "cannot vouch for the result: use before/after pairs or clean photos with a "
+        "matching degradation instead"
+    )
+
+
+def _to_u8(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def validate(
+    model: torch.nn.Module,
+    source: Source,
+    objective: Objective,
+    device: torch.device,
+    with_preview: bool,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Score ``model`` on the source's held-out items: ``{"psnr", "ssim", "input_psnr",
+    "metric", "photos"}`` (higher is better; "ssim" and "input_psnr" None for the
+    self-supervised score) and, with ``with_preview``, uint8 crops of the first item
+    (``{"name", "input", "output", "target"}``, at output size, target None without one)."""
+    from deconv_gui.models.networks import NOISE_MAP_SCALE
+
+    model.eval()
+    forward = make_forward(model, device, source.base.noise_map)
+    s = source.base.scale
+    psnrs, ssims, inps = [], [], []
+    preview = None
+    with torch.inference_mode():
+        for k, item in enumerate(source.val):
+            nm = torch.tensor([item.sigma / NOISE_MAP_SCALE]) if source.base.noise_map else None
+            lq_t = source.as_tensor(item.lq[None])
+            out_np = forward(lq_t, nm).float().cpu().clamp(0, 1)[0].permute(1, 2, 0).numpy()
+            lq_np = source.as_float(item.lq)
+            if objective.supervised:
+                assert item.gt is not None
+                p, q, i = _supervised_scores(out_np, lq_np, source.as_float(item.gt), s)
+                psnrs.append(p)
+                ssims.append(q)
+                inps.append(i)
+            else:
+                mse = self_supervised_mse(forward, lq_t, nm)
+                psnrs.append(10 * math.log10(1.0 / mse) if 0 < mse < math.inf else math.nan)
+            if with_preview and k == 0:
+                inp_show = _degrade.upscale_bicubic(lq_np, s) if s > 1 else lq_np
+                show = source.preview_rgb
+                preview = {
+                    "name": item.name,
+                    "input": _to_u8(show(inp_show)),
+                    "output": _to_u8(show(out_np)),
+                    "target": None if item.gt is None else _to_u8(show(source.as_float(item.gt))),
+                }
+    model.train()
+    val = {
+        "psnr": _finite_db(float(np.mean(psnrs))),
+        "ssim": round(float(np.nan_to_num(np.mean(ssims))), 4) if ssims else None,
+        "input_psnr": round(float(np.mean(inps)), 3) if inps else None,
+        "metric": objective.metric,
+        "photos": len(source.val),
+    }
+    return val, preview
+
+
+def _finite_db(v: float) -> float:
+    """A score that JSON and the guard can use: a broken (non-finite) output scores 0 dB,
+    an exact one 100 dB."""
+    return 0.0 if math.isnan(v) else round(min(max(v, 0.0), 100.0), 3)
+
+
+def _supervised_scores(out: np.ndarray, lq: np.ndarray, gt: np.ndarray,
+                       s: int) -> tuple[float, float, float]:  # fmt: skip
+    inp = _degrade.upscale_bicubic(lq, s) if s > 1 else lq
+    if s > 1:
+        g, i, o = (shave(rgb_to_y(v), s) for v in (gt, inp, out))
+    else:
+        g, i, o = gt, inp, out
+    return (float(psnr(o, g, data_range=1.0)), float(ssim(o, g, data_range=1.0)),
+            float(psnr(i, g, data_range=1.0)))  # fmt: skip
