@@ -73,6 +73,7 @@ class Viewer(QObject):
         view = self.view
         self.labels.photo.setText(describe_document(doc) if doc is not None else "")
         if doc is None:
+            view.set_auto_flicker(False)
             view.set_pictures(None, None)
             view.set_placeholder("")
             self.labels.show_zoom(None)
