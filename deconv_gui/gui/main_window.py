@@ -211,7 +211,6 @@ class MainWindow(QMainWindow):
         photos.added.connect(self._update_stack)
         photos.removed.connect(self._update_stack)
         photos.current_changed.connect(self._show_document)
-        photos.current_changed.connect(self._show_run_state)
         for signal, public in (
             (photos.previewed, self.document_previewed),
             (photos.loaded, self.document_loaded),
@@ -344,6 +343,7 @@ class MainWindow(QMainWindow):
 
     def _show_document(self, doc: Document | None) -> None:
         self.viewer.show(doc)
+        self._show_run_state(doc)
         self._update_actions()
         if doc is None:
             self._update_stack()

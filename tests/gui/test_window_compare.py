@@ -150,3 +150,21 @@ def test_icons_follow_a_theme_switch(qtbot, window, qapp):
             qtbot.waitUntil(lambda want=want: icon_colour() == want, timeout=3000)
     finally:
         qapp.setPalette(old)
+
+
+def test_leaving_simulate_brings_back_the_result_and_its_state(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window, "tiny-x2")
+    own = doc.result.rgb
+    label = window.restore_panel.progress_label
+    window.simulate("noise=25")
+    qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
+    assert doc.result is None and label.text() == ""
+    assert not window.message_bar.isVisible()  # no question, no warning: nothing was lost
+    run_and_wait(qtbot, window, "tiny-conv")
+    assert label.text().endswith("96 × 72")
+    window.quality_panel.compare_combo.activated.emit(0)  # "Input (no reference)"
+    assert doc.comparison.key == "input" and doc.result.rgb is own
+    assert label.text().endswith("192 × 144")
+    qtbot.waitUntil(lambda: doc.result.final is not None, timeout=20000)
+    assert window.quality_panel.caption.text() == "change from the input"
