@@ -26,14 +26,13 @@ from deconv_gui.errors import DeconvError
 from deconv_gui.gui.display import DisplayImage, Overlay, display_colour
 from deconv_gui.gui.document import Comparison, Document, Result
 from deconv_gui.gui.quality import (
-    LOOKALIKE_MIN_SSIM,
     FinalScores,
     Target,
     TileScores,
     enlarged_view,
-    lookalike_ssim,
     make_overlay,
     make_target,
+    reference_refusal,
     region_mean,
     score_result,
     score_tiles,
@@ -165,30 +164,11 @@ class LiveQuality(QObject):
 
         def job() -> tuple[np.ndarray, DisplayImage | None, str]:
             loaded = load_image(path)
-            ref = loaded.rgb
-            rh, rw = ref.shape[:2]
-            ih, iw = photo.shape[:2]
-            if abs(rw / rh - iw / ih) > 0.01:
-                return (
-                    ref,
-                    None,
-                    (
-                        f"{path.name} is not used as the reference: its shape ({rw} × {rh}) is "
-                        f"not the photo's ({iw} × {ih}), so it cannot show the same picture."
-                    ),
-                )
-            alike = lookalike_ssim(photo, ref)
-            if alike < LOOKALIKE_MIN_SSIM:
-                return (
-                    ref,
-                    None,
-                    (
-                        f"{path.name} is not used as the reference: it does not look like "
-                        f"{doc.name} (their thumbnails are only {alike:.2f} alike in SSIM), so the "
-                        "numbers would mean nothing."
-                    ),
-                )
-            return ref, DisplayImage.from_rgb(ref, display_colour(loaded.meta.icc_profile)), ""
+            refusal = reference_refusal(photo, loaded.rgb, path.name, doc.name)
+            if refusal:
+                return loaded.rgb, None, refusal
+            view = DisplayImage.from_rgb(loaded.rgb, display_colour(loaded.meta.icc_profile))
+            return loaded.rgb, view, ""
 
         def done(value: tuple[np.ndarray, DisplayImage | None, str]) -> None:
             ref, view, refusal = value

@@ -249,3 +249,23 @@ def region_mean(
     if x1 <= x0 or y1 <= y0:
         return None
     return float(ssim_map[y0:y1, x0:x1].mean(dtype=np.float64))
+
+
+def reference_refusal(photo: np.ndarray, ref: np.ndarray, ref_name: str, photo_name: str) -> str:
+    """Why `ref` cannot be the reference of `photo` (another shape, or another scene by
+    `lookalike_ssim`), in words; "" when it can."""
+    rh, rw = ref.shape[:2]
+    ih, iw = photo.shape[:2]
+    if abs(rw / rh - iw / ih) > 0.01:
+        return (
+            f"{ref_name} is not used as the reference: its shape ({rw} × {rh}) is not the "
+            f"photo's ({iw} × {ih}), so it cannot show the same picture."
+        )
+    alike = lookalike_ssim(photo, ref)
+    if alike < LOOKALIKE_MIN_SSIM:
+        return (
+            f"{ref_name} is not used as the reference: it does not look like {photo_name} "
+            f"(their thumbnails are only {alike:.2f} alike in SSIM), so the numbers would "
+            "mean nothing."
+        )
+    return ""
