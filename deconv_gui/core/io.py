@@ -567,9 +567,13 @@ def _os_read_message(name: str, e: OSError) -> str:
 
 
 def _decode_message(name: str, e: BaseException) -> str:
-    """Plain words for a decoder's complaint; the decoder's own text goes to the log."""
-    _log.info("%s: decoder error: %s: %s", name, type(e).__name__, e)
-    return f"Cannot read {name}: the file is truncated or damaged"
+    """In plain words; the decoder's own text ("image file is truncated (13 bytes not
+    processed)") goes to the log only."""
+    _log.info("decoding %s failed: %s: %s", name, type(e).__name__, e)
+    return (
+        f"Cannot read {name}: the file is damaged or incomplete (perhaps it was not fully "
+        "copied or downloaded)"
+    )
 
 
 @contextmanager

@@ -1,9 +1,10 @@
-"""The main window's commands in one table: text, shortcut, tip and when each is enabled,
-then where each appears (menus, the viewer's context menu, the toolbar).
+"""The main window's commands in one table: text, shortcut, tip, icon and when each is
+enabled, then where each appears (menus, the viewer's context menu, the toolbar).
 
 `Actions` builds the `QAction` objects from `ACTIONS`, connects each to the window's slot of
 the same name and enables them from a `UiState` snapshot (`update`). Adding a command is a
-row here and a slot in the window.
+row here and a slot in the window. Icons are Lucide SVGs (`icons.themed_icon`), drawn again
+in the new text colour when the theme changes.
 """
 
 from __future__ import annotations
@@ -22,11 +23,14 @@ from PySide6.QtWidgets import (
     QMenuBar,
     QSizePolicy,
     QToolBar,
+    QToolButton,
     QWidget,
 )
 
 from deconv_gui.gui.compare_view import MODE_LABELS, MODES
+from deconv_gui.gui.icons import themed_icon
 from deconv_gui.gui.preferences import Preferences
+from deconv_gui.gui.theme import PaletteWatcher, mute
 
 if TYPE_CHECKING:
     from deconv_gui.gui.document import Document
@@ -45,6 +49,7 @@ class UiState:
     has_result: bool = False  # it has a complete result
     has_model: bool = False  # a model is chosen
     busy: bool = False  # a run or a batch is going on
+    viewable: bool = False  # a picture of it is on screen (not a file that failed to open)
 
     @classmethod
     def of(cls, doc: Document | None, *, busy: bool, has_model: bool) -> UiState:
@@ -53,10 +58,12 @@ class UiState:
             return cls(has_model=has_model, busy=busy)
         r = doc.result
         has_result = r is not None and not r.partial
-        return cls(True, doc.is_ready, has_result, has_model, busy)
+        viewable = doc.input_view is not None
+        return cls(True, doc.is_ready, has_result, has_model, busy, viewable)
 
 
 Rule = Callable[[UiState], bool]
+MODE_ICONS = {"split": "square-split-horizontal", "side": "columns-2", "flicker": "blinds"}
 
 
 @dataclass(frozen=True)
@@ -68,10 +75,15 @@ class ActionSpec:
     enabled: Rule | None = None  # None: always enabled
     checkable: bool = False
     role: QAction.MenuRole | None = None
+    icon: str = ""  # a Lucide icon in resources/icons/lucide
 
 
 def _ready(s: UiState) -> bool:
     return s.ready
+
+
+def _viewable(s: UiState) -> bool:
+    return s.viewable
 
 
 def _has_result(s: UiState) -> bool:
@@ -79,21 +91,21 @@ def _has_result(s: UiState) -> bool:
 
 
 ACTIONS: tuple[ActionSpec, ...] = (
-    ActionSpec("open", "&Open Photos…", K.Open, "Open photos (Ctrl+O)"),
+    ActionSpec("open", "&Open Photos…", K.Open, "Open photos (Ctrl+O)", icon="folder-open"),
     ActionSpec("open_folder", "Open &Folder…", None, "Open every photo in a folder"),
     ActionSpec("reference", "Load &Reference…", None,
                "Compare the result with a clean version of the same photo", _ready),
     ActionSpec("simulate", "&Simulate Degradation…", None,
                "Degrade this clean photo, restore it and compare with the original", _ready),
     ActionSpec("save", "&Save Result", K.Save, "Save the result next to the original (Ctrl+S)",
-               _has_result),
+               _has_result, icon="save"),
     ActionSpec("save_as", "Save Result &As…", "Ctrl+Shift+S", "Save the result under a new name",
                _has_result),
     ActionSpec("finetune", "&Fine-tune a Model…", None, "Train a model further on your own photos"),
     ActionSpec("import_model", "&Import Model…", None,
                "Add a model file (.safetensors, .pth) to your model library"),
     ActionSpec("batch", "&Batch Process…", "Ctrl+B",
-               "Process the filmstrip or a folder into an output folder"),
+               "Process the filmstrip or a folder into an output folder", icon="images"),
     ActionSpec("close_photo", "&Close Photo", K.Close, enabled=lambda s: s.has_photo),
     ActionSpec("preferences", "&Preferences…", K.Preferences, role=Role.PreferencesRole),
     ActionSpec("quit", "&Quit", K.Quit, role=Role.QuitRole),
@@ -102,20 +114,31 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("cancel", "&Cancel", "Esc", "Stop after the current tile (Esc)",
                lambda s: s.busy),
     *(
-        ActionSpec(f"mode_{m}", MODE_LABELS[m], str(i), f"{MODE_LABELS[m]} ({i})",
-                   checkable=True)
+        ActionSpec(f"mode_{m}", MODE_LABELS[m], str(i), f"{MODE_LABELS[m]} ({i})", _viewable,
+                   checkable=True, icon=MODE_ICONS[m])
         for i, m in enumerate(MODES, start=1)
     ),
+    ActionSpec("auto_flicker", "Flick &Automatically", "F",
+               "Flick between before and after by itself, twice a second (F)", _viewable,
+               checkable=True, icon="play"),
+    ActionSpec("swap", "S&wap Sides", "X", "Show the result on the left, the before on the "
+               "right (X)", _viewable, checkable=True, icon="arrow-left-right"),
     ActionSpec("show_before", "Show &Before (hold Space)", None,
                "Hold Space to flick to the before picture", lambda s: False),
-    ActionSpec("fit", "&Fit in Window", "Ctrl+0", "Fit in window (Ctrl+0)"),
-    ActionSpec("actual_size", "&100 %", "Ctrl+1", "Actual pixels (Ctrl+1)"),
-    ActionSpec("zoom_in", "Zoom &In", ("+", "=", "Ctrl++"), "Zoom in (+)"),
-    ActionSpec("zoom_out", "Zoom &Out", ("-", "Ctrl+-"), "Zoom out (-)"),
-    ActionSpec("overlay_ssim", "SSIM &Map", "M", "False-colour SSIM map of the result (M)",
-               checkable=True),
-    ActionSpec("overlay_diff", "&Difference", "D", "Absolute difference, amplified (D)",
-               checkable=True),
+    ActionSpec("fit", "&Fit in Window", "Ctrl+0", "Fit in window (Ctrl+0)", _viewable,
+               icon="scan"),
+    ActionSpec("actual_size", "&100 %", "Ctrl+1", "Actual pixels: 100 % (Ctrl+1)", _viewable,
+               icon="ratio"),
+    ActionSpec("zoom_in", "Zoom &In", ("+", "=", "Ctrl++"), "Zoom in (+)", _viewable,
+               icon="zoom-in"),
+    ActionSpec("zoom_out", "Zoom &Out", ("-", "Ctrl+-"), "Zoom out (-)", _viewable,
+               icon="zoom-out"),
+    ActionSpec("overlay_ssim", "SSIM &Map", "M",
+               "Show where the result is least alike what it is compared with: SSIM map (M)",
+               _has_result, checkable=True, icon="map"),
+    ActionSpec("overlay_diff", "&Difference", "D",
+               "Show where the result differs from what it is compared with (D)", _has_result,
+               checkable=True, icon="diff"),
     ActionSpec("model_card", "Model &Card"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", "F1"),
     ActionSpec("logs", "Open &Log Folder"),
@@ -128,16 +151,18 @@ MODE_ACTIONS = tuple(f"mode_{m}" for m in MODES)
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open", "open_folder", RECENT, SEP, "reference", "simulate", SEP, "save",
                "save_as", "batch", SEP, "close_photo", "preferences", "quit")),
-    ("&View", (*MODE_ACTIONS, "show_before", SEP, "fit", "actual_size", "zoom_in", "zoom_out",
-               SEP, "overlay_ssim", "overlay_diff")),
+    ("&View", (*MODE_ACTIONS, "auto_flicker", "swap", "show_before", SEP, "fit", "actual_size",
+               "zoom_in", "zoom_out", SEP, "overlay_ssim", "overlay_diff")),
     ("&Process", ("run", "cancel", SEP, "batch", "model_card", SEP, "finetune",
                   "import_model")),
     ("&Help", ("shortcuts", "logs", "about")),
 )  # fmt: skip
-VIEW_CONTEXT_MENU = (*MODE_ACTIONS, SEP, "fit", "actual_size", "zoom_in", "zoom_out", SEP,
-                     "overlay_ssim", "overlay_diff", SEP, "save", "save_as")  # fmt: skip
-TOOLBAR = ("open", "save", "batch", SEP, *MODE_ACTIONS, SEP, "fit", "actual_size", SEP,
-           "overlay_ssim", "overlay_diff")  # fmt: skip
+VIEW_CONTEXT_MENU = (*MODE_ACTIONS, "auto_flicker", "swap", SEP, "fit", "actual_size",
+                     "zoom_in", "zoom_out", SEP, "overlay_ssim", "overlay_diff", SEP, "save",
+                     "save_as")  # fmt: skip
+TOOLBAR = ("open", "save", "batch", SEP, *MODE_ACTIONS, "auto_flicker", "swap", SEP, "fit",
+           "actual_size", SEP, "overlay_ssim", "overlay_diff")  # fmt: skip
+TOOLBAR_WITH_TEXT = ("open", "save", "batch")  # the others show their icon only
 
 SHORTCUT_HELP = (
     ("Ctrl+O", "Open photos"),
@@ -148,6 +173,8 @@ SHORTCUT_HELP = (
     ("Esc", "Cancel (stops after the current tile)"),
     ("Space (hold)", "Show the before picture"),
     ("1 / 2 / 3", "Split / side by side / flicker"),
+    ("F", "Flick between before and after by itself"),
+    ("X", "Swap sides (the result on the left)"),
     ("M / D", "SSIM map / difference overlay"),
     ("Ctrl+0", "Fit in window"),
     ("Ctrl+1", "100 % (one image pixel per screen pixel)"),
@@ -221,6 +248,15 @@ class Actions:
         self._actions["mode_split"].setChecked(True)
         for name in ("open", "save"):
             self._actions[name].setIconVisibleInMenu(False)
+        self.refresh_icons()
+        PaletteWatcher(window, self.refresh_icons)
+
+    def refresh_icons(self) -> None:
+        """Draw the icons in the window's (new) text colour."""
+        pal, dpr = self._window.palette(), self._window.devicePixelRatioF() or 1.0
+        for name, spec in self._specs.items():
+            if spec.icon:
+                self._actions[name].setIcon(themed_icon(spec.icon, pal, dpr))
 
     def __getitem__(self, name: str) -> QAction:
         return self._actions[name]
@@ -262,18 +298,19 @@ class Actions:
         tb = QToolBar("Main", self._window)
         tb.setObjectName("main-toolbar")
         tb.setMovable(False)
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         tb.setIconSize(QSize(18, 18))
         for name in TOOLBAR:
             if name == SEP:
                 tb.addSeparator()
-            else:
-                tb.addAction(self._actions[name])
+                continue
+            tb.addAction(self._actions[name])
+            button = tb.widgetForAction(self._actions[name])
+            if name in TOOLBAR_WITH_TEXT and isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         spacer = QWidget(tb)
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         tb.addWidget(spacer)
-        hint = QLabel("Hold Space to see the original ")
-        hint.setEnabled(False)
-        tb.addWidget(hint)
+        tb.addWidget(mute(QLabel("Hold Space to see the before ")))
         self._window.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         return tb

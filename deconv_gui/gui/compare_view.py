@@ -1,17 +1,22 @@
 """`CompareView`: before/after viewer with split, side-by-side and flicker modes.
 
 Scene coordinates are result pixels: the "after" picture fills the scene one to one and the
-"before" picture is stretched over the same rectangle (an upscaled result is compared with its
-input shown at the same scale). Zoom is in device pixels per scene pixel, so 100 % is one
-image pixel per screen pixel on high-DPI screens too; pixels are drawn nearest-neighbour above
-100 % and smoothly below, from the pyramid level closest to the zoom.
+"before" picture is stretched over the same rectangle (the viewer gives an upscale's input
+already enlarged with Lanczos, so it is not compared with hard pixel blocks). Zoom is in
+device pixels per scene pixel, so 100 % is one image pixel per screen pixel on high-DPI
+screens too. As in Lightroom, pictures are filtered smoothly below `CRISP_ZOOM` (200 %) and
+drawn as crisp pixels from there up, from the pyramid level closest to the zoom.
+
+Also: an overlay (SSIM map, difference) drawn over the result at an opacity with its legend,
+sides that can be swapped, flicker that flicks by itself (`FLICKER_INTERVAL_MS`), and a
+navigator thumbnail while zoomed in (click or drag in it to move the view).
 """
 
 from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -26,7 +31,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from deconv_gui.gui.display import DisplayImage, colour_bar
+from deconv_gui.gui.display import OVERLAY_NAMES, DisplayImage, Overlay, colour_bar
 
 MODES = ("split", "side", "flicker")
 MODE_LABELS = {"split": "Split", "side": "Side by side", "flicker": "Flicker"}
@@ -37,6 +42,10 @@ ZOOM_STEPS = (
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 PANE_GAP = 2  # logical px between the two panes of side by side
 DIVIDER_GRAB = 8  # logical px either side of the split line that grab it
+CRISP_ZOOM = 2.0  # from this zoom up pixels are drawn crisp (nearest); smooth below
+FLICKER_INTERVAL_MS = 500  # auto flicker: the picture changes twice a second (2 Hz)
+NAV_SIZE = 150  # logical px, the navigator's longer side
+NAV_MARGIN = 12
 
 
 class CompareView(QWidget):
@@ -46,6 +55,8 @@ class CompareView(QWidget):
     zoom_changed = Signal(float)
     view_changed = Signal()  # zoom, pan or size changed: the visible region moved
     before_shown_changed = Signal(bool)
+    auto_flicker_changed = Signal(bool)
+    swapped_changed = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -56,8 +67,12 @@ class CompareView(QWidget):
         self._before: DisplayImage | None = None
         self._after: DisplayImage | None = None
         self._after_partial = False
-        self._overlay: DisplayImage | None = None
-        self._overlay_kind = ""
+        self._overlay: Overlay | None = None
+        self._overlay_opacity = 0.7
+        self._swapped = False
+        self._flicker_timer = QTimer(self)
+        self._flicker_timer.setInterval(FLICKER_INTERVAL_MS)
+        self._flicker_timer.timeout.connect(lambda: self.set_show_before(not self._show_before))
         self._scene_w, self._scene_h = 1, 1
         self._zoom = 1.0
         self._center = QPointF(0.5, 0.5)
@@ -65,7 +80,7 @@ class CompareView(QWidget):
         self._mode = "split"
         self._divider = 0.5
         self._show_before = False
-        self._drag: str | None = None  # "pan" or "divider"
+        self._drag: str | None = None  # "pan", "divider" or "navigator"
         self._last_pos = QPointF()
         self._labels = ("Before", "After")
         self._placeholder = ""
@@ -107,17 +122,35 @@ class CompareView(QWidget):
     def after(self) -> DisplayImage | None:
         return self._after
 
-    def set_overlay(self, overlay: DisplayImage | None, kind: str = "") -> None:
-        """Draw `overlay` (stretched over the scene) in place of the after picture."""
-        self._overlay, self._overlay_kind = overlay, kind if overlay is not None else ""
+    def set_overlay(self, overlay: Overlay | None) -> None:
+        """Draw `overlay` (stretched over the scene) over the after picture."""
+        self._overlay = overlay
         self.update()
 
+    def overlay(self) -> Overlay | None:
+        return self._overlay
+
     def overlay_kind(self) -> str:
-        return self._overlay_kind
+        return self._overlay.kind if self._overlay is not None else ""
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        self._overlay_opacity = min(1.0, max(0.0, float(opacity)))
+        self.update()
+
+    def overlay_opacity(self) -> float:
+        return self._overlay_opacity
 
     def set_labels(self, before: str, after: str) -> None:
         self._labels = (before, after)
         self.update()
+
+    def labels(self) -> tuple[str, str]:
+        """The corner labels of the before and the after pictures as painted (the after one
+        names the overlay drawn over it)."""
+        after = self._labels[1]
+        if self._overlay is not None:
+            after = f"{OVERLAY_NAMES.get(self._overlay.kind, 'Overlay')} over {after}"
+        return self._labels[0], after
 
     def set_placeholder(self, text: str) -> None:
         self._placeholder = text
@@ -155,6 +188,8 @@ class CompareView(QWidget):
             raise ValueError(f"unknown compare mode {mode!r}")
         if mode != self._mode:
             self._mode = mode
+            if mode != "flicker":
+                self.set_auto_flicker(False)
             if self._fit_mode:
                 self.fit()
             self.update()
@@ -177,6 +212,32 @@ class CompareView(QWidget):
             self._show_before = on
             self.update()
             self.before_shown_changed.emit(on)
+
+    def is_auto_flicker(self) -> bool:
+        return self._flicker_timer.isActive()
+
+    def set_auto_flicker(self, on: bool) -> None:
+        """Flick between before and after by itself (in flicker mode) every
+        `FLICKER_INTERVAL_MS`; off shows the after picture again."""
+        if on == self.is_auto_flicker():
+            return
+        if on:
+            self.set_mode("flicker")
+            self._flicker_timer.start()
+        else:
+            self._flicker_timer.stop()
+            self.set_show_before(False)
+        self.auto_flicker_changed.emit(on)
+
+    def is_swapped(self) -> bool:
+        return self._swapped
+
+    def set_swapped(self, on: bool) -> None:
+        """Swap sides: the after picture on the left, the before on the right."""
+        if on != self._swapped:
+            self._swapped = on
+            self.update()
+            self.swapped_changed.emit(on)
 
     # ================================================================ zoom and pan
     def zoom(self) -> float:
@@ -314,52 +375,54 @@ class CompareView(QWidget):
         if self._before is None and self._after is None:
             self._paint_placeholder(p)
             return
+        before_label, after_label = self.labels()
         after_visible = self._after is not None and not self._show_before
+        first, second = (self._paint_after, self._paint_before)
+        if not self._swapped:
+            first, second = second, first
+        first_label, second_label = (
+            (after_label, before_label) if self._swapped else (before_label, after_label)
+        )
         if self._mode == "split" and after_visible:
             x = self._divider_x()
             pane = QRectF(self.rect())
-            p.save()
-            p.setClipRect(QRectF(0, 0, x, self.height()))
-            self._paint_before(p, pane)
-            p.restore()
-            p.save()
-            p.setClipRect(QRectF(x, 0, self.width() - x, self.height()))
-            self._paint_after(p, pane)
-            p.restore()
-            self._paint_divider(p, x)
-            self._paint_label(p, self._labels[0], QRectF(0, 0, x, self.height()), left=True)
-            self._paint_label(
-                p, self._labels[1], QRectF(x, 0, self.width() - x, self.height()), left=False
+            left, right = (
+                QRectF(0, 0, x, self.height()),
+                QRectF(x, 0, self.width() - x, self.height()),
             )
+            for paint, clip in ((first, left), (second, right)):
+                p.save()
+                p.setClipRect(clip)
+                paint(p, pane)
+                p.restore()
+            self._paint_divider(p, x)
+            self._paint_label(p, first_label, left, left=True)
+            self._paint_label(p, second_label, right, left=False)
         elif self._mode == "side" and self._after is not None:
             (lp, _), (rp, _) = self._panes()
-            p.save()
-            p.setClipRect(lp)
-            self._paint_before(p, lp)
-            p.restore()
-            p.save()
-            p.setClipRect(rp)
-            if self._show_before:
-                self._paint_before(p, rp)
-            else:
-                self._paint_after(p, rp)
-            p.restore()
+            if self._show_before:  # flicker in side by side: both panes show the before
+                first = second = self._paint_before
+                first_label = second_label = before_label
+            for paint, pane in ((first, lp), (second, rp)):
+                p.save()
+                p.setClipRect(pane)
+                paint(p, pane)
+                p.restore()
             p.fillRect(QRectF(lp.right(), 0, PANE_GAP, self.height()), pal.window())
-            self._paint_label(p, self._labels[0], lp, left=True)
-            self._paint_label(
-                p, self._labels[0] if self._show_before else self._labels[1], rp, left=True
-            )
+            self._paint_label(p, first_label, lp, left=True)
+            self._paint_label(p, second_label, rp, left=True)
         else:
             pane = QRectF(self.rect())
             if after_visible:
                 self._paint_after(p, pane)
-                self._paint_label(p, self._labels[1], pane, left=True)
+                self._paint_label(p, after_label, pane, left=True)
             else:
                 self._paint_before(p, pane)
                 if self._after is not None or self._show_before:
-                    self._paint_label(p, self._labels[0], pane, left=True)
+                    self._paint_label(p, before_label, pane, left=True)
         if self._overlay is not None and after_visible:
-            self._paint_legend(p)
+            self._paint_legend(p, self._overlay)
+        self._paint_navigator(p)
         p.end()
 
     def _paint_image(
@@ -384,25 +447,29 @@ class CompareView(QWidget):
             QRectF(src.x() / f, src.y() / f, src.width() / f, src.height() / f), pane
         )
         p.save()
-        smooth = device_scale * (2**level) < 0.999
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth_at(self._zoom))
         if opacity < 1.0:
             p.setOpacity(opacity)
         p.drawImage(target, qimg, src)
         p.restore()
+
+    @staticmethod
+    def smooth_at(zoom: float) -> bool:
+        """Whether pictures are filtered smoothly at `zoom` (below 200 %), not drawn as
+        crisp pixels."""
+        return zoom < CRISP_ZOOM - 1e-9
 
     def _paint_before(self, p: QPainter, pane: QRectF) -> None:
         if self._before is not None:
             self._paint_image(p, self._before, pane)
 
     def _paint_after(self, p: QPainter, pane: QRectF) -> None:
-        if self._overlay is not None:
-            self._paint_image(p, self._overlay, pane)
-            return
         if self._after_partial and self._before is not None:
             self._paint_image(p, self._before, pane, opacity=0.35)
         if self._after is not None:
             self._paint_image(p, self._after, pane)
+        if self._overlay is not None:
+            self._paint_image(p, self._overlay.image, pane, opacity=self._overlay_opacity)
 
     def _paint_divider(self, p: QPainter, x: float) -> None:
         p.save()
@@ -447,35 +514,86 @@ class CompareView(QWidget):
         p.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
         p.restore()
 
-    def _paint_legend(self, p: QPainter) -> None:
-        kind = self._overlay_kind
-        bar = colour_bar(kind, 160)
+    def _paint_legend(self, p: QPainter, overlay: Overlay) -> None:
+        """Bottom right: the overlay's title, its colour bar, and what each end means
+        (left: alike, the better end; right: the worse end)."""
+        bar = colour_bar(overlay.kind, 160)
         img = QImage(
             bar.data, bar.shape[1], 1, bar.strides[0], QImage.Format.Format_ARGB32_Premultiplied
         )
-        if kind == "ssim":
-            lo, hi, title = "1 (same)", "0", "SSIM map"
-        else:
-            lo, hi, title = "0", "≥ 0.25", "|difference|"
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         fm = p.fontMetrics()
-        w, h = 180, fm.height() * 2 + 22
-        rect = QRectF(self.width() - w - 12, self.height() - h - 12, w, h)
+        w = max(200, fm.horizontalAdvance(overlay.title) + 20)
+        h = fm.height() * 2 + 22
+        rect = QRectF(self.width() - w - NAV_MARGIN, self.height() - h - NAV_MARGIN, w, h)
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(0, 0, 0, 160))
+        p.setBrush(QColor(0, 0, 0, 170))
         p.drawRoundedRect(rect, 6, 6)
         p.setPen(QColor(255, 255, 255))
         p.drawText(
             rect.adjusted(10, 4, -10, 0),
             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
-            title,
+            overlay.title,
         )
         bar_rect = QRectF(rect.left() + 10, rect.top() + fm.height() + 8, w - 20, 8)
         p.drawImage(bar_rect, img)
         lab = QRectF(rect.left() + 10, bar_rect.bottom() + 2, w - 20, fm.height())
-        p.drawText(lab, Qt.AlignmentFlag.AlignLeft, lo)
-        p.drawText(lab, Qt.AlignmentFlag.AlignRight, hi)
+        p.drawText(lab, Qt.AlignmentFlag.AlignLeft, overlay.low_label)
+        p.drawText(lab, Qt.AlignmentFlag.AlignRight, overlay.high_label)
+        p.restore()
+
+    # ================================================================ navigator
+    def navigator_rect(self) -> QRectF | None:
+        """Where the navigator thumbnail is (widget px, bottom left), or None when the whole
+        picture is in view."""
+        pic = self._after or self._before
+        if pic is None or self.width() < 3 * NAV_SIZE:
+            return None
+        vis = self.visible_scene_rect()
+        if vis.width() >= self._scene_w - 1 and vis.height() >= self._scene_h - 1:
+            return None
+        s = NAV_SIZE / max(self._scene_w, self._scene_h)
+        w, h = self._scene_w * s, self._scene_h * s
+        return QRectF(NAV_MARGIN, self.height() - h - NAV_MARGIN, w, h)
+
+    def _nav_to_scene(self, pos: QPointF, nav: QRectF) -> QPointF:
+        return QPointF(
+            (pos.x() - nav.left()) / nav.width() * self._scene_w,
+            (pos.y() - nav.top()) / nav.height() * self._scene_h,
+        )
+
+    def center_on(self, scene_pt: QPointF) -> None:
+        """Move the view so `scene_pt` (scene px) is in the middle (as far as it can go)."""
+        self._fit_mode = False
+        self._center = QPointF(scene_pt)
+        self._clamp_center()
+        self.update()
+        self.view_changed.emit()
+
+    def _paint_navigator(self, p: QPainter) -> None:
+        nav = self.navigator_rect()
+        pic = self._after or self._before
+        if nav is None or pic is None:
+            return
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(QColor(0, 0, 0, 170))
+        p.drawRoundedRect(nav.adjusted(-4, -4, 4, 4), 5, 5)
+        level = len(pic.levels) - 1
+        p.drawImage(nav, pic.qimage(level))
+        vis = self.visible_scene_rect()
+        sx, sy = nav.width() / self._scene_w, nav.height() / self._scene_h
+        box = QRectF(
+            nav.left() + vis.x() * sx, nav.top() + vis.y() * sy, vis.width() * sx, vis.height() * sy
+        )
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(QColor(0, 0, 0, 200), 3))
+        p.drawRect(box)
+        p.setPen(QPen(QColor(255, 255, 255), 1.5))
+        p.drawRect(box)
         p.restore()
 
     def _paint_placeholder(self, p: QPainter) -> None:
@@ -497,7 +615,11 @@ class CompareView(QWidget):
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
-        if event.button() == Qt.MouseButton.LeftButton and self._near_divider(pos):
+        nav = self.navigator_rect()
+        if event.button() == Qt.MouseButton.LeftButton and nav is not None and nav.contains(pos):
+            self._drag = "navigator"
+            self.center_on(self._nav_to_scene(pos, nav))
+        elif event.button() == Qt.MouseButton.LeftButton and self._near_divider(pos):
             self._drag = "divider"
         elif event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
             self._drag = "pan"
@@ -510,7 +632,11 @@ class CompareView(QWidget):
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         pos = event.position()
-        if self._drag == "divider":
+        if self._drag == "navigator":
+            nav = self.navigator_rect()
+            if nav is not None:
+                self.center_on(self._nav_to_scene(pos, nav))
+        elif self._drag == "divider":
             self.set_divider_position(pos.x() / max(1, self.width()))
         elif self._drag == "pan":
             d = pos - self._last_pos

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -169,24 +170,72 @@ class DisplayImage:
 
 
 # ------------------------------------------------------------------ false colour
-def ssim_overlay(ssim_map: np.ndarray) -> DisplayImage:
-    """SSIM map (H, W) -> false colour: blue where unchanged (1), red where it differs."""
+#: auto-contrast: this percentile of the values gets the top colour of the map
+OVERLAY_PERCENTILE = 99.5
+#: ...but never less than this (1 - SSIM, and |difference| on the 0-1 scale): a result that
+#: barely changed anything is not blown up into a full-scale map of noise
+MIN_SSIM_SPAN, MIN_DIFF_SPAN = 0.02, 2 / 255
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A false-colour picture drawn over the result, with what its legend says.
+
+    The colour bar runs from ``low_label`` (left: alike, the better end) to ``high_label``
+    (right: the worse end)."""
+
+    kind: str  # "ssim" or "diff"
+    image: DisplayImage
+    title: str
+    low_label: str
+    high_label: str
+    span: float  # the value (1 - SSIM, or |difference|) shown in the top colour
+
+
+def _auto_span(values: np.ndarray, floor: float) -> float:
+    step = max(1, int(np.sqrt(values.size / 1_000_000)))  # a sample is enough
+    sample = values[::step, ::step]
+    return float(max(floor, min(1.0, np.percentile(sample, OVERLAY_PERCENTILE))))
+
+
+def _false_colour(v: np.ndarray, span: float, cmap: int) -> DisplayImage:
+    u8 = cv2.convertScaleAbs(np.asarray(v, np.float32), alpha=255.0 / span)
+    bgr = cv2.applyColorMap(u8, cmap)
+    return DisplayImage.from_bgra(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA))
+
+
+def ssim_overlay(ssim_map: np.ndarray, against: str = "input") -> Overlay:
+    """SSIM map (H, W) -> false colour: blue where alike (SSIM 1), red where least alike;
+    auto-contrast: the least alike `OVERLAY_PERCENTILE` % gets the reddest colour."""
     v = np.clip(1.0 - np.asarray(ssim_map, np.float32), 0.0, 1.0)
-    u8 = cv2.convertScaleAbs(v, alpha=255.0)
-    bgr = cv2.applyColorMap(u8, cv2.COLORMAP_TURBO)
-    return DisplayImage.from_bgra(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA))
+    span = _auto_span(v, MIN_SSIM_SPAN)
+    return Overlay(
+        "ssim",
+        _false_colour(v, span, cv2.COLORMAP_TURBO),
+        f"SSIM map vs {against}: red is least alike",
+        "alike (1.00)",
+        f"{1.0 - span:.2f} or less",
+        span,
+    )
 
 
-DIFF_GAIN = 4.0
-
-
-def diff_overlay(a: np.ndarray, b: np.ndarray) -> DisplayImage:
-    """|a - b| averaged over channels, amplified by `DIFF_GAIN`, in the inferno colour map."""
-    d = cv2.absdiff(a, b)
+def diff_overlay(a: np.ndarray, b: np.ndarray, against: str = "input") -> Overlay:
+    """|a - b| averaged over channels in the inferno colour map (black: no difference,
+    yellow: the largest); auto-contrast as for `ssim_overlay`."""
+    d = cv2.absdiff(np.asarray(a, np.float32), np.asarray(b, np.float32))
     d = cv2.cvtColor(d, cv2.COLOR_RGB2GRAY) if d.ndim == 3 else d
-    u8 = cv2.convertScaleAbs(d, alpha=255.0 * DIFF_GAIN)
-    bgr = cv2.applyColorMap(u8, cv2.COLORMAP_INFERNO)
-    return DisplayImage.from_bgra(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA))
+    span = _auto_span(d, MIN_DIFF_SPAN)
+    return Overlay(
+        "diff",
+        _false_colour(d, span, cv2.COLORMAP_INFERNO),
+        f"Difference from {against}: bright is most different",
+        "none",
+        f"{span * 100:.2g} % or more",
+        span,
+    )
+
+
+OVERLAY_NAMES = {"ssim": "SSIM map", "diff": "Difference"}
 
 
 def colour_bar(kind: str, width: int = 128) -> np.ndarray:
@@ -194,4 +243,4 @@ def colour_bar(kind: str, width: int = 128) -> np.ndarray:
     ramp = np.linspace(0, 255, width, dtype=np.float32).astype(np.uint8)[None, :]
     cmap = cv2.COLORMAP_TURBO if kind == "ssim" else cv2.COLORMAP_INFERNO
     bgr = cv2.applyColorMap(ramp, cmap)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA))

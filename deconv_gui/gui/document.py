@@ -37,13 +37,15 @@ class DocState(str, Enum):
 class Comparison:
     """What results are compared with: the input (``key`` "input"), a reference photo
     ("reference"), or the clean original of a simulated degradation ("sim:SPEC"), whose
-    degraded version ``lq`` is then the input that models restore."""
+    degraded version ``lq`` is then the input that models restore. ``reference_view`` shows
+    a loaded reference (in Simulate the clean original is the photo's own view)."""
 
     key: str = "input"
     reference: np.ndarray | None = None
     reference_name: str = ""
     lq: np.ndarray | None = None
     lq_view: DisplayImage | None = None
+    reference_view: DisplayImage | None = None
 
     @property
     def simulation(self) -> str | None:
@@ -132,6 +134,14 @@ class Document:
         if self.comparison.lq_view is not None:
             return self.comparison.lq_view
         return self.photo_view or self.preview
+
+    @property
+    def reference_view(self) -> DisplayImage | None:
+        """The picture of what results are compared with: the clean original in Simulate,
+        the loaded reference photo, else None."""
+        if self.comparison.simulation:
+            return self.photo_view
+        return self.comparison.reference_view
 
     @property
     def has_work(self) -> bool:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.gui.icons import render_svg
 from deconv_gui.gui.widgets import reveal
 
 if TYPE_CHECKING:
@@ -164,15 +165,21 @@ class Filmstrip(QListWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         img = self._thumbs.get(key)
         area = QRectF(0, 0, THUMB.width(), THUMB.height())
+        broken = self._states.get(key) == "error"
         if img is not None and not img.isNull():
             s = min(area.width() / img.width(), area.height() / img.height())
             w, h = img.width() * s, img.height() * s
             target = QRectF((area.width() - w) / 2, (area.height() - h) / 2, w, h)
+            p.setOpacity(0.3 if broken else 1.0)
             p.drawImage(target, img)
+            p.setOpacity(1.0)
         else:
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(self.palette().mid())
             p.drawRoundedRect(area.adjusted(8, 4, -8, -4), 4, 4)
+        if broken:  # a photo that could not be opened: a crossed-out picture
+            icon = render_svg("image-off", self.palette().color(QPalette.ColorRole.Text), 32, dpr)
+            p.drawPixmap(QPointF(area.center().x() - 16, area.center().y() - 16), icon)
         badge = BADGES.get(self._states.get(key, ""))
         if badge is not None:
             text, colour = badge

@@ -11,6 +11,7 @@ that changed meanwhile make it stale, and it is dropped.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -22,14 +23,16 @@ from deconv_gui.core.degrade import parse_spec
 from deconv_gui.core.io import load_image
 from deconv_gui.core.tiling import TileProgress
 from deconv_gui.errors import DeconvError
-from deconv_gui.gui.display import DisplayImage, display_colour
-from deconv_gui.gui.document import Comparison, Document
+from deconv_gui.gui.display import DisplayImage, Overlay, display_colour
+from deconv_gui.gui.document import Comparison, Document, Result
 from deconv_gui.gui.quality import (
     FinalScores,
     Target,
     TileScores,
+    enlarged_view,
     make_overlay,
     make_target,
+    reference_refusal,
     region_mean,
     score_result,
     score_tiles,
@@ -50,14 +53,20 @@ class LiveQuality(QObject):
 
     Signals: ``comparison_changed(doc)`` (its input or reference changed: show it again),
     ``scores_changed(doc)`` (the readout's numbers changed), ``final_scored(doc)`` (a
-    complete result got its scores), ``overlay_ready(doc, kind)``, ``notice(text, kind,
-    timeout_ms)`` for the message bar and ``status(text, timeout_ms)`` for the status bar.
+    complete result got its scores), ``overlay_ready(doc, kind)``, ``enlarged_ready(doc)``
+    (the Lanczos enlargement of its input asked for with `enlarged_input` is ready),
+    ``notice(text, kind, timeout_ms)`` for the message bar and ``status(text, timeout_ms)``
+    for the status bar.
+
+    Simulating keeps the photo's own result aside (not lost, no question asked) and puts it
+    back when the photo is compared with its input or a reference again.
     """
 
     comparison_changed = Signal(object)
     scores_changed = Signal(object)
     final_scored = Signal(object)
     overlay_ready = Signal(object, str)
+    enlarged_ready = Signal(object)
     notice = Signal(str, str, int)
     status = Signal(str, int)
 
@@ -73,6 +82,12 @@ class LiveQuality(QObject):
         self._in_use = in_use
         self._metrics = TaskQueue(self)
         self._io = TaskQueue(self)  # references and simulations
+        self._display = TaskQueue(self)  # enlargements of the input for the viewer
+        # the result of the photo itself, kept aside while it is simulated
+        self._kept: weakref.WeakKeyDictionary[Document, Result] = weakref.WeakKeyDictionary()
+        # the one enlargement kept: (document, its input, size, picture)
+        self._enlarged: tuple[Document, np.ndarray, tuple[int, int], DisplayImage] | None = None
+        self._enlarging: tuple[Document, np.ndarray, tuple[int, int]] | None = None
         self._tiles_doc: Document | None = None  # the result arriving
         self._pending: list[tuple[Box, np.ndarray]] = []
         self._tiles_in_flight = False
@@ -112,14 +127,21 @@ class LiveQuality(QObject):
             return True
         return False
 
-    def set_comparison(self, doc: Document, reference: np.ndarray | None, name: str = "") -> None:
-        """Compare with the input (reference None) or with a reference photo."""
+    def set_comparison(
+        self,
+        doc: Document,
+        reference: np.ndarray | None,
+        name: str = "",
+        view: DisplayImage | None = None,
+    ) -> None:
+        """Compare with the input (reference None) or with a reference photo (shown as
+        `view`)."""
         if self._refused_in_use(doc):
             return
-        if doc.simulation:
-            doc.result = None  # a result of the degraded photo means nothing any more
+        if doc.simulation:  # a result of the degraded photo means nothing any more;
+            doc.result = self._kept.pop(doc, None)  # the photo's own result comes back
         key = "reference" if reference is not None else "input"
-        self._retarget(doc, Comparison(key, reference, name))
+        self._retarget(doc, Comparison(key, reference, name, reference_view=view))
 
     def _retarget(self, doc: Document, comparison: Comparison) -> None:
         doc.comparison = comparison
@@ -131,41 +153,46 @@ class LiveQuality(QObject):
         self.comparison_changed.emit(doc)
 
     def load_reference(self, doc: Document, path: Path) -> None:
-        """Load a clean version of the photo to compare against (in the background)."""
-        if not doc.is_ready or self._refused_in_use(doc):
-            return
+        """Load a clean version of the photo to compare against (in the background).
 
-        def done(ref: np.ndarray) -> None:
-            if doc.photo is None:
+        A reference of another shape, or one that does not show the same scene (its small
+        thumbnail unlike the photo's, `quality.lookalike_ssim`), is not used: a warning
+        says why, rather than numbers that would mean nothing."""
+        if not doc.is_ready or doc.photo is None or self._refused_in_use(doc):
+            return
+        photo = doc.photo.rgb
+
+        def job() -> tuple[np.ndarray, DisplayImage | None, str]:
+            loaded = load_image(path)
+            refusal = reference_refusal(photo, loaded.rgb, path.name, doc.name)
+            if refusal:
+                return loaded.rgb, None, refusal
+            view = DisplayImage.from_rgb(loaded.rgb, display_colour(loaded.meta.icc_profile))
+            return loaded.rgb, view, ""
+
+        def done(value: tuple[np.ndarray, DisplayImage | None, str]) -> None:
+            ref, view, refusal = value
+            if doc.photo is None or doc.photo.rgb is not photo:
                 return
-            rh, rw = ref.shape[:2]
-            ih, iw = doc.photo.rgb.shape[:2]
-            if abs(rw / rh - iw / ih) > 0.01:
-                self.notice.emit(
-                    f"The reference {path.name} is {rw} × {rh}: its shape does not match the "
-                    f"photo ({iw} × {ih}).",
-                    "error",
-                    0,
-                )
+            if refusal:
+                self.notice.emit(refusal, "warning", 0)
                 self.comparison_changed.emit(doc)
                 return
-            self.set_comparison(doc, ref, path.name)
+            self.set_comparison(doc, ref, path.name, view)
 
-        self._io.submit(
-            lambda: load_image(path).rgb,
-            on_result=done,
-            on_error=lambda m, _d: self.notice.emit(
-                f"Could not load the reference: {m}", "error", 0
-            ),
-        )
+        self._io.submit(job, on_result=done, on_error=lambda m, _d: self.notice.emit(m, "error", 0))
 
     def simulate(self, doc: Document, spec: str) -> None:
         """Degrade the (clean) photo with `spec`, then compare results with the original."""
         if not doc.is_ready or doc.photo is None or self._refused_in_use(doc):
             return
-        if doc.unsaved and not self._ask(
-            "Discard the result?",
-            f"Simulating replaces the input, and the unsaved result for {doc.name} is lost. Go on?",
+        if (
+            doc.simulation
+            and doc.unsaved
+            and not self._ask(
+                "Discard the result?",
+                f"The unsaved result of the degraded {doc.name} is lost. Go on?",
+            )
         ):
             return
         try:
@@ -182,6 +209,8 @@ class LiveQuality(QObject):
 
         def done(value: tuple[np.ndarray, DisplayImage]) -> None:
             lq, view = value
+            if not doc.simulation and doc.result is not None:
+                self._kept[doc] = doc.result  # the photo's own result, back after Simulate
             doc.result = None  # results of the former input
             self._retarget(doc, Comparison(f"sim:{spec}", clean, "clean original", lq, view))
             self.status.emit(f"Simulating {spec}: run a model to restore the degraded photo", 8000)
@@ -315,7 +344,7 @@ class LiveQuality(QObject):
         return out
 
     # ================================================================== overlays
-    def overlay(self, doc: Document, kind: str) -> DisplayImage | None:
+    def overlay(self, doc: Document, kind: str) -> Overlay | None:
         """The "ssim" or "diff" overlay of `doc`'s result when built; else None, and it is
         built in the background (`overlay_ready` follows)."""
         r, target = doc.result, doc.target
@@ -325,7 +354,7 @@ class LiveQuality(QObject):
         if kind in final.overlays:
             return final.overlays[kind]
 
-        def done(img: DisplayImage) -> None:
+        def done(img: Overlay) -> None:
             final.overlays[kind] = img
             if doc.result is not None and doc.result.final is final:
                 self.overlay_ready.emit(doc, kind)
@@ -335,7 +364,46 @@ class LiveQuality(QObject):
         )
         return None
 
+    # ================================================================== enlarged input
+    def enlarged_input(self, doc: Document, size: tuple[int, int]) -> DisplayImage | None:
+        """`doc`'s input enlarged with Lanczos to `size` (w, h), the honest "before" of an
+        upscale; None while it is made in the background (`enlarged_ready` follows). One
+        enlargement is kept (the photo on screen)."""
+        rgb = doc.input_rgb
+        if rgb is None:
+            return None
+
+        def same(entry: tuple | None) -> bool:
+            return entry is not None and entry[0] is doc and entry[1] is rgb and entry[2] == size
+
+        if same(self._enlarged):
+            return self._enlarged[3]  # type: ignore[index]
+        if same(self._enlarging):
+            return None  # on its way
+        asked = (doc, rgb, size)
+        colour = display_colour(doc.photo.meta.icc_profile) if doc.photo is not None else None
+
+        def done(view: DisplayImage) -> None:
+            self._enlarging = None
+            self._enlarged = (doc, rgb, size, view)
+            if doc.input_rgb is rgb:
+                self.enlarged_ready.emit(doc)
+
+        def dropped(*_args: object) -> None:
+            self._enlarging = None
+
+        self._enlarging = asked
+        self._display.submit(
+            lambda: enlarged_view(rgb, size, colour),
+            on_result=done,
+            on_error=dropped,
+            on_cancel=dropped,
+            key="enlarge",
+        )
+        return None
+
     def shutdown(self) -> None:
         self._tile_timer.stop()
-        self._metrics.shutdown()
-        self._io.shutdown()
+        self._enlarged = None
+        for q in (self._metrics, self._io, self._display):
+            q.shutdown()

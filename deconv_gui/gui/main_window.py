@@ -164,6 +164,8 @@ class MainWindow(QMainWindow):
             "run": self.run,
             "cancel": self.cancel,
             **{f"mode_{m}": lambda _on, m=m: self.set_compare_mode(m) for m in MODES},
+            "auto_flicker": view.set_auto_flicker,
+            "swap": view.set_swapped,
             "fit": view.fit,
             "actual_size": lambda: view.set_zoom(1.0),
             "zoom_in": view.zoom_in,
@@ -190,6 +192,9 @@ class MainWindow(QMainWindow):
             c.status.connect(self.statusBar().showMessage)
 
         view.mode_changed.connect(lambda mode: self.action(f"mode_{mode}").setChecked(True))
+        view.auto_flicker_changed.connect(self.action("auto_flicker").setChecked)
+        view.swapped_changed.connect(self.action("swap").setChecked)
+        self.quality_panel.overlay_requested.connect(self.set_overlay)
         self.peek.changed.connect(view.set_show_before)
         self.welcome.open_requested.connect(self.open_dialog)
         self.welcome.sample_requested.connect(lambda: self.open_paths([sample_photo()]))
@@ -338,9 +343,21 @@ class MainWindow(QMainWindow):
 
     def _show_document(self, doc: Document | None) -> None:
         self.viewer.show(doc)
+        self._show_run_state(doc)
         self._update_actions()
         if doc is None:
             self._update_stack()
+
+    def _show_run_state(self, doc: Document | None) -> None:
+        """The line under Run tells about the photo on screen: how long its result took and
+        its size, or nothing (a run or batch going on shows its own progress there)."""
+        if self.is_busy:
+            return
+        r = doc.result if doc is not None else None
+        if r is not None and not r.partial:
+            self.restore_panel.show_done(r.seconds, r.view.size)
+        else:
+            self.restore_panel.show_message("", done=False)
 
     def _update_stack(self) -> None:
         self.stack.setCurrentWidget(self.view if len(self.photos) else self.welcome)

@@ -325,5 +325,7 @@ class PhotoList(QObject):
         if doc.key not in self._docs:
             return
         doc.state, doc.error = DocState.ERROR, message
-        self.notice.emit(f"Could not open {doc.name}: {message}", "error", 0)
+        # the core's messages name the file already ("Cannot read x.jpg: ...")
+        text = message if doc.name in message else f"Could not open {doc.name}: {message}"
+        self.notice.emit(text, "error", 0)
         self.failed.emit(doc)

@@ -17,7 +17,14 @@ import cv2
 import numpy as np
 
 from deconv_gui.core import metrics
-from deconv_gui.gui.display import DisplayImage, diff_overlay, ssim_overlay
+from deconv_gui.core.finish import match_size
+from deconv_gui.gui.display import (
+    DisplayColour,
+    DisplayImage,
+    Overlay,
+    diff_overlay,
+    ssim_overlay,
+)
 
 
 def resize_to(img: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -132,7 +139,7 @@ class FinalScores:
     ssim: float
     psnr: float
     ssim_map: np.ndarray  # at the target's size
-    overlays: dict[str, DisplayImage] = field(default_factory=dict, repr=False)  # built on demand
+    overlays: dict[str, Overlay] = field(default_factory=dict, repr=False)  # built on demand
 
 
 def score_result(target: Target, out: np.ndarray) -> FinalScores:
@@ -144,12 +151,86 @@ def score_result(target: Target, out: np.ndarray) -> FinalScores:
     return FinalScores(float(s), float(p), m.astype(np.float32, copy=False))
 
 
-def make_overlay(kind: str, target: Target, out: np.ndarray, final: FinalScores) -> DisplayImage:
-    """The false-colour SSIM map ("ssim") or the amplified difference ("diff") of a result."""
+def make_overlay(kind: str, target: Target, out: np.ndarray, final: FinalScores) -> Overlay:
+    """The false-colour SSIM map ("ssim") or the difference ("diff") of a result against
+    what it is compared with, auto-contrasted."""
+    against = target.label.removeprefix("vs ") if target.has_reference else "input"
     if kind == "ssim":
-        return ssim_overlay(final.ssim_map)
+        return ssim_overlay(final.ssim_map, against)
     tw, th = target.size
-    return diff_overlay(resize_to(out, tw, th), target.gt)
+    return diff_overlay(resize_to(out, tw, th), target.gt, against)
+
+
+def enlarged_view(
+    rgb: np.ndarray, size: tuple[int, int], colour: DisplayColour | None = None
+) -> DisplayImage:
+    """`rgb` enlarged with Lanczos to `size` (w, h), ready to paint: the honest "before" of
+    an upscale (`core.finish.match_size`, the same enlargement Amount blends with)."""
+    w, h = size
+    shape_only = np.broadcast_to(np.float32(0), (h, w, 3))  # match_size reads its shape only
+    return DisplayImage.from_rgb(match_size(rgb, shape_only), colour)
+
+
+# ------------------------------------------------------------------ what the numbers say
+#: against the input, SSIM at or above this: the result "changed little"
+CHANGED_LITTLE_SSIM = 0.95
+#: ...and below this: it "changed a lot" (in between: "changed moderately")
+CHANGED_A_LOT_SSIM = 0.80
+#: against a reference, a PSNR gain of at least this many dB is "better" (SSIM not lower
+#: by more than `SSIM_TOLERANCE`), of `CLEARLY_BETTER_DB` "clearly better"
+BETTER_DB, CLEARLY_BETTER_DB = 0.5, 2.0
+SSIM_TOLERANCE = 0.005
+
+
+def change_verdict(ssim: float) -> str:
+    """How much a result changed its input, from their SSIM (not a judgement of quality)."""
+    if ssim >= CHANGED_LITTLE_SSIM:
+        return "changed little"
+    if ssim < CHANGED_A_LOT_SSIM:
+        return "changed a lot"
+    return "changed moderately"
+
+
+def gain_verdict(
+    before_ssim: float,
+    after_ssim: float,
+    before_psnr: float,
+    after_psnr: float,
+    against: str = "the reference",
+) -> tuple[str, str]:
+    """A one-line verdict on a result compared with `against` (a reference), and its kind
+    ("good", "bad" or "" for neither)."""
+    if math.isinf(after_psnr):
+        d_db = 0.0 if math.isinf(before_psnr) else math.inf
+    else:
+        d_db = after_psnr - before_psnr
+    d_ssim = after_ssim - before_ssim
+    if d_db >= BETTER_DB and d_ssim >= -SSIM_TOLERANCE:
+        word = "Clearly better" if d_db >= CLEARLY_BETTER_DB else "Better"
+        return f"{word}: closer to {against} than the input was.", "good"
+    if d_db <= -BETTER_DB or d_ssim < -SSIM_TOLERANCE:
+        return f"Worse: further from {against} than the input was.", "bad"
+    return f"About the same: hardly closer to {against} than the input was.", ""
+
+
+#: a reference whose small thumbnail has an SSIM below this against the photo's does not
+#: show the same scene (a photo degraded by noise, blur or JPEG stays far above it)
+LOOKALIKE_MIN_SSIM = 0.5
+LOOKALIKE_SIDE = 48  # px, the thumbnails' longer side
+
+
+def lookalike_ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of small grey thumbnails of `a` and `b` (b resized to a's thumbnail): how much
+    two photos show the same scene, whatever their noise, blur or size."""
+    h, w = a.shape[:2]
+    s = LOOKALIKE_SIDE / max(h, w)
+    size = (max(8, round(w * s)), max(8, round(h * s)))
+
+    def thumb(x: np.ndarray) -> np.ndarray:
+        small = cv2.resize(np.asarray(x, np.float32), size, interpolation=cv2.INTER_AREA)
+        return metrics.rgb_to_y(np.clip(small, 0.0, 1.0))
+
+    return float(metrics.ssim(thumb(a), thumb(b)))
 
 
 def region_mean(
@@ -168,3 +249,23 @@ def region_mean(
     if x1 <= x0 or y1 <= y0:
         return None
     return float(ssim_map[y0:y1, x0:x1].mean(dtype=np.float64))
+
+
+def reference_refusal(photo: np.ndarray, ref: np.ndarray, ref_name: str, photo_name: str) -> str:
+    """Why `ref` cannot be the reference of `photo` (another shape, or another scene by
+    `lookalike_ssim`), in words; "" when it can."""
+    rh, rw = ref.shape[:2]
+    ih, iw = photo.shape[:2]
+    if abs(rw / rh - iw / ih) > 0.01:
+        return (
+            f"{ref_name} is not used as the reference: its shape ({rw} × {rh}) is not the "
+            f"photo's ({iw} × {ih}), so it cannot show the same picture."
+        )
+    alike = lookalike_ssim(photo, ref)
+    if alike < LOOKALIKE_MIN_SSIM:
+        return (
+            f"{ref_name} is not used as the reference: it does not look like {photo_name} "
+            f"(their thumbnails are only {alike:.2f} alike in SSIM), so the numbers would "
+            "mean nothing."
+        )
+    return ""

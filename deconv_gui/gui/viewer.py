@@ -1,9 +1,11 @@
 """`Viewer`: shows one document in the compare view and its numbers in the quality panel.
 
-It draws the input and the result (or a placeholder), labels them, puts the chosen overlay
-over the result once `LiveQuality` has built it, shows the photo and the zoom in the status
-bar, asks for the SSIM of the visible region a moment after the view stops moving, and
-passes the quality panel's "compare with" choice on.
+It picks the two pictures to compare (the input and the result; with a reference also the
+reference, see `quality_panel.PAIRS`), gives an upscale's input enlarged with Lanczos rather
+than stretched pixel blocks (`LiveQuality.enlarged_input`), labels them, puts the chosen
+overlay over the result once `LiveQuality` has built it, shows the photo and the zoom in the
+status bar, asks for the SSIM of the visible region a moment after the view stops moving, and
+passes the quality panel's choices on.
 """
 
 from __future__ import annotations
@@ -11,20 +13,23 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from deconv_gui.gui.compare_view import CompareView
+from deconv_gui.gui.display import DisplayImage
 from deconv_gui.gui.document import DocState, Document
 from deconv_gui.gui.live_quality import LiveQuality
 from deconv_gui.gui.photo_list import describe_document
-from deconv_gui.gui.quality_panel import QualityPanel, Readout
+from deconv_gui.gui.quality_panel import PAIRS, QualityPanel, Readout
 from deconv_gui.gui.widgets import StatusLabels
 
 VISIBLE_SCORE_DELAY_MS = 150
+ENLARGED = "enlarged with Lanczos"
 
 
 class Viewer(QObject):
     """Binds the shown document to `CompareView`, `QualityPanel` and the status labels.
 
-    ``overlay_kind`` is "", "ssim" or "diff". Signals: ``overlay_ready(kind)`` once an
-    overlay that was being built is shown; ``reference_wanted()`` and
+    ``overlay_kind`` is "", "ssim" or "diff"; ``pair`` a `quality_panel.PAIRS` key (which
+    two pictures are compared when there is a reference). Signals: ``overlay_ready(kind)``
+    once an overlay that was being built is shown; ``reference_wanted()`` and
     ``simulation_wanted()`` when the user picks a reference photo or a custom degradation
     to compare with (the window asks which); ``notice(text, kind, timeout_ms)``.
     """
@@ -46,16 +51,21 @@ class Viewer(QObject):
         self.view, self.panel, self.quality, self.labels = view, panel, quality, labels
         self.doc: Document | None = None
         self.overlay_kind = ""
+        self.pair = "input"
         self._visible_timer = QTimer(self)
         self._visible_timer.setSingleShot(True)
         self._visible_timer.setInterval(VISIBLE_SCORE_DELAY_MS)
         self._visible_timer.timeout.connect(self.score_visible)
         view.zoom_changed.connect(self._show_zoom)
         view.view_changed.connect(self._visible_timer.start)
+        view.set_overlay_opacity(panel.opacity())
         quality.scores_changed.connect(self.update_readout)
         quality.final_scored.connect(self._on_final_scored)
         quality.overlay_ready.connect(self._on_overlay_ready)
+        quality.enlarged_ready.connect(self._on_enlarged_ready)
         panel.comparison_requested.connect(self._on_comparison_requested)
+        panel.pair_requested.connect(self.set_pair)
+        panel.opacity_changed.connect(view.set_overlay_opacity)
 
     def show(self, doc: Document | None) -> None:
         """Show `doc` (None: nothing) as it is now."""
@@ -63,12 +73,15 @@ class Viewer(QObject):
         view = self.view
         self.labels.photo.setText(describe_document(doc) if doc is not None else "")
         if doc is None:
+            view.set_auto_flicker(False)
             view.set_pictures(None, None)
+            view.set_placeholder("")
             self.labels.show_zoom(None)
             self.panel.show_readout(Readout())
+            self.panel.set_pairs(False)
+            self.apply_overlay()
             return
-        before, r = doc.input_view, doc.result
-        if before is None:
+        if doc.input_view is None:
             view.set_pictures(None, None)
             if doc.state is DocState.ERROR:
                 view.set_placeholder(f"{doc.name} could not be opened.\n\n{doc.error}")
@@ -76,24 +89,61 @@ class Viewer(QObject):
                 view.set_placeholder(f"Opening {doc.name}…")
         else:
             view.set_placeholder("")
-            rgb, scene = doc.input_rgb, before.size
-            if r is not None:
-                scene = r.view.size  # an upscale: the input is stretched over the result
-            elif rgb is not None:
-                scene = (rgb.shape[1], rgb.shape[0])
-            after = r.view if r is not None else None
-            view.set_pictures(before, after, scene_size=scene, partial=r is not None and r.partial)
-            after_label = "After"
-            if r is not None:
-                after_label = f"After · {r.spec.name}"
-                after_label += f" (×{r.spec.scale})" if r.spec.scale != 1 else ""
-            sim = doc.simulation
-            view.set_labels(f"Degraded ({sim})" if sim else "Before", after_label)
+            self._show_pictures(doc)
         self._show_zoom(view.zoom())
         self.apply_overlay()
         self.panel.set_comparison(doc.comparison.key, doc.comparison.reference_name)
+        self.panel.set_pairs(
+            doc.reference_view is not None, simulate=bool(doc.simulation), current=self.pair
+        )
         self.update_readout(doc)
         self._visible_timer.start()
+
+    def _input_at(self, doc: Document, size: tuple[int, int]) -> tuple[DisplayImage, bool]:
+        """The input picture to show over a scene of `size`, and whether it was enlarged
+        with Lanczos (until the enlargement is ready, the input itself, filtered smoothly)."""
+        shown = doc.input_view
+        assert shown is not None
+        rgb = doc.input_rgb
+        if rgb is None or (rgb.shape[1], rgb.shape[0]) == size or shown.size == size:
+            return shown, False
+        if rgb.shape[1] > size[0] or rgb.shape[0] > size[1]:
+            return shown, False  # a smaller scene: shrinking needs no enlargement
+        enlarged = self.quality.enlarged_input(doc, size)
+        return (enlarged, True) if enlarged is not None else (shown, False)
+
+    def _show_pictures(self, doc: Document) -> None:
+        r, sim = doc.result, doc.simulation
+        ref_view = doc.reference_view
+        pair = self.pair if ref_view is not None else "input"
+        rgb = doc.input_rgb
+        input_size = (rgb.shape[1], rgb.shape[0]) if rgb is not None else doc.input_view.size  # type: ignore[union-attr]
+        input_name = f"Degraded ({sim})" if sim else "Before"
+        ref_name = "Clean original" if sim else f"Reference ({doc.comparison.reference_name})"
+        after_name = "After"
+        if r is not None:
+            after_name = f"After · {r.spec.name}"
+            after_name += f" (×{r.spec.scale})" if r.spec.scale != 1 else ""
+
+        if pair == "reference_input" and ref_view is not None:
+            scene = ref_view.size
+            after, enlarged = self._input_at(doc, scene)
+            before, before_label = ref_view, ref_name
+            after_label = input_name + (f", {ENLARGED}" if enlarged else "")
+            partial = False
+        else:
+            scene = r.view.size if r is not None else input_size
+            after, partial = (r.view, r.partial) if r is not None else (None, False)
+            if pair == "reference" and ref_view is not None:
+                before, before_label = ref_view, ref_name
+            else:
+                before, enlarged = self._input_at(doc, scene)
+                before_label = input_name
+                if enlarged:
+                    before_label = f"{input_name}, {ENLARGED}" if sim else f"Before ({ENLARGED})"
+            after_label = after_name
+        self.view.set_pictures(before, after, scene_size=scene, partial=partial)
+        self.view.set_labels(before_label, after_label)
 
     def tile_finished(self, doc: Document, box: tuple[int, int, int, int]) -> None:
         """Repaint where a tile of `doc`'s arriving result landed."""
@@ -104,6 +154,18 @@ class Viewer(QObject):
     def update_readout(self, doc: Document | None) -> None:
         if doc is not None and doc is self.doc:
             self.panel.show_readout(self.quality.readout(doc))
+
+    def _on_enlarged_ready(self, doc: Document) -> None:
+        if doc is self.doc and doc.input_view is not None:
+            self._show_pictures(doc)
+
+    def set_pair(self, pair: str) -> None:
+        """Which two pictures to compare when there is a reference (a `PAIRS` key)."""
+        if pair not in {key for key, *_ in PAIRS}:
+            raise ValueError(f"unknown pair {pair!r}")
+        self.pair = pair
+        if self.doc is not None:
+            self.show(self.doc)
 
     def _on_comparison_requested(self, key: str) -> None:
         """The quality panel's "compare with" choice: "input", "reference", "sim:SPEC" or
@@ -127,12 +189,17 @@ class Viewer(QObject):
     def set_overlay(self, kind: str) -> None:
         """ "ssim", "diff" or "" (none)."""
         self.overlay_kind = kind
+        self.panel.set_overlay(kind)
         self.apply_overlay()
 
     def apply_overlay(self) -> None:
+        """Draw the chosen overlay over the result (once built; not over the input)."""
         doc, kind = self.doc, self.overlay_kind
-        overlay = self.quality.overlay(doc, kind) if doc is not None else None
-        self.view.set_overlay(overlay, kind)
+        over_result = doc is not None and (
+            doc.reference_view is None or self.pair != "reference_input"
+        )
+        overlay = self.quality.overlay(doc, kind) if doc is not None and over_result else None
+        self.view.set_overlay(overlay)
 
     def _on_overlay_ready(self, doc: Document, kind: str) -> None:
         if doc is self.doc:

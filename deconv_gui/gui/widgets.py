@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from deconv_gui.core import devices
 from deconv_gui.errors import DeconvError
+from deconv_gui.gui.theme import MESSAGE_COLOURS, MESSAGE_ICONS, mute, theme_name
 from deconv_gui.paths import resource_path, sample_photo
 
 MEMORY_INTERVAL_MS = 2000
@@ -113,19 +114,9 @@ class MessageBar(QWidget):
 
     def show_message(self, text: str, kind: str = "error", timeout_ms: int = 0) -> None:
         self.kind = kind
-        if self.palette().window().color().lightness() < 128:  # dark theme
-            colours = {
-                "error": ("#4a1f23", "#ffd7da", "#7a343b", "⚠"),
-                "warning": ("#4a3d14", "#ffecb3", "#7a6526", "⚠"),
-                "info": ("#1b324d", "#d7e8fb", "#2f5680", "ℹ"),
-            }
-        else:
-            colours = {
-                "error": ("#f8d7da", "#5c1a1f", "#e5a4aa", "⚠"),
-                "warning": ("#fff3cd", "#5c4400", "#e6cf85", "⚠"),
-                "info": ("#d7e8fb", "#123a66", "#9fc3ec", "ℹ"),
-            }
-        bg, fg, border, icon = colours.get(kind, colours["info"])
+        colours = MESSAGE_COLOURS[theme_name(self.palette())]
+        bg, fg, border = colours.get(kind, colours["info"])
+        icon = MESSAGE_ICONS.get(kind, MESSAGE_ICONS["info"])
         self.frame.setStyleSheet(
             f"#MessageBar {{ background: {bg}; border: 1px solid {border}; border-radius: 6px; }}"
             f"#MessageBar QLabel, #MessageBar QToolButton {{ color: {fg}; background: transparent; }}"
@@ -175,7 +166,7 @@ class WelcomePage(QWidget):
             "Files and whole folders can be dropped; JPEG, PNG, TIFF (16-bit too) and WebP."
         )
         sub.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        sub.setEnabled(False)
+        mute(sub)
         lay.addWidget(sub)
         lay.addSpacing(14)
         row = QHBoxLayout()

@@ -55,9 +55,15 @@ def test_no_shortcut_is_taken_twice(window):
 
 def test_enabled_rules_follow_the_state(window):
     actions = Actions(window, {})
-    for has_photo, ready, has_result, has_model, busy in itertools.product((False, True), repeat=5):
-        state = UiState(has_photo, ready, has_result, has_model, busy)
+    for has_photo, ready, has_result, has_model, busy, viewable in itertools.product(
+        (False, True), repeat=6
+    ):
+        state = UiState(has_photo, ready, has_result, has_model, busy, viewable)
         actions.update(state)
+        for name in ("mode_split", "auto_flicker", "swap", "fit", "zoom_in"):
+            assert actions[name].isEnabled() == viewable
+        assert actions["overlay_ssim"].isEnabled() == actions["overlay_diff"].isEnabled()
+        assert actions["overlay_ssim"].isEnabled() == has_result
         assert actions["run"].isEnabled() == (ready and not busy and has_model)
         assert actions["cancel"].isEnabled() == busy
         assert actions["save"].isEnabled() == actions["save_as"].isEnabled() == has_result
@@ -75,7 +81,11 @@ def test_ui_state_of_a_document(tmp_path):
 
     assert UiState.of(None, busy=True, has_model=True) == UiState(has_model=True, busy=True)
     doc = ready_document(write_photo(tmp_path / "p.jpg"))
-    assert UiState.of(doc, busy=False, has_model=True) == UiState(True, True, False, True, False)
+    state = UiState.of(doc, busy=False, has_model=True)
+    assert state == UiState(True, True, False, True, False, viewable=True)
+    broken = ready_document(write_photo(tmp_path / "q.jpg"))
+    broken.photo = broken.photo_view = None  # nothing to show (as when it failed to open)
+    assert not UiState.of(broken, busy=False, has_model=True).viewable
     spec, view = tiny_registry().get("tiny-conv"), DisplayImage.blank(2, 2)
     doc.result = Result(spec, view)  # arriving: not a result to save yet
     assert not UiState.of(doc, busy=True, has_model=True).has_result

@@ -132,3 +132,128 @@ def test_embedded_profiles_are_shown_in_srgb():
     red[..., 0] = 1.0
     b, g, r, a = to_bgra8(red, colour)[0, 0]
     assert g > 200 and r < 60 and a == 255  # shown as green on an sRGB screen
+
+
+# ----------------------------------------------------------------------------- issue 14
+def checker(w: int, h: int) -> DisplayImage:
+    """Black and white pixels in a 1-pixel checkerboard: any smoothing makes greys."""
+    y, x = np.mgrid[0:h, 0:w]
+    rgb = np.repeat(((x + y) % 2).astype(np.float32)[..., None], 3, axis=2)
+    return DisplayImage.from_rgb(rgb)
+
+
+def grab_centre(view: CompareView, size: int = 60) -> np.ndarray:
+    img = view.grab().toImage().convertToFormat(view.grab().toImage().Format.Format_RGB888)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    arr = arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3)
+    cy, cx = img.height() // 2, img.width() // 2
+    return arr[cy - size // 2 : cy + size // 2, cx - size // 2 : cx + size // 2]
+
+
+@pytest.mark.parametrize(("zoom", "smooth"), [(0.6, True), (1.5, True), (2.0, False), (3.0, False)])
+def test_pictures_are_smooth_below_200_percent_and_crisp_from_there(qtbot, zoom, smooth):
+    v = CompareView()
+    v.resize(400, 300)
+    qtbot.addWidget(v)
+    v.show()
+    pic = checker(160, 120)
+    v.set_pictures(pic, pic)
+    v.set_mode("flicker")  # one picture over the whole view, no divider
+    v.set_zoom(zoom)
+    centre = grab_centre(v)
+    greys = np.mean((centre > 40) & (centre < 215))
+    assert CompareView.smooth_at(zoom) == smooth
+    if smooth:
+        assert greys > 0.5  # filtered: the pixels blend
+    else:
+        assert greys == 0.0  # crisp pixel blocks, only black and white
+
+
+def test_the_overlay_is_drawn_over_the_result_at_its_opacity(qtbot):
+    from deconv_gui.gui.display import Overlay
+
+    v = CompareView()
+    v.resize(300, 200)
+    qtbot.addWidget(v)
+    v.show()
+    grey = DisplayImage.from_rgb(np.full((100, 150, 3), 0.5, np.float32))
+    red = np.zeros((100, 150, 3), np.float32)
+    red[..., 0] = 1.0
+    v.set_pictures(grey, grey)
+    v.set_mode("flicker")
+    overlay = Overlay("diff", DisplayImage.from_rgb(red), "Difference", "none", "1 %", 0.01)
+    v.set_overlay(overlay)
+    for opacity in (1.0, 0.5, 0.2):
+        v.set_overlay_opacity(opacity)
+        r, g, b = grab_centre(v, 10).reshape(-1, 3).mean(axis=0)
+        assert r == pytest.approx(128 + (255 - 128) * opacity, abs=3)
+        assert g == pytest.approx(128 * (1 - opacity), abs=3) and b == pytest.approx(g, abs=1)
+    assert v.labels()[1] == "Difference over After" and v.overlay_kind() == "diff"
+    v.set_overlay(None)
+    assert v.labels()[1] == "After" and v.overlay_kind() == ""
+
+
+def test_swap_sides_puts_the_result_on_the_left(qtbot):
+    v = CompareView()
+    v.resize(400, 200)
+    qtbot.addWidget(v)
+    v.show()
+    dark = DisplayImage.from_rgb(np.full((100, 200, 3), 0.1, np.float32))
+    light = DisplayImage.from_rgb(np.full((100, 200, 3), 0.9, np.float32))
+    v.set_pictures(dark, light)  # before dark, after light
+
+    def sides() -> tuple[float, float]:
+        img = v.grab().toImage()
+        return (img.pixelColor(100, 100).lightness(), img.pixelColor(300, 100).lightness())
+
+    for mode in ("split", "side"):
+        v.set_mode(mode)
+        v.set_swapped(False)
+        left, right = sides()
+        assert left < 60 and right > 200
+        v.set_swapped(True)
+        left, right = sides()
+        assert left > 200 and right < 60
+    assert v.is_swapped()
+
+
+def test_auto_flicker_flicks_by_itself_about_twice_a_second(qtbot, view):
+    import time
+
+    from deconv_gui.gui.compare_view import FLICKER_INTERVAL_MS
+
+    times: list[float] = []
+    view.before_shown_changed.connect(lambda _on: times.append(time.monotonic()))
+    view.set_auto_flicker(True)
+    assert view.mode() == "flicker" and view.is_auto_flicker()
+    qtbot.waitUntil(lambda: len(times) >= 4, timeout=5000)
+    gaps = np.diff(times)
+    assert gaps.min() > FLICKER_INTERVAL_MS / 1000 * 0.6
+    assert gaps.mean() == pytest.approx(FLICKER_INTERVAL_MS / 1000, rel=0.5)
+    view.set_mode("split")  # leaving flicker stops it, with the result shown
+    assert not view.is_auto_flicker() and not view.is_showing_before()
+    n = len(times)
+    qtbot.wait(3 * FLICKER_INTERVAL_MS)
+    assert len(times) == n
+
+
+def test_navigator_appears_when_zoomed_in_and_a_click_moves_the_view(qtbot, view):
+    assert view.navigator_rect() is None  # fit: everything is in view
+    view.set_zoom(4.0)
+    nav = view.navigator_rect()
+    assert nav is not None and nav.bottom() <= view.height()
+    assert nav.width() / nav.height() == pytest.approx(400 / 300)
+    target = QPointF(nav.left() + 0.3 * nav.width(), nav.top() + 0.4 * nav.height())
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=target.toPoint())
+    c = view.center()
+    assert (c.x(), c.y()) == pytest.approx((0.3 * 400, 0.4 * 300), abs=400 / nav.width())
+    # dragging in the navigator follows the mouse
+    start = target.toPoint()
+    end = QPoint(int(nav.left() + 0.6 * nav.width()), int(nav.top() + 0.5 * nav.height()))
+    qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(view, end)
+    qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=end)
+    c = view.center()
+    assert (c.x(), c.y()) == pytest.approx((0.6 * 400, 0.5 * 300), abs=400 / nav.width())
+    view.fit()
+    assert view.navigator_rect() is None

@@ -9,9 +9,10 @@ from gui_helpers import ready_document, tiny_registry, write_photo
 from PySide6.QtWidgets import QStatusBar
 
 from deconv_gui.core import metrics
+from deconv_gui.core.finish import match_size
 from deconv_gui.core.io import load_image
 from deconv_gui.core.tiling import TileProgress
-from deconv_gui.gui.display import DisplayImage
+from deconv_gui.gui.display import DisplayImage, diff_overlay, ssim_overlay, to_bgra8
 from deconv_gui.gui.document import Result
 from deconv_gui.gui.live_quality import LiveQuality
 
@@ -150,7 +151,8 @@ def test_overlays_are_built_once(qtbot, quality, doc):
         assert q.overlay(doc, "ssim") is None
     assert blocker.args == [doc, "ssim"]
     img = q.overlay(doc, "ssim")
-    assert img is not None and img.size == (96, 72) and q.overlay(doc, "ssim") is img
+    assert img is not None and img.image.size == (96, 72) and q.overlay(doc, "ssim") is img
+    assert img.kind == "ssim" and img.title.startswith("SSIM map vs input")
 
 
 def test_viewer_shows_an_upscale_over_the_stretched_input(qtbot, quality, doc):
@@ -171,8 +173,13 @@ def test_viewer_shows_an_upscale_over_the_stretched_input(qtbot, quality, doc):
     q.ensure_target(doc)
     with qtbot.waitSignal(q.final_scored, timeout=20000):
         q.score_final(doc)
-    viewer.show(doc)
-    assert view.before() is doc.photo_view and view.after() is doc.result.view
+    with qtbot.waitSignal(q.enlarged_ready, timeout=20000):
+        viewer.show(doc)  # at first the input itself (smoothly filtered), then...
+    # ...the honest before: the input enlarged with Lanczos to the result's size
+    lanczos = to_bgra8(match_size(doc.photo.rgb, rgb))
+    assert np.array_equal(view.before().levels[0], lanczos)
+    assert view.labels() == ("Before (enlarged with Lanczos)", "After · Tiny x2 (×2)")
+    assert view.after() is doc.result.view
     assert view.scene_size() == (192, 144)
     assert labels.photo.text().endswith("→  192 × 144")
     assert panel.readout().after_ssim == pytest.approx(doc.result.final.ssim)
@@ -180,5 +187,124 @@ def test_viewer_shows_an_upscale_over_the_stretched_input(qtbot, quality, doc):
     assert (
         view.before() is None and labels.photo.text() == "" and panel.readout().after_ssim is None
     )
+    labels.stop()
+    viewer.stop()
+
+
+# ----------------------------------------------------------------------------- issue 14
+def test_simulate_keeps_the_photos_own_result_and_gives_it_back(qtbot, quality, doc):
+    asked = []
+    q = quality(ask=lambda title, text: asked.append(text) or True)
+    own = complete(doc, restored(doc))  # unsaved
+    doc.result = own
+    with qtbot.waitSignal(q.comparison_changed, timeout=20000):
+        q.simulate(doc, "noise=25")
+    assert not asked  # nothing is lost, so nothing to ask
+    assert doc.result is None and doc.simulation == "noise=25"
+    assert doc.reference_view is doc.photo_view  # the clean original can be shown
+    doc.result = complete(doc, restored(doc))  # a result of the degraded photo
+    with qtbot.waitSignal(q.comparison_changed, timeout=20000):
+        q.simulate(doc, "noise=50")  # another degradation: that result goes (asked first)
+    assert len(asked) == 1 and doc.result is None
+    q.set_comparison(doc, None)
+    # the same result back (its scores are made again against the input)
+    assert doc.result.rgb is own.rgb and doc.result.spec is own.spec
+    assert doc.comparison.key == "input"
+
+
+def test_a_reference_that_does_not_match_the_photo_gets_a_warning(qtbot, quality, doc, tmp_path):
+    import cv2
+
+    q = quality()
+    notices = []
+    q.notice.connect(lambda text, kind, ms: notices.append((text, kind)))
+    other_shape = write_photo(tmp_path / "square.png", size=(80, 80), fmt="PNG")
+    with qtbot.waitSignal(q.notice, timeout=20000):
+        q.load_reference(doc, other_shape)
+    assert notices[-1][1] == "warning" and "shape (80 × 80)" in notices[-1][0]
+    # same shape, another picture: the photo turned upside down and mirrored
+    flipped = tmp_path / "other.png"
+    cv2.imwrite(str(flipped), (doc.photo.rgb[::-1, ::-1, ::-1] * 255).astype(np.uint8))
+    with qtbot.waitSignal(q.notice, timeout=20000):
+        q.load_reference(doc, flipped)
+    text, kind = notices[-1]
+    assert kind == "warning" and "does not look like p.png" in text and "SSIM" in text
+    assert doc.comparison.key == "input" and len(notices) == 2
+    # a noisier version of the same photo is a fine reference
+    clean = write_photo(tmp_path / "clean.png", seed=9, fmt="PNG")
+    with qtbot.waitSignal(q.comparison_changed, timeout=20000):
+        q.load_reference(doc, clean)
+    assert doc.comparison.key == "reference" and len(notices) == 2
+    assert doc.reference_view is not None and doc.reference_view.size == (96, 72)
+
+
+def test_lookalike_ssim_tells_the_same_scene_from_another():
+    from deconv_gui.core.degrade import parse_spec
+    from deconv_gui.gui.quality import LOOKALIKE_MIN_SSIM, lookalike_ssim
+    from deconv_gui.paths import sample_photo
+
+    path = sample_photo()
+    if not path.is_file():
+        pytest.skip("the sample photo is not in resources/sample")
+    clean = load_image(path).rgb
+    for spec in ("noise=50", "blur=gaussian:3", "downscale=4", "jpeg=10"):
+        assert lookalike_ssim(parse_spec(spec).apply(clean, seed=0), clean) > 0.9, spec
+    assert lookalike_ssim(clean, clean[::-1, ::-1]) < LOOKALIKE_MIN_SSIM
+
+
+def test_overlays_are_auto_contrasted():
+    rng = np.random.default_rng(0)
+    a = rng.random((64, 64, 3)).astype(np.float32)
+    b = a.copy()
+    b[:32] += 0.02  # a faint change over the top half
+    d = diff_overlay(a, b)
+    assert d.span == pytest.approx(0.02, abs=1e-3)  # the top colour goes to the largest
+    top = d.image.levels[0][:32].reshape(-1, 4)[:, :3].astype(int)
+    assert top.sum(axis=1).mean() > 3 * 200  # bright (inferno's top is pale yellow)
+    assert d.image.levels[0][32:, :, :3].max() < 20  # unchanged: black
+    assert d.low_label == "none" and d.high_label == "2 % or more"
+    same = diff_overlay(a, a)
+    assert same.span == pytest.approx(2 / 255)  # no change is not blown up into noise
+    m = np.ones((40, 40), np.float32)
+    m[:20] = 0.7
+    s = ssim_overlay(m, "clean original")
+    assert s.span == pytest.approx(0.3, abs=1e-6) and s.high_label == "0.70 or less"
+    assert s.title == "SSIM map vs clean original: red is least alike"
+    b_, g_, r_ = s.image.levels[0][0, 0, :3]
+    assert r_ > 100 > b_  # least alike: red end of turbo
+    b_, g_, r_ = s.image.levels[0][-1, -1, :3]
+    assert b_ > r_  # alike: blue end
+
+
+def test_viewer_pairs_with_a_simulation(qtbot, quality, doc):
+    from deconv_gui.gui.compare_view import CompareView
+    from deconv_gui.gui.quality_panel import QualityPanel
+    from deconv_gui.gui.viewer import Viewer
+    from deconv_gui.gui.widgets import StatusLabels
+
+    view, panel, bar = CompareView(), QualityPanel(), QStatusBar()
+    for w in (view, panel, bar):
+        qtbot.addWidget(w)
+    q = quality()
+    labels = StatusLabels(bar)
+    viewer = Viewer(view, panel, q, labels)
+    with qtbot.waitSignal(q.comparison_changed, timeout=20000):
+        q.simulate(doc, "noise=25")
+    doc.result = complete(doc, restored(doc))
+    viewer.show(doc)
+    assert panel.pair_row.isVisibleTo(panel)
+    assert view.labels() == ("Degraded (noise=25)", "After · Tiny conv")
+    assert view.before() is doc.comparison.lq_view and view.after() is doc.result.view
+    viewer.set_pair("reference")
+    assert view.labels() == ("Clean original", "After · Tiny conv")
+    assert view.before() is doc.photo_view and view.after() is doc.result.view
+    viewer.set_pair("reference_input")
+    assert view.labels() == ("Clean original", "Degraded (noise=25)")
+    assert view.before() is doc.photo_view and view.after() is doc.comparison.lq_view
+    with pytest.raises(ValueError, match="unknown pair"):
+        viewer.set_pair("nonsense")
+    q.set_comparison(doc, None)  # no reference: the pair choice goes, before/after again
+    viewer.show(doc)
+    assert not panel.pair_row.isVisibleTo(panel) and view.labels()[0] == "Before"
     labels.stop()
     viewer.stop()

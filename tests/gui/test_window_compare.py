@@ -1,0 +1,170 @@
+"""The real window (offscreen): honest comparisons and the state on screen (issue 14)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gui_helpers import open_and_wait, write_photo
+from test_main_window import run_and_wait
+
+from deconv_gui.core.finish import match_size
+from deconv_gui.gui.display import to_bgra8
+
+VIEW_ACTIONS = ("mode_split", "mode_side", "mode_flicker", "auto_flicker", "swap", "fit",
+                "actual_size", "zoom_in", "zoom_out")  # fmt: skip
+
+
+def test_an_upscale_is_compared_with_its_lanczos_enlargement(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window, "tiny-x2")
+    view = window.view
+    qtbot.waitUntil(lambda: "Lanczos" in view.labels()[0], timeout=20000)
+    assert view.labels() == ("Before (enlarged with Lanczos)", "After · Tiny x2 (×2)")
+    expected = to_bgra8(match_size(doc.photo.rgb, doc.result.rgb))
+    assert np.array_equal(view.before().levels[0], expected)  # pixel for pixel
+    assert view.before().size == view.after().size == (doc.photo.width * 2, doc.photo.height * 2)
+
+
+def test_simulate_readout_after_a_run(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    window.simulate("noise=25")
+    qtbot.waitUntil(lambda: doc.target is not None and doc.target.before_ssim is not None,
+                    timeout=20000)  # fmt: skip
+    panel = window.quality_panel
+    assert panel.verdict_label.text() == (
+        "Run a model to see how much closer to the reference it gets."
+    )
+    run_and_wait(qtbot, window, "tiny-conv")
+    r = panel.readout()
+    gain = r.after_psnr - r.before_psnr
+    assert panel.gain_text("psnr") == f"{gain:+.1f} dB" and gain > 0
+    assert panel.gain_text("ssim") == f"{r.after_ssim - r.before_ssim:+.3f}"
+    assert panel._cells["ssim_before"].text() == f"{r.before_ssim:.3f}"
+    word = "Clearly better" if gain >= 2 else "Better"
+    assert panel.verdict_label.text() == (
+        f"{word}: closer to the clean original than the input was."
+    )
+    assert panel.caption.text() == "vs clean original"
+    assert window.view.labels() == ("Degraded (noise=25)", "After · Tiny conv")
+    assert panel.pair_row.isVisibleTo(panel)
+
+
+def test_overlay_chosen_in_the_panel_is_named_on_the_result(qtbot, window, photo):
+    open_and_wait(qtbot, window, photo)
+    assert not window.action("overlay_ssim").isEnabled()  # no result yet
+    run_and_wait(qtbot, window)
+    assert window.action("overlay_ssim").isEnabled()
+    combo = window.quality_panel.overlay_combo
+    with qtbot.waitSignal(window.overlay_ready, timeout=20000):
+        combo.activated.emit(combo.findData("diff"))
+    assert (
+        window.action("overlay_diff").isChecked() and not window.action("overlay_ssim").isChecked()
+    )
+    assert window.view.labels()[1] == "Difference over After · Tiny conv"
+    assert window.view.overlay().title.startswith("Difference from input")
+    window.quality_panel.opacity_slider.setValue(35)
+    assert window.view.overlay_opacity() == pytest.approx(0.35)
+    window.action("overlay_diff").trigger()  # off again, from the menu
+    assert combo.currentData() == "" and window.view.overlay_kind() == ""
+
+
+def test_done_and_sizes_follow_the_photo_on_screen(qtbot, window, tmp_path):
+    a = write_photo(tmp_path / "a.jpg", size=(96, 72), seed=1)
+    b = write_photo(tmp_path / "b.jpg", size=(80, 60), seed=2)
+    doc_a = open_and_wait(qtbot, window, a)
+    run_and_wait(qtbot, window, "tiny-x2")
+    label = window.restore_panel.progress_label
+    assert label.text().startswith("Done in") and label.text().endswith("192 × 144")
+    doc_b = open_and_wait(qtbot, window, b)
+    assert label.text() == ""  # b has no result
+    assert window.status_labels.photo.text().startswith("80 × 60")
+    window.photos.select(doc_a)
+    assert label.text().startswith("Done in") and label.text().endswith("192 × 144")
+    assert window.status_labels.photo.text().endswith("→  192 × 144")
+    for doc in (doc_b, doc_a):
+        window.photos.close(doc)
+    assert label.text() == "" and window.status_labels.photo.text() == ""
+    assert window.quality_panel.after_ssim_text() == "—"
+
+
+def test_view_commands_wait_for_a_photo(qtbot, window, photo):
+    for name in (*VIEW_ACTIONS, "overlay_ssim", "overlay_diff"):
+        assert not window.action(name).isEnabled(), name
+    for name in VIEW_ACTIONS:
+        assert not window.toolbar.widgetForAction(window.action(name)) or not (
+            window.toolbar.widgetForAction(window.action(name)).isEnabled()
+        )
+    open_and_wait(qtbot, window, photo)
+    for name in VIEW_ACTIONS:
+        assert window.action(name).isEnabled(), name
+        assert not window.action(name).icon().isNull(), name
+    assert not window.action("overlay_ssim").isEnabled()
+    # the flicker button flicks by itself, and the view says so back
+    window.action("auto_flicker").trigger()
+    assert window.view.is_auto_flicker() and window.action("mode_flicker").isChecked()
+    window.action("mode_split").trigger()
+    assert not window.view.is_auto_flicker() and not window.action("auto_flicker").isChecked()
+    window.action("swap").trigger()
+    assert window.view.is_swapped()
+
+
+def test_a_broken_file_gets_one_plain_message_and_a_mark(qtbot, window, photo, tmp_path):
+    data = photo.read_bytes()
+    broken = tmp_path / "cut.jpg"
+    broken.write_bytes(data[: len(data) // 2])  # an interrupted copy
+    notices = []
+    window.photos.notice.connect(lambda text, kind, ms: notices.append(text))
+    with qtbot.waitSignal(window.document_failed, timeout=20000):
+        window.open_paths([broken])
+    qtbot.wait(200)  # a second message would come now
+    assert len(notices) == 1
+    text = window.message_bar.text()
+    assert text == notices[0] and text.count("cut.jpg") == 1
+    assert "damaged or incomplete" in text
+    for library_words in ("truncated", "bytes not processed", "decoder", "OSError", "("):
+        assert library_words not in text.split(":", 1)[1].split("(perhaps")[0]
+    doc = window.current
+    assert window.filmstrip.state(doc.key) == "error"
+    assert "damaged or incomplete" in window.filmstrip.item_for(doc.key).toolTip()
+    for name in VIEW_ACTIONS:  # nothing to look at
+        assert not window.action(name).isEnabled(), name
+    assert window.action("close_photo").isEnabled()
+
+
+def test_icons_follow_a_theme_switch(qtbot, window, qapp):
+    from PySide6.QtGui import QPalette
+
+    from deconv_gui.gui.theme import dark_palette, light_palette
+
+    def icon_colour() -> tuple[int, int, int]:
+        img = window.action("fit").icon().pixmap(24, 24).toImage()
+        px = [img.pixelColor(x, y) for x in range(24) for y in range(24)]
+        solid = [c for c in px if c.alpha() == 255]
+        return solid[0].getRgb()[:3]
+
+    old = qapp.palette()
+    try:
+        for pal in (dark_palette(), light_palette(qapp)):
+            qapp.setPalette(pal)
+            want = pal.color(QPalette.ColorRole.ButtonText).getRgb()[:3]
+            qtbot.waitUntil(lambda want=want: icon_colour() == want, timeout=3000)
+    finally:
+        qapp.setPalette(old)
+
+
+def test_leaving_simulate_brings_back_the_result_and_its_state(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window, "tiny-x2")
+    own = doc.result.rgb
+    label = window.restore_panel.progress_label
+    window.simulate("noise=25")
+    qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
+    assert doc.result is None and label.text() == ""
+    assert not window.message_bar.isVisible()  # no question, no warning: nothing was lost
+    run_and_wait(qtbot, window, "tiny-conv")
+    assert label.text().endswith("96 × 72")
+    window.quality_panel.compare_combo.activated.emit(0)  # "Input (no reference)"
+    assert doc.comparison.key == "input" and doc.result.rgb is own
+    assert label.text().endswith("192 × 144")
+    qtbot.waitUntil(lambda: doc.result.final is not None, timeout=20000)
+    assert window.quality_panel.caption.text() == "change from the input"
