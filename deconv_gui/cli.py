@@ -220,17 +220,12 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
 
 
 def _recipe_suffix(recipe: Recipe, registry) -> tuple[str, RestoreSpec]:
-    """The output name suffix of a run (one model: its own, e.g. ``_denoised``; several:
-    ``_restored``, or ``_xN`` when they enlarge) and the spec that names the run."""
-    from deconv_gui.models.registry import default_suffix
+    """The output name suffix of a run (`models.registry.recipe_suffix`) and the spec that
+    names the run."""
+    from deconv_gui.models.registry import recipe_suffix
 
     specs = [registry.get(st.model) for st in recipe.steps]
-    if len(specs) == 1:
-        return default_suffix(specs[0].task, specs[0].scale), specs[0]
-    scale = 1
-    for sp in specs:
-        scale *= int(sp.scale)
-    return (f"_restored_x{scale}" if scale > 1 else "_restored"), specs[-1]
+    return recipe_suffix(specs), specs[-1]
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
