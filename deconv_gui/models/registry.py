@@ -29,6 +29,7 @@ __all__ = [
     "default_suffix",
     "model_for_step",
     "picker_group",
+    "plain_description",
     "plain_name",
     "recipe_suffix",
 ]
@@ -216,6 +217,33 @@ def plain_name(spec: ModelSpec) -> str:
         label = TASK_LABELS.get(spec.task, spec.task.capitalize())
         return f"{label} x{spec.scale}" if spec.scale != 1 else label
     return spec.name.removesuffix(" (classical)")
+
+
+_TASK_HELP = {
+    "denoise": "Removes grain and colour noise. Auto measures how noisy the photo is; a "
+    "higher strength smooths more.",
+    "upscale": "Makes the photo {scale} times larger, drawing fine detail instead of "
+    "blurry pixels.",
+    "deblur": "Sharpens a photo that is out of focus, shaken or soft all over.",
+    "jpeg": "Removes the blocks, halos and smeared colour of JPEG compression. Auto reads "
+    "the quality the file was saved at.",
+    "raw-denoise": "Removes noise from camera RAW files before they are developed.",
+    "restore": "Restores the photo.",
+}
+
+
+def plain_description(spec: ModelSpec) -> str:
+    """What `spec` does, in a photographer's words (the card's ``summary`` if it has one;
+    the architecture stays in the model card)."""
+    summary = (spec.card or {}).get("summary")
+    if isinstance(summary, str) and summary.strip():
+        return summary.strip()
+    text = _TASK_HELP.get(spec.task, spec.description).format(scale=spec.scale)
+    if spec.kind == "classical":
+        text += " A classic method, without a neural network."
+    elif spec.kind == "imported":
+        text = spec.description or text
+    return text
 
 
 def model_for_step(registry: ModelRegistry, task: str, scale: int = 1) -> ModelSpec | None:
