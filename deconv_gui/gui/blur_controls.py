@@ -35,7 +35,7 @@ KINDS = {
 }
 SIZE_RANGE = {"focus": (0.5, 8.0), "motion": (2.0, 30.0), "soft": (0.3, 5.0)}
 SIZE_STEP = 0.1
-KERNEL_PX = 48  # the drawing's side
+KERNEL_PX = 44  # the drawing's side
 
 
 def kernel_spec(kind: str, size: float, angle: float = 0.0) -> str:
@@ -76,7 +76,7 @@ def kernel_pixmap(spec: str, side: int = KERNEL_PX) -> QPixmap:
     u8 = np.ascontiguousarray(np.clip(pad / top * 255, 0, 255).astype(np.uint8))
     img = QImage(u8.data, n, n, n, QImage.Format.Format_Grayscale8).copy()
     return QPixmap.fromImage(img).scaled(
-        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
     )
 
 
@@ -108,6 +108,7 @@ class BlurControls(QWidget):
             b.setCheckable(True)
             b.setToolTip(tip)
             b.setMinimumWidth(10)
+            b.setStyleSheet("QPushButton { padding: 2px 4px; }")
             self.kind_group.addButton(b)
             self.kind_buttons[key] = b
             kinds.addWidget(b)

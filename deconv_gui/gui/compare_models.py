@@ -91,11 +91,16 @@ class ResultPane(QWidget):
         lay.addWidget(self.picture, 1)
         lay.addWidget(self.caption)
         self._pixmap: QPixmap | None = None
+        self.actual = True
 
     def show_result(self, pixmap: QPixmap | None, caption: str, placeholder: str = "") -> None:
         self._pixmap = pixmap
         self.caption.setText(caption)
         self.picture.setText("" if pixmap else placeholder)
+        self._rescale()
+
+    def set_actual(self, on: bool) -> None:
+        self.actual = on
         self._rescale()
 
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
@@ -107,6 +112,11 @@ class ResultPane(QWidget):
             self.picture.setPixmap(QPixmap())
             return
         size = self.picture.size()
+        pm = self._pixmap
+        if self.actual and (pm.width() > size.width() or pm.height() > size.height()):
+            w, h = min(pm.width(), size.width()), min(pm.height(), size.height())
+            self.picture.setPixmap(pm.copy((pm.width() - w) // 2, (pm.height() - h) // 2, w, h))
+            return
         mode = (
             Qt.TransformationMode.SmoothTransformation
             if self._pixmap.width() > size.width()
@@ -161,8 +171,15 @@ class CompareModelsDialog(QDialog):
             pick.addWidget(picker, i // 2, (i % 2) * 2 + 1)
             self.checks.append(check)
             self.pickers.append(picker)
+        pick.setColumnStretch(1, 1)
+        pick.setColumnStretch(3, 1)
         lay.addLayout(pick)
         row = QHBoxLayout()
+        self.actual_check = QCheckBox("Actual pixels")
+        self.actual_check.setToolTip("Show the middle of each result at 100 % (else fit)")
+        self.actual_check.setChecked(True)
+        self.actual_check.toggled.connect(lambda on: [p.set_actual(on) for p in self.panes])
+        row.addWidget(self.actual_check)
         self.status = QLabel(" ")
         self.compare_button = QPushButton("Compare")
         self.compare_button.clicked.connect(self.run)

@@ -56,7 +56,7 @@ from deconv_gui.gui.widgets import (
     local_paths,
     reveal,
 )
-from deconv_gui.models.registry import ModelRegistry, ModelSpec
+from deconv_gui.models.registry import ModelRegistry, ModelSpec, plain_description
 from deconv_gui.paths import resource_path, sample_photo, user_home
 
 log = logging.getLogger(__name__)
@@ -563,7 +563,7 @@ class MainWindow(QMainWindow):
         if doc is self.photos.current and r is not None and r.preview_box is not None:
             y0, y1, x0, x1 = r.preview_box
             self.restore_panel.show_message(
-                f"Preview of {x1 - x0} × {y1 - y0} px in {r.seconds:.1f} s · Run for the whole photo",
+                f"Preview: {x1 - x0} × {y1 - y0} px in {r.seconds:.1f} s",
                 done=True,
             )
 
@@ -677,7 +677,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self._suggest_simulated_kernel()
         if spec is not None:
-            self.statusBar().showMessage(spec.description, 5000)
+            self.statusBar().showMessage(plain_description(spec), 5000)
 
     def _suggest_simulated_kernel(self) -> None:
         """In Simulate mode with a blur, the steps that take a kernel get that blur (so

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QStackedWidget,
+    QStyle,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -127,13 +128,14 @@ class SuggestionBanner(QFrame):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("Suggestion")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.setStyleSheet(
             "#Suggestion { border: 1px solid palette(mid); border-radius: 6px;"
             " background: palette(alternate-base); }"
         )
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 8, 6)
-        lay.setSpacing(4)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.setSpacing(2)
         self.label = QLabel("Open a photo: a suggestion of what it needs appears here.")
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
@@ -150,6 +152,63 @@ class SuggestionBanner(QFrame):
     def show_text(self, text: str, *, can_apply: bool) -> None:
         self.label.setText(text)
         self.apply_button.setEnabled(can_apply)
+
+
+def measured_lines(spec: ModelSpec | None, limit: int = 8) -> list[str]:
+    """The card's measured quality in short lines: "CBSD68, noise 25: 20.5 → 30.9 dB"."""
+    rows = (spec.card or {}).get("evaluation") if spec is not None else None
+    out = []
+    for r in rows or []:
+        if not isinstance(r, dict) or r.get("psnr") is None:
+            continue
+        degrade = str(r.get("degrade", "")).replace("=", " ").replace("downscale", "shrunk ÷")
+        head = f"{r.get('set', '?')}, {degrade}" if degrade else str(r.get("set", "?"))
+        if r.get("strength") == "auto":
+            head += " (Auto)"
+        before = r.get("input_psnr")
+        gain = f"{before:.1f} → {r['psnr']:.1f} dB" if before is not None else f"{r['psnr']:.1f} dB"
+        out.append(f"{head}: {gain}")
+    return out[:limit]
+
+
+class ModelNotes(QLabel):
+    """What the chosen model measured, in as many whole lines as the spare height holds (a
+    tall window fills its panel; a short one shows none, so it never scrolls)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.setEnabled(False)
+        self._lines: list[str] = []
+
+    def set_lines(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._fit()
+
+    def shown_lines(self) -> list[str]:
+        return [ln for ln in self.text().split("\n") if ln]
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if not self._lines:
+            self.setText("")
+            return
+        n = self.height() // max(1, self.fontMetrics().lineSpacing()) - 1
+        lines = self._lines[:n] if n > 0 else []
+        self.setText("\n".join(["Measured (higher dB is better):", *lines]) if lines else "")
+
+
+class StepList(QListWidget):
+    """The steps list: asks for three rows (it grows when the window is tall), so a short
+    window need not scroll."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        row = self.fontMetrics().height() + 8
+        return QSize(super().sizeHint().width(), row * 3 + 6)
 
 
 class RestorePanel(QWidget):
@@ -195,8 +254,8 @@ class RestorePanel(QWidget):
         self.recipe_dir = ""
 
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(6)
+        lay.setContentsMargins(12, 8, 12, 8)
+        lay.setSpacing(4)
 
         self.banner = SuggestionBanner(self)
         self.banner.apply_requested.connect(self.suggestion_requested)
@@ -222,7 +281,7 @@ class RestorePanel(QWidget):
             head.addWidget(b)
         head.addWidget(self.recipe_button)
         lay.addLayout(head)
-        self.step_list = QListWidget(self)
+        self.step_list = StepList(self)
         self.step_list.setAccessibleName("Steps of the recipe")
         self.step_list.setUniformItemSizes(True)
         row_h = self.step_list.fontMetrics().height() + 8
@@ -236,7 +295,7 @@ class RestorePanel(QWidget):
         form = QFormLayout()
         form.setContentsMargins(0, 2, 0, 0)
         form.setHorizontalSpacing(10)
-        form.setVerticalSpacing(5)
+        form.setVerticalSpacing(3)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         model_row = QHBoxLayout()
         model_row.setSpacing(4)
@@ -244,7 +303,9 @@ class RestorePanel(QWidget):
         self.picker.setAccessibleName("Model")
         self.picker.model_changed.connect(self._on_model_picked)
         self.info_button = QToolButton(self)
-        self.info_button.setText("ⓘ")
+        self.info_button.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
+        )
         self.info_button.setToolTip("Model card: what it is, how it was trained, what it measured")
         self.info_button.setAutoRaise(True)
         self.info_button.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -267,6 +328,9 @@ class RestorePanel(QWidget):
         )
         self.strength_auto = QCheckBox("Auto")
         self.strength_auto.setToolTip("Let the model measure the value on the photo")
+        keep = self.strength_auto.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # the row keeps its height for every model
+        self.strength_auto.setSizePolicy(keep)
         srow.addWidget(self.strength_slider, 1)
         srow.addWidget(self.strength_value)
         srow.addWidget(self.strength_auto)
@@ -337,10 +401,12 @@ class RestorePanel(QWidget):
         self.progress.setFixedHeight(6)
         self.progress_label = QLabel(" ")
         self.progress_label.setEnabled(False)
+        self.progress_label.setWordWrap(True)
         self.saved_label = QLabel(" ")
         self.saved_label.setTextFormat(Qt.TextFormat.RichText)
         self.saved_label.setWordWrap(True)
         self.saved_label.linkActivated.connect(lambda _link: self.reveal_requested.emit())
+        self.saved_label.setVisible(False)  # under Run: showing it moves nothing above
         lay.addWidget(self.progress)
         lay.addWidget(self.progress_label)
         lay.addWidget(self.saved_label)
@@ -374,6 +440,8 @@ class RestorePanel(QWidget):
         self.more.setVisible(False)
         self.more_button.toggled.connect(self._on_more_toggled)
         lay.addWidget(self.more)
+        self.notes = ModelNotes(self)
+        lay.addWidget(self.notes, 2)
 
         self.set_recipe(None)
         self._update_buttons()
@@ -608,6 +676,7 @@ class RestorePanel(QWidget):
         has_kernel = bool(spec and "kernel" in spec.params)
         self.options.setCurrentWidget(self.blur if has_kernel else self.about_label)
         self.about_label.setText(plain_description(spec) if spec is not None else "")
+        self.notes.set_lines(measured_lines(spec))
         self.info_button.setEnabled(spec is not None)
 
     def _show_strength(self, value: float | None) -> None:
@@ -628,7 +697,7 @@ class RestorePanel(QWidget):
 
     def _show_strength_value(self) -> None:
         v = self.strength()
-        self.strength_value.setText("Auto" if v is None else f"{v:g}")
+        self.strength_value.setText("" if v is None else f"{v:g}")  # the box says Auto
 
     def _on_strength_moved(self, _value: int) -> None:
         self._show_strength_value()
@@ -872,6 +941,7 @@ class RestorePanel(QWidget):
 
     def show_saved(self, path: str | None) -> None:
         """Where the result shown was saved, with a "Show in folder" link (None: clear)."""
+        self.saved_label.setVisible(bool(path))
         if not path:
             self.saved_label.setText(" ")
             return

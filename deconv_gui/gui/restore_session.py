@@ -42,7 +42,7 @@ from deconv_gui.gui.recipe_run import (
     run_job,
 )
 from deconv_gui.gui.runner import JobRunner, TaskQueue
-from deconv_gui.models.registry import LoadOptions, ModelSpec, recipe_suffix
+from deconv_gui.models.registry import LoadOptions, ModelSpec, plain_name, recipe_suffix
 
 LARGE_RESULT_MP = 150  # ask before making a result larger than this
 CACHED_PHOTOS = 2  # photos whose step outputs are kept for reruns
@@ -192,7 +192,7 @@ class RestoreSession(QObject):
             ),
             prepare=tile_painter(view, colour),
         )
-        what = spec.name if len(chain) == 1 else f"{len(chain)} steps"
+        what = plain_name(spec) if len(chain) == 1 else f"{len(chain)} steps"
         self.status.emit(f"Running {what} on {doc.name}…", 0)
         if kept is not None and kept.saved_path is None:
             self.notice.emit(
@@ -282,7 +282,9 @@ class RestoreSession(QObject):
                 base=out.base,
             ),
         )
-        self.status.emit(f"{r.spec.name} finished on {doc.name}", 6000)
+        steps = len(r.recipe.steps) if r.recipe is not None else 1
+        what = plain_name(r.spec) if steps == 1 else f"{steps} steps"
+        self.status.emit(f"{what} finished on {doc.name}", 6000)
         self.finished.emit(doc)
 
     def _put_back(self) -> Document | None:

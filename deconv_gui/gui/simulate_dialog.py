@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -95,8 +96,10 @@ class SimulateDialog(QDialog):
         )
         self.spec_edit.setVisible(False)
         self.advanced_button.toggled.connect(self.spec_edit.setVisible)
+        self.advanced_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         adv.addWidget(self.advanced_button)
         adv.addWidget(self.spec_edit, 1)
+        adv.addStretch(0)
         lay.addLayout(adv)
         self.error_label = QLabel(" ")
         lay.addWidget(self.error_label)
@@ -114,8 +117,9 @@ class SimulateDialog(QDialog):
         self.blur.changed.connect(self._refresh)
         self.blur_check.toggled.connect(self._refresh)
         self.spec_edit.textEdited.connect(self._on_typed)
-        self.set_spec(current)
         self._refresh()
+        self.set_spec(current)
+        self._check()
 
     @staticmethod
     def _with_value(slider: QSlider, value: QLabel) -> QWidget:
