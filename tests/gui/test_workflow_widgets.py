@@ -138,7 +138,9 @@ def test_panel_edits_a_recipe_step_by_step(qtbot, panel, tmp_path):
     # the controls follow the selected step
     panel.select_step(0)
     assert panel.current_spec().id == "tiny-conv" and panel.amount.value() == 0.8
-    assert panel.strength_value.text() == "20" and panel.options.currentWidget() is panel.about_label
+    assert (
+        panel.strength_value.text() == "20" and panel.options.currentWidget() is panel.about_label
+    )
     panel.select_step(2)
     assert panel.options.currentWidget() is panel.blur and panel.blur.kind() == "motion"
     # reorder and remove
