@@ -61,7 +61,7 @@ from deconv_gui.paths import resource_path, sample_photo, user_home
 
 log = logging.getLogger(__name__)
 
-PREVIEW_SIDE = 512  # longest side of a preview region (input pixels): about 1 s on 2 cores
+PREVIEW_SIDE = 512  # longest side of a preview region (result pixels): about 1 s on 2 cores
 LIVE_DELAY_MS = 250  # settle time before a changed setting is previewed again
 REFINISH_FIRST_PIXELS = 2_000_000  # the visible part refinished first, up to this size
 
@@ -550,7 +550,8 @@ class MainWindow(QMainWindow):
             return False
         rgb = doc.input_rgb
         assert rgb is not None
-        box = preview_box(self._visible_input_rect(doc), (rgb.shape[1], rgb.shape[0]), PREVIEW_SIDE)
+        side = preview_side(recipe, self.registry)
+        box = preview_box(self._visible_input_rect(doc), (rgb.shape[1], rgb.shape[0]), side)
         started = self.session.preview(doc, recipe, self.restore_panel.base_options(), box)
         if started:
             y0, y1, x0, x1 = box
@@ -744,6 +745,15 @@ class MainWindow(QMainWindow):
             self._save_preferences()
         except Exception:  # never block closing
             log.exception("saving preferences failed")
+
+
+def preview_side(recipe: Recipe, registry: ModelRegistry) -> int:
+    """The input side of a preview region: `PREVIEW_SIDE` result pixels (an upscaler's
+    region is smaller in the input, so it takes about as long and fills as much screen)."""
+    scale = 1
+    for st in recipe.steps:
+        scale *= int(registry.get(st.model).scale) if st.model in registry else 1
+    return max(64, PREVIEW_SIDE // scale)
 
 
 def _only_finish_differs(a: Recipe, b: Recipe) -> bool:
