@@ -161,7 +161,8 @@ def measured_lines(spec: ModelSpec | None, limit: int = 8) -> list[str]:
     for r in rows or []:
         if not isinstance(r, dict) or r.get("psnr") is None:
             continue
-        degrade = str(r.get("degrade", "")).replace("=", " ").replace("downscale", "shrunk ÷")
+        degrade = str(r.get("degrade", "")).replace("=", " ").replace(",", ", ")
+        degrade = degrade.replace("downscale", "shrunk ÷")
         head = f"{r.get('set', '?')}, {degrade}" if degrade else str(r.get("set", "?"))
         if r.get("strength") == "auto":
             head += " (Auto)"
