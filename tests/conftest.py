@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from rawfiles import RawFiles
 
 SHARED_DATA = Path(
     os.environ.get("DECONV_GUI_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -30,6 +31,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (set DECONV_GUI_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def raw_files(tmp_path_factory: pytest.TempPathFactory) -> RawFiles:
+    """The real camera RAW files of ../shared/data/raw, each opened and rendered once."""
+    folder = SHARED_DATA / "raw"
+    if not folder.is_dir():
+        pytest.skip(f"RAW test files not found at {folder} (set DECONV_GUI_DATA)")
+    return RawFiles(folder, tmp_path_factory.mktemp("raw-out"))
 
 
 # Property tests draw the same examples on every run (CI must not be flaky); set

@@ -4,6 +4,8 @@ This is the only module that knows about Pillow modes and OpenCV's BGR order. Ev
 returns follows the contract of `deconv_gui.core.image`: RGB, HWC, float32 in [0, 1], plus an
 `ImageMeta` record.
 
+Camera RAW files (`RAW_EXTENSIONS`) are read and rendered by `deconv_gui.core.raw`.
+
 Reading: Pillow opens every file and provides the metadata (EXIF, ICC profile, DPI) and, for
 8-bit images and 16-bit grey, the pixels. Pillow has no 16-bit colour mode, so 16-bit RGB(A)
 and grey+alpha PNG/TIFF pixels are decoded by OpenCV from the same bytes. The EXIF orientation
@@ -38,6 +40,7 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, UnidentifiedImageError
 
 from deconv_gui.core.image import ImageMeta, Photo, check_rgb
+from deconv_gui.core.raw import RAW_EXTENSIONS, is_raw_path, load_raw_photo, load_raw_preview
 from deconv_gui.errors import ImageReadError, ImageWriteError
 
 __all__ = [
@@ -73,6 +76,7 @@ READ_EXTENSIONS = frozenset(
         ".dib",
         ".heic",
         ".heif",
+        *RAW_EXTENSIONS,  # camera RAW files: opened and rendered by core.raw
     }
 )
 _WRITE_FORMATS = {
@@ -170,8 +174,11 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     Raises `ImageReadError` (one line, naming the file) for anything the user can cause:
     missing or empty file, a folder, no permission, truncated or damaged data, a format we do
     not read, a picture larger than ``max_pixels`` (checked from the header, before decoding).
+    A camera RAW file (`core.raw`) is rendered with the module's one development.
     """
     p = Path(path)
+    if is_raw_path(p):
+        return load_raw_photo(p, max_pixels=max_pixels)
     name = p.name or str(p)
     _check_is_file(p)
     try:
@@ -194,6 +201,8 @@ def load_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarr
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
     p = Path(path)
+    if is_raw_path(p):  # the embedded preview JPEG, or a half-size render
+        return load_raw_preview(p, max_side)
     name = p.name or str(p)
     _check_is_file(p)
     try:

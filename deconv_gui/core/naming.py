@@ -24,6 +24,7 @@ from pathlib import Path
 
 from deconv_gui.core.inputs import InputFile
 from deconv_gui.core.io import WRITE_EXTENSIONS
+from deconv_gui.core.raw import RAW_EXTENSIONS
 from deconv_gui.core.validate import OptionError
 
 __all__ = [
@@ -45,6 +46,7 @@ OUTPUT_EXT_FOR = {
     ".jpe": ".jpg",
     ".jfif": ".jpg",
     ".dib": ".bmp",
+    **dict.fromkeys(RAW_EXTENSIONS, ".tif"),  # a RAW's render keeps its 16 bits
 }
 _MAX_SUFFIX_BYTES = 64
 
