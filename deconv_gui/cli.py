@@ -4,7 +4,9 @@ No arguments, or image paths: open the window. Sub-commands run headless on the 
 restore, models, metrics, degrade, eval, bench, self-test.
 
 Errors the user can cause print one line (``error: ...``) and exit non-zero; set
-``DECONV_GUI_DEBUG=1`` to see tracebacks.
+``DECONV_GUI_DEBUG=1`` to see tracebacks. While a command runs, the log goes to the log file
+in the user folder (`deconv_gui.logs.cli_logging`); warnings about the photos at hand also to
+stderr.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import math
 import os
 import sys
 import time
@@ -44,7 +47,21 @@ SUBCOMMANDS = (
 
 # ----------------------------------------------------------------------------- helpers
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, default=_json_default))
+    """Strict JSON: a non-finite number (which json.dumps would print as the invalid
+    ``Infinity``/``NaN``) is printed as null."""
+    print(json.dumps(_finite(obj), indent=2, default=_json_default, allow_nan=False))
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", None) == 0:
+        return _finite(obj.item())
+    return obj
 
 
 def _json_default(o: Any) -> Any:
@@ -341,14 +358,19 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     if action not in (None, "list"):
         raise DeconvError(f"unknown action '{action}' (use list, show, import or remove)")
+    from deconv_gui.models.imported import scan_library
+
     specs = list(_registry())
-    if args.json:
+    if args.json:  # the usable models only (broken entries have no task or scale)
         _print_json([s.to_json() for s in specs])
         return 0
-    width = max((len(s.id) for s in specs), default=10)
+    broken = scan_library()[1]
+    width = max([len(s.id) for s in specs] + [len(name) for name, _ in broken], default=10)
     for s in specs:
         strength = f"  strength: {s.strength.label}" if s.strength else ""
         print(f"{s.id:<{width}}  {s.task:<8} x{s.scale}  {s.kind:<9}  {s.name}{strength}")
+    for name, reason in broken:
+        print(f"{name:<{width}}  BROKEN: {reason} (deconv-gui models remove {name})")
     return 0
 
 
@@ -370,11 +392,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     rng = _range_for(a.meta, b.meta)
     # Compare on the integer scale of the files (8-bit: 255, 16-bit: 65535).
     xa, xb = a.rgb * rng, b.rgb * rng
-    result = {"ssim": ssim(xa, xb, data_range=rng), "psnr": psnr(xa, xb, data_range=rng)}
-    if args.json:
-        _print_json(result)
+    s, p = ssim(xa, xb, data_range=rng), psnr(xa, xb, data_range=rng)
+    identical = not math.isfinite(p)  # PSNR is infinite for identical pixels
+    if args.json:  # JSON has no infinity: "psnr" is null then, and "identical" says why
+        _print_json({"ssim": s, "psnr": None if identical else p, "identical": identical})
+    elif identical:
+        print(f"SSIM {s:.4f}  PSNR infinite (the pixels are identical)")
     else:
-        print(f"SSIM {result['ssim']:.4f}  PSNR {result['psnr']:.2f} dB")
+        print(f"SSIM {s:.4f}  PSNR {p:.2f} dB")
     return 0
 
 
@@ -715,7 +740,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             return _run_gui([])
         _check_args(args)
-        return int(args.func(args))
+        from deconv_gui.logs import cli_logging
+
+        with cli_logging():
+            return int(args.func(args))
     except DeconvError as exc:
         if debug:
             raise

@@ -2,7 +2,7 @@
 
 Pixels: ``np.ndarray`` of shape (H, W, 3), dtype float32, RGB, values in [0, 1].
 Everything else the photographer had travels in `ImageMeta`: source path and format, bit
-depth, the original channel layout, EXIF and ICC bytes, and an alpha plane (carried through
+depth, the original channel layout, EXIF and ICC bytes, XMP and IPTC, and an alpha plane (carried through
 untouched, resized only when the image is upscaled). Conversion from Pillow modes or
 OpenCV's BGR happens only in `deconv_gui.core.io`.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,10 @@ class ImageMeta:
     icc_profile: bytes | None = None
     orientation: int = 1  # EXIF orientation tag of the source (already applied)
     alpha: np.ndarray | None = None  # (H, W) float32 in [0, 1], or None
+    # XMP packet as read (its orientation and pixel size are corrected on save) and IPTC
+    # datasets as exiv2 keys -> text or list of texts (core.metadata)
+    xmp: str | None = None
+    iptc: dict[str, Any] | None = None
     extra: dict = field(default_factory=dict)  # format specifics (dpi, jpeg quality...)
 
     @property

@@ -6,28 +6,38 @@ returns follows the contract of `deconv_gui.core.image`: RGB, HWC, float32 in [0
 
 Camera RAW files (`RAW_EXTENSIONS`) are read and rendered by `deconv_gui.core.raw`.
 
-Reading: Pillow opens every file and provides the metadata (EXIF, ICC profile, DPI) and, for
-8-bit images and 16-bit grey, the pixels. Pillow has no 16-bit colour mode, so 16-bit RGB(A)
-and grey+alpha PNG/TIFF pixels are decoded by OpenCV from the same bytes. The EXIF orientation
-is applied exactly once, here, on the numpy arrays; `meta.orientation` records the original tag
-and `meta.exif` is stored with the tag already reset to 1, without the (stale) thumbnail.
+Reading: only regular files are opened (a FIFO would block forever, a device never end).
+Pillow opens every file and provides the metadata (EXIF, ICC profile, DPI) and, for 8-bit
+images and 16-bit grey, the pixels. Pillow has no 16-bit colour mode, so 16-bit RGB(A) and
+grey+alpha PNG/TIFF pixels are decoded by OpenCV from the same bytes; TIFFs of signed, 32-bit
+or floating-point samples (which Pillow misreads or cannot open) by tifffile (see
+`_tiff_samples_to_unit` for how their values map to [0, 1]). XMP and IPTC are read by
+`deconv_gui.core.metadata` (exiv2). The EXIF orientation is applied exactly once, here, on the
+numpy arrays; `meta.orientation` records the original tag and `meta.exif` is stored with the
+tag already reset to 1, without the (stale) thumbnail.
 
 Writing: JPEG, WebP, BMP and 8-bit PNG go through Pillow; 16-bit PNG and all TIFFs through the
 small writers below (Pillow can neither hold 16-bit colour nor write EXIF sub-IFDs into a
-compressed TIFF). Every write goes to a temporary file in the destination folder, is fsynced
-and then moved into place, so a crash or a full disk never leaves half a photo behind.
+compressed TIFF); XMP and IPTC are then added to the finished temporary file by exiv2. Every
+write goes to a temporary file in the destination folder, is fsynced and then moved into place,
+so a crash or a full disk never leaves half a photo behind; temporary files that a killed run
+left behind are removed by the next write into that folder (`remove_stale_temporaries`).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import io
 import logging
 import os
+import re
 import secrets
+import socket
 import stat
 import struct
 import threading
+import time
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
@@ -39,6 +49,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, UnidentifiedImageError
 
+from deconv_gui.core import metadata
 from deconv_gui.core.image import ImageMeta, Photo, check_rgb
 from deconv_gui.core.raw import RAW_EXTENSIONS, is_raw_path, load_raw_photo, load_raw_preview
 from deconv_gui.errors import ImageReadError, ImageWriteError
@@ -51,6 +62,7 @@ __all__ = [
     "is_image_path",
     "load_image",
     "load_preview",
+    "remove_stale_temporaries",
     "save_image",
     "to_uint8",
     "to_uint16",
@@ -121,20 +133,23 @@ _JPEG_APP1_MAX = 65_533  # an APP1 segment holds 65535 bytes, 2 of them its leng
 
 # TIFF tags that describe an image's storage, not the photo. They are dropped from the EXIF we
 # keep (a TIFF source's IFD0 holds both) and never copied from EXIF into a TIFF we write. Also
-# dropped: blobs we cannot keep consistent with new pixels (700 XMP, which may repeat the
-# orientation; 34377 Photoshop resources and 37724 layers, with stale thumbnails/pixels).
+# dropped: 700 XMP and 33723 IPTC (carried on their own by core.metadata, which corrects the
+# XMP for the new pixels) and blobs we cannot keep consistent with new pixels (34377 Photoshop
+# resources and 37724 layers, with stale thumbnails/pixels).
 _STRUCTURAL_TAGS = frozenset(
     {
         254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 277, 278, 279, 280, 281,
         284, 288, 289, 290, 291, 292, 293, 317, 318, 319, 320, 322, 323, 324, 325, 330, 332,
         338, 339, 340, 341, 347, 512, 513, 514, 515, 517, 518, 519, 520, 521, 529, 530, 531,
-        532, 700, 34377, 34675, 37724,
+        532, 700, 33723, 34377, 34675, 37724,
     }
 )  # fmt: skip
 
 _HEIF_REGISTERED: bool | None = None
 _HEIF_LOCK = threading.Lock()
 _PIL_LIMIT_LOCK = threading.Lock()
+_PIL_LIFTS = 0  # loads running with Pillow's own pixel limit lifted (see _pillow_limit_for)
+_PIL_SAVED_LIMIT: int | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,17 +187,25 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
     """Read a photo into the core contract (RGB float32 [0, 1]) with its metadata.
 
     Raises `ImageReadError` (one line, naming the file) for anything the user can cause:
-    missing or empty file, a folder, no permission, truncated or damaged data, a format we do
-    not read, a picture larger than ``max_pixels`` (checked from the header, before decoding).
-    A camera RAW file (`core.raw`) is rendered with the module's one development.
+    missing or empty file, a folder, a pipe, socket or device, no permission, truncated or
+    damaged data, a format we do not read, a picture larger than ``max_pixels`` (checked from
+    the header, before decoding).
+
+    Sample values map to [0, 1] by their type's range (8/16-bit, signed or not; 1-bit is
+    black/white), except in TIFFs of 32-bit integers or floating point, which have no range
+    a photo format defines: floats already within [0, 1] are taken as they are, other data
+    is stretched from its own minimum to its maximum (see `_tiff_samples_to_unit`); their
+    ``meta.bit_depth`` is 16 (what they are saved as). XMP and IPTC land in ``meta.xmp`` and
+    ``meta.iptc``. A camera RAW file (`core.raw`) is rendered with the module's one
+    development.
     """
     p = Path(path)
+    name = p.name or str(p)
+    _check_is_file(p)  # before anything opens it, RAW readers included
     if is_raw_path(p):
         return load_raw_photo(p, max_pixels=max_pixels)
-    name = p.name or str(p)
-    _check_is_file(p)
     try:
-        with open(p, "rb") as fp:
+        with _open_regular(p) as fp, _pillow_limit_for(max_pixels):
             return _load_from_file(p, fp, max_pixels)
     except ImageReadError:
         raise
@@ -201,23 +224,25 @@ def load_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarr
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
     p = Path(path)
-    if is_raw_path(p):  # the embedded preview JPEG, or a half-size render
-        return load_raw_preview(p, max_side)
     name = p.name or str(p)
     _check_is_file(p)
+    if is_raw_path(p):  # the embedded preview JPEG, or a half-size render
+        return load_raw_preview(p, max_side)
     try:
-        with open(p, "rb") as fp:
+        with _open_regular(p) as fp, _pillow_limit_for(DEFAULT_MAX_PIXELS):
             _check_not_empty(fp, name)
             _prepare_heif(fp, name)
             with _quiet_pillow():
-                im = _open_pillow(fp, name, DEFAULT_MAX_PIXELS)
+                im = _open_pillow_or_tiff(fp, name, DEFAULT_MAX_PIXELS)
+                if im is None:  # samples Pillow cannot read: decode them all, then shrink
+                    return _fit(_load_tiff_samples(p, fp, DEFAULT_MAX_PIXELS).rgb, max_side)
                 with im:
                     _check_supported(im, name)
                     try:
                         if im.format in ("JPEG", "MPO"):
                             im.draft("RGB", (max_side, max_side))
                         _, orientation, _ = _load_oriented(im)
-                        small = _preview_rgb(im, name)
+                        small = _preview_rgb(im, name, max_side)
                         small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
                         arr = np.asarray(small, dtype=np.uint8)
                     except (ImageReadError, MemoryError):
@@ -240,7 +265,9 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
     _check_not_empty(fp, name)
     _prepare_heif(fp, name)
     with _quiet_pillow():
-        im = _open_pillow(fp, name, max_pixels)
+        im = _open_pillow_or_tiff(fp, name, max_pixels)
+        if im is None:
+            return _load_tiff_samples(p, fp, max_pixels)
         with im:
             fmt = _check_supported(im, name)
             try:
@@ -268,6 +295,7 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
             except Exception as e:  # any decoder complaint means the file is damaged
                 raise ImageReadError(_decode_message(name, e)) from e
 
+    xmp, iptc = _read_xmp_iptc(fp, fmt, name)
     values = _apply_orientation(values, to_apply)
     top = np.float32(65535.0 if values.dtype == np.uint16 else 255.0)
     if values.ndim == 2:
@@ -298,9 +326,173 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         icc_profile=icc,
         orientation=orientation,
         alpha=alpha,
+        xmp=xmp,
+        iptc=iptc,
         extra=extra,
     )
     return Photo(np.ascontiguousarray(rgb), meta)
+
+
+def _read_xmp_iptc(fp: IO[bytes], fmt: str, name: str) -> tuple[str | None, dict | None]:
+    """The file's XMP packet and IPTC datasets (`deconv_gui.core.metadata`)."""
+    if fmt not in metadata.XMP_FORMATS:
+        return None, None
+    fp.seek(0)
+    return metadata.read_xmp_iptc(fp.read(), name)
+
+
+_TIFF_LAYOUTS = {
+    (1, 1): "L",
+    (1, 2): "LA",
+    (0, 1): "L",
+    (0, 2): "LA",
+    (2, 3): "RGB",
+    (2, 4): "RGBA",
+}
+
+
+def _load_tiff_samples(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
+    """A TIFF whose samples Pillow misreads (`_open_pillow_or_tiff`), decoded by tifffile:
+    the first page's pixels, its ICC profile, resolution and EXIF (read by Pillow from the same
+    directory); 8-bit samples count as 8 bits, wider ones as 16 (what they are saved as).
+    `_tiff_samples_to_unit` says how values map to [0, 1]."""
+    import tifffile
+
+    name = p.name or str(p)
+    fp.seek(0)
+    try:
+        with tifffile.TiffFile(fp, name=name) as tif:
+            page = tif.pages.first
+            w, h = int(page.imagewidth), int(page.imagelength)
+            if w * h > max_pixels:
+                raise ImageReadError(_too_large_message(name, (w, h), max_pixels))
+            if w <= 0 or h <= 0:
+                raise ImageReadError(f"Cannot read {name}: the image has no pixels")
+            layout = _TIFF_LAYOUTS.get((int(page.photometric), _tiff_channels(page)))
+            if layout is None:
+                raise ImageReadError(
+                    f"Cannot read {name}: the TIFF's {page.photometric.name} "
+                    f"{page.dtype} samples are not supported"
+                )
+            samples = np.asarray(page.asarray())
+            if "S" in page.axes:  # samples last, whatever the planar configuration
+                samples = np.moveaxis(samples, page.axes.index("S"), -1)
+            samples = samples.reshape(h, w, -1)[:, :, : len(layout)]
+            icc = _tag_bytes(page, _ICC_TAG)
+            dpi = _tiff_dpi(page)
+            n_frames = len(tif.pages)
+            bits = int(page.bitspersample)
+    except (ImageReadError, MemoryError):
+        raise
+    except Exception as e:  # tifffile's TiffFileError, ValueError... on damaged files
+        raise ImageReadError(_decode_message(name, e)) from e
+
+    exif_src = _tiff_exif(fp, name)
+    orientation = _orientation_of(exif_src)
+    exif = _exif_bytes(_clean_exif(exif_src, name)) if exif_src is not None else None
+    minis_white = layout.startswith("L") and int(page.photometric) == 0
+    colour = _tiff_samples_to_unit(samples[:, :, : 1 if layout.startswith("L") else 3], bits)
+    if minis_white:
+        colour = 1.0 - colour
+    colour = _apply_orientation(colour, orientation)
+    rgb = np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else colour
+    alpha = None
+    if layout.endswith("A"):
+        alpha = _apply_orientation(
+            _tiff_samples_to_unit(samples[:, :, -1:], bits)[:, :, 0], orientation
+        )
+    xmp, iptc = _read_xmp_iptc(fp, "TIFF", name)
+    extra: dict[str, Any] = {}
+    if dpi is not None:
+        extra["dpi"] = dpi
+    if n_frames > 1:
+        extra["frames"] = n_frames
+    meta = ImageMeta(
+        path=p,
+        format="TIFF",
+        bit_depth=8 if samples.dtype.itemsize == 1 else 16,
+        mode=layout,
+        exif=exif,
+        icc_profile=icc,
+        orientation=orientation,
+        alpha=alpha,
+        xmp=xmp,
+        iptc=iptc,
+        extra=extra,
+    )
+    return Photo(np.ascontiguousarray(rgb, dtype=np.float32), meta)
+
+
+def _tiff_samples_to_unit(samples: np.ndarray, bits: int) -> np.ndarray:
+    """Samples of any TIFF type as float32 in [0, 1].
+
+    - 1-bit: 0 and 1;
+    - integers of up to 16 bits: their type's range, from ``bits`` (BitsPerSample): unsigned
+      0 .. 2**bits - 1, signed -2**(bits-1) .. 2**(bits-1) - 1 (so 0 is mid-grey);
+    - 32/64-bit integers: no photo format defines a range for them and their data uses a
+      sliver of it, so the data's own minimum .. maximum is stretched to 0 .. 1;
+    - floating point: [0, 1] is the convention of float photos, so data within it is taken as
+      it is; data outside it (HDR, scientific data) is stretched from its own finite minimum
+      to its maximum. NaN counts as 0, infinities as the ends.
+    """
+    kind = samples.dtype.kind
+    if kind == "b":
+        return samples.astype(np.float32)
+    if kind in "ui" and samples.dtype.itemsize <= 2:
+        bits = bits if 1 <= bits <= samples.dtype.itemsize * 8 else samples.dtype.itemsize * 8
+        low = -(2 ** (bits - 1)) if kind == "i" else 0
+        out = samples.astype(np.float32) - np.float32(low)
+        out /= np.float32(2**bits - 1)
+        return np.clip(out, 0.0, 1.0, out=out)
+    data = samples.astype(np.float64 if kind in "ui" else np.float32)
+    finite = data[np.isfinite(data)]
+    if finite.size == 0:
+        return np.zeros(samples.shape, np.float32)
+    lo, hi = float(finite.min()), float(finite.max())
+    if kind == "f" and lo >= 0.0 and hi <= 1.0:
+        lo, hi = 0.0, 1.0
+    scaled = (data - lo) / (hi - lo) if hi > lo else np.zeros_like(data)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+
+
+def _tiff_channels(page: Any) -> int:
+    """Colour samples plus one alpha of a tifffile page (further extra samples are ignored)."""
+    spp = int(page.samplesperpixel)
+    colour = 3 if int(page.photometric) == 2 else 1
+    alpha = 1 if spp > colour and len(page.extrasamples) >= 1 else 0
+    return min(spp, colour + alpha)
+
+
+def _tag_bytes(page: Any, tag: int) -> bytes | None:
+    t = page.tags.get(tag)
+    value = getattr(t, "value", None)
+    return bytes(value) if isinstance(value, (bytes, bytearray)) and value else None
+
+
+def _tiff_dpi(page: Any) -> tuple[float, float] | None:
+    try:
+        unit = int(page.tags[296].value) if 296 in page.tags else 2
+        x, y = (page.tags[t].value for t in (282, 283))
+        per_inch = {2: 1.0, 3: 2.54}.get(unit)
+        if per_inch is None:
+            return None
+        dpi = _valid_dpi((x[0] / x[1] * per_inch, y[0] / y[1] * per_inch))
+    except (KeyError, TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None
+    return (round(dpi[0], 2), round(dpi[1], 2)) if dpi else None
+
+
+def _tiff_exif(fp: IO[bytes], name: str) -> Image.Exif | None:
+    """IFD0 of a TIFF (with its Exif/GPS sub-directories) as a Pillow Exif, or None."""
+    try:
+        fp.seek(0)
+        exif = Image.Exif()
+        exif.load_from_fp(fp)
+        return exif if len(exif) else None
+    except Exception:
+        _log.warning("ignoring unreadable EXIF data in %s", name)
+        return None
 
 
 def _jpeg_quality_of(im: Image.Image) -> float | None:
@@ -314,20 +506,45 @@ def _jpeg_quality_of(im: Image.Image) -> float | None:
 
 
 def _check_is_file(p: Path) -> None:
-    """Refuse what is not a regular file before opening it: opening a named pipe blocks
-    until something writes to it, and a device may never end."""
+    """Refuse anything but a regular file (following links), without opening it."""
     name = p.name or str(p)
     try:
         mode = os.stat(p).st_mode
-    except FileNotFoundError:
-        raise ImageReadError(f"Cannot read {name}: the file does not exist") from None
     except OSError as e:
         raise ImageReadError(_os_read_message(name, e)) from e
+    _check_regular(mode, name)
+
+
+def _check_regular(mode: int, name: str) -> None:
+    if stat.S_ISREG(mode):
+        return
     if stat.S_ISDIR(mode):
         raise ImageReadError(f"Cannot read {name}: it is a folder, not an image file")
-    if not stat.S_ISREG(mode):
-        what = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
-        raise ImageReadError(f"Cannot read {name}: it is {what}, not an image file")
+    if stat.S_ISFIFO(mode):
+        what = "a named pipe (FIFO)"
+    elif stat.S_ISSOCK(mode):
+        what = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        what = "a device"
+    else:
+        what = "a special file"
+    raise ImageReadError(f"Cannot read {name}: it is {what}, not an image file")
+
+
+def _open_regular(p: Path) -> IO[bytes]:
+    """Open ``p`` for reading only if it is a regular file.
+
+    Opened non-blocking (a FIFO swapped in after `_check_is_file` must not block the open),
+    then checked again on the open descriptor; reads of a regular file are not affected.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(p, flags)
+    try:
+        _check_regular(os.fstat(fd).st_mode, p.name or str(p))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _check_not_empty(fp: IO[bytes], name: str) -> None:
@@ -340,14 +557,19 @@ def _os_read_message(name: str, e: OSError) -> str:
         return f"Cannot read {name}: permission denied"
     if isinstance(e, FileNotFoundError):
         return f"Cannot read {name}: the file does not exist"
+    if e.errno == errno.ELOOP:
+        return f"Cannot read {name}: a link that points to itself (a loop of links)"
+    if e.errno == errno.ENAMETOOLONG:
+        return f"Cannot read {name}: the file name is too long"
     if isinstance(e, IsADirectoryError):
         return f"Cannot read {name}: it is a folder, not an image file"
     return f"Cannot read {name}: {e.strerror or e}"
 
 
 def _decode_message(name: str, e: BaseException) -> str:
-    detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return f"Cannot read {name}: the file is truncated or damaged ({detail})"
+    """Plain words for a decoder's complaint; the decoder's own text goes to the log."""
+    _log.info("%s: decoder error: %s: %s", name, type(e).__name__, e)
+    return f"Cannot read {name}: the file is truncated or damaged"
 
 
 @contextmanager
@@ -360,25 +582,83 @@ def _quiet_pillow() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def _pillow_limit_for(max_pixels: int) -> Iterator[None]:
+    """Let Pillow open and decode pictures up to ``max_pixels``.
+
+    Pillow refuses pictures over twice ``Image.MAX_IMAGE_PIXELS`` (179 MP by default) with a
+    DecompressionBombError, at open and again while decoding (its TIFF plugin checks in
+    ``load_prepare``), which made valid 180-250 MP TIFFs look damaged. Where our limit (checked
+    from the header before decoding, `_open_pillow`) is the looser one, Pillow's is lifted for
+    as long as any such load runs (counted, so concurrent loads do not restore it too early).
+    """
+    global _PIL_LIFTS, _PIL_SAVED_LIMIT
+    with _PIL_LIMIT_LOCK:
+        limit = Image.MAX_IMAGE_PIXELS if _PIL_LIFTS == 0 else _PIL_SAVED_LIMIT
+        lift = limit is not None and max_pixels > 2 * limit
+        if lift:
+            if _PIL_LIFTS == 0:
+                _PIL_SAVED_LIMIT = Image.MAX_IMAGE_PIXELS
+                Image.MAX_IMAGE_PIXELS = None
+            _PIL_LIFTS += 1
+    try:
+        yield
+    finally:
+        if lift:
+            with _PIL_LIMIT_LOCK:
+                _PIL_LIFTS -= 1
+                if _PIL_LIFTS == 0:
+                    Image.MAX_IMAGE_PIXELS = _PIL_SAVED_LIMIT
+
+
+class _NotIdentified(ImageReadError):
+    """Pillow does not recognise the file (it may still be a TIFF that tifffile reads)."""
+
+
+def _open_pillow_or_tiff(fp: IO[bytes], name: str, max_pixels: int) -> ImageFile.ImageFile | None:
+    """`_open_pillow`, or None for a TIFF whose samples only tifffile reads correctly
+    (`_load_tiff_samples`): signed, 32/64-bit or floating-point samples, which Pillow opens
+    with the wrong range (int32, uint32, int8) or not at all (float64, float16)."""
+    try:
+        im = _open_pillow(fp, name, max_pixels)
+    except _NotIdentified:
+        if _is_tiff(fp):
+            return None
+        raise
+    if im.format == "TIFF" and _pillow_misreads(im):
+        return None  # (not im.close(): it would close our file too)
+    return im
+
+
+def _is_tiff(fp: IO[bytes]) -> bool:
+    fp.seek(0)
+    head = fp.read(4)
+    fp.seek(0)
+    return head in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _pillow_misreads(im: ImageFile.ImageFile) -> bool:
+    tags = im.tag_v2  # type: ignore[attr-defined]
+    formats = _as_tuple(tags.get(339, (1,)))
+    bits = _as_tuple(tags.get(258, (8,)))
+    return im.mode in ("I", "F") or any(f in (2, 3) for f in formats) or max(bits) > 16
+
+
+def _as_tuple(v: Any) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in (v if isinstance(v, tuple) else (v,))) or (0,)
+    except (TypeError, ValueError):
+        return (0,)
+
+
 def _open_pillow(fp: IO[bytes], name: str, max_pixels: int) -> ImageFile.ImageFile:
     """Image.open (header only) with our pixel limit enforced before anything is decoded."""
     try:
         im = Image.open(fp)
-    except Image.DecompressionBombError as e:
-        limit = Image.MAX_IMAGE_PIXELS
-        if limit is None or max_pixels <= 2 * limit:
-            raise ImageReadError(_too_large_message(name, None, max_pixels)) from e
-        # Our limit is looser than Pillow's: let Pillow parse the header, then check ourselves.
-        with _PIL_LIMIT_LOCK:
-            saved = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None
-            try:
-                fp.seek(0)
-                im = _identify(fp, name)
-            finally:
-                Image.MAX_IMAGE_PIXELS = saved
+    except Image.DecompressionBombError as e:  # only where our limit is stricter than Pillow's
+        raise ImageReadError(_too_large_message(name, None, max_pixels)) from e
     except (UnidentifiedImageError, SyntaxError, ValueError, EOFError, struct.error) as e:
-        raise ImageReadError(_unidentified_message(fp, name)) from e
+        raise _NotIdentified(_unidentified_message(fp, name)) from e
     except OSError as e:
         if e.errno is not None:  # a real I/O error, reported as such by the caller
             raise
@@ -391,13 +671,6 @@ def _open_pillow(fp: IO[bytes], name: str, max_pixels: int) -> ImageFile.ImageFi
         im.close()
         raise ImageReadError(f"Cannot read {name}: the image has no pixels")
     return im
-
-
-def _identify(fp: IO[bytes], name: str) -> ImageFile.ImageFile:
-    try:
-        return Image.open(fp)
-    except (UnidentifiedImageError, SyntaxError, ValueError, EOFError, struct.error) as e:
-        raise ImageReadError(_unidentified_message(fp, name)) from e
 
 
 def _too_large_message(name: str, size: tuple[int, int] | None, max_pixels: int) -> str:
@@ -645,7 +918,21 @@ def _reset_png_orientation(buf: np.ndarray) -> bool:
     return False
 
 
-def _preview_rgb(im: Image.Image, name: str) -> Image.Image:
+def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """``rgb`` shrunk (area average) so that its longest side is at most ``max_side``."""
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w)
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32)
+
+
+def _preview_rgb(im: Image.Image, name: str, max_side: int) -> Image.Image:
+    if im.mode in ("1", "L") and "transparency" not in im.info:
+        grey = im.convert("L") if im.mode == "1" else im
+        grey.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)  # before tripling it
+        return grey.convert("RGB")
     if im.mode in _GREY16_MODES:
         grey = np.asarray(im).astype(np.float32) * np.float32(255.0 / 65535.0)
         return Image.fromarray(np.clip(np.rint(grey), 0, 255).astype(np.uint8)).convert("RGB")
@@ -763,16 +1050,19 @@ def save_image(
     overwrite: bool = False,
     quality: int = 95,
 ) -> Path:
-    """Write ``rgb`` (HxWx3 float32 [0, 1]) with ``meta``'s EXIF, ICC profile and bit depth.
+    """Write ``rgb`` (HxWx3 float32 [0, 1]) with ``meta``'s EXIF, XMP, IPTC, ICC profile and
+    bit depth.
 
     The format follows the extension (.jpg/.jpeg, .png, .tif/.tiff, .webp, .bmp). A 16-bit
     source stays 16-bit in PNG and TIFF (JPEG, WebP and BMP are 8-bit); a grey source is
     written grey (WebP has no grey: RGB); the alpha plane is written where the format has one
     (PNG, TIFF, WebP). The EXIF orientation is reset to 1 (the pixels are upright) and the
-    EXIF pixel dimensions follow the new size. ``quality`` applies to JPEG and WebP (100 =
-    lossless WebP).
+    EXIF pixel dimensions follow the new size; so do the XMP's (`deconv_gui.core.metadata`),
+    which is written into JPEG, PNG, TIFF and WebP, IPTC into all but WebP (which has no IPTC
+    block). ``quality`` applies to JPEG and WebP (100 = lossless WebP).
 
-    The write is atomic. An existing file (and the source ``meta.path``) is only replaced
+    The write is atomic: the metadata is added to the finished temporary file, which then
+    appears under its name. An existing file (and the source ``meta.path``) is only replaced
     with ``overwrite=True``. Raises `ImageWriteError` with a one-line message.
     """
     out = Path(path).expanduser()
@@ -811,9 +1101,25 @@ def save_image(
             _write_png16(fp, values, icc=icc, exif=_exif_bytes(exif), dpi=dpi)
         else:
             _write_pillow(fp, fmt, values, icc=icc, exif=exif, dpi=dpi, quality=int(quality))
+        if fmt in metadata.XMP_FORMATS and (meta.xmp or meta.iptc):
+            _embed_xmp_iptc(fp, fmt, meta, w, h, name)
 
     _atomic_write(out, write, overwrite=overwrite)
     return out
+
+
+def _embed_xmp_iptc(fp: IO[bytes], fmt: str, meta: ImageMeta, w: int, h: int, name: str) -> None:
+    """Rewrite the finished temporary file ``fp`` with the XMP and IPTC added by exiv2."""
+    fp.flush()
+    fp.seek(0)
+    data = metadata.embed_xmp_iptc(
+        fp.read(), fmt, xmp=meta.xmp, iptc=meta.iptc, width=w, height=h, name=name
+    )
+    if data is not None:
+        fp.seek(0)
+        fp.write(data)
+        fp.truncate()
+    fp.seek(0, os.SEEK_END)
 
 
 def check_target(out: Path, meta: ImageMeta, overwrite: bool) -> None:
@@ -1118,8 +1424,9 @@ def _atomic_write(out: Path, write: Callable[[IO[bytes]], None], *, overwrite: b
     name = out.name or str(out)
     tmp: Path | None = None
     try:
+        _remove_stale_temporaries_once(out.parent)
         fd, tmp = _create_temp(out)
-        with os.fdopen(fd, "wb") as fp:
+        with os.fdopen(fd, "w+b") as fp:
             write(fp)
             fp.flush()
             os.fsync(fp.fileno())
@@ -1149,15 +1456,84 @@ def _atomic_write(out: Path, write: Callable[[IO[bytes]], None], *, overwrite: b
                 os.unlink(tmp)
 
 
+# Temporary files: ".<name>.<host>-<pid>-<random>.tmp" (host: 6 hex digits of a hash of the
+# machine's name). Older versions wrote ".<name>.<random>.tmp".
+_HOST_TAG = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
+_TEMP_RE = re.compile(r"^\..+\.(?:([0-9a-f]{6})-([0-9]{1,10})-)?[0-9a-f]{8}\.tmp$")
+STALE_TEMP_SECONDS = 600.0  # a temporary file untouched this long is a dead writer's
+_CLEANED_FOLDERS: set[str] = set()
+_CLEAN_LOCK = threading.Lock()
+
+
 def _create_temp(out: Path) -> tuple[int, Path]:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = out.parent / f".{out.name[:64]}.{secrets.token_hex(4)}.tmp"
+        token = f"{_HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp = out.parent / f".{out.name[:64]}.{token}.tmp"
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
             continue
     raise FileExistsError(errno.EEXIST, "could not create a temporary file", str(out.parent))
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``folder``; returns what was removed.
+
+    Only regular files named as `save_image` names its temporaries count. One is stale when
+    the process that wrote it (same machine, its id in the name) is gone, or when nothing has
+    written to it for `STALE_TEMP_SECONDS` (a writer on another machine sharing the folder, or
+    a name without the process id). Errors are ignored: this is housekeeping.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP_RE.match(entry.name)
+        if m is None:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            host, pid = m.group(1), m.group(2)
+            dead = host == _HOST_TAG and pid is not None and not _process_alive(int(pid))
+            if dead or now - st.st_mtime > STALE_TEMP_SECONDS:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    if removed:
+        _log.info("removed %d stale temporary file(s) in %s", len(removed), folder)
+    return removed
+
+
+def _remove_stale_temporaries_once(folder: Path) -> None:
+    """`remove_stale_temporaries` on the first write into ``folder`` in this process."""
+    key = os.path.abspath(folder)
+    with _CLEAN_LOCK:
+        if key in _CLEANED_FOLDERS:
+            return
+        _CLEANED_FOLDERS.add(key)
+    remove_stale_temporaries(folder)
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id runs here (unknown -> True, so nothing is removed)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill would terminate it; rely on the age rule there
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True
+    return True
 
 
 def _move_no_clobber(tmp: Path, out: Path) -> None:

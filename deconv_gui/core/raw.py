@@ -779,6 +779,8 @@ def _render_opened(raw: RawData, rp: Any, colour_space: str) -> Photo:
         exif=raw.metadata.exif_block,
         icc_profile=icc_profile(colour_space),
         orientation=raw.orientation,
+        xmp=raw.metadata.xmp_packet,  # carried into the result by core.io (core.metadata)
+        iptc=dict(raw.metadata.iptc) or None,
         extra={"raw": raw, "colour_space": colour_space},
     )
     return Photo(np.ascontiguousarray(rgb), meta)

@@ -33,9 +33,7 @@ import io
 import logging
 import re
 import struct
-import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -43,6 +41,8 @@ from typing import Any
 import numpy as np
 import tifffile
 from PIL import Image, TiffImagePlugin
+
+from deconv_gui.core.metadata import exiv2 as _exiv2  # the one lock on exiv2's state
 
 __all__ = [
     "GpsPosition",
@@ -53,8 +53,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-_EXIV2_LOCK = threading.Lock()  # exiv2 keeps global state (XMP toolkit, log handler)
-_EXIV2_READY = False
 
 _ORIENTATION = 0x0112
 _EXIF_IFD = 0x8769
@@ -190,18 +188,6 @@ def read_raw_metadata(data: bytes, fallback: Mapping[str, Any] | None = None) ->
         exif_block=exif_block,
         makernote=_makernote(container),
     )
-
-
-@contextmanager
-def _exiv2() -> Iterator[Any]:
-    global _EXIV2_READY
-    with _EXIV2_LOCK:
-        import pyexiv2
-
-        if not _EXIV2_READY:
-            pyexiv2.set_log_level(4)  # exiv2 prints warnings about makers' quirks; mute them
-            _EXIV2_READY = True
-        yield pyexiv2
 
 
 def _read_strings(read: Any) -> dict[str, Any]:

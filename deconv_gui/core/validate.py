@@ -26,6 +26,7 @@ __all__ = [
     "check_at_least_one",
     "check_finite",
     "check_options",
+    "check_range",
     "check_seed",
     "check_strength",
     "check_threads",
@@ -52,6 +53,14 @@ def check_finite(value: float, name: str) -> float:
     v = float(value)
     if not math.isfinite(v):
         raise OptionError(f"{name} must be a finite number, got {value}")
+    return v
+
+
+def check_range(value: float, low: float, high: float, name: str) -> float:
+    """``value`` as a float within ``low`` .. ``high``; NaN and infinities are refused."""
+    v = check_finite(value, name)
+    if not low <= v <= high:
+        raise OptionError(f"{name} must be between {low:g} and {high:g}, got {v:g}")
     return v
 
 

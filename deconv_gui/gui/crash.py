@@ -12,38 +12,15 @@ import logging
 import sys
 import threading
 import traceback
-from logging.handlers import RotatingFileHandler
-from pathlib import Path
+
+from deconv_gui.logs import log_dir, log_file, setup_logging
+
+__all__ = ["install_excepthook", "log_dir", "log_file", "report_exception", "setup_logging"]
 
 log = logging.getLogger("deconv_gui")
 
 _installed = False
 _open_dialogs: list = []
-
-
-def log_dir() -> Path:
-    from deconv_gui.paths import user_home
-
-    d = user_home() / "logs"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
-def log_file() -> Path:
-    return log_dir() / "deconv-gui.log"
-
-
-def setup_logging() -> Path:
-    """Log INFO and above to ``<user home>/logs/deconv-gui.log`` (rotated)."""
-    path = log_file()
-    root = logging.getLogger("deconv_gui")
-    if not any(getattr(h, "_deconv_log", False) for h in root.handlers):
-        handler = RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        handler._deconv_log = True  # type: ignore[attr-defined]
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
-    return path
 
 
 def report_exception(exc_type, exc, tb) -> str:

@@ -1,12 +1,17 @@
 """Classical restorers registered as models, so the app works before any network ships and
 every network is measured against a baseline in the same run.
 
-- ``nlm-denoise``: OpenCV's non-local means (``fastNlMeansDenoisingColored``).
+- ``nlm-denoise``: OpenCV's non-local means: ``fastNlMeansDenoisingColored`` on 8-bit photos,
+  ``fastNlMeansDenoising`` on 16-bit data (so a 16-bit photo keeps its 16-bit levels).
 - ``bicubic-x2/x4``, ``lanczos-x2/x4``: interpolation upscalers.
 - ``wiener-deblur``: Wiener deconvolution with a chosen kernel (``params["kernel"]``).
 - ``rl-deblur``: Richardson-Lucy deconvolution with a chosen kernel.
 
 Each is a `TileProcessor` (numpy in, numpy out) run by the same tiled engine as the networks.
+Each processor refuses a strength outside its card's range (NaN and infinities included) with
+`deconv_gui.core.validate`'s `OptionError`: the last line of defence behind the option checks
+of the CLI and the app (a NaN noise level made Wiener write a black image; a huge iteration
+count kept Richardson-Lucy busy for minutes).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deconv_gui.core.validate import check_range
 from deconv_gui.errors import ModelError
 from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec
 
@@ -51,12 +57,22 @@ class _Base:
     device: str = "cpu"
 
 
+def checked_strength(value: float | None, spec: StrengthSpec, model: str) -> float | None:
+    """``value`` within ``spec``'s range (None, automatic, passes through); anything else
+    (NaN, infinities, out of range) raises `deconv_gui.core.validate.OptionError`."""
+    if value is None:
+        return None
+    return check_range(value, spec.minimum, spec.maximum, f"the {spec.label.lower()} of {model}")
+
+
 class _NoiseAware(_Base):
     """A processor whose strength is a noise level; None = estimate it once per photo."""
 
+    model = "a classical model"
+
     def __init__(self, sigma: float | None, **kw: Any) -> None:
         super().__init__(**kw)
-        self.sigma = sigma
+        self.sigma = checked_strength(sigma, NOISE_STRENGTH, self.model)
 
     def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
         """Called by the job with the whole photo: one noise estimate for every tile."""
@@ -68,21 +84,50 @@ class _NoiseAware(_Base):
 
 
 class NLMProcessor(_NoiseAware):
-    """Non-local means; ``h`` follows the noise level (0-255 scale)."""
+    """Non-local means; ``h`` follows the noise level (0-255 scale).
+
+    Photos whose values are all on the 8-bit grid (every value a multiple of 1/255) run
+    OpenCV's colour NLM, which works on 8 bits (Lab, separate luma and chroma strengths).
+    Finer data (16-bit photos) runs OpenCV's 16-bit NLM (L1 patch distance, RGB together):
+    rounding it to 8 bits would give a 16-bit file 8-bit levels (banding on smooth skies).
+    """
+
+    model = "nlm-denoise"
 
     def __init__(self, sigma: float | None) -> None:
         super().__init__(sigma, scale=1, overlap=16)  # template 7 + search 21 -> radius 13
+        self.fine: bool | None = None  # finer than 8 bits? decided once per photo in prepare
+
+    def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
+        super().prepare(rgb, meta)
+        self.fine = finer_than_8_bits(rgb)  # the data decides, whatever the file's depth
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         sigma = self.noise_level(tile)
         if sigma <= 0.5:
             return tile.copy()
+        if self.fine if self.fine is not None else finer_than_8_bits(tile):
+            # h = 1.2 sigma (x 257 for the 16-bit scale): best mean PSNR on 6 BSD200 (train)
+            # photos at sigma 15 and 25, and above the 8-bit colour NLM on the same 16-bit
+            # data at sigma 5 to 50 (benchmarks/calibrate_nlm.py --sixteen).
+            u16 = np.clip(np.round(tile * 65535.0), 0, 65535).astype(np.uint16)
+            out16 = cv2.fastNlMeansDenoising(u16, [1.2 * sigma * 257.0], None, 7, 21, cv2.NORM_L1)
+            return out16.astype(np.float32) / np.float32(65535.0)
         # h = 0.55 sigma, hColor = 0.7 sigma: best mean PSNR on 6 BSD200 (train) photos at
         # sigma 15, 25 and 50 (benchmarks/calibrate_nlm.py).
         h, h_color = 0.55 * sigma, 0.7 * sigma
         u8 = np.clip(np.round(tile * 255.0), 0, 255).astype(np.uint8)
         out = cv2.fastNlMeansDenoisingColored(u8, None, h, h_color, 7, 21)
         return out.astype(np.float32) / 255.0
+
+
+def finer_than_8_bits(rgb: np.ndarray, rows: int = 256) -> bool:
+    """Whether any value of ``rgb`` (float in [0, 1]) lies off the 8-bit grid (k / 255)."""
+    for y0 in range(0, rgb.shape[0], rows):
+        scaled = rgb[y0 : y0 + rows] * np.float32(255.0)
+        if np.any(np.abs(scaled - np.rint(scaled)) > 1e-3):
+            return True
+    return False
 
 
 class ResizeProcessor(_Base):
@@ -107,6 +152,8 @@ class WienerProcessor(_NoiseAware):
     The noise-to-signal ratio follows the noise level: ``NSR = (sigma/255)^2 / var(Y)``,
     floored so a noise-free input still gets a little regularisation.
     """
+
+    model = "wiener-deblur"
 
     def __init__(self, kernel: np.ndarray, sigma: float | None) -> None:
         r = max(kernel.shape) // 2
@@ -133,14 +180,16 @@ class WienerProcessor(_NoiseAware):
 
 
 class RichardsonLucyProcessor(_Base):
-    """Richardson-Lucy deconvolution (multiplicative updates, ``iterations`` steps)."""
+    """Richardson-Lucy deconvolution (multiplicative updates, ``iterations`` steps, at most
+    `RL_ITERATIONS`'s maximum: the work per tile is bounded)."""
 
-    def __init__(self, kernel: np.ndarray, iterations: int) -> None:
+    def __init__(self, kernel: np.ndarray, iterations: float) -> None:
         r = max(kernel.shape) // 2
         super().__init__(scale=1, overlap=max(16, min(128, 2 * r * 4)))
         self.kernel = kernel
         self.flipped = kernel[::-1, ::-1].copy()
-        self.iterations = iterations
+        checked = checked_strength(iterations, RL_ITERATIONS, "rl-deblur")
+        self.iterations = int(round(RL_ITERATIONS.default if checked is None else checked))
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         y, py, px = _pad_for_kernel(tile, self.kernel)
@@ -166,6 +215,15 @@ NOISE_STRENGTH = StrengthSpec(
 )
 
 
+RL_ITERATIONS = StrengthSpec(
+    label="Iterations",
+    minimum=1,
+    maximum=100,
+    default=20,
+    help="More = sharper and noisier.",
+)
+
+
 def _resizer(scale: int, interpolation: int) -> Callable[[LoadOptions], ResizeProcessor]:
     """``build`` of an interpolation model (no options: nothing to choose)."""
     return lambda _options: ResizeProcessor(scale, interpolation)
@@ -183,18 +241,21 @@ def classical_specs() -> list[ModelSpec]:
             task="denoise",
             scale=1,
             kind="classical",
-            description="OpenCV fastNlMeansDenoisingColored; filter strength follows the noise level.",
+            description="OpenCV non-local means; filter strength follows the noise level.",
             build=lambda o: NLMProcessor(o.strength),
             receptive_field=16,
             strength=NOISE_STRENGTH,
             architecture="non-local means",
             card=_card(
-                "Non-local means denoising (Buades et al. 2005), 8-bit internally.",
+                "Non-local means denoising (Buades et al. 2005): OpenCV's colour NLM on 8-bit "
+                "photos, its 16-bit NLM (L1 patch distance) on 16-bit photos, which keep their "
+                "16-bit levels.",
                 {
                     "template_window": 7,
                     "search_window": 21,
                     "h": "0.55 x noise level",
                     "h_color": "0.7 x noise level",
+                    "h_16bit": "1.2 x noise level (x 257), L1 patch distance",
                 },
             ),
         )
@@ -244,16 +305,10 @@ def classical_specs() -> list[ModelSpec]:
             kind="classical",
             description="Richardson-Lucy deconvolution with a chosen blur kernel; strength is the number of iterations.",
             build=lambda o: RichardsonLucyProcessor(
-                _kernel(o), int(round(o.strength if o.strength is not None else 20))
+                _kernel(o), o.strength if o.strength is not None else RL_ITERATIONS.default
             ),
             receptive_field=64,
-            strength=StrengthSpec(
-                label="Iterations",
-                minimum=1,
-                maximum=100,
-                default=20,
-                help="More = sharper and noisier.",
-            ),
+            strength=RL_ITERATIONS,
             architecture="Richardson-Lucy deconvolution",
             params=("kernel",),
             card=_card(

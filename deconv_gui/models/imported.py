@@ -690,16 +690,28 @@ def library_folders() -> list[Path]:
 
 def user_specs() -> list[ModelSpec]:
     """The user library's models, one `ModelSpec` each; corrupt entries are skipped with a
-    logged warning."""
+    warning in the log file (`scan_library` lists them)."""
+    return scan_library()[0]
+
+
+def scan_library() -> tuple[list[ModelSpec], list[tuple[str, str]]]:
+    """(specs of the readable entries, (folder name, one-line reason) of the broken ones).
+
+    Broken entries are logged to the log file only (`deconv_gui.logs.LOG_ONLY`): they are not
+    news in the middle of another command; ``deconv-gui models`` lists them."""
+    from deconv_gui.logs import LOG_ONLY
+
     specs: list[ModelSpec] = []
+    broken: list[tuple[str, str]] = []
     try:
         folders = library_folders()
     except OSError as e:
-        log.warning("cannot read the user model library: %s", e)
-        return specs
+        log.warning("cannot read the user model library: %s", e, extra=LOG_ONLY)
+        return specs, [(".", f"cannot read the library folder: {_one_line(e)}")]
     for folder in folders:
         try:
             specs.append(spec_from_card(folder))
         except Exception as e:  # a broken entry must never stop the app from starting
-            log.warning("skipping user model %r: %s", folder.name, _one_line(e))
-    return specs
+            broken.append((folder.name, _one_line(e)))
+            log.warning("skipping user model %r: %s", folder.name, _one_line(e), extra=LOG_ONLY)
+    return specs, broken

@@ -36,7 +36,6 @@ from deconv_gui.models.imported import (
     check_image_to_image,
     describe,
     detect,
-    is_valid_id,
     library_folders,
     read_card,
     read_state_dict,
@@ -152,10 +151,12 @@ def import_model(
 def remove_model(model_id: str) -> None:
     """Delete an imported (or fine-tuned) model from the user library.
 
-    Raises `ModelError` if there is no such model in the library."""
+    Any entry ``deconv-gui models`` lists can be removed, a broken one included (its id is
+    its folder's name). Raises `ModelError` if there is no such model in the library, saying
+    why for the bundled and classical models."""
     root = paths.user_models_dir()
     folder = root / model_id
-    if not is_valid_id(model_id) or not folder.is_dir():
+    if not _is_entry_name(model_id) or not folder.is_dir():
         if model_id in _builtin_ids():
             raise ModelError(
                 f"'{model_id}' is a built-in model, not an imported one; it cannot be removed"
@@ -177,6 +178,18 @@ def remove_model(model_id: str) -> None:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _is_entry_name(model_id: str) -> bool:
+    """A plain, visible folder name (library entries made by hand may have any such name;
+    what `is_valid_id` accepts is only what imports create)."""
+    return (
+        bool(model_id)
+        and Path(model_id).name == model_id
+        and not model_id.startswith(".")
+        and "/" not in model_id
+        and "\\" not in model_id
+    )
 
 
 def _slug(text: str) -> str:

@@ -300,3 +300,32 @@ def test_dng_refuses_bad_requests(tmp_path):
     with pytest.raises(ImageWriteError, match="RGB"):
         write_dng(tmp_path / "x.dng", cmy)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_render_carries_the_raws_xmp_and_iptc_into_its_result(tmp_path):
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed")
+    packet = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmp:Rating="4"><dc:subject><rdf:Bag><rdf:li>a</rdf:li><rdf:li>b</rdf:li></rdf:Bag>'
+        "</dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"
+    )
+    raw = synthetic("RGGB", (30, 40))
+    iptc = {"Iptc.Application2.City": "Zürich", "Iptc.Application2.Keywords": ["a", "b"]}
+    metadata = dataclasses.replace(raw.metadata, xmp_packet=packet, iptc=iptc)
+    dng = write_dng(tmp_path / "x.dng", dataclasses.replace(raw, metadata=metadata))
+    photo = dio.load_image(dng)
+    assert photo.meta.xmp and photo.meta.iptc
+    out = dio.save_image(tmp_path / "x.tif", photo.rgb, photo.meta)
+    tags = json.loads(
+        subprocess.run(
+            ["exiftool", "-j", "-n", "-XMP:all", "-IPTC:all", str(out)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )[0]
+    assert tags["Rating"] == 4 and tags["Subject"] == ["a", "b"]
+    assert tags["City"] == "Zürich" and tags["Keywords"] == ["a", "b"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import struct
 import tempfile
 import warnings
@@ -526,9 +527,10 @@ def test_permission_errors_are_reported_even_as_root(tmp_path, monkeypatch):
         save_image(tmp_path / "a.png", smooth_rgb(4, 4), ImageMeta())
     path = tmp_path / "b.png"
     path.write_bytes(_png_bytes())
-    monkeypatch.setattr(dio, "open", denied, raising=False)  # the module's builtin open
-    with pytest.raises(ImageReadError, match="b.png: permission denied"):
-        load_image(path)
+    monkeypatch.setattr(dio, "_open_regular", denied)  # where the module opens photos
+    for loader in (load_image, load_preview):
+        with pytest.raises(ImageReadError, match="b.png: permission denied"):
+            loader(path)
 
 
 def test_16bit_grey_alpha_tiff_is_written_as_rgba(tmp_path):
@@ -594,6 +596,8 @@ def test_bad_input_gives_one_readable_line(tmp_path, name, loader):
         loader(path)
     message = str(info.value)
     assert name in message and "\n" not in message
+    # plain words, not the decoder's ("image file is truncated (5 bytes not processed)")
+    assert not re.search(r"bytes not processed|image file is|cannot identify|Error", message)
 
 
 def test_folder_and_ppm_are_refused(tmp_path):

@@ -26,6 +26,7 @@ from rawfiles import BAYER, CRW, RAW_FILES, SMALL
 
 from deconv_gui.core import io as dio
 from deconv_gui.core.icc import icc_profile
+from deconv_gui.core.naming import output_path_for
 from deconv_gui.core.raw import (
     RAW_EXTENSIONS,
     RawData,
@@ -60,7 +61,7 @@ def test_raw_extensions_are_readable_and_named_by_is_raw_path():
     assert is_raw_path("a/IMG_1.NEF") and is_raw_path(Path("x.Dng")) and dio.is_image_path("b.cr3")
     assert not is_raw_path("x.jpg") and not is_raw_path("nef")
     # a RAW's render keeps its 16 bits by default
-    assert dio.output_path_for("/p/IMG_1.CR2") == Path("/p/IMG_1_restored.tif")
+    assert output_path_for("/p/IMG_1.CR2") == Path("/p/IMG_1_restored.tif")
 
 
 # --------------------------------------------------------------------------------------------

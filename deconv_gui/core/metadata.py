@@ -1,0 +1,194 @@
+"""XMP and IPTC: read from a photo, written into its result, through exiv2 (`pyexiv2`).
+
+EXIF and the ICC profile are handled by `deconv_gui.core.io` with Pillow. XMP (Lightroom's
+rating, keywords, subject, develop settings...) and IPTC-IIM (keywords, city, creator,
+caption) are where photographers' catalogues live; Pillow reads only part of them and writes
+neither, so they go through exiv2, a maintained C++ metadata library:
+
+- `read_xmp_iptc(data, name)` returns the XMP packet as it is in the file (text) and the IPTC
+  datasets as exiv2 keys (``Iptc.Application2.Keywords`` -> list of texts...).
+- `embed_xmp_iptc(data, fmt, ...)` returns the bytes of an encoded photo (JPEG, PNG, TIFF or
+  WebP) with them added. The XMP is corrected where it describes the pixels: the orientation
+  is set to 1 (the pixels are upright, as the EXIF orientation is reset), the pixel dimensions
+  (``tiff:ImageWidth/ImageLength``, ``exif:PixelXDimension/PixelYDimension``) follow the new
+  size when the packet has them, and a stale embedded thumbnail (``xmp:Thumbnails``) is dropped.
+  WebP has no IPTC block: only XMP is written there.
+
+Damaged metadata never stops a photo: failures are logged and the photo goes on without it.
+exiv2 keeps global state (its XMP toolkit, its log handler), so every call holds one lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["IPTC_FORMATS", "XMP_FORMATS", "embed_xmp_iptc", "exiv2", "read_xmp_iptc"]
+
+_log = logging.getLogger(__name__)
+
+XMP_FORMATS = frozenset({"JPEG", "PNG", "TIFF", "WEBP"})  # formats we write XMP into
+IPTC_FORMATS = frozenset({"JPEG", "PNG", "TIFF"})  # WebP has no IPTC block
+_MAX_BYTES = 2**31 - 1  # pyexiv2 holds files in memory and refuses 2 GB and more
+
+# XMP properties that describe the pixels, set from the written image when the packet has them.
+_XMP_WIDTH = ("Xmp.tiff.ImageWidth", "Xmp.exif.PixelXDimension")
+_XMP_HEIGHT = ("Xmp.tiff.ImageLength", "Xmp.exif.PixelYDimension")
+_XMP_ORIENTATION = "Xmp.tiff.Orientation"
+_XMP_STALE = ("Xmp.xmp.Thumbnails",)  # a preview of the old pixels
+_IPTC_CHARSET = "Iptc.Envelope.CharacterSet"
+_IPTC_UTF8 = "\x1b%G"
+
+_EXIV2_LOCK = threading.Lock()
+_EXIV2_READY = False
+
+
+@contextmanager
+def exiv2() -> Iterator[Any]:
+    """The `pyexiv2` module, under the lock every exiv2 call in the app shares.
+
+    exiv2's log messages (warnings about makers' quirks) are muted: pyexiv2 would otherwise
+    print them or raise them as errors. Raises ImportError when pyexiv2 is missing.
+    """
+    global _EXIV2_READY
+    with _EXIV2_LOCK:
+        import pyexiv2
+
+        if not _EXIV2_READY:
+            pyexiv2.set_log_level(4)
+            _EXIV2_READY = True
+        yield pyexiv2
+
+
+def read_xmp_iptc(data: bytes, name: str = "") -> tuple[str | None, dict[str, Any] | None]:
+    """(XMP packet, IPTC datasets) of an encoded photo; None for what it does not have.
+
+    IPTC text in a legacy 8-bit character set is read as Latin-1 (it is written back as
+    UTF-8, with the UTF-8 marker, so the text stays the same)."""
+    if len(data) > _MAX_BYTES:
+        _log.warning("%s: too large to read its XMP/IPTC metadata; they are not kept", name)
+        return None, None
+    xmp: Any = None
+    iptc: Any = None
+    try:
+        with exiv2() as pyexiv2:
+            img = pyexiv2.ImageData(data)
+            try:  # each on its own: damaged XMP must not cost the IPTC, nor the reverse
+                xmp = _read_or_warn(img.read_raw_xmp, "XMP", name)
+                iptc = _read_or_warn(img.read_iptc, "IPTC", name)
+            finally:
+                img.close()
+    except ImportError:
+        _log.warning("pyexiv2 is not installed: XMP and IPTC metadata are not kept")
+        return None, None
+    except Exception as e:  # exiv2 cannot parse the file's structure: keep the pixels
+        _log.warning("%s: unreadable XMP/IPTC metadata ignored (%s)", name or "a photo", e)
+        return None, None
+    xmp = xmp.strip() if isinstance(xmp, str) else None
+    iptc = {k: v for k, v in dict(iptc or {}).items() if v not in (None, "", [])}
+    return xmp or None, iptc or None
+
+
+def _read_or_warn(read: Any, what: str, name: str) -> Any:
+    try:
+        return _read_text(read)
+    except Exception as e:  # exiv2's RuntimeError on damaged metadata
+        _log.warning("%s: unreadable %s metadata ignored (%s)", name or "a photo", what, e)
+        return None
+
+
+def _read_text(read: Any) -> Any:
+    try:
+        return read()
+    except UnicodeDecodeError:
+        return read(encoding="latin-1")
+
+
+def embed_xmp_iptc(
+    data: bytes,
+    fmt: str,
+    *,
+    xmp: str | None,
+    iptc: dict[str, Any] | None,
+    width: int,
+    height: int,
+    name: str = "",
+) -> bytes | None:
+    """``data`` (an encoded ``fmt`` photo of ``width`` x ``height``) with the XMP packet and
+    IPTC datasets added (see the module doc), or None when there is nothing to add.
+
+    What exiv2 refuses is left out, logged, in steps: first the removal of a stale thumbnail
+    (an odd structure), then the XMP (an invalid packet, or one too large for a JPEG), so the
+    IPTC still goes in; at worst the photo is kept as it was, without them."""
+    iptc = iptc if fmt in IPTC_FORMATS else None
+    if fmt not in XMP_FORMATS or not (xmp or iptc):
+        return None
+    if len(data) > _MAX_BYTES:
+        _log.warning("%s: too large for exiv2; XMP/IPTC metadata not written", name)
+        return None
+    attempts = [(xmp, True), (xmp, False), (None, False)] if xmp else [(None, False)]
+    for packet, drop_stale in attempts:
+        if not (packet or iptc):
+            break
+        try:
+            with exiv2() as pyexiv2:
+                return _embed(pyexiv2, data, packet, iptc, width, height, drop_stale)
+        except ImportError:
+            _log.warning("pyexiv2 is not installed: XMP and IPTC metadata are not written")
+            return None
+        except Exception as e:  # exiv2's RuntimeError; the next attempt leaves more out
+            what = (
+                "the stale XMP thumbnail could not be removed"
+                if drop_stale
+                else "the XMP could not be written"
+                if packet
+                else "the IPTC could not be written"
+            )
+            _log.warning("%s: %s (%s)", name or "a photo", what, e)
+    return None
+
+
+def _embed(
+    pyexiv2: Any,
+    data: bytes,
+    xmp: str | None,
+    iptc: dict[str, Any] | None,
+    width: int,
+    height: int,
+    drop_stale: bool,
+) -> bytes:
+    img = pyexiv2.ImageData(data)
+    try:
+        if xmp:
+            img.modify_raw_xmp(xmp)
+            _fix_xmp(img, width, height, drop_stale)
+        if iptc:
+            img.modify_iptc(_utf8_iptc(iptc))
+        return bytes(img.get_bytes())
+    finally:
+        img.close()
+
+
+def _fix_xmp(img: Any, width: int, height: int, drop_stale: bool) -> None:
+    present = _read_text(img.read_xmp)
+    changes: dict[str, Any] = {}
+    for keys, value in ((_XMP_WIDTH, width), (_XMP_HEIGHT, height)):
+        changes.update({k: str(value) for k in keys if k in present})
+    if _XMP_ORIENTATION in present:
+        changes[_XMP_ORIENTATION] = "1"
+    if changes:
+        img.modify_xmp(changes)
+    if drop_stale:  # None deletes; the members of a structure before the structure itself
+        stale = [k for k in present if k.startswith(_XMP_STALE)]
+        if stale:
+            img.modify_xmp({k: None for k in sorted(stale, key=len, reverse=True)})
+
+
+def _utf8_iptc(iptc: dict[str, Any]) -> dict[str, Any]:
+    """The datasets, marked as UTF-8 (pyexiv2 writes the text as UTF-8)."""
+    out = dict(iptc)
+    out[_IPTC_CHARSET] = _IPTC_UTF8
+    return out
