@@ -2,7 +2,7 @@
 live Amount/Detail sliders (medians over ``--repeats``).
 
 For each model it times `gui.recipe_run.preview_job` on the region the app previews
-(`gui.main_window.preview_side`: ``--side`` result pixels, the app's `PREVIEW_SIDE` 512, so
+(`gui.workflow.preview_side`: ``--side`` result pixels, the app's `PREVIEW_SIDE` 512, so
 an x2 upscaler's region is 256 input pixels) of a photo of ``--megapixels``: the first preview (the model is built
 then) and the following ones (a slider moved: a new processor each time, as in the app,
 without the step cache). Then it times Amount/Detail reapplied (`core.finish.finish`) to the
@@ -63,8 +63,8 @@ def main() -> None:
     from deconv_gui.core.spec import LoadOptions
     from deconv_gui.core.tiling import run_to_end
     from deconv_gui.gui.display import DisplayImage
-    from deconv_gui.gui.main_window import PREVIEW_SIDE, REFINISH_FIRST_PIXELS, preview_side
     from deconv_gui.gui.recipe_run import preview_box, preview_job
+    from deconv_gui.gui.workflow import PREVIEW_SIDE, REFINISH_FIRST_PIXELS, preview_side
     from deconv_gui.models.catalog import default_registry
 
     if args.threads:

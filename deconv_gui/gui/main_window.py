@@ -19,29 +19,24 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIcon
 from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QWidget
 
 from deconv_gui.core import devices
-from deconv_gui.core.recipe import Recipe
 from deconv_gui.gui import dialogs
 from deconv_gui.gui.actions import SHORTCUT_HELP, Actions, RecentMenu, UiState
-from deconv_gui.gui.advisor import Advisor
 from deconv_gui.gui.batch import BatchDialog
 from deconv_gui.gui.batch_controller import BatchController
-from deconv_gui.gui.compare_models import CompareModelsDialog
 from deconv_gui.gui.compare_view import MODES, CompareView
 from deconv_gui.gui.crash import log_dir
 from deconv_gui.gui.document import Document
-from deconv_gui.gui.export_dialog import ExportDialog, load_export_options, store_export_options
 from deconv_gui.gui.filmstrip import Filmstrip
 from deconv_gui.gui.live_quality import LiveQuality
 from deconv_gui.gui.model_library import ModelLibrary, is_model_path
 from deconv_gui.gui.photo_list import PhotoList, badge
 from deconv_gui.gui.preferences import Preferences, PreferencesDialog
 from deconv_gui.gui.quality_panel import QualityPanel
-from deconv_gui.gui.recipe_run import preview_box
 from deconv_gui.gui.restore_panel import RestorePanel
 from deconv_gui.gui.restore_session import RestoreSession
 from deconv_gui.gui.simulate_dialog import SimulateDialog
@@ -56,14 +51,11 @@ from deconv_gui.gui.widgets import (
     local_paths,
     reveal,
 )
+from deconv_gui.gui.workflow import Workflow
 from deconv_gui.models.registry import ModelRegistry, ModelSpec, plain_description
 from deconv_gui.paths import resource_path, sample_photo, user_home
 
 log = logging.getLogger(__name__)
-
-PREVIEW_SIDE = 512  # longest side of a preview region (result pixels): about 1 s on 2 cores
-LIVE_DELAY_MS = 250  # settle time before a changed setting is previewed again
-REFINISH_FIRST_PIXELS = 2_000_000  # the visible part refinished first, up to this size
 
 
 class MainWindow(QMainWindow):
@@ -102,11 +94,6 @@ class MainWindow(QMainWindow):
         )
         self.quality = LiveQuality(self, ask=ask, in_use=in_use)
         self.library = ModelLibrary(registry, self, ask=ask)
-        self.advisor = Advisor(registry, self)
-        self._live_timer = QTimer(self)
-        self._live_timer.setSingleShot(True)
-        self._live_timer.setInterval(LIVE_DELAY_MS)
-        self._live_timer.timeout.connect(self._update_live)
 
         self.setWindowTitle("Deconv GUI")
         icon = resource_path("icons", "deconv-gui.svg")
@@ -121,6 +108,20 @@ class MainWindow(QMainWindow):
             settings=self.restore_panel.run_settings,
             can_start=lambda: not self.session.is_busy,
         )
+        self.workflow = Workflow(
+            photos=self.photos,
+            session=self.session,
+            quality=self.quality,
+            panel=self.restore_panel,
+            view=self.view,
+            prefs=self.prefs,
+            registry=lambda: self.registry,
+            busy=lambda: self.is_busy,
+            refresh=self._on_document_changed,
+            ask=ask,
+            dialog_parent=self,
+        )
+        self.advisor = self.workflow.advisor
         self.commands = Actions(self, self._slots())
         self.recent_menu = RecentMenu(self.prefs, lambda p: self.open_paths([p]), self)
         self.commands.build_menus(self.menuBar(), self.recent_menu)
@@ -176,11 +177,11 @@ class MainWindow(QMainWindow):
             "simulate": self.simulate_dialog,
             "save": self.save,
             "save_as": self.save_as,
-            "export": self.export_dialog,
-            "undo": self.undo,
-            "redo": self.redo,
-            "preview": self.preview,
-            "compare_models": self.compare_models_dialog,
+            "export": self.workflow.export_dialog,
+            "undo": self.workflow.undo,
+            "redo": self.workflow.redo,
+            "preview": self.workflow.preview,
+            "compare_models": self.workflow.compare_models_dialog,
             "finetune": self.finetune_window,
             "import_model": self.import_model_dialog,
             "batch": self.batch_dialog,
@@ -225,22 +226,9 @@ class MainWindow(QMainWindow):
         panel.model_changed.connect(self._on_model_changed)
         panel.settings_changed.connect(self._update_status)
         panel.remove_requested.connect(self.library.remove)
-        panel.preview_requested.connect(self.preview)
-        panel.compare_requested.connect(self.compare_models_dialog)
-        panel.suggestion_requested.connect(self.apply_suggestion)
-        panel.recipe_changed.connect(self._on_recipe_changed)
-        panel.reveal_requested.connect(self._reveal_saved)
-        panel.notice.connect(lambda text, kind, ms: self.show_error(text, kind=kind, timeout_ms=ms))
-        photos.loaded.connect(self.advisor.look_at)
-        photos.removed.connect(self._on_document_removed)
-        self.advisor.analyzed.connect(self._on_analyzed)
-        session.previewed.connect(self._on_previewed)
-        session.refinished.connect(quality.score_final)
-        session.refinished.connect(self._on_document_changed)
-        session.history_changed.connect(self._on_history_changed)
-        session.view_changed.connect(
-            lambda d, v: self.view.set_after(v) if d is self.photos.current else None
-        )
+        panel.recipe_changed.connect(self._update_actions)
+        for c in (panel, self.workflow):
+            c.notice.connect(lambda text, kind, ms: self.show_error(text, kind=kind, timeout_ms=ms))
         self.viewer.reference_wanted.connect(self.load_reference_dialog)
         self.viewer.simulation_wanted.connect(self.simulate_dialog)
         self.quality_panel.updated.connect(self.quality_updated)
@@ -273,7 +261,6 @@ class MainWindow(QMainWindow):
         session.saved.connect(self._on_saved)
 
         quality.comparison_changed.connect(self._on_document_changed)
-        quality.comparison_changed.connect(lambda _d: self._suggest_simulated_kernel())
         self.viewer.overlay_ready.connect(self.overlay_ready)
 
         for runner in (session, self.batch):
@@ -382,9 +369,7 @@ class MainWindow(QMainWindow):
     def _show_document(self, doc: Document | None) -> None:
         self.viewer.show(doc)
         self._update_actions()
-        self._show_suggestion(doc)
-        r = doc.result if doc is not None else None
-        self.restore_panel.show_saved(str(r.saved_path) if r is not None and r.saved_path else None)
+        self.workflow.show(doc)
         if doc is None:
             self._update_stack()
 
@@ -412,7 +397,7 @@ class MainWindow(QMainWindow):
         if doc is None or not doc.is_ready or spec is None:
             self.show_error("Open a photo and choose a model first.", kind="info", timeout_ms=4000)
             return False
-        self._live_timer.stop()
+        self.workflow.live_timer.stop()
         run = self.restore_panel.run_settings()
         if run is None or run.recipe is None:
             return False
@@ -475,198 +460,12 @@ class MainWindow(QMainWindow):
         if path:  # the dialog already asked before replacing a file
             self.session.save_to(doc, Path(path), overwrite=True)
 
-    def export_dialog(self) -> ExportDialog | None:
-        """Export the shown result: format, quality, bit depth, colour space, size (window-
-        modal, not blocking; the choices are remembered)."""
-        doc = self.photos.current
-        if doc is None or doc.result is None or doc.result.partial:
-            return None
-        r = doc.result
-        options = load_export_options(self.prefs.qsettings)
-        start = (r.saved_path or self.session.output_path(doc)).with_suffix(options.extension)
-        meta = r.meta or (doc.photo.meta if doc.photo else None)
-        dlg = ExportDialog(
-            options,
-            start,
-            size=r.view.size,
-            source_bits=meta.bit_depth if meta else 8,
-            source_icc=meta.icc_profile if meta else None,
-            parent=self,
-        )
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-
-        def go() -> None:
-            path, chosen = dlg.path(), dlg.options()
-            store_export_options(self.prefs.qsettings, chosen)
-            if path.exists() and not self.ask(
-                "Replace file?", f"{path.name} already exists in {path.parent}. Replace it?"
-            ):
-                return
-            self.session.export(doc, path, chosen)
-
-        dlg.accepted.connect(go)
-        dlg.open()
-        return dlg
-
     def _on_saved(self, doc: Document, path: Path) -> None:
         self._refresh_badge(doc)
         self._update_actions()
         if doc is self.photos.current:
             self.restore_panel.show_saved(str(path))
         self.saved.emit(path)
-
-    def _reveal_saved(self) -> None:
-        doc = self.photos.current
-        r = doc.result if doc is not None else None
-        if r is not None and r.saved_path is not None:
-            reveal(r.saved_path.parent)
-
-    # ================================================================== undo, preview, live
-    def undo(self) -> None:
-        self.session.undo(self.photos.current)
-
-    def redo(self) -> None:
-        self.session.redo(self.photos.current)
-
-    def _on_history_changed(self, doc: Document) -> None:
-        self._on_document_changed(doc)
-        if doc is self.photos.current and doc.result is not None and doc.result.recipe:
-            self.restore_panel.set_recipe(doc.result.recipe)  # the settings of what is shown
-        if doc.result is not None and not doc.result.partial:
-            self.quality.score_final(doc)
-
-    def _visible_input_rect(self, doc: Document) -> tuple[float, float, float, float]:
-        """The part of `doc`'s input in view (x, y, w, h in input pixels)."""
-        rgb = doc.input_rgb
-        r = self.view.visible_scene_rect()
-        sw, _ = self.view.scene_size()
-        f = rgb.shape[1] / max(1, sw) if rgb is not None else 1.0
-        return r.x() * f, r.y() * f, r.width() * f, r.height() * f
-
-    def preview(self) -> bool:
-        """Process the part of the photo in view first (up to `PREVIEW_SIDE` px a side)."""
-        doc, recipe = self.photos.current, self.restore_panel.recipe()
-        if self.is_busy or doc is None or not doc.is_ready or recipe is None:
-            return False
-        rgb = doc.input_rgb
-        assert rgb is not None
-        side = preview_side(recipe, self.registry)
-        box = preview_box(self._visible_input_rect(doc), (rgb.shape[1], rgb.shape[0]), side)
-        started = self.session.preview(doc, recipe, self.restore_panel.base_options(), box)
-        if started:
-            y0, y1, x0, x1 = box
-            self.restore_panel.show_message(f"Previewing {x1 - x0} × {y1 - y0} px in view…")
-        return started
-
-    def _on_previewed(self, doc: Document) -> None:
-        self._on_document_changed(doc)
-        r = doc.result
-        if doc is self.photos.current and r is not None and r.preview_box is not None:
-            y0, y1, x0, x1 = r.preview_box
-            self.restore_panel.show_message(
-                f"Preview: {x1 - x0} × {y1 - y0} px in {r.seconds:.1f} s",
-                done=True,
-            )
-
-    def _on_recipe_changed(self) -> None:
-        self._update_actions()
-        doc = self.photos.current
-        if doc is not None and doc.result is not None and not self.is_busy:
-            self._live_timer.start()
-
-    def _update_live(self) -> None:
-        """A setting changed: reapply Amount/Detail to the result, or preview again."""
-        doc, recipe = self.photos.current, self.restore_panel.recipe()
-        if doc is None or recipe is None or self.is_busy or doc.result is None:
-            return
-        r = doc.result
-        if r.recipe is not None and r.raw is not None and _only_finish_differs(r.recipe, recipe):
-            last = recipe.steps[-1]
-            if (last.amount, last.detail) != (r.recipe.steps[-1].amount, r.recipe.steps[-1].detail):
-                self.session.refinish(doc, last.amount, last.detail, self._visible_result_box(doc))
-            return
-        if self.restore_panel.live_check.isChecked():
-            self.preview()
-
-    def _visible_result_box(self, doc: Document) -> tuple[int, int, int, int] | None:
-        r = doc.result
-        if r is None or r.raw is None:
-            return None
-        h, w = r.raw.shape[:2]
-        vis = self.view.visible_scene_rect()
-        sw, _ = self.view.scene_size()
-        f = w / max(1, sw)
-        side = int(REFINISH_FIRST_PIXELS**0.5)
-        y0, y1, x0, x1 = preview_box(
-            (vis.x() * f, vis.y() * f, vis.width() * f, vis.height() * f), (w, h), side
-        )
-        return (y0, y1, x0, x1) if (y1 - y0) * (x1 - x0) < h * w else None
-
-    # ================================================================== suggestion, compare
-    def _on_analyzed(self, doc: Document) -> None:
-        if doc is self.photos.current:
-            self._show_suggestion(doc)
-
-    def _show_suggestion(self, doc: Document | None) -> None:
-        panel = self.restore_panel
-        if doc is None:
-            panel.show_suggestion(
-                "Open a photo: a suggestion of what it needs appears here.", can_apply=False
-            )
-            return
-        a = self.advisor.analysis(doc)
-        if a is None:
-            text = (
-                "Could not look at this photo."
-                if doc.state.value == "error"
-                else "Looking at the photo…"
-            )
-            panel.show_suggestion(text, can_apply=False)
-            return
-        recipe = self.advisor.suggested_recipe(a)
-        panel.show_suggestion(self.advisor.suggestion_text(a), can_apply=recipe is not None)
-
-    def apply_suggestion(self) -> bool:
-        """Set up the steps the current photo's suggestion names."""
-        a = self.advisor.analysis(self.photos.current)
-        recipe = self.advisor.suggested_recipe(a) if a is not None else None
-        if recipe is None:
-            return False
-        self.restore_panel.set_recipe(recipe)
-        return True
-
-    def compare_models_dialog(self) -> CompareModelsDialog | None:
-        """Up to four models on the part in view, side by side (not blocking)."""
-        doc = self.photos.current
-        if doc is None or not doc.is_ready or doc.input_rgb is None:
-            self.show_error("Open a photo first.", kind="info", timeout_ms=3000)
-            return None
-        rgb = doc.input_rgb
-        box = preview_box(self._visible_input_rect(doc), (rgb.shape[1], rgb.shape[0]), PREVIEW_SIDE)
-        cmp = doc.comparison
-        reference = cmp.reference
-        if reference is None and cmp.simulation and doc.photo is not None:
-            reference = doc.photo.rgb  # Simulate: the clean original
-        meta = doc.photo.meta if doc.photo is not None else None
-        from deconv_gui.core.image import ImageMeta, Photo
-
-        dlg = CompareModelsDialog(
-            self.registry,
-            Photo(rgb, (meta or ImageMeta()).copy(alpha=None)),
-            box,
-            self.restore_panel.base_options(),
-            reference=reference,
-            first=self.restore_panel.current_spec(),
-            parent=self,
-        )
-        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.open()
-        dlg.run()
-        return dlg
-
-    def _on_document_removed(self, doc: Document) -> None:
-        self.session.forget(doc)
-        self.advisor.forget(doc)
 
     # ================================================================== models and batch
     def import_model_dialog(self) -> None:
@@ -676,16 +475,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_changed(self, spec: ModelSpec | None) -> None:
         self._update_actions()
-        self._suggest_simulated_kernel()
         if spec is not None:
             self.statusBar().showMessage(plain_description(spec), 5000)
-
-    def _suggest_simulated_kernel(self) -> None:
-        """In Simulate mode with a blur, the steps that take a kernel get that blur (so
-        deblurring undoes it)."""
-        doc = self.photos.current
-        if doc is not None and doc.comparison.blur_kernel:
-            self.restore_panel.suggest_kernel(doc.comparison.blur_kernel)
 
     def finetune_window(self) -> QWidget:
         """The fine-tune panel in a window of its own (one at a time)."""
@@ -739,28 +530,10 @@ class MainWindow(QMainWindow):
         self.peek.uninstall()
         self.status_labels.stop()
         self.viewer.stop()
-        for c in (self.session, self.batch, self.photos, self.quality, self.library, self.advisor):
+        self.workflow.shutdown()
+        for c in (self.session, self.batch, self.photos, self.quality, self.library):
             c.shutdown()
         try:
             self._save_preferences()
         except Exception:  # never block closing
             log.exception("saving preferences failed")
-
-
-def preview_side(recipe: Recipe, registry: ModelRegistry) -> int:
-    """The input side of a preview region: `PREVIEW_SIDE` result pixels (an upscaler's
-    region is smaller in the input, so it takes about as long and fills as much screen)."""
-    scale = 1
-    for st in recipe.steps:
-        scale *= int(registry.get(st.model).scale) if st.model in registry else 1
-    return max(64, PREVIEW_SIDE // scale)
-
-
-def _only_finish_differs(a: Recipe, b: Recipe) -> bool:
-    """Do `a` and `b` differ at most in the last step's Amount and Detail?"""
-    if len(a.steps) != len(b.steps):
-        return False
-    head = all(
-        x.full_key() == y.full_key() for x, y in zip(a.steps[:-1], b.steps[:-1], strict=True)
-    )
-    return head and a.steps[-1].model_key() == b.steps[-1].model_key()

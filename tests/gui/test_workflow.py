@@ -172,7 +172,7 @@ def test_live_amount_slider_refinishes_the_result(qtbot, window, photo):
     with qtbot.waitSignal(window.session.previewed, timeout=20000):
         window.restore_panel.set_strength(30)
     assert doc.result.is_preview and "Preview" in window.restore_panel.progress_label.text()
-    window.undo()
+    window.workflow.undo()
     assert doc.result.rgb is not None and doc.result.recipe.steps[-1].amount == 0.4
     assert window.restore_panel.amount.value() == pytest.approx(0.4)  # settings follow
 
@@ -201,7 +201,7 @@ def test_export_writes_the_choices_and_shows_where(qtbot, window, photo, tmp_pat
     window.restore_panel.select_model("tiny-x2")
     with qtbot.waitSignal(window.result_finished, timeout=20000):
         window.run()
-    dlg = window.export_dialog()
+    dlg = window.workflow.export_dialog()
     dlg.set_options(ExportOptions(format="png", bits=16, colour="adobe-rgb", long_edge=100))
     dlg.path_edit.setText(str(tmp_path / "out" / "street_x2"))
     (tmp_path / "out").mkdir()
@@ -219,7 +219,7 @@ def test_export_writes_the_choices_and_shows_where(qtbot, window, photo, tmp_pat
     assert label.isVisibleTo(window) and "street_x2.png" in label.text()
     assert "Show in folder" in label.text()
     # remembered for the next export
-    again = window.export_dialog()
+    again = window.workflow.export_dialog()
     assert again.options().colour == "adobe-rgb" and again.options().format == "png"
     again.reject()
 
@@ -229,7 +229,7 @@ def test_compare_models_side_by_side_with_numbers(qtbot, window, photo):
     window.simulate("noise=25")
     qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
     window.restore_panel.select_model("tiny-conv")
-    dlg = window.compare_models_dialog()
+    dlg = window.workflow.compare_models_dialog()
     chosen = [spec.id for _, spec in dlg.chosen()]
     assert chosen[0] == "tiny-conv" and "tiny-slow" in chosen and len(chosen) <= 4
     with qtbot.waitSignal(dlg.compared, timeout=30000):
