@@ -15,9 +15,11 @@ GUI thread under the name `output_path` makes.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -114,8 +116,9 @@ class RestoreSession(QObject):
         self._doc: Document | None = None  # being processed
         self._previous: Result | None = None  # its result before the run
         self._started = 0.0
-        self._caches: dict[int, BoundedStepCache] = {}  # per photo (doc.key), newest last
-        self._preview_caches: dict[int, tuple[tuple[int, ...], BoundedStepCache]] = {}
+        # per photo (doc.key), newest last: (the input they were made from, the cache)
+        self._caches: dict[int, tuple[weakref.ref[np.ndarray], BoundedStepCache]] = {}
+        self._preview_caches: dict[int, tuple[tuple[int, ...], Any, BoundedStepCache]] = {}
         self.runner.progressed.connect(self._on_progressed)
         self.runner.result_ready.connect(self._on_result_ready)
         self.runner.failed.connect(self._on_failed)
@@ -185,7 +188,7 @@ class RestoreSession(QObject):
         self.started.emit(doc)
         colour = self._colour(doc)
         source = Photo(rgb, self._input_meta(doc))
-        cache = self._cache_for(doc)
+        cache = self._cache_for(doc, rgb)
         self.runner.start(
             lambda: run_job(
                 recipe, resolve, options, source, tile_size=tile_size, cache=cache, colour=colour
@@ -222,12 +225,16 @@ class RestoreSession(QObject):
                     return False
         return True
 
-    def _cache_for(self, doc: Document) -> BoundedStepCache:
-        cache = self._caches.pop(doc.key, None) or BoundedStepCache()
-        self._caches[doc.key] = cache  # newest last
+    def _cache_for(self, doc: Document, rgb: np.ndarray) -> BoundedStepCache:
+        """`doc`'s step cache for the input `rgb` (a new one when the input changed, e.g.
+        Simulate degraded it, or the photo was loaded again)."""
+        held = self._caches.pop(doc.key, None)
+        if held is None or held[0]() is not rgb:
+            held = (weakref.ref(rgb), BoundedStepCache())
+        self._caches[doc.key] = held  # newest last
         while len(self._caches) > CACHED_PHOTOS:
             del self._caches[next(iter(self._caches))]
-        return cache
+        return held[1]
 
     def forget(self, doc: Document) -> None:
         """Drop what is kept for `doc` (its step outputs): it was closed."""
@@ -367,10 +374,12 @@ class RestoreSession(QObject):
             return False
         if not self._kernels_ok(recipe, chain):
             return False
-        key = (*box, id(rgb))
         held = self._preview_caches.get(doc.key)
-        cache = held[1] if held is not None and held[0] == key else BoundedStepCache(8)
-        self._preview_caches[doc.key] = (key, cache)
+        if held is not None and held[0] == box and held[1]() is rgb:
+            cache = held[2]
+        else:  # another region or another input: outputs of the old one do not apply
+            cache = BoundedStepCache(8)
+        self._preview_caches[doc.key] = (box, weakref.ref(rgb), cache)
         source = Photo(rgb, self._input_meta(doc))
         colour = self._colour(doc)
         spec = chain[-1]

@@ -13,6 +13,7 @@ from PIL import Image, ImageCms
 from deconv_gui.core.export import ExportOptions
 from deconv_gui.core.finish import finish
 from deconv_gui.core.recipe import Recipe, RecipeStep
+from deconv_gui.gui.document import Comparison
 from deconv_gui.gui.recipe_run import preview_box
 from deconv_gui.gui.restore_session import RestoreSession
 from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec, StrengthSpec
@@ -82,6 +83,13 @@ def test_recipe_runs_and_reruns_from_the_changed_step(qtbot, session, counted, t
     assert calls["den"] == 2 * first["den"] and calls["up"] == 2 * first["up"]
     # the default name of a two-step result
     assert session.output_path(doc).name == "p_restored_x2.jpg"
+    # another input (Simulate degraded the photo): nothing cached for the old one is used
+    before = dict(calls)
+    lq = np.ascontiguousarray(doc.photo.rgb[::-1])
+    doc.comparison = Comparison("sim:noise=5", lq=lq)
+    r4 = _run(qtbot, session, doc, Recipe((RecipeStep("den", 20.0), RecipeStep("up"))))
+    assert calls["den"] > before["den"] and calls["up"] > before["up"]
+    assert not np.allclose(r4.rgb, r3.rgb)
 
 
 def test_amount_and_detail_are_reapplied_without_the_model(qtbot, session, counted, tmp_path):
