@@ -237,17 +237,12 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
 
 
 def _recipe_suffix(recipe: Recipe, registry) -> tuple[str, RestoreSpec]:
-    """The output name suffix of a run (one model: its own, e.g. ``_denoised``; several:
-    ``_restored``, or ``_xN`` when they enlarge) and the spec that names the run."""
-    from deconv_gui.models.registry import default_suffix
+    """The output name suffix of a run (`models.registry.recipe_suffix`) and the spec that
+    names the run."""
+    from deconv_gui.models.registry import recipe_suffix
 
     specs = [registry.get(st.model) for st in recipe.steps]
-    if len(specs) == 1:
-        return default_suffix(specs[0].task, specs[0].scale), specs[0]
-    scale = 1
-    for sp in specs:
-        scale *= int(sp.scale)
-    return (f"_restored_x{scale}" if scale > 1 else "_restored"), specs[-1]
+    return recipe_suffix(specs), specs[-1]
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -304,20 +299,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_for_step(registry, step) -> str | None:
-    """The model the app would pick for a suggested step (same task and scale)."""
-    from deconv_gui.models.registry import card_order
-
-    order = {"bundled": 0, "classical": 1, "finetuned": 2, "imported": 3}
-    cands = [s for s in registry.by_task(step.task) if int(s.scale) == int(step.scale)]
-    cands.sort(key=lambda s: (order.get(s.kind, 9), card_order(s)))
-    return cands[0].id if cands else None
-
-
 def cmd_analyze(args: argparse.Namespace) -> int:
     from deconv_gui.core.analyze import analyze
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.io import load_image
+    from deconv_gui.models.registry import model_for_step
 
     registry = _registry()
     found = expand_inputs(args.inputs)
@@ -333,7 +319,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         a = analyze(photo.rgb, photo.meta)
         report = {"path": str(path), **a.to_json()}
         for step, entry in zip(a.steps, report["steps"], strict=True):
-            entry["model"] = _model_for_step(registry, step)
+            spec = model_for_step(registry, step.task, step.scale)
+            entry["model"] = spec.id if spec is not None else None
         reports.append(report)
         if not args.json:
             print(f"{path.name}: {a.summary()}")

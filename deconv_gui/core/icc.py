@@ -1,4 +1,5 @@
-"""ICC profiles for the RGB spaces a RAW file is rendered into (sRGB, Adobe RGB, ProPhoto RGB).
+"""ICC profiles for the RGB spaces a RAW file is rendered into and a result is exported in
+(sRGB, Display P3, Adobe RGB, ProPhoto RGB), and conversion of pixels between profiles.
 
 sRGB comes from Pillow's `ImageCms` (LittleCMS's built-in sRGB profile). Pillow cannot make
 other RGB profiles, so Adobe RGB (1998)-compatible and ProPhoto RGB (ROMM) profiles are written
@@ -7,11 +8,20 @@ white point. The colorants (rXYZ, gXYZ, bXYZ) are the primaries adapted to the I
 connection space with the Bradford transform (which is how Adobe's own AdobeRGB1998.icc is
 made), so white maps to D50 exactly; the tone curves are pure gammas (Adobe RGB 563/256,
 ProPhoto 1.8), the same curves LibRaw is told to apply when it renders into these spaces
-(see `deconv_gui.core.raw`). The bytes are deterministic (a fixed creation date).
+(see `deconv_gui.core.raw`). Display P3 (DCI-P3 primaries, D65 white) uses the sRGB tone
+curve, written as a 1024-entry table. The bytes are deterministic (a fixed creation date).
+
+`convert_pixels(rgb, source_icc, target)` converts an RGB float32 photo from its embedded
+profile (None: sRGB) into one of these spaces with LittleCMS (Pillow's `ImageCms`), and
+returns the target's profile to embed. LittleCMS in Pillow converts 8-bit pixels only: for
+8-bit output the pixels go through it directly; for 16-bit output the transform is sampled
+on a 52-node grid per channel and applied by trilinear interpolation in float, so gradients
+stay smooth (no 8-bit steps) and values are within about 1/255 of LittleCMS's.
 """
 
 from __future__ import annotations
 
+import io
 import struct
 from dataclasses import dataclass
 from functools import cache
@@ -22,7 +32,9 @@ from PIL import ImageCms
 __all__ = [
     "COLOUR_SPACES",
     "ColourSpace",
+    "convert_pixels",
     "icc_profile",
+    "profile_name",
     "rgb_to_xyz_d50",
 ]
 
@@ -60,7 +72,16 @@ PROPHOTO_RGB = ColourSpace(
     (0.3457, 0.3585),
     461 / 256,  # 1.80078125: 1.8 as a u8Fixed8 curve value
 )
-COLOUR_SPACES: dict[str, ColourSpace] = {cs.name: cs for cs in (SRGB, ADOBE_RGB, PROPHOTO_RGB)}
+DISPLAY_P3 = ColourSpace(
+    "display-p3",
+    "Display P3 compatible (Deconv GUI)",
+    ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060)),
+    (0.3127, 0.3290),
+    0.0,  # the sRGB tone curve
+)
+COLOUR_SPACES: dict[str, ColourSpace] = {
+    cs.name: cs for cs in (SRGB, DISPLAY_P3, ADOBE_RGB, PROPHOTO_RGB)
+}
 
 
 def _xy_to_xyz(x: float, y: float) -> np.ndarray:
@@ -111,6 +132,11 @@ def _xyz_type(xyz: tuple[float, float, float] | np.ndarray) -> bytes:
 
 
 def _curve_type(gamma: float) -> bytes:
+    if gamma <= 0:  # the sRGB curve (IEC 61966-2-1) as a table
+        x = np.linspace(0.0, 1.0, 1024)
+        y = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+        table = np.round(y * 65535).astype(">u2").tobytes()
+        return b"curv\0\0\0\0" + struct.pack(">I", 1024) + table
     return b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
 
 
@@ -175,3 +201,80 @@ def _matrix_trc_profile(space: ColourSpace) -> bytes:
     )
     assert len(header) == 128
     return header + body
+
+
+# --------------------------------------------------------------------------------------------
+# conversion
+
+#: grid nodes per channel of the sampled transform for 16-bit output (0, 5, ..., 255)
+GRID_NODES = 52
+
+
+def profile_name(icc: bytes | None) -> str:
+    """The description of an embedded profile ("sRGB" for none; "" when unreadable)."""
+    if not icc:
+        return "sRGB"
+    try:
+        return ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+    except (OSError, ImageCms.PyCMSError, TypeError, ValueError):
+        return ""
+
+
+def _transform(source_icc: bytes | None, target: str) -> ImageCms.ImageCmsTransform:
+    src = None
+    if source_icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(source_icc))
+        except (OSError, ImageCms.PyCMSError, TypeError, ValueError):
+            src = None  # an unreadable profile: the pixels are taken as sRGB
+    if src is None:
+        src = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    dst = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile(target)))
+    return ImageCms.buildTransform(src, dst, "RGB", "RGB", ImageCms.Intent.RELATIVE_COLORIMETRIC)
+
+
+def convert_pixels(
+    rgb: np.ndarray, source_icc: bytes | None, target: str, *, bits: int = 8
+) -> tuple[np.ndarray, bytes]:
+    """``rgb`` (H, W, 3 float32 in [0, 1], in the space of ``source_icc``; None = sRGB)
+    converted into the colour space ``target`` (a `COLOUR_SPACES` name) with relative
+    colorimetric intent; returns the pixels and the target's ICC profile to embed. ``bits``
+    is the depth they will be written at (16: the smooth sampled path, see the module doc)."""
+    from PIL import Image
+
+    profile = icc_profile(target)
+    transform = _transform(source_icc, target)
+    img = np.asarray(rgb, np.float32)
+    if bits <= 8:
+        u8 = np.clip(np.round(img * 255.0), 0, 255).astype(np.uint8)
+        out = ImageCms.applyTransform(Image.fromarray(np.ascontiguousarray(u8), "RGB"), transform)
+        return np.asarray(out, np.float32) / 255.0, profile
+    n = GRID_NODES
+    nodes = np.round(np.linspace(0, 255, n)).astype(np.uint8)
+    grid = np.stack(np.meshgrid(nodes, nodes, nodes, indexing="ij"), axis=-1).reshape(n * n, n, 3)
+    lut = ImageCms.applyTransform(Image.fromarray(grid, "RGB"), transform)
+    table = (np.asarray(lut, np.float32) / 255.0).reshape(n, n, n, 3)
+    return _trilinear(table, img), profile
+
+
+def _trilinear(table: np.ndarray, img: np.ndarray) -> np.ndarray:
+    """Look ``img`` (H, W, 3 in [0, 1]) up in a (n, n, n, 3) table, row block by row block."""
+    n = table.shape[0]
+    out = np.empty(img.shape, np.float32)
+    rows = max(1, 1_000_000 // max(1, img.shape[1]))
+    for y in range(0, img.shape[0], rows):
+        x = np.clip(img[y : y + rows], 0.0, 1.0) * np.float32(n - 1)
+        i = np.minimum(x.astype(np.int32), n - 2)
+        f = x - i
+        r, g, b = i[..., 0], i[..., 1], i[..., 2]
+        fr, fg, fb = f[..., 0:1], f[..., 1:2], f[..., 2:3]
+        acc = np.zeros((*x.shape[:2], 3), np.float32)
+        for dr in (0, 1):
+            wr = fr if dr else 1 - fr
+            for dg in (0, 1):
+                wg = fg if dg else 1 - fg
+                for db in (0, 1):
+                    wb = fb if db else 1 - fb
+                    acc += wr * wg * wb * table[r + dr, g + dg, b + db]
+        out[y : y + rows] = acc
+    return np.clip(out, 0.0, 1.0)

@@ -50,6 +50,8 @@ class UiState:
     has_model: bool = False  # a model is chosen
     busy: bool = False  # a run or a batch is going on
     viewable: bool = False  # a picture of it is on screen (not a file that failed to open)
+    can_undo: bool = False  # the photo has an earlier result (or a preview hides one)
+    can_redo: bool = False
 
     @classmethod
     def of(cls, doc: Document | None, *, busy: bool, has_model: bool) -> UiState:
@@ -101,6 +103,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
                _has_result, icon="save"),
     ActionSpec("save_as", "Save Result &As…", "Ctrl+Shift+S", "Save the result under a new name",
                _has_result),
+    ActionSpec("export", "&Export…", "Ctrl+E",
+               "Export the result: format, quality, 8/16-bit, colour space, size (Ctrl+E)",
+               _has_result),
+    ActionSpec("undo", "&Undo Result", K.Undo, "Show the result before this one (Ctrl+Z)",
+               lambda s: s.can_undo and not s.busy),
+    ActionSpec("redo", "&Redo Result", K.Redo, "Show the result undone last",
+               lambda s: s.can_redo and not s.busy),
+    ActionSpec("preview", "&Preview", "Ctrl+P",
+               "Process the part in view first, within about a second (Ctrl+P)",
+               lambda s: s.ready and not s.busy and s.has_model),
+    ActionSpec("compare_models", "Compare &Models…", None,
+               "Up to four models on the part in view, side by side", _ready),
     ActionSpec("finetune", "&Fine-tune a Model…", None, "Train a model further on your own photos"),
     ActionSpec("import_model", "&Import Model…", None,
                "Add a model file (.safetensors, .pth) to your model library"),
@@ -150,11 +164,12 @@ RECENT = "recent"  # the Open Recent submenu
 MODE_ACTIONS = tuple(f"mode_{m}" for m in MODES)
 MENUS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("&File", ("open", "open_folder", RECENT, SEP, "reference", "simulate", SEP, "save",
-               "save_as", "batch", SEP, "close_photo", "preferences", "quit")),
+               "save_as", "export", "batch", SEP, "close_photo", "preferences", "quit")),
+    ("&Edit", ("undo", "redo")),
     ("&View", (*MODE_ACTIONS, "auto_flicker", "swap", "show_before", SEP, "fit", "actual_size",
                "zoom_in", "zoom_out", SEP, "overlay_ssim", "overlay_diff")),
-    ("&Process", ("run", "cancel", SEP, "batch", "model_card", SEP, "finetune",
-                  "import_model")),
+    ("&Process", ("preview", "run", "cancel", SEP, "compare_models", "batch", "model_card",
+                  SEP, "finetune", "import_model")),
     ("&Help", ("shortcuts", "logs", "about")),
 )  # fmt: skip
 VIEW_CONTEXT_MENU = (*MODE_ACTIONS, "auto_flicker", "swap", SEP, "fit", "actual_size",
@@ -168,6 +183,9 @@ SHORTCUT_HELP = (
     ("Ctrl+O", "Open photos"),
     ("Ctrl+S", "Save the result (next to the original, with a suffix)"),
     ("Ctrl+Shift+S", "Save the result as…"),
+    ("Ctrl+E", "Export (format, quality, colour space, size)"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo a result"),
+    ("Ctrl+P", "Preview the part in view"),
     ("Ctrl+B", "Batch process"),
     ("Ctrl+R", "Run the chosen model"),
     ("Esc", "Cancel (stops after the current tile)"),

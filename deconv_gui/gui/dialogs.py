@@ -1,4 +1,4 @@
-"""The main window's small modal questions: which files, which degradation, yes or no, and
+"""The main window's small modal questions: which files, yes or no, and
 the About and Keyboard Shortcuts boxes. Each returns what the user chose ("" or None when
 cancelled)."""
 
@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
-    QInputDialog,
     QLabel,
     QMessageBox,
     QVBoxLayout,
@@ -21,12 +20,6 @@ from PySide6.QtWidgets import (
 from deconv_gui import __version__
 from deconv_gui.gui.model_library import MODEL_EXTENSIONS
 from deconv_gui.gui.photo_list import image_filter
-
-DEGRADATION_HELP = (
-    "Degrade the photo with (comma-separated steps applied in order):\n"
-    "noise=25 · pgnoise=A:B · blur=gaussian:2 · blur=motion:15:30 · blur=disk:3 · downscale=2"
-    " · jpeg=40"
-)
 
 
 def choose_photos(parent: QWidget, start_dir: str) -> list[str]:
@@ -55,12 +48,6 @@ def choose_model_file(parent: QWidget, start_dir: str) -> str:
         parent, "Import Model", start_dir, f"Model weights ({exts})"
     )
     return path
-
-
-def ask_degradation(parent: QWidget, current: str) -> str | None:
-    """A degradation spec for Simulate, or None when cancelled or empty."""
-    text, ok = QInputDialog.getText(parent, "Simulate Degradation", DEGRADATION_HELP, text=current)
-    return text.strip() if ok and text.strip() else None
 
 
 def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from deconv_gui.core.image import ImageMeta, Photo
+from deconv_gui.core.recipe import Recipe
 from deconv_gui.gui.display import DisplayImage
 from deconv_gui.gui.quality import FinalScores, Target, TileScores
 from deconv_gui.models.registry import ModelSpec
@@ -73,7 +74,13 @@ class Comparison:
 class Result:
     """A model's result for one photo. While its tiles arrive ``rgb`` is None (a partial
     result) and ``view`` fills in tile by tile. The quality fields (``tiles``, ``final``,
-    ``visible``) are its scores against the document's current comparison target."""
+    ``visible``) are its scores against the document's current comparison target.
+
+    ``recipe`` is what made it (the steps with the Amount and Detail applied); ``raw`` is the
+    last step's model output before its Amount and Detail and ``base`` that step's input
+    (what Amount blends with), so both sliders are reapplied without rerunning the model. A
+    preview of a region has ``preview_box`` (y0, y1, x0, x1 in input pixels) and stays
+    partial: its view holds only that region."""
 
     spec: ModelSpec
     view: DisplayImage
@@ -84,10 +91,46 @@ class Result:
     tiles: TileScores = TileScores()  # running sums over the finished tiles (live estimate)
     final: FinalScores | None = None  # whole-image scores once complete
     visible: tuple[float | None, float | None] = (None, None)  # SSIM over the visible region
+    recipe: Recipe | None = None
+    raw: np.ndarray | None = None
+    base: np.ndarray | None = None
+    preview_box: tuple[int, int, int, int] | None = None
 
     @property
     def partial(self) -> bool:
         return self.rgb is None
+
+    @property
+    def is_preview(self) -> bool:
+        return self.preview_box is not None
+
+
+class ResultHistory:
+    """The complete results a photo had, oldest first, and those undone (for redo).
+
+    `RestoreSession._set_result` records every complete result: a new model output is
+    pushed (and clears redo); the same output refinished (Amount, Detail) or saved replaces
+    the newest entry. At most `limit` results are kept (the oldest go)."""
+
+    def __init__(self, limit: int = 8) -> None:
+        self.limit = limit
+        self.done: list[Result] = []
+        self.undone: list[Result] = []
+
+    def record(self, result: Result) -> None:
+        top = self.done[-1] if self.done else None
+        if top is result:
+            return
+        if top is not None and top.raw is not None and top.raw is result.raw:
+            self.done[-1] = result  # the same model output, finished or saved differently
+            return
+        self.done.append(result)
+        self.undone.clear()
+        del self.done[: -self.limit]
+
+    @property
+    def latest(self) -> Result | None:
+        return self.done[-1] if self.done else None
 
 
 @dataclass(eq=False)
@@ -106,6 +149,7 @@ class Document:
     comparison: Comparison = field(default_factory=Comparison)
     target: Target | None = None  # derived from the comparison and the input (a cache)
     result: Result | None = None
+    history: ResultHistory = field(default_factory=ResultHistory)  # `RestoreSession` keeps it
 
     def __repr__(self) -> str:
         return f"<Document {self.path.name!r} {self.state.value}>"
@@ -150,5 +194,8 @@ class Document:
 
     @property
     def unsaved(self) -> bool:
+        """The result shown is not saved, or a preview hides a result that is not."""
         r = self.result
+        if r is not None and r.partial:
+            r = self.history.latest
         return r is not None and not r.partial and r.saved_path is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
@@ -38,6 +39,7 @@ from deconv_gui.gui.preferences import Preferences, PreferencesDialog
 from deconv_gui.gui.quality_panel import QualityPanel
 from deconv_gui.gui.restore_panel import RestorePanel
 from deconv_gui.gui.restore_session import RestoreSession
+from deconv_gui.gui.simulate_dialog import SimulateDialog
 from deconv_gui.gui.viewer import Viewer
 from deconv_gui.gui.widgets import (
     MessageBar,
@@ -49,7 +51,8 @@ from deconv_gui.gui.widgets import (
     local_paths,
     reveal,
 )
-from deconv_gui.models.registry import ModelRegistry, ModelSpec
+from deconv_gui.gui.workflow import Workflow
+from deconv_gui.models.registry import ModelRegistry, ModelSpec, plain_description
 from deconv_gui.paths import resource_path, sample_photo, user_home
 
 log = logging.getLogger(__name__)
@@ -86,7 +89,9 @@ class MainWindow(QMainWindow):
             return doc is self.session.running_doc
 
         self.photos = PhotoList(self.prefs, self, ask=ask, in_use=in_use)
-        self.session = RestoreSession(self.prefs, self, ask=ask)
+        self.session = RestoreSession(
+            self.prefs, self, ask=ask, resolve=lambda mid: self.registry.get(mid)
+        )
         self.quality = LiveQuality(self, ask=ask, in_use=in_use)
         self.library = ModelLibrary(registry, self, ask=ask)
 
@@ -103,6 +108,20 @@ class MainWindow(QMainWindow):
             settings=self.restore_panel.run_settings,
             can_start=lambda: not self.session.is_busy,
         )
+        self.workflow = Workflow(
+            photos=self.photos,
+            session=self.session,
+            quality=self.quality,
+            panel=self.restore_panel,
+            view=self.view,
+            prefs=self.prefs,
+            registry=lambda: self.registry,
+            busy=lambda: self.is_busy,
+            refresh=self._on_document_changed,
+            ask=ask,
+            dialog_parent=self,
+        )
+        self.advisor = self.workflow.advisor
         self.commands = Actions(self, self._slots())
         self.recent_menu = RecentMenu(self.prefs, lambda p: self.open_paths([p]), self)
         self.commands.build_menus(self.menuBar(), self.recent_menu)
@@ -132,6 +151,9 @@ class MainWindow(QMainWindow):
         self.restore_panel = RestorePanel(self.registry, devices.available_devices(), self)
         self.quality_panel = QualityPanel(self)
         scroll = SideColumn([self.restore_panel, self.quality_panel], self)
+        side = scroll.widget().layout()
+        side.setStretch(0, 1)  # the model panel takes the spare height (its steps list grows)
+        side.setStretch(side.count() - 1, 0)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.addWidget(centre)
@@ -155,6 +177,11 @@ class MainWindow(QMainWindow):
             "simulate": self.simulate_dialog,
             "save": self.save,
             "save_as": self.save_as,
+            "export": self.workflow.export_dialog,
+            "undo": self.workflow.undo,
+            "redo": self.workflow.redo,
+            "preview": self.workflow.preview,
+            "compare_models": self.workflow.compare_models_dialog,
             "finetune": self.finetune_window,
             "import_model": self.import_model_dialog,
             "batch": self.batch_dialog,
@@ -204,6 +231,9 @@ class MainWindow(QMainWindow):
         panel.model_changed.connect(self._on_model_changed)
         panel.settings_changed.connect(self._update_status)
         panel.remove_requested.connect(self.library.remove)
+        panel.recipe_changed.connect(self._update_actions)
+        for c in (panel, self.workflow):
+            c.notice.connect(lambda text, kind, ms: self.show_error(text, kind=kind, timeout_ms=ms))
         self.viewer.reference_wanted.connect(self.load_reference_dialog)
         self.viewer.simulation_wanted.connect(self.simulate_dialog)
         self.quality_panel.updated.connect(self.quality_updated)
@@ -345,6 +375,7 @@ class MainWindow(QMainWindow):
         self.viewer.show(doc)
         self._show_run_state(doc)
         self._update_actions()
+        self.workflow.show(doc)
         if doc is None:
             self._update_stack()
 
@@ -383,9 +414,11 @@ class MainWindow(QMainWindow):
         if doc is None or not doc.is_ready or spec is None:
             self.show_error("Open a photo and choose a model first.", kind="info", timeout_ms=4000)
             return False
-        self.restore_panel.suggest_kernel(doc.comparison.blur_kernel)  # undo a simulated blur
+        self.workflow.live_timer.stop()
         run = self.restore_panel.run_settings()
-        return run is not None and self.session.run(doc, run.spec, run.options, run.tile_size)
+        if run is None or run.recipe is None:
+            return False
+        return self.session.run_recipe(doc, run.recipe, run.options, run.tile_size)
 
     def cancel(self) -> None:
         """Stop the run or the batch after the current tile (else let go of Space)."""
@@ -419,9 +452,11 @@ class MainWindow(QMainWindow):
         doc = self.photos.current
         if doc is None or not doc.is_ready:
             return
-        spec = dialogs.ask_degradation(self, doc.simulation or "noise=25")
-        if spec:
-            self.quality.simulate(doc, spec)
+        dlg = SimulateDialog(doc.simulation or "noise=25", self)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.accepted.connect(lambda: self.quality.simulate(doc, dlg.spec()))
+        dlg.open()
+        self.simulate_window = dlg
 
     def simulate(self, spec: str) -> None:
         """Degrade the shown (clean) photo with `spec`; results are then compared with it."""
@@ -445,6 +480,8 @@ class MainWindow(QMainWindow):
     def _on_saved(self, doc: Document, path: Path) -> None:
         self._refresh_badge(doc)
         self._update_actions()
+        if doc is self.photos.current:
+            self.restore_panel.show_saved(str(path))
         self.saved.emit(path)
 
     # ================================================================== models and batch
@@ -456,7 +493,7 @@ class MainWindow(QMainWindow):
     def _on_model_changed(self, spec: ModelSpec | None) -> None:
         self._update_actions()
         if spec is not None:
-            self.statusBar().showMessage(spec.description, 5000)
+            self.statusBar().showMessage(plain_description(spec), 5000)
 
     def finetune_window(self) -> QWidget:
         """The fine-tune panel in a window of its own (one at a time)."""
@@ -479,7 +516,11 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         doc = self.photos.current
         has_model = self.restore_panel.current_spec() is not None
-        state = UiState.of(doc, busy=self.is_busy, has_model=has_model)
+        state = replace(
+            UiState.of(doc, busy=self.is_busy, has_model=has_model),
+            can_undo=self.session.can_undo(doc),
+            can_redo=self.session.can_redo(doc),
+        )
         self.restore_panel.set_can_run(state.ready)
         self.commands.update(state)
         # the platform's way to mark unsaved work ("*" in the title, a dot on macOS)
@@ -506,6 +547,7 @@ class MainWindow(QMainWindow):
         self.peek.uninstall()
         self.status_labels.stop()
         self.viewer.stop()
+        self.workflow.shutdown()
         for c in (self.session, self.batch, self.photos, self.quality, self.library):
             c.shutdown()
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from deconv_gui.models.registry import ModelSpec
+from deconv_gui.models.registry import ModelSpec, plain_description, plain_name
 
 
 def _format_value(v: Any, depth: int = 0) -> str:
@@ -35,7 +35,7 @@ def _format_value(v: Any, depth: int = 0) -> str:
 _CARD_SKIP = {
     "id", "name", "task", "scale", "description", "architecture", "params", "receptive_field",
     "fp16", "strength", "evaluation", "training", "comparisons", "pad_multiple",
-    "storage_dtype",
+    "storage_dtype", "display_name", "summary", "order", "cpu_tile", "command", "input",
 }  # fmt: skip
 _EVAL_COLUMNS = (
     ("set", "Set"),
@@ -67,9 +67,9 @@ def _evaluation_html(evaluation: list[dict]) -> str:
             f"<td style='padding-right:10px'>{e(_format_value(row.get(k)))}</td>" for k, _ in cols
         )
         rows.append(f"<tr>{cells}</tr>")
-    commands = sorted({str(r["command"]) for r in evaluation if r.get("command")})
-    cmd = "".join(f"<p><code>{e(c)}</code></p>" for c in commands[:3])
-    return f"<h4>Measured quality</h4><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>{cmd}"
+    note = "<p>PSNR in dB and SSIM (0-1): higher is better. The commands that measured them "
+    note += "are in the model's card file and the README.</p>"
+    return f"<h4>Measured quality</h4><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>{note}"
 
 
 def card_html(spec: ModelSpec, *, short: bool = False) -> str:
@@ -79,10 +79,9 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
     arch = card.get("architecture", spec.architecture)
     if isinstance(arch, dict):
         arch = arch.get("name", "")
-    facts = [
-        ("Task", spec.task + (f" ×{spec.scale}" if spec.scale != 1 else "")),
-        ("Kind", spec.kind),
-    ]
+    kinds = {"bundled": "Included with the app", "classical": "Classic method (no neural "
+             "network)", "imported": "Imported by you", "finetuned": "Fine-tuned by you"}  # fmt: skip
+    facts = [("Kind", kinds.get(spec.kind, spec.kind))]
     if arch:
         facts.append(("Architecture", str(arch)))
     if isinstance(card.get("params"), int):
@@ -106,13 +105,16 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
                 (label, f"{_format_value(r.get('psnr'))} dB, SSIM {_format_value(r.get('ssim'))}")
             )
         return (
-            f"<div style='max-width:380px'><b>{e(spec.name)}</b><br>{e(spec.description)}"
-            f"{_table(facts)}</div>"
+            f"<div style='max-width:380px'><b>{e(plain_name(spec))}</b><br>"
+            f"{e(plain_description(spec))}{_table(facts)}</div>"
         )
     parts = [
-        f"<h3 style='margin-bottom:2px'>{e(spec.name)}</h3><p>{e(spec.description)}</p>",
-        _table(facts),
+        f"<h3 style='margin-bottom:2px'>{e(plain_name(spec))}</h3>"
+        f"<p>{e(plain_description(spec))}</p>",
+        _table([("Name", spec.name), *facts]),
     ]
+    if spec.description and spec.description != plain_description(spec):
+        parts.append(f"<h4>How it works</h4><p>{e(spec.description)}</p>")
     if evaluation:
         parts.append(_evaluation_html(evaluation))
     training = card.get("training")
@@ -120,7 +122,7 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
         rows = [
             (k.replace("_", " ").capitalize(), _format_value(v))
             for k, v in training.items()
-            if k not in ("sessions", "curve") and v not in (None, {}, [])
+            if k not in ("sessions", "curve", "command") and v not in (None, {}, [])
         ]
         parts.append("<h4>Training</h4>" + _table(rows))
     more = [

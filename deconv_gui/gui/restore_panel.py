@@ -1,76 +1,238 @@
-"""`RestorePanel`: pick a model and its settings, run and cancel, watch the progress."""
+"""`RestorePanel`: the suggestion, the steps of the recipe, the chosen step's model and
+settings (strength, blur, Amount, Detail), Preview / Run / Cancel and the progress of a run.
+
+A single model is a one-step recipe: the panel always edits a `Recipe` (`recipe()`), whose
+selected step the controls below the list show. Everything is in plain words: models by
+what they do (`ModelPicker`), blur by its kind (`BlurControls`); the model-specific area
+has a fixed height (the model's description, or the blur controls), so nothing jumps when
+another model is chosen.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMenu,
     QProgressBar,
     QPushButton,
     QSizePolicy,
     QSlider,
+    QStackedWidget,
+    QStyle,
     QToolButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from deconv_gui.core.recipe import Recipe, RecipeError, RecipeStep, load_recipe, save_recipe
 from deconv_gui.core.tiling import TileProgress
-from deconv_gui.gui.model_card import ModelCardDialog, card_html
+from deconv_gui.gui.blur_controls import BlurControls
+from deconv_gui.gui.model_card import ModelCardDialog
+from deconv_gui.gui.model_picker import ModelPicker
 from deconv_gui.gui.theme import make_accent_button, section_label
-from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec, card_order
+from deconv_gui.models.registry import (
+    LoadOptions,
+    ModelRegistry,
+    ModelSpec,
+    plain_description,
+    plain_name,
+)
 
 if TYPE_CHECKING:
     from deconv_gui.gui.batch import BatchProgress
     from deconv_gui.gui.preferences import Preferences
 
-GROUPS = (
-    ("denoise", "Denoise"),
-    ("upscale", "Upscale"),
-    ("deblur", "Deblur"),
-    ("restore", "Restore"),
-    ("imported", "Imported"),
-    ("finetuned", "Fine-tuned"),
-)
 TILE_CHOICES = (0, 256, 384, 512, 768, 1024, 1536, 2048)  # 0 = Auto
-SPEC_ROLE = Qt.ItemDataRole.UserRole + 1
+MAX_STEPS = 6
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    """What a run uses: the chosen model, its options and the tile size (None = auto)."""
+    """What a run uses: the chosen model with its options and the tile size (None = auto),
+    and the whole ``recipe`` (for a one-step recipe, ``spec`` and ``options`` are its step;
+    for several, ``spec`` is the last step's model and ``options`` the device and
+    precision)."""
 
     spec: ModelSpec
     options: LoadOptions
     tile_size: int | None = None
+    recipe: Recipe | None = None
 
 
-def group_of(spec: ModelSpec) -> str:
-    if spec.kind in ("imported", "finetuned"):
-        return spec.kind
-    return spec.task
+def step_summary(spec: ModelSpec | None, step: RecipeStep) -> str:
+    """One line for the steps list: "Denoise - fast · Auto · Amount 80 %"."""
+    parts = [plain_name(spec) if spec is not None else f"{step.model} (missing)"]
+    if spec is not None and spec.strength is not None:
+        parts.append("Auto" if step.strength is None else f"{step.strength:g}")
+    if "kernel" in step.params:
+        parts.append(str(step.params["kernel"]))
+    if step.amount < 1.0:
+        parts.append(f"Amount {step.amount * 100:.0f} %")
+    if step.detail > 0.0:
+        parts.append(f"Detail {step.detail * 100:.0f} %")
+    return " · ".join(parts)
+
+
+class PercentSlider(QWidget):
+    """A 0-100 % slider with its value; ``changed(float 0-1)``."""
+
+    changed = Signal(float)
+
+    def __init__(self, value: int, tip: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.slider.setRange(0, 100)
+        self.slider.setValue(value)
+        self.slider.setToolTip(tip)
+        self.label = QLabel(f"{value} %")
+        self.label.setMinimumWidth(44)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.label)
+        self.slider.valueChanged.connect(self._on_moved)
+
+    def _on_moved(self, v: int) -> None:
+        self.label.setText(f"{v} %")
+        self.changed.emit(v / 100.0)
+
+    def value(self) -> float:
+        return self.slider.value() / 100.0
+
+    def set_value(self, fraction: float) -> None:
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(fraction * 100))
+        self.slider.blockSignals(False)
+        self.label.setText(f"{self.slider.value()} %")
+
+
+class SuggestionBanner(QFrame):
+    """What the photo seems to need, in plain words, with "Apply suggestion"."""
+
+    apply_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("Suggestion")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.setStyleSheet(
+            "#Suggestion { border: 1px solid palette(mid); border-radius: 6px;"
+            " background: palette(alternate-base); }"
+        )
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.setSpacing(2)
+        self.label = QLabel("Open a photo: a suggestion of what it needs appears here.")
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        lay.addWidget(self.label)
+        self.apply_button = QPushButton("Apply suggestion", self)
+        self.apply_button.setToolTip("Set up these steps, with their models and strengths")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self.apply_requested)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.apply_button)
+        lay.addLayout(row)
+
+    def show_text(self, text: str, *, can_apply: bool) -> None:
+        self.label.setText(text)
+        self.apply_button.setEnabled(can_apply)
+
+
+def measured_lines(spec: ModelSpec | None, limit: int = 8) -> list[str]:
+    """The card's measured quality in short lines: "CBSD68, noise 25: 20.5 → 30.9 dB"."""
+    rows = (spec.card or {}).get("evaluation") if spec is not None else None
+    out = []
+    for r in rows or []:
+        if not isinstance(r, dict) or r.get("psnr") is None:
+            continue
+        degrade = str(r.get("degrade", "")).replace("=", " ").replace(",", ", ")
+        degrade = degrade.replace("downscale", "shrunk ÷")
+        head = f"{r.get('set', '?')}, {degrade}" if degrade else str(r.get("set", "?"))
+        if r.get("strength") == "auto":
+            head += " (Auto)"
+        before = r.get("input_psnr")
+        gain = f"{before:.1f} → {r['psnr']:.1f} dB" if before is not None else f"{r['psnr']:.1f} dB"
+        out.append(f"{head}: {gain}")
+    return out[:limit]
+
+
+class ModelNotes(QLabel):
+    """What the chosen model measured, in as many whole lines as the spare height holds (a
+    tall window fills its panel; a short one shows none, so it never scrolls)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.setEnabled(False)
+        self._lines: list[str] = []
+
+    def set_lines(self, lines: list[str]) -> None:
+        self._lines = lines
+        self._fit()
+
+    def shown_lines(self) -> list[str]:
+        return [ln for ln in self.text().split("\n") if ln]
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if not self._lines:
+            self.setText("")
+            return
+        n = self.height() // max(1, self.fontMetrics().lineSpacing()) - 1
+        lines = self._lines[:n] if n > 0 else []
+        self.setText("\n".join(["Measured (higher dB is better):", *lines]) if lines else "")
+
+
+class StepList(QListWidget):
+    """The steps list: asks for three rows (it grows when the window is tall), so a short
+    window need not scroll."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        row = self.fontMetrics().height() + 8
+        return QSize(super().sizeHint().width(), row * 3 + 6)
 
 
 class RestorePanel(QWidget):
-    """Model list grouped by task, its settings, Run/Cancel and the progress of a run."""
+    """The recipe editor with Run, Preview and Cancel (see the module doc).
 
-    model_changed = Signal(object)  # ModelSpec | None
+    Signals: ``model_changed(spec | None)`` (the selected step's model),
+    ``recipe_changed()`` (any step changed), ``run_requested()``, ``preview_requested()``,
+    ``cancel_requested()``, ``compare_requested()``, ``suggestion_requested()`` ("Apply
+    suggestion"), ``settings_changed()`` (device, tile size), ``remove_requested(model_id)``,
+    ``reveal_requested()`` ("Show in folder") and ``notice(text, kind, timeout_ms)``.
+    """
+
+    model_changed = Signal(object)
+    recipe_changed = Signal()
     run_requested = Signal()
+    preview_requested = Signal()
     cancel_requested = Signal()
+    compare_requested = Signal()
+    suggestion_requested = Signal()
     settings_changed = Signal()
-    remove_requested = Signal(str)  # model id of an imported / fine-tuned model
+    remove_requested = Signal(str)
+    reveal_requested = Signal()
+    notice = Signal(str, str, int)
 
     def __init__(
         self,
@@ -83,46 +245,76 @@ class RestorePanel(QWidget):
         self._busy = False
         self._can_run = False
         self._t_first_tile: float | None = None
+        self._first_done = 0
         self._strength_scale = 1.0
+        self._steps: list[RecipeStep] = []
+        self._index = 0
+        self._loading = False  # the controls are being filled from a step
         #: float16 on GPUs / bfloat16 on fast-bf16 CPUs for models that allow it (preference)
         self.allow_reduced_precision = True
+        self.recipe_dir = ""
 
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(12, 10, 12, 10)
-        lay.setSpacing(6)
+        lay.setContentsMargins(12, 8, 12, 8)
+        lay.setSpacing(4)
 
+        self.banner = SuggestionBanner(self)
+        self.banner.apply_requested.connect(self.suggestion_requested)
+        lay.addWidget(self.banner)
+
+        # ---- steps
         head = QHBoxLayout()
-        head.addWidget(section_label("Model"))
+        head.addWidget(section_label("Steps"))
         head.addStretch(1)
-        self.info_button = QToolButton(self)
-        self.info_button.setText("Model card…")
-        self.info_button.setToolTip(
-            "Show the model card: training data, parameters, measured quality"
-        )
-        self.info_button.setAutoRaise(True)
-        self.info_button.clicked.connect(self.show_model_card)
-        head.addWidget(self.info_button)
+        self.add_button = self._tool("+", "Add a step after the selected one", self.add_step)
+        self.remove_button = self._tool("−", "Remove the selected step", self.remove_step)
+        self.up_button = self._tool("↑", "Move the step earlier", lambda: self.move_step(-1))
+        self.down_button = self._tool("↓", "Move the step later", lambda: self.move_step(1))
+        self.recipe_button = QToolButton(self)
+        self.recipe_button.setText("Recipe")
+        self.recipe_button.setToolTip("Save these steps as a recipe file, or load one")
+        self.recipe_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.recipe_button)
+        menu.addAction("Save Recipe…", self.save_recipe_dialog)
+        menu.addAction("Load Recipe…", self.load_recipe_dialog)
+        self.recipe_button.setMenu(menu)
+        for b in (self.add_button, self.remove_button, self.up_button, self.down_button):
+            head.addWidget(b)
+        head.addWidget(self.recipe_button)
         lay.addLayout(head)
+        self.step_list = StepList(self)
+        self.step_list.setAccessibleName("Steps of the recipe")
+        self.step_list.setUniformItemSizes(True)
+        row_h = self.step_list.fontMetrics().height() + 8
+        self.step_list.setMinimumHeight(row_h * 2 + 6)
+        self.step_list.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
+        self.step_list.setMaximumHeight(row_h * MAX_STEPS + 6)
+        self.step_list.currentRowChanged.connect(self._on_step_selected)
+        lay.addWidget(self.step_list, 1)
 
-        self.model_tree = QTreeWidget(self)
-        self.model_tree.setHeaderHidden(True)
-        self.model_tree.setRootIsDecorated(False)
-        self.model_tree.setIndentation(10)
-        self.model_tree.setUniformRowHeights(True)
-        self.model_tree.setMinimumHeight(120)
-        self.model_tree.setSizeAdjustPolicy(QTreeWidget.SizeAdjustPolicy.AdjustToContents)
-        self.model_tree.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.model_tree.currentItemChanged.connect(self._on_current_item_changed)
-        self.model_tree.itemDoubleClicked.connect(lambda *_: self.show_model_card())
-        self.model_tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.model_tree.customContextMenuRequested.connect(self._on_tree_menu)
-        lay.addWidget(self.model_tree)
-
+        # ---- the selected step
         form = QFormLayout()
-        form.setContentsMargins(0, 4, 0, 0)
+        form.setContentsMargins(0, 2, 0, 0)
         form.setHorizontalSpacing(10)
-        form.setVerticalSpacing(6)
+        form.setVerticalSpacing(3)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        model_row = QHBoxLayout()
+        model_row.setSpacing(4)
+        self.picker = ModelPicker(registry, self)
+        self.picker.setAccessibleName("Model")
+        self.picker.model_changed.connect(self._on_model_picked)
+        self.info_button = QToolButton(self)
+        self.info_button.setIcon(
+            self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation)
+        )
+        self.info_button.setToolTip("Model card: what it is, how it was trained, what it measured")
+        self.info_button.setAutoRaise(True)
+        self.info_button.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.info_button.customContextMenuRequested.connect(self._on_info_menu)
+        self.info_button.clicked.connect(self.show_model_card)
+        model_row.addWidget(self.picker, 1)
+        model_row.addWidget(self.info_button)
+        form.addRow("Model", model_row)
 
         self.strength_label = QLabel("Strength")
         self.strength_row = QWidget(self)
@@ -130,13 +322,16 @@ class RestorePanel(QWidget):
         srow.setContentsMargins(0, 0, 0, 0)
         self.strength_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.strength_slider.setRange(0, 100)
-        self.strength_value = QLabel("0")
+        self.strength_value = QLabel("—")
         self.strength_value.setMinimumWidth(34)
         self.strength_value.setAlignment(
             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         )
         self.strength_auto = QCheckBox("Auto")
-        self.strength_auto.setToolTip("Let the model estimate the value from the photo")
+        self.strength_auto.setToolTip("Let the model measure the value on the photo")
+        keep = self.strength_auto.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # the row keeps its height for every model
+        self.strength_auto.setSizePolicy(keep)
         srow.addWidget(self.strength_slider, 1)
         srow.addWidget(self.strength_value)
         srow.addWidget(self.strength_auto)
@@ -144,37 +339,38 @@ class RestorePanel(QWidget):
         self.strength_auto.toggled.connect(self._on_auto_toggled)
         form.addRow(self.strength_label, self.strength_row)
 
-        self.kernel_label = QLabel("Blur kernel")
-        self.kernel_edit = QLineEdit(self)
-        self.kernel_edit.setPlaceholderText("gaussian:1.5")
-        self.kernel_edit.setToolTip(
-            "Blur to undo: gaussian:SIGMA, motion:LENGTH:ANGLE or disk:RADIUS (pixels)"
-        )
-        self.kernel_edit.textChanged.connect(lambda *_: self.settings_changed.emit())
-        form.addRow(self.kernel_label, self.kernel_edit)
-
-        self.device_combo = QComboBox(self)
-        self.device_combo.addItem("Auto", "auto")
-        for d in devices:
-            self.device_combo.addItem(_device_label(d), d)
-        self.device_combo.setToolTip("Where the model runs: Auto picks a GPU when there is one")
-        self.device_combo.currentIndexChanged.connect(lambda *_: self.settings_changed.emit())
-        form.addRow("Device", self.device_combo)
-
-        self.tile_combo = QComboBox(self)
-        for t in TILE_CHOICES:
-            self.tile_combo.addItem("Auto" if t == 0 else f"{t} px", t)
-        self.tile_combo.setToolTip(
-            "Photos are processed in tiles; smaller tiles use less memory. Auto fits the device."
-        )
-        self.tile_combo.currentIndexChanged.connect(lambda *_: self.settings_changed.emit())
-        form.addRow("Tile size", self.tile_combo)
+        self.amount = PercentSlider(100, "How much of the result to use: 0 % is the input")
+        self.amount.changed.connect(lambda v: self._edit_step(amount=v))
+        form.addRow("Amount", self.amount)
+        self.detail = PercentSlider(0, "Give back fine detail (texture, edges) the model removed")
+        self.detail.changed.connect(lambda v: self._edit_step(detail=v))
+        form.addRow("Detail", self.detail)
         lay.addLayout(form)
 
+        # model-specific area of fixed height: the description, or the blur controls
+        self.options = QStackedWidget(self)
+        self.about_label = QLabel(self)
+        self.about_label.setWordWrap(True)
+        self.about_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.about_label.setEnabled(False)
+        self.blur = BlurControls(self)
+        self.blur.changed.connect(self._on_kernel_changed)
+        self.options.addWidget(self.about_label)
+        self.options.addWidget(self.blur)
+        self.options.setFixedHeight(self.blur.sizeHint().height())
+        lay.addWidget(self.options)
+
+        # ---- run
         buttons = QHBoxLayout()
         buttons.setSpacing(6)
+        self.preview_button = QPushButton("Preview", self)
+        self.preview_button.setToolTip(
+            "Process only the part in view first (up to 512 px): shown within about a second"
+        )
+        self.preview_button.setMinimumHeight(32)
+        self.preview_button.clicked.connect(self.preview_requested)
         self.run_button = QPushButton("Run", self)
-        self.run_button.setToolTip("Restore the photo with this model (Ctrl+R)")
+        self.run_button.setToolTip("Restore the whole photo with these steps (Ctrl+R)")
         self.run_button.setDefault(True)
         make_accent_button(self.run_button)
         self.run_button.clicked.connect(self.run_requested)
@@ -182,10 +378,22 @@ class RestorePanel(QWidget):
         self.cancel_button.setToolTip("Stop after the current tile (Esc)")
         self.cancel_button.setMinimumHeight(32)
         self.cancel_button.clicked.connect(self.cancel_requested)
+        buttons.addWidget(self.preview_button, 1)
         buttons.addWidget(self.run_button, 2)
         buttons.addWidget(self.cancel_button, 1)
-        lay.addSpacing(4)
+        lay.addSpacing(2)
         lay.addLayout(buttons)
+        row = QHBoxLayout()
+        self.live_check = QCheckBox("Live preview")
+        self.live_check.setToolTip("Preview the part in view again whenever a setting changes")
+        self.live_check.setChecked(True)
+        self.compare_button = QPushButton("Compare models…", self)
+        self.compare_button.setToolTip("Up to four models on the same region, side by side")
+        self.compare_button.clicked.connect(self.compare_requested)
+        row.addWidget(self.live_check)
+        row.addStretch(1)
+        row.addWidget(self.compare_button)
+        lay.addLayout(row)
 
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 1)
@@ -194,112 +402,266 @@ class RestorePanel(QWidget):
         self.progress.setFixedHeight(6)
         self.progress_label = QLabel(" ")
         self.progress_label.setEnabled(False)
+        self.progress_label.setWordWrap(True)
+        self.saved_label = QLabel(" ")
+        self.saved_label.setTextFormat(Qt.TextFormat.RichText)
+        self.saved_label.setWordWrap(True)
+        self.saved_label.linkActivated.connect(lambda _link: self.reveal_requested.emit())
+        self.saved_label.setVisible(False)  # under Run: showing it moves nothing above
         lay.addWidget(self.progress)
         lay.addWidget(self.progress_label)
+        lay.addWidget(self.saved_label)
 
-        self._populate()
+        # ---- device and tiles, folded away
+        self.more_button = QToolButton(self)
+        self.more_button.setText("Device and tiles")
+        self.more_button.setCheckable(True)
+        self.more_button.setAutoRaise(True)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more_button.setArrowType(Qt.ArrowType.RightArrow)
+        lay.addWidget(self.more_button)
+        self.more = QWidget(self)
+        more_form = QFormLayout(self.more)
+        more_form.setContentsMargins(0, 0, 0, 0)
+        self.device_combo = QComboBox(self)
+        self.device_combo.addItem("Auto", "auto")
+        for d in devices:
+            self.device_combo.addItem(_device_label(d), d)
+        self.device_combo.setToolTip("Where the model runs: Auto picks a GPU when there is one")
+        self.device_combo.currentIndexChanged.connect(lambda *_: self.settings_changed.emit())
+        more_form.addRow("Device", self.device_combo)
+        self.tile_combo = QComboBox(self)
+        for t in TILE_CHOICES:
+            self.tile_combo.addItem("Auto" if t == 0 else f"{t} px", t)
+        self.tile_combo.setToolTip(
+            "Photos are processed in tiles; smaller tiles use less memory. Auto fits the device."
+        )
+        self.tile_combo.currentIndexChanged.connect(lambda *_: self.settings_changed.emit())
+        more_form.addRow("Tile size", self.tile_combo)
+        self.more.setVisible(False)
+        self.more_button.toggled.connect(self._on_more_toggled)
+        lay.addWidget(self.more)
+        self.notes = ModelNotes(self)
+        lay.addWidget(self.notes, 2)
+
+        self.set_recipe(None)
         self._update_buttons()
 
-    # ---------------------------------------------------------------- models
-    def _populate(self) -> None:
-        tree = self.model_tree
-        tree.clear()
-        bold = QFont(tree.font())
-        bold.setWeight(QFont.Weight.DemiBold)
-        first_item = None
-        for key, title in GROUPS:
-            specs = [s for s in self._registry if group_of(s) == key]
-            if not specs:
-                continue
-            kind_rank = {"bundled": 0, "finetuned": 1, "imported": 2, "classical": 3}
-            specs.sort(key=lambda s: (kind_rank.get(s.kind, 9), card_order(s)))
-            top = QTreeWidgetItem([title])
-            top.setFont(0, bold)
-            top.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            top.setSizeHint(0, QSize(0, 24))
-            tree.addTopLevelItem(top)
-            for spec in specs:
-                item = QTreeWidgetItem([spec.name])
-                item.setData(0, SPEC_ROLE, spec.id)
-                item.setToolTip(0, card_html(spec, short=True))
-                top.addChild(item)
-                if first_item is None:
-                    first_item = item
-            top.setExpanded(True)
-        if first_item is not None:
-            tree.setCurrentItem(first_item)
-        else:
-            self._apply_spec(None)
+    def _tool(self, text: str, tip: str, slot) -> QToolButton:  # noqa: ANN001
+        b = QToolButton(self)
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setAutoRaise(True)
+        b.clicked.connect(slot)
+        return b
 
+    def _on_more_toggled(self, on: bool) -> None:
+        self.more.setVisible(on)
+        self.more_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
+    # ================================================================ the recipe
+    def recipe(self) -> Recipe | None:
+        """The steps as a `Recipe` (None when no step has a model)."""
+        steps = tuple(s for s in self._steps if s.model and s.model in self._registry)
+        return Recipe(steps) if steps else None
+
+    def steps(self) -> list[RecipeStep]:
+        return list(self._steps)
+
+    def selected_step(self) -> int:
+        return self._index
+
+    def set_recipe(self, recipe: Recipe | None) -> None:
+        """Show `recipe`'s steps (None: one step with the picker's first model). Steps whose
+        model is not installed are left out, with a notice."""
+        if recipe is None:
+            spec = self.picker.current_spec()
+            self._steps = [self._new_step(spec)] if spec is not None else []
+        else:
+            missing = [s.model for s in recipe.steps if s.model not in self._registry]
+            self._steps = [s for s in recipe.steps if s.model in self._registry]
+            if missing:
+                self.notice.emit(f"Not installed, left out: {', '.join(missing)}", "warning", 8000)
+            if not self._steps:
+                spec = self.picker.current_spec()
+                self._steps = [self._new_step(spec)] if spec is not None else []
+        self._index = 0
+        self._refresh_list()
+        self._load_step()
+        self.recipe_changed.emit()
+
+    def add_step(self) -> None:
+        if len(self._steps) >= MAX_STEPS:
+            return
+        spec = self.current_spec() or self.picker.current_spec()
+        if spec is None:
+            return
+        self._steps.insert(self._index + 1, self._new_step(spec))
+        self._index += 1
+        self._refresh_list()
+        self._load_step()
+        self.recipe_changed.emit()
+
+    def remove_step(self) -> None:
+        if len(self._steps) <= 1:
+            return
+        del self._steps[self._index]
+        self._index = min(self._index, len(self._steps) - 1)
+        self._refresh_list()
+        self._load_step()
+        self.recipe_changed.emit()
+
+    def move_step(self, delta: int) -> None:
+        j = self._index + delta
+        if not 0 <= j < len(self._steps):
+            return
+        s = self._steps
+        s[self._index], s[j] = s[j], s[self._index]
+        self._index = j
+        self._refresh_list()
+        self._load_step()
+        self.recipe_changed.emit()
+
+    def select_step(self, index: int) -> None:
+        self.step_list.setCurrentRow(index)
+
+    def _new_step(self, spec: ModelSpec | None) -> RecipeStep:
+        if spec is None:
+            return RecipeStep("")
+        st = spec.strength
+        strength = None if st is None or st.auto else st.default
+        params = {"kernel": self.blur.spec()} if "kernel" in spec.params else {}
+        return RecipeStep(spec.id, strength, params=params)
+
+    def _refresh_list(self) -> None:
+        lst = self.step_list
+        lst.blockSignals(True)
+        lst.clear()
+        for i, step in enumerate(self._steps, 1):
+            spec = self._registry.get(step.model) if step.model in self._registry else None
+            item = QListWidgetItem(f"{i}.  {step_summary(spec, step)}")
+            if spec is not None:
+                item.setToolTip(plain_description(spec))
+            lst.addItem(item)
+        lst.setCurrentRow(self._index)
+        lst.blockSignals(False)
+        n = len(self._steps)
+        self.remove_button.setEnabled(n > 1 and not self._busy)
+        self.up_button.setEnabled(self._index > 0 and not self._busy)
+        self.down_button.setEnabled(self._index < n - 1 and not self._busy)
+        self.add_button.setEnabled(n < MAX_STEPS and n > 0 and not self._busy)
+
+    def _on_step_selected(self, row: int) -> None:
+        if 0 <= row < len(self._steps) and row != self._index:
+            self._index = row
+            self._refresh_list()
+            self._load_step()
+
+    def _load_step(self) -> None:
+        """Fill the controls from the selected step."""
+        step = self._steps[self._index] if self._steps else None
+        spec = self.current_spec()
+        self._loading = True
+        try:
+            if spec is not None:
+                self.picker.select_model(spec.id)
+            self._apply_spec(spec)
+            if step is not None and spec is not None:
+                if spec.strength is not None:
+                    self._show_strength(step.strength)
+                if "kernel" in step.params:
+                    self.blur.set_spec(str(step.params["kernel"]))
+                self.amount.set_value(step.amount)
+                self.detail.set_value(step.detail)
+        finally:
+            self._loading = False
+        self.model_changed.emit(spec)
+        self._update_buttons()
+
+    def _edit_step(self, **changes: Any) -> None:
+        if self._loading or not self._steps:
+            return
+        self._steps[self._index] = replace(self._steps[self._index], **changes)
+        self._refresh_list()
+        self.recipe_changed.emit()
+
+    # ================================================================ models
     def set_registry(self, registry: ModelRegistry, select: str = "") -> None:
-        """List the models of `registry`; choose `select` (else keep the model chosen)."""
-        current = self.current_spec()
+        """List the models of `registry`; choose `select` for the selected step (else keep
+        the steps whose models are still there)."""
         self._registry = registry
-        self._populate()
+        self._loading = True
+        self.picker.set_registry(registry)
+        self._loading = False
+        self._steps = [s for s in self._steps if s.model in registry]
+        if not self._steps:
+            spec = self.picker.current_spec()
+            self._steps = [self._new_step(spec)] if spec is not None else []
+        self._index = min(self._index, max(0, len(self._steps) - 1))
         if select and select in registry:
             self.select_model(select)
-        elif current is not None and current.id in registry:
-            self.select_model(current.id)
+        else:
+            self._refresh_list()
+            self._load_step()
 
     def current_spec(self) -> ModelSpec | None:
-        item = self.model_tree.currentItem()
-        model_id = item.data(0, SPEC_ROLE) if item is not None else None
-        if model_id and model_id in self._registry:
-            return self._registry.get(model_id)
-        return None
+        """The selected step's model."""
+        if not self._steps:
+            return None
+        mid = self._steps[self._index].model
+        return self._registry.get(mid) if mid in self._registry else None
 
     def select_model(self, model_id: str) -> bool:
-        it = self._find_item(model_id)
-        if it is None:
+        """Use `model_id` for the selected step."""
+        if model_id not in self._registry:
             return False
-        self.model_tree.setCurrentItem(it)
+        if not self.picker.select_model(model_id):
+            return False
+        if self.current_spec() is None or self.current_spec().id != model_id:
+            self._on_model_picked(self._registry.get(model_id))
         return True
 
-    def _find_item(self, model_id: str) -> QTreeWidgetItem | None:
-        for i in range(self.model_tree.topLevelItemCount()):
-            top = self.model_tree.topLevelItem(i)
-            for j in range(top.childCount()):
-                if top.child(j).data(0, SPEC_ROLE) == model_id:
-                    return top.child(j)
-        return None
-
-    def _on_tree_menu(self, pos) -> None:
-        item = self.model_tree.itemAt(pos)
-        model_id = item.data(0, SPEC_ROLE) if item is not None else None
-        if not model_id or model_id not in self._registry:
+    def _on_model_picked(self, spec: ModelSpec | None) -> None:
+        if self._loading:
             return
-        spec = self._registry.get(model_id)
+        if spec is None:
+            return
+        if not self._steps:
+            self._steps = [self._new_step(spec)]
+            self._index = 0
+        elif self._steps[self._index].model != spec.id:
+            old = self._steps[self._index]
+            new = self._new_step(spec)
+            self._steps[self._index] = replace(new, amount=old.amount, detail=old.detail)
+        self._refresh_list()
+        self._load_step()
+        self.recipe_changed.emit()
+
+    def _on_info_menu(self, pos) -> None:  # noqa: ANN001 - Qt API
+        spec = self.current_spec()
+        if spec is None:
+            return
         menu = QMenu(self)
         card = menu.addAction("Model card…")
         remove = None
         if spec.kind in ("imported", "finetuned"):
             remove = menu.addAction("Remove from library…")
-        chosen = menu.exec(self.model_tree.viewport().mapToGlobal(pos))
+        chosen = menu.exec(self.info_button.mapToGlobal(pos))
         if chosen is card:
-            self.select_model(model_id)
             self.show_model_card()
         elif remove is not None and chosen is remove:
-            self.remove_requested.emit(model_id)
-
-    def _on_current_item_changed(
-        self, item: QTreeWidgetItem | None, previous: QTreeWidgetItem | None
-    ) -> None:
-        if item is not None and item.data(0, SPEC_ROLE) is None:
-            # a group header: move to its first model
-            if item.childCount():
-                self.model_tree.setCurrentItem(item.child(0))
-            elif previous is not None:
-                self.model_tree.setCurrentItem(previous)
-            return
-        spec = self.current_spec()
-        self._apply_spec(spec)
-        self.model_changed.emit(spec)
+            self.remove_requested.emit(spec.id)
 
     def _apply_spec(self, spec: ModelSpec | None) -> None:
         st = spec.strength if spec else None
-        self.strength_label.setVisible(st is not None)
-        self.strength_row.setVisible(st is not None)
-        if st is not None:
+        self.strength_row.setEnabled(st is not None and not self._busy)
+        self.strength_label.setEnabled(st is not None)
+        self.strength_auto.setVisible(bool(st and st.auto))
+        if st is None:
+            self.strength_label.setText("Strength")
+            self.strength_row.setToolTip("This model has no strength to set")
+            self.strength_value.setText("—")
+        else:
             self.strength_label.setText(st.label)
             tip = st.help + (f" ({st.unit})" if st.unit else "")
             self.strength_row.setToolTip(tip)
@@ -312,28 +674,49 @@ class RestorePanel(QWidget):
                 round((st.default - st.minimum) / (self._strength_scale or 1))
             )
             self.strength_slider.blockSignals(False)
-            self.strength_auto.setVisible(st.auto)
-            self.strength_auto.blockSignals(True)
-            self.strength_auto.setChecked(st.auto)
-            self.strength_auto.blockSignals(False)
-            self._on_auto_toggled(self.strength_auto.isChecked())
         has_kernel = bool(spec and "kernel" in spec.params)
-        self.kernel_label.setVisible(has_kernel)
-        self.kernel_edit.setVisible(has_kernel)
+        self.options.setCurrentWidget(self.blur if has_kernel else self.about_label)
+        self.about_label.setText(plain_description(spec) if spec is not None else "")
+        self.notes.set_lines(measured_lines(spec))
         self.info_button.setEnabled(spec is not None)
-        self._update_buttons()
+
+    def _show_strength(self, value: float | None) -> None:
+        spec = self.current_spec()
+        if spec is None or spec.strength is None:
+            return
+        st = spec.strength
+        auto = value is None and st.auto
+        self.strength_auto.blockSignals(True)
+        self.strength_auto.setChecked(auto)
+        self.strength_auto.blockSignals(False)
+        if value is not None:
+            self.strength_slider.blockSignals(True)
+            self.strength_slider.setValue(round((value - st.minimum) / (self._strength_scale or 1)))
+            self.strength_slider.blockSignals(False)
+        self.strength_slider.setEnabled(not auto)
+        self._show_strength_value()
+
+    def _show_strength_value(self) -> None:
+        v = self.strength()
+        self.strength_value.setText("" if v is None else f"{v:g}")  # the box says Auto
 
     def _on_strength_moved(self, _value: int) -> None:
-        v = self.strength()
-        self.strength_value.setText("—" if v is None else f"{v:g}")
-        self.settings_changed.emit()
+        self._show_strength_value()
+        self._edit_step(strength=self.strength())
 
     def _on_auto_toggled(self, on: bool) -> None:
         self.strength_slider.setEnabled(not on)
-        self._on_strength_moved(self.strength_slider.value())
+        self._show_strength_value()
+        self._edit_step(strength=self.strength())
+
+    def _on_kernel_changed(self) -> None:
+        spec = self.current_spec()
+        if spec is not None and "kernel" in spec.params and self._steps:
+            params = dict(self._steps[self._index].params, kernel=self.blur.spec())
+            self._edit_step(params=params)
 
     def strength(self) -> float | None:
-        """The chosen strength, None for Auto (or a model without one)."""
+        """The selected step's strength from the controls, None for Auto (or none)."""
         spec = self.current_spec()
         if spec is None or spec.strength is None:
             return None
@@ -346,13 +729,10 @@ class RestorePanel(QWidget):
         spec = self.current_spec()
         if spec is None or spec.strength is None:
             return
-        if value is None:
-            self.strength_auto.setChecked(spec.strength.auto)
-            return
-        self.strength_auto.setChecked(False)
-        self.strength_slider.setValue(
-            round((value - spec.strength.minimum) / (self._strength_scale or 1))
-        )
+        if value is None and not spec.strength.auto:
+            value = spec.strength.default
+        self._show_strength(value)
+        self._edit_step(strength=self.strength())
 
     def show_model_card(self) -> None:
         """Open the chosen model's card (not blocking)."""
@@ -362,7 +742,52 @@ class RestorePanel(QWidget):
             dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dlg.open()
 
-    # ---------------------------------------------------------------- options
+    # ================================================================ recipe files
+    def save_recipe_dialog(self) -> str:
+        recipe = self.recipe()
+        if recipe is None:
+            return ""
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save Recipe", self.recipe_dir, "Recipes (*.json)"
+        )
+        if path:
+            self.save_recipe_to(path)
+        return path
+
+    def save_recipe_to(self, path: str) -> bool:
+        recipe = self.recipe()
+        if recipe is None:
+            return False
+        try:
+            save_recipe(recipe, path)
+        except RecipeError as exc:
+            self.notice.emit(str(exc), "error", 0)
+            return False
+        self.notice.emit(f"Recipe saved to {path}", "info", 5000)
+        return True
+
+    def load_recipe_dialog(self) -> str:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load Recipe", self.recipe_dir, "Recipes (*.json)"
+        )
+        if path:
+            self.load_recipe_from(path)
+        return path
+
+    def load_recipe_from(self, path: str) -> bool:
+        try:
+            recipe = load_recipe(path)
+        except RecipeError as exc:
+            self.notice.emit(str(exc), "error", 0)
+            return False
+        self.set_recipe(recipe)
+        return True
+
+    # ================================================================ suggestion
+    def show_suggestion(self, text: str, *, can_apply: bool) -> None:
+        self.banner.show_text(text, can_apply=can_apply)
+
+    # ================================================================ options
     def device(self) -> str:
         return str(self.device_combo.currentData() or "auto")
 
@@ -383,15 +808,27 @@ class RestorePanel(QWidget):
         self.tile_combo.setCurrentIndex(i)
 
     def kernel(self) -> str:
-        """The blur kernel typed for a model that takes one ("" when none)."""
-        return self.kernel_edit.text().strip()
+        """The blur kernel of the selected step ("" when its model takes none)."""
+        spec = self.current_spec()
+        if spec is None or "kernel" not in spec.params or not self._steps:
+            return ""
+        return str(self._steps[self._index].params.get("kernel", ""))
 
     def suggest_kernel(self, kernel: str) -> None:
-        """Fill in `kernel` when the chosen model takes one and none is typed (e.g. the blur
-        of a simulated degradation, so that deblurring undoes it)."""
-        spec = self.current_spec()
-        if kernel and spec is not None and "kernel" in spec.params and not self.kernel():
-            self.kernel_edit.setText(kernel)
+        """Use `kernel` for the steps that take one (e.g. the blur of a simulated
+        degradation, so that deblurring undoes it)."""
+        if not kernel:
+            return
+        changed = False
+        for i, step in enumerate(self._steps):
+            spec = self._registry.get(step.model) if step.model in self._registry else None
+            if spec is not None and "kernel" in spec.params and step.params.get("kernel") != kernel:
+                self._steps[i] = replace(step, params=dict(step.params, kernel=kernel))
+                changed = True
+        if changed:
+            self._refresh_list()
+            self._load_step()
+            self.recipe_changed.emit()
 
     def apply_preferences(self, prefs: Preferences) -> None:
         """Take the run settings of the preferences (device, tile size, precision)."""
@@ -407,45 +844,52 @@ class RestorePanel(QWidget):
         if spec is not None:
             prefs.last_model = spec.id
 
+    def base_options(self) -> LoadOptions:
+        """Device and precision (each step brings its strength and params)."""
+        return LoadOptions(device=self.device(), allow_fp16=self.allow_reduced_precision)
+
     def run_settings(self) -> RunSettings | None:
-        """The chosen model with its options, or None when no model is chosen."""
-        spec = self.current_spec()
-        if spec is None:
+        """The recipe with its options, or None when no model is chosen."""
+        recipe = self.recipe()
+        if recipe is None:
             return None
-        return RunSettings(spec, self.load_options(), self.tile_size())
+        last = recipe.steps[-1]
+        spec = self._registry.get(last.model)
+        if len(recipe.steps) == 1:
+            options = replace(self.base_options(), strength=last.strength, params=dict(last.params))
+        else:
+            options = self.base_options()
+        return RunSettings(spec, options, self.tile_size(), recipe)
 
     def load_options(self) -> LoadOptions:
-        spec = self.current_spec()
-        params: dict[str, Any] = {}
-        if spec is not None and "kernel" in spec.params and self.kernel():
-            params["kernel"] = self.kernel()
-        return LoadOptions(
-            device=self.device(),
-            strength=self.strength(),
-            allow_fp16=self.allow_reduced_precision,
-            params=params,
-        )
+        """The selected step's options (device, precision, strength, params)."""
+        step = self._steps[self._index] if self._steps else RecipeStep("")
+        return replace(self.base_options(), strength=step.strength, params=dict(step.params))
 
-    # ---------------------------------------------------------------- run state
+    # ================================================================ run state
     def set_can_run(self, can: bool) -> None:
         self._can_run = can
         self._update_buttons()
 
     def set_busy(self, busy: bool) -> None:
         self._busy = busy
-        self.model_tree.setEnabled(not busy)
-        for w in (self.strength_row, self.kernel_edit, self.device_combo, self.tile_combo):
+        for w in (self.picker, self.step_list, self.device_combo, self.tile_combo, self.blur):
             w.setEnabled(not busy)
+        self.strength_row.setEnabled(
+            not busy and bool(self.current_spec() and self.current_spec().strength)
+        )
         if busy:
             self._t_first_tile = None
             self.progress.setRange(0, 0)  # busy indicator until the first tile
             self.progress_label.setText("Loading the model…")
+        self._refresh_list()
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        self.run_button.setEnabled(
-            self._can_run and not self._busy and self.current_spec() is not None
-        )
+        ok = self._can_run and not self._busy and self.recipe() is not None
+        self.run_button.setEnabled(ok)
+        self.preview_button.setEnabled(ok)
+        self.compare_button.setEnabled(self._can_run and not self._busy)
         self.cancel_button.setEnabled(self._busy)
 
     def show_progress(
@@ -470,10 +914,12 @@ class RestorePanel(QWidget):
 
     def show_tile_progress(self, tp: TileProgress) -> None:
         """A tile of the run finished: tiles done and time left; where and how it runs in the
-        tooltip."""
+        tooltip (and the step, for several)."""
         self.show_progress(
             tp.done,
             tp.total,
+            unit="tiles"
+            + (f" ({tp.message.split(':')[0]})" if tp.message.startswith("step") else ""),
             detail=f"Tiles of {tp.tile_size} px on {tp.device or 'the CPU'}"
             + (f" in {tp.precision}" if tp.precision else "")
             + (f"\n{tp.message}" if tp.message else ""),
@@ -493,6 +939,22 @@ class RestorePanel(QWidget):
         if done is not None:
             self.progress.setRange(0, 1)
             self.progress.setValue(1 if done else 0)
+
+    def show_saved(self, path: str | None) -> None:
+        """Where the result shown was saved, with a "Show in folder" link (None: clear)."""
+        self.saved_label.setVisible(bool(path))
+        if not path:
+            self.saved_label.setText(" ")
+            return
+        from html import escape
+        from pathlib import Path
+
+        p = Path(path)
+        self.saved_label.setText(
+            f"Saved as <b>{escape(p.name)}</b> in {escape(str(p.parent))} · "
+            f"<a href='reveal'>Show in folder</a>"
+        )
+        self.saved_label.setToolTip(str(p))
 
 
 def format_duration(seconds: float) -> str:

@@ -24,8 +24,14 @@ __all__ = [
     "ModelRegistry",
     "ModelSpec",
     "StrengthSpec",
+    "PICKER_GROUPS",
     "card_order",
     "default_suffix",
+    "model_for_step",
+    "picker_group",
+    "plain_description",
+    "plain_name",
+    "recipe_suffix",
 ]
 
 TASKS = ("denoise", "upscale", "deblur", "jpeg", "raw-denoise", "restore")
@@ -41,6 +47,18 @@ _TASK_SUFFIX = {
 def default_suffix(task: str, scale: int) -> str:
     """File-name suffix for a result: ``_denoised``, ``_x4``, ``_deblurred``, ``_restored``."""
     return _TASK_SUFFIX.get(task, "_restored").format(scale=scale)
+
+
+def recipe_suffix(specs: Iterable[Any]) -> str:
+    """The suffix of a result of several models in a row (one model: its own suffix;
+    several: ``_restored``, or ``_restored_xN`` when together they enlarge N times)."""
+    specs = list(specs)
+    if len(specs) == 1:
+        return default_suffix(specs[0].task, int(specs[0].scale))
+    scale = 1
+    for sp in specs:
+        scale *= int(sp.scale)
+    return f"_restored_x{scale}" if scale > 1 else "_restored"
 
 
 KINDS = ("bundled", "classical", "imported", "finetuned")
@@ -153,3 +171,86 @@ class ModelRegistry:
         order = {"finetuned": 2, "bundled": 0, "imported": 3, "classical": 1}
         cands = sorted(self.by_task(task), key=lambda s: (order.get(s.kind, 9), card_order(s)))
         return cands[0] if cands else None
+
+
+# ------------------------------------------------------------------ plain words
+#: what each task is called in the app's model picker (by what it does, not how)
+TASK_LABELS = {
+    "denoise": "Denoise",
+    "upscale": "Upscale",
+    "deblur": "Sharpen",
+    "jpeg": "Remove JPEG artifacts",
+    "raw-denoise": "RAW denoise",
+    "restore": "Restore",
+}
+#: the picker's groups in order: (key, title); `picker_group` says where a model goes
+PICKER_GROUPS = (
+    ("denoise", "Denoise"),
+    ("upscale", "Upscale"),
+    ("deblur", "Sharpen"),
+    ("jpeg", "JPEG artifacts"),
+    ("raw-denoise", "Camera RAW"),
+    ("restore", "Restore"),
+    ("classical", "Classic methods"),
+    ("yours", "Your models"),
+)
+
+
+def picker_group(spec: ModelSpec) -> str:
+    """The picker group of `spec`: its task for bundled networks, "classical" for the
+    classic methods, "yours" for imported and fine-tuned models."""
+    if spec.kind == "classical":
+        return "classical"
+    if spec.kind in ("imported", "finetuned"):
+        return "yours"
+    return spec.task
+
+
+def plain_name(spec: ModelSpec) -> str:
+    """What the app calls `spec`: the card's ``display_name`` ("Denoise - fast"), else a
+    name made from its task and scale for bundled networks ("Upscale x2"), else its name
+    (classical, imported and fine-tuned models keep theirs)."""
+    shown = (spec.card or {}).get("display_name")
+    if isinstance(shown, str) and shown.strip():
+        return shown.strip()
+    if spec.kind == "bundled":
+        label = TASK_LABELS.get(spec.task, spec.task.capitalize())
+        return f"{label} x{spec.scale}" if spec.scale != 1 else label
+    return spec.name.removesuffix(" (classical)")
+
+
+_TASK_HELP = {
+    "denoise": "Removes grain and colour noise. Auto measures how noisy the photo is; a "
+    "higher strength smooths more.",
+    "upscale": "Makes the photo {scale} times larger, drawing fine detail instead of "
+    "blurry pixels.",
+    "deblur": "Sharpens a photo that is out of focus, shaken or soft all over.",
+    "jpeg": "Removes the blocks, halos and smeared colour of JPEG compression. Auto reads "
+    "the quality the file was saved at.",
+    "raw-denoise": "Removes noise from camera RAW files before they are developed.",
+    "restore": "Restores the photo.",
+}
+
+
+def plain_description(spec: ModelSpec) -> str:
+    """What `spec` does, in a photographer's words (the card's ``summary`` if it has one;
+    the architecture stays in the model card)."""
+    summary = (spec.card or {}).get("summary")
+    if isinstance(summary, str) and summary.strip():
+        return summary.strip()
+    text = _TASK_HELP.get(spec.task, spec.description).format(scale=spec.scale)
+    if spec.kind == "classical":
+        text += " A classic method, without a neural network."
+    elif spec.kind == "imported":
+        text = spec.description or text
+    return text
+
+
+def model_for_step(registry: ModelRegistry, task: str, scale: int = 1) -> ModelSpec | None:
+    """The model the app and the CLI use for a suggested step (`core.analyze.Step`): the
+    first of that task and scale, bundled networks first (in `card_order`), then classic
+    methods, fine-tuned and imported models; None when no model does that."""
+    order = {"bundled": 0, "classical": 1, "finetuned": 2, "imported": 3}
+    cands = [s for s in registry.by_task(task) if int(s.scale) == int(scale)]
+    cands.sort(key=lambda s: (order.get(s.kind, 9), card_order(s)))
+    return cands[0] if cands else None

@@ -79,7 +79,7 @@ def test_pairs_report_train_and_save(qtbot, panel, folders) -> None:
 
     seen = []
     panel.runner.progressed.connect(seen.append)
-    with qtbot.waitSignal(panel.runner.result_ready, timeout=60000):
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
         assert panel.cancel_button.isEnabled() and not panel.start_button.isEnabled()
     assert panel.progress.value() == 10 and panel.progress.maximum() == 10

@@ -282,8 +282,11 @@ def test_strength_slider_and_auto(window):
     assert panel.strength_auto.isChecked() and panel.strength() is None
     panel.set_strength(25)
     assert panel.strength() == pytest.approx(25)
+    assert panel.strength_value.text() == "25"
     panel.select_model("tiny-x2")
-    assert not panel.strength_row.isVisibleTo(window)
+    # no strength: the row stays (nothing jumps) but is disabled and says so
+    assert panel.strength_row.isVisibleTo(window) and not panel.strength_row.isEnabled()
+    assert panel.strength_value.text() == "—"
     assert panel.load_options().strength is None
 
 

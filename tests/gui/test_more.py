@@ -235,11 +235,10 @@ def test_fine_tune_window_and_a_saved_model_joins_the_list(qtbot, window):
     window.registry.register(spec)
     panel.model_saved.emit("my-tuned")
     assert window.restore_panel.current_spec().id == "my-tuned"
-    groups = [
-        window.restore_panel.model_tree.topLevelItem(i).text(0)
-        for i in range(window.restore_panel.model_tree.topLevelItemCount())
-    ]
-    assert "Fine-tuned" in groups
+    entries = window.restore_panel.picker.entries()
+    titles = [text for text, mid, _ in entries if not mid]
+    assert "Your models" in titles
+    assert ("My tuned conv", "my-tuned", True) in entries
     with qtbot.waitSignal(panel.destroyed, timeout=20000):
         panel.close()
     assert window.library.finetune is None
@@ -279,7 +278,8 @@ def test_deblurring_a_simulated_blur_uses_its_kernel(qtbot, window, photo):
     qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
     run_and_wait(qtbot, window, "tiny-deblur")
     assert seen["kernel"] == "gaussian:2"
-    assert window.restore_panel.kernel_edit.text() == "gaussian:2"
+    assert window.restore_panel.kernel() == "gaussian:2"
+    assert window.restore_panel.blur.kind() == "soft"  # shown as its kind, not typed
 
 
 def test_a_recent_photo_that_is_gone_is_reported_and_forgotten(qtbot, window, tmp_path):

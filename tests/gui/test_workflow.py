@@ -1,0 +1,251 @@
+"""The workflow: recipes with a per-photo step cache, live Amount/Detail without rerunning,
+undo/redo of results, previews of a region, the suggestion, export and compare models."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from gui_helpers import ScaleProcessor, open_and_wait, ready_document, write_photo
+from PIL import Image, ImageCms
+
+from deconv_gui.core.export import ExportOptions
+from deconv_gui.core.finish import finish
+from deconv_gui.core.recipe import Recipe, RecipeStep
+from deconv_gui.gui.document import Comparison
+from deconv_gui.gui.recipe_run import preview_box
+from deconv_gui.gui.restore_session import RestoreSession
+from deconv_gui.models.registry import LoadOptions, ModelRegistry, ModelSpec, StrengthSpec
+
+CPU = LoadOptions(device="cpu")
+
+
+class Counting(ScaleProcessor):
+    """The tiny model, counting the tiles it processed (per model id)."""
+
+    def __init__(self, calls: dict, key: str, scale: int = 1) -> None:
+        super().__init__(scale=scale)
+        self.counter, self.key = calls, key
+
+    def __call__(self, tile):
+        self.counter[self.key] = self.counter.get(self.key, 0) + 1
+        return super().__call__(tile)
+
+
+@pytest.fixture
+def counted():
+    calls: dict[str, int] = {}
+    st = StrengthSpec("Noise level", 0.0, 50.0, 15.0, auto=True)
+    reg = ModelRegistry(
+        [
+            ModelSpec("den", "Den", "denoise", 1, "bundled", "", strength=st,
+                      build=lambda o: Counting(calls, "den"), receptive_field=4),
+            ModelSpec("up", "Up", "upscale", 2, "bundled", "",
+                      build=lambda o: Counting(calls, "up", 2), receptive_field=4),
+        ]
+    )  # fmt: skip
+    return reg, calls
+
+
+@pytest.fixture
+def session(qtbot, prefs, counted):
+    reg, _ = counted
+    s = RestoreSession(prefs, resolve=reg.get)
+    yield s
+    s.shutdown()
+
+
+def _run(qtbot, s, doc, recipe):
+    with qtbot.waitSignal(s.finished, timeout=20000):
+        assert s.run_recipe(doc, recipe, CPU, tile_size=64)
+    return doc.result
+
+
+def test_recipe_runs_and_reruns_from_the_changed_step(qtbot, session, counted, tmp_path):
+    _, calls = counted
+    doc = ready_document(write_photo(tmp_path / "p.jpg", size=(96, 72)))
+    recipe = Recipe((RecipeStep("den", 10.0), RecipeStep("up")))
+    r = _run(qtbot, session, doc, recipe)
+    assert r.rgb.shape == (144, 192, 3) and r.recipe == recipe and not r.partial
+    first = dict(calls)
+    assert first["den"] > 0 and first["up"] > 0
+    # only the last step changed (its Amount is not a model change either): the cached
+    # model outputs are used, nothing is recomputed
+    r2 = _run(qtbot, session, doc, recipe)
+    assert calls == first and np.array_equal(r2.rgb, r.rgb)
+    changed = Recipe((RecipeStep("den", 10.0), RecipeStep("up", amount=0.5)))
+    r3 = _run(qtbot, session, doc, changed)
+    assert calls == first
+    assert np.allclose(r3.rgb, finish(r.base, r.raw, amount=0.5), atol=1e-6)
+    # the first step changed: both run again
+    _run(qtbot, session, doc, Recipe((RecipeStep("den", 20.0), RecipeStep("up"))))
+    assert calls["den"] == 2 * first["den"] and calls["up"] == 2 * first["up"]
+    # the default name of a two-step result
+    assert session.output_path(doc).name == "p_restored_x2.jpg"
+    # another input (Simulate degraded the photo): nothing cached for the old one is used
+    before = dict(calls)
+    lq = np.ascontiguousarray(doc.photo.rgb[::-1])
+    doc.comparison = Comparison("sim:noise=5", lq=lq)
+    r4 = _run(qtbot, session, doc, Recipe((RecipeStep("den", 20.0), RecipeStep("up"))))
+    assert calls["den"] > before["den"] and calls["up"] > before["up"]
+    assert not np.allclose(r4.rgb, r3.rgb)
+
+
+def test_amount_and_detail_are_reapplied_without_the_model(qtbot, session, counted, tmp_path):
+    _, calls = counted
+    doc = ready_document(write_photo(tmp_path / "p.jpg", size=(96, 72)))
+    r = _run(qtbot, session, doc, Recipe((RecipeStep("den", 10.0),)))
+    before = dict(calls)
+    shown = []
+    session.view_changed.connect(lambda d, v: shown.append(v))
+    with qtbot.waitSignal(session.refinished, timeout=20000):
+        assert session.refinish(doc, 0.25, 0.5, region=(0, 32, 0, 32))
+    assert calls == before  # the model did not run again
+    new = doc.result
+    expect = finish(r.base, r.raw, amount=0.25, detail=0.5)
+    assert np.allclose(new.rgb, expect, atol=1e-6)
+    assert new.recipe.steps[-1].amount == 0.25 and new.recipe.steps[-1].detail == 0.5
+    assert new.raw is r.raw and new.view is not r.view and new.final is None
+    assert len(shown) == 1  # the visible part came first
+    # the same model output refinished is one entry of the history, not two
+    assert doc.history.done == [new]
+    # Amount 0 gives the input back
+    with qtbot.waitSignal(session.refinished, timeout=20000):
+        session.refinish(doc, 0.0, 0.0)
+    assert np.allclose(doc.result.rgb, doc.photo.rgb, atol=1e-6)
+
+
+def test_undo_redo_and_a_new_run_keeps_the_old_result(qtbot, session, tmp_path):
+    doc = ready_document(write_photo(tmp_path / "p.jpg", size=(64, 48)))
+    notices = []
+    session.notice.connect(lambda text, kind, ms: notices.append(text))
+    assert not session.can_undo(doc) and not session.can_redo(doc)
+    a = _run(qtbot, session, doc, Recipe((RecipeStep("den", 5.0),)))
+    b = _run(qtbot, session, doc, Recipe((RecipeStep("den", 30.0),)))
+    assert notices and "Undo" in notices[-1]  # the unsaved result a was not dropped
+    assert doc.history.done == [a, b] and session.can_undo(doc)
+    with qtbot.waitSignal(session.history_changed):
+        assert session.undo(doc)
+    assert doc.result is a and session.can_redo(doc)
+    assert session.redo(doc) and doc.result is b and not session.can_redo(doc)
+    assert session.undo(doc) and session.undo(doc) and doc.result is None
+    assert not session.undo(doc)
+    assert session.redo(doc) and doc.result is a
+    c = _run(qtbot, session, doc, Recipe((RecipeStep("up"),)))
+    assert doc.history.done == [a, c] and not session.can_redo(doc)  # a new run clears redo
+
+
+def test_preview_shows_only_the_region_and_undo_drops_it(qtbot, session, tmp_path):
+    doc = ready_document(write_photo(tmp_path / "p.jpg", size=(96, 72)))
+    full = _run(qtbot, session, doc, Recipe((RecipeStep("den", 10.0),)))
+    assert doc.unsaved
+    box = (8, 40, 16, 64)
+    with qtbot.waitSignal(session.previewed, timeout=20000):
+        assert session.preview(doc, Recipe((RecipeStep("up"),)), CPU, box)
+    r = doc.result
+    assert r.is_preview and r.partial and r.preview_box == box
+    assert r.view.size == (192, 144)  # the whole result's size, at x2
+    alpha = r.view.levels[0][..., 3]
+    assert (alpha[16:80, 32:128] == 255).all() and alpha.sum() == 255 * 64 * 96
+    assert r.rgb is None and r.raw.shape == (64, 96, 3)
+    assert doc.unsaved  # the full result the preview hides is not saved
+    # Amount on a preview is redone on its region
+    with qtbot.waitSignal(session.previewed, timeout=20000):
+        assert session.refinish(doc, 0.0, 0.0)
+    assert doc.result.is_preview and doc.result.recipe.steps[-1].amount == 0.0
+    assert session.undo(doc) and doc.result is full
+
+
+def test_preview_box_is_the_visible_part_cut_to_size():
+    assert preview_box((10.2, 5.7, 100, 50), (400, 300), 512) == (5, 56, 10, 111)
+    y0, y1, x0, x1 = preview_box((0, 0, 4000, 3000), (4000, 3000), 512)
+    assert (y1 - y0, x1 - x0) == (512, 512) and x0 == 1744 and y0 == 1244
+    assert preview_box((-50, -50, 20, 20), (300, 200), 512) == (0, 200, 0, 300)  # off-photo
+
+
+# ------------------------------------------------------------------ the window
+def test_live_amount_slider_refinishes_the_result(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    assert window.restore_panel.select_model("tiny-conv")
+    with qtbot.waitSignal(window.result_finished, timeout=20000):
+        assert window.run()
+    r = doc.result
+    with qtbot.waitSignal(window.session.refinished, timeout=20000):
+        window.restore_panel.amount.slider.setValue(40)
+    assert np.allclose(doc.result.rgb, finish(r.base, r.raw, amount=0.4), atol=1e-6)
+    qtbot.waitUntil(lambda: doc.result.final is not None, timeout=20000)  # scored again
+    assert window.action("undo").isEnabled()
+    # a strength change is a different model output: previewed live, not refinished
+    with qtbot.waitSignal(window.session.previewed, timeout=20000):
+        window.restore_panel.set_strength(30)
+    assert doc.result.is_preview and "Preview" in window.restore_panel.progress_label.text()
+    window.workflow.undo()
+    assert doc.result.rgb is not None and doc.result.recipe.steps[-1].amount == 0.4
+    assert window.restore_panel.amount.value() == pytest.approx(0.4)  # settings follow
+
+
+def test_suggestion_banner_and_apply(qtbot, window, tmp_path):
+    noisy = tmp_path / "noisy.png"
+    rng = np.random.default_rng(1)
+    img = np.clip(0.5 + rng.normal(0, 25 / 255, (120, 160, 3)), 0, 1)
+    Image.fromarray((img * 255).astype(np.uint8)).save(noisy)
+    doc = open_and_wait(qtbot, window, noisy)
+    qtbot.waitUntil(lambda: window.advisor.analysis(doc) is not None, timeout=20000)
+    banner = window.restore_panel.banner
+    text = banner.label.text()
+    assert text.startswith("Noisy (about 2") and "Denoise" in text
+    assert "Upscale x4: no model installed" in text  # the tiny registry has only x2
+    assert banner.apply_button.isEnabled()
+    banner.apply_button.click()
+    steps = window.restore_panel.recipe().steps
+    assert [s.model for s in steps] == ["tiny-conv"]
+    a = window.advisor.analysis(doc)
+    assert steps[0].strength == pytest.approx(round(a.noise_sigma))
+
+
+def test_export_writes_the_choices_and_shows_where(qtbot, window, photo, tmp_path):
+    doc = open_and_wait(qtbot, window, photo)
+    window.restore_panel.select_model("tiny-x2")
+    with qtbot.waitSignal(window.result_finished, timeout=20000):
+        window.run()
+    dlg = window.workflow.export_dialog()
+    dlg.set_options(ExportOptions(format="png", bits=16, colour="adobe-rgb", long_edge=100))
+    dlg.path_edit.setText(str(tmp_path / "out" / "street_x2"))
+    (tmp_path / "out").mkdir()
+    with qtbot.waitSignal(window.saved, timeout=20000) as blocker:
+        dlg.accept()
+    out = blocker.args[0]
+    assert out.name == "street_x2.png" and doc.result.saved_path == out
+    with Image.open(out) as im:
+        assert im.size == (100, 75)
+        desc = ImageCms.getProfileDescription(
+            ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
+        )
+    assert desc.startswith("Adobe RGB")
+    label = window.restore_panel.saved_label
+    assert label.isVisibleTo(window) and "street_x2.png" in label.text()
+    assert "Show in folder" in label.text()
+    # remembered for the next export
+    again = window.workflow.export_dialog()
+    assert again.options().colour == "adobe-rgb" and again.options().format == "png"
+    again.reject()
+
+
+def test_compare_models_side_by_side_with_numbers(qtbot, window, photo):
+    doc = open_and_wait(qtbot, window, photo)
+    window.simulate("noise=25")
+    qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
+    window.restore_panel.select_model("tiny-conv")
+    dlg = window.workflow.compare_models_dialog()
+    chosen = [spec.id for _, spec in dlg.chosen()]
+    assert chosen[0] == "tiny-conv" and "tiny-slow" in chosen and len(chosen) <= 4
+    with qtbot.waitSignal(dlg.compared, timeout=30000):
+        pass
+    for i, _ in dlg.chosen():
+        mid, out, scores = dlg.results[i]
+        assert scores is not None and 0 < scores.ssim <= 1 and scores.psnr > 0
+        caption = dlg.panes[i].caption.text()
+        assert f"PSNR {scores.psnr:.1f} dB" in caption
+    dlg.reject()
+    dlg.shutdown()

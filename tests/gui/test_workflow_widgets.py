@@ -1,0 +1,232 @@
+"""The plain-words widgets on their own: the model picker, blur by kind, Simulate with
+sliders, the recipe panel (steps, Amount/Detail, recipe files), the export dialog, the model
+card."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+
+from deconv_gui.core.degrade import parse_kernel, parse_spec
+from deconv_gui.core.export import ExportOptions
+from deconv_gui.core.recipe import Recipe, RecipeStep, load_recipe
+from deconv_gui.gui.blur_controls import BlurControls, kernel_spec, parse_kernel_choice
+from deconv_gui.gui.export_dialog import ExportDialog, load_export_options, store_export_options
+from deconv_gui.gui.model_card import card_html
+from deconv_gui.gui.model_picker import ModelPicker
+from deconv_gui.gui.restore_panel import RestorePanel, measured_lines, step_summary
+from deconv_gui.gui.simulate_dialog import SimulateDialog, spec_from_controls
+from deconv_gui.models.registry import ModelSpec
+
+
+def _kernel_model(registry):
+    registry.register(
+        ModelSpec("k-deblur", "Kernel deblur (classical)", "deblur", 1, "classical", "",
+                  build=lambda o: None, params=("kernel",))
+    )  # fmt: skip
+    return registry
+
+
+@pytest.fixture
+def panel(qtbot, registry):
+    p = RestorePanel(_kernel_model(registry), ["cpu"])
+    qtbot.addWidget(p)
+    p.set_can_run(True)
+    return p
+
+
+# ------------------------------------------------------------------ picker
+def test_picker_groups_models_by_what_they_do_and_lists_missing_tasks(qtbot, registry):
+    picker = ModelPicker(registry)
+    qtbot.addWidget(picker)
+    entries = picker.entries()
+    titles = [t for t, mid, ok in entries if not mid and "(" not in t]
+    assert titles == ["Denoise", "Upscale", "JPEG artifacts", "Camera RAW", "Classic methods",
+                      "Your models"]  # fmt: skip
+    # a bundled network is listed by what it does ("Upscale x2"), not by its name
+    assert ("Upscale x2", "tiny-x2", True) in entries
+    assert ("Tiny slow", "tiny-slow", True) in entries  # classical: its own name
+    greyed = [t for t, mid, ok in entries if not mid and not ok and "JPEG" in t]
+    assert greyed == ["JPEG artifacts", "Remove JPEG artifacts (not installed yet)"]
+    assert picker.select_model("tiny-x2") and picker.current_spec().id == "tiny-x2"
+    assert not picker.select_model("nope") and picker.current_id() == "tiny-x2"
+
+
+def test_model_card_reads_as_prose_and_a_table_without_commands(registry):
+    from deconv_gui.models.catalog import default_registry
+
+    spec = next(s for s in default_registry() if s.id == "redunet-denoise-fast")
+    html = card_html(spec)
+    assert "Denoise - fast" in html and "redunet" in html.lower()  # architecture is in the card
+    assert "python -m" not in html and "<code>" not in html
+    assert "word-break" not in html
+
+
+# ------------------------------------------------------------------ blur controls
+def test_blur_kinds_sizes_angles_and_drawing(qtbot):
+    b = BlurControls(kind="soft")
+    qtbot.addWidget(b)
+    assert b.spec() == "gaussian:1.5" and not b.angle_slider.isEnabled()
+    with qtbot.waitSignal(b.changed):
+        b.kind_buttons["motion"].click()
+    assert b.kind() == "motion" and b.angle_slider.isEnabled()
+    b.size_slider.setValue(150)  # 15 px
+    b.angle_slider.setValue(30)
+    assert b.spec() == "motion:15:30" and b.size_value.text() == "15 px long"
+    assert parse_kernel(b.spec()).shape[1] >= 13  # a valid kernel the models take
+    assert not b.drawing.pixmap().isNull()
+    assert b.set_spec("disk:3") and b.kind() == "focus" and b.spec() == "disk:3"
+    assert not b.set_spec("gaussian:x") and b.spec() == "disk:3"
+    # the typed spec is only behind Advanced
+    assert not b.spec_edit.isVisibleTo(b)
+    b.advanced_button.click()
+    assert b.spec_edit.isVisibleTo(b) and b.spec_edit.text() == "disk:3"
+
+
+def test_kernel_spec_round_trip():
+    for kind, size, angle in (("focus", 2.5, 0), ("motion", 9, 45), ("soft", 0.8, 0)):
+        assert parse_kernel_choice(kernel_spec(kind, size, angle)) == (kind, size, angle)
+    assert parse_kernel_choice("nonsense") is None
+
+
+# ------------------------------------------------------------------ simulate
+def test_simulate_with_sliders_builds_a_valid_spec(qtbot):
+    dlg = SimulateDialog("noise=25")
+    qtbot.addWidget(dlg)
+    assert dlg.spec() == "noise=25" and dlg.noise_value.text() == "σ 25"
+    dlg.blur_check.setChecked(True)
+    dlg.blur.set_spec("disk:3")
+    dlg.downscale_combo.setCurrentIndex(dlg.downscale_combo.findData(2))
+    dlg.jpeg_slider.setValue(40)
+    assert dlg.spec() == "blur=disk:3,downscale=2,noise=25,jpeg=40"
+    assert parse_spec(dlg.spec()).scale == 2
+    dlg.noise_slider.setValue(0)
+    dlg.blur_check.setChecked(False)
+    dlg.downscale_combo.setCurrentIndex(0)
+    dlg.jpeg_slider.setValue(0)
+    ok = dlg.buttons.buttons()[0]
+    assert dlg.spec() == "" and not ok.isEnabled() and "at least one" in dlg.error_label.text()
+    # a spec the sliders cannot show stays typed, behind Advanced
+    dlg2 = SimulateDialog("pgnoise=0.01:0.0001")
+    qtbot.addWidget(dlg2)
+    assert dlg2.advanced_button.isChecked() and dlg2.spec() == "pgnoise=0.01:0.0001"
+    assert spec_from_controls(noise=5, jpeg=90) == "noise=5,jpeg=90"
+
+
+# ------------------------------------------------------------------ the recipe panel
+def test_panel_edits_a_recipe_step_by_step(qtbot, panel, tmp_path):
+    panel.select_model("tiny-conv")
+    assert panel.recipe() == Recipe((RecipeStep("tiny-conv"),))  # Auto, 100 %, 0 %
+    with qtbot.waitSignal(panel.recipe_changed):
+        panel.amount.slider.setValue(80)
+    panel.detail.slider.setValue(30)
+    panel.set_strength(20)
+    panel.add_step()
+    panel.select_model("tiny-x2")
+    panel.add_step()
+    panel.select_model("k-deblur")
+    panel.blur.set_spec("motion:9:45")
+    steps = panel.recipe().steps
+    assert [s.model for s in steps] == ["tiny-conv", "tiny-x2", "k-deblur"]
+    assert (steps[0].strength, steps[0].amount, steps[0].detail) == (20, 0.8, 0.3)
+    assert steps[2].params == {"kernel": "motion:9:45"}
+    assert panel.step_list.count() == 3
+    assert panel.step_list.item(0).text() == "1.  Denoise · 20 · Amount 80 % · Detail 30 %"
+    # the controls follow the selected step
+    panel.select_step(0)
+    assert panel.current_spec().id == "tiny-conv" and panel.amount.value() == 0.8
+    assert (
+        panel.strength_value.text() == "20" and panel.options.currentWidget() is panel.about_label
+    )
+    panel.select_step(2)
+    assert panel.options.currentWidget() is panel.blur and panel.blur.kind() == "motion"
+    # reorder and remove
+    panel.move_step(-1)
+    assert [s.model for s in panel.recipe().steps] == ["tiny-conv", "k-deblur", "tiny-x2"]
+    assert panel.selected_step() == 1
+    panel.remove_step()
+    assert [s.model for s in panel.recipe().steps] == ["tiny-conv", "tiny-x2"]
+    # several steps: the run settings carry the recipe; one step: its own options
+    run = panel.run_settings()
+    assert run.recipe == panel.recipe() and run.spec.id == "tiny-x2"
+    # save and load a recipe file
+    path = tmp_path / "r.json"
+    assert panel.save_recipe_to(str(path))
+    assert load_recipe(path) == panel.recipe()
+    panel.set_recipe(None)
+    assert len(panel.recipe().steps) == 1
+    assert panel.load_recipe_from(str(path)) and panel.recipe() == load_recipe(path)
+
+
+def test_panel_leaves_out_models_that_are_not_installed(qtbot, panel, tmp_path):
+    notices = []
+    panel.notice.connect(lambda text, kind, ms: notices.append(text))
+    panel.set_recipe(Recipe((RecipeStep("gone-model"), RecipeStep("tiny-x2"))))
+    assert [s.model for s in panel.recipe().steps] == ["tiny-x2"]
+    assert notices and "gone-model" in notices[0]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert not panel.load_recipe_from(str(bad)) and "not valid JSON" in notices[-1]
+
+
+def test_strength_row_never_jumps_and_one_step_options(qtbot, panel):
+    panel.show()
+    panel.select_model("tiny-conv")
+    h = panel.options.height()
+    y_run = panel.run_button.mapTo(panel, panel.run_button.rect().topLeft()).y()
+    panel.select_model("k-deblur")  # the blur controls replace the description
+    qtbot.wait(10)
+    assert panel.options.height() == h
+    assert panel.run_button.mapTo(panel, panel.run_button.rect().topLeft()).y() == y_run
+    panel.select_model("tiny-conv")
+    panel.set_strength(12)
+    o = panel.run_settings().options
+    assert o.strength == 12 and o.device in ("auto", "cpu")
+
+
+def test_step_summary_and_measured_lines(registry):
+    spec = registry.get("tiny-conv")
+    assert step_summary(spec, RecipeStep("tiny-conv", None, 0.5, 0.2)) == (
+        "Denoise · Auto · Amount 50 % · Detail 20 %"
+    )
+    assert step_summary(None, RecipeStep("x")) == "x (missing)"
+    card = {"evaluation": [{"set": "CBSD68", "degrade": "noise=25", "input_psnr": 20.54,
+                            "psnr": 30.89}]}  # fmt: skip
+    s2 = ModelSpec("m", "M", "denoise", 1, "bundled", "", build=lambda o: None, card=card)
+    assert measured_lines(s2) == ["CBSD68, noise 25: 20.5 → 30.9 dB"]
+
+
+# ------------------------------------------------------------------ export dialog
+def test_export_dialog_options_and_memory(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    assert load_export_options(settings) == ExportOptions()
+    dlg = ExportDialog(ExportOptions(), tmp_path / "a_x2.jpg", size=(400, 300), source_bits=16)
+    qtbot.addWidget(dlg)
+    assert not dlg.bits16.isEnabled()  # JPEG is 8-bit
+    dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("tiff"))
+    assert dlg.bits16.isEnabled() and dlg.path().name == "a_x2.tif"
+    assert not dlg.quality_slider.isEnabled()
+    dlg.bits16.setChecked(True)
+    dlg.colour_combo.setCurrentIndex(dlg.colour_combo.findData("display-p3"))
+    dlg.resize_check.setChecked(True)
+    dlg.edge_spin.setValue(200)
+    assert dlg.size_label.text() == "→ 200 × 150"
+    o = dlg.options()
+    assert (o.format, o.bits, o.colour, o.long_edge) == ("tiff", 16, "display-p3", 200)
+    store_export_options(settings, o)
+    assert load_export_options(settings) == o
+    settings.setValue("export/quality", "lots")  # a hand-broken value: its default
+    assert load_export_options(settings) == replace(o, quality=ExportOptions().quality)
+    settings.setValue("export/colour", "cmyk")  # options that do not go together: defaults
+    assert load_export_options(settings) == ExportOptions()
+    assert "sRGB" in dlg.colour_combo.itemText(0)  # "Keep" says what the photo has
+
+
+def test_percent_slider_label_follows(qtbot, panel):
+    panel.detail.slider.setValue(42)
+    assert panel.detail.label.text() == "42 %" and panel.detail.value() == pytest.approx(0.42)
+    panel.detail.set_value(0.1)
+    assert panel.detail.slider.value() == 10 and np.isclose(panel.detail.value(), 0.1)
