@@ -241,7 +241,8 @@ class RayExecutor:
         self._started_ray = True
 
     def pids(self) -> list[int]:
-        """The worker processes' ids (for fault tests)."""
+        """The worker processes' ids (for fault tests); starts the workers when needed."""
+        self.start()
         ray = self._ray
         return [int(h["pid"]) for h in ray.get([a.hello.remote() for a in self._actors])]
 
