@@ -219,18 +219,12 @@ def _output_from_args(args: argparse.Namespace) -> OutputSettings:
     return replace(out, **{k: v for k, v in given.items() if v is not None})
 
 
-def _recipe_suffix(recipe: Recipe, registry) -> tuple[str, RestoreSpec]:
+def _recipe_suffix(recipe: Recipe, registry) -> str:
     """The output name suffix of a run (one model: its own, e.g. ``_denoised``; several:
-    ``_restored``, or ``_xN`` when they enlarge) and the spec that names the run."""
-    from deconv_gui.models.registry import default_suffix
+    ``_restored``, or ``_restored_xN`` when they enlarge)."""
+    from deconv_gui.models.registry import recipe_suffix
 
-    specs = [registry.get(st.model) for st in recipe.steps]
-    if len(specs) == 1:
-        return default_suffix(specs[0].task, specs[0].scale), specs[0]
-    scale = 1
-    for sp in specs:
-        scale *= int(sp.scale)
-    return (f"_restored_x{scale}" if scale > 1 else "_restored"), specs[-1]
+    return recipe_suffix(registry.get(st.model) for st in recipe.steps)
 
 
 class _StopOnSignal:
@@ -276,7 +270,7 @@ def _batch_setup(args: argparse.Namespace):
     registry = _registry()
     recipe = _recipe_from_args(args, registry)
     output = _output_from_args(args)
-    suffix = output.suffix if output.suffix is not None else _recipe_suffix(recipe, registry)[0]
+    suffix = output.suffix if output.suffix is not None else _recipe_suffix(recipe, registry)
     job = JobInfo.of(recipe, registry.get, output, allow_fp16=not args.fp32)
     label = args.preset or recipe.name or ",".join(st.model for st in recipe.steps)
     return registry, recipe, output, job, suffix, label

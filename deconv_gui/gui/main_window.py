@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
             self,
             settings=self.restore_panel.run_settings,
             can_start=lambda: not self.session.is_busy,
+            registry=self.registry,
         )
         self.commands = Actions(self, self._slots())
         self.recent_menu = RecentMenu(self.prefs, lambda p: self.open_paths([p]), self)

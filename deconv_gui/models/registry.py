@@ -26,6 +26,7 @@ __all__ = [
     "StrengthSpec",
     "card_order",
     "default_suffix",
+    "recipe_suffix",
 ]
 
 TASKS = ("denoise", "upscale", "deblur", "jpeg", "raw-denoise", "restore")
@@ -41,6 +42,18 @@ _TASK_SUFFIX = {
 def default_suffix(task: str, scale: int) -> str:
     """File-name suffix for a result: ``_denoised``, ``_x4``, ``_deblurred``, ``_restored``."""
     return _TASK_SUFFIX.get(task, "_restored").format(scale=scale)
+
+
+def recipe_suffix(specs: Iterable[ModelSpec]) -> str:
+    """The suffix for a run of these models in a row: one model's own (`default_suffix`);
+    several: ``_restored``, or ``_restored_xN`` when together they enlarge N times."""
+    specs = list(specs)
+    if len(specs) == 1:
+        return default_suffix(specs[0].task, specs[0].scale)
+    scale = 1
+    for sp in specs:
+        scale *= int(sp.scale)
+    return f"_restored_x{scale}" if scale > 1 else "_restored"
 
 
 KINDS = ("bundled", "classical", "imported", "finetuned")
