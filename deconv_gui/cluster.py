@@ -267,10 +267,12 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ running
     def __call__(self, tasks: Sequence[PlannedFile]) -> Generator[FileProgress, None, RunSummary]:
-        self.start()
-        ray = self._ray
         start = time.monotonic()
         summary = RunSummary()
+        if not tasks:  # nothing to do: no cluster to start
+            return summary
+        self.start()
+        ray = self._ray
         total = len(tasks)
         queue = collections.deque(enumerate(tasks))
         pending: dict[Any, tuple[int, int]] = {}  # result ref -> (file index, worker)
