@@ -228,8 +228,9 @@ def _recipe_suffix(recipe: Recipe, registry) -> str:
 
 
 class _StopOnSignal:
-    """Ctrl+C (or SIGTERM) once: stop after the current tile, cleanly (no partial output;
-    the manifest says what to redo); twice: stop at once."""
+    """Ctrl+C (or SIGTERM) once: stop at the next tile, cleanly (no partial output; the
+    manifest has the photo in progress as started, so the next run redoes it); twice: stop
+    at once."""
 
     def __init__(self) -> None:
         self.stopped = False
@@ -242,7 +243,10 @@ class _StopOnSignal:
         if self.stopped:
             raise KeyboardInterrupt
         self.stopped = True
-        print("stopping after the current tile (again to stop at once)...", file=sys.stderr)
+        print(
+            "stopping: a photo in progress is left for the next run (again: stop at once)",
+            file=sys.stderr,
+        )
 
     def __enter__(self) -> _StopOnSignal:
         import signal
@@ -367,9 +371,6 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from deconv_gui.progress import BatchReporter
 
     registry, recipe, output, job, suffix, label = _batch_setup(args)
-    for name, value in (("--settle", args.settle), ("--interval", args.interval)):
-        if not value >= 0 or (name == "--interval" and value == 0):
-            raise DeconvError(f"{name} must be above 0 seconds, got {value:g}")
     folders = [Path(f).absolute() if args.cluster else Path(f) for f in args.folders]
     out_dir = Path(args.output).absolute() if args.cluster else Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():

@@ -152,7 +152,11 @@ class JobInfo:
 
     @property
     def key(self) -> str:
-        text = json.dumps(self.describe(), sort_keys=True, default=str)
+        """A digest of `describe` without the recipe's name (a renamed preset with the same
+        steps is the same job)."""
+        what = self.describe()
+        what["recipe"] = what["recipe"]["steps"]
+        text = json.dumps(what, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -275,7 +279,7 @@ def run_batch(
     start = time.monotonic()
     if manifest is not None:
         manifest.add_job(job.key, job.describe())
-        remove_stale_temporaries(t.output for t in plan.todo)
+        remove_stale_temporaries(t.output for t in [*plan.todo, *(t for t, _ in plan.done)])
     blocked = [*plan.refused, *plan.kept]
     base = len(blocked)
     total = base + len(plan.todo)
@@ -299,6 +303,8 @@ def run_batch(
             yield replace(ev, index=ev.index + base, total=total)
     finally:
         run.close()
+    if manifest is not None and not part.cancelled:  # e.g. a Ray worker killed mid-write
+        remove_stale_temporaries(t.output for t in plan.todo)
     summary.done = part.done
     summary.failed += part.failed
     summary.skipped += part.skipped + [(t.source, DONE_BEFORE) for t, _ in plan.done]

@@ -6,7 +6,7 @@ and fsynced one at a time, never rewritten. Two kinds of line:
 - a *job* line, once per distinct job: its key, the recipe, each model's version, the
   options and the output settings (what shaped the results);
 - a *file* line per event of one photo: its input path, size and mtime, the job key, the
-  output path, and ``status``: ``started`` (written before any work), ``done`` (with the
+  output path (relative to the output folder, which can be moved), and ``status``: ``started`` (written before any work), ``done`` (with the
   output's size) or ``failed`` (with the one-line reason).
 
 The latest file line of an input is its state. A rerun skips an input whose latest line is
@@ -32,7 +32,7 @@ import re
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -152,7 +152,7 @@ class Manifest:
     """
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
-        self.folder = Path(folder)
+        self.folder = Path(os.path.abspath(folder))
         self.path = self.folder / MANIFEST_DIR / MANIFEST_NAME
         self.damaged = 0
         self._latest: dict[str, FileRecord] = {}
@@ -210,7 +210,9 @@ class Manifest:
             try:
                 data = json.loads(line)
                 if data.get("kind") == "file":
-                    self._remember(FileRecord.from_json(data))
+                    record = FileRecord.from_json(data)
+                    where = self.folder / record.output  # stored relative
+                    self._remember(replace(record, output=str(where)))
                 elif data.get("kind") == "job":
                     self._jobs[str(data["job"])] = data
             except (ValueError, KeyError, TypeError, AttributeError):
@@ -272,8 +274,18 @@ class Manifest:
     def add(self, record: FileRecord) -> None:
         if record.status not in STATUSES:
             raise ValueError(f"unknown status {record.status!r}")
-        self._append(record.to_json())
+        data = record.to_json()
+        data["output"] = self._relative(record.output)
+        self._append(data)
         self._remember(record)
+
+    def _relative(self, output: str) -> str:
+        """An output below the manifest's folder is stored relative to it, so the folder can
+        be moved (or mounted elsewhere) and still resume."""
+        try:
+            return Path(os.path.abspath(output)).relative_to(self.folder).as_posix()
+        except ValueError:
+            return str(output)
 
     def _remember(self, record: FileRecord) -> None:
         self._latest[path_key(record.input)] = record

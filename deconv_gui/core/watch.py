@@ -16,6 +16,7 @@ pulling, or ``stop()`` returning True); it returns the `RunSummary` of the whole
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
@@ -75,7 +76,7 @@ def watch_folders(
     for folder in folders:
         if not Path(folder).expanduser().is_dir():
             raise DeconvError(f"not a folder to watch: {folder}")
-    if settle < 0 or interval <= 0:
+    if not (math.isfinite(settle) and math.isfinite(interval)) or settle < 0 or interval <= 0:
         raise DeconvError("the settle time must be 0 or more and the poll interval above 0")
     total = RunSummary()
     start = clock()

@@ -231,3 +231,23 @@ def test_bit_depth_and_format_from_the_output_settings(tmp_path: Path) -> None:
         assert im.format == "JPEG"
     stamp = file_stamp(summary.done[0][1])
     assert stamp is not None and stamp.size > 0
+
+
+def test_a_moved_output_folder_still_resumes(tmp_path: Path) -> None:
+    photos = [png(tmp_path / "in" / f"{i}.png", 30 + 20 * i) for i in range(2)]
+    summary, _ = _run(photos, tmp_path / "out", Invert())
+    assert len(summary.done) == 2
+    assert _lines(tmp_path / "out")[-1]["output"] == "1_inv.png"  # stored relative
+    (tmp_path / "out").rename(tmp_path / "moved")
+    summary, _ = _run(photos, tmp_path / "moved", Invert())
+    assert not summary.done and len(summary.skipped) == 2
+
+
+def test_the_job_key_follows_the_steps_not_the_name() -> None:
+    spec = Invert()
+    a = JobInfo.of(Recipe.single("invert"), lambda _id: spec)
+    named = JobInfo.of(Recipe(a.recipe.steps, "my preset"), lambda _id: spec)
+    stronger = JobInfo.of(Recipe.single("invert", strength=3), lambda _id: spec)
+    assert a.key == named.key != stronger.key
+    assert a.key != JobInfo.of(a.recipe, lambda _id: spec, allow_fp16=False).key
+    assert named.describe()["recipe"]["name"] == "my preset"
