@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from deconv_gui.bench import bench_photo
+from deconv_gui.core.devices import CPU_BF16_ENV, cpu_bf16_is_fast
 from deconv_gui.core.image import ImageMeta
 from deconv_gui.core.io import load_image, save_image
 
@@ -265,6 +266,10 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-batch"))
     ap.add_argument("--skip-cluster", action="store_true")
     args = ap.parse_args()
+    # one precision for every run (the app's choice here, decided once: under load the
+    # per-process 20 ms probe could decide differently from one run to the next)
+    bf16 = os.environ.setdefault(CPU_BF16_ENV, "1" if cpu_bf16_is_fast() else "0")
+    print(f"{CPU_BF16_ENV}={bf16}", file=sys.stderr)
 
     if args.count:
         photos = args.work / f"in-{args.count}-{args.min_mp:g}-{args.max_mp:g}"

@@ -120,6 +120,7 @@ def _check_args(args: argparse.Namespace) -> None:
         "limit": v.check_at_least_one,
         "max_pixels": v.check_at_least_one,
         "steps": v.check_at_least_one,
+        "workers": v.check_at_least_one,
         "strength": v.check_finite,
     }
     for attr, check in checks.items():

@@ -17,6 +17,7 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from deconv_gui.core.batch import DONE_BEFORE
 from deconv_gui.core.pipeline import FileProgress, RunSummary
 
 if TYPE_CHECKING:
@@ -200,7 +201,7 @@ class BatchReporter:
 
     def summary(self, summary: RunSummary, *, out_dir: Path | None = None) -> None:
         """After the run: counts, time, where the results are."""
-        done_before = sum(1 for _, why in summary.skipped if why.startswith("done before"))
+        done_before = sum(1 for _, why in summary.skipped if why == DONE_BEFORE)
         if self.json_lines:
             self._json(
                 "summary",

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from deconv_gui.core.batch import (
+    DONE_BEFORE,
     BatchPlan,
     Execute,
     JobInfo,
@@ -501,7 +502,7 @@ class BatchDialog(QDialog):
 
 def summary_text(summary: BatchSummary) -> str:
     """The dialog's closing line (failures are listed above it, once)."""
-    done_before = sum(1 for _, why in summary.skipped if why.startswith("done before"))
+    done_before = sum(1 for _, why in summary.skipped if why == DONE_BEFORE)
     kept = len(summary.skipped) - done_before
     parts = [f"{len(summary.done)} saved"]
     if summary.failed:
