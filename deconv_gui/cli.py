@@ -323,7 +323,7 @@ def _start_cluster(execute, reporter) -> None:
 def cmd_restore(args: argparse.Namespace) -> int:
     from contextlib import ExitStack
 
-    from deconv_gui.core.batch import plan_batch, run_batch
+    from deconv_gui.core.batch import plan_batch, run_batch, without_outputs
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.manifest import Manifest
     from deconv_gui.progress import BatchReporter
@@ -340,6 +340,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not files:
         raise DeconvError("no input images")
     many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
+    if many and args.output:  # not the results of earlier runs in an output folder inside
+        files = without_outputs(files, Path(args.output))
     tasks, out_dir = _outputs(files, suffix, args.output, many, output.format)
     if args.cluster:  # workers elsewhere see the same paths, not this directory
         from deconv_gui.core.naming import PlannedFile

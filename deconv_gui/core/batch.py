@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from deconv_gui.core.image import Photo
+from deconv_gui.core.inputs import InputFile
 from deconv_gui.core.io import WRITE_EXTENSIONS, load_image
 from deconv_gui.core.manifest import (
     FileRecord,
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchPlan",
+    "without_outputs",
     "Execute",
     "JobInfo",
     "OutputSettings",
@@ -64,6 +67,8 @@ __all__ = [
 #: Runs planned files and reports them as `restore_files` does: a `FileProgress` when a
 #: photo starts (``tile`` None, not ``finished``), after tiles, and when it ends.
 Execute = Callable[[Sequence["PlannedFile"]], Generator[FileProgress, None, RunSummary]]
+
+_F = TypeVar("_F", bound=InputFile | Path)
 
 DONE_BEFORE = "done before (see the output folder's manifest)"
 
@@ -216,6 +221,20 @@ def _is_done(task: PlannedFile, record: FileRecord, job: JobInfo) -> bool:
         return False
     out = file_stamp(task.output)
     return out is not None and out.size == record.output_size
+
+
+def without_outputs(files: Sequence[_F], out_dir: Path | None) -> list[_F]:
+    """``files`` less the photos a folder listing found inside ``out_dir`` (the results of
+    earlier runs, when the output folder is inside an input folder); photos given one by
+    one are kept."""
+    if out_dir is None:
+        return list(files)
+    inside = os.path.join(path_key(out_dir), "")
+    return [
+        f
+        for f in files
+        if not isinstance(f, InputFile) or f.root is None or not path_key(f.path).startswith(inside)
+    ]
 
 
 def plan_batch(

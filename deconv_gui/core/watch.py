@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deconv_gui.core.batch import plan_batch, run_batch
+from deconv_gui.core.batch import plan_batch, run_batch, without_outputs
 from deconv_gui.core.inputs import expand_inputs
 from deconv_gui.core.manifest import Manifest, Stamp, file_stamp, path_key
 from deconv_gui.core.naming import plan_outputs
@@ -89,7 +89,7 @@ def watch_folders(
             found = expand_inputs(folders, recursive=recursive, include=include, exclude=exclude)
             ready = []
             present = set()
-            for item in found.files:
+            for item in without_outputs(found.files, Path(out_dir)):
                 stamp = file_stamp(item.path)
                 if stamp is None:
                     continue

@@ -51,6 +51,7 @@ from deconv_gui.core.batch import (
     OutputSettings,
     plan_batch,
     run_batch,
+    without_outputs,
 )
 from deconv_gui.core.inputs import InputFile, expand_inputs
 from deconv_gui.core.manifest import Manifest
@@ -126,7 +127,7 @@ def batch_job(
                 overwrite=overwrite,
             )
         )
-    tasks = plan_outputs(files, suffix=suffix, out_dir=out_dir, ext=ext)
+    tasks = plan_outputs(without_outputs(files, out_dir), suffix=suffix, out_dir=out_dir, ext=ext)
     manifest = Manifest.open(out_dir) if out_dir is not None else None
     try:
         plan = plan_batch(

@@ -161,3 +161,24 @@ def test_cluster_without_ray_is_one_line(
     )
     assert main([*args, "--workers", "2"]) == 1
     assert "--workers goes with --cluster" in capsys.readouterr().err
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "shoot"
+    _photo(src / "a.png")
+    _photo(src / "day" / "b.png", seed=1)
+    args = ["restore", str(src), "-r", "--model", "lanczos-x2", "-o", str(src / "x2"), "--json"]
+    assert main(args) == 0
+    assert _events(capsys.readouterr().out)[0]["todo"] == 2
+    assert main(args) == 0  # the results in shoot/x2 are not inputs of the rerun
+    assert _events(capsys.readouterr().out)[0] == {
+        "event": "plan",
+        "total": 2,
+        "todo": 0,
+        "done_before": 2,
+        "existing": 0,
+        "out_dir": str(src / "x2"),
+    }
+    assert _results(src / "x2") == ["a_x2.png", "day/b_x2.png"]

@@ -33,7 +33,14 @@ def _png_bytes(value: int, size: tuple[int, int] = (30, 20)) -> bytes:
     return buf.getvalue()
 
 
-def _watch(inbox: Path, out: Path, script: dict[int, object], polls: int, settle: float = 2.0):
+def _watch(
+    inbox: Path,
+    out: Path,
+    script: dict[int, object],
+    polls: int,
+    settle: float = 2.0,
+    recursive: bool = False,
+):
     """Run a watch on a fake clock: one poll per second; ``script[n]()`` runs after poll n."""
     spec = Invert()
     job = JobInfo.of(Recipe.single("invert"), lambda _id: spec)
@@ -61,6 +68,7 @@ def _watch(inbox: Path, out: Path, script: dict[int, object], polls: int, settle
         job,
         local_executor(work),
         suffix="_inv",
+        recursive=recursive,
         settle=settle,
         interval=1.0,
         stop=lambda: len(statuses) >= polls,
@@ -97,6 +105,14 @@ def test_photos_are_taken_once_they_stop_changing(tmp_path: Path) -> None:
     # a new watch on the same folder: everything is done before
     summary, _, done_at = _watch(inbox, out, {}, polls=4)
     assert not summary.done and not done_at and len(summary.skipped) == 2
+
+
+def test_an_output_folder_inside_the_watched_one_is_not_watched(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(_png_bytes(40))
+    summary, _, done_at = _watch(inbox, inbox / "out", {}, polls=8, recursive=True)
+    assert done_at == [("a.png", 2)] and (inbox / "out" / "a_inv.png").is_file()
 
 
 def test_watch_needs_folders(tmp_path: Path) -> None:
