@@ -13,8 +13,9 @@ Gaussian noise sigma 15; seeded):
    with ``--cluster local --workers 1`` and ``--workers 2`` (Ray's start-up timed apart),
    then the plain command again on its finished output folder (the resume);
 2. overhead: ``--overhead-count`` tiny photos (96x64), where the model's time is nothing,
-   so the difference between the plain and the cluster runs is the cost per file of the
-   Ray path; and the resume of that finished run;
+   each run with ``--threads 1`` (each worker too), so the difference between the plain run
+   and one worker is the cost per file of the Ray path; and the resume of that finished
+   run;
 3. faults, on ``--fault-count`` photos of 0.5-1 MP: one Ray worker killed (SIGKILL) after
    2 photos (the run goes on), and the whole CLI killed (SIGKILL) after a third of the
    photos, each followed by the same command again. Outputs are counted after each step:
@@ -184,10 +185,16 @@ def table(runs: list[Run], megapixels: float, count: int) -> None:
 
 
 def throughput(
-    name: str, photos: Path, megapixels: float, count: int, args: argparse.Namespace
+    name: str,
+    photos: Path,
+    megapixels: float,
+    count: int,
+    args: argparse.Namespace,
+    extra: tuple[str, ...] = (),
 ) -> list[Run]:
-    """Plain, 1 and 2 Ray workers, then the resume of the plain run."""
-    model = ["--model", args.model]
+    """Plain, 1 and 2 Ray workers, then the resume of the plain run (``extra``: more
+    options for every run)."""
+    model = ["--model", args.model, *extra]
     plain_out = fresh(args.work / f"{name}-plain")
     runs = [restore("plain", [str(photos), "-o", str(plain_out), *model])]
     if not args.skip_cluster:
@@ -198,7 +205,7 @@ def throughput(
     runs.append(restore("resume (the finished plain run)", [str(photos), "-o", str(plain_out), *model]))  # fmt: skip
     print()
     print(f"{count} photos, {megapixels:.1f} MP in all, model {args.model}, "
-          f"{os.cpu_count()} CPU cores:")  # fmt: skip
+          f"{os.cpu_count()} CPU cores {' '.join(extra)}:")  # fmt: skip
     print()
     table(runs, megapixels, count)
     if not args.skip_cluster and runs[1].processing and runs[2].processing:
@@ -287,7 +294,8 @@ def main() -> int:
     if args.overhead_count:
         tiny = args.work / f"tiny-{args.overhead_count}"
         mp = make_photos(tiny, args.overhead_count, 96 * 64 / 1e6, 96 * 64 / 1e6)
-        throughput("tiny", tiny, mp, args.overhead_count, args)
+        # one thread each, so that plain and one worker do the same work
+        throughput("tiny", tiny, mp, args.overhead_count, args, ("--threads", "1"))
     if args.fault_count:
         faults(args)
     return 0

@@ -297,6 +297,7 @@ def _executor(args, stack, registry, recipe, job, stop):
                 tile_size=args.tile,
                 max_pixels=args.max_pixels,
                 workers=args.workers,
+                threads=args.threads,
                 cancel=stop,
             )
         )

@@ -141,7 +141,8 @@ class RayExecutor:
     """Runs a batch's files on Ray workers (see the module doc); a context manager.
 
     ``address``: ``local``, ``ray://HOST:PORT``, ``HOST:PORT`` or ``auto``. ``workers``: how
-    many (default: one per GPU, else one per node). The first call connects and starts the
+    many (default: one per GPU, else one per node); ``threads``: CPU threads of each (default:
+    the CPUs Ray gives it). The first call connects and starts the
     workers; `close` stops them (and the local cluster when this executor started it).
     Calling the executor with planned files yields `FileProgress` when a file is sent and
     when it is back, and returns a `RunSummary`; ``cancel()`` returning True stops sending
@@ -157,10 +158,12 @@ class RayExecutor:
         tile_size: int | None = None,
         max_pixels: int = 250_000_000,
         workers: int | None = None,
+        threads: int | None = None,
         cancel: Callable[[], bool] | None = None,
     ) -> None:
         if workers is not None and workers < 1:
             raise DeconvError("--workers must be at least 1")
+        self.threads = threads
         self.address = address
         self.job = job
         self.options = options
@@ -206,7 +209,7 @@ class RayExecutor:
                 self.max_pixels,
                 out.quality,
                 out.bit_depth,
-                cpus_each,
+                self.threads or cpus_each,
             )
             for _ in range(count)
         ]
