@@ -53,8 +53,8 @@ if TYPE_CHECKING:
     from deconv_gui.core.tiling import TileProgress
 
 __all__ = [
+    "DONE_BEFORE",
     "BatchPlan",
-    "without_outputs",
     "Execute",
     "JobInfo",
     "OutputSettings",
@@ -62,6 +62,7 @@ __all__ = [
     "photo_work",
     "plan_batch",
     "run_batch",
+    "without_outputs",
 ]
 
 #: Runs planned files and reports them as `restore_files` does: a `FileProgress` when a
