@@ -59,7 +59,7 @@ def cmd_run(args: list[str]) -> int:
 
 
 def cmd_test(args: list[str]) -> int:
-    ensure_env("[dev]")
+    ensure_env("[dev,cluster]")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     py = str(_bin("python"))
     steps = [

@@ -26,14 +26,16 @@ from deconv_gui import __version__
 from deconv_gui.errors import DeconvError, ImageWriteError
 
 if TYPE_CHECKING:
+    from deconv_gui.core.batch import OutputSettings
     from deconv_gui.core.inputs import InputFile
     from deconv_gui.core.naming import PlannedFile
-    from deconv_gui.core.pipeline import FileProgress
     from deconv_gui.core.recipe import Recipe
     from deconv_gui.core.spec import RestoreSpec
 
 SUBCOMMANDS = (
     "restore",
+    "watch",
+    "presets",
     "analyze",
     "models",
     "metrics",
@@ -72,40 +74,6 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-class ProgressBar:
-    """A one-line text progress bar on stderr (quiet when stderr is not a terminal)."""
-
-    def __init__(self, label: str, stream=None) -> None:
-        self.label = label
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.start = time.perf_counter()
-        self._last_line = ""
-
-    def update(self, done: int, total: int) -> None:
-        frac = done / total if total else 1.0
-        width = 28
-        filled = int(round(frac * width))
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        line = (
-            f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles"
-            f"  {elapsed:5.1f}s  ETA {eta:5.1f}s"
-        )
-        if self.tty:
-            self.stream.write("\r" + line)
-            self.stream.flush()
-        self._last_line = line
-
-    def finish(self, note: str = "") -> None:
-        elapsed = time.perf_counter() - self.start
-        msg = f"{self.label}: done in {elapsed:.1f}s{(' ' + note) if note else ''}"
-        if self.tty:
-            self.stream.write("\r" + " " * len(self._last_line) + "\r")
-        self.stream.write(msg + "\n")
-        self.stream.flush()
-
-
 def _registry():
     from deconv_gui.models.catalog import default_registry
 
@@ -113,23 +81,28 @@ def _registry():
 
 
 def _outputs(
-    files: list[Path | InputFile], suffix: str, output: str | None, many: bool
-) -> list[PlannedFile]:
-    """Where each result goes (named with ``suffix``): next to its original, into the
-    folder ``output`` (several inputs, an existing folder or a trailing slash) or, for one
-    input, to the file ``output``."""
+    files: list[Path | InputFile],
+    suffix: str,
+    output: str | None,
+    many: bool,
+    ext: str | None = None,
+) -> tuple[list[PlannedFile], Path | None]:
+    """Where each result goes (named with ``suffix``, extension ``ext`` or the input's):
+    next to its original, into the folder ``output`` (several inputs, an existing folder or
+    a trailing slash) or, for one input, to the file ``output``. Also returns the output
+    folder (where the manifest goes), None when there is none."""
     from deconv_gui.core.inputs import InputFile
     from deconv_gui.core.naming import PlannedFile, plan_outputs
 
     if output is None:
-        return plan_outputs(files, suffix=suffix)
+        return plan_outputs(files, suffix=suffix, ext=ext), None
     out = Path(output)
     if many or out.is_dir() or output.endswith(("/", os.sep)):
         if out.exists() and not out.is_dir():
             raise ImageWriteError(f"output {out} is a file, but several inputs need a folder")
-        return plan_outputs(files, suffix=suffix, out_dir=out)
+        return plan_outputs(files, suffix=suffix, out_dir=out, ext=ext), out
     (only,) = files
-    return [PlannedFile(only.path if isinstance(only, InputFile) else only, out)]
+    return [PlannedFile(only.path if isinstance(only, InputFile) else only, out)], None
 
 
 def _load_options(args: argparse.Namespace):
@@ -164,6 +137,7 @@ def _check_args(args: argparse.Namespace) -> None:
         "limit": v.check_at_least_one,
         "max_pixels": v.check_at_least_one,
         "steps": v.check_at_least_one,
+        "workers": v.check_at_least_one,
         "strength": v.check_finite,
     }
     for attr, check in checks.items():
@@ -193,18 +167,21 @@ def _percent(value: float | None, what: str, default: float) -> float:
 
 
 def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
-    """The recipe a ``restore`` runs: ``--recipe FILE``, or ``--model a[,b...]`` with
-    ``--strength/--amount/--detail/--kernel`` (for every step). Each step's model must
-    exist and its strength fit the model's range."""
+    """The recipe a ``restore`` runs: ``--recipe FILE``, ``--preset NAME``, or ``--model
+    a[,b...]`` with ``--strength/--amount/--detail/--kernel`` (for every step); ``--amount``
+    and ``--detail`` also replace those of a recipe's or preset's steps. Each step's model
+    must exist and its strength fit the model's range."""
     from deconv_gui.core.recipe import Recipe, load_recipe
     from deconv_gui.core.validate import check_strength
 
     amount = _percent(args.amount, "--amount", 1.0)
     detail = _percent(args.detail, "--detail", 0.0)
-    if args.recipe:
+    preset = getattr(args, "preset", None)
+    if args.recipe or preset:
         if args.strength is not None or args.kernel:
-            raise DeconvError("--strength and --kernel go into the recipe's steps")
-        recipe = load_recipe(args.recipe)
+            what = "recipe" if args.recipe else "preset"
+            raise DeconvError(f"--strength and --kernel go into the {what}'s steps")
+        recipe = load_recipe(args.recipe) if args.recipe else _load_preset(preset).recipe
         if args.amount is not None or args.detail is not None:
             from dataclasses import replace
 
@@ -236,30 +213,143 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
     return recipe
 
 
-def _recipe_suffix(recipe: Recipe, registry) -> tuple[str, RestoreSpec]:
-    """The output name suffix of a run (`models.registry.recipe_suffix`) and the spec that
-    names the run."""
+def _load_preset(name: str):
+    from deconv_gui.core.presets import load_preset
+
+    return load_preset(name)
+
+
+def _output_from_args(args: argparse.Namespace) -> OutputSettings:
+    """How results are written: the preset's settings (``--preset``) or the defaults, each
+    replaced by ``--format``, ``--quality``, ``--bit-depth`` and ``--suffix`` when given."""
+    from dataclasses import replace
+
+    from deconv_gui.core.batch import OutputSettings
+
+    preset = getattr(args, "preset", None)
+    out = _load_preset(preset).output if preset else OutputSettings()
+    given = {
+        "format": args.format,
+        "quality": args.quality,
+        "bit_depth": args.bit_depth,
+        "suffix": args.suffix,
+    }
+    return replace(out, **{k: v for k, v in given.items() if v is not None})
+
+
+def _recipe_suffix(recipe: Recipe, registry) -> str:
+    """The output name suffix of a run (one model: its own, e.g. ``_denoised``; several:
+    ``_restored``, or ``_restored_xN`` when they enlarge)."""
     from deconv_gui.models.registry import recipe_suffix
 
-    specs = [registry.get(st.model) for st in recipe.steps]
-    return recipe_suffix(specs), specs[-1]
+    return recipe_suffix(registry.get(st.model) for st in recipe.steps)
+
+
+class _StopOnSignal:
+    """Ctrl+C (or SIGTERM) once: stop at the next tile, cleanly (no partial output; the
+    manifest has the photo in progress as started, so the next run redoes it); twice: stop
+    at once."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._old: dict[int, Any] = {}
+
+    def __call__(self) -> bool:
+        return self.stopped
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.stopped:
+            raise KeyboardInterrupt
+        self.stopped = True
+        print(
+            "stopping: a photo in progress is left for the next run (again: stop at once)",
+            file=sys.stderr,
+        )
+
+    def __enter__(self) -> _StopOnSignal:
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _batch_setup(args: argparse.Namespace):
+    """What ``restore`` and ``watch`` share: the registry, the recipe, the output settings,
+    the job (what the manifest records), the name suffix and a label for messages."""
+    from deconv_gui.core.batch import JobInfo
+
+    if getattr(args, "workers", None) is not None and not args.cluster:
+        raise DeconvError("--workers goes with --cluster")
+    registry = _registry()
+    recipe = _recipe_from_args(args, registry)
+    output = _output_from_args(args)
+    suffix = output.suffix if output.suffix is not None else _recipe_suffix(recipe, registry)
+    job = JobInfo.of(recipe, registry.get, output, allow_fp16=not args.fp32)
+    label = args.preset or recipe.name or ",".join(st.model for st in recipe.steps)
+    return registry, recipe, output, job, suffix, label
+
+
+def _executor(args, stack, registry, recipe, job, stop):
+    """The local executor, or with ``--cluster`` a Ray one (closed with ``stack``)."""
+    from deconv_gui.core.batch import local_executor, photo_work
+
+    base = _load_options(args)
+    if args.cluster:
+        from deconv_gui.cluster import RayExecutor
+
+        return stack.enter_context(
+            RayExecutor(
+                args.cluster,
+                job,
+                base,
+                tile_size=args.tile,
+                max_pixels=args.max_pixels,
+                workers=args.workers,
+                threads=args.threads,
+                cancel=stop,
+            )
+        )
+    from functools import partial
+
+    from deconv_gui.core.io import load_image
+
+    _apply_threads(args)
+    work = photo_work(
+        recipe, registry.get, base, tile_size=args.tile, bit_depth=job.output.bit_depth
+    )
+    load = partial(load_image, max_pixels=args.max_pixels)
+    return local_executor(work, load=load, quality=job.output.quality, cancel=stop)
+
+
+def _start_cluster(execute, reporter) -> None:
+    from deconv_gui.cluster import RayExecutor
+
+    if isinstance(execute, RayExecutor):
+        info = execute.start()
+        reporter.note("cluster", info.text(), workers=info.workers, nodes=info.nodes)
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from functools import partial
+    from contextlib import ExitStack
 
+    from deconv_gui.core.batch import plan_batch, run_batch, without_outputs
     from deconv_gui.core.inputs import expand_inputs
-    from deconv_gui.core.io import load_image
-    from deconv_gui.core.pipeline import restore_files
-    from deconv_gui.core.recipe import recipe_job
-    from deconv_gui.core.tiling import run_to_end
+    from deconv_gui.core.manifest import Manifest
+    from deconv_gui.progress import BatchReporter
 
-    registry = _registry()
-    recipe = _recipe_from_args(args, registry)
-    suffix, _ = _recipe_suffix(recipe, registry)
-    label = recipe.name or ",".join(st.model for st in recipe.steps)
-    _apply_threads(args)
-    found = expand_inputs(args.inputs, recursive=args.recursive)
+    registry, recipe, output, job, suffix, label = _batch_setup(args)
+    found = expand_inputs(
+        args.inputs, recursive=args.recursive, include=args.include, exclude=args.exclude
+    )
     for skipped in found.skipped:
         print(f"warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
     for folder in found.empty_folders:
@@ -268,34 +358,111 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not files:
         raise DeconvError("no input images")
     many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
-    tasks = _outputs(files, suffix, args.output, many)
-    base = _load_options(args)
-    run = restore_files(
-        tasks,
-        recipe_job(recipe, registry.get, base, tile_size=args.tile),
-        overwrite=args.overwrite,
-        load=partial(load_image, max_pixels=args.max_pixels),
-    )
-    bar: ProgressBar | None = None
+    if many and args.output:  # not the results of earlier runs in an output folder inside
+        files = without_outputs(files, Path(args.output))
+    tasks, out_dir = _outputs(files, suffix, args.output, many, output.format)
+    if args.cluster:  # workers elsewhere see the same paths, not this directory
+        from deconv_gui.core.naming import PlannedFile
 
-    def show(p: FileProgress) -> None:
-        nonlocal bar
-        if not p.finished:
-            if bar is None:
-                bar = ProgressBar(f"{p.path.name} [{label}]")
-            if p.tiles_total:
-                bar.update(p.tiles_done, p.tiles_total)
-            return
-        if p.output is not None:
-            (bar or ProgressBar(p.path.name)).finish(f"-> {p.output}")
-        else:
-            print(f"error: {p.path}: {p.error}", file=sys.stderr)
-        bar = None
-
-    summary = run_to_end(run, show)
+        tasks = [PlannedFile(t.source.absolute(), t.output.absolute()) for t in tasks]
+    with ExitStack() as stack:
+        manifest = stack.enter_context(Manifest.open(out_dir)) if out_dir is not None else None
+        plan = plan_batch(tasks, manifest, job, force=args.force, overwrite=args.overwrite)
+        stop = stack.enter_context(_StopOnSignal())
+        execute = _executor(args, stack, registry, recipe, job, stop)
+        reporter = stack.enter_context(BatchReporter(label, json_lines=args.json))
+        reporter.plan(plan, out_dir)
+        if plan.todo:
+            _start_cluster(execute, reporter)
+        summary = reporter.drive(run_batch(plan, execute, manifest=manifest, job=job))
+        reporter.summary(summary, out_dir=out_dir)
+    if summary.cancelled:
+        return 130
     if summary.failed:
-        print(f"{len(summary.failed)} of {len(tasks)} file(s) failed", file=sys.stderr)
+        if not args.json:
+            print(f"{len(summary.failed)} of {len(tasks)} file(s) failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack
+
+    from deconv_gui.core.watch import watch_folders
+    from deconv_gui.progress import BatchReporter
+
+    registry, recipe, output, job, suffix, label = _batch_setup(args)
+    folders = [Path(f).absolute() if args.cluster else Path(f) for f in args.folders]
+    out_dir = Path(args.output).absolute() if args.cluster else Path(args.output)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ImageWriteError(f"output {out_dir} is a file, not a folder")
+    with ExitStack() as stack:
+        stop = stack.enter_context(_StopOnSignal())
+        execute = _executor(args, stack, registry, recipe, job, stop)
+        reporter = stack.enter_context(BatchReporter(label, json_lines=args.json))
+        _start_cluster(execute, reporter)
+        if not args.json:
+            where = ", ".join(str(f) for f in folders)
+            reporter.note("watch", f"watching {where} -> {out_dir} (Ctrl+C stops)")
+        run = watch_folders(
+            folders,
+            out_dir,
+            job,
+            execute,
+            suffix=suffix,
+            ext=output.format,
+            recursive=args.recursive,
+            include=args.include,
+            exclude=args.exclude,
+            settle=args.settle,
+            interval=args.interval,
+            force=args.force,
+            overwrite=args.overwrite,
+            stop=stop,
+        )
+        summary = reporter.drive(run)
+        reporter.summary(summary, out_dir=out_dir)
+    return 1 if summary.failed else 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from deconv_gui.core import presets as ps
+
+    action = args.action
+    if action == "save":
+        registry = _registry()
+        preset = ps.Preset(
+            ps.check_preset_name(args.name),
+            _recipe_from_args(args, registry),
+            _output_from_args(args),
+        )
+        existed = (ps.presets_dir() / f"{preset.name}.json").exists()
+        path = ps.save_preset(preset)
+        print(f"{'replaced' if existed else 'saved'} preset {preset.name!r} ({path})")
+        return 0
+    if action == "remove":
+        ps.remove_preset(args.name)
+        print(f"removed preset {args.name!r}")
+        return 0
+    if action == "show":
+        _print_json(ps.load_preset(args.name).to_json())
+        return 0
+    found, problems = ps.list_presets()
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
+    if args.json:
+        _print_json([p.to_json() for p in found])
+        return 0
+    if not found:
+        print("no presets (save one: deconv-gui presets save NAME --model ID ...)")
+    width = max((len(p.name) for p in found), default=0)
+    for p in found:
+        steps = ", ".join(st.model for st in p.recipe.steps)
+        out = p.output
+        extra = [x for x in (out.format, out.suffix and f"suffix {out.suffix}") if x]
+        if out.bit_depth:
+            extra.append(f"{out.bit_depth}-bit")
+        print(f"{p.name:<{width}}  {steps}{'  (' + ', '.join(extra) + ')' if extra else ''}")
     return 0
 
 
@@ -590,42 +757,133 @@ def build_parser() -> argparse.ArgumentParser:
             help="always float32 (no float16 on GPUs / bfloat16 on CPUs for models that allow it)",
         )
 
+    def recipe_opts(p: argparse.ArgumentParser, *, preset: bool = True) -> None:
+        which = p.add_mutually_exclusive_group(required=True)
+        which.add_argument(
+            "--model", metavar="ID[,ID...]", help="a model, or several run in order (a,b,c)"
+        )
+        which.add_argument("--recipe", metavar="FILE", help="a recipe (JSON) of steps to run")
+        if preset:
+            which.add_argument(
+                "--preset", metavar="NAME", help="a saved preset (deconv-gui presets list)"
+            )
+        p.add_argument("--strength", type=float, default=None)
+        p.add_argument(
+            "--amount",
+            type=float,
+            default=None,
+            metavar="PERCENT",
+            help="0-100: blend the result with the original (default 100)",
+        )
+        p.add_argument(
+            "--detail",
+            type=float,
+            default=None,
+            metavar="PERCENT",
+            help="0-100: give back fine detail the model removed with the noise (default 0)",
+        )
+        p.add_argument(
+            "--kernel",
+            help="blur kernel for classical deblur, e.g. gaussian:2, motion:15:30, disk:4",
+        )
+        out = p.add_argument_group("how results are written (a preset's, replaced when given)")
+        out.add_argument(
+            "--format", metavar="EXT", help="jpg, png, tif, webp... (default: the input's)"
+        )
+        out.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (95)")
+        out.add_argument(
+            "--bit-depth",
+            type=int,
+            choices=(8, 16),
+            help="8 or 16 bits (PNG, TIFF); default: the input's",
+        )
+        out.add_argument("--suffix", help="name suffix (default: by task, e.g. _denoised)")
+
+    def batch_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--recursive",
+            "-r",
+            action="store_true",
+            help="also the photos in sub-folders of a folder (kept below the output folder)",
+        )
+        p.add_argument(
+            "--include",
+            action="append",
+            default=[],
+            metavar="PATTERN",
+            help="only photos whose name or path below the folder matches (e.g. '*.jpg', "
+            "'2023/*'); repeatable",
+        )
+        p.add_argument(
+            "--exclude",
+            action="append",
+            default=[],
+            metavar="PATTERN",
+            help="leave these out; repeatable",
+        )
+        p.add_argument(
+            "--force",
+            action="store_true",
+            help="redo photos the output folder's manifest has as done",
+        )
+        p.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="allow replacing existing files not made by a run",
+        )
+        p.add_argument("--max-pixels", type=int, default=250_000_000, help="refuse larger images")
+        p.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
+        p.add_argument(
+            "--cluster",
+            metavar="ADDRESS",
+            help="run on Ray workers: local, ray://HOST:PORT, HOST:PORT or auto "
+            "(needs pip install 'deconv-gui[cluster]')",
+        )
+        p.add_argument(
+            "--workers",
+            type=int,
+            help="with --cluster: how many (default: one per GPU, else per node)",
+        )
+        device_opts(p)
+
     p = sub.add_parser("restore", help="restore images or folders with a model")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
-    p.add_argument(
-        "--recursive",
-        "-r",
-        action="store_true",
-        help="also the photos in sub-folders of a folder (kept below the output folder)",
-    )
-    which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument(
-        "--model", metavar="ID[,ID...]", help="a model, or several run in order (a,b,c)"
-    )
-    which.add_argument("--recipe", metavar="FILE", help="a recipe (JSON) of steps to run")
     p.add_argument("--output", "-o", metavar="FILE_OR_DIR")
-    p.add_argument("--strength", type=float, default=None)
-    p.add_argument(
-        "--amount",
-        type=float,
-        default=None,
-        metavar="PERCENT",
-        help="0-100: blend the result with the original (default 100)",
-    )
-    p.add_argument(
-        "--detail",
-        type=float,
-        default=None,
-        metavar="PERCENT",
-        help="0-100: give back fine detail the model removed with the noise (default 0)",
-    )
-    p.add_argument(
-        "--kernel", help="blur kernel for classical deblur, e.g. gaussian:2, motion:15:30, disk:4"
-    )
-    p.add_argument("--overwrite", action="store_true", help="allow replacing existing files")
-    p.add_argument("--max-pixels", type=int, default=250_000_000, help="refuse larger images")
-    device_opts(p)
+    recipe_opts(p)
+    batch_opts(p)
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "watch", help="process photos as they arrive in folders, until stopped (Ctrl+C)"
+    )
+    p.add_argument("folders", nargs="+", metavar="IN_DIR")
+    p.add_argument("--output", "-o", metavar="OUT_DIR", required=True)
+    p.add_argument(
+        "--settle",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="a photo is complete when its size and time have not changed for this long (2)",
+    )
+    p.add_argument(
+        "--interval", type=float, default=1.0, metavar="SECONDS", help="how often to look (1)"
+    )
+    recipe_opts(p)
+    batch_opts(p)
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("presets", help="list, show, save or remove named presets")
+    psub = p.add_subparsers(dest="action", metavar="ACTION")
+    q = psub.add_parser("list", help="the saved presets")
+    q.add_argument("--json", action="store_true")
+    q = psub.add_parser("show", help="a preset as JSON")
+    q.add_argument("name")
+    q = psub.add_parser("save", help="save (or replace) a preset")
+    q.add_argument("name")
+    recipe_opts(q, preset=False)
+    q = psub.add_parser("remove", help="remove a preset")
+    q.add_argument("name")
+    p.set_defaults(func=cmd_presets, action="list", json=False)
 
     p = sub.add_parser("analyze", help="measure photos and suggest what to do with them")
     p.add_argument("inputs", nargs="+", metavar="PHOTO")

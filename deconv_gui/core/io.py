@@ -1463,7 +1463,19 @@ def _atomic_write(out: Path, write: Callable[[IO[bytes]], None], *, overwrite: b
 # Temporary files: ".<name>.<host>-<pid>-<random>.tmp" (host: 6 hex digits of a hash of the
 # machine's name). Older versions wrote ".<name>.<random>.tmp".
 _HOST_TAG = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:6]
-_TEMP_RE = re.compile(r"^\..+\.(?:([0-9a-f]{6})-([0-9]{1,10})-)?[0-9a-f]{8}\.tmp$")
+_TEMP_RE = re.compile(
+    r"^\.(?P<name>.+)\.(?:(?P<host>[0-9a-f]{6})-(?P<pid>[0-9]{1,10})-)?[0-9a-f]{8}\.tmp$",
+    re.DOTALL,
+)
+
+
+def temporary_of(filename: str) -> str | None:
+    """The output name (its first 64 characters) whose temporary file ``filename`` is, when
+    it is named as `save_image` names its temporaries; else None."""
+    m = _TEMP_RE.match(filename)
+    return m.group("name") if m else None
+
+
 STALE_TEMP_SECONDS = 600.0  # a temporary file untouched this long is a dead writer's
 _CLEANED_FOLDERS: set[str] = set()
 _CLEAN_LOCK = threading.Lock()
@@ -1503,7 +1515,7 @@ def remove_stale_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
             st = entry.stat(follow_symlinks=False)
             if not stat.S_ISREG(st.st_mode):
                 continue
-            host, pid = m.group(1), m.group(2)
+            host, pid = m.group("host"), m.group("pid")
             dead = host == _HOST_TAG and pid is not None and not _process_alive(int(pid))
             if dead or now - st.st_mtime > STALE_TEMP_SECONDS:
                 os.unlink(entry.path)

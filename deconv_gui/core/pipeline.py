@@ -129,8 +129,10 @@ def restore_file(
     *,
     overwrite: bool = False,
     load: Callable[[Path], Photo] = load_image,
+    quality: int = 95,
 ) -> Generator[TileProgress, Any, Path]:
-    """Load ``task.source``, run ``work`` on it and save the result to ``task.output``.
+    """Load ``task.source``, run ``work`` on it and save the result to ``task.output``
+    (``quality``: JPEG and WebP, see `save_image`).
 
     The output's folder is created when missing. Without ``overwrite`` an existing output
     is refused before anything is computed. Returns the path written; raises `DeconvError`
@@ -146,7 +148,7 @@ def restore_file(
     photo = load(task.source)
     result = yield from work(photo)
     del photo
-    return save_image(dst, result.rgb, result.meta, overwrite=overwrite)
+    return save_image(dst, result.rgb, result.meta, overwrite=overwrite, quality=quality)
 
 
 def restore_files(
@@ -157,6 +159,7 @@ def restore_files(
     skip_existing: bool = False,
     load: Callable[[Path], Photo] = load_image,
     cancel: Callable[[], bool] | None = None,
+    quality: int = 95,
 ) -> Generator[FileProgress, None, RunSummary]:
     """Run `restore_file` on every task; yield `FileProgress`, return a `RunSummary`.
 
@@ -179,7 +182,7 @@ def restore_files(
             summary.skipped.append((src, why))
             yield FileProgress(i, total, src, finished=True, error=why, skipped=True)
             continue
-        job = restore_file(task, work, overwrite=overwrite, load=load)
+        job = restore_file(task, work, overwrite=overwrite, load=load, quality=quality)
         try:
             while True:
                 if cancel is not None and cancel():  # the job is closed below

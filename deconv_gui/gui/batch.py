@@ -1,25 +1,36 @@
-"""Batch mode: many photos through one model into an output folder.
+"""Batch mode: many photos (the filmstrip, or a folder tree) through a recipe into a folder.
 
-`batch_job` is a plain generator (no Qt) driven by the window's `JobRunner`: the core's
-`restore_files`, which yields a `BatchProgress` per tile and per finished photo and returns a
-`BatchSummary`. A photo that fails (unreadable, model error, disk full...) is recorded and
-the batch goes on.
-`BatchDialog` picks the photos and the folder and shows the progress and the summary.
+`batch_job` is a plain generator (no Qt) driven by the `BatchController`'s `JobRunner`: the
+core's resumable batch (`core.batch.plan_batch` / `run_batch`, with the output folder's
+manifest) or, with ``watch``, a watch on the folder (`core.watch.watch_folders`) until the
+user stops it. It yields the `BatchPlan` first (what is to do, what was done before), then
+a `BatchProgress` per photo start, tile and end (and a `WatchStatus` after each look at a
+watched folder); it returns a `BatchSummary`.
+
+`BatchDialog` picks the photos (with sub-folders and include/exclude patterns), the
+settings (the model panel's, or a saved preset), how results are written and the watch
+toggle, and shows progress in photos with the time left, each failure once, the summary and
+an "Open output folder" button.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import time
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
+    QComboBox,
     QDialog,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -27,43 +38,123 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from deconv_gui.core.inputs import expand_inputs
+from deconv_gui.core.batch import (
+    DONE_BEFORE,
+    BatchPlan,
+    Execute,
+    JobInfo,
+    OutputSettings,
+    plan_batch,
+    run_batch,
+    without_outputs,
+)
+from deconv_gui.core.inputs import InputFile, expand_inputs
+from deconv_gui.core.manifest import Manifest
 from deconv_gui.core.naming import plan_outputs
-from deconv_gui.core.pipeline import FileProgress, RunSummary, photo_job, restore_files
+from deconv_gui.core.pipeline import FileProgress, RunSummary
+from deconv_gui.core.watch import WatchStatus, watch_folders
 from deconv_gui.errors import DeconvError
-from deconv_gui.models.registry import LoadOptions, ModelSpec
+from deconv_gui.gui.restore_panel import format_duration
 
 # The progress records and the summary are the core pipeline's (`restore_files`).
 BatchProgress = FileProgress
 BatchSummary = RunSummary
 
+#: (label, extension) of the output formats offered; None keeps the original's.
+FORMATS: tuple[tuple[str, str | None], ...] = (
+    ("Format of the original", None),
+    ("JPEG", ".jpg"),
+    ("PNG", ".png"),
+    ("TIFF", ".tif"),
+    ("WebP", ".webp"),
+)
+BIT_DEPTHS: tuple[tuple[str, int | None], ...] = (
+    ("Bit depth of the original", None),
+    ("8 bits", 8),
+    ("16 bits (PNG, TIFF)", 16),
+)
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    """Keep watching ``folder`` (settle and poll times in seconds) after the photos there."""
+
+    folder: Path
+    recursive: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    settle: float = 2.0
+    interval: float = 1.0
+
 
 def batch_job(
-    paths: list[Path],
-    spec: ModelSpec,
-    options: LoadOptions,
+    files: Sequence[InputFile | Path],
     out_dir: Path | None,
+    job: JobInfo,
+    execute: Execute,
     suffix: str,
     *,
-    tile_size: int | None = None,
     overwrite: bool = False,
-) -> Generator[BatchProgress, None, BatchSummary]:
-    """`restore_files` over ``paths`` (names from `plan_outputs`): existing results are
-    skipped unless ``overwrite``."""
-    tasks = plan_outputs(paths, suffix=suffix, out_dir=out_dir)
-    work = photo_job(spec, options, tile_size=tile_size)
-    return (yield from restore_files(tasks, work, overwrite=overwrite, skip_existing=not overwrite))
+    force: bool = False,
+    watch: WatchOptions | None = None,
+) -> Generator[BatchPlan | BatchProgress | WatchStatus, None, BatchSummary]:
+    """The dialog's run (see the module doc). Results go to ``out_dir`` (None: next to each
+    original; no manifest then, so nothing is resumed) named with ``suffix`` and the job's
+    output format; existing files not written by a run are kept unless ``overwrite``."""
+    ext = job.output.format
+    if watch is not None:
+        if out_dir is None:
+            raise DeconvError("Watching a folder needs an output folder.")
+        return (
+            yield from watch_folders(
+                [watch.folder],
+                out_dir,
+                job,
+                execute,
+                suffix=suffix,
+                ext=ext,
+                recursive=watch.recursive,
+                include=watch.include,
+                exclude=watch.exclude,
+                settle=watch.settle,
+                interval=watch.interval,
+                force=force,
+                overwrite=overwrite,
+            )
+        )
+    tasks = plan_outputs(without_outputs(files, out_dir), suffix=suffix, out_dir=out_dir, ext=ext)
+    manifest = Manifest.open(out_dir) if out_dir is not None else None
+    try:
+        plan = plan_batch(
+            tasks, manifest, job, force=force, overwrite=overwrite, skip_existing=not overwrite
+        )
+        yield plan
+        return (yield from run_batch(plan, execute, manifest=manifest, job=job))
+    finally:
+        if manifest is not None:
+            manifest.close()
+
+
+def _patterns(text: str) -> tuple[str, ...]:
+    """``"*.jpg, *.tif raw/*"`` -> the patterns (separated by commas or spaces)."""
+    return tuple(p for p in text.replace(",", " ").split() if p)
 
 
 class BatchDialog(QDialog):
-    """Choose the photos (the filmstrip or a folder) and the output folder; run and report."""
+    """Choose the photos, the settings and where results go; run, watch and report."""
 
     start_requested = Signal()
     cancel_requested = Signal()
+    #: A watched photo is taken when unchanged this long; the folder is looked at this often.
+    watch_settle = 2.0
+    watch_interval = 1.0
+    preset_chosen = Signal(str)  # "" = the model panel's settings
+    save_preset_requested = Signal(str)  # the name typed
 
     def __init__(
         self,
@@ -72,12 +163,19 @@ class BatchDialog(QDialog):
         out_dir: str,
         suffix: str,
         parent: QWidget | None = None,
+        *,
+        presets: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Batch process")
-        self.setMinimumSize(560, 460)
+        self.setMinimumSize(620, 620)
         self._filmstrip = list(filmstrip_paths)
         self._running = False
+        self._watching = False
+        self._started_at = 0.0
+        self._todo = 0
+        self._finished = 0
+        self._failed = 0
         lay = QVBoxLayout(self)
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -96,14 +194,39 @@ class BatchDialog(QDialog):
         browse_in.clicked.connect(self._choose_input)
         frow.addWidget(self.folder_edit, 1)
         frow.addWidget(browse_in)
+        self.recursive_check = QCheckBox("Include sub-folders (kept below the output folder)")
+        prow = QHBoxLayout()
+        self.include_edit = QLineEdit(self)
+        self.include_edit.setPlaceholderText("Only: e.g. *.jpg, 2023/*")
+        self.exclude_edit = QLineEdit(self)
+        self.exclude_edit.setPlaceholderText("Leave out: e.g. *_small.jpg")
+        prow.addWidget(self.include_edit)
+        prow.addWidget(self.exclude_edit)
+        self.watch_check = QCheckBox("Keep watching the folder for new photos (until Stop)")
+        self.watch_check.setToolTip(
+            "Photos copied into the folder later are processed once they are complete "
+            "(their size has not changed for a moment). Needs an output folder."
+        )
         src.addWidget(self.filmstrip_radio)
         src.addWidget(self.folder_radio)
         src.addLayout(frow)
+        src.addWidget(self.recursive_check)
+        src.addLayout(prow)
+        src.addWidget(self.watch_check)
         (self.filmstrip_radio if self._filmstrip else self.folder_radio).setChecked(True)
         self.filmstrip_radio.setEnabled(bool(self._filmstrip))
         form.addRow("Photos", src)
 
-        form.addRow("Model", QLabel(f"<b>{model_name}</b> (as set in the model panel)"))
+        srow = QHBoxLayout()
+        self.preset_combo = QComboBox(self)
+        self._model_name = model_name
+        self.set_presets(presets)
+        self.preset_combo.currentIndexChanged.connect(self._on_preset_index)
+        self.save_preset_button = QPushButton("Save as preset…", self)
+        self.save_preset_button.clicked.connect(self._ask_preset_name)
+        srow.addWidget(self.preset_combo, 1)
+        srow.addWidget(self.save_preset_button)
+        form.addRow("Settings", srow)
 
         orow = QHBoxLayout()
         self.output_edit = QLineEdit(out_dir, self)
@@ -115,13 +238,31 @@ class BatchDialog(QDialog):
         form.addRow("Save in", orow)
         self.suffix_edit = QLineEdit(suffix, self)
         form.addRow("Name suffix", self.suffix_edit)
+        frmt = QHBoxLayout()
+        self.format_combo = QComboBox(self)
+        for label, ext in FORMATS:
+            self.format_combo.addItem(label, ext)
+        self.quality_spin = QSpinBox(self)
+        self.quality_spin.setRange(1, 100)
+        self.quality_spin.setValue(95)
+        self.quality_spin.setPrefix("quality ")
+        self.quality_spin.setToolTip("JPEG and WebP quality")
+        self.depth_combo = QComboBox(self)
+        for label, bits in BIT_DEPTHS:
+            self.depth_combo.addItem(label, bits)
+        frmt.addWidget(self.format_combo, 1)
+        frmt.addWidget(self.quality_spin)
+        frmt.addWidget(self.depth_combo, 1)
+        form.addRow("Format", frmt)
         self.overwrite_check = QCheckBox("Replace files that already exist")
+        self.force_check = QCheckBox("Redo photos already done in this output folder")
         form.addRow("", self.overwrite_check)
+        form.addRow("", self.force_check)
         lay.addLayout(form)
 
         self.photo_label = QLabel(" ")
         self.overall = QProgressBar(self)
-        self.overall.setFormat("%v / %m photos")
+        self.overall.setFormat("photos")
         self.current = QProgressBar(self)
         self.current.setFormat("%p %")
         self.current.setRange(0, 1)
@@ -131,17 +272,22 @@ class BatchDialog(QDialog):
         lay.addWidget(self.photo_label)
         lay.addWidget(self.overall)
         lay.addWidget(self.current)
-        self.log = QListWidget(self)
-        lay.addWidget(self.log, 1)
+        lay.addWidget(QLabel("Failed:"))
+        self.failures = QListWidget(self)
+        lay.addWidget(self.failures, 1)
         self.summary_label = QLabel(" ")
         self.summary_label.setWordWrap(True)
         lay.addWidget(self.summary_label)
 
         buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open output folder", self)
+        self.open_button.clicked.connect(self.open_output_folder)
+        self.output_edit.textChanged.connect(lambda *_: self._update_open_button())
+        buttons.addWidget(self.open_button)
         buttons.addStretch(1)
         self.start_button = QPushButton("Start", self)
         self.start_button.setDefault(True)
-        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button = QPushButton("Stop", self)
         self.cancel_button.setEnabled(False)
         self.close_button = QPushButton("Close", self)
         self.start_button.clicked.connect(self.start_requested)
@@ -151,6 +297,7 @@ class BatchDialog(QDialog):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.close_button)
         lay.addLayout(buttons)
+        self._update_open_button()
 
     # ------------------------------------------------------------ choices
     def _choose_input(self) -> None:
@@ -163,13 +310,79 @@ class BatchDialog(QDialog):
         if d:
             self.output_edit.setText(d)
 
-    def photo_paths(self) -> list[Path]:
-        if self.filmstrip_radio.isChecked():
-            return list(self._filmstrip)
+    def _ask_preset_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save as preset", "Preset name:")
+        if ok and name.strip():
+            self.save_preset_requested.emit(name.strip())
+
+    def set_presets(self, names: Sequence[str], current: str = "") -> None:
+        """Fill the settings list: the model panel's, then the saved presets; select
+        ``current`` (a preset's name; "" the model panel)."""
+        combo = self.preset_combo
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(f"Model panel: {self._model_name}", "")
+        for name in names:
+            combo.addItem(f"Preset: {name}", name)
+        combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.blockSignals(False)
+
+    def preset_name(self) -> str:
+        """The chosen preset ("" = the model panel's settings)."""
+        return str(self.preset_combo.currentData() or "")
+
+    def _on_preset_index(self, _index: int) -> None:
+        self.preset_chosen.emit(self.preset_name())
+
+    def show_output_settings(self, out: OutputSettings, suffix: str) -> None:
+        """Show a preset's output settings (``suffix``: the preset's, or the model's)."""
+        self.suffix_edit.setText(suffix)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(out.format)))
+        self.quality_spin.setValue(out.quality)
+        self.depth_combo.setCurrentIndex(max(0, self.depth_combo.findData(out.bit_depth)))
+
+    def output_settings(self) -> OutputSettings:
+        """What the fields say (raises `OptionError` with the reason when they are wrong)."""
+        return OutputSettings(
+            format=self.format_combo.currentData(),
+            quality=self.quality_spin.value(),
+            bit_depth=self.depth_combo.currentData(),
+            suffix=self.suffix(),
+        )
+
+    def is_folder(self) -> bool:
+        return not self.filmstrip_radio.isChecked()
+
+    def folder(self) -> Path:
         folder = Path(self.folder_edit.text().strip()).expanduser()
-        if not folder.is_dir():
-            raise DeconvError(f"not a folder: {folder}")
-        return expand_inputs([folder]).paths
+        if not self.folder_edit.text().strip() or not folder.is_dir():
+            raise DeconvError(f"Not a folder: {folder}")
+        return folder
+
+    def photo_files(self) -> list[InputFile | Path]:
+        """The photos to process: the filmstrip's, or the folder's (sub-folders and
+        patterns as chosen)."""
+        if not self.is_folder():
+            return list(self._filmstrip)
+        found = expand_inputs(
+            [self.folder()],
+            recursive=self.recursive_check.isChecked(),
+            include=_patterns(self.include_edit.text()),
+            exclude=_patterns(self.exclude_edit.text()),
+        )
+        return list(found.files)
+
+    def watch_options(self) -> WatchOptions | None:
+        if not (self.is_folder() and self.watch_check.isChecked()):
+            return None
+        return WatchOptions(
+            self.folder(),
+            recursive=self.recursive_check.isChecked(),
+            include=_patterns(self.include_edit.text()),
+            exclude=_patterns(self.exclude_edit.text()),
+            settle=self.watch_settle,
+            interval=self.watch_interval,
+        )
 
     def output_dir(self) -> Path | None:
         text = self.output_edit.text().strip()
@@ -181,9 +394,23 @@ class BatchDialog(QDialog):
     def overwrite(self) -> bool:
         return self.overwrite_check.isChecked()
 
+    def force(self) -> bool:
+        return self.force_check.isChecked()
+
+    def _update_open_button(self) -> None:
+        out = self.output_dir()
+        self.open_button.setEnabled(out is not None and out.is_dir())
+
+    def open_output_folder(self) -> bool:
+        out = self.output_dir()
+        if out is None or not out.is_dir():
+            return False
+        return QDesktopServices.openUrl(QUrl.fromLocalFile(str(out)))
+
     # ------------------------------------------------------------ progress
-    def set_running(self, running: bool) -> None:
+    def set_running(self, running: bool, *, watching: bool = False) -> None:
         self._running = running
+        self._watching = watching and running
         self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.close_button.setEnabled(not running)
@@ -191,37 +418,98 @@ class BatchDialog(QDialog):
             self.filmstrip_radio,
             self.folder_radio,
             self.folder_edit,
+            self.recursive_check,
+            self.include_edit,
+            self.exclude_edit,
+            self.watch_check,
+            self.preset_combo,
+            self.save_preset_button,
             self.output_edit,
             self.suffix_edit,
+            self.format_combo,
+            self.quality_spin,
+            self.depth_combo,
             self.overwrite_check,
+            self.force_check,
         ):
             w.setEnabled(not running)
         if running:
-            self.log.clear()
+            self.failures.clear()
             self.summary_label.setText(" ")
+            self.photo_label.setText("Watching for photos…" if watching else "Starting…")
+            self._started_at = time.monotonic()
+            self._todo = self._finished = self._failed = 0
+            self.overall.setFormat("%v / %m photos")
+            self.overall.setRange(0, 1)
+            self.overall.setValue(0)
+        self._update_open_button()
+
+    def show_plan(self, plan: BatchPlan) -> None:
+        """Before the run: how many photos to do (and were done before)."""
+        self._todo = len(plan.todo) + len(plan.refused) + len(plan.kept)
+        self.overall.setRange(0, max(1, self._todo))
+        note = f" ({len(plan.done)} done before, skipped)" if plan.done else ""
+        self.photo_label.setText(f"{self._todo} photos to do{note}")
+
+    def time_left(self) -> float | None:
+        """Seconds left at the pace so far (None before the first photo ends)."""
+        if not self._finished or self._watching:
+            return None
+        elapsed = time.monotonic() - self._started_at
+        return elapsed / self._finished * max(0, self._todo - self._finished)
 
     def show_progress(self, bp: BatchProgress) -> None:
-        self.overall.setRange(0, max(1, bp.total))
-        self.overall.setValue(bp.index + (1 if bp.finished else 0))
-        self.photo_label.setText(f"{bp.index + 1} / {bp.total}: {bp.path.name}")
+        self._todo = max(self._todo, bp.total)
+        self.overall.setRange(0, max(1, self._todo))
         if bp.tiles_total:
             self.current.setRange(0, bp.tiles_total)
             self.current.setValue(bp.tiles_done)
         if bp.finished:
-            if bp.error:
+            self._finished = bp.index + 1
+            self.overall.setValue(self._finished)
+            self.current.setValue(self.current.maximum())
+            if bp.error and not bp.skipped:
+                self._failed += 1
                 item = QListWidgetItem(f"✗  {bp.path.name}: {bp.error}")
                 item.setForeground(Qt.GlobalColor.red)
-            else:
-                item = QListWidgetItem(f"✓  {bp.path.name} → {bp.output}")
-            self.log.addItem(item)
-            self.log.scrollToBottom()
-            self.current.setValue(self.current.maximum())
+                item.setToolTip(str(bp.path))
+                self.failures.addItem(item)
+                self.failures.scrollToBottom()
+        parts = [f"{self._finished} / {self._todo} photos"]
+        if self._failed:
+            parts.append(f"{self._failed} failed")
+        left = self.time_left()
+        if left is not None and self._finished < self._todo:
+            parts.append(f"about {format_duration(left)} left")
+        if not bp.finished:
+            parts.append(bp.path.name)
+        self.photo_label.setText("  ·  ".join(parts))
+
+    def show_watch(self, status: WatchStatus) -> None:
+        arriving = f", {status.waiting} arriving" if status.waiting else ""
+        failed = f", {status.failed} failed" if status.failed else ""
+        self.photo_label.setText(f"Watching: {status.done} saved{failed}{arriving}")
 
     def show_summary(self, text: str) -> None:
         self.summary_label.setText(text)
+        self._update_open_button()
 
     def reject(self) -> None:
         if self._running:
             self.cancel_requested.emit()
             return
         super().reject()
+
+
+def summary_text(summary: BatchSummary) -> str:
+    """The dialog's closing line (failures are listed above it, once)."""
+    done_before = sum(1 for _, why in summary.skipped if why == DONE_BEFORE)
+    kept = len(summary.skipped) - done_before
+    parts = [f"{len(summary.done)} saved"]
+    if summary.failed:
+        parts.append(f"{len(summary.failed)} failed (listed above)")
+    if done_before:
+        parts.append(f"{done_before} done before")
+    if kept:
+        parts.append(f"{kept} kept (the result existed)")
+    return f"Finished in {format_duration(summary.elapsed)}: {', '.join(parts)}."

@@ -1,4 +1,4 @@
-"""`BatchController`: the batch dialog and its own runner driving `batch_job`."""
+"""`BatchController`: the batch dialog, presets, and its own runner driving `batch_job`."""
 
 from __future__ import annotations
 
@@ -8,19 +8,32 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from deconv_gui.core.batch import JobInfo, OutputSettings, local_executor, photo_work
+from deconv_gui.core.pipeline import FileProgress
+from deconv_gui.core.presets import Preset, list_presets, load_preset, save_preset
+from deconv_gui.core.recipe import Recipe
+from deconv_gui.core.watch import WatchStatus
 from deconv_gui.errors import DeconvError
-from deconv_gui.gui.batch import BatchDialog, BatchProgress, BatchSummary, batch_job
+from deconv_gui.gui.batch import (
+    BatchDialog,
+    BatchPlan,
+    BatchSummary,
+    batch_job,
+    summary_text,
+)
 from deconv_gui.gui.preferences import Preferences
 from deconv_gui.gui.restore_panel import RunSettings
 from deconv_gui.gui.runner import JobRunner
+from deconv_gui.models.registry import ModelRegistry, ModelSpec, recipe_suffix
 
 
 class BatchController(QObject):
-    """Processes many photos with the model panel's settings into an output folder.
+    """Processes many photos with the model panel's settings or a preset into a folder.
 
     ``settings()`` returns the model panel's `RunSettings` when a batch starts (None when no
     model is chosen); ``can_start()`` is False while something else runs (one job at a
-    time). ``dialog_parent`` parents the dialog.
+    time). ``registry`` resolves the models of presets (without it, only the model panel's
+    model can run). ``dialog_parent`` parents the dialog.
 
     Signals: ``progressed(BatchProgress)``, ``finished(BatchSummary)`` (after the dialog
     shows the summary), ``failed(message)``, ``cancelled()``, ``stopping()`` (a cancel was asked
@@ -44,12 +57,14 @@ class BatchController(QObject):
         *,
         settings: Callable[[], RunSettings | None],
         can_start: Callable[[], bool] = lambda: True,
+        registry: ModelRegistry | None = None,
     ) -> None:
         super().__init__(dialog_parent)
         self._prefs = prefs
         self._parent = dialog_parent
         self._settings = settings
         self._can_start = can_start
+        self._registry = registry
         self.runner = JobRunner(self)
         self.dialog: BatchDialog | None = None
         self.last_summary: BatchSummary | None = None
@@ -78,9 +93,12 @@ class BatchController(QObject):
             self._prefs.output_dir,
             self._prefs.suffix_for(spec.task, spec.scale),
             self._parent,
+            presets=self._preset_names(),
         )
         dlg.start_requested.connect(self.start)
         dlg.cancel_requested.connect(self.cancel)
+        dlg.preset_chosen.connect(self._on_preset_chosen)
+        dlg.save_preset_requested.connect(self.save_preset)
         dlg.finished.connect(self._on_dialog_closed)
         self.dialog = dlg
         dlg.show()
@@ -91,6 +109,73 @@ class BatchController(QObject):
             self.dialog.deleteLater()
         self.dialog = None
 
+    # ------------------------------------------------------------ presets
+    def _preset_names(self) -> list[str]:
+        found, _problems = list_presets()
+        return [p.name for p in found]
+
+    def _resolve(self, run: RunSettings) -> Callable[[str], ModelSpec]:
+        registry = self._registry
+
+        def resolve(model_id: str) -> ModelSpec:
+            if registry is not None:
+                return registry.get(model_id)
+            if model_id == run.spec.id:
+                return run.spec
+            raise DeconvError(f"unknown model '{model_id}'")
+
+        return resolve
+
+    def _suffix_for(self, recipe: Recipe, resolve: Callable[[str], ModelSpec]) -> str:
+        """One model: the suffix the preferences give its task; several: `recipe_suffix`."""
+        specs = [resolve(s.model) for s in recipe.steps]
+        if len(specs) == 1:
+            return self._prefs.suffix_for(specs[0].task, specs[0].scale)
+        return recipe_suffix(specs)
+
+    def _on_preset_chosen(self, name: str) -> None:
+        dlg, run = self.dialog, self._settings()
+        if dlg is None or run is None:
+            return
+        try:
+            preset = load_preset(name) if name else None
+            output = preset.output if preset is not None else OutputSettings()
+            recipe = preset.recipe if preset is not None else self._panel(run)
+            suffix = output.suffix
+            if suffix is None:
+                suffix = self._suffix_for(recipe, self._resolve(run))
+        except DeconvError as exc:
+            dlg.show_summary(str(exc))
+            return
+        dlg.show_output_settings(output, suffix)
+        steps = ", ".join(s.model for s in recipe.steps)
+        dlg.show_summary(f"Preset {name}: {steps}." if name else " ")
+
+    @staticmethod
+    def _panel(run: RunSettings) -> Recipe:
+        """The model panel's settings as a one-step recipe."""
+        o = run.options
+        return Recipe.single(run.spec.id, strength=o.strength, params=dict(o.params))
+
+    def save_preset(self, name: str) -> bool:
+        """Save the dialog's settings (its preset's recipe, or the model panel's) and output
+        settings as preset ``name`` (replacing one of that name); False with the reason."""
+        dlg, run = self.dialog, self._settings()
+        if dlg is None or run is None:
+            return False
+        try:
+            chosen = dlg.preset_name()
+            recipe = load_preset(chosen).recipe if chosen else self._panel(run)
+            preset = Preset(name, Recipe(recipe.steps, name), dlg.output_settings())
+            save_preset(preset)
+        except DeconvError as exc:
+            dlg.show_summary(str(exc))
+            return False
+        dlg.set_presets(self._preset_names(), current=preset.name)
+        dlg.show_summary(f"Saved preset {preset.name}.")
+        return True
+
+    # ------------------------------------------------------------ running
     def start(self) -> bool:
         """Start the batch the dialog describes; False (with the reason in the dialog) when
         it cannot."""
@@ -101,32 +186,41 @@ class BatchController(QObject):
             dlg.show_summary("Wait for the current run to finish (or cancel it).")
             return False
         try:
-            paths = dlg.photo_paths()
+            watch = dlg.watch_options()
+            files = [] if watch is not None else dlg.photo_files()
+            out_dir, suffix = dlg.output_dir(), dlg.suffix()
+            if watch is not None and out_dir is None:
+                raise DeconvError("Watching a folder needs an output folder.")
+            if watch is None and not files:
+                raise DeconvError("No photos to process.")
+            if out_dir is None and not suffix:
+                raise DeconvError(
+                    "Choose an output folder or a name suffix: originals are never replaced."
+                )
+            resolve = self._resolve(run)
+            preset = dlg.preset_name()
+            recipe = load_preset(preset).recipe if preset else self._panel(run)
+            output = dlg.output_settings()
+            job = JobInfo.of(recipe, resolve, output, allow_fp16=run.options.allow_fp16)
+            work = photo_work(
+                recipe, resolve, run.options, tile_size=run.tile_size, bit_depth=output.bit_depth
+            )
         except DeconvError as exc:
             dlg.show_summary(str(exc))
             return False
-        if not paths:
-            dlg.show_summary("No photos to process.")
-            return False
-        out_dir, suffix, overwrite = dlg.output_dir(), dlg.suffix(), dlg.overwrite()
-        if out_dir is None and not suffix:
-            dlg.show_summary(
-                "Choose an output folder or a name suffix: originals are never replaced."
-            )
-            return False
-        dlg.set_running(True)
+        execute = local_executor(work, quality=output.quality)
+        overwrite, force = dlg.overwrite(), dlg.force()
+        dlg.set_running(True, watching=watch is not None)
         self.runner.start(
             lambda: batch_job(
-                paths,
-                run.spec,
-                run.options,
-                out_dir,
-                suffix,
-                tile_size=run.tile_size,
-                overwrite=overwrite,
+                files, out_dir, job, execute, suffix, overwrite=overwrite, force=force, watch=watch
             )
         )
-        self.status.emit(f"Batch: {len(paths)} photos with {run.spec.name}…", 0)
+        what = preset or run.spec.name
+        if watch is not None:
+            self.status.emit(f"Batch: watching {watch.folder} with {what}…", 0)
+        else:
+            self.status.emit(f"Batch: {len(files)} photos with {what}…", 0)
         return True
 
     def cancel(self) -> bool:
@@ -136,19 +230,24 @@ class BatchController(QObject):
         self.stopping.emit()
         return True
 
-    def _on_progressed(self, bp: BatchProgress) -> None:
-        if self.dialog is not None:
-            self.dialog.show_progress(bp)
-        self.progressed.emit(bp)
+    def _on_progressed(self, item: object) -> None:
+        dlg = self.dialog
+        if isinstance(item, FileProgress):
+            if dlg is not None:
+                dlg.show_progress(item)
+            self.progressed.emit(item)
+        elif dlg is None:
+            return
+        elif isinstance(item, BatchPlan):
+            dlg.show_plan(item)
+        elif isinstance(item, WatchStatus):
+            dlg.show_watch(item)
 
     def _on_result_ready(self, summary: BatchSummary) -> None:
         self.last_summary = summary
         if self.dialog is not None:
-            text = f"Finished: {summary.text()}."
-            if summary.failed:
-                text += "\nFailed:\n" + "\n".join(f"• {p.name}: {why}" for p, why in summary.failed)
             self.dialog.set_running(False)
-            self.dialog.show_summary(text)
+            self.dialog.show_summary(summary_text(summary))
         self.status.emit(f"Batch finished: {summary.text()}", 10000)
         self.finished.emit(summary)
 
@@ -163,7 +262,9 @@ class BatchController(QObject):
     def _on_cancelled(self) -> None:
         if self.dialog is not None:
             self.dialog.set_running(False)
-            self.dialog.show_summary("Cancelled. Photos finished so far are saved.")
+            self.dialog.show_summary(
+                "Stopped. Photos finished so far are saved; Start again goes on from there."
+            )
         self.cancelled.emit()
 
     def shutdown(self) -> None:

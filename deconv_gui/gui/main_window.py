@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
             self,
             settings=self.restore_panel.run_settings,
             can_start=lambda: not self.session.is_busy,
+            registry=self.registry,
         )
         self.workflow = Workflow(
             photos=self.photos,

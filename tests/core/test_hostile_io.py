@@ -37,6 +37,7 @@ from deconv_gui import paths
 from deconv_gui.core import io as dio
 from deconv_gui.core.image import ImageMeta
 from deconv_gui.core.io import load_image, load_preview, remove_stale_temporaries, save_image
+from deconv_gui.core.manifest import MANIFEST_DIR
 from deconv_gui.core.validate import OptionError
 from deconv_gui.errors import ImageReadError
 from deconv_gui.models.classical import (
@@ -61,7 +62,17 @@ def _digest(path: Path) -> str:
 
 
 def _hidden_or_temp(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.rglob("*") if p.name.startswith(".") or ".tmp" in p.name)
+    """Hidden or temporary files left behind (a run's manifest folder is meant to stay)."""
+    return sorted(
+        p.name
+        for p in folder.rglob("*")
+        if MANIFEST_DIR not in p.parts and (p.name.startswith(".") or ".tmp" in p.name)
+    )
+
+
+def _listing(folder: Path) -> list[str]:
+    """The names in an output folder, without the run's manifest folder."""
+    return sorted(p.name for p in folder.iterdir() if p.name != MANIFEST_DIR)
 
 
 def _photo(path: Path, size: tuple[int, int] = (40, 32), seed: int = 0) -> Path:
@@ -210,7 +221,7 @@ def test_cli_goes_on_past_a_fifo_among_the_inputs(fifo: Path, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert f"warning: skipped {fifo}: a named pipe (FIFO), not a file" in proc.stderr
     assert "error:" not in proc.stderr and not JARGON.search(proc.stderr)
-    assert sorted(p.name for p in out.iterdir()) == ["good_x2.png"]
+    assert _listing(out) == ["good_x2.png"]
     assert _digest(good) == before and not _hidden_or_temp(tmp_path)
 
 
@@ -353,7 +364,7 @@ def test_cli_damaged_files_are_one_plain_line_each_and_the_rest_is_done(tmp_path
     assert all(ln.endswith("(perhaps it was not fully copied or downloaded)") for ln in errors), (
         errors
     )
-    assert sorted(p.name for p in out.iterdir()) == ["good_x2.png"]
+    assert _listing(out) == ["good_x2.png"]
     assert {p.name: _digest(p) for p in folder.iterdir()} == digests and good.is_file()
     assert not _hidden_or_temp(tmp_path)
 
@@ -472,7 +483,7 @@ def test_kill_9_during_a_write_then_a_normal_run(tmp_path: Path) -> None:
     before = _digest(src)
     run = run_cli("restore", str(src), "--model", "bicubic-x2", "-o", str(out_dir) + os.sep)
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in out_dir.iterdir()) == ["src_x2.png"]
+    assert _listing(out_dir) == ["src_x2.png"]
     assert _digest(src) == before
 
 

@@ -1,0 +1,378 @@
+"""Archive-scale batches: resumable runs into an output folder (issue 15).
+
+A batch is the photo pipeline (`core.pipeline.restore_files`) plus the output folder's
+`Manifest`, so that a rerun skips what is done and redoes what failed or changed:
+
+1. `JobInfo` says what shapes the results: the recipe, each model's version, the output
+   settings (`OutputSettings`: format, quality, bit depth, suffix) and the precision; its
+   ``key`` is what the manifest compares.
+2. `plan_batch(tasks, manifest, job)` sorts the planned files (`core.naming.plan_outputs`)
+   into what to do, what was done before and outputs that exist but are not ours.
+3. `run_batch(plan, execute, manifest=, job=)` runs the files through an executor and
+   records a ``started`` line before each photo and ``done`` / ``failed`` after it. The
+   executor is `local_executor` (this process, `restore_files`) or a Ray cluster
+   (`deconv_gui.cluster.RayExecutor`); both run `restore_file` with the same `photo_work`.
+
+Every output is written atomically, so a run killed at any moment leaves each output either
+complete or absent; the next run removes temporaries it left (`remove_stale_temporaries`)
+and redoes the photos that were ``started`` but not finished. Outputs to do are written with
+``overwrite`` on: `plan_batch` has already refused an existing output that is not ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from deconv_gui.core.image import Photo
+from deconv_gui.core.inputs import InputFile
+from deconv_gui.core.io import WRITE_EXTENSIONS, load_image
+from deconv_gui.core.manifest import (
+    FileRecord,
+    Manifest,
+    file_stamp,
+    model_version,
+    path_key,
+    remove_stale_temporaries,
+)
+from deconv_gui.core.naming import check_suffix
+from deconv_gui.core.pipeline import FileProgress, RunSummary, restore_files
+from deconv_gui.core.recipe import Recipe, recipe_job
+from deconv_gui.core.validate import OptionError
+
+if TYPE_CHECKING:
+    from deconv_gui.core.naming import PlannedFile
+    from deconv_gui.core.pipeline import PhotoJob
+    from deconv_gui.core.spec import LoadOptions, RestoreSpec
+    from deconv_gui.core.tiling import TileProgress
+
+__all__ = [
+    "DONE_BEFORE",
+    "BatchPlan",
+    "Execute",
+    "JobInfo",
+    "OutputSettings",
+    "local_executor",
+    "photo_work",
+    "plan_batch",
+    "run_batch",
+    "without_outputs",
+]
+
+#: Runs planned files and reports them as `restore_files` does: a `FileProgress` when a
+#: photo starts (``tile`` None, not ``finished``), after tiles, and when it ends.
+Execute = Callable[[Sequence["PlannedFile"]], Generator[FileProgress, None, RunSummary]]
+
+_F = TypeVar("_F", bound=InputFile | Path)
+
+DONE_BEFORE = "done before (see the output folder's manifest)"
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """How results are written: ``format`` (an extension such as ``.jpg``; None: the
+    input's own where we can write it), ``quality`` (JPEG and WebP, 1-100), ``bit_depth``
+    (8 or 16 where the format holds it: PNG, TIFF; None: the input's) and the name
+    ``suffix`` (None: the recipe's, e.g. ``_denoised``)."""
+
+    format: str | None = None
+    quality: int = 95
+    bit_depth: int | None = None
+    suffix: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.format is not None:
+            ext = self.format.lower()
+            ext = ext if ext.startswith(".") else "." + ext
+            if ext not in WRITE_EXTENSIONS:
+                known = ", ".join(sorted(e.lstrip(".") for e in WRITE_EXTENSIONS))
+                raise OptionError(f"cannot write {self.format!r} files (choose one of {known})")
+            object.__setattr__(self, "format", ext)
+        if isinstance(self.quality, bool) or not 1 <= int(self.quality) <= 100:
+            raise OptionError(f"quality must be between 1 and 100, got {self.quality}")
+        object.__setattr__(self, "quality", int(self.quality))
+        if self.bit_depth not in (None, 8, 16):
+            raise OptionError(f"bit depth must be 8 or 16, got {self.bit_depth}")
+        if self.suffix is not None:
+            check_suffix(self.suffix)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> OutputSettings:
+        if not isinstance(data, dict):
+            raise OptionError("output settings must be an object")
+        unknown = set(data) - {"format", "quality", "bit_depth", "suffix"}
+        if unknown:
+            raise OptionError(f"unknown output setting(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls(
+                format=data.get("format"),
+                quality=int(data.get("quality", 95)),
+                bit_depth=None if data.get("bit_depth") is None else int(data["bit_depth"]),
+                suffix=data.get("suffix"),
+            )
+        except (TypeError, ValueError) as exc:
+            raise OptionError(f"bad output settings: {exc}") from None
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """What shapes the results of a run (the manifest's job): the recipe, each model's
+    version (`core.manifest.model_version`), the output settings and whether reduced
+    precision is allowed. Device, tile size and threads are left out: they change a result
+    by less than one level in 255, and a run resumed on other machines must match."""
+
+    recipe: Recipe
+    models: dict[str, str]
+    output: OutputSettings = field(default_factory=OutputSettings)
+    allow_fp16: bool = True
+
+    @classmethod
+    def of(
+        cls,
+        recipe: Recipe,
+        resolve: Callable[[str], RestoreSpec],
+        output: OutputSettings | None = None,
+        *,
+        allow_fp16: bool = True,
+    ) -> JobInfo:
+        models = {s.model: model_version(resolve(s.model)) for s in recipe.steps}
+        return cls(recipe, models, output or OutputSettings(), allow_fp16)
+
+    def describe(self) -> dict[str, Any]:
+        steps = self.recipe.to_json()["steps"]
+        return {
+            "recipe": {"name": self.recipe.name, "steps": steps},
+            "models": dict(sorted(self.models.items())),
+            "output": self.output.to_json(),
+            "options": {"allow_fp16": self.allow_fp16},
+        }
+
+    @property
+    def key(self) -> str:
+        """A digest of `describe` without the recipe's name (a renamed preset with the same
+        steps is the same job)."""
+        what = self.describe()
+        what["recipe"] = what["recipe"]["steps"]
+        text = json.dumps(what, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def photo_work(
+    recipe: Recipe,
+    resolve: Callable[[str], RestoreSpec],
+    options: LoadOptions,
+    *,
+    tile_size: int | None = None,
+    bit_depth: int | None = None,
+) -> PhotoJob:
+    """The work on one photo of a batch: the recipe (`recipe_job`), then the result's bit
+    depth set when ``bit_depth`` is given. Local runs and Ray workers both use it."""
+    work = recipe_job(recipe, resolve, options, tile_size=tile_size)
+    if bit_depth is None:
+        return work
+
+    def with_depth(photo: Photo) -> Generator[TileProgress, Any, Photo]:
+        out = yield from work(photo)
+        return Photo(out.rgb, out.meta.copy(bit_depth=bit_depth))
+
+    return with_depth
+
+
+@dataclass
+class BatchPlan:
+    """What a run will do: ``todo`` (to process), ``done`` (done before, with the record
+    that says so), ``refused`` (the output exists and is not ours: a failure) and ``kept``
+    (the same, kept as a skip when the caller asked to skip existing outputs)."""
+
+    todo: list[PlannedFile] = field(default_factory=list)
+    done: list[tuple[PlannedFile, FileRecord]] = field(default_factory=list)
+    refused: list[tuple[PlannedFile, str]] = field(default_factory=list)
+    kept: list[tuple[PlannedFile, str]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.todo) + len(self.done) + len(self.refused) + len(self.kept)
+
+    def text(self) -> str:
+        parts = [f"{len(self.todo)} to do"]
+        if self.done:
+            parts.append(f"{len(self.done)} done before")
+        if self.refused or self.kept:
+            parts.append(f"{len(self.refused) + len(self.kept)} with an existing output")
+        return ", ".join(parts)
+
+
+def _names_output(record: FileRecord | None, task: PlannedFile) -> bool:
+    return record is not None and path_key(record.output) == path_key(task.output)
+
+
+def _is_done(task: PlannedFile, record: FileRecord, job: JobInfo) -> bool:
+    if record.status != "done" or record.job != job.key or not _names_output(record, task):
+        return False
+    if file_stamp(task.source) != record.stamp:
+        return False
+    out = file_stamp(task.output)
+    return out is not None and out.size == record.output_size
+
+
+def without_outputs(files: Sequence[_F], out_dir: Path | None) -> list[_F]:
+    """``files`` less the photos a folder listing found inside ``out_dir`` (the results of
+    earlier runs, when the output folder is inside an input folder); photos given one by
+    one are kept."""
+    if out_dir is None:
+        return list(files)
+    inside = os.path.join(path_key(out_dir), "")
+    return [
+        f
+        for f in files
+        if not isinstance(f, InputFile) or f.root is None or not path_key(f.path).startswith(inside)
+    ]
+
+
+def plan_batch(
+    tasks: Sequence[PlannedFile],
+    manifest: Manifest | None,
+    job: JobInfo,
+    *,
+    force: bool = False,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+) -> BatchPlan:
+    """Sort ``tasks`` against the manifest (None: no manifest, every file is to do).
+
+    Done before: the latest record is ``done`` for the same job, input (size and mtime) and
+    output, and that output is there with the recorded size; ``force`` redoes those too. An
+    output that exists is replaced when the manifest names it as this input's output (ours)
+    or with ``overwrite``; otherwise the file is ``kept`` (``skip_existing``) or
+    ``refused``.
+    """
+    plan = BatchPlan()
+    for task in tasks:
+        record = manifest.latest(task.source) if manifest is not None else None
+        if not force and record is not None and _is_done(task, record, job):
+            plan.done.append((task, record))
+            continue
+        ours = _names_output(record, task)
+        if overwrite or ours or file_stamp(task.output) is None:
+            plan.todo.append(task)
+            continue
+        why = f"{task.output.name} exists (not written by this folder's runs)"
+        (plan.kept if skip_existing else plan.refused).append((task, why))
+    return plan
+
+
+def local_executor(
+    work: PhotoJob,
+    *,
+    load: Callable[[Path], Photo] = load_image,
+    quality: int = 95,
+    cancel: Callable[[], bool] | None = None,
+) -> Execute:
+    """Run the files here, one after another (`restore_files`; outputs replaced: the plan
+    has checked them)."""
+
+    def execute(tasks: Sequence[PlannedFile]) -> Generator[FileProgress, None, RunSummary]:
+        return restore_files(tasks, work, overwrite=True, load=load, cancel=cancel, quality=quality)
+
+    return execute
+
+
+def run_batch(
+    plan: BatchPlan,
+    execute: Execute,
+    *,
+    manifest: Manifest | None,
+    job: JobInfo,
+) -> Generator[FileProgress, None, RunSummary]:
+    """Run ``plan``: yield `FileProgress` (files with an existing output first, each one
+    finished event; then the files to do, indexed after them), record each photo in the
+    manifest and return the `RunSummary` (done-before files are in ``skipped``)."""
+    start = time.monotonic()
+    if manifest is not None:
+        manifest.add_job(job.key, job.describe())
+        remove_stale_temporaries(t.output for t in [*plan.todo, *(t for t, _ in plan.done)])
+    blocked = [*plan.refused, *plan.kept]
+    base = len(blocked)
+    total = base + len(plan.todo)
+    summary = RunSummary()
+    for i, (task, why) in enumerate(blocked):
+        skipped = i >= len(plan.refused)
+        (summary.skipped if skipped else summary.failed).append((task.source, why))
+        yield FileProgress(i, total, task.source, finished=True, error=why, skipped=skipped)
+
+    began: dict[int, tuple[float, int, int]] = {}
+    run = execute(plan.todo)
+    try:
+        while True:
+            try:
+                ev = next(run)
+            except StopIteration as stop:
+                part: RunSummary = stop.value
+                break
+            if manifest is not None:
+                _note(manifest, job, plan.todo[ev.index], ev, began)
+            yield replace(ev, index=ev.index + base, total=total)
+    finally:
+        run.close()
+    if manifest is not None and not part.cancelled:  # e.g. a Ray worker killed mid-write
+        remove_stale_temporaries(t.output for t in plan.todo)
+    summary.done = part.done
+    summary.failed += part.failed
+    summary.skipped += part.skipped + [(t.source, DONE_BEFORE) for t, _ in plan.done]
+    summary.cancelled = part.cancelled
+    summary.elapsed = time.monotonic() - start
+    return summary
+
+
+def _note(
+    manifest: Manifest,
+    job: JobInfo,
+    task: PlannedFile,
+    ev: FileProgress,
+    began: dict[int, tuple[float, int, int]],
+) -> None:
+    """Record a photo's start (before any work on it) or its end in the manifest."""
+    if not ev.finished and ev.tile is None:
+        stamp = file_stamp(task.source)
+        size, mtime = (stamp.size, stamp.mtime_ns) if stamp else (-1, -1)
+        began[ev.index] = (time.monotonic(), size, mtime)
+        manifest.add(_record(task, job, "started", size, mtime))
+    elif ev.finished and ev.index in began:
+        t0, size, mtime = began.pop(ev.index)
+        seconds = round(time.monotonic() - t0, 3)
+        if ev.output is not None:
+            out = file_stamp(ev.output)
+            rec = _record(task, job, "done", size, mtime, seconds=seconds)
+            manifest.add(replace(rec, output_size=out.size if out else -1))
+        else:
+            manifest.add(_record(task, job, "failed", size, mtime, ev.error, seconds))
+
+
+def _record(
+    task: PlannedFile,
+    job: JobInfo,
+    status: str,
+    size: int,
+    mtime_ns: int,
+    error: str = "",
+    seconds: float = 0.0,
+) -> FileRecord:
+    return FileRecord(
+        input=str(Path(task.source).absolute()),
+        status=status,
+        job=job.key,
+        output=str(Path(task.output).absolute()),
+        size=size,
+        mtime_ns=mtime_ns,
+        error=error,
+        seconds=seconds,
+    )

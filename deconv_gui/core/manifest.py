@@ -1,0 +1,341 @@
+"""The output folder's record of what a batch did: `Manifest` (DESIGN.md section 7).
+
+A run into an output folder keeps ``OUT/.deconv-gui/manifest.jsonl``: JSON lines, appended
+and fsynced one at a time, never rewritten. Two kinds of line:
+
+- a *job* line, once per distinct job: its key, the recipe, each model's version, the
+  options and the output settings (what shaped the results);
+- a *file* line per event of one photo: its input path, size and mtime, the job key, the
+  output path (relative to the output folder, which can be moved), and ``status``: ``started`` (written before any work), ``done`` (with the
+  output's size) or ``failed`` (with the one-line reason).
+
+The latest file line of an input is its state. A rerun skips an input whose latest line is
+``done`` for the same job, the same input size and mtime and the same output, when that
+output is still there with the recorded size; anything else is redone. An output whose input
+was ``started`` but not finished is ours to replace (outputs are written atomically, so it
+is either complete or absent).
+
+Why JSON lines and not SQLite: the output folder of a cluster run sits on a shared (network)
+file system, where SQLite's WAL mode does not work and its locking is unreliable; an
+append-only text file needs nothing but ``write`` + ``fsync``, survives ``kill -9`` at any
+moment (a torn last line is ignored when read) and can be read with ``grep`` or ``jq``. One
+process writes a manifest at a time (the driver, never the Ray workers): `Manifest.open`
+takes a lock file beside it (`filelock`, released by the OS when a process dies).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+from deconv_gui.core.io import temporary_of
+from deconv_gui.errors import DeconvError, ImageWriteError
+
+__all__ = [
+    "MANIFEST_DIR",
+    "MANIFEST_NAME",
+    "FileRecord",
+    "Manifest",
+    "ManifestLockedError",
+    "Stamp",
+    "file_stamp",
+    "model_version",
+    "path_key",
+    "remove_stale_temporaries",
+]
+
+#: Hidden folder in the output folder (hidden names are never listed as photos).
+MANIFEST_DIR = ".deconv-gui"
+MANIFEST_NAME = "manifest.jsonl"
+_LOCK_NAME = "manifest.lock"
+MANIFEST_VERSION = 1
+STATUSES = ("started", "done", "failed")
+
+
+class ManifestLockedError(DeconvError):
+    """Another run is writing into the same output folder."""
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What says a file changed: its size and modification time (nanoseconds)."""
+
+    size: int
+    mtime_ns: int
+
+
+def file_stamp(path: str | os.PathLike[str]) -> Stamp | None:
+    """The file's `Stamp`, or None when it cannot be looked at."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return Stamp(int(st.st_size), int(st.st_mtime_ns))
+
+
+def path_key(path: str | os.PathLike[str]) -> str:
+    """How the manifest names a file: absolute, case-folded where the OS ignores case."""
+    return os.path.normcase(os.path.abspath(path))
+
+
+def model_version(spec: object) -> str:
+    """A model's version for the manifest: the weights' hash its card records (imported
+    models), else the card's ``version``, else a digest of the whole card (bundled networks:
+    retrained weights come with a new card; classical models: their settings)."""
+    card = getattr(spec, "card", None) or {}
+    if isinstance(card, dict):
+        for key in ("sha256", "version"):
+            if card.get(key):
+                return f"{key}:{card[key]}"
+    text = json.dumps(card, sort_keys=True, default=str)
+    return "card:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """One line about one photo (see the module doc)."""
+
+    input: str
+    status: str
+    job: str
+    output: str
+    size: int = -1
+    mtime_ns: int = -1
+    output_size: int = -1
+    error: str = ""
+    seconds: float = 0.0
+    time: float = field(default_factory=time.time)
+    host: str = field(default_factory=socket.gethostname)
+
+    @property
+    def stamp(self) -> Stamp:
+        return Stamp(self.size, self.mtime_ns)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "file", "v": MANIFEST_VERSION, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileRecord:
+        return cls(
+            input=str(data["input"]),
+            status=str(data["status"]),
+            job=str(data["job"]),
+            output=str(data["output"]),
+            size=int(data.get("size", -1)),
+            mtime_ns=int(data.get("mtime_ns", -1)),
+            output_size=int(data.get("output_size", -1)),
+            error=str(data.get("error", "")),
+            seconds=float(data.get("seconds", 0.0)),
+            time=float(data.get("time", 0.0)),
+            host=str(data.get("host", "")),
+        )
+
+
+class Manifest:
+    """The manifest of one output folder, open for a run (a context manager).
+
+    `open` creates the folder when needed, takes the lock (`ManifestLockedError` when another
+    run holds it) and reads what earlier runs recorded; `add` appends a file line, `add_job`
+    a job line (once per key). ``damaged`` counts lines that could not be read (a line torn
+    by a crash is the usual one; it is ignored).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(os.path.abspath(folder))
+        self.path = self.folder / MANIFEST_DIR / MANIFEST_NAME
+        self.damaged = 0
+        self._latest: dict[str, FileRecord] = {}
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._fp: IO[str] | None = None
+        self._lock: Any = None
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, folder: str | os.PathLike[str]) -> Manifest:
+        m = cls(folder)
+        m._open()
+        return m
+
+    def _open(self) -> None:
+        from filelock import FileLock, Timeout
+
+        meta_dir = self.path.parent
+        try:
+            meta_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = exc.strerror or type(exc).__name__
+            raise ImageWriteError(f"Cannot create the folder {self.folder}: {why}") from None
+        lock = FileLock(str(meta_dir / _LOCK_NAME), timeout=0, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ManifestLockedError(
+                f"another run is writing into {self.folder} (its manifest is locked): "
+                "wait for it to end or stop it"
+            ) from None
+        except OSError as exc:
+            raise ImageWriteError(
+                f"Cannot lock the manifest in {self.folder}: {exc.strerror or exc}"
+            ) from None
+        self._lock = lock
+        try:
+            self._read()
+            self._fp = self._open_for_append()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read(self) -> None:
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as f:
+                lines = f.readlines()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise ImageWriteError(
+                f"Cannot read the manifest {self.path}: {exc.strerror or exc}"
+            ) from None
+        for line in lines:
+            try:
+                data = json.loads(line)
+                if data.get("kind") == "file":
+                    record = FileRecord.from_json(data)
+                    where = self.folder / record.output  # stored relative
+                    self._remember(replace(record, output=str(where)))
+                elif data.get("kind") == "job":
+                    self._jobs[str(data["job"])] = data
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.damaged += 1
+
+    def _open_for_append(self) -> IO[str]:
+        try:
+            fp = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            fp.seek(0, os.SEEK_END)
+            if fp.tell() > 0:
+                fp.seek(fp.tell() - 1)
+                if fp.read(1) != "\n":  # a line torn by a crash: start on a fresh line
+                    fp.write("\n")
+        except OSError as exc:
+            raise ImageWriteError(
+                f"Cannot write the manifest {self.path}: {exc.strerror or exc}"
+            ) from None
+        _fsync_folder(self.path.parent)
+        return fp
+
+    def close(self) -> None:
+        if self._fp is not None:
+            self._fp.close()
+            self._fp = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reading
+    def latest(self, source: str | os.PathLike[str]) -> FileRecord | None:
+        """The latest record of this input, or None."""
+        return self._latest.get(path_key(source))
+
+    def job(self, key: str) -> dict[str, Any] | None:
+        return self._jobs.get(key)
+
+    def records(self) -> list[FileRecord]:
+        """The latest record of every input, in the order they were last written."""
+        return sorted(self._latest.values(), key=lambda r: r.time)
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+    # ------------------------------------------------------------------ writing
+    def add_job(self, key: str, description: dict[str, Any]) -> None:
+        """Record what job ``key`` is (once per manifest)."""
+        if key in self._jobs:
+            return
+        data = {"kind": "job", "v": MANIFEST_VERSION, "job": key, **description}
+        self._append(data)
+        self._jobs[key] = data
+
+    def add(self, record: FileRecord) -> None:
+        if record.status not in STATUSES:
+            raise ValueError(f"unknown status {record.status!r}")
+        data = record.to_json()
+        data["output"] = self._relative(record.output)
+        self._append(data)
+        self._remember(record)
+
+    def _relative(self, output: str) -> str:
+        """An output below the manifest's folder is stored relative to it, so the folder can
+        be moved (or mounted elsewhere) and still resume."""
+        try:
+            return Path(os.path.abspath(output)).relative_to(self.folder).as_posix()
+        except ValueError:
+            return str(output)
+
+    def _remember(self, record: FileRecord) -> None:
+        self._latest[path_key(record.input)] = record
+
+    def _append(self, data: dict[str, Any]) -> None:
+        if self._fp is None:
+            raise RuntimeError("the manifest is not open")
+        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            self._fp.write(line)
+            self._fp.flush()
+            os.fsync(self._fp.fileno())
+        except OSError as exc:
+            raise ImageWriteError(
+                f"Cannot write the manifest {self.path}: {exc.strerror or exc}"
+            ) from None
+
+
+def remove_stale_temporaries(outputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Delete temporary files that an interrupted write of one of ``outputs`` left behind
+    (only those: the names `deconv_gui.core.io` gives the temporaries of these outputs).
+    Call it while holding the output folder's manifest lock. Returns what was removed."""
+    wanted: dict[Path, set[str]] = {}
+    for out in outputs:
+        p = Path(out)
+        wanted.setdefault(p.parent, set()).add(p.name[:64])
+    removed: list[Path] = []
+    for folder, names in wanted.items():
+        try:
+            with os.scandir(folder) as it:
+                entries = [e for e in it if e.name.endswith(".tmp")]
+        except OSError:
+            continue
+        for entry in entries:
+            if temporary_of(entry.name) not in names:
+                continue
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name == "nt":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

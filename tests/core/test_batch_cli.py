@@ -1,0 +1,184 @@
+"""`deconv-gui restore` at archive scale: folder trees, patterns, resume, JSON lines, kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deconv_gui.cli import main
+from deconv_gui.core.io import load_image
+
+
+def _photo(path: Path, size: tuple[int, int] = (40, 32), seed: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    arr = np.clip(rng.normal(120, 30, (size[1], size[0], 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def _events(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _results(out: Path) -> list[str]:
+    """Every file below ``out`` except the manifest's folder, as relative paths."""
+    return sorted(
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and ".deconv-gui" not in p.parts
+    )
+
+
+def test_folder_tree_with_patterns_json_lines_and_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "shoot"
+    for rel in ("a.jpg", "b.png", "day1/c.jpg", "day1/raw/d.jpg", "day2/e.jpg", "day2/f.tif"):
+        _photo(src / rel, seed=len(rel))
+    out = tmp_path / "out"
+    args = ["restore", str(src), "-r", "--model", "lanczos-x2", "-o", str(out), "--json"]
+    args += ["--include", "*.jpg", "--include", "*.tif", "--exclude", "day1/raw/*"]
+    assert main(args) == 0
+    events = _events(capsys.readouterr().out)
+    assert _results(out) == ["a_x2.jpg", "day1/c_x2.jpg", "day2/e_x2.jpg", "day2/f_x2.tif"]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "plan" and kinds[-1] == "summary"
+    assert events[0] == {
+        "event": "plan",
+        "total": 4,
+        "todo": 4,
+        "done_before": 0,
+        "existing": 0,
+        "out_dir": str(out),
+    }
+    assert kinds.count("start") == kinds.count("done") == 4 and "tile" in kinds
+    done = [e for e in events if e["event"] == "done"]
+    assert [Path(e["input"]).name for e in done] == ["a.jpg", "c.jpg", "e.jpg", "f.tif"]
+    assert all(e["seconds"] >= 0 for e in done)
+    assert events[-1]["done"] == 4 and events[-1]["failed"] == 0
+
+    # the same command again: nothing to do, in well under the time of the run
+    assert main(args) == 0
+    again = _events(capsys.readouterr().out)
+    assert again[0]["done_before"] == 4 and again[0]["todo"] == 0
+    assert [e["event"] for e in again] == ["plan", "summary"]
+    assert again[-1]["done_before"] == 4
+    # --force redoes them all
+    assert main([*args, "--force"]) == 0
+    assert _events(capsys.readouterr().out)[-1]["done"] == 4
+
+
+def test_an_existing_output_of_another_origin_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _photo(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a_x2.png").write_bytes(b"mine")
+    assert main(["restore", str(src.parent), "--model", "lanczos-x2", "-o", str(out)]) == 1
+    assert "a_x2.png exists (not written by this folder's runs)" in capsys.readouterr().err
+    assert (out / "a_x2.png").read_bytes() == b"mine"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_kill_9_in_the_middle_loses_nothing_and_the_rerun_finishes(tmp_path: Path) -> None:
+    n = 12
+    src = tmp_path / "in"
+    for i in range(n):
+        _photo(src / f"p{i:02d}.png", size=(320, 240), seed=i)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "deconv_gui", "restore", str(src), "-o", str(out)]
+    cmd += ["--model", "nlm-denoise", "--strength", "20", "--json"]
+    seen_done = 0
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as p:
+        killer = threading.Timer(120, p.kill)
+        killer.start()
+        try:
+            assert p.stdout is not None
+            for line in p.stdout:
+                if json.loads(line)["event"] == "done":
+                    seen_done += 1
+                    if seen_done == 3:
+                        os.kill(p.pid, signal.SIGKILL)  # in the middle of the 4th photo
+                        break
+            p.wait(30)
+        finally:
+            killer.cancel()
+    assert p.returncode == -signal.SIGKILL
+    kept = {name: (out / name).stat() for name in _results(out) if not name.endswith(".tmp")}
+    assert 3 <= len(kept) < n
+    for name in kept:  # what is there is complete
+        assert load_image(out / name).width == 320
+    done = {Path(out_path).name for out_path in _latest(out, "done")}
+    assert len(done) >= 3 and done <= set(kept)
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    events = _events(rerun.stdout)
+    assert events[0]["done_before"] == len(done) and events[0]["todo"] == n - len(done)
+    assert _results(out) == [f"p{i:02d}_denoised.png" for i in range(n)]  # once each, no temp
+    for name in done:  # finished photos were not redone
+        assert (out / name).stat().st_mtime_ns == kept[name].st_mtime_ns
+    assert all(load_image(out / name).width == 320 for name in _results(out))
+    assert len(_latest(out, "done")) == n
+
+
+def _latest(out: Path, status: str) -> list[str]:
+    """The outputs of the inputs whose latest manifest record has ``status``."""
+    latest = {}
+    for line in (out / ".deconv-gui" / "manifest.jsonl").read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:  # a line torn by the kill
+            continue
+        if rec["kind"] == "file":
+            latest[rec["input"]] = rec
+    return [r["output"] for r in latest.values() if r["status"] == status]
+
+
+def test_cluster_without_ray_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    src = _photo(tmp_path / "in" / "a.png")
+    args = ["restore", str(src.parent), "--model", "lanczos-x2", "-o", str(tmp_path / "out")]
+    assert main([*args, "--cluster", "local"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == (
+        "error: --cluster needs Ray: pip install 'deconv-gui[cluster]' "
+        "(or pip install 'ray[client]')"
+    )
+    assert main([*args, "--workers", "2"]) == 1
+    assert "--workers goes with --cluster" in capsys.readouterr().err
+
+
+def test_an_output_folder_inside_the_input_folder_is_not_read_back(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "shoot"
+    _photo(src / "a.png")
+    _photo(src / "day" / "b.png", seed=1)
+    args = ["restore", str(src), "-r", "--model", "lanczos-x2", "-o", str(src / "x2"), "--json"]
+    assert main(args) == 0
+    assert _events(capsys.readouterr().out)[0]["todo"] == 2
+    assert main(args) == 0  # the results in shoot/x2 are not inputs of the rerun
+    assert _events(capsys.readouterr().out)[0] == {
+        "event": "plan",
+        "total": 2,
+        "todo": 0,
+        "done_before": 2,
+        "existing": 0,
+        "out_dir": str(src / "x2"),
+    }
+    assert _results(src / "x2") == ["a_x2.png", "day/b_x2.png"]

@@ -1,0 +1,159 @@
+"""Watch folders: photos are taken once complete, once each, until stopped (issue 15)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from batch_helpers import Invert
+from PIL import Image
+
+from deconv_gui.core.batch import JobInfo, local_executor, photo_work
+from deconv_gui.core.pipeline import FileProgress
+from deconv_gui.core.recipe import Recipe
+from deconv_gui.core.spec import LoadOptions
+from deconv_gui.core.tiling import run_to_end
+from deconv_gui.core.watch import WatchStatus, watch_folders
+from deconv_gui.errors import DeconvError
+
+
+def _png_bytes(value: int, size: tuple[int, int] = (30, 20)) -> bytes:
+    import io
+
+    arr = np.full((size[1], size[0], 3), value, np.uint8)
+    arr[::2, ::3] = 255 - value
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _watch(
+    inbox: Path,
+    out: Path,
+    script: dict[int, object],
+    polls: int,
+    settle: float = 2.0,
+    recursive: bool = False,
+):
+    """Run a watch on a fake clock: one poll per second; ``script[n]()`` runs after poll n."""
+    spec = Invert()
+    job = JobInfo.of(Recipe.single("invert"), lambda _id: spec)
+    work = photo_work(job.recipe, lambda _id: spec, LoadOptions(device="cpu"))
+    now = [0.0]
+    statuses: list[WatchStatus] = []
+    done_at: list[tuple[str, int]] = []
+
+    def sleep(seconds: float) -> None:
+        action = script.get(len(statuses) - 1)
+        if callable(action):
+            action()
+        now[0] += seconds
+
+    def seen(ev: FileProgress | WatchStatus) -> None:
+        if isinstance(ev, WatchStatus):
+            statuses.append(ev)
+        elif ev.finished:
+            done_at.append((ev.path.name, len(statuses)))  # the poll that took it
+            assert ev.output is not None, ev.error
+
+    run = watch_folders(
+        [inbox],
+        out,
+        job,
+        local_executor(work),
+        suffix="_inv",
+        recursive=recursive,
+        settle=settle,
+        interval=1.0,
+        stop=lambda: len(statuses) >= polls,
+        clock=lambda: now[0],
+        sleep=sleep,
+    )
+    summary = run_to_end(run, seen)
+    return summary, statuses, done_at
+
+
+def test_photos_are_taken_once_they_stop_changing(tmp_path: Path) -> None:
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(_png_bytes(40))
+    b = _png_bytes(90)
+
+    def grow(n: int):  # b arrives in pieces: the first bytes, more, then the rest
+        return lambda: (inbox / "b.png").write_bytes(b[:n])
+
+    def change_a() -> None:
+        (inbox / "a.png").write_bytes(_png_bytes(41, size=(31, 20)))
+
+    script = {2: grow(40), 3: grow(len(b) // 2), 4: grow(len(b)), 9: change_a}
+    summary, statuses, done_at = _watch(inbox, out, script, polls=14)
+    # a: seen at poll 0, unchanged for 2 s at poll 2; b: complete after poll 4, taken at 7;
+    # a changed after poll 9: seen changed at 10, taken again at 12
+    assert done_at == [("a.png", 2), ("b.png", 7), ("a.png", 12)]
+    assert [p.name for p, _ in summary.done] == ["a.png", "b.png", "a.png"]
+    assert not summary.failed and not summary.cancelled
+    assert statuses[3].waiting == 1 and statuses[-1] == WatchStatus(0, 3, 0, 0)
+    with Image.open(out / "a_inv.png") as a, Image.open(out / "b_inv.png") as b_out:
+        assert a.size == (31, 20) and b_out.size == (30, 20)
+
+    # a new watch on the same folder: everything is done before
+    summary, _, done_at = _watch(inbox, out, {}, polls=4)
+    assert not summary.done and not done_at and len(summary.skipped) == 2
+
+
+def test_an_output_folder_inside_the_watched_one_is_not_watched(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(_png_bytes(40))
+    summary, _, done_at = _watch(inbox, inbox / "out", {}, polls=8, recursive=True)
+    assert done_at == [("a.png", 2)] and (inbox / "out" / "a_inv.png").is_file()
+
+
+def test_watch_needs_folders(tmp_path: Path) -> None:
+    with pytest.raises(DeconvError, match="not a folder to watch"):
+        _watch(tmp_path / "missing", tmp_path / "out", {}, polls=1)
+
+
+def _read_events(proc: subprocess.Popen[str], until: str) -> list[dict]:
+    events = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if events[-1]["event"] == until:
+            return events
+    raise AssertionError(f"the watch ended before '{until}': {events}")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+def test_watch_command_processes_arrivals_until_ctrl_c(tmp_path: Path) -> None:
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    cmd = [sys.executable, "-m", "deconv_gui", "watch", str(inbox), "-o", str(out)]
+    cmd += ["--model", "lanczos-x2", "--settle", "0.3", "--interval", "0.1", "--json"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        killer = threading.Timer(120, proc.kill)  # never hang the suite
+        killer.start()
+        try:
+            _read_events(proc, "watching")
+            (inbox / ".incoming.png.part").write_bytes(_png_bytes(50)[:30])  # hidden: left alone
+            (inbox / "new.png").write_bytes(_png_bytes(50))
+            events = _read_events(proc, "done")
+            proc.send_signal(signal.SIGINT)
+            events += _read_events(proc, "summary")
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err
+        finally:
+            killer.cancel()
+            proc.kill()
+    done = [e for e in events if e["event"] == "done"]
+    assert [Path(e["output"]).name for e in done] == ["new_x2.png"]
+    assert events[-1]["done"] == 1 and events[-1]["failed"] == 0
+    with Image.open(out / "new_x2.png") as im:
+        assert im.size == (60, 40)

@@ -1,0 +1,152 @@
+"""The batch dialog (issue 15): folder trees with patterns, resume, presets, the watch
+toggle, progress in photos with time left, failures listed once, "Open output folder"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gui_helpers import write_photo
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from deconv_gui.core.batch import BatchPlan
+from deconv_gui.core.io import load_image
+from deconv_gui.core.naming import PlannedFile
+from deconv_gui.core.pipeline import FileProgress
+from deconv_gui.core.presets import list_presets
+from deconv_gui.gui.batch_controller import BatchController
+from deconv_gui.gui.restore_panel import RunSettings
+from deconv_gui.models.registry import LoadOptions
+
+CPU = LoadOptions(device="cpu")
+
+
+@pytest.fixture
+def batch(qtbot, prefs, registry):
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    settings = RunSettings(registry.get("tiny-conv"), CPU)
+    controller = BatchController(prefs, parent, settings=lambda: settings, registry=registry)
+    yield controller
+    controller.shutdown()
+
+
+def _results(out: Path) -> list[str]:
+    return sorted(
+        p.relative_to(out).as_posix()
+        for p in out.rglob("*")
+        if p.is_file() and ".deconv-gui" not in p.parts
+    )
+
+
+def _run(qtbot, batch: BatchController):
+    with qtbot.waitSignal(batch.finished, timeout=30000) as blocker:
+        qtbot.mouseClick(batch.dialog.start_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_a_folder_tree_with_patterns_then_resumed(qtbot, batch, tmp_path):
+    src = tmp_path / "shoot"
+    for rel in ("a.jpg", "day1/b.jpg", "day1/c.png", "skip/d.jpg"):
+        write_photo(src / rel, seed=len(rel))
+    (src / "day1" / "broken.jpg").write_bytes(b"not a photo")
+    out = tmp_path / "out"
+    dlg = batch.open_dialog([])
+    assert dlg is not None and dlg.folder_radio.isChecked()  # no filmstrip photos
+    dlg.folder_edit.setText(str(src))
+    dlg.recursive_check.setChecked(True)
+    dlg.include_edit.setText("*.jpg")
+    dlg.exclude_edit.setText("skip/*")
+    dlg.output_edit.setText(str(out))
+    assert not dlg.open_button.isEnabled()  # no folder yet
+    summary = _run(qtbot, batch)
+    assert _results(out) == ["a_denoised.jpg", "day1/b_denoised.jpg"]
+    assert [p.name for p, _ in summary.failed] == ["broken.jpg"]
+    assert dlg.failures.count() == 1 and "broken.jpg" in dlg.failures.item(0).text()
+    text = dlg.summary_label.text()
+    assert "2 saved" in text and "1 failed" in text and "broken" not in text  # listed once
+    assert dlg.overall.value() == dlg.overall.maximum() == 3
+
+    # Start again: what is done is skipped, the broken photo is tried again
+    stamp = (out / "a_denoised.jpg").stat().st_mtime_ns
+    summary = _run(qtbot, batch)
+    assert not summary.done and len(summary.failed) == 1
+    assert "2 done before" in dlg.summary_label.text()
+    assert (out / "a_denoised.jpg").stat().st_mtime_ns == stamp
+    assert dlg.failures.count() == 1
+
+    opened = []
+    from PySide6.QtGui import QDesktopServices
+
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    try:
+        assert dlg.open_button.isEnabled()
+        qtbot.mouseClick(dlg.open_button, Qt.MouseButton.LeftButton)
+    finally:
+        monkey.undo()
+    assert [Path(u.toLocalFile()) for u in opened] == [out]
+
+
+def test_presets_are_saved_chosen_and_run(qtbot, batch, tmp_path):
+    photos = [write_photo(tmp_path / "in" / f"p{i}.jpg", seed=i) for i in range(2)]
+    dlg = batch.open_dialog(photos)
+    dlg.format_combo.setCurrentIndex(dlg.format_combo.findData(".png"))
+    dlg.suffix_edit.setText("_clean")
+    assert batch.save_preset("clean png")
+    (preset,) = list_presets()[0]
+    assert preset.recipe.steps[0].model == "tiny-conv"
+    assert preset.output.format == ".png" and preset.output.suffix == "_clean"
+    assert dlg.preset_name() == "clean png"
+
+    dlg.preset_combo.setCurrentIndex(0)  # back to the model panel: its suffix and format
+    assert dlg.suffix() == "_denoised" and dlg.format_combo.currentData() is None
+    dlg.preset_combo.setCurrentIndex(dlg.preset_combo.findData("clean png"))
+    assert dlg.suffix() == "_clean" and dlg.format_combo.currentData() == ".png"
+    dlg.output_edit.setText(str(tmp_path / "out"))
+    summary = _run(qtbot, batch)
+    assert [o.name for _, o in summary.done] == ["p0_clean.png", "p1_clean.png"]
+    assert load_image(tmp_path / "out" / "p0_clean.png").meta.format == "PNG"
+    assert not batch.save_preset("../bad")
+    assert "bad preset name" in dlg.summary_label.text()
+
+
+def test_watch_toggle_processes_arrivals_until_stopped(qtbot, batch, tmp_path):
+    inbox = tmp_path / "inbox"
+    write_photo(inbox / "first.jpg")
+    out = tmp_path / "out"
+    dlg = batch.open_dialog([])
+    dlg.watch_settle, dlg.watch_interval = 0.2, 0.05
+    dlg.folder_edit.setText(str(inbox))
+    dlg.watch_check.setChecked(True)
+    done: list[FileProgress] = []
+    batch.progressed.connect(lambda bp: bp.finished and done.append(bp))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    assert not batch.is_busy and "needs an output folder" in dlg.summary_label.text()
+    dlg.output_edit.setText(str(out))
+    qtbot.mouseClick(dlg.start_button, Qt.MouseButton.LeftButton)
+    assert batch.is_busy
+    qtbot.waitUntil(lambda: len(done) == 1, timeout=20000)
+    write_photo(inbox / "second.jpg", seed=3)
+    qtbot.waitUntil(lambda: len(done) == 2, timeout=20000)
+    qtbot.waitUntil(lambda: dlg.photo_label.text() == "Watching: 2 saved", timeout=5000)
+    with qtbot.waitSignal(batch.cancelled, timeout=20000):
+        qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+    assert _results(out) == ["first_denoised.jpg", "second_denoised.jpg"]
+    assert "Stopped" in dlg.summary_label.text() and dlg.start_button.isEnabled()
+
+
+def test_progress_shows_photos_and_time_left(qtbot, batch, tmp_path):
+    dlg = batch.open_dialog([tmp_path / "x.jpg"])
+    dlg.set_running(True)
+    tasks = [PlannedFile(tmp_path / f"{i}.jpg", tmp_path / f"{i}_o.jpg") for i in range(4)]
+    dlg.show_plan(BatchPlan(todo=tasks))
+    assert dlg.photo_label.text() == "4 photos to do" and dlg.time_left() is None
+    dlg.show_progress(FileProgress(0, 4, tasks[0].source, finished=True, output=tasks[0].output))
+    dlg.show_progress(FileProgress(1, 4, tasks[1].source))
+    left = dlg.time_left()
+    assert left is not None and left >= 0
+    assert dlg.photo_label.text().startswith("1 / 4 photos  ·  about ")
+    assert "left" in dlg.photo_label.text() and dlg.photo_label.text().endswith("1.jpg")
+    dlg.set_running(False)
