@@ -16,11 +16,25 @@ from deconv_gui.models.networks import build_network
 from deconv_gui.training.export import save_weights, write_card
 
 NOISE_STRENGTH = {"label": "Noise level", "minimum": 0, "maximum": 75, "default": 25, "auto": True}
+RAW_STRENGTH = {"label": "Noise level", "minimum": 10, "maximum": 400, "default": 100, "auto": True}
 
 
 def tiny_architecture(task: str) -> dict[str, Any]:
     if task == "upscale":
         return {"name": "fsrcnnplus", "hparams": {"scale": 2, "channels": 8, "blocks": 1}}
+    if task == "raw-denoise":  # packed Bayer planes + a per-photosite noise map
+        return {
+            "name": "redunet",
+            "hparams": {
+                "channels": [8, 16],
+                "enc_blocks": 1,
+                "mid_blocks": 1,
+                "dec_blocks": 1,
+                "noise_map": True,
+                "in_ch": 4,
+                "map_ch": 4,
+            },
+        }
     return {
         "name": "redunet",
         "hparams": {
@@ -45,6 +59,7 @@ def tiny_card(task: str, model_id: str | None = None) -> dict[str, Any]:
         "pad_multiple": 4 if arch["name"] == "redunet" else 1,
         "fp16": False,
         "strength": dict(NOISE_STRENGTH) if task == "denoise" else None,
+        **({"input": "bayer", "strength": dict(RAW_STRENGTH)} if task == "raw-denoise" else {}),
     }
 
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from deconv_gui.core.image import Photo
 from deconv_gui.core.inputs import InputFile
-from deconv_gui.core.io import WRITE_EXTENSIONS, load_image
+from deconv_gui.core.io import load_image
 from deconv_gui.core.manifest import (
     FileRecord,
     Manifest,
@@ -41,7 +41,7 @@ from deconv_gui.core.manifest import (
     path_key,
     remove_stale_temporaries,
 )
-from deconv_gui.core.naming import check_suffix
+from deconv_gui.core.naming import OUTPUT_EXTENSIONS, check_suffix
 from deconv_gui.core.pipeline import FileProgress, RunSummary, restore_files
 from deconv_gui.core.recipe import Recipe, recipe_job
 from deconv_gui.core.validate import OptionError
@@ -90,8 +90,8 @@ class OutputSettings:
         if self.format is not None:
             ext = self.format.lower()
             ext = ext if ext.startswith(".") else "." + ext
-            if ext not in WRITE_EXTENSIONS:
-                known = ", ".join(sorted(e.lstrip(".") for e in WRITE_EXTENSIONS))
+            if ext not in OUTPUT_EXTENSIONS:
+                known = ", ".join(sorted(e.lstrip(".") for e in OUTPUT_EXTENSIONS))
                 raise OptionError(f"cannot write {self.format!r} files (choose one of {known})")
             object.__setattr__(self, "format", ext)
         if isinstance(self.quality, bool) or not 1 <= int(self.quality) <= 100:

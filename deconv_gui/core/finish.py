@@ -67,10 +67,12 @@ def finish(
     *,
     amount: float = 1.0,
     detail: float = 0.0,
+    clip: bool = True,
 ) -> np.ndarray:
-    """Apply Amount and Detail (both 0-1) to a model's ``result`` of ``before`` (RGB float32
-    in [0, 1]; ``before`` may be smaller, e.g. an upscaler's input). Amount 1, Detail 0
-    returns the result unchanged (the same array)."""
+    """Apply Amount and Detail (both 0-1) to a model's ``result`` of ``before`` (float32
+    (H, W, C) in [0, 1]; ``before`` may be smaller, e.g. an upscaler's input). Amount 1,
+    Detail 0 returns the result unchanged (the same array). ``clip=False`` keeps values
+    outside [0, 1] (a raw mosaic's noise below black)."""
     amount = float(np.clip(amount, 0.0, 1.0))
     detail = float(np.clip(detail, 0.0, 1.0))
     if amount >= 1.0 and detail <= 0.0:
@@ -81,4 +83,4 @@ def finish(
         out = out + np.float32(detail) * recovered_detail(base, out)
     if amount < 1.0:
         out = base + amount * (out - base)
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+    return (np.clip(out, 0.0, 1.0) if clip else out).astype(np.float32)

@@ -29,6 +29,7 @@ from deconv_gui.core.validate import OptionError
 
 __all__ = [
     "MAX_NAME_BYTES",
+    "OUTPUT_EXTENSIONS",
     "OUTPUT_EXT_FOR",
     "PlannedFile",
     "check_suffix",
@@ -49,6 +50,9 @@ OUTPUT_EXT_FOR = {
     **dict.fromkeys(RAW_EXTENSIONS, ".tif"),  # a RAW's render keeps its 16 bits
 }
 _MAX_SUFFIX_BYTES = 64
+#: what an output may be asked to be: the image formats, and DNG for a RAW denoiser's result
+#: (`core.rawpipe.save_photo`); never chosen by default
+OUTPUT_EXTENSIONS = WRITE_EXTENSIONS | {".dng"}
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,9 @@ def check_suffix(suffix: str) -> str:
 
 def _normalised_ext(ext: str) -> str:
     ext = ext if ext.startswith(".") else "." + ext
-    if ext.lower() not in WRITE_EXTENSIONS:
+    if ext.lower() not in OUTPUT_EXTENSIONS:
         raise OptionError(
-            f"cannot write {ext!r} files (choose one of {', '.join(sorted(WRITE_EXTENSIONS))})"
+            f"cannot write {ext!r} files (choose one of {', '.join(sorted(OUTPUT_EXTENSIONS))})"
         )
     return ext
 

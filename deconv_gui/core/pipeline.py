@@ -30,8 +30,9 @@ import numpy as np
 
 from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.image import ImageMeta, Photo
-from deconv_gui.core.io import check_target, load_image, save_image
+from deconv_gui.core.io import check_target, load_image
 from deconv_gui.core.jobs import restore_job
+from deconv_gui.core.rawpipe import NOTE, RAW_MOSAIC, restore_raw_photo, save_photo, works_on_mosaic
 from deconv_gui.errors import ImageWriteError
 
 if TYPE_CHECKING:
@@ -57,19 +58,25 @@ PhotoJob = Callable[[Photo], Generator["TileProgress", Any, Photo]]
 
 
 def output_meta(meta: ImageMeta, scale: int) -> ImageMeta:
-    """Metadata for a result `scale` times the size of the source (alpha resized to match)."""
+    """Metadata for a result `scale` times the size of the source (alpha resized to match).
+    A RAW result's mosaic and note do not describe a later step's pixels: they are left out
+    (the RAW record itself stays: it describes the source)."""
     alpha = meta.alpha
     if alpha is not None and scale != 1:
         h, w = alpha.shape
         alpha = cv2.resize(alpha, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
-    return meta.copy(alpha=alpha, path=None)
+    extra = {k: v for k, v in meta.extra.items() if k not in (RAW_MOSAIC, NOTE)}
+    return meta.copy(alpha=alpha, path=None, extra=extra)
 
 
 def restore_photo(
     spec: RestoreSpec, photo: Photo, options: LoadOptions, tile_size: int | None = None
 ) -> Generator[TileProgress, Any, Photo]:
-    """Generator: yields `TileProgress` per tile, returns the restored `Photo`."""
+    """Generator: yields `TileProgress` per tile, returns the restored `Photo`. A model of a
+    camera's raw data runs on the photo's mosaic (`core.rawpipe.restore_raw_photo`)."""
+    if works_on_mosaic(spec):
+        return (yield from restore_raw_photo(spec, photo, options, tile_size=tile_size))
     out = yield from restore_job(spec, photo.rgb, options, tile_size=tile_size, meta=photo.meta)
     return Photo(out, output_meta(photo.meta, spec.scale))
 
@@ -148,7 +155,7 @@ def restore_file(
     photo = load(task.source)
     result = yield from work(photo)
     del photo
-    return save_image(dst, result.rgb, result.meta, overwrite=overwrite, quality=quality)
+    return save_photo(dst, result, overwrite=overwrite, quality=quality)
 
 
 def restore_files(

@@ -262,9 +262,19 @@ def load_raw_photo(
 
 
 def render_raw(
-    raw: RawData, mosaic: np.ndarray | None = None, *, colour_space: str = "srgb"
+    raw: RawData,
+    mosaic: np.ndarray | None = None,
+    *,
+    colour_space: str = "srgb",
+    linear: bool = False,
+    noise_thr: float | None = None,
 ) -> Photo:
     """Develop ``mosaic`` (default: the file's own) with the one development of this module.
+
+    ``linear=True`` leaves out the colour space's tone curve (linear values, for denoising
+    demosaicked data of sensors without a Bayer mosaic; `core.rawpipe` encodes them after).
+    ``noise_thr`` turns on LibRaw's own wavelet denoising at that threshold (a baseline in
+    the RAW denoiser's measurements; the app never uses it).
 
     ``mosaic`` is a uint16 array shaped like ``raw.mosaic`` (use `RawData.denormalized` to
     come back from normalised values). The RAW file is read again for LibRaw, which develops
@@ -291,7 +301,7 @@ def render_raw(
         _unpack(rp, name)
         if mosaic is not None:
             rp.raw_image_visible[...] = mosaic
-        return _render_opened(raw, rp, colour_space)
+        return _render_opened(raw, rp, colour_space, linear=linear, noise_thr=noise_thr)
 
 
 def load_raw_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarray:
@@ -745,9 +755,11 @@ def _check_colour_space(name: str) -> None:
         )
 
 
-def _params(wb: tuple[float, ...], colour_space: str) -> dict[str, Any]:
+def _params(wb: tuple[float, ...], colour_space: str, linear: bool = False) -> dict[str, Any]:
     space = COLOUR_SPACES[colour_space]
     gamma = (2.4, 12.92) if space is SRGB else (space.gamma, 0.0)
+    if linear:
+        gamma = (1.0, 1.0)
     return {
         **DEVELOPMENT,
         "user_wb": [float(v) for v in wb],
@@ -767,8 +779,18 @@ def _postprocess(rp: Any, name: str, params: dict[str, Any]) -> np.ndarray:
         raise ImageReadError(f"Cannot read {name}: not enough memory to develop it") from e
 
 
-def _render_opened(raw: RawData, rp: Any, colour_space: str) -> Photo:
-    out = _postprocess(rp, raw.path.name, _params(raw.wb, colour_space))
+def _render_opened(
+    raw: RawData,
+    rp: Any,
+    colour_space: str,
+    *,
+    linear: bool = False,
+    noise_thr: float | None = None,
+) -> Photo:
+    params = _params(raw.wb, colour_space, linear)
+    if noise_thr is not None:
+        params["noise_thr"] = float(noise_thr)
+    out = _postprocess(rp, raw.path.name, params)
     rgb = out.astype(np.float32)
     rgb *= np.float32(1.0 / 65535.0)
     meta = ImageMeta(

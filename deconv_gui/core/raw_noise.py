@@ -166,8 +166,24 @@ def fit_profile(x: np.ndarray, var: np.ndarray, weight: np.ndarray | None = None
 
 
 def estimate_profile(packed: np.ndarray) -> NoiseProfile:
-    """Measure the photo's own Poisson-Gaussian noise (see the module doc)."""
-    xs, vs, ns = noise_bins(packed)
-    if xs.size == 0:
-        raise ValueError("the picture is too small to measure its noise")
-    return fit_profile(xs, vs, ns)
+    """Measure the photo's own Poisson-Gaussian noise (see the module doc). Small pictures
+    get fewer, smaller brightness bins; a picture too small even for that gets a constant
+    (signal-independent) level from all its blocks."""
+    if packed.shape[0] < 2 or packed.shape[1] < 2:
+        return NoiseProfile(0.0, 1e-10)  # not one 2x2 block: nothing to measure
+    blocks = (
+        packed.shape[0] // 2 * (packed.shape[1] // 2) * (packed.shape[2] if packed.ndim == 3 else 1)
+    )
+    min_count = int(np.clip(blocks // 100, 20, 200))
+    xs, vs, ns = noise_bins(packed, min_count=min_count)
+    if xs.size >= 2:
+        return fit_profile(xs, vs, ns)
+    details = [
+        _haar(packed[:, :, c] if packed.ndim == 3 else packed)[0].ravel()
+        for c in range(packed.shape[2] if packed.ndim == 3 else 1)
+    ]
+    d = np.concatenate(details) if details else np.zeros(0)
+    if d.size == 0:
+        return NoiseProfile(0.0, 1e-10)
+    mad = float(np.median(np.abs(d - np.median(d))))
+    return NoiseProfile(0.0, max((1.4826 * mad) ** 2, 1e-10))

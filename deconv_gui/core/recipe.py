@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import Photo
 from deconv_gui.core.pipeline import restore_photo
+from deconv_gui.core.rawpipe import restore_raw_photo, works_on_mosaic
 from deconv_gui.core.spec import LoadOptions
 from deconv_gui.errors import DeconvError
 
@@ -191,13 +192,22 @@ def recipe_job(
         current = photo
         done: tuple[str, ...] = ()  # full keys of the steps before this one
         for i, (step, spec) in enumerate(zip(recipe.steps, specs, strict=True), 1):
-            prefix = (*done, step.model_key())
+            # a RAW step finishes on the mosaic (its result is developed after), so its
+            # Amount and Detail are part of its output
+            on_mosaic = works_on_mosaic(spec)
+            prefix = (*done, step.full_key() if on_mosaic else step.model_key())
             done = (*done, step.full_key())
             out = cache.get(prefix) if cache is not None else None
             if out is None:
                 options = replace(base, strength=step.strength, params=dict(step.params))
                 label = f"step {i}/{n}: {spec.id}" if n > 1 else ""
-                job = restore_photo(spec, current, options, tile_size=tile_size)
+                job = (
+                    restore_raw_photo(
+                        spec, current, options, tile_size, amount=step.amount, detail=step.detail
+                    )
+                    if on_mosaic
+                    else restore_photo(spec, current, options, tile_size=tile_size)
+                )
                 while True:
                     try:
                         tp = next(job)
@@ -207,8 +217,11 @@ def recipe_job(
                     yield replace(tp, message=label or tp.message) if label else tp
                 if cache is not None:
                     cache.put(prefix, out)
-            rgb = finish(current.rgb, out.rgb, amount=step.amount, detail=step.detail)
-            current = Photo(rgb, out.meta)
+            if on_mosaic:
+                current = out
+            else:
+                rgb = finish(current.rgb, out.rgb, amount=step.amount, detail=step.detail)
+                current = Photo(rgb, out.meta)
         return current
 
     return work

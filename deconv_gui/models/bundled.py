@@ -228,6 +228,7 @@ def network_spec(card: dict[str, Any], weights: Path, *, kind: str) -> ModelSpec
         architecture=f"{arch['name']} {json.dumps(arch.get('hparams', {}), sort_keys=True)}",
         card=card,
         trainable=True,
+        input=str(card.get("input", "rgb")) if card.get("input") == "bayer" else "rgb",
     )
 
 

@@ -98,6 +98,7 @@ class ModelSpec:
     card: dict[str, Any] = field(default_factory=dict, compare=False)
     trainable: bool = False  # can the fine-tune panel train it further?
     params: tuple[str, ...] = ()  # names of extra LoadOptions.params it accepts, e.g. "kernel"
+    input: str = "rgb"  # "rgb": photos; "bayer": a camera's raw mosaic (core.rawpipe)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +113,7 @@ class ModelSpec:
             "fp16": self.fp16,
             "trainable": self.trainable,
             "params": list(self.params),
+            "input": self.input,
             "strength": asdict(self.strength) if self.strength else None,
             "card": self.card,
         }

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -36,6 +36,9 @@ from deconv_gui.training.unprocess import (
     random_camera,
     unprocess,
 )
+
+if TYPE_CHECKING:
+    from deconv_gui.core.image import Photo
 
 #: the ISO levels of the synthetic-raw table (full-frame sensor)
 ISO_LEVELS = (800, 3200, 6400, 12800)
@@ -229,3 +232,116 @@ def describe(res: RawEvalResult) -> dict[str, Any]:
         "images": len(res.images),
         **{k: round(v, 4 if "ssim" in k else 2) for k, v in m.items()},
     }
+
+
+# ------------------------------------------------------------------ the DNG (whole-path) set
+@dataclass
+class DngScores:
+    name: str
+    raw_psnr: float | None  # None: the method gives no mosaic (it works on the render)
+    raw_ssim: float | None
+    srgb_psnr: float
+    srgb_ssim: float
+    seconds: float
+
+
+@dataclass
+class DngEvalResult:
+    method: str
+    iso: float
+    images: list[DngScores] = field(default_factory=list)
+
+    @property
+    def mean(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for k in ("raw_psnr", "raw_ssim", "srgb_psnr", "srgb_ssim", "seconds"):
+            vals = [getattr(s, k) for s in self.images]
+            out[k] = None if any(v is None for v in vals) else float(np.mean(vals))
+        return out
+
+
+def _packed_norm(raw: Any, mosaic: np.ndarray | None = None) -> np.ndarray:
+    from deconv_gui.core.raw import pack_bayer
+
+    return pack_bayer(raw.normalized(mosaic), raw.cfa)
+
+
+def evaluate_dng_set(method: Any, pairs: Sequence[Any], *, name: str = "") -> DngEvalResult:
+    """Score a method on a synthetic-raw DNG set (`training.raw_testset.make_dng_set`).
+
+    ``method(noisy_raw, pair) -> (mosaic uint16 or None, render Photo)``: what a method
+    makes of the noisy file. Scores against the clean DNG: the mosaic in normalised sensor
+    units (clipped to [0, 1], planes' mean SSIM) and the LibRaw development of both.
+    """
+    from deconv_gui.core.raw import open_raw, render_raw
+
+    res = DngEvalResult(name, float(pairs[0].iso) if pairs else 0.0)
+    for pair in pairs:
+        clean = open_raw(pair.clean)
+        noisy = open_raw(pair.noisy)
+        ref_planes = _packed_norm(clean)
+        ref_render = render_raw(clean).rgb
+        t0 = time.perf_counter()
+        mosaic, render = method(noisy, pair)
+        dt = time.perf_counter() - t0
+        raw_p = raw_s = None
+        if mosaic is not None:
+            planes = _packed_norm(noisy, mosaic)
+            raw_p, raw_s = planes_psnr(planes, ref_planes), planes_ssim(planes, ref_planes)
+        res.images.append(
+            DngScores(
+                pair.name,
+                raw_p,
+                raw_s,
+                float(psnr(render.rgb, ref_render)),
+                float(ssim(render.rgb, ref_render)),
+                dt,
+            )
+        )
+    return res
+
+
+def noisy_method(noisy: Any, pair: Any) -> tuple[np.ndarray, Any]:
+    """The noisy file itself (the input row)."""
+    from deconv_gui.core.raw import render_raw
+
+    return noisy.mosaic, render_raw(noisy)
+
+
+def spec_method(spec: Any, *, true_profile: bool = False, device: str = "cpu") -> Any:
+    """A registry model through the app's pipeline: a RAW model on the mosaic (Auto measures
+    the noise in the file unless ``true_profile``), an RGB model on the noisy render."""
+    from deconv_gui.core.pipeline import restore_photo
+    from deconv_gui.core.raw import render_raw
+    from deconv_gui.core.rawpipe import RAW_MOSAIC
+    from deconv_gui.core.spec import LoadOptions
+    from deconv_gui.core.tiling import run_to_end
+
+    def run(noisy: Any, pair: Any) -> tuple[np.ndarray | None, Photo]:
+        params = {"noise_profile": pair.profile} if true_profile else {}
+        options = LoadOptions(device=device, allow_fp16=False, params=params)
+        photo = render_raw(noisy)
+        out = run_to_end(restore_photo(spec, photo, options))
+        return out.meta.extra.get(RAW_MOSAIC), out
+
+    return run
+
+
+def vst_bm3d_method(noisy: Any, pair: Any) -> tuple[np.ndarray, Any]:
+    """VST + BM3D on the four CFA planes, told the true noise (`vst_bm3d_runner`)."""
+    from deconv_gui.core.raw import pack_bayer, render_raw, unpack_bayer
+
+    planes = pack_bayer(noisy.normalized(clip=False), noisy.cfa)
+    den = vst_bm3d_runner(planes, pair.profile)
+    mosaic = noisy.denormalized(unpack_bayer(den, noisy.cfa, noisy.mosaic.shape))
+    return mosaic, render_raw(noisy, mosaic)
+
+
+def libraw_wavelet_method(threshold: float) -> Any:
+    """LibRaw's own wavelet denoising (``noise_thr``) during the development."""
+    from deconv_gui.core.raw import render_raw
+
+    def run(noisy: Any, pair: Any) -> tuple[None, Any]:
+        return None, render_raw(noisy, noise_thr=threshold)
+
+    return run

@@ -135,3 +135,11 @@ def test_no_quality_for_a_photo_never_compressed() -> None:
     assert estimate_quality_from_pixels(img) is None
     assert quality_from_tables(None) is None
     assert ijg_table(STD_LUMA, 50)[0, 0] == 16
+
+
+def test_tiny_pictures_get_a_constant_level_not_an_error() -> None:
+    rng = np.random.default_rng(4)
+    tiny = (0.3 + 0.01 * rng.standard_normal((6, 8, 4))).astype(np.float32)
+    est = estimate_profile(tiny)
+    assert est.shot == 0.0 and 2e-5 < est.read < 5e-4
+    assert estimate_profile(np.zeros((1, 1, 4), np.float32)).read > 0
