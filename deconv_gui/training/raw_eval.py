@@ -308,7 +308,9 @@ def noisy_method(noisy: Any, pair: Any) -> tuple[np.ndarray, Any]:
     return noisy.mosaic, render_raw(noisy)
 
 
-def spec_method(spec: Any, *, true_profile: bool = False, device: str = "cpu") -> Any:
+def spec_method(
+    spec: Any, *, true_profile: bool = False, device: str = "cpu", strength: float | None = None
+) -> Any:
     """A registry model through the app's pipeline: a RAW model on the mosaic (Auto measures
     the noise in the file unless ``true_profile``), an RGB model on the noisy render."""
     from deconv_gui.core.pipeline import restore_photo
@@ -319,7 +321,7 @@ def spec_method(spec: Any, *, true_profile: bool = False, device: str = "cpu") -
 
     def run(noisy: Any, pair: Any) -> tuple[np.ndarray | None, Photo]:
         params = {"noise_profile": pair.profile} if true_profile else {}
-        options = LoadOptions(device=device, allow_fp16=False, params=params)
+        options = LoadOptions(device=device, allow_fp16=False, strength=strength, params=params)
         photo = render_raw(noisy)
         out = run_to_end(restore_photo(spec, photo, options))
         return out.meta.extra.get(RAW_MOSAIC), out
