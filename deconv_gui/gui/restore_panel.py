@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
-    QFrame,
     QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QMenu,
     QProgressBar,
     QPushButton,
@@ -37,18 +33,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from deconv_gui.core.recipe import Recipe, RecipeError, RecipeStep, load_recipe, save_recipe
+from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.core.tiling import TileProgress
 from deconv_gui.gui.blur_controls import BlurControls
 from deconv_gui.gui.model_card import ModelCardDialog
 from deconv_gui.gui.model_picker import ModelPicker
+from deconv_gui.gui.panel_widgets import (
+    ModelNotes,
+    PercentSlider,
+    StepList,
+    SuggestionBanner,
+    measured_lines,
+)
+from deconv_gui.gui.recipe_steps import MAX_STEPS, RecipeSteps
 from deconv_gui.gui.theme import make_accent_button, section_label
 from deconv_gui.models.registry import (
     LoadOptions,
     ModelRegistry,
     ModelSpec,
     plain_description,
-    plain_name,
 )
 
 if TYPE_CHECKING:
@@ -56,7 +59,6 @@ if TYPE_CHECKING:
     from deconv_gui.gui.preferences import Preferences
 
 TILE_CHOICES = (0, 256, 384, 512, 768, 1024, 1536, 2048)  # 0 = Auto
-MAX_STEPS = 6
 
 
 @dataclass(frozen=True)
@@ -72,147 +74,7 @@ class RunSettings:
     recipe: Recipe | None = None
 
 
-def step_summary(spec: ModelSpec | None, step: RecipeStep) -> str:
-    """One line for the steps list: "Denoise - fast · Auto · Amount 80 %"."""
-    parts = [plain_name(spec) if spec is not None else f"{step.model} (missing)"]
-    if spec is not None and spec.strength is not None:
-        parts.append("Auto" if step.strength is None else f"{step.strength:g}")
-    if "kernel" in step.params:
-        parts.append(str(step.params["kernel"]))
-    if step.amount < 1.0:
-        parts.append(f"Amount {step.amount * 100:.0f} %")
-    if step.detail > 0.0:
-        parts.append(f"Detail {step.detail * 100:.0f} %")
-    return " · ".join(parts)
-
-
-class PercentSlider(QWidget):
-    """A 0-100 % slider with its value; ``changed(float 0-1)``."""
-
-    changed = Signal(float)
-
-    def __init__(self, value: int, tip: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.slider.setRange(0, 100)
-        self.slider.setValue(value)
-        self.slider.setToolTip(tip)
-        self.label = QLabel(f"{value} %")
-        self.label.setMinimumWidth(44)
-        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        lay.addWidget(self.slider, 1)
-        lay.addWidget(self.label)
-        self.slider.valueChanged.connect(self._on_moved)
-
-    def _on_moved(self, v: int) -> None:
-        self.label.setText(f"{v} %")
-        self.changed.emit(v / 100.0)
-
-    def value(self) -> float:
-        return self.slider.value() / 100.0
-
-    def set_value(self, fraction: float) -> None:
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(fraction * 100))
-        self.slider.blockSignals(False)
-        self.label.setText(f"{self.slider.value()} %")
-
-
-class SuggestionBanner(QFrame):
-    """What the photo seems to need, in plain words, with "Apply suggestion"."""
-
-    apply_requested = Signal()
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("Suggestion")
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.setStyleSheet(
-            "#Suggestion { border: 1px solid palette(mid); border-radius: 6px;"
-            " background: palette(alternate-base); }"
-        )
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 4, 8, 4)
-        lay.setSpacing(2)
-        self.label = QLabel("Open a photo: a suggestion of what it needs appears here.")
-        self.label.setWordWrap(True)
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
-        lay.addWidget(self.label)
-        self.apply_button = QPushButton("Apply suggestion", self)
-        self.apply_button.setToolTip("Set up these steps, with their models and strengths")
-        self.apply_button.setEnabled(False)
-        self.apply_button.clicked.connect(self.apply_requested)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.apply_button)
-        lay.addLayout(row)
-
-    def show_text(self, text: str, *, can_apply: bool) -> None:
-        self.label.setText(text)
-        self.apply_button.setEnabled(can_apply)
-
-
-def measured_lines(spec: ModelSpec | None, limit: int = 8) -> list[str]:
-    """The card's measured quality in short lines: "CBSD68, noise 25: 20.5 → 30.9 dB"."""
-    rows = (spec.card or {}).get("evaluation") if spec is not None else None
-    out = []
-    for r in rows or []:
-        if not isinstance(r, dict) or r.get("psnr") is None:
-            continue
-        degrade = str(r.get("degrade", "")).replace("=", " ").replace(",", ", ")
-        degrade = degrade.replace("downscale", "shrunk ÷")
-        head = f"{r.get('set', '?')}, {degrade}" if degrade else str(r.get("set", "?"))
-        if r.get("strength") == "auto":
-            head += " (Auto)"
-        before = r.get("input_psnr")
-        gain = f"{before:.1f} → {r['psnr']:.1f} dB" if before is not None else f"{r['psnr']:.1f} dB"
-        out.append(f"{head}: {gain}")
-    return out[:limit]
-
-
-class ModelNotes(QLabel):
-    """What the chosen model measured, in as many whole lines as the spare height holds (a
-    tall window fills its panel; a short one shows none, so it never scrolls)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
-        self.setEnabled(False)
-        self._lines: list[str] = []
-
-    def set_lines(self, lines: list[str]) -> None:
-        self._lines = lines
-        self._fit()
-
-    def shown_lines(self) -> list[str]:
-        return [ln for ln in self.text().split("\n") if ln]
-
-    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt API
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        if not self._lines:
-            self.setText("")
-            return
-        n = self.height() // max(1, self.fontMetrics().lineSpacing()) - 1
-        lines = self._lines[:n] if n > 0 else []
-        self.setText("\n".join(["Measured (higher dB is better):", *lines]) if lines else "")
-
-
-class StepList(QListWidget):
-    """The steps list: asks for three rows (it grows when the window is tall), so a short
-    window need not scroll."""
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
-        row = self.fontMetrics().height() + 8
-        return QSize(super().sizeHint().width(), row * 3 + 6)
-
-
-class RestorePanel(QWidget):
+class RestorePanel(RecipeSteps, QWidget):
     """The recipe editor with Run, Preview and Cancel (see the module doc).
 
     Signals: ``model_changed(spec | None)`` (the selected step's model),
@@ -459,132 +321,6 @@ class RestorePanel(QWidget):
         self.more.setVisible(on)
         self.more_button.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
 
-    # ================================================================ the recipe
-    def recipe(self) -> Recipe | None:
-        """The steps as a `Recipe` (None when no step has a model)."""
-        steps = tuple(s for s in self._steps if s.model and s.model in self._registry)
-        return Recipe(steps) if steps else None
-
-    def steps(self) -> list[RecipeStep]:
-        return list(self._steps)
-
-    def selected_step(self) -> int:
-        return self._index
-
-    def set_recipe(self, recipe: Recipe | None) -> None:
-        """Show `recipe`'s steps (None: one step with the picker's first model). Steps whose
-        model is not installed are left out, with a notice."""
-        if recipe is None:
-            spec = self.picker.current_spec()
-            self._steps = [self._new_step(spec)] if spec is not None else []
-        else:
-            missing = [s.model for s in recipe.steps if s.model not in self._registry]
-            self._steps = [s for s in recipe.steps if s.model in self._registry]
-            if missing:
-                self.notice.emit(f"Not installed, left out: {', '.join(missing)}", "warning", 8000)
-            if not self._steps:
-                spec = self.picker.current_spec()
-                self._steps = [self._new_step(spec)] if spec is not None else []
-        self._index = 0
-        self._refresh_list()
-        self._load_step()
-        self.recipe_changed.emit()
-
-    def add_step(self) -> None:
-        if len(self._steps) >= MAX_STEPS:
-            return
-        spec = self.current_spec() or self.picker.current_spec()
-        if spec is None:
-            return
-        self._steps.insert(self._index + 1, self._new_step(spec))
-        self._index += 1
-        self._refresh_list()
-        self._load_step()
-        self.recipe_changed.emit()
-
-    def remove_step(self) -> None:
-        if len(self._steps) <= 1:
-            return
-        del self._steps[self._index]
-        self._index = min(self._index, len(self._steps) - 1)
-        self._refresh_list()
-        self._load_step()
-        self.recipe_changed.emit()
-
-    def move_step(self, delta: int) -> None:
-        j = self._index + delta
-        if not 0 <= j < len(self._steps):
-            return
-        s = self._steps
-        s[self._index], s[j] = s[j], s[self._index]
-        self._index = j
-        self._refresh_list()
-        self._load_step()
-        self.recipe_changed.emit()
-
-    def select_step(self, index: int) -> None:
-        self.step_list.setCurrentRow(index)
-
-    def _new_step(self, spec: ModelSpec | None) -> RecipeStep:
-        if spec is None:
-            return RecipeStep("")
-        st = spec.strength
-        strength = None if st is None or st.auto else st.default
-        params = {"kernel": self.blur.spec()} if "kernel" in spec.params else {}
-        return RecipeStep(spec.id, strength, params=params)
-
-    def _refresh_list(self) -> None:
-        lst = self.step_list
-        lst.blockSignals(True)
-        lst.clear()
-        for i, step in enumerate(self._steps, 1):
-            spec = self._registry.get(step.model) if step.model in self._registry else None
-            item = QListWidgetItem(f"{i}.  {step_summary(spec, step)}")
-            if spec is not None:
-                item.setToolTip(plain_description(spec))
-            lst.addItem(item)
-        lst.setCurrentRow(self._index)
-        lst.blockSignals(False)
-        n = len(self._steps)
-        self.remove_button.setEnabled(n > 1 and not self._busy)
-        self.up_button.setEnabled(self._index > 0 and not self._busy)
-        self.down_button.setEnabled(self._index < n - 1 and not self._busy)
-        self.add_button.setEnabled(n < MAX_STEPS and n > 0 and not self._busy)
-
-    def _on_step_selected(self, row: int) -> None:
-        if 0 <= row < len(self._steps) and row != self._index:
-            self._index = row
-            self._refresh_list()
-            self._load_step()
-
-    def _load_step(self) -> None:
-        """Fill the controls from the selected step."""
-        step = self._steps[self._index] if self._steps else None
-        spec = self.current_spec()
-        self._loading = True
-        try:
-            if spec is not None:
-                self.picker.select_model(spec.id)
-            self._apply_spec(spec)
-            if step is not None and spec is not None:
-                if spec.strength is not None:
-                    self._show_strength(step.strength)
-                if "kernel" in step.params:
-                    self.blur.set_spec(str(step.params["kernel"]))
-                self.amount.set_value(step.amount)
-                self.detail.set_value(step.detail)
-        finally:
-            self._loading = False
-        self.model_changed.emit(spec)
-        self._update_buttons()
-
-    def _edit_step(self, **changes: Any) -> None:
-        if self._loading or not self._steps:
-            return
-        self._steps[self._index] = replace(self._steps[self._index], **changes)
-        self._refresh_list()
-        self.recipe_changed.emit()
-
     # ================================================================ models
     def set_registry(self, registry: ModelRegistry, select: str = "") -> None:
         """List the models of `registry`; choose `select` for the selected step (else keep
@@ -743,47 +479,6 @@ class RestorePanel(QWidget):
             dlg.open()
 
     # ================================================================ recipe files
-    def save_recipe_dialog(self) -> str:
-        recipe = self.recipe()
-        if recipe is None:
-            return ""
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save Recipe", self.recipe_dir, "Recipes (*.json)"
-        )
-        if path:
-            self.save_recipe_to(path)
-        return path
-
-    def save_recipe_to(self, path: str) -> bool:
-        recipe = self.recipe()
-        if recipe is None:
-            return False
-        try:
-            save_recipe(recipe, path)
-        except RecipeError as exc:
-            self.notice.emit(str(exc), "error", 0)
-            return False
-        self.notice.emit(f"Recipe saved to {path}", "info", 5000)
-        return True
-
-    def load_recipe_dialog(self) -> str:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load Recipe", self.recipe_dir, "Recipes (*.json)"
-        )
-        if path:
-            self.load_recipe_from(path)
-        return path
-
-    def load_recipe_from(self, path: str) -> bool:
-        try:
-            recipe = load_recipe(path)
-        except RecipeError as exc:
-            self.notice.emit(str(exc), "error", 0)
-            return False
-        self.set_recipe(recipe)
-        return True
-
-    # ================================================================ suggestion
     def show_suggestion(self, text: str, *, can_apply: bool) -> None:
         self.banner.show_text(text, can_apply=can_apply)
 

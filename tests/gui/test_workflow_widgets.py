@@ -17,7 +17,8 @@ from deconv_gui.gui.blur_controls import BlurControls, kernel_spec, parse_kernel
 from deconv_gui.gui.export_dialog import ExportDialog, load_export_options, store_export_options
 from deconv_gui.gui.model_card import card_html
 from deconv_gui.gui.model_picker import ModelPicker
-from deconv_gui.gui.restore_panel import RestorePanel, measured_lines, step_summary
+from deconv_gui.gui.panel_widgets import measured_lines, step_summary
+from deconv_gui.gui.restore_panel import RestorePanel
 from deconv_gui.gui.simulate_dialog import SimulateDialog, spec_from_controls
 from deconv_gui.models.registry import ModelSpec
 
