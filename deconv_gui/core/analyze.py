@@ -36,6 +36,10 @@ JPEG_MAX_QUALITY = 90.0
 BLURRY = 0.40
 #: noise above which the blur measure is not trusted (noise makes photos look sharp)
 BLUR_NOISE_LIMIT = 8.0
+#: RAW files whose signal-to-noise ratio at their median brightness is below this get the
+#: RAW denoiser suggested (a full-frame sensor at ISO 400-800 on a raw mid-tone measures
+#: about this; base-ISO files of current cameras measure well above)
+RAW_NOISY_SNR = 40.0
 #: long sides below these get an enlargement suggested (x2, then x4)
 SMALL_SIDE = 1200
 TINY_SIDE = 500
@@ -60,6 +64,8 @@ class Analysis:
     jpeg_source: str | None  # "file" (tables), "pixels" (DCT statistics) or None
     blur: float
     steps: tuple[Step, ...] = field(default_factory=tuple)
+    #: RAW files: signal-to-noise ratio of the sensor data at its median brightness
+    raw_snr: float | None = None
 
     @property
     def megapixels(self) -> float:
@@ -72,7 +78,13 @@ class Analysis:
 
     def findings(self) -> list[str]:
         out = []
-        if self.noise_sigma >= NOISY_SIGMA:
+        if self.raw_snr is not None:
+            noisy = self.raw_snr < RAW_NOISY_SNR
+            out.append(
+                f"camera RAW, {'noisy' if noisy else 'clean'} "
+                f"(signal to noise about {self.raw_snr:.0f}:1)"
+            )
+        elif self.noise_sigma >= NOISY_SIGMA:
             out.append(f"noisy (about {self.noise_sigma:.0f})")
         if self.jpeg_quality is not None and self.jpeg_quality <= JPEG_MAX_QUALITY:
             if self.jpeg_source == "file":
@@ -126,6 +138,8 @@ def analyze(rgb: np.ndarray, meta: Any = None) -> Analysis:
     from deconv_gui.core.noise import estimate_noise_sigma
 
     h, w = int(rgb.shape[0]), int(rgb.shape[1])
+    raw = (getattr(meta, "extra", None) or {}).get("raw")
+    raw_snr = _raw_snr(raw) if raw is not None and getattr(raw, "is_bayer", False) else None
     sigma = float(estimate_noise_sigma(rgb))
     q = (getattr(meta, "extra", None) or {}).get("jpeg_quality")
     source = "file" if q is not None else None
@@ -134,9 +148,13 @@ def analyze(rgb: np.ndarray, meta: Any = None) -> Analysis:
         source = "pixels" if q is not None else None
     blur = blur_measure(rgb)
     steps: list[Step] = []
-    if q is not None and q <= JPEG_MAX_QUALITY:
+    if raw_snr is not None:  # the sensor data: denoised there, before the development
+        q = source = None
+        if raw_snr < RAW_NOISY_SNR:
+            steps.append(Step("raw-denoise", None, "Denoise the RAW data"))
+    elif q is not None and q <= JPEG_MAX_QUALITY:
         steps.append(Step("jpeg", float(round(q)), "Remove JPEG artifacts"))
-    if sigma >= NOISY_SIGMA:
+    if raw_snr is None and sigma >= NOISY_SIGMA:
         steps.append(Step("denoise", float(round(sigma)), "Denoise"))
     if blur >= BLURRY and sigma < BLUR_NOISE_LIMIT:
         steps.append(Step("deblur", None, "Sharpen"))
@@ -144,4 +162,18 @@ def analyze(rgb: np.ndarray, meta: Any = None) -> Analysis:
     if side < SMALL_SIDE:
         scale = 4 if side < TINY_SIDE else 2
         steps.append(Step("upscale", None, f"Upscale x{scale}", scale=scale))
-    return Analysis(w, h, sigma, None if q is None else float(q), source, blur, tuple(steps))
+    return Analysis(
+        w, h, sigma, None if q is None else float(q), source, blur, tuple(steps), raw_snr
+    )
+
+
+def _raw_snr(raw: Any) -> float:
+    """Signal-to-noise ratio of a Bayer RAW file's sensor data at its median brightness
+    (`core.raw_noise.estimate_profile` on the packed planes)."""
+    from deconv_gui.core.raw import pack_bayer
+    from deconv_gui.core.raw_noise import estimate_profile
+
+    planes = pack_bayer(raw.normalized(clip=False), raw.cfa)
+    level = max(float(np.median(planes)), 1e-4)
+    std = float(np.sqrt(estimate_profile(planes).variance(np.float32(level))))
+    return level / max(std, 1e-9)

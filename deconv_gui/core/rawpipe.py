@@ -25,6 +25,7 @@ such a result is saved as TIFF, not DNG.
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,12 +84,31 @@ def restore_raw_photo(
 
     mosaic = photo.meta.extra.get(RAW_MOSAIC, raw.mosaic)
     packed = pack_bayer(raw.normalized(mosaic, clip=False), raw.cfa)
-    out = yield from restore_job(spec, packed, options, tile_size=tile_size, meta=photo.meta)
+    out = yield from _without_pixels(
+        restore_job(spec, packed, options, tile_size=tile_size, meta=photo.meta)
+    )
     out = finish(packed, out, amount=amount, detail=detail, clip=False)
     new = raw.denormalized(unpack_bayer(out, raw.cfa, raw.mosaic.shape))
     result = render_raw(raw, new, colour_space=photo.meta.extra.get("colour_space", "srgb"))
     result.meta.extra[RAW_MOSAIC] = new
     return result
+
+
+_NO_PIXELS = np.zeros((0, 0, 3), np.float32)
+
+
+def _without_pixels(
+    job: Generator[TileProgress, Any, np.ndarray],
+) -> Generator[TileProgress, Any, np.ndarray]:
+    """The job's progress without its tiles' pixels: they are sensor planes, not part of
+    the picture (the developed result only exists at the end), so each record says nothing
+    is final yet (an empty box), as the tiled engine does for intermediate calls."""
+    while True:
+        try:
+            tp = next(job)
+        except StopIteration as stop:
+            return stop.value
+        yield replace(tp, box=(0, 0, 0, 0), pixels=_NO_PIXELS)
 
 
 def _render_shape(raw: RawData) -> tuple[int, int]:
@@ -112,7 +132,9 @@ def _linear_rgb_path(
     linear = render_raw(raw, colour_space=space, linear=True)
     lin = linear.rgb
     planes = np.stack([lin[..., 0], lin[..., 1], lin[..., 1], lin[..., 2]], axis=2)
-    out = yield from restore_job(spec, planes, options, tile_size=tile_size, meta=photo.meta)
+    out = yield from _without_pixels(
+        restore_job(spec, planes, options, tile_size=tile_size, meta=photo.meta)
+    )
     out = finish(planes, out, amount=amount, detail=detail)
     rgb_lin = np.stack([out[..., 0], 0.5 * (out[..., 1] + out[..., 2]), out[..., 3]], axis=2)
     rgb = encode_transfer(rgb_lin, space)

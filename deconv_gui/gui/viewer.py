@@ -19,6 +19,7 @@ from deconv_gui.gui.live_quality import LiveQuality
 from deconv_gui.gui.photo_list import describe_document
 from deconv_gui.gui.quality_panel import PAIRS, QualityPanel, Readout
 from deconv_gui.gui.widgets import StatusLabels
+from deconv_gui.models.registry import plain_name
 
 VISIBLE_SCORE_DELAY_MS = 150
 ENLARGED = "enlarged with Lanczos"
@@ -122,8 +123,14 @@ class Viewer(QObject):
         ref_name = "Clean original" if sim else f"Reference ({doc.comparison.reference_name})"
         after_name = "After"
         if r is not None:
-            after_name = f"After · {r.spec.name}"
-            after_name += f" (×{r.spec.scale})" if r.spec.scale != 1 else ""
+            steps = len(r.recipe.steps) if r.recipe is not None else 1
+            name = plain_name(r.spec)
+            if r.spec.scale != 1 and f"x{r.spec.scale}" not in name:
+                name += f" (×{r.spec.scale})"
+            after_name = f"After · {name}" if steps == 1 else f"After · {steps} steps"
+            note = (r.meta.extra or {}).get("note") if r.meta is not None else None
+            if note:  # how the result was made, when it is not the usual way (RAW sensors)
+                after_name += " · " + note.split(":")[0]
 
         if pair == "reference_input" and ref_view is not None:
             scene = ref_view.size

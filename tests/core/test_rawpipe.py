@@ -50,7 +50,7 @@ def test_raw_denoiser_runs_on_the_mosaic_and_writes_dng_and_tiff(raw_spec, noisy
     assert photo.meta.extra["raw"].is_bayer
     seen = []
     out = run_to_end(restore_photo(raw_spec, photo, LoadOptions(device="cpu")), seen.append)
-    assert seen and seen[-1].pixels.shape[-1] == 4  # tiles of packed planes
+    assert seen and all(tp.pixels.size == 0 for tp in seen)  # sensor planes: nothing shown
     mosaic = out.meta.extra[RAW_MOSAIC]
     assert mosaic.dtype == np.uint16 and mosaic.shape == photo.meta.extra["raw"].mosaic.shape
     assert out.rgb.shape == photo.rgb.shape and out.meta.bit_depth == 16
@@ -126,3 +126,13 @@ def test_eval_synthetic_raw_runs_the_whole_path(shared_data, capsys):
     assert report["images"] == 1
     assert report["output"]["raw_psnr"] > report["input"]["raw_psnr"] + 1.0
     assert report["output"]["srgb_psnr"] > report["input"]["srgb_psnr"] + 1.0
+
+
+def test_suggestion_for_a_noisy_raw_file_is_the_raw_denoiser(noisy_dng):
+    from deconv_gui.core.analyze import analyze
+
+    photo = load_image(noisy_dng)
+    a = analyze(photo.rgb, photo.meta)
+    assert a.raw_snr is not None and a.raw_snr < 40
+    assert a.primary == "raw-denoise"
+    assert a.summary().startswith("Camera RAW, noisy") and "Denoise the RAW data" in a.summary()

@@ -178,7 +178,7 @@ def test_viewer_shows_an_upscale_over_the_stretched_input(qtbot, quality, doc):
     # ...the honest before: the input enlarged with Lanczos to the result's size
     lanczos = to_bgra8(match_size(doc.photo.rgb, rgb))
     assert np.array_equal(view.before().levels[0], lanczos)
-    assert view.labels() == ("Before (enlarged with Lanczos)", "After · Tiny x2 (×2)")
+    assert view.labels() == ("Before (enlarged with Lanczos)", "After · Upscale x2")
     assert view.after() is doc.result.view
     assert view.scene_size() == (192, 144)
     assert labels.photo.text().endswith("→  192 × 144")
@@ -293,10 +293,10 @@ def test_viewer_pairs_with_a_simulation(qtbot, quality, doc):
     doc.result = complete(doc, restored(doc))
     viewer.show(doc)
     assert panel.pair_row.isVisibleTo(panel)
-    assert view.labels() == ("Degraded (noise=25)", "After · Tiny conv")
+    assert view.labels() == ("Degraded (noise=25)", "After · Denoise")
     assert view.before() is doc.comparison.lq_view and view.after() is doc.result.view
     viewer.set_pair("reference")
-    assert view.labels() == ("Clean original", "After · Tiny conv")
+    assert view.labels() == ("Clean original", "After · Denoise")
     assert view.before() is doc.photo_view and view.after() is doc.result.view
     viewer.set_pair("reference_input")
     assert view.labels() == ("Clean original", "Degraded (noise=25)")

@@ -19,7 +19,7 @@ def test_an_upscale_is_compared_with_its_lanczos_enlargement(qtbot, window, phot
     run_and_wait(qtbot, window, "tiny-x2")
     view = window.view
     qtbot.waitUntil(lambda: "Lanczos" in view.labels()[0], timeout=20000)
-    assert view.labels() == ("Before (enlarged with Lanczos)", "After · Tiny x2 (×2)")
+    assert view.labels() == ("Before (enlarged with Lanczos)", "After · Upscale x2")
     expected = to_bgra8(match_size(doc.photo.rgb, doc.result.rgb))
     assert np.array_equal(view.before().levels[0], expected)  # pixel for pixel
     assert view.before().size == view.after().size == (doc.photo.width * 2, doc.photo.height * 2)
@@ -45,7 +45,7 @@ def test_simulate_readout_after_a_run(qtbot, window, photo):
         f"{word}: closer to the clean original than the input was."
     )
     assert panel.caption.text() == "vs clean original"
-    assert window.view.labels() == ("Degraded (noise=25)", "After · Tiny conv")
+    assert window.view.labels() == ("Degraded (noise=25)", "After · Denoise")
     assert panel.pair_row.isVisibleTo(panel)
 
 
@@ -60,7 +60,7 @@ def test_overlay_chosen_in_the_panel_is_named_on_the_result(qtbot, window, photo
     assert (
         window.action("overlay_diff").isChecked() and not window.action("overlay_ssim").isChecked()
     )
-    assert window.view.labels()[1] == "Difference over After · Tiny conv"
+    assert window.view.labels()[1] == "Difference over After · Denoise"
     assert window.view.overlay().title.startswith("Difference from input")
     window.quality_panel.opacity_slider.setValue(35)
     assert window.view.overlay_opacity() == pytest.approx(0.35)
