@@ -31,8 +31,15 @@ FORMATS: dict[str, tuple[str, bool, bool]] = {
     "png": (".png", True, False),
     "tiff": (".tif", True, False),
     "webp": (".webp", False, True),
+    "dng": (".dng", False, False),  # a RAW denoiser's result: the sensor data itself
 }
-FORMAT_LABELS = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF", "webp": "WebP"}
+FORMAT_LABELS = {
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "tiff": "TIFF",
+    "webp": "WebP",
+    "dng": "DNG (RAW data)",
+}
 #: colour space choices: "keep" (the photo's own profile, pixels untouched) or a
 #: `core.icc.COLOUR_SPACES` name
 COLOUR_CHOICES = ("keep", "srgb", "display-p3", "adobe-rgb")
@@ -138,6 +145,18 @@ def export_image(
     overwrite: bool = False,
 ) -> Path:
     """Write ``rgb`` to ``path`` as `options` say (the extension should be
-    ``options.extension``); atomic, refuses to replace a file unless ``overwrite``."""
+    ``options.extension``); atomic, refuses to replace a file unless ``overwrite``.
+
+    DNG writes a RAW denoiser's result as the sensor data it is (`core.rawpipe.save_photo`):
+    no resizing or colour conversion applies to it."""
+    if options.format == "dng":
+        if options.long_edge or options.colour != "keep":
+            raise ExportError(
+                "a DNG keeps the sensor's own data: choose no resizing and 'Keep' colours"
+            )
+        from deconv_gui.core.image import Photo
+        from deconv_gui.core.rawpipe import save_photo
+
+        return save_photo(path, Photo(rgb, meta), overwrite=overwrite)
     out, out_meta = prepare_export(rgb, meta, options)
     return save_image(path, out, out_meta, overwrite=overwrite, quality=int(options.quality))

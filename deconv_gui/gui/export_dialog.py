@@ -79,6 +79,7 @@ class ExportDialog(QDialog):
         size: tuple[int, int],
         source_bits: int = 8,
         source_icc: bytes | None = None,
+        dng: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -90,8 +91,9 @@ class ExportDialog(QDialog):
         form.setHorizontalSpacing(12)
 
         self.format_combo = QComboBox()
-        for fmt in FORMATS:
-            self.format_combo.addItem(FORMAT_LABELS[fmt], fmt)
+        for fmt in FORMATS:  # DNG only for a RAW denoiser's result (``dng``)
+            if fmt != "dng" or dng:
+                self.format_combo.addItem(FORMAT_LABELS[fmt], fmt)
         form.addRow("Format", self.format_combo)
 
         self.quality_slider = QSlider()
@@ -209,6 +211,12 @@ class ExportDialog(QDialog):
             w.setEnabled(o.has_16_bits)
         if not o.has_16_bits:
             self.bits8.setChecked(True)
+        raw = o.format == "dng"  # the sensor's data: no depth, colour or size choices
+        for w in (self.bits8, self.colour_combo, self.resize_check):
+            w.setEnabled(not raw)
+        if raw:
+            self.colour_combo.setCurrentIndex(max(0, self.colour_combo.findData("keep")))
+            self.resize_check.setChecked(False)
         self.path_edit.setText(str(self.path()))
         self._refresh()
 

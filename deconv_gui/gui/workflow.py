@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
 from deconv_gui.core.image import ImageMeta, Photo
+from deconv_gui.core.rawpipe import RAW_MOSAIC
 from deconv_gui.core.recipe import Recipe
 from deconv_gui.gui.advisor import Advisor
 from deconv_gui.gui.compare_models import CompareModelsDialog
@@ -288,6 +289,7 @@ class Workflow(QObject):
             size=r.view.size,
             source_bits=meta.bit_depth if meta else 8,
             source_icc=meta.icc_profile if meta else None,
+            dng=meta is not None and RAW_MOSAIC in (meta.extra or {}),
             parent=self._parent,
         )
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

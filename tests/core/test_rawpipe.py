@@ -136,3 +136,13 @@ def test_suggestion_for_a_noisy_raw_file_is_the_raw_denoiser(noisy_dng):
     assert a.raw_snr is not None and a.raw_snr < 40
     assert a.primary == "raw-denoise"
     assert a.summary().startswith("Camera RAW, noisy") and "Denoise the RAW data" in a.summary()
+
+
+def test_export_as_dng_keeps_the_sensor_data(raw_spec, noisy_dng, tmp_path):
+    from deconv_gui.core.export import ExportError, ExportOptions, export_image
+
+    out = run_to_end(restore_photo(raw_spec, load_image(noisy_dng), LoadOptions(device="cpu")))
+    p = export_image(tmp_path / "e.dng", out.rgb, out.meta, ExportOptions(format="dng"))
+    assert np.array_equal(open_raw(p).mosaic, out.meta.extra[RAW_MOSAIC])
+    with pytest.raises(ExportError, match="sensor's own data"):
+        export_image(tmp_path / "f.dng", out.rgb, out.meta, ExportOptions("dng", long_edge=20))
