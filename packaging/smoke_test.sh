@@ -6,6 +6,8 @@
 # Checks, each reported as PASS / FAIL / SKIP with its wall time:
 #   1. `deconv-gui --version` and `--help` start (and how long a start takes)
 #   2. `deconv-gui self-test`: load -> restore -> metrics -> save -> reload on the sample photo
+#   2b. `deconv-gui self-test --raw`: a synthetic noisy DNG opened, denoised on its mosaic by
+#      the RAW denoiser, written as DNG and read back by LibRaw
 #   3. `deconv-gui models` lists the registry, and the first bundled network restores the sample
 #   4. model import through spandrel (when SMOKE_IMPORT_MODEL=FILE names a weights file;
 #      build.sh makes a tiny one): import, restore the sample with it, remove it
@@ -67,6 +69,14 @@ if [[ $rc -eq 0 ]] && grep -q "self-test" "$log"; then pass "help (start-up)" "P
 # 2. headless self-test
 run self-test -- "$EXE" self-test --output "$OUT"
 if [[ $rc -eq 0 ]] && grep -q "self-test ok" "$log"; then pass self-test "$(grep 'self-test ok' "$log")"; else fail self-test; fi
+
+# 2b. the RAW path: a synthetic noisy DNG opened (LibRaw), denoised on its mosaic, written as DNG
+run raw-self-test -- "$EXE" self-test --raw
+if [[ $rc -eq 0 ]] && grep -q "raw self-test ok" "$log"; then
+    pass raw-self-test "$(grep 'raw self-test ok' "$log")"
+else
+    fail raw-self-test
+fi
 
 # 3. model list
 run models -- "$EXE" models

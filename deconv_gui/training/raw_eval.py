@@ -71,19 +71,26 @@ def make_samples(
     from deconv_gui.training.data import read_rgb_u8
 
     prof = profile or reference_profile(iso)
-    out = []
-    for i, p in enumerate(paths):
-        rgb = read_rgb_u8(p)
-        h, w = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4  # packed sides stay even
-        srgb = torch.from_numpy(rgb[:h, :w]).permute(2, 0, 1)[None].float() / 255.0
-        rng = np.random.default_rng(seed + i)
-        cam = random_camera(rng, 1)
-        clean = unprocess(srgb, cam)
-        gen = torch.Generator().manual_seed(seed + i + 1000 * int(iso))
-        noisy = add_noise(clean, np.array([prof.shot]), np.array([prof.read]), gen)
-        noisy = quantise(noisy, np.array([ADC_LEVELS]))
-        out.append(RawSample(Path(p).name, _hwc(clean), _hwc(noisy), prof, cam))
-    return out
+    return [
+        sample_from_rgb(read_rgb_u8(p), Path(p).name, prof, seed + i, int(iso))
+        for i, p in enumerate(paths)
+    ]
+
+
+def sample_from_rgb(
+    rgb_u8: np.ndarray, name: str, profile: NoiseProfile, seed: int, noise_seed: int = 0
+) -> RawSample:
+    """One synthetic raw sample of an 8-bit sRGB photo: the camera drawn from ``seed``, the
+    noise (``profile``) from ``seed + 1000 * noise_seed``."""
+    h, w = rgb_u8.shape[0] // 4 * 4, rgb_u8.shape[1] // 4 * 4  # packed sides stay even
+    srgb = torch.from_numpy(np.ascontiguousarray(rgb_u8[:h, :w])).permute(2, 0, 1)[None]
+    srgb = srgb.float() / 255.0
+    cam = random_camera(np.random.default_rng(seed), 1)
+    clean = unprocess(srgb, cam)
+    gen = torch.Generator().manual_seed(seed + 1000 * noise_seed)
+    noisy = add_noise(clean, np.array([profile.shot]), np.array([profile.read]), gen)
+    noisy = quantise(noisy, np.array([ADC_LEVELS]))
+    return RawSample(name, _hwc(clean), _hwc(noisy), profile, cam)
 
 
 def render(packed: np.ndarray, cam: CameraParams) -> np.ndarray:

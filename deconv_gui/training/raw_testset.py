@@ -107,8 +107,6 @@ def make_dng_set(
     paths: list[Path], iso: float, folder: str | Path, *, seed: int = 0
 ) -> list[DngPair]:
     """Write (or reuse) the clean and noisy DNG of every photo in ``paths``."""
-    from deconv_gui.core.dng import write_dng
-
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / f"recipe_iso{int(iso)}.json"
@@ -120,9 +118,17 @@ def make_dng_set(
         stem = Path(s.name).stem
         clean_p, noisy_p = out / f"{stem}_clean.dng", out / f"{stem}_iso{int(iso)}.dng"
         if not (reuse and clean_p.exists() and noisy_p.exists()):
-            for p, packed in ((clean_p, s.clean), (noisy_p, s.noisy)):
-                mosaic = _to_sensor(_unpack_rggb(packed))
-                write_dng(p, synthetic_record(s, mosaic, p, iso), mosaic, overwrite=True)
+            write_pair(s, clean_p, noisy_p, iso)
         pairs.append(DngPair(s.name, clean_p, noisy_p, float(iso), s.profile))
     stamp.write_text(json.dumps(recipe))
     return pairs
+
+
+def write_pair(sample: RawSample, clean: Path, noisy: Path, iso: float) -> DngPair:
+    """Write a sample's clean and noisy mosaics as DNG files (replacing them)."""
+    from deconv_gui.core.dng import write_dng
+
+    for p, packed in ((clean, sample.clean), (noisy, sample.noisy)):
+        mosaic = _to_sensor(_unpack_rggb(packed))
+        write_dng(p, synthetic_record(sample, mosaic, p, iso), mosaic, overwrite=True)
+    return DngPair(sample.name, clean, noisy, float(iso), sample.profile)
