@@ -245,6 +245,7 @@ def raw_denoise_batch(
         shot_min=float(cfg.get("shot_min", 5e-5)),
         shot_max=float(cfg.get("shot_max", 0.016)),
         p_clip_black=float(cfg.get("p_clip_black", 0.15)),
+        map_jitter=float(cfg.get("map_jitter", 0.0)),
     )
     return Batch(lq=rb.noisy, gt=rb.clean, noise_map=rb.std)
 

@@ -214,6 +214,7 @@ def make_raw_batch(
     shot_max: float = 0.016,
     adc_levels: tuple[float, ...] = (4095 - 256, 16383 - 1024, 16383 - 2048),
     p_clip_black: float = 0.15,
+    map_jitter: float = 0.0,
 ) -> RawBatch:
     """Unprocess a batch of sRGB patches and add random camera noise. Some cameras clip
     their data at the black level (no negative noise): ``p_clip_black`` of the samples."""
@@ -225,4 +226,12 @@ def make_raw_batch(
     noisy = quantise(noisy, rng.choice(np.asarray(adc_levels), size=n))
     clip = torch.from_numpy(rng.random(n) < p_clip_black).view(-1, 1, 1, 1)
     noisy = torch.where(clip, noisy.clamp_min(0.0), noisy)
-    return RawBatch(clean, noisy, noise_std_map(noisy, shot, read), shot, read, cam)
+    std = noise_std_map(noisy, shot, read)
+    if map_jitter > 0:
+        # the noise measured in a file (Auto) is off by a factor, mostly upwards (texture):
+        # for ``map_jitter`` of the samples the map is scaled by 0.8-2 (log-uniform), so the
+        # network learns to look at the noise itself too
+        factor = np.exp(rng.uniform(np.log(0.8), np.log(2.0), n))
+        factor = np.where(rng.random(n) < map_jitter, factor, 1.0)
+        std = std * torch.from_numpy(factor).to(std).view(-1, 1, 1, 1)
+    return RawBatch(clean, noisy, std, shot, read, cam)
