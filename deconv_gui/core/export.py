@@ -157,6 +157,6 @@ def export_image(
         from deconv_gui.core.image import Photo
         from deconv_gui.core.rawpipe import save_photo
 
-        return save_photo(path, Photo(rgb, meta), overwrite=overwrite)
+        return save_photo(Path(path), Photo(rgb, meta), overwrite=overwrite)
     out, out_meta = prepare_export(rgb, meta, options)
     return save_image(path, out, out_meta, overwrite=overwrite, quality=int(options.quality))
