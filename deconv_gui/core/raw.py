@@ -267,14 +267,11 @@ def render_raw(
     *,
     colour_space: str = "srgb",
     linear: bool = False,
-    noise_thr: float | None = None,
 ) -> Photo:
     """Develop ``mosaic`` (default: the file's own) with the one development of this module.
 
     ``linear=True`` leaves out the colour space's tone curve (linear values, for denoising
     demosaicked data of sensors without a Bayer mosaic; `core.rawpipe` encodes them after).
-    ``noise_thr`` turns on LibRaw's own wavelet denoising at that threshold (a baseline in
-    the RAW denoiser's measurements; the app never uses it).
 
     ``mosaic`` is a uint16 array shaped like ``raw.mosaic`` (use `RawData.denormalized` to
     come back from normalised values). The RAW file is read again for LibRaw, which develops
@@ -301,7 +298,7 @@ def render_raw(
         _unpack(rp, name)
         if mosaic is not None:
             rp.raw_image_visible[...] = mosaic
-        return _render_opened(raw, rp, colour_space, linear=linear, noise_thr=noise_thr)
+        return _render_opened(raw, rp, colour_space, linear=linear)
 
 
 def load_raw_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarray:
@@ -785,11 +782,8 @@ def _render_opened(
     colour_space: str,
     *,
     linear: bool = False,
-    noise_thr: float | None = None,
 ) -> Photo:
     params = _params(raw.wb, colour_space, linear)
-    if noise_thr is not None:
-        params["noise_thr"] = float(noise_thr)
     out = _postprocess(rp, raw.path.name, params)
     rgb = out.astype(np.float32)
     rgb *= np.float32(1.0 / 65535.0)

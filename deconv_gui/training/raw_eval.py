@@ -346,11 +346,41 @@ def vst_bm3d_method(noisy: Any, pair: Any) -> tuple[np.ndarray, Any]:
     return mosaic, render_raw(noisy, mosaic)
 
 
+DCRAW_EMU = "dcraw_emu"
+
+
 def libraw_wavelet_method(threshold: float) -> Any:
-    """LibRaw's own wavelet denoising (``noise_thr``) during the development."""
+    """LibRaw's own wavelet denoising (dcraw's ``-n threshold``) on the mosaic.
+
+    rawpy 0.28's ``postprocess(noise_thr=...)`` crashes the process (a segmentation fault on
+    every file tried), so this runs LibRaw's ``dcraw_emu`` sample program (Debian package
+    ``libraw-bin``): wavelet denoising, then no interpolation, unit white balance, raw
+    colours, linear 16 bits, which gives back the mosaic as ``(raw - black) * 65535 /
+    (white - black)``. That mosaic is put back into the file's sensor units and developed
+    like every other row. `libraw_available` says whether the program is there.
+    """
+    import subprocess
+    import tempfile
+
+    import tifffile
+
     from deconv_gui.core.raw import render_raw
 
-    def run(noisy: Any, pair: Any) -> tuple[None, Any]:
-        return None, render_raw(noisy, noise_thr=threshold)
+    def run(noisy: Any, pair: Any) -> tuple[np.ndarray, Any]:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "out.tiff"
+            cmd = [DCRAW_EMU, "-disinterp", "-4", "-T", "-r", "1", "1", "1", "1", "-o", "0"]
+            cmd += ["-n", str(threshold), "-Z", str(out), str(noisy.path)]
+            subprocess.run(cmd, check=True, capture_output=True, timeout=600)
+            scaled = tifffile.imread(out).astype(np.float32).sum(axis=-1)
+        mosaic = noisy.denormalized(scaled / np.float32(65535.0))
+        return mosaic, render_raw(noisy, mosaic)
 
     return run
+
+
+def libraw_available() -> bool:
+    """Whether LibRaw's ``dcraw_emu`` (for `libraw_wavelet_method`) is on the PATH."""
+    import shutil
+
+    return shutil.which(DCRAW_EMU) is not None
