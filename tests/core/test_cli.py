@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from deconv_gui.cli import main
+from deconv_gui.models.registry import TASKS
 
 
 def _photo(path: Path, size: tuple[int, int] = (48, 40), seed: int = 0, exif: bool = True) -> Path:
@@ -59,7 +60,7 @@ def test_models_json_lists_classical_models(capsys: pytest.CaptureFixture[str]) 
     for m in models:
         assert {"id", "name", "task", "scale", "kind"} <= set(m)
         assert m["kind"] in ("bundled", "classical", "imported", "finetuned")
-        assert m["task"] in ("denoise", "upscale", "deblur", "restore")
+        assert m["task"] in TASKS
     assert ids["lanczos-x4"]["scale"] == 4 and ids["lanczos-x4"]["task"] == "upscale"
 
 

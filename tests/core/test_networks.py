@@ -218,9 +218,10 @@ def test_shipped_model_loads_and_runs(card_path: Path) -> None:
         assert key in card, key
     assert card_path.stem == spec.id
     proc = spec.build(LoadOptions(device="cpu", strength=20.0 if spec.strength else None))
-    img = np.full((24, 28, 3), 0.5, np.float32)
+    channels = 4 if spec.input == "bayer" else 3  # a RAW model takes packed RGGB planes
+    img = np.full((24, 28, channels), 0.5, np.float32)
     out = proc(img)
-    assert out.shape == (24 * spec.scale, 28 * spec.scale, 3)
+    assert out.shape == (24 * spec.scale, 28 * spec.scale, channels)
     assert np.isfinite(out).all()
 
 
