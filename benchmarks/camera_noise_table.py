@@ -1,7 +1,7 @@
 """Denoisers on noise as a camera makes it: Auto against the best strength set by hand.
 
     python benchmarks/camera_noise_table.py [--cards a.json,b.json] [--isos 3200,12800,51200]
-        [--folder ../shared/data/test/Kodak24] [--limit N] [--strengths 5,10,15,20,30,40,50]
+        [--folder ../shared/data/test/Kodak24] [--limit N] [--strengths 5,10,15,20,30,40,50,75]
         [--threads 1]
 
 Each clean photo gets ``camera=ISO`` (`core.degrade`: a camera's sensor noise in linear
@@ -28,7 +28,7 @@ def main() -> int:
     ap.add_argument("--isos", default="3200,12800,51200")
     ap.add_argument("--folder", default=str(ROOT.parent / "shared/data/test/Kodak24"))
     ap.add_argument("--limit", type=int, default=None)
-    ap.add_argument("--strengths", default="5,10,15,20,30,40,50")
+    ap.add_argument("--strengths", default="5,10,15,20,30,40,50,75")
     ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
 
