@@ -2,7 +2,8 @@
 
     python benchmarks/raw_denoise_table.py [--sets Kodak24,CBSD68] [--isos 800,3200,6400,12800]
         [--model redunet-raw-denoise | --card path/to/card.json] [--limit N] [--threads 2]
-        [--cache DIR] [--json out.json]
+        [--cache DIR] [--json out.json] [--write-card]
+    python benchmarks/raw_denoise_table.py --merge-json a.json,b.json [--card path/to/card.json]
 
 For each test set and ISO (full-frame sensor, `core.raw_noise.reference_profile`) the clean
 photos are unprocessed to raw and written as clean and noisy 14-bit DNGs
@@ -20,6 +21,9 @@ development of both:
 * the app's sRGB default denoiser (Auto) on the noisy development.
 
 Everything runs in float32 on the CPU. The DNGs are kept in ``--cache`` between runs.
+``--write-card`` merges the rows into the model card's ``evaluation`` (a row per set, ISO and
+method, replacing that row of an earlier run, with the command that measured it);
+``--merge-json`` does that for the ``--json`` files of earlier runs without measuring again.
 """
 
 from __future__ import annotations
@@ -49,7 +53,12 @@ def main() -> int:
     ap.add_argument("--cache", default=str(ROOT / "runs" / "raw_testsets"))
     ap.add_argument("--skip", default="", help="rows to leave out: bm3d,libraw,srgb,true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--write-card", action="store_true", help="rows into the card's evaluation")
+    ap.add_argument("--merge-json", default=None, help="earlier --json files into the card")
     a = ap.parse_args()
+    if a.merge_json:
+        rows = [r for f in a.merge_json.split(",") for r in json.loads(Path(f).read_text())]
+        return write_card_rows(a.card or _card_of(a.model), rows)
 
     import torch
 
@@ -120,8 +129,38 @@ def main() -> int:
                     {"set": set_name, "iso": iso, "method": label, "images": len(pairs), **m}
                 )
             print(f"<!-- {set_name} ISO {iso:.0f}: DNGs ready in {made:.0f} s -->", flush=True)
+    command = "python benchmarks/raw_denoise_table.py " + " ".join(sys.argv[1:])
+    for r in rows:
+        r["command"] = command
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
+    if a.write_card:
+        return write_card_rows(a.card or _card_of(a.model), rows)
+    return 0
+
+
+def _card_of(model_id: str) -> Path:
+    return ROOT / "resources" / "models" / f"{model_id}.json"
+
+
+def write_card_rows(card_path: str | Path, rows: list[dict]) -> int:
+    """Merge table rows into the card's ``evaluation`` (same set, ISO and method: replaced)."""
+    from deconv_gui.training.export import load_card, write_card
+
+    card = load_card(card_path)
+    if not card:
+        print(f"error: no card {card_path}", file=sys.stderr)
+        return 2
+    key = lambda r: (r.get("set"), r.get("iso"), r.get("method"))  # noqa: E731
+    new = {key(r): r for r in rows}
+    kept = [r for r in card.get("evaluation", []) if key(r) not in new]
+    rounded = [
+        {k: round(v, 4) if isinstance(v, float) and k != "iso" else v for k, v in r.items()}
+        for r in new.values()
+    ]
+    card["evaluation"] = kept + rounded
+    write_card(card, card_path)
+    print(f"{len(rounded)} rows written into {card_path}")
     return 0
 
 
