@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,7 @@ class FinetuneResult:
     elapsed_s: float
     device: str
     verdict: Verdict
+    card_extra: dict[str, Any] = field(default_factory=dict)  # e.g. the camera (RAW)
 
     @property
     def val_psnr_before(self) -> float | None:
@@ -159,7 +160,9 @@ class _FinetuneTrainer(Trainer):
         super().__init__(config, device=str(device))
         self.source = source
         self.objective = objective
-        self.forward_fn = make_forward(self.model, self.device, source.base.noise_map)
+        self.forward_fn = make_forward(
+            self.model, self.device, source.base.noise_map, source.base.bayer
+        )
         self.note = ""
 
     def next_batch(self) -> Batch:
@@ -426,4 +429,5 @@ def finetune_job(
         elapsed_s=time.perf_counter() - t0,
         device=str(dev),
         verdict=verdict,
+        card_extra=source.card_extra(),
     )

@@ -56,12 +56,21 @@ if TYPE_CHECKING:
 Forward = Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor]
 
 
-def make_forward(model: torch.nn.Module, device: torch.device, noise_map: bool) -> Forward:
+def make_forward(model: torch.nn.Module, device: torch.device, noise_map: bool,
+                 raw_map: bool = False) -> Forward:  # fmt: skip
     """The model as a `Forward`: inputs moved to ``device``, the noise map passed when the
-    network takes one."""
+    network takes one. With ``raw_map`` (the RAW denoiser) the noise input is each image's
+    Poisson-Gaussian (shot, read) as (B, 2, 1, 1), turned into the per-photosite standard
+    deviation map of the image it is given (`core.raw_noise.std_map`), so a sub-sampled
+    image gets its own map."""
+    from deconv_gui.core.raw_noise import RAW_MAP_SCALE
 
     def forward(x: torch.Tensor, nm: torch.Tensor | None) -> torch.Tensor:
         x = x.to(device)
+        if raw_map and nm is not None:
+            nm = nm.to(device)
+            var = (x.clamp_min(0.0) * nm[:, 0:1] + nm[:, 1:2]).clamp_min(1e-12)
+            return model(x, var.sqrt() * RAW_MAP_SCALE)
         if noise_map and nm is not None:
             return model(x, nm.to(device))
         return model(x)
@@ -192,14 +201,12 @@ def residual_correlation(model: torch.nn.Module, source: Source, device: torch.d
     what ``model`` removes from the held-out photos: about 0 (slightly negative) when the
     noise is independent from pixel to pixel, clearly positive when it is spread over
     neighbours (demosaicing, in-camera noise reduction, JPEG)."""
-    from deconv_gui.models.networks import NOISE_MAP_SCALE
-
-    forward = make_forward(model, device, source.base.noise_map)
+    forward = make_forward(model, device, source.base.noise_map, source.base.bayer)
     num = den = 0.0
     model.eval()
     with torch.inference_mode():
         for item in source.val:
-            nm = torch.tensor([item.sigma / NOISE_MAP_SCALE]) if source.base.noise_map else None
+            nm = source.val_noise(item)
             y = source.as_tensor(item.lq[None])
             r = y - forward(y, nm).float().cpu()
             r = r - r.mean(dim=(2, 3), keepdim=True)
@@ -244,16 +251,14 @@ def validate(
     "metric", "photos"}`` (higher is better; "ssim" and "input_psnr" None for the
     self-supervised score) and, with ``with_preview``, uint8 crops of the first item
     (``{"name", "input", "output", "target"}``, at output size, target None without one)."""
-    from deconv_gui.models.networks import NOISE_MAP_SCALE
-
     model.eval()
-    forward = make_forward(model, device, source.base.noise_map)
+    forward = make_forward(model, device, source.base.noise_map, source.base.bayer)
     s = source.base.scale
     psnrs, ssims, inps = [], [], []
     preview = None
     with torch.inference_mode():
         for k, item in enumerate(source.val):
-            nm = torch.tensor([item.sigma / NOISE_MAP_SCALE]) if source.base.noise_map else None
+            nm = source.val_noise(item)
             lq_t = source.as_tensor(item.lq[None])
             out_np = forward(lq_t, nm).float().cpu().clamp(0, 1)[0].permute(1, 2, 0).numpy()
             lq_np = source.as_float(item.lq)
