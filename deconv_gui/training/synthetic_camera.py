@@ -96,9 +96,11 @@ def write_shots(
     folder: str | Path,
     *,
     seed: int = 0,
+    one_iso_each: bool = False,
 ) -> list[Shot]:
     """One noisy DNG per photo and ISO in ``folder/noisy`` (``<photo>_iso<ISO>.dng``) and
-    its clean twin in ``folder/clean``. Each photo is unprocessed by a camera (colour matrix,
+    its clean twin in ``folder/clean`` (with ``one_iso_each``, photo ``i`` is shot at
+    ``isos[i % len(isos)]`` only). Each photo is unprocessed by a camera (colour matrix,
     white balance, brightness) drawn from ``seed`` and its index; the noise of each shot from
     ``seed``, the photo and the ISO. Files whose recipe is unchanged are reused."""
     out = Path(folder)
@@ -110,6 +112,7 @@ def write_shots(
         "photos": [Path(p).name for p in photos],
         "isos": [float(i) for i in isos],
         "seed": int(seed),
+        "one_iso_each": bool(one_iso_each),
         "version": 1,
     }
     reuse = stamp.exists() and json.loads(stamp.read_text()) == recipe
@@ -118,7 +121,7 @@ def write_shots(
     for i, photo in enumerate(photos):
         clean_t, cam = clean_mosaic(photo, np.random.default_rng([seed, i]))
         clean = np.ascontiguousarray(clean_t[0].permute(1, 2, 0).numpy())
-        for iso in isos:
+        for iso in [isos[i % len(isos)]] if one_iso_each else isos:
             name = f"{Path(photo).stem}_iso{int(iso)}.dng"
             noisy_p, clean_p = out / "noisy" / name, out / "clean" / name
             if not (reuse and noisy_p.exists() and clean_p.exists()):

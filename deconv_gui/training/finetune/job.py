@@ -280,11 +280,14 @@ def finetune_job(
     val_every: int | None = None,
     checkpoint_minutes: float = 2.0,
     objective: str | None = None,
+    minutes: float | None = None,
 ) -> Generator[FinetuneProgress, None, FinetuneResult]:
     """Train a copy of ``base_spec``'s network on ``data`` for ``steps`` steps.
 
     A generator: see the module docstring. ``objective`` picks the self-supervised method
-    of the noisy mode (`objectives.OBJECTIVES`; default Neighbor2Neighbor). The result's
+    of the noisy modes (`objectives.OBJECTIVES`; default Neighbor2Neighbor). ``minutes``
+    time-boxes the training: the learning-rate schedule follows the training time and the
+    run stops when it is spent (or after ``steps``, whichever comes first). The result's
     ``verdict`` refuses a model that got worse on the held-out photos (or, in the noisy
     mode, photos whose noise is correlated between neighbours). Raises
     `DeconvError` for a base model that cannot be trained, too little data, mismatched
@@ -323,6 +326,7 @@ def finetune_job(
         "steps": steps, "batch": batch, "patch": patch,
         "lr": float(lr or DEFAULT_LR),
         "seed": int(seed), "val_fraction": float(val_fraction), "objective": goal.name,
+        **({"minutes": float(minutes)} if minutes else {}),
     }  # fmt: skip
     config = {
         "id": card["id"] + "-finetune",
@@ -342,6 +346,8 @@ def finetune_job(
     del base_proc
     trainer = _FinetuneTrainer(config, source, goal, dev)
     trainer.model.load_state_dict(base_sd)
+    budget = float(minutes) * 60.0 if minutes else None
+    trainer.time_budget = budget
     fingerprint = {
         "base": base_spec.id,
         "base_params": hashlib.sha256(
@@ -380,25 +386,28 @@ def finetune_job(
     after = before
     finished = False
     try:
-        while trainer.step < steps:
+        while trainer.step < steps and not (budget and trainer.elapsed >= budget):
             ts = time.perf_counter()
             loss, cur_lr = trainer.train_step()
             dt = time.perf_counter() - ts
+            trainer.elapsed += dt
             rate = dt if rate is None else 0.9 * rate + 0.1 * dt
             val = preview = None
             step = trainer.step
-            if step % val_every == 0 or step == steps:
+            last = step == steps or bool(budget and trainer.elapsed >= budget)
+            if step % val_every == 0 or last:
                 val, preview = validate(trainer.model, source, goal, dev, True)
                 after = val
                 state["curve"].append({"step": step, "loss": round(loss, 6), **{
                     k: val[k] for k in ("psnr", "ssim")}})  # fmt: skip
             elif step % 5 == 0 or step < 5:
                 state["curve"].append({"step": step, "loss": round(loss, 6)})
-            saved = ckpt.save(trainer, job_state()) if step == steps or ckpt.due() else None
+            saved = ckpt.save(trainer, job_state()) if last or ckpt.due() else None
             note = "; ".join(n for n in (trainer.note, ckpt.note) if n)
             trainer.note = ckpt.note = ""
             yield FinetuneProgress(
-                step, steps, loss=loss, lr=cur_lr, eta_s=rate * (steps - step),
+                step, steps, loss=loss, lr=cur_lr,
+                eta_s=max(0.0, budget - trainer.elapsed) if budget else rate * (steps - step),
                 elapsed_s=time.perf_counter() - t0, phase="training", val=val, preview=preview,
                 batch=trainer.batch_size, checkpoint=saved, message=note,
             )  # fmt: skip

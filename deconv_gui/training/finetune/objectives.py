@@ -94,6 +94,11 @@ class Objective(ABC):
     def metric(self) -> str:
         """What the held-out score is, in words (shown with the numbers)."""
 
+    def held_out_mse(self, forward: Forward, noisy: torch.Tensor, nm: torch.Tensor | None,
+                     seed: int) -> float:  # fmt: skip
+        """The self-supervised held-out loss of a (1, C, H, W) noisy image (even sides)."""
+        return self_supervised_mse(forward, noisy, nm)
+
 
 class Supervised(Objective):
     name = "supervised"
@@ -158,8 +163,58 @@ class BlindSpot(Objective):
         return "self-supervised PSNR (neighbouring pixels)"
 
 
-OBJECTIVES = ("neighbor2neighbor", "noise2void")  # for noisy-only data
+class Recorrupted(Objective):
+    """Recorrupted-to-Recorrupted (Pang et al., "Recorrupted-to-Recorrupted: Unsupervised
+    Deep Learning for Image Denoising", CVPR 2021), for noise of a known profile: the RAW
+    source's fitted camera noise, given as (shot, read) per image (B, 2, 1, 1).
+
+    From a noisy y with per-photosite variance v = shot * y + read, draw z ~ N(0, v) and
+    train f(y + alpha z) -> y - z / alpha. The two noises (n + alpha z and n - z / alpha)
+    are uncorrelated, so the loss is the true MSE of f on inputs a little noisier than the
+    user's ((1 + alpha^2) v, which the network is told through its noise map) plus a
+    constant, at full resolution: no neighbour's signal stands in for the target, so unlike
+    neighbour sub-sampling nothing rewards blurring. It needs the noise profile to be right
+    (an overestimate rewards smoothing a little)."""
+
+    name = "recorrupted"
+    supervised = False
+
+    def __init__(self, alpha: float = 0.5) -> None:
+        self.alpha = float(alpha)
+
+    def pair(self, y: torch.Tensor, nm: torch.Tensor | None, gen: torch.Generator
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(input, target, the input's noise (shot, read)) of a noisy batch."""
+        if nm is None or nm.shape[1] != 2:
+            raise DeconvError("recorrupted training needs a noise profile (RAW files)")
+        var = (y.clamp_min(0.0) * nm[:, 0:1] + nm[:, 1:2]).clamp_min(0.0)
+        z = torch.randn(y.shape, generator=gen) * var.sqrt()
+        a = self.alpha
+        return y + a * z, y - z / a, nm * (1.0 + a * a)
+
+    def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
+        u, t, nm = self.pair(batch.lq, batch.noise_map, gen)
+        out = forward(u, nm)
+        return (out - t.to(out.device)).pow(2).mean()
+
+    def held_out_mse(self, forward: Forward, noisy: torch.Tensor, nm: torch.Tensor | None,
+                     seed: int) -> float:  # fmt: skip
+        gen = torch.Generator().manual_seed(1_000 + int(seed))
+        total = 0.0
+        for _ in range(RECORRUPTED_DRAWS):
+            u, t, nm2 = self.pair(noisy, nm, gen)
+            total += float((forward(u, nm2).float().cpu() - t).pow(2).mean())
+        return total / RECORRUPTED_DRAWS
+
+    @property
+    def metric(self) -> str:
+        return "self-supervised PSNR (recorrupted)"
+
+
+RECORRUPTED_DRAWS = 2  # re-corruptions per held-out crop (fixed seeds)
+OBJECTIVES = ("neighbor2neighbor", "noise2void", "recorrupted")  # for noisy-only data
 DEFAULT_SELF_SUPERVISED = "neighbor2neighbor"
+DEFAULT_RAW = "recorrupted"  # noisy RAW files: the noise profile is known
 
 
 def objective_for(source: Source, name: str | None = None) -> Objective:
@@ -167,7 +222,11 @@ def objective_for(source: Source, name: str | None = None) -> Objective:
     one (``name``, default `DEFAULT_SELF_SUPERVISED`) for noisy photos only."""
     if source.supervised:
         return Supervised(source.base.scale)
-    name = name or DEFAULT_SELF_SUPERVISED
+    name = name or (DEFAULT_RAW if source.base.bayer else DEFAULT_SELF_SUPERVISED)
+    if name == "recorrupted":
+        if not source.base.bayer:
+            raise DeconvError("the recorrupted objective needs RAW files (a known noise profile)")
+        return Recorrupted()
     if name == "neighbor2neighbor":
         return NeighbourSubsampling()
     if name == "noise2void":
@@ -269,7 +328,7 @@ def validate(
                 ssims.append(q)
                 inps.append(i)
             else:
-                mse = self_supervised_mse(forward, lq_t, nm)
+                mse = objective.held_out_mse(forward, lq_t, nm, k)
                 psnrs.append(10 * math.log10(1.0 / mse) if 0 < mse < math.inf else math.nan)
             if with_preview and k == 0:
                 inp_show = _degrade.upscale_bicubic(lq_np, s) if s > 1 else lq_np
