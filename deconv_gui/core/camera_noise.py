@@ -35,7 +35,7 @@ import numpy as np
 
 from deconv_gui.core.raw_noise import LOG_READ_SLOPE, NoiseProfile, fit_profile, noise_bins
 
-LOWER_QUANTILE = 0.2  # of the files' variances in a brightness bin
+LOWER_QUANTILE = 0.1  # of the files' variances in a brightness bin
 BRIGHTNESS_BINS = 16
 READ_FLOOR = 1e-9  # a fitted read variance at or below this was not measurable
 SLOPE_RANGE = (1.0, 3.5)  # a fitted log(read)/log(shot) slope outside is not believed
