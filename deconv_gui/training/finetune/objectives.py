@@ -183,28 +183,32 @@ class Recorrupted(Objective):
         self.alpha = float(alpha)
 
     def pair(self, y: torch.Tensor, nm: torch.Tensor | None, gen: torch.Generator
-             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-        """(input, target, the input's noise (shot, read)) of a noisy batch."""
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+        """(input, target, the input's noise (shot, read), the added noise z) of a batch."""
         if nm is None or nm.shape[1] != 2:
             raise DeconvError("recorrupted training needs a noise profile (RAW files)")
         var = (y.clamp_min(0.0) * nm[:, 0:1] + nm[:, 1:2]).clamp_min(0.0)
         z = torch.randn(y.shape, generator=gen) * var.sqrt()
         a = self.alpha
-        return y + a * z, y - z / a, nm * (1.0 + a * a)
+        return y + a * z, y - z / a, nm * (1.0 + a * a), z
 
     def loss(self, forward: Forward, batch: Batch, gen: torch.Generator) -> torch.Tensor:
-        u, t, nm = self.pair(batch.lq, batch.noise_map, gen)
+        u, t, nm, _ = self.pair(batch.lq, batch.noise_map, gen)
         out = forward(u, nm)
         return (out - t.to(out.device)).pow(2).mean()
 
     def held_out_mse(self, forward: Forward, noisy: torch.Tensor, nm: torch.Tensor | None,
                      seed: int) -> float:  # fmt: skip
+        """The recorrupted loss less the part of the target's noise that is known (the
+        added z / alpha, squared): the true MSE of the output plus the noise variance, as
+        for neighbour sub-sampling, with the same draws before and after training."""
         gen = torch.Generator().manual_seed(1_000 + int(seed))
         total = 0.0
         for _ in range(RECORRUPTED_DRAWS):
-            u, t, nm2 = self.pair(noisy, nm, gen)
+            u, t, nm2, z = self.pair(noisy, nm, gen)
             total += float((forward(u, nm2).float().cpu() - t).pow(2).mean())
-        return total / RECORRUPTED_DRAWS
+            total -= float(z.pow(2).mean()) / self.alpha**2
+        return max(total / RECORRUPTED_DRAWS, 1e-12)
 
     @property
     def metric(self) -> str:
@@ -296,6 +300,7 @@ def correlated_noise_caveat(model: torch.nn.Module, source: Source, device: torc
 
 
 def _to_u8(x: np.ndarray) -> np.ndarray:
+    x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)  # a diverged model's output
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
