@@ -97,7 +97,7 @@ class CameraNoise:
 
     @property
     def name(self) -> str:
-        """"Canon EOS R6" (the model usually names the make already)."""
+        """ "Canon EOS R6" (the model usually names the make already)."""
         make, model = self.make.strip(), self.model.strip()
         if make and model.lower().startswith(make.lower()):
             return model
@@ -108,7 +108,7 @@ class CameraNoise:
         return (min(self.per_iso), max(self.per_iso)) if self.per_iso else None
 
     def display_name(self) -> str:
-        """"Canon EOS R6, ISO 3200-12800" (what the tuned model is listed as)."""
+        """ "Canon EOS R6, ISO 3200-12800" (what the tuned model is listed as)."""
         r = self.iso_range
         if r is None:
             return self.name
@@ -121,8 +121,8 @@ class CameraNoise:
         def norm(s: str | None) -> str:
             return " ".join(str(s or "").lower().split())
 
-        return bool(self.model) and norm(make) == norm(self.make) and norm(model) == norm(
-            self.model
+        return (
+            bool(self.model) and norm(make) == norm(self.make) and norm(model) == norm(self.model)
         )
 
     def curve(self, iso: float) -> NoiseProfile:
@@ -147,8 +147,11 @@ class CameraNoise:
             "make": self.make,
             "model": self.model,
             "per_iso": {str(int(round(i))): p.to_json() for i, p in sorted(self.per_iso.items())},
-            "curve": {"shot_per_iso": self.gain, "log_read_slope": self.read_slope,
-                      "log_read_intercept": self.read_intercept},  # fmt: skip
+            "curve": {
+                "shot_per_iso": self.gain,
+                "log_read_slope": self.read_slope,
+                "log_read_intercept": self.read_intercept,
+            },  # fmt: skip
             "files": self.files,
         }
 

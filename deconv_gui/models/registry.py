@@ -11,7 +11,6 @@ their own small registry with tiny networks.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any

@@ -165,10 +165,9 @@ def test_cli_finetune_noisy_raw(camera_dir: Path, capsys: pytest.CaptureFixture[
 
 
 def test_noisy_raw_source_reads_real_bayer_files(raw_files, tmp_path: Path) -> None:  # noqa: ANN001
-    from tests.rawfiles import CRW, SMALL
-
     from deconv_gui.training.finetune.raw_source import NoisyRawSource
     from deconv_gui.training.finetune.sources import BaseInfo, FinetuneData
+    from tests.rawfiles import CRW, SMALL
 
     for name in (SMALL, CRW):
         (tmp_path / name).symlink_to(raw_files.path(name))

@@ -146,3 +146,39 @@ def test_errors_are_shown_in_the_panel(qtbot, panel, tmp_path) -> None:
     assert "bad degradation" in panel.degrade_hint.text()
     panel.clean_field.set_path(lonely)
     assert not panel.start_button.isEnabled()
+
+
+def test_noisy_raw_files_learn_the_camera(qtbot, panel, tmp_path) -> None:
+    """ "Noisy RAW files": the RAW denoiser is chosen, a tiny run measures the camera's
+    noise (plotted), the name is the camera's; a run made to fail is refused in words."""
+    from deconv_gui.training.synthetic_camera import SyntheticCamera, write_shots
+
+    card = write_tiny_model(tmp_path / "rawmodels", "raw-denoise", "tiny-raw")
+    panel.registry.register(bundled.spec_from_card(card))
+    panel.set_registry(panel.registry)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC).save(photos / f"{i}.png")
+    write_shots(SyntheticCamera(), sorted(photos.glob("*.png")), [1600], tmp_path / "cam")
+    panel.set_mode("noisy_raw")
+    assert panel.base_spec().input == "bayer" and "RAW" in panel.mode_help.text()
+    assert not panel.crop_target.isVisible() and not panel.start_button.isEnabled()
+    panel.raw_field.set_path(tmp_path / "cam" / "noisy")
+    panel.steps_spin.setValue(10)
+    assert panel.start_button.isEnabled()
+
+    panel.job_options = {"batch": 2, "patch": 16, "val_every": 5, "lr": 1e-7}
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert [n for n, _, _ in panel.noise_plot.lines] == ["ISO 1600"]
+    assert panel.name_edit.text() == "Deconv Synthetic APS-C, ISO 1600"
+    assert panel.save_button.isEnabled(), panel.status_label.text()
+
+    panel.job_options = {"batch": 2, "patch": 16, "val_every": 5, "lr": 1.0}
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert "Not saved" in panel.status_label.text() and "worse" in panel.status_label.text()
+    assert not panel.save_button.isEnabled()
