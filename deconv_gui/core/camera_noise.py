@@ -83,6 +83,16 @@ def _lower_envelope(points: list[FilePoints]) -> tuple[np.ndarray, np.ndarray, n
     return np.array(xs), np.array(vs), np.array(ns)
 
 
+def same_body(a: tuple[object, object], b: tuple[object, object]) -> bool:
+    """Two (make, model) pairs name the same camera body (case and spacing ignored; an
+    empty model matches nothing)."""
+
+    def norm(s: object) -> str:
+        return " ".join(str(s or "").lower().split())
+
+    return bool(norm(a[1])) and (norm(a[0]), norm(a[1])) == (norm(b[0]), norm(b[1]))
+
+
 @dataclass(frozen=True)
 class CameraNoise:
     """A camera's fitted noise: measured per ISO, and a curve over ISO (module doc)."""
@@ -116,14 +126,8 @@ class CameraNoise:
         return f"{self.name}, ISO {lo}" + (f"-{hi}" if hi != lo else "")
 
     def matches(self, make: str | None, model: str | None) -> bool:
-        """The same camera body (make and model, case and spacing ignored)."""
-
-        def norm(s: str | None) -> str:
-            return " ".join(str(s or "").lower().split())
-
-        return (
-            bool(self.model) and norm(make) == norm(self.make) and norm(model) == norm(self.model)
-        )
+        """The same camera body (`same_body`)."""
+        return same_body((self.make, self.model), (make, model))
 
     def curve(self, iso: float) -> NoiseProfile:
         """The fitted curve's profile at ``iso``."""

@@ -273,20 +273,13 @@ def model_for_step(
     return cands[0] if cands else None
 
 
-def _norm(s: object) -> str:
-    return " ".join(str(s or "").lower().split())
-
-
 def same_camera(spec: ModelSpec, camera: tuple[str | None, str | None]) -> bool:
-    """``spec`` was tuned on this camera body (its card's ``camera``: make and model, case
-    and spacing ignored)."""
+    """``spec`` was tuned on this camera body (its card's ``camera``: make and model;
+    `core.camera_noise.same_body`)."""
+    from deconv_gui.core.camera_noise import same_body
+
     cam = (spec.card or {}).get("camera")
-    if not isinstance(cam, dict) or not _norm(cam.get("model")):
-        return False
-    return (_norm(cam.get("make")), _norm(cam.get("model"))) == (
-        _norm(camera[0]),
-        _norm(camera[1]),
-    )
+    return isinstance(cam, dict) and same_body((cam.get("make"), cam.get("model")), camera)
 
 
 def _iso_distance(spec: ModelSpec, iso: float | None) -> float:
