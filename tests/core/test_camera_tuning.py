@@ -175,6 +175,7 @@ def test_noisy_raw_source_reads_real_bayer_files(raw_files, tmp_path: Path) -> N
     src = NoisyRawSource(FinetuneData.noisy_raw(tmp_path), base, val_fraction=0.5, seed=0)
     msgs = list(src.load())
     assert len(msgs) >= 2 and src.pool is not None and len(src.val) == 1
+    assert any("1 file(s) of other cameras" in m for m in msgs)  # two bodies here
     assert src.pool.images[0].shape[-1] == 4 and src.val[0].lq.shape[-1] == 4
     assert src.val[0].profile is not None and src.val[0].profile[1] > 0
     assert np.isfinite(src.noise).all() and (src.noise >= 0).all()

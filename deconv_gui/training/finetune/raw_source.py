@@ -8,7 +8,8 @@ independent of its neighbours', so Neighbor2Neighbor's sub-sampling of the packe
 independent noise: sound self-supervision, unlike on developed JPEGs.
 
 The camera's noise is measured on all the files, training and held-out
-(`core.camera_noise.fit_camera_noise`: per ISO, then a curve over ISO). Each file's
+(`core.camera_noise.fit_camera_noise`: per ISO, then a curve over ISO), of the camera most
+of the files come from (files of other cameras get their own measured noise). Each file's
 network input gets the profile of its ISO (the per-photosite standard deviation map the RAW
 denoiser takes; `objectives.make_forward`), the same profile the app's Auto then uses for
 the tuned model. The fit, the camera's make and model and the ISO range go into the tuned
@@ -112,27 +113,36 @@ class NoisyRawSource(Source):
         val_names = {it[0] for it in self.val_items}
         crops: list[tuple[str, np.ndarray, float | None]] = []  # (name, crop, iso)
         points: dict[str, FilePoints] = {}
+        body: dict[str, tuple[str, str]] = {}
         cameras: Counter[tuple[str, str]] = Counter()
         total = len(self.items)
         for i, (name, path, _) in enumerate(self.items):
             yield f"reading and measuring RAW file {i + 1}/{total}: {path.name}"
             packed, iso, make, model = self._open(path)
             cameras[(make, model)] += 1
+            body[name] = (make, model)
             points[name] = file_points(packed, iso)
             if name in val_names:
                 crops.append((name, self._val_crop(name, packed).lq, iso))
                 continue
             for c, _ in bounded_crops(packed, None, budget=budget, side=CROP_SIDE, rng=rng):
                 crops.append((name, c, iso))
-        (make, model), _ = cameras.most_common(1)[0]
-        yield "fitting the camera's noise profile"
+        main, _ = cameras.most_common(1)[0]
+        others = sum(n for c, n in cameras.items() if c != main)
+        yield "fitting the camera's noise profile" + (
+            f" ({' '.join(main).strip() or 'unknown camera'}; {others} file(s) of other "
+            "cameras are trained on with their own measured noise)"
+            if others
+            else ""
+        )
         try:
-            self.camera = fit_camera_noise(points.values(), make, model)
+            self.camera = fit_camera_noise((p for n, p in points.items() if body[n] == main), *main)
         except ValueError:
             self.camera = None  # no ISO in the files: each file's own measurement
 
         def profile(name: str, iso: float | None) -> NoiseProfile:
-            p = self.camera.profile(iso) if self.camera is not None else None
+            mine = self.camera is not None and body[name] == main
+            p = self.camera.profile(iso) if mine and self.camera is not None else None
             if p is not None:
                 return p
             pts = points[name]
