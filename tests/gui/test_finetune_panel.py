@@ -182,3 +182,32 @@ def test_noisy_raw_files_learn_the_camera(qtbot, panel, tmp_path) -> None:
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert "Not saved" in panel.status_label.text() and "worse" in panel.status_label.text()
     assert not panel.save_button.isEnabled()
+
+
+def test_noisy_photos_with_camera_like_noise_are_refused_in_words(qtbot, panel, tmp_path):
+    """Noise spread over neighbouring pixels (as in camera JPEGs) cannot be learnt from
+    noisy photos alone: the panel says so and offers no saving."""
+    import cv2
+
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "jpeg-like"
+    folder.mkdir()
+    for i in range(3):
+        small = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+        gt = np.asarray(Image.fromarray(small).resize((48, 40), Image.Resampling.BICUBIC))
+        noise = cv2.GaussianBlur(rng.normal(0, 40, gt.shape), (0, 0), 1.2)  # correlated
+        Image.fromarray(np.clip(gt + noise, 0, 255).astype(np.uint8)).save(folder / f"{i}.png")
+    # a real denoiser: what it removes shows how the noise is spread
+    spec = bundled.spec_from_card(bundled.models_dir() / "redunet-denoise-fast.json")
+    panel.registry.register(spec)
+    panel.set_registry(panel.registry)
+    panel.base_combo.setCurrentIndex(panel.base_combo.findData(spec.id))
+    panel.set_mode("noisy")
+    panel.noisy_field.set_path(folder)
+    panel.steps_spin.setValue(10)
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    text = panel.status_label.text()
+    assert "Not saved" in text and "correlated between neighbouring pixels" in text
+    panel.name_edit.setText("Mine")
+    assert not panel.save_button.isEnabled()
