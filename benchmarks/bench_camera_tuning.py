@@ -18,7 +18,8 @@ units, the four planes, against the clean DNG), mean over the test files:
 * after self-supervised tuning on the noisy files only (``finetune_job``, mode
   ``noisy_raw``: Neighbor2Neighbor on the sensor planes, ``--minutes`` of training);
 * after supervised fine-tuning on the same files with their clean versions (same model,
-  patches, batch, learning rate and time; Charbonnier loss against the clean planes);
+  patches, batch, learning rate and time; Charbonnier loss against the clean planes; all
+  the files, while the self-supervised run holds 15 % of them out for its guard);
 * the guard: a self-supervised run with a far too high learning rate must be refused.
 
 Also: the fitted profile against the camera's true one per ISO, and each tune's wall time.
