@@ -65,10 +65,11 @@ MODE_HELP = {
     "noisy_raw": (
         "Only your camera's RAW files (CR2, NEF, ARW, DNG...), no clean versions needed: the "
         "RAW denoiser learns your sensor's own noise from them. In the raw data each "
-        "photosite's noise is independent of its neighbours', which is exactly what "
-        "self-supervised learning needs (Neighbor2Neighbor on the sensor planes). The noise "
-        "of your camera is measured per ISO from all the files and saved with the model, "
-        "which is then listed under your camera's name and chosen for its RAW files. "
+        "photosite's noise is independent of its neighbours', which is what self-supervised "
+        "learning needs: your camera's noise is measured per ISO from all the files, added "
+        "once more to each noisy patch in two opposite ways, and the model learns to predict "
+        "one from the other (Recorrupted-to-Recorrupted). The measured noise is saved with "
+        "the model, which is listed under your camera's name and chosen for its RAW files. "
         "Part of the files is held out: a model that got worse on them is not saved."
     ),
 }
