@@ -486,7 +486,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         a = analyze(photo.rgb, photo.meta)
         report = {"path": str(path), **a.to_json()}
         for step, entry in zip(a.steps, report["steps"], strict=True):
-            spec = model_for_step(registry, step.task, step.scale)
+            spec = model_for_step(registry, step.task, step.scale, camera=a.camera, iso=a.iso)
             entry["model"] = spec.id if spec is not None else None
         reports.append(report)
         if not args.json:
@@ -816,11 +816,14 @@ def cmd_finetune(args: argparse.Namespace) -> int:
                 "--clean needs --degrade SPEC (e.g. noise=10-30 or blur=gaussian:1-2)"
             )
         mode, paths = "clean", [args.clean]
+    elif args.noisy_raw:
+        mode, paths = "noisy_raw", [args.noisy_raw]
     else:
         mode, paths = "noisy", [args.noisy]
     return run_finetune_cli(
-        args.base, mode, paths, args.degrade, args.steps, args.name, args.device, args.json
-    )
+        args.base, mode, paths, args.degrade, args.steps, args.name, args.device, args.json,
+        lr=args.lr, minutes=args.minutes,
+    )  # fmt: skip
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -1053,9 +1056,17 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--pairs", nargs=2, metavar=("LQ_DIR", "GT_DIR"), help="before/after folders")
     data.add_argument("--clean", metavar="DIR", help="clean photos, degraded with --degrade")
     data.add_argument("--noisy", metavar="DIR", help="noisy photos only (self-supervised)")
+    data.add_argument(
+        "--noisy-raw", metavar="DIR",
+        help="your camera's noisy RAW files only: learn your camera (base: redunet-raw-denoise)",
+    )  # fmt: skip
     p.add_argument("--degrade", metavar="SPEC", help="with --clean: e.g. noise=10-30,jpeg=40-80")
     p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--name", required=True)
+    p.add_argument("--minutes", type=float, default=None,
+                   help="train for this long (at most --steps steps)")  # fmt: skip
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 2e-4)")
+    p.add_argument("--name", default=None,
+                   help="the new model's name (default: the camera's name for --noisy-raw)")  # fmt: skip
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", action="store_true", help="last line: a JSON object")

@@ -66,6 +66,9 @@ class Analysis:
     steps: tuple[Step, ...] = field(default_factory=tuple)
     #: RAW files: signal-to-noise ratio of the sensor data at its median brightness
     raw_snr: float | None = None
+    #: RAW files: the camera (make, model) and ISO (a model tuned on that camera is chosen)
+    camera: tuple[str | None, str | None] | None = None
+    iso: float | None = None
 
     @property
     def megapixels(self) -> float:
@@ -162,9 +165,12 @@ def analyze(rgb: np.ndarray, meta: Any = None) -> Analysis:
     if side < SMALL_SIDE:
         scale = 4 if side < TINY_SIDE else 2
         steps.append(Step("upscale", None, f"Upscale x{scale}", scale=scale))
+    md = getattr(raw, "metadata", None) if raw is not None else None
     return Analysis(
-        w, h, sigma, None if q is None else float(q), source, blur, tuple(steps), raw_snr
-    )
+        w, h, sigma, None if q is None else float(q), source, blur, tuple(steps), raw_snr,
+        camera=None if md is None else (md.make, md.model),
+        iso=None if md is None else md.iso,
+    )  # fmt: skip
 
 
 def _raw_snr(raw: Any) -> float:

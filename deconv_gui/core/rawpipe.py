@@ -9,7 +9,9 @@ sRGB denoisers) run on that 16-bit render like on any photo. A model whose spec 
    normalised by the file's own black and white levels, without clipping the noise below
    black, packed as four half-resolution planes R, G1, G2, B (`core.raw.pack_bayer`);
 2. the tiled engine runs the model on the packed planes (the processor measures the noise
-   of the whole mosaic once in ``prepare``: `core.raw_noise.estimate_profile`);
+   of the whole mosaic once in ``prepare``: `core.raw_noise.estimate_profile`; a model
+   tuned on this camera's files uses its fitted profile at the file's ISO instead,
+   `core.camera_noise`);
 3. Amount and Detail (`core.finish`) are applied to the planes, against the noisy ones;
 4. unpacked, scaled back to the sensor's integer values and developed exactly like the
    original, so before and after are judged on the same development. The new mosaic travels

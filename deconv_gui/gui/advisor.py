@@ -59,7 +59,7 @@ class Advisor(QObject):
     def suggested_recipe(self, a: Analysis) -> Recipe | None:
         steps = []
         for st in a.steps:
-            spec = model_for_step(self.registry, st.task, st.scale)
+            spec = model_for_step(self.registry, st.task, st.scale, camera=a.camera, iso=a.iso)
             if spec is None:
                 continue
             strength = None

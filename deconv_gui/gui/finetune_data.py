@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.gui.noise_plot import NoiseProfilePlot
+
 
 def _form_page() -> tuple[QWidget, QFormLayout]:
     """A borderless page with a form layout (one per training-data mode)."""
@@ -62,7 +64,8 @@ class FolderField(QWidget):
 
 
 class DataPages(QStackedWidget):
-    """The pages in the order of the modes: pairs, clean, noisy. ``presets`` are the
+    """The pages in the order of the modes: pairs, clean, noisy, noisy RAW files (with the
+    camera's noise profile, measured when training starts). ``presets`` are the
     degradations offered, as (spec, description)."""
 
     def __init__(self, presets: Sequence[tuple[str, str]], parent: QWidget | None = None) -> None:
@@ -104,5 +107,11 @@ class DataPages(QStackedWidget):
         w_noisy, fn = _form_page()
         self.noisy_field = FolderField("folder of noisy photos")
         fn.addRow("Noisy photos:", self.noisy_field)
-        for w in (w_pairs, w_clean, w_noisy):
+
+        w_raw, fr = _form_page()
+        self.raw_field = FolderField("folder of your camera's RAW files")
+        fr.addRow("RAW files:", self.raw_field)
+        self.noise_plot = NoiseProfilePlot()
+        fr.addRow(self.noise_plot)
+        for w in (w_pairs, w_clean, w_noisy, w_raw):
             self.addWidget(w)

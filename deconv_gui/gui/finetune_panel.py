@@ -203,12 +203,13 @@ class FineTunePanel(QWidget):
         self.before_field, self.after_field = pages.before_field, pages.after_field
         self.pair_report_label, self.skip_check = pages.pair_report_label, pages.skip_check
         self.clean_field, self.noisy_field = pages.clean_field, pages.noisy_field
+        self.raw_field, self.noise_plot = pages.raw_field, pages.noise_plot
         self.degrade_combo, self.degrade_hint = pages.degrade_combo, pages.degrade_hint
         self.skip_check.toggled.connect(self._update_buttons)
         self.before_field.changed.connect(self._check_pairs)
         self.after_field.changed.connect(self._check_pairs)
         self.degrade_combo.currentTextChanged.connect(self._check_degradation)
-        for field_ in (self.clean_field, self.noisy_field):
+        for field_ in (self.clean_field, self.noisy_field, self.raw_field):
             field_.changed.connect(self._update_buttons)
         pl.addWidget(self.data_stack)
         settings.addWidget(photos)
@@ -351,10 +352,17 @@ class FineTunePanel(QWidget):
     def _on_mode_changed(self, *_: Any) -> None:
         self.data_stack.setCurrentIndex(max(0, self.mode_combo.currentIndex()))
         self.mode_help.setText(self._mode_help_texts.get(self.mode, ""))
-        self.crop_target.setVisible(self.mode != "noisy")
+        self_supervised = self.mode in ("noisy", "noisy_raw")
+        self.crop_target.setVisible(not self_supervised)
         self.val_plot.title = (
-            "Held-out blind-spot PSNR (dB)" if self.mode == "noisy" else "Held-out PSNR (dB)"
+            "Held-out self-supervised PSNR (dB)" if self_supervised else "Held-out PSNR (dB)"
         )
+        spec = self.base_spec()
+        if self.mode == "noisy_raw" and (spec is None or spec.input != "bayer"):
+            raw = [i for i in range(self.base_combo.count())
+                   if self.registry.get(self.base_combo.itemData(i)).input == "bayer"]  # fmt: skip
+            if raw:
+                self.base_combo.setCurrentIndex(raw[0])  # the RAW denoiser
         self.val_plot.update()
         self._update_buttons()
 
@@ -414,6 +422,8 @@ class FineTunePanel(QWidget):
             return rep is not None and bool(rep.matched) and (rep.ok or self.skip_check.isChecked())
         if self.mode == "clean":
             return bool(self.clean_field.path()) and self._degrade_ok
+        if self.mode == "noisy_raw":
+            return bool(self.raw_field.path())
         return bool(self.noisy_field.path())
 
     def _update_buttons(self, *_: Any) -> None:
@@ -423,7 +433,10 @@ class FineTunePanel(QWidget):
         self.pause_button.setText("Resume" if self.is_paused else "Pause")
         self.cancel_button.setEnabled(busy)
         self.save_button.setEnabled(
-            not busy and self._result is not None and bool(self.name_edit.text().strip())
+            not busy
+            and self._result is not None
+            and not self._result.refused
+            and bool(self.name_edit.text().strip())
         )
         for w in (self.base_combo, self.mode_combo, self.data_stack, self.steps_spin,
                   self.device_combo, self.val_spin):  # fmt: skip
@@ -438,6 +451,8 @@ class FineTunePanel(QWidget):
                                       skip_mismatched=self.skip_check.isChecked())  # fmt: skip
         if self.mode == "clean":
             return FinetuneData.clean(self.clean_field.path(), self.degrade_combo.currentText())
+        if self.mode == "noisy_raw":
+            return FinetuneData.noisy_raw(self.raw_field.path())
         return FinetuneData.noisy(self.noisy_field.path())
 
     def start(self) -> None:
@@ -590,21 +605,27 @@ class FineTunePanel(QWidget):
             text += f"  →  fine-tuned {one(now)}  ({d:+.2f} dB)"
         if before.get("input_psnr") is not None:
             text += f"  ·  input {before['input_psnr']:.2f} dB"
-        if self.mode == "noisy":
-            text += ("\nBlind-spot PSNR: hidden pixels predicted from their neighbours, "
-                     "measured against the noisy photo (higher is better).")  # fmt: skip
+        if self.mode in ("noisy", "noisy_raw"):
+            text += ("\nSelf-supervised PSNR: measured against the noisy files themselves "
+                     "(true error plus the noise; higher is better).")  # fmt: skip
         self.metrics_label.setText(text)
 
     def _on_result_ready(self, result: Any) -> None:
         self._result = result
         self.progress.setRange(0, max(1, result.steps))
         self.progress.setValue(result.steps)
-        b, a = result.before, result.after
-        self.status_label.setText(
-            f"Done in {_fmt_time(result.elapsed_s)}: held-out {b['psnr']:.2f} → "
-            f"{a['psnr']:.2f} dB. Name it and save it as a new model (the base model is "
-            "unchanged)."
-        )
+        extra = result.card_extra
+        self.noise_plot.set_profile(extra.get("noise_profile"))
+        if extra.get("display_name"):
+            self.name_edit.setText(extra["display_name"])  # "Canon EOS R6, ISO 3200-12800"
+        if result.refused:  # the guard's verdict, in plain words
+            self._show_error(f"Done in {_fmt_time(result.elapsed_s)}. {result.message}")
+        else:
+            self.status_label.setStyleSheet("")
+            self.status_label.setText(
+                f"Done in {_fmt_time(result.elapsed_s)}. {result.message} Name it and save it "
+                "as a new model (the base model is unchanged)."
+            )
         self._update_buttons()
 
     def _on_failed(self, message: str, details: str) -> None:

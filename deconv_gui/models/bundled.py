@@ -99,16 +99,23 @@ class RawNoiseInput:
 
     ``strength`` is a percentage of the profile's noise (100 = as measured); the profile is
     measured on the whole mosaic by `prepare` (`core.raw_noise.estimate_profile`) unless one
-    is given (a camera's own profile, or the true one in tests).
+    is given (the true one in tests), or the model was tuned on this photo's camera: then its
+    card's fitted profile at the photo's ISO (``camera``, `core.camera_noise.CameraNoise`).
     """
 
-    def __init__(self, strength: float | None, profile: Any = None) -> None:
+    def __init__(self, strength: float | None, profile: Any = None, camera: Any = None) -> None:
         self.factor = 1.0 if strength is None else float(strength) / 100.0
         self.profile = profile
+        self.camera = camera  # a `core.camera_noise.CameraNoise` (a model tuned on a camera)
 
     def prepare(self, packed: np.ndarray, meta: Any = None) -> Any:
         from deconv_gui.core.raw_noise import estimate_profile
 
+        if self.profile is None and self.camera is not None:
+            raw = (getattr(meta, "extra", None) or {}).get("raw")
+            md = getattr(raw, "metadata", None)
+            if md is not None and self.camera.matches(md.make, md.model):
+                self.profile = self.camera.profile(md.iso)  # None without an ISO
         if self.profile is None:
             self.profile = estimate_profile(packed)
         return self.profile
@@ -175,7 +182,12 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
         extra: Any = None
         kind = card.get("input", "rgb")
         if kind == "bayer":
-            extra = RawNoiseInput(options.strength, options.params.get("noise_profile"))
+            camera = None
+            if card.get("noise_profile"):
+                from deconv_gui.core.camera_noise import CameraNoise
+
+                camera = CameraNoise.from_json(card["noise_profile"])
+            extra = RawNoiseInput(options.strength, options.params.get("noise_profile"), camera)
         elif kind == "jpeg-quality":
             extra = JpegQualityInput(options.strength)
         elif card["architecture"].get("hparams", {}).get("noise_map"):

@@ -10,6 +10,7 @@ their own small registry with tiny networks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -248,11 +249,45 @@ def plain_description(spec: ModelSpec) -> str:
     return text
 
 
-def model_for_step(registry: ModelRegistry, task: str, scale: int = 1) -> ModelSpec | None:
+def model_for_step(
+    registry: ModelRegistry,
+    task: str,
+    scale: int = 1,
+    *,
+    camera: tuple[str | None, str | None] | None = None,
+    iso: float | None = None,
+) -> ModelSpec | None:
     """The model the app and the CLI use for a suggested step (`core.analyze.Step`): the
     first of that task and scale, bundled networks first (in `card_order`), then classic
-    methods, fine-tuned and imported models; None when no model does that."""
+    methods, fine-tuned and imported models; None when no model does that.
+
+    A model tuned on the photo's camera (``camera`` = (make, model) of a RAW file; its card's
+    ``camera``) comes first: the one whose ISO range holds ``iso``, else the nearest."""
     order = {"bundled": 0, "classical": 1, "finetuned": 2, "imported": 3}
     cands = [s for s in registry.by_task(task) if int(s.scale) == int(scale)]
     cands.sort(key=lambda s: (order.get(s.kind, 9), card_order(s)))
+    if camera is not None:
+        mine = [s for s in cands if same_camera(s, camera)]
+        if mine:
+            return min(mine, key=lambda s: _iso_distance(s, iso))
     return cands[0] if cands else None
+
+
+def same_camera(spec: ModelSpec, camera: tuple[str | None, str | None]) -> bool:
+    """``spec`` was tuned on this camera body (its card's ``camera``: make and model;
+    `core.camera_noise.same_body`)."""
+    from deconv_gui.core.camera_noise import same_body
+
+    cam = (spec.card or {}).get("camera")
+    return isinstance(cam, dict) and same_body((cam.get("make"), cam.get("model")), camera)
+
+
+def _iso_distance(spec: ModelSpec, iso: float | None) -> float:
+    """How far ``iso`` is from the card's ISO range (stops; 0 inside it or without one)."""
+    rng = (spec.card or {}).get("iso_range")
+    if not iso or not rng:
+        return 0.0
+    lo, hi = float(rng[0]), float(rng[1])
+    if lo <= iso <= hi:
+        return 0.0
+    return abs(math.log2(iso / (lo if iso < lo else hi)))

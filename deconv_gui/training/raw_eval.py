@@ -64,6 +64,18 @@ def _hwc(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy().astype(np.float32))
 
 
+def clean_mosaic(path: str | Path, rng: np.random.Generator) -> tuple[torch.Tensor, CameraParams]:
+    """A photo unprocessed to a clean (1, 4, h, w) packed RGGB mosaic (sides cut to a
+    multiple of 4, so the packed sides stay even) by a camera drawn from ``rng``."""
+    from deconv_gui.training.data import read_rgb_u8
+
+    rgb = read_rgb_u8(path)
+    h, w = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
+    srgb = torch.from_numpy(rgb[:h, :w]).permute(2, 0, 1)[None].float() / 255.0
+    cam = random_camera(rng, 1)
+    return unprocess(srgb, cam), cam
+
+
 def make_samples(
     paths: Sequence[Path], iso: float, *, seed: int = 0, profile: NoiseProfile | None = None
 ) -> list[RawSample]:

@@ -57,7 +57,15 @@ def _to_sensor(norm: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(norm * ADC_LEVELS + BLACK), 0, WHITE).astype(np.uint16)
 
 
-def synthetic_record(sample: RawSample, mosaic: np.ndarray, path: Path, iso: float) -> RawData:
+def synthetic_record(
+    sample: RawSample,
+    mosaic: np.ndarray,
+    path: Path,
+    iso: float,
+    *,
+    make: str = "Deconv",
+    model: str = "Synthetic full frame",
+) -> RawData:
     """A `RawData` describing the sample's camera around a uint16 RGGB ``mosaic``."""
     cam = sample.cam
     xyz2cam = cam.rgb2cam[0] @ np.linalg.inv(RGB2XYZ)
@@ -67,12 +75,12 @@ def synthetic_record(sample: RawSample, mosaic: np.ndarray, path: Path, iso: flo
     h, w = mosaic.shape
     sizes = RawSizes(h, w, h, w, 0, 0, h, w, 1.0, 0)
     meta = RawMetadata(
-        make="Deconv",
-        model="Synthetic full frame",
+        make=make,
+        model=model,
         iso=float(iso),
         exif={
-            "Exif.Image.Make": "Deconv",
-            "Exif.Image.Model": "Synthetic full frame",
+            "Exif.Image.Make": make,
+            "Exif.Image.Model": model,
             "Exif.Photo.ISOSpeedRatings": str(int(iso)),
         },
     )

@@ -146,3 +146,68 @@ def test_errors_are_shown_in_the_panel(qtbot, panel, tmp_path) -> None:
     assert "bad degradation" in panel.degrade_hint.text()
     panel.clean_field.set_path(lonely)
     assert not panel.start_button.isEnabled()
+
+
+def test_noisy_raw_files_learn_the_camera(qtbot, panel, tmp_path) -> None:
+    """ "Noisy RAW files": the RAW denoiser is chosen, a tiny run measures the camera's
+    noise (plotted), the name is the camera's; a run made to fail is refused in words."""
+    from deconv_gui.training.synthetic_camera import SyntheticCamera, write_shots
+
+    card = write_tiny_model(tmp_path / "rawmodels", "raw-denoise", "tiny-raw")
+    panel.registry.register(bundled.spec_from_card(card))
+    panel.set_registry(panel.registry)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(3):
+        small = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((64, 64), Image.Resampling.BICUBIC).save(photos / f"{i}.png")
+    write_shots(SyntheticCamera(), sorted(photos.glob("*.png")), [1600], tmp_path / "cam")
+    panel.set_mode("noisy_raw")
+    assert panel.base_spec().input == "bayer" and "RAW" in panel.mode_help.text()
+    assert not panel.crop_target.isVisible() and not panel.start_button.isEnabled()
+    panel.raw_field.set_path(tmp_path / "cam" / "noisy")
+    panel.steps_spin.setValue(10)
+    assert panel.start_button.isEnabled()
+
+    panel.job_options = {"batch": 2, "patch": 16, "val_every": 5, "lr": 1e-7}
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert [n for n, _, _ in panel.noise_plot.lines] == ["ISO 1600"]
+    assert panel.name_edit.text() == "Deconv Synthetic APS-C, ISO 1600"
+    assert panel.save_button.isEnabled(), panel.status_label.text()
+
+    panel.job_options = {"batch": 2, "patch": 16, "val_every": 5, "lr": 1.0}
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert "Not saved" in panel.status_label.text() and "worse" in panel.status_label.text()
+    assert not panel.save_button.isEnabled()
+
+
+def test_noisy_photos_with_camera_like_noise_are_refused_in_words(qtbot, panel, tmp_path):
+    """Noise spread over neighbouring pixels (as in camera JPEGs) cannot be learnt from
+    noisy photos alone: the panel says so and offers no saving."""
+    import cv2
+
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "jpeg-like"
+    folder.mkdir()
+    for i in range(3):
+        small = rng.integers(0, 256, (5, 6, 3), dtype=np.uint8)
+        gt = np.asarray(Image.fromarray(small).resize((48, 40), Image.Resampling.BICUBIC))
+        noise = cv2.GaussianBlur(rng.normal(0, 40, gt.shape), (0, 0), 1.2)  # correlated
+        Image.fromarray(np.clip(gt + noise, 0, 255).astype(np.uint8)).save(folder / f"{i}.png")
+    # a real denoiser: what it removes shows how the noise is spread
+    spec = bundled.spec_from_card(bundled.models_dir() / "redunet-denoise-fast.json")
+    panel.registry.register(spec)
+    panel.set_registry(panel.registry)
+    panel.base_combo.setCurrentIndex(panel.base_combo.findData(spec.id))
+    panel.set_mode("noisy")
+    panel.noisy_field.set_path(folder)
+    panel.steps_spin.setValue(10)
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    text = panel.status_label.text()
+    assert "Not saved" in text and "correlated between neighbouring pixels" in text
+    panel.name_edit.setText("Mine")
+    assert not panel.save_button.isEnabled()

@@ -14,6 +14,15 @@ Three kinds of data (`MODES`), each a `sources.Source`:
   (`objectives.NeighbourSubsampling`, Neighbor2Neighbor). Sound for noise that is
   independent from pixel to pixel; noise correlated between neighbours (camera JPEGs:
   demosaicing, noise reduction, compression) cannot be learnt this way.
+* ``noisy_raw``: the user's noisy camera RAW files only, for the RAW denoiser ("learn your
+  camera", `raw_source.NoisyRawSource`): the camera's noise is fitted per ISO over all the
+  files (`deconv_gui.core.camera_noise`), and the denoiser learns on the packed Bayer planes,
+  where photosite noise is independent, with Recorrupted-to-Recorrupted
+  (`objectives.Recorrupted`, Pang et al. CVPR 2021: the known profile re-corrupts each
+  patch into an input and a target with uncorrelated noise; Neighbor2Neighbor on the planes
+  is the alternative, ``objective="neighbor2neighbor"``). The tuned model's card carries the
+  camera, its ISO range and the fitted profile (its Auto), and its display name is the
+  camera's ("Canon EOS R6, ISO 3200-12800").
 
 The package: `sources` (the user's data, held-out split, batches), `sampling` (the
 self-supervised sub-sampling and masking), `objectives` (the loss per kind of data and the

@@ -36,16 +36,20 @@ def run_finetune_cli(
     paths: Sequence[str],
     degrade: str | None,
     steps: int,
-    name: str,
+    name: str | None,
     device: str = "auto",
     json_out: bool = False,
     *,
     force: bool = False,
+    lr: float | None = None,
+    minutes: float | None = None,
 ) -> int:
     """``deconv-gui finetune``: train ``base`` on the photos, save it as ``name``.
 
     ``mode``: "pairs" (``paths`` = [before_dir, after_dir]), "clean" (``paths`` = [dir],
-    ``degrade`` a spec) or "noisy" (``paths`` = [dir]). Progress goes to stderr with
+    ``degrade`` a spec), "noisy" or "noisy_raw" (``paths`` = [dir]; the latter: RAW files,
+    ``base`` the RAW denoiser; ``name`` None = the camera's name and ISO range). ``lr`` and
+    ``minutes`` (a time box) go to `finetune_job`. Progress goes to stderr with
     ``json_out`` (stdout's last line is then a JSON object: id, name, base, mode, steps,
     val_psnr_before/after, val_ssim_before/after, metric, minutes), else to stdout.
     Re-running an interrupted command resumes it from its checkpoint. A tuned model that
@@ -65,7 +69,8 @@ def run_finetune_cli(
             raise DeconvError("the photo pairs do not match up: " + rep.summary())
     out = sys.stderr if json_out else sys.stdout
     ckdir = default_checkpoint_dir(spec.id, data, steps)
-    gen = finetune_job(spec, data, steps=steps, device=device, checkpoint_dir=ckdir)
+    gen = finetune_job(spec, data, steps=steps, device=device, checkpoint_dir=ckdir, lr=lr,
+                       minutes=minutes)  # fmt: skip
     last_print = 0.0
     try:
         while True:
@@ -93,9 +98,16 @@ def run_finetune_cli(
     if result.refused and not force:
         shutil.rmtree(ckdir, ignore_errors=True)
         raise WorseModelError(result.message)
+    name = name or result.card_extra.get("display_name") or f"{spec.name} (fine-tuned)"
     saved = save_finetuned(result, name, force=force)
     shutil.rmtree(ckdir, ignore_errors=True)
     b, a = result.before, result.after
+    prof = result.card_extra.get("noise_profile")
+    if prof:
+        print(f"camera: {result.card_extra.get('display_name')}; noise (variance = shot x "
+              "brightness + read):", file=out)  # fmt: skip
+        for iso, p in prof["per_iso"].items():
+            print(f"  ISO {iso}: shot {p['shot']:.3g}, read {p['read']:.3g}", file=out)
     print(f"saved '{saved.name}' as {saved.id}: held-out {b.get('metric')} "
           f"{b['psnr']:.2f} -> {a['psnr']:.2f} dB", file=out, flush=True)  # fmt: skip
     if json_out:
@@ -107,5 +119,7 @@ def run_finetune_cli(
             "val_ssim_before": b.get("ssim"), "val_ssim_after": a.get("ssim"),
             "refused": result.refused, "forced": result.refused and force,
             "minutes": round(result.elapsed_s / 60.0, 2), "device": result.device,
+            "camera": result.card_extra.get("camera"),
+            "iso_range": result.card_extra.get("iso_range"),
         }), flush=True)  # fmt: skip
     return 0

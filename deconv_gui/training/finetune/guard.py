@@ -66,8 +66,9 @@ def judge(before: dict[str, Any], after: dict[str, Any], *, supervised: bool,
         hint = (
             "try fewer steps or a lower learning rate"
             if supervised
-            else "training on noisy photos alone cannot improve this model on them; use "
-            "before/after pairs or clean photos with a matching degradation instead"
+            else "try a lower learning rate or fewer steps; if it still gets worse, noisy "
+            "photos alone cannot improve this model on them: use before/after pairs or clean "
+            "photos with a matching degradation instead"
         )
         return Verdict(
             metric, b, a, True,

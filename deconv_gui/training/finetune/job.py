@@ -21,7 +21,7 @@ import json
 import os
 import time
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +93,7 @@ class FinetuneResult:
     elapsed_s: float
     device: str
     verdict: Verdict
+    card_extra: dict[str, Any] = field(default_factory=dict)  # e.g. the camera (RAW)
 
     @property
     def val_psnr_before(self) -> float | None:
@@ -159,7 +160,9 @@ class _FinetuneTrainer(Trainer):
         super().__init__(config, device=str(device))
         self.source = source
         self.objective = objective
-        self.forward_fn = make_forward(self.model, self.device, source.base.noise_map)
+        self.forward_fn = make_forward(
+            self.model, self.device, source.base.noise_map, source.base.bayer
+        )
         self.note = ""
 
     def next_batch(self) -> Batch:
@@ -277,11 +280,14 @@ def finetune_job(
     val_every: int | None = None,
     checkpoint_minutes: float = 2.0,
     objective: str | None = None,
+    minutes: float | None = None,
 ) -> Generator[FinetuneProgress, None, FinetuneResult]:
     """Train a copy of ``base_spec``'s network on ``data`` for ``steps`` steps.
 
     A generator: see the module docstring. ``objective`` picks the self-supervised method
-    of the noisy mode (`objectives.OBJECTIVES`; default Neighbor2Neighbor). The result's
+    of the noisy modes (`objectives.OBJECTIVES`; default Neighbor2Neighbor). ``minutes``
+    time-boxes the training: the learning-rate schedule follows the training time and the
+    run stops when it is spent (or after ``steps``, whichever comes first). The result's
     ``verdict`` refuses a model that got worse on the held-out photos (or, in the noisy
     mode, photos whose noise is correlated between neighbours). Raises
     `DeconvError` for a base model that cannot be trained, too little data, mismatched
@@ -320,6 +326,7 @@ def finetune_job(
         "steps": steps, "batch": batch, "patch": patch,
         "lr": float(lr or DEFAULT_LR),
         "seed": int(seed), "val_fraction": float(val_fraction), "objective": goal.name,
+        **({"minutes": float(minutes)} if minutes else {}),
     }  # fmt: skip
     config = {
         "id": card["id"] + "-finetune",
@@ -339,6 +346,8 @@ def finetune_job(
     del base_proc
     trainer = _FinetuneTrainer(config, source, goal, dev)
     trainer.model.load_state_dict(base_sd)
+    budget = float(minutes) * 60.0 if minutes else None
+    trainer.time_budget = budget
     fingerprint = {
         "base": base_spec.id,
         "base_params": hashlib.sha256(
@@ -377,25 +386,28 @@ def finetune_job(
     after = before
     finished = False
     try:
-        while trainer.step < steps:
+        while trainer.step < steps and not (budget and trainer.elapsed >= budget):
             ts = time.perf_counter()
             loss, cur_lr = trainer.train_step()
             dt = time.perf_counter() - ts
+            trainer.elapsed += dt
             rate = dt if rate is None else 0.9 * rate + 0.1 * dt
             val = preview = None
             step = trainer.step
-            if step % val_every == 0 or step == steps:
+            last = step == steps or bool(budget and trainer.elapsed >= budget)
+            if step % val_every == 0 or last:
                 val, preview = validate(trainer.model, source, goal, dev, True)
                 after = val
                 state["curve"].append({"step": step, "loss": round(loss, 6), **{
                     k: val[k] for k in ("psnr", "ssim")}})  # fmt: skip
             elif step % 5 == 0 or step < 5:
                 state["curve"].append({"step": step, "loss": round(loss, 6)})
-            saved = ckpt.save(trainer, job_state()) if step == steps or ckpt.due() else None
+            saved = ckpt.save(trainer, job_state()) if last or ckpt.due() else None
             note = "; ".join(n for n in (trainer.note, ckpt.note) if n)
             trainer.note = ckpt.note = ""
             yield FinetuneProgress(
-                step, steps, loss=loss, lr=cur_lr, eta_s=rate * (steps - step),
+                step, steps, loss=loss, lr=cur_lr,
+                eta_s=max(0.0, budget - trainer.elapsed) if budget else rate * (steps - step),
                 elapsed_s=time.perf_counter() - t0, phase="training", val=val, preview=preview,
                 batch=trainer.batch_size, checkpoint=saved, message=note,
             )  # fmt: skip
@@ -426,4 +438,5 @@ def finetune_job(
         elapsed_s=time.perf_counter() - t0,
         device=str(dev),
         verdict=verdict,
+        card_extra=source.card_extra(),
     )

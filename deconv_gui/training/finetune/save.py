@@ -120,4 +120,6 @@ def _card(result: FinetuneResult, name: str, file: str, sha: str, size: int) -> 
         },
         "created_at": now.isoformat(timespec="seconds"),
         "app_version": __version__,
+        **({"input": base["input"]} if base.get("input") else {}),
+        **copy.deepcopy(result.card_extra),
     }

@@ -34,11 +34,12 @@ from deconv_gui.training.degradations import (
     effective_sigma,
 )
 
-MODES = ("pairs", "clean", "noisy")
+MODES = ("pairs", "clean", "noisy", "noisy_raw")
 MODE_LABELS = {
     "pairs": "Before/after pairs",
     "clean": "Clean photos + a degradation",
     "noisy": "Noisy photos only (self-supervised denoising)",
+    "noisy_raw": "Noisy RAW files (learn your camera)",
 }
 MODE_HELP = {
     "pairs": (
@@ -60,6 +61,16 @@ MODE_HELP = {
         "noise reduction, sharpening, compression) or resized photos: their noise is "
         "correlated between neighbours, which is checked before training. A model that "
         "became worse on your held-out photos is not saved."
+    ),
+    "noisy_raw": (
+        "Only your camera's RAW files (CR2, NEF, ARW, DNG...), no clean versions needed: the "
+        "RAW denoiser learns your sensor's own noise from them. In the raw data each "
+        "photosite's noise is independent of its neighbours', which is what self-supervised "
+        "learning needs: your camera's noise is measured per ISO from all the files, added "
+        "once more to each noisy patch in two opposite ways, and the model learns to predict "
+        "one from the other (Recorrupted-to-Recorrupted). The measured noise is saved with "
+        "the model, which is listed under your camera's name and chosen for its RAW files. "
+        "Part of the files is held out: a model that got worse on them is not saved."
     ),
 }
 MIN_PHOTOS = 2  # one is held out for validation
@@ -96,11 +107,17 @@ class FinetuneData:
     def noisy(cls, folder: str | Path) -> FinetuneData:
         return cls("noisy", (str(folder),))
 
+    @classmethod
+    def noisy_raw(cls, folder: str | Path) -> FinetuneData:
+        return cls("noisy_raw", (str(folder),))
+
     def describe(self) -> str:
         if self.mode == "pairs":
             return f"pairs {self.folders[0]} -> {self.folders[1]}"
         if self.mode == "clean":
             return f"clean photos in {self.folders[0]}, degraded with {self.degrade}"
+        if self.mode == "noisy_raw":
+            return f"noisy RAW files in {self.folders[0]} (self-supervised, on the mosaic)"
         return f"noisy photos in {self.folders[0]} (self-supervised)"
 
 
@@ -118,6 +135,8 @@ def make_data(mode: str, paths: Sequence[str | Path], degrade: str | None = None
         if not degrade:
             raise DeconvError("mode 'clean' needs a degradation, e.g. noise=20 or jpeg=30-60")
         return FinetuneData.clean(paths[0], degrade)
+    if mode == "noisy_raw":
+        return FinetuneData.noisy_raw(paths[0])
     return FinetuneData.noisy(paths[0])
 
 
@@ -238,6 +257,7 @@ class BaseInfo:
     scale: int = 1
     noise_map: bool = False  # the network takes a noise level (sigma / NOISE_MAP_SCALE)
     channels: int = 3
+    bayer: bool = False  # takes a camera's packed raw mosaic (card ``input: bayer``)
 
     @classmethod
     def from_card(cls, card: dict[str, Any]) -> BaseInfo:
@@ -248,6 +268,7 @@ class BaseInfo:
             scale=int(card.get("scale", 1)),
             noise_map=bool(hp.get("noise_map")),
             channels=int(hp.get("in_ch", 3)),
+            bayer=card.get("input") == "bayer",
         )
 
 
@@ -261,6 +282,7 @@ class ValItem:
     lq: np.ndarray
     gt: np.ndarray | None
     sigma: float = 0.0
+    profile: tuple[float, float] | None = None  # RAW: (shot, read) of its noise
 
 
 Item = tuple[str, Path, Path | None]  # (name, input file, target file or None)
@@ -339,6 +361,16 @@ class Source(ABC):
         """An (h, w, C) float image as the RGB crop the panel shows (a RAW source renders
         its mosaic here)."""
         return img
+
+    def val_noise(self, item: ValItem) -> torch.Tensor | None:
+        """The noise input the network gets for a held-out item (None without one)."""
+        from deconv_gui.models.networks import NOISE_MAP_SCALE
+
+        return torch.tensor([item.sigma / NOISE_MAP_SCALE]) if self.base.noise_map else None
+
+    def card_extra(self) -> dict[str, Any]:
+        """What the tuned model's card records about the data (a RAW source: the camera)."""
+        return {}
 
     # -- shared
     def fingerprint(self) -> dict[str, Any]:
@@ -529,6 +561,10 @@ SOURCES: dict[str, type[Source]] = {s.mode: s for s in (PairsSource, CleanSource
 def make_source(data: FinetuneData, base: BaseInfo, *, val_fraction: float,
                 seed: int) -> Source:  # fmt: skip
     """The `Source` for ``data.mode`` (`DeconvError` for an unknown mode)."""
+    if data.mode == "noisy_raw":
+        from deconv_gui.training.finetune.raw_source import NoisyRawSource
+
+        return NoisyRawSource(data, base, val_fraction=val_fraction, seed=seed)
     cls = SOURCES.get(data.mode)
     if cls is None:
         raise DeconvError(f"unknown fine-tune mode {data.mode!r}")

@@ -1,0 +1,181 @@
+"""Learn your own camera: the noise profile fit, the noisy-RAW fine-tune and its guard,
+the camera-named model and its automatic choice for that camera's RAW files, the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from deconv_gui.core.camera_noise import CameraNoise, file_points, fit_camera_noise
+from deconv_gui.core.raw import open_raw, pack_bayer
+from deconv_gui.errors import DeconvError
+from deconv_gui.training.synthetic_camera import SyntheticCamera, write_frames, write_shots
+
+CAMERA = SyntheticCamera()
+ISOS = (800.0, 3200.0)
+
+
+def _photos(folder: Path, n: int, side: int = 96) -> list[Path]:
+    """Small smooth-ish colour pictures (no test data needed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:side, 0:side] / side
+    out = []
+    for i in range(n):
+        f = rng.uniform(1, 4, 3)
+        img = np.stack([0.5 + 0.4 * np.sin(f[c] * (xx + yy * (c + 1)) * np.pi + i)
+                        for c in range(3)], -1)  # fmt: skip
+        p = folder / f"p{i}.png"
+        Image.fromarray((img * 255).astype(np.uint8)).save(p)
+        out.append(p)
+    return out
+
+
+@pytest.fixture(scope="module")
+def camera_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("camera")
+    write_shots(CAMERA, _photos(root / "photos", 4), ISOS, root / "shots", seed=3)
+    return root / "shots" / "noisy"
+
+
+def _points(paths: list[Path]) -> list:  # noqa: ANN401
+    pts = []
+    for p in paths:
+        raw = open_raw(p)
+        pts.append(file_points(pack_bayer(raw.normalized(clip=False), raw.cfa), raw.metadata.iso))
+    return pts
+
+
+def test_profile_fit_recovers_the_camera(tmp_path: Path) -> None:
+    files = []
+    for k, level in enumerate((0.0, 0.15, 0.45)):  # a dark frame and two flat frames per ISO
+        files += write_frames(CAMERA, ISOS, tmp_path / str(k), level=level, seed=k)
+    fit = fit_camera_noise(_points(files), CAMERA.make, CAMERA.model)
+    for iso in ISOS:
+        got, true = fit.profile(iso), CAMERA.profile(iso)
+        assert got is not None
+        assert got.shot == pytest.approx(true.shot, rel=0.15)
+        assert got.read == pytest.approx(true.read, rel=0.35)
+    # between and beyond the measured ISOs: the curve, shot proportional to ISO
+    mid = fit.profile(1600.0)
+    assert mid is not None
+    assert mid.shot == pytest.approx(CAMERA.profile(1600.0).shot, rel=0.15)
+    assert fit.display_name() == "Deconv Synthetic APS-C, ISO 800-3200"
+    again = CameraNoise.from_json(json.loads(json.dumps(fit.to_json())))
+    assert again.profile(3200.0) == fit.profile(3200.0)
+    assert again.matches(" deconv ", "SYNTHETIC  aps-c") and not again.matches("Canon", "R6")
+
+
+def test_fit_over_many_files_beats_one_file_estimates(camera_dir: Path) -> None:
+    """The lower envelope over the files is never further from the truth than the median
+    single-file estimate (texture only adds variance)."""
+    from deconv_gui.core.raw_noise import estimate_profile
+
+    paths = sorted(camera_dir.glob("*_iso3200.dng"))
+    fit = fit_camera_noise(_points(paths))
+    true = CAMERA.profile(3200.0).shot
+    single = [
+        estimate_profile(pack_bayer(r.normalized(clip=False), r.cfa)).shot
+        for r in map(open_raw, paths)
+    ]
+    got = fit.profile(3200.0)
+    assert got is not None
+    assert abs(np.log(got.shot / true)) <= abs(np.log(np.median(single) / true)) + 1e-9
+
+
+def _job(folder: Path, **kw):  # noqa: ANN003, ANN202
+    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.training.finetune import FinetuneData, finetune_job
+
+    spec = default_registry().get("redunet-raw-denoise")
+    gen = finetune_job(spec, FinetuneData.noisy_raw(folder), device="cpu", batch=2, patch=16,
+                       val_fraction=0.25, **kw)  # fmt: skip
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def test_guard_refuses_a_far_too_high_learning_rate(camera_dir: Path) -> None:
+    from deconv_gui.training.finetune import WorseModelError, save_finetuned
+
+    res = _job(camera_dir, steps=4, lr=1.0)
+    assert res.verdict.refused
+    assert res.verdict.after < res.verdict.before
+    assert "Not saved" in res.message and "worse" in res.message
+    with pytest.raises(WorseModelError):
+        save_finetuned(res, "broken")
+
+
+def test_tuned_model_is_named_after_the_camera_and_chosen_for_it(camera_dir: Path) -> None:
+    from deconv_gui.core.analyze import analyze
+    from deconv_gui.core.raw import load_raw_photo
+    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.models.registry import LoadOptions, model_for_step, plain_name
+    from deconv_gui.training.finetune import save_finetuned
+
+    res = _job(camera_dir, steps=2, lr=1e-7)
+    assert not res.refused, res.message
+    assert res.card_extra["camera"] == {"make": CAMERA.make, "model": CAMERA.model}
+    saved = save_finetuned(res, res.card_extra["display_name"])
+    reg = default_registry()
+    spec = reg.get(saved.id)
+    assert plain_name(spec) == "Deconv Synthetic APS-C, ISO 800-3200"
+    assert spec.input == "bayer" and spec.card["iso_range"] == [800.0, 3200.0]
+
+    photo = load_raw_photo(sorted(camera_dir.glob("*.dng"))[0])
+    a = analyze(photo.rgb, photo.meta)
+    assert a.camera == (CAMERA.make, CAMERA.model)
+    assert model_for_step(reg, "raw-denoise", camera=a.camera, iso=a.iso).id == saved.id
+    assert model_for_step(reg, "raw-denoise", camera=("Canon", "EOS R6")).id != saved.id
+    assert model_for_step(reg, "raw-denoise").id != saved.id  # no camera: as before
+
+    # Auto for this model: the card's fitted profile at the file's ISO, not a new estimate
+    proc = spec.build(LoadOptions(device="cpu", allow_fp16=False))
+    raw = photo.meta.extra["raw"]
+    packed = pack_bayer(raw.normalized(clip=False), raw.cfa)
+    fitted = CameraNoise.from_json(spec.card["noise_profile"]).profile(raw.metadata.iso)
+    assert proc.prepare(packed, photo.meta) == fitted
+
+
+def test_noisy_raw_mode_needs_the_raw_denoiser(camera_dir: Path) -> None:
+    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.training.finetune import FinetuneData, finetune_job
+
+    spec = default_registry().default_for("denoise")
+    assert spec is not None and spec.trainable
+    with pytest.raises(DeconvError, match="RAW denoiser"):
+        next(finetune_job(spec, FinetuneData.noisy_raw(camera_dir), steps=1, device="cpu"))
+
+
+def test_cli_finetune_noisy_raw(camera_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from deconv_gui.cli import main
+
+    rc = main(["finetune", "--base", "redunet-raw-denoise", "--noisy-raw", str(camera_dir),
+               "--steps", "2", "--lr", "1e-7", "--device", "cpu", "--json"])  # fmt: skip
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["mode"] == "noisy_raw" and out["name"] == "Deconv Synthetic APS-C, ISO 800-3200"
+    assert out["camera"] == {"make": CAMERA.make, "model": CAMERA.model}
+
+
+def test_noisy_raw_source_reads_real_bayer_files(raw_files, tmp_path: Path) -> None:  # noqa: ANN001
+    from deconv_gui.training.finetune.raw_source import NoisyRawSource
+    from deconv_gui.training.finetune.sources import BaseInfo, FinetuneData
+    from tests.rawfiles import CRW, SMALL
+
+    for name in (SMALL, CRW):
+        (tmp_path / name).symlink_to(raw_files.path(name))
+    base = BaseInfo("RAW", "raw-denoise", noise_map=True, channels=4, bayer=True)
+    src = NoisyRawSource(FinetuneData.noisy_raw(tmp_path), base, val_fraction=0.5, seed=0)
+    msgs = list(src.load())
+    assert len(msgs) >= 2 and src.pool is not None and len(src.val) == 1
+    assert any("1 file(s) of other cameras" in m for m in msgs)  # two bodies here
+    assert src.pool.images[0].shape[-1] == 4 and src.val[0].lq.shape[-1] == 4
+    assert src.val[0].profile is not None and src.val[0].profile[1] > 0
+    assert np.isfinite(src.noise).all() and (src.noise >= 0).all()
