@@ -21,8 +21,8 @@ development of both:
 * the app's sRGB default denoiser (Auto) on the noisy development.
 
 Everything runs in float32 on the CPU. The DNGs are kept in ``--cache`` between runs.
-``--write-card`` merges the rows into the model card's ``evaluation`` (a row per set, ISO and
-method, replacing that row of an earlier run, with the command that measured it);
+``--write-card`` merges the rows into the model card's ``evaluation`` (an entry per set and
+ISO, the baselines inside it, each with the command that measured it);
 ``--merge-json`` does that for the ``--json`` files of earlier runs without measuring again.
 """
 
@@ -144,23 +144,39 @@ def _card_of(model_id: str) -> Path:
 
 
 def write_card_rows(card_path: str | Path, rows: list[dict]) -> int:
-    """Merge table rows into the card's ``evaluation`` (same set, ISO and method: replaced)."""
+    """Merge table rows into the card's ``evaluation``: one entry per set and ISO in the
+    card's columns (the model on Auto, scored on the mosaic, against the noisy file), with
+    the developed scores and every other row of the table under ``baselines``; an entry of
+    an earlier run for the same set and ISO is updated, not duplicated."""
     from deconv_gui.training.export import load_card, write_card
 
     card = load_card(card_path)
     if not card:
         print(f"error: no card {card_path}", file=sys.stderr)
         return 2
-    key = lambda r: (r.get("set"), r.get("iso"), r.get("method"))  # noqa: E731
-    new = {key(r): r for r in rows}
-    kept = [r for r in card.get("evaluation", []) if key(r) not in new]
-    rounded = [
-        {k: round(v, 4) if isinstance(v, float) and k != "iso" else v for k, v in r.items()}
-        for r in new.values()
-    ]
-    card["evaluation"] = kept + rounded
+    r4 = lambda v: None if v is None else round(float(v), 4)  # noqa: E731
+    entries = {
+        (e.get("set"), e.get("degrade")): e
+        for e in card.get("evaluation", [])
+        if isinstance(e, dict)
+    }
+    for r in rows:
+        key = (r["set"], f"raw ISO {r['iso']:.0f}")
+        e = entries.setdefault(key, {"set": key[0], "degrade": key[1], "channel": "mosaic"})
+        e["images"] = r["images"]
+        scores = {k: r4(r.get(k)) for k in ("raw_psnr", "raw_ssim", "srgb_psnr", "srgb_ssim")}
+        if r["method"].startswith("input"):
+            e.update(input_psnr=scores["raw_psnr"], input_ssim=scores["raw_ssim"])
+            e.update(developed_input_psnr=scores["srgb_psnr"])
+        elif r["method"] == f"{card.get('id')} (Auto)":
+            e.update(psnr=scores["raw_psnr"], ssim=scores["raw_ssim"], strength="auto")
+            e.update(developed_psnr=scores["srgb_psnr"], developed_ssim=scores["srgb_ssim"])
+            e["command"] = r.get("command", "")
+        else:
+            e.setdefault("baselines", {})[r["method"]] = {**scores, "command": r.get("command")}
+    card["evaluation"] = list(entries.values())
     write_card(card, card_path)
-    print(f"{len(rounded)} rows written into {card_path}")
+    print(f"{len(rows)} rows merged into {len(entries)} entries of {card_path}")
     return 0
 
 
