@@ -63,16 +63,29 @@ class CurvePlot(QWidget):
         grid.setAlpha(40)
         p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base))
         fm = p.fontMetrics()
-        left, top = fm.horizontalAdvance("00.000") + 10, fm.height() + 8
+        values = [self._ty(v) for _, _, pts in self.series for _, v in pts]
+        if self.reference is not None:
+            values.append(self._ty(self.reference[1]))
+        lo = hi = 0.0
+        if values:
+            lo, hi = min(values), max(values)
+            if hi - lo < 1e-6:
+                lo, hi = lo - 0.5, hi + 0.5
+            pad = (hi - lo) * 0.08
+            lo, hi = lo - pad, hi + pad
+
+        def label(v: float) -> str:
+            real = 10**v if self.log_y else v
+            return f"{real:.3g}" if self.log_y else f"{real:.2f}"
+
+        widest = max(
+            [fm.horizontalAdvance("00.00")] + [fm.horizontalAdvance(label(v)) for v in (lo, hi)]
+        )
+        left, top = widest + 10, fm.height() + 8
         plot = QRectF(left, top, self.width() - left - 10, self.height() - top - fm.height() - 8)
-        p.setPen(text)
-        f = QFont(p.font())
-        f.setBold(True)
-        p.setFont(f)
-        p.drawText(QPointF(8, fm.ascent() + 4), self.title)
-        p.setFont(self.font())
-        # legend (right aligned)
+        # legend (right aligned), then the title in what is left of the line
         x = self.width() - 8.0
+        p.setFont(self.font())
         for name, color, _ in reversed(self.series):
             w = fm.horizontalAdvance(name)
             x -= w
@@ -82,21 +95,20 @@ class CurvePlot(QWidget):
             p.setPen(QPen(color, 2))
             p.drawLine(QPointF(x, fm.height() / 2 + 4), QPointF(x + 11, fm.height() / 2 + 4))
             x -= 10
+        p.setPen(text)
+        f = QFont(p.font())
+        f.setBold(True)
+        p.setFont(f)
+        title = p.fontMetrics().elidedText(self.title, Qt.TextElideMode.ElideRight, int(x - 12))
+        p.drawText(QPointF(8, fm.ascent() + 4), title)
+        p.setFont(self.font())
         p.setPen(QPen(grid, 1))
         p.drawRect(plot)
-        values = [self._ty(v) for _, _, pts in self.series for _, v in pts]
-        if self.reference is not None:
-            values.append(self._ty(self.reference[1]))
         if not values:
             p.setPen(muted)
             p.drawText(plot, Qt.AlignmentFlag.AlignCenter, "no data yet")
             p.end()
             return
-        lo, hi = min(values), max(values)
-        if hi - lo < 1e-6:
-            lo, hi = lo - 0.5, hi + 0.5
-        pad = (hi - lo) * 0.08
-        lo, hi = lo - pad, hi + pad
         xmax = max([self.x_max] + [x for _, _, pts in self.series for x, _ in pts])
 
         def pt(xv: float, yv: float) -> QPointF:
@@ -109,11 +121,6 @@ class CurvePlot(QWidget):
             y = plot.top() + plot.height() * k / 4
             p.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
         p.setPen(muted)
-
-        def label(v: float) -> str:
-            real = 10**v if self.log_y else v
-            return f"{real:.3g}" if self.log_y else f"{real:.2f}"
-
         p.drawText(QRectF(0, plot.top() - fm.height() / 2, left - 4, fm.height()),
                    Qt.AlignmentFlag.AlignRight, label(hi))  # fmt: skip
         p.drawText(QRectF(0, plot.bottom() - fm.height() / 2, left - 4, fm.height()),

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -272,6 +273,8 @@ class FineTunePanel(QWidget):
         mon.addWidget(self.progress)
         self.status_label = QLabel("Choose a base model and your photos, then start.")
         self.status_label.setWordWrap(True)
+        # never squeezed below its wrapped text (a refusal says why in several lines)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         mon.addWidget(self.status_label)
         plots = QHBoxLayout()
         self.loss_plot = CurvePlot("Training loss", log_y=True)
@@ -352,6 +355,9 @@ class FineTunePanel(QWidget):
     def _on_mode_changed(self, *_: Any) -> None:
         self.data_stack.setCurrentIndex(max(0, self.mode_combo.currentIndex()))
         self.mode_help.setText(self._mode_help_texts.get(self.mode, ""))
+        # a group box does not pass height-for-width on: reserve the wrapped text's height at
+        # the narrowest the settings column gets
+        self.mode_help.setMinimumHeight(self.mode_help.heightForWidth(320))
         self_supervised = self.mode in ("noisy", "noisy_raw")
         self.crop_target.setVisible(not self_supervised)
         self.val_plot.title = (

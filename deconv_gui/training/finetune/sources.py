@@ -63,14 +63,11 @@ MODE_HELP = {
         "became worse on your held-out photos is not saved."
     ),
     "noisy_raw": (
-        "Only your camera's RAW files (CR2, NEF, ARW, DNG...), no clean versions needed: the "
-        "RAW denoiser learns your sensor's own noise from them. In the raw data each "
-        "photosite's noise is independent of its neighbours', which is what self-supervised "
-        "learning needs: your camera's noise is measured per ISO from all the files, added "
-        "once more to each noisy patch in two opposite ways, and the model learns to predict "
-        "one from the other (Recorrupted-to-Recorrupted). The measured noise is saved with "
-        "the model, which is listed under your camera's name and chosen for its RAW files. "
-        "Part of the files is held out: a model that got worse on them is not saved."
+        "Only your camera's noisy RAW files (CR2, NEF, ARW, DNG...), no clean versions: "
+        "your sensor's noise is measured per ISO, and the RAW denoiser learns it on the raw "
+        "data (Recorrupted-to-Recorrupted self-supervision). The new model carries your "
+        "camera's name and is chosen for its RAW files; one that got worse on your held-out "
+        "files is not saved."
     ),
 }
 MIN_PHOTOS = 2  # one is held out for validation
