@@ -64,16 +64,19 @@ def _hwc(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t[0].permute(1, 2, 0).numpy().astype(np.float32))
 
 
-def clean_mosaic(path: str | Path, rng: np.random.Generator) -> tuple[torch.Tensor, CameraParams]:
-    """A photo unprocessed to a clean (1, 4, h, w) packed RGGB mosaic (sides cut to a
-    multiple of 4, so the packed sides stay even) by a camera drawn from ``rng``."""
+def clean_mosaic(
+    photo: str | Path | np.ndarray, rng: np.random.Generator
+) -> tuple[torch.Tensor, CameraParams]:
+    """A photo (a path or 8-bit sRGB pixels) unprocessed to a clean (1, 4, h, w) packed RGGB
+    mosaic (sides cut to a multiple of 4, so the packed sides stay even) by a camera drawn
+    from ``rng``."""
     from deconv_gui.training.data import read_rgb_u8
 
-    rgb = read_rgb_u8(path)
+    rgb = photo if isinstance(photo, np.ndarray) else read_rgb_u8(photo)
     h, w = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
-    srgb = torch.from_numpy(rgb[:h, :w]).permute(2, 0, 1)[None].float() / 255.0
+    srgb = torch.from_numpy(np.ascontiguousarray(rgb[:h, :w])).permute(2, 0, 1)[None]
     cam = random_camera(rng, 1)
-    return unprocess(srgb, cam), cam
+    return unprocess(srgb.float() / 255.0, cam), cam
 
 
 def make_samples(
@@ -94,11 +97,7 @@ def sample_from_rgb(
 ) -> RawSample:
     """One synthetic raw sample of an 8-bit sRGB photo: the camera drawn from ``seed``, the
     noise (``profile``) from ``seed + 1000 * noise_seed``."""
-    h, w = rgb_u8.shape[0] // 4 * 4, rgb_u8.shape[1] // 4 * 4  # packed sides stay even
-    srgb = torch.from_numpy(np.ascontiguousarray(rgb_u8[:h, :w])).permute(2, 0, 1)[None]
-    srgb = srgb.float() / 255.0
-    cam = random_camera(np.random.default_rng(seed), 1)
-    clean = unprocess(srgb, cam)
+    clean, cam = clean_mosaic(rgb_u8, np.random.default_rng(seed))
     gen = torch.Generator().manual_seed(seed + 1000 * noise_seed)
     noisy = add_noise(clean, np.array([profile.shot]), np.array([profile.read]), gen)
     noisy = quantise(noisy, np.array([ADC_LEVELS]))
