@@ -48,7 +48,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import rawpy
 import tifffile
@@ -326,6 +325,8 @@ def load_raw_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.n
             params["half_size"] = True
             out = _postprocess(rp, name, params)
             rgb = out.astype(np.float32) * np.float32(1.0 / 65535.0)
+    from deconv_gui.core.io import _fit  # io imports this module
+
     return _fit(rgb, max_side)
 
 
@@ -830,12 +831,3 @@ def _thumbnail(rp: Any, name: str, orientation: int) -> np.ndarray | None:
     from deconv_gui.core.io import _apply_orientation  # io imports this module
 
     return _apply_orientation(arr, orientation).astype(np.float32) * np.float32(1.0 / 255.0)
-
-
-def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    scale = max_side / max(h, w)
-    if scale < 1.0:
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32)
