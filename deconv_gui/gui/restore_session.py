@@ -157,12 +157,8 @@ class RestoreSession(QObject):
         if self.is_busy or not doc.is_ready or rgb is None:
             return False
         resolve = self._resolver(specs)
-        try:
-            chain = [resolve(st.model) for st in recipe.steps]
-        except DeconvError as exc:
-            self.notice.emit(str(exc), "error", 0)
-            return False
-        if not self._kernels_ok(recipe, chain):
+        chain = self._checked_chain(recipe, resolve)
+        if chain is None:
             return False
         scale = 1
         for sp in chain:
@@ -215,15 +211,24 @@ class RestoreSession(QObject):
 
         return resolve
 
-    def _kernels_ok(self, recipe: Recipe, chain: list[ModelSpec]) -> bool:
+    def _checked_chain(
+        self, recipe: Recipe, resolve: Callable[[str], ModelSpec]
+    ) -> list[ModelSpec] | None:
+        """The recipe's models, or None (said in a notice) when one is unknown or a step's
+        blur kernel is invalid."""
+        try:
+            chain = [resolve(st.model) for st in recipe.steps]
+        except DeconvError as exc:
+            self.notice.emit(str(exc), "error", 0)
+            return None
         for st, sp in zip(recipe.steps, chain, strict=True):
             if "kernel" in sp.params and "kernel" in st.params:
                 try:
                     parse_kernel(st.params["kernel"])
                 except (DeconvError, ValueError) as exc:
                     self.notice.emit(f"Invalid blur kernel: {exc}", "error", 0)
-                    return False
-        return True
+                    return None
+        return chain
 
     def _cache_for(self, doc: Document, rgb: np.ndarray) -> BoundedStepCache:
         """`doc`'s step cache for the input `rgb` (a new one when the input changed, e.g.
@@ -367,12 +372,8 @@ class RestoreSession(QObject):
         if self.is_busy or not doc.is_ready or rgb is None:
             return False
         resolve = self._resolver(specs)
-        try:
-            chain = [resolve(st.model) for st in recipe.steps]
-        except DeconvError as exc:
-            self.notice.emit(str(exc), "error", 0)
-            return False
-        if not self._kernels_ok(recipe, chain):
+        chain = self._checked_chain(recipe, resolve)
+        if chain is None:
             return False
         held = self._preview_caches.get(doc.key)
         if held is not None and held[0] == box and held[1]() is rgb:
