@@ -119,6 +119,9 @@ class RestoreTiming:
         )
 
 
+DEBLUR_KERNEL = "gaussian:2"  # the blur `time_restore` gives deblur models
+
+
 def clean_photo(megapixels: float) -> np.ndarray:
     """The 4:3 benchmark photo (no noise) of about ``megapixels``."""
     w = int(round((megapixels * 1e6 * 4 / 3) ** 0.5))
@@ -142,7 +145,8 @@ def time_restore(
 ) -> RestoreTiming:
     """Time a registry model the way the app runs it (`restore_job`) on `clean` degraded for
     its task: Gaussian noise for scale 1, a bicubic downscale (the evaluation convention)
-    for upscalers."""
+    for upscalers, Gaussian blur (sigma 2) and noise 2 for deblurring (a model that takes a
+    kernel is given that one)."""
     from deconv_gui.core.degrade import crop_to_multiple, downscale_bicubic
     from deconv_gui.core.jobs import restore_job
     from deconv_gui.core.metrics import psnr
@@ -151,15 +155,21 @@ def time_restore(
     from deconv_gui.models.registry import LoadOptions
 
     spec = default_registry().get(model_id)
+    params: dict[str, str] = {}
+    strength: float | None = None
     if spec.scale > 1:
         ref = crop_to_multiple(clean, spec.scale)
         lq = downscale_bicubic(ref, spec.scale)
+    elif spec.task == "deblur":
+        from deconv_gui.core.degrade import blur, parse_kernel
+
+        ref, lq = clean, _noisy(blur(clean, parse_kernel(DEBLUR_KERNEL)), 2.0)
+        if "kernel" in spec.params:
+            params["kernel"] = DEBLUR_KERNEL
     else:
-        ref, lq = clean, _noisy(clean, noise)
+        ref, lq, strength = clean, _noisy(clean, noise), noise
     opts = LoadOptions(
-        device=device,
-        strength=noise if spec.scale == 1 else None,
-        allow_fp16=reduced_precision,
+        device=device, strength=strength, allow_fp16=reduced_precision, params=params
     )
     out_holder: list[np.ndarray] = []
     seen: list[TileProgress] = []

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from deconv_gui.core.runner import TorchProcessor
 from deconv_gui.errors import ModelError
 from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec
 from deconv_gui.paths import resource_path
@@ -131,6 +132,22 @@ class RawNoiseInput:
         return (var.sqrt() * RAW_MAP_SCALE).to(x.dtype)
 
 
+class WienerFirstProcessor(TorchProcessor):
+    """A `TorchProcessor` whose network takes the Wiener deconvolution of each tile with the
+    user's blur kernel (normalised) at a fixed noise-to-signal ratio ``nsr`` (the card's
+    ``wiener_nsr``): the known-kernel deblur model (see `training.degradations`)."""
+
+    def __init__(self, module: torch.nn.Module, *, kernel: np.ndarray, nsr: float, **kw: Any):
+        super().__init__(module, **kw)
+        self.kernel = kernel
+        self.nsr = float(nsr)
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        from deconv_gui.models.classical import wiener_deconvolve
+
+        return super().__call__(wiener_deconvolve(tile, self.kernel, self.nsr))
+
+
 def models_dir() -> Path:
     return resource_path(*MODELS_DIR)
 
@@ -170,7 +187,6 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
     cache: dict[str, torch.nn.Module] = {}
 
     def build(options: LoadOptions) -> Any:
-        from deconv_gui.core.runner import TorchProcessor
         from deconv_gui.models.networks import NOISE_MAP_SCALE
 
         if "module" not in cache:
@@ -192,8 +208,7 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
             extra = JpegQualityInput(options.strength)
         elif card["architecture"].get("hparams", {}).get("noise_map"):
             extra = NoiseLevelInput(options.strength, NOISE_MAP_SCALE)
-        proc = TorchProcessor(
-            module,
+        common: dict[str, Any] = dict(
             scale=int(card.get("scale", 1)),
             overlap=int(card.get("receptive_field", 16)),
             device=options.device,
@@ -204,8 +219,19 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
             cpu_tile=card.get("cpu_tile"),
             channels=4 if kind == "bayer" else 3,
         )
+        if card.get("wiener_nsr"):
+            from deconv_gui.models.classical import kernel_option
+
+            kernel = kernel_option(options)
+            # the Wiener filter reaches about 4 kernel radii: more context around each tile
+            common["overlap"] += max(16, 4 * (max(kernel.shape) // 2))
+            proc: Any = WienerFirstProcessor(
+                module, kernel=kernel, nsr=card["wiener_nsr"], **common
+            )
+        else:
+            proc = TorchProcessor(module, **common)
         if extra is not None:
-            proc.prepare = extra.prepare  # type: ignore[attr-defined]
+            proc.prepare = extra.prepare
         return proc
 
     return build
@@ -241,6 +267,7 @@ def network_spec(card: dict[str, Any], weights: Path, *, kind: str) -> ModelSpec
         card=card,
         trainable=True,
         input=str(card.get("input", "rgb")) if card.get("input") == "bayer" else "rgb",
+        params=tuple(str(p) for p in card.get("options", ())),
     )
 
 

@@ -40,7 +40,7 @@ def _estimate_sigma(img: np.ndarray) -> float:
     return float(estimate_noise_sigma(img))
 
 
-def _kernel(options: LoadOptions) -> np.ndarray:
+def kernel_option(options: LoadOptions) -> np.ndarray:
     from deconv_gui.core.degrade import parse_kernel
 
     spec = options.params.get("kernel", DEFAULT_KERNEL)
@@ -162,21 +162,28 @@ class WienerProcessor(_NoiseAware):
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         sigma = self.noise_level(tile)
-        padded, py, px = _pad_for_kernel(tile, self.kernel)
-        h, w = padded.shape[:2]
-        kpad = np.zeros((h, w), np.float32)
-        kh, kw = self.kernel.shape
-        kpad[:kh, :kw] = self.kernel
-        kpad = np.roll(kpad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-        kf = np.fft.rfft2(kpad)
-        var = float(padded.var()) + 1e-6
+        var = float(_pad_for_kernel(tile, self.kernel)[0].var()) + 1e-6  # as the FFT sees it
         nsr = max((sigma / 255.0) ** 2 / var, 1e-4)
-        filt = np.conj(kf) / (np.abs(kf) ** 2 + nsr)
-        out = np.empty_like(padded)
-        for c in range(3):
-            out[..., c] = np.fft.irfft2(np.fft.rfft2(padded[..., c]) * filt, s=(h, w))
-        out = out[py : h - py, px : w - px]
-        return np.clip(out, 0.0, 1.0).astype(np.float32)
+        return np.clip(wiener_deconvolve(tile, self.kernel, nsr), 0.0, 1.0)
+
+
+def wiener_deconvolve(img: np.ndarray, kernel: np.ndarray, nsr: float) -> np.ndarray:
+    """``conj(K) Y / (|K|^2 + nsr)`` per channel of an (H, W, C) float image, reflect-padded
+    by the kernel's size (unclipped float32: the deblur network that takes it as its input
+    sees the overshoot too)."""
+    padded, py, px = _pad_for_kernel(np.ascontiguousarray(img, np.float32), kernel)
+    if padded.ndim == 2:
+        padded = padded[:, :, None]
+    h, w = padded.shape[:2]
+    kpad = np.zeros((h, w), np.float32)
+    kh, kw = kernel.shape
+    kpad[:kh, :kw] = kernel
+    kpad = np.roll(kpad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
+    kf = np.fft.rfft2(kpad)
+    filt = np.conj(kf) / (np.abs(kf) ** 2 + float(nsr))
+    out = np.fft.irfft2(np.fft.rfft2(padded, axes=(0, 1)) * filt[:, :, None], s=(h, w), axes=(0, 1))
+    out = out[py : h - py, px : w - px]
+    return out.reshape(img.shape).astype(np.float32)
 
 
 class RichardsonLucyProcessor(_Base):
@@ -287,7 +294,7 @@ def classical_specs() -> list[ModelSpec]:
             scale=1,
             kind="classical",
             description="Wiener filter with a chosen blur kernel; strength is the noise level.",
-            build=lambda o: WienerProcessor(_kernel(o), o.strength),
+            build=lambda o: WienerProcessor(kernel_option(o), o.strength),
             receptive_field=32,
             strength=NOISE_STRENGTH,
             architecture="Wiener deconvolution",
@@ -305,7 +312,7 @@ def classical_specs() -> list[ModelSpec]:
             kind="classical",
             description="Richardson-Lucy deconvolution with a chosen blur kernel; strength is the number of iterations.",
             build=lambda o: RichardsonLucyProcessor(
-                _kernel(o), o.strength if o.strength is not None else RL_ITERATIONS.default
+                kernel_option(o), o.strength if o.strength is not None else RL_ITERATIONS.default
             ),
             receptive_field=64,
             strength=RL_ITERATIONS,

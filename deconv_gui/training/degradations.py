@@ -142,9 +142,88 @@ def _camera_sample(
 def upscale_batch(
     gt_u8: np.ndarray, rng: np.random.Generator, gen: torch.Generator, cfg: dict[str, Any]
 ) -> Batch:
+    """Bicubic downscale, or with ``cfg['realworld']`` the real-world chain `realworld_lr`."""
     scale = int(cfg["scale"])
-    lq = np.stack([prim.downscale_bicubic_u8(p, scale) for p in gt_u8])
+    if cfg.get("realworld"):
+        lq = np.stack([realworld_lr(p, scale, rng, cfg) for p in gt_u8])
+    else:
+        lq = np.stack([prim.downscale_bicubic_u8(p, scale) for p in gt_u8])
     return Batch(lq=to_tensor(lq), gt=to_tensor(gt_u8))
+
+
+_INTERPOLATIONS = (cv2.INTER_AREA, cv2.INTER_LINEAR, cv2.INTER_CUBIC)
+
+
+def _rw_blur(x: np.ndarray, rng: np.random.Generator, sigma_max: float) -> np.ndarray:
+    s1 = float(rng.uniform(0.2, sigma_max))
+    if rng.random() < 0.4:  # anisotropic, rotated
+        k = prim.anisotropic_gaussian_kernel(s1, float(rng.uniform(0.2, s1)), rng.uniform(0, 180))
+    else:
+        k = prim.gaussian_kernel(s1)
+    return cv2.filter2D(x, -1, k[::-1, ::-1], borderType=cv2.BORDER_REFLECT)
+
+
+def _rw_noise(x: np.ndarray, rng: np.random.Generator, sigma_max: float) -> np.ndarray:
+    """Gaussian or signal-dependent (Poisson-like) noise, grey (the same in every channel,
+    like luminance noise) for 40 % of the draws; sigma on the 0-255 scale, at mid-grey for
+    the signal-dependent kind."""
+    sigma = float(rng.uniform(1.0, sigma_max)) / 255.0
+    shape = x.shape[:2] + ((1,) if rng.random() < 0.4 else (3,))
+    n = rng.standard_normal(shape).astype(np.float32)
+    if rng.random() < 0.5:
+        return x + n * sigma
+    return x + n * np.sqrt(np.clip(x, 0.0, 1.0) / 0.5) * sigma
+
+
+def _rw_jpeg(x: np.ndarray, rng: np.random.Generator, q_min: int) -> np.ndarray:
+    u8 = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+    q = int(rng.integers(q_min, 96))
+    return _jpeg_round_trip(u8, q, bool(rng.random() < 0.3)).astype(np.float32) / 255.0
+
+
+def realworld_lr(
+    hr_u8: np.ndarray, scale: int, rng: np.random.Generator, cfg: dict[str, Any]
+) -> np.ndarray:
+    """A low-resolution input made as a phone or the web makes one (second-order chain).
+
+    After Real-ESRGAN (Wang et al. 2021) and BSRGAN (Zhang et al. 2021): one or (for
+    ``p_second`` of the samples) two rounds of blur, resize, noise and JPEG, each round in
+    a random order (BSRGAN's shuffle), then a resize to 1/``scale`` of the clean patch with
+    a random interpolation and a last JPEG for ``p_final_jpeg``. ``p_plain`` of the
+    samples are the plain bicubic downscale (so clean photos still enlarge sharply).
+    Every step is skipped now and then, so mild cases are common too.
+    """
+    h, w = hr_u8.shape[:2]
+    out_hw = (h // scale, w // scale)
+    if rng.random() < float(cfg.get("p_plain", 0.1)):
+        return prim.downscale_bicubic_u8(hr_u8, scale)
+    x: np.ndarray = hr_u8.astype(np.float32) / 255.0
+    rounds = 2 if rng.random() < float(cfg.get("p_second", 0.7)) else 1
+    for r in range(rounds):
+        ops = ["blur", "resize", "noise", "jpeg"]
+        rng.shuffle(ops)
+        for op in ops:
+            if op == "blur" and rng.random() < (0.8 if r == 0 else 0.5):
+                x = _rw_blur(x, rng, 2.5 if r == 0 else 1.5)
+            elif op == "resize":
+                u = rng.random()
+                f = (
+                    rng.uniform(1.0, 1.3)
+                    if u < 0.2
+                    else (1.0 if u < 0.3 else rng.uniform(0.5, 1.0))
+                )
+                ch, cw = x.shape[:2]
+                nh = int(np.clip(round(ch * f), out_hw[0], 1.3 * h))
+                nw = int(np.clip(round(cw * f), out_hw[1], 1.3 * w))
+                x = cv2.resize(x, (nw, nh), interpolation=_INTERPOLATIONS[rng.integers(3)])
+            elif op == "noise" and rng.random() < float(cfg.get("p_noise", 0.7)):
+                x = _rw_noise(x, rng, float(cfg.get("noise_max", 25.0)) / (1 if r == 0 else 1.5))
+            elif op == "jpeg" and rng.random() < (0.6 if r == 0 else 0.4):
+                x = _rw_jpeg(x, rng, int(cfg.get("jpeg_min", 30)))
+    x = cv2.resize(x, (out_hw[1], out_hw[0]), interpolation=_INTERPOLATIONS[rng.integers(3)])
+    if rng.random() < float(cfg.get("p_final_jpeg", 0.7)):
+        x = _rw_jpeg(x, rng, int(cfg.get("jpeg_min", 30)))
+    return np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
 
 
 def random_blur_kernel(rng: np.random.Generator, cfg: dict[str, Any]) -> np.ndarray:
@@ -166,7 +245,16 @@ def random_blur_kernel(rng: np.random.Generator, cfg: dict[str, Any]) -> np.ndar
 def deblur_batch(
     gt_u8: np.ndarray, rng: np.random.Generator, gen: torch.Generator, cfg: dict[str, Any]
 ) -> Batch:
-    """gt_u8 patches carry a margin of ``cfg['margin']`` px that is blurred then cut away."""
+    """gt_u8 patches carry a margin of ``cfg['margin']`` px that is blurred then cut away.
+
+    With ``cfg['wiener_nsr']`` (the known-kernel deblur model) the noisy 8-bit patch is
+    Wiener-deconvolved with its own kernel at that noise-to-signal ratio before the margin
+    is cut: the network learns to clean up what the Wiener filter leaves (ringing, amplified
+    noise), as in Schuler et al. 2013 ("A machine learning approach for non-blind image
+    deconvolution").
+    """
+    if cfg.get("wiener_nsr"):
+        return _deblur_wiener_batch(gt_u8, rng, gen, cfg)
     m = int(cfg.get("margin", 16))
     gt_f = gt_u8.astype(np.float32) / 255.0
     lq_np = np.stack([prim.blur(p, random_blur_kernel(rng, cfg)) for p in gt_f])
@@ -179,6 +267,31 @@ def deblur_batch(
     sig = torch.from_numpy(rng.uniform(0.0, float(cfg.get("noise_max", 3.0)), size=b)).float()
     lq = lq + torch.randn(lq.shape, generator=gen) * (sig / 255.0).view(b, 1, 1, 1)
     return Batch(lq=_quantise(lq), gt=gt)
+
+
+def _deblur_wiener_batch(
+    gt_u8: np.ndarray, rng: np.random.Generator, gen: torch.Generator, cfg: dict[str, Any]
+) -> Batch:
+    from deconv_gui.models.classical import wiener_deconvolve
+
+    m = int(cfg.get("margin", 16))
+    nsr = float(cfg["wiener_nsr"])
+    gt_f = gt_u8.astype(np.float32) / 255.0
+    kernels = [random_blur_kernel(rng, cfg) for _ in range(len(gt_f))]
+    blurred = torch.from_numpy(
+        np.stack([prim.blur(p, k) for p, k in zip(gt_f, kernels, strict=True)])
+    )
+    b = blurred.shape[0]
+    sig = torch.from_numpy(rng.uniform(0.0, float(cfg.get("noise_max", 3.0)), size=b)).float()
+    noisy = blurred + torch.randn(blurred.shape, generator=gen) * (sig / 255.0).view(b, 1, 1, 1)
+    noisy_np = _quantise(noisy).numpy()
+    lq_np = np.stack([wiener_deconvolve(p, k, nsr) for p, k in zip(noisy_np, kernels, strict=True)])
+    if m:
+        gt_f = gt_f[:, m:-m, m:-m]
+        lq_np = lq_np[:, m:-m, m:-m]
+    gt = torch.from_numpy(np.ascontiguousarray(gt_f)).permute(0, 3, 1, 2)
+    lq = torch.from_numpy(np.ascontiguousarray(lq_np)).permute(0, 3, 1, 2)
+    return Batch(lq=lq, gt=gt)
 
 
 def _jpeg_round_trip(img: np.ndarray, quality: int, chroma_444: bool) -> np.ndarray:

@@ -120,6 +120,9 @@ def make_card(
         card["display_name"] = str(config["display_name"])
     if config.get("input"):  # what the model takes: "bayer" (a camera's raw mosaic), ...
         card["input"] = str(config["input"])
+    if config.get("wiener_nsr"):  # known-kernel deblur: Wiener at this NSR, then the network
+        card["wiener_nsr"] = float(config["wiener_nsr"])
+        card["options"] = ["kernel"]  # what the model takes besides the photo
     if extra:
         card.update(extra)
     return card

@@ -19,7 +19,7 @@ import copy
 import math
 import os
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,8 @@ class Trainer:
         self.deg_cfg: dict[str, Any] = dict(cfg.get("degradation", {}))
         if self.task == "upscale":
             self.deg_cfg.setdefault("scale", int(cfg.get("scale", 2)))
+        if cfg.get("wiener_nsr"):  # the known-kernel deblur model: Wiener first, then the net
+            self.deg_cfg["wiener_nsr"] = float(cfg["wiener_nsr"])
         self.pipeline = PIPELINES[self.task]
         self.batch_size = int(cfg.get("batch", 16))
         self.patch = int(cfg.get("patch", 96))
@@ -291,6 +293,8 @@ class Trainer:
             run = module_runner(
                 self.model, noise_sigma=sigma, device=str(self.device), map_value=qmap
             )
+            if self.config.get("wiener_nsr"):
+                run = _after_wiener(run, spec, float(self.config["wiener_nsr"]))
             scores = score_pairs(run, pairs, scale=scale)
             res[label] = {
                 "psnr": round(float(np.mean([s.output_psnr for s in scores])), 3),
@@ -453,3 +457,16 @@ class Trainer:
             "curve": self.curve,
             "checkpoint": last_ckpt,
         }
+
+
+def _after_wiener(
+    run: Callable[[np.ndarray], np.ndarray], spec: str, nsr: float
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``run`` on the Wiener deconvolution (true kernel of `spec`) of its input."""
+    from deconv_gui.models.classical import wiener_deconvolve
+    from deconv_gui.training.evaluate import blur_kernel_of
+
+    kernel = blur_kernel_of(spec)
+    if kernel is None:
+        raise ValueError(f"no blur kernel in {spec!r}")
+    return lambda img: run(wiener_deconvolve(img, kernel, nsr))

@@ -45,7 +45,7 @@ def run_evaluation(
 ) -> list[dict[str, Any]]:
     """Measure the exported model (through its card, as the app loads it) on the eval sets."""
     from deconv_gui.models.bundled import spec_from_card
-    from deconv_gui.training.evaluate import evaluate, wiener_baseline
+    from deconv_gui.training.evaluate import blur_kernel_of, evaluate, wiener_baseline
 
     spec = spec_from_card(card_path)
     results = []
@@ -55,9 +55,14 @@ def run_evaluation(
             continue
         t0 = time.perf_counter()
         strength = e.get("strength")
-        r = evaluate(spec, folder, e["degrade"], strength=strength)
+        known_kernel = "kernel" in spec.params  # told the true kernel, as the classics are
+        params = {"kernel": blur_kernel_of(e["degrade"])} if known_kernel else None
+        r = evaluate(spec, folder, e["degrade"], strength=strength, params=params)
         m = r.mean
-        cmd = f"python -m deconv_gui.training.evaluate --model resources/models/{spec.id}.json --degrade {e['degrade']}"
+        if known_kernel:
+            cmd = f"deconv-gui eval --model {spec.id} --degrade {e['degrade']} --true-kernel"
+        else:
+            cmd = f"python -m deconv_gui.training.evaluate --model resources/models/{spec.id}.json --degrade {e['degrade']}"
         if strength is not None:
             cmd += f" --strength {strength}"
         cmd += f" ../shared/data/{e['folder']}"
