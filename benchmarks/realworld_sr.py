@@ -3,17 +3,20 @@
     python benchmarks/realworld_sr.py [--data ../shared/data] [--scale 4]
         [--models lanczos-x4,fsrcnn-x4,fsrcnn-x4-real] [--crops docs/crops] [--json OUT]
 
-RNI15 has no clean versions, so it is judged with two no-reference measures, each from the
-app's own analyzer and each on the photo as the upscaler returns it:
+RNI15 has no clean versions, and LIVE1 saved at JPEG quality 30 (at full size, then
+enlarged) stands for a web photo: both are judged with two no-reference measures, each from
+the app's own analyzer and each on the photo as the upscaler returns it:
 
 * **noise left**: the automatic noise estimate (`core.noise.estimate_noise_sigma`, 0-255
   scale) of the result shrunk back to the input's size (area average), beside the input's
   own estimate: enlarged noise shows as a level close to the input's;
+* **blocks**: the JPEG blockiness of that shrunk result, luma steps across the 8x8 grid
+  over steps inside the blocks (1.0 = no blocks; after Wang, Bovik and Evans 2000);
 * **blur**: the Crete et al. 2007 blur metric (`core.analyze.blur_measure`, 0 = sharp,
   1 = very blurred) of the result: a model that only smooths scores high here.
 
-LIVE1 has clean originals, so its rows are full-reference: each photo downscaled by the
-scale (bicubic), saved as JPEG quality 30, upscaled, and compared with the original (PSNR /
+LIVE1 has clean originals, so it also gets full-reference rows: each photo downscaled by
+the scale (bicubic), saved as JPEG quality 30, upscaled, and compared with the original (PSNR /
 SSIM on Y, the same as `deconv-gui eval --degrade downscale=4,jpeg=30`). ``--crops`` writes
 side-by-side crops of RNI15 (input enlarged with nearest neighbour, then each model), to
 judge by eye.
@@ -34,6 +37,22 @@ sys.path.insert(0, str(ROOT))
 CROP_PHOTOS = ("Audrey_Hepburn.jpg", "Dog.png", "Flowers.png", "Frog.png")
 
 
+MEASURES = ("noise_left", "blocks", "blur")
+
+
+def blockiness(rgb: Any) -> float:
+    """Luma steps across the 8x8 JPEG grid over steps inside the blocks (1.0: no blocks),
+    both directions averaged; the grid starts at the top-left pixel (the saved JPEG's)."""
+    import numpy as np
+
+    y = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    ratios = []
+    for d in (np.abs(np.diff(y, axis=1)), np.abs(np.diff(y, axis=0)).T):
+        on_grid = (np.arange(d.shape[1]) % 8) == 7  # between pixel 8k+7 and 8k+8
+        ratios.append(float(d[:, on_grid].mean() / max(float(d[:, ~on_grid].mean()), 1e-6)))
+    return float(np.mean(ratios))
+
+
 def measure(rgb: Any, out: Any, scale: int) -> dict[str, float]:
     import cv2
 
@@ -42,7 +61,11 @@ def measure(rgb: Any, out: Any, scale: int) -> dict[str, float]:
 
     h, w = rgb.shape[:2]
     back = cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA)
-    return {"noise_left": estimate_noise_sigma(back), "blur": blur_measure(out)}
+    return {
+        "noise_left": estimate_noise_sigma(back),
+        "blocks": blockiness(back),
+        "blur": blur_measure(out),
+    }
 
 
 def crop_row(photo: Any, results: list[Any], scale: int, side: int = 64) -> Any:
@@ -93,7 +116,7 @@ def main() -> int:
         return 2
     t0 = time.perf_counter()
     per_photo: dict[str, dict[str, Any]] = {}
-    rows: dict[str, dict[str, list[float]]] = {m: {"noise_left": [], "blur": []} for m in ids}
+    rows: dict[str, dict[str, list[float]]] = {m: {k: [] for k in MEASURES} for m in ids}
     input_noise = []
     if a.crops:
         Path(a.crops).mkdir(parents=True, exist_ok=True)
@@ -114,11 +137,29 @@ def main() -> int:
             row = crop_row(rgb, results, s)
             Image.fromarray((np.clip(row, 0, 1) * 255 + 0.5).astype(np.uint8)).save(dest)
             print(f"{dest}: input (nearest) | " + " | ".join(ids))
+    # LIVE1 as a web photo: each saved as JPEG quality 30 at full size, then enlarged
+    from deconv_gui.core.degrade import jpeg_compress
+
+    web: dict[str, dict[str, list[float]]] = {m: {k: [] for k in MEASURES} for m in ids}
+    web_noise, web_blocks = [], []
+    for path in sorted(p for p in live1.iterdir() if p.suffix.lower() in (".png", ".bmp")):
+        rgb = jpeg_compress(load_image(path).rgb, 30)
+        web_noise.append(estimate_noise_sigma(rgb))
+        web_blocks.append(blockiness(rgb))
+        for spec in specs:
+            out = SpecRunner(spec, reduced_precision=False)(rgb)
+            for k, v in measure(rgb, out, s).items():
+                web[spec.id][k].append(v)
+
+    def means(r: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, float]]:
+        return {m: {k: round(float(np.mean(v)), 3) for k, v in q.items()} for m, q in r.items()}
+
     summary: dict[str, Any] = {
         "rni15_input_noise": round(float(np.mean(input_noise)), 2),
-        "rni15": {
-            m: {k: round(float(np.mean(v)), 3) for k, v in r.items()} for m, r in rows.items()
-        },
+        "rni15": means(rows),
+        "live1_q30_input_noise": round(float(np.mean(web_noise)), 2),
+        "live1_q30_input_blocks": round(float(np.mean(web_blocks)), 3),
+        "live1_q30": means(web),
         "live1": {},
     }
     degrades = [f"downscale={s},jpeg=30", f"downscale={s}"]
@@ -133,18 +174,23 @@ def main() -> int:
     summary["per_photo"] = per_photo
     summary["minutes"] = round((time.perf_counter() - t0) / 60, 1)
     summary["command"] = "python benchmarks/realworld_sr.py " + " ".join(sys.argv[1:])
-    print(f"RNI15 (15 photos), input noise estimate {summary['rni15_input_noise']:.2f}")
     print(
-        f"| model | RNI15 noise left (0-255) | RNI15 blur (0-1) | "
-        f"LIVE1 x{s} JPEG q30 PSNR / SSIM (Y) | LIVE1 x{s} clean PSNR / SSIM (Y) |"
+        f"inputs: RNI15 noise {summary['rni15_input_noise']:.2f}; LIVE1 saved at quality 30: "
+        f"noise {summary['live1_q30_input_noise']:.2f}, blocks "
+        f"{summary['live1_q30_input_blocks']:.2f}"
+    )
+    print(
+        "| model | RNI15: noise left / blocks / blur | LIVE1 q30 enlarged: noise left / blocks"
+        f" / blur | LIVE1 x{s} then q30: PSNR / SSIM (Y) | LIVE1 x{s} clean: PSNR / SSIM (Y) |"
     )
     print("|---|---|---|---|---|")
     for m in ids:
-        q = summary["rni15"][m]
+        q, w = summary["rni15"][m], summary["live1_q30"][m]
         lj, lc = (summary["live1"][m][d] for d in degrades)
+        nr = [" / ".join(f"{r[k]:.2f}" for k in MEASURES) for r in (q, w)]
         print(
-            f"| {m} | {q['noise_left']:.2f} | {q['blur']:.3f} | {lj['psnr']:.2f} / "
-            f"{lj['ssim']:.4f} | {lc['psnr']:.2f} / {lc['ssim']:.4f} |"
+            f"| {m} | {nr[0]} | {nr[1]} | {lj['psnr']:.2f} / {lj['ssim']:.4f} | "
+            f"{lc['psnr']:.2f} / {lc['ssim']:.4f} |"
         )
     if a.json:
         Path(a.json).write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")

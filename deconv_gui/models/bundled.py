@@ -137,15 +137,18 @@ class WienerFirstProcessor(TorchProcessor):
     user's blur kernel (normalised) at a fixed noise-to-signal ratio ``nsr`` (the card's
     ``wiener_nsr``): the known-kernel deblur model (see `training.degradations`)."""
 
-    def __init__(self, module: torch.nn.Module, *, kernel: np.ndarray, nsr: float, **kw: Any):
+    def __init__(
+        self, module: torch.nn.Module, *, kernel: np.ndarray, nsr: float, reach: int, **kw: Any
+    ):
         super().__init__(module, **kw)
         self.kernel = kernel
         self.nsr = float(nsr)
+        self.reach = int(reach)  # `classical.wiener_reach`: context and FFT padding
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         from deconv_gui.models.classical import wiener_deconvolve
 
-        return super().__call__(wiener_deconvolve(tile, self.kernel, self.nsr))
+        return super().__call__(wiener_deconvolve(tile, self.kernel, self.nsr, self.reach))
 
 
 def models_dir() -> Path:
@@ -220,14 +223,14 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
             channels=4 if kind == "bayer" else 3,
         )
         if card.get("wiener_nsr"):
-            from deconv_gui.models.classical import kernel_option
+            from deconv_gui.models.classical import kernel_option, wiener_reach
 
             kernel = kernel_option(options)
-            # the Wiener filter reaches about 4 kernel radii: more context around each tile
-            common["overlap"] += max(16, 4 * (max(kernel.shape) // 2))
-            proc: Any = WienerFirstProcessor(
-                module, kernel=kernel, nsr=card["wiener_nsr"], **common
-            )
+            nsr = float(card["wiener_nsr"])
+            reach = wiener_reach(kernel, nsr)
+            # the context the Wiener step needs around each tile, on top of the network's
+            common["overlap"] += reach
+            proc: Any = WienerFirstProcessor(module, kernel=kernel, nsr=nsr, reach=reach, **common)
         else:
             proc = TorchProcessor(module, **common)
         if extra is not None:
@@ -265,7 +268,9 @@ def network_spec(card: dict[str, Any], weights: Path, *, kind: str) -> ModelSpec
         strength=_strength(card),
         architecture=f"{arch['name']} {json.dumps(arch.get('hparams', {}), sort_keys=True)}",
         card=card,
-        trainable=True,
+        # the known-kernel deblur model learns what the Wiener step leaves, which the
+        # fine-tune pipelines do not make
+        trainable=not card.get("wiener_nsr"),
         input=str(card.get("input", "rgb")) if card.get("input") == "bayer" else "rgb",
         params=tuple(str(p) for p in card.get("options", ())),
     )

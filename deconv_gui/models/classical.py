@@ -162,16 +162,54 @@ class WienerProcessor(_NoiseAware):
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         sigma = self.noise_level(tile)
-        var = float(_pad_for_kernel(tile, self.kernel)[0].var()) + 1e-6  # as the FFT sees it
+        var = float(tile.var()) + 1e-6
         nsr = max((sigma / 255.0) ** 2 / var, 1e-4)
         return np.clip(wiener_deconvolve(tile, self.kernel, nsr), 0.0, 1.0)
 
 
-def wiener_deconvolve(img: np.ndarray, kernel: np.ndarray, nsr: float) -> np.ndarray:
+WIENER_MIN_PAD = 32  # px of reflected border around the image before the FFT
+
+
+def _pad_for_fft(img: np.ndarray, k: np.ndarray, pad: int = 0) -> tuple[np.ndarray, int, int]:
+    """Reflect-pad by at least `WIENER_MIN_PAD` px, ``pad`` and the kernel's size, then on
+    the bottom and right up to sizes the FFT is fast for. The filter's inverse reaches well
+    beyond the kernel (`wiener_reach`): a narrow border lets the FFT's wrap-around carry the
+    ringing from one edge into the opposite one."""
+    py = max(k.shape[0], WIENER_MIN_PAD, pad)
+    px = max(k.shape[1], WIENER_MIN_PAD, pad)
+    h, w = img.shape[:2]
+    extra_y = cv2.getOptimalDFTSize(h + 2 * py) - (h + 2 * py)
+    extra_x = cv2.getOptimalDFTSize(w + 2 * px) - (w + 2 * px)
+    padded = cv2.copyMakeBorder(img, py, py + extra_y, px, px + extra_x, cv2.BORDER_REFLECT)
+    return padded, py, px
+
+
+def wiener_reach(kernel: np.ndarray, nsr: float, tol: float = 5.0 / 255.0, n: int = 512) -> int:
+    """How far (px) the Wiener filter of ``kernel`` at ``nsr`` reaches: the smallest radius
+    outside which its impulse response's absolute values sum to less than ``tol`` (at most
+    ``n // 2 - 1``). A tile needs this much context for its Wiener output to match the whole
+    photo's: near-zeros in a motion or defocus kernel's spectrum give the inverse a long
+    ringing tail (about 150 px for motion 11 px at nsr 0.005, 25 px for Gaussian sigma 2)."""
+    kpad = np.zeros((n, n), np.float64)
+    kh, kw = kernel.shape
+    kpad[:kh, :kw] = kernel
+    kpad = np.roll(kpad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
+    kf = np.fft.rfft2(kpad)
+    h = np.abs(np.fft.fftshift(np.fft.irfft2(np.conj(kf) / (np.abs(kf) ** 2 + nsr), s=(n, n))))
+    yy, xx = np.mgrid[0:n, 0:n]
+    dist = np.maximum(np.abs(yy - n // 2), np.abs(xx - n // 2))
+    beyond = np.bincount(dist.ravel(), weights=h.ravel())[::-1].cumsum()[::-1]
+    beyond = np.append(beyond[1:], 0.0)  # beyond[r]: the sum outside radius r
+    return min(int(np.argmax(beyond < tol)), n // 2 - 1)
+
+
+def wiener_deconvolve(img: np.ndarray, kernel: np.ndarray, nsr: float, pad: int = 0) -> np.ndarray:
     """``conj(K) Y / (|K|^2 + nsr)`` per channel of an (H, W, C) float image, reflect-padded
-    by the kernel's size (unclipped float32: the deblur network that takes it as its input
-    sees the overshoot too)."""
-    padded, py, px = _pad_for_kernel(np.ascontiguousarray(img, np.float32), kernel)
+    (`_pad_for_fft`, by at least ``pad``: pass `wiener_reach` when the image is a tile cut
+    from a photo); unclipped float32: the deblur network that takes it as its input sees
+    the overshoot too."""
+    img = np.ascontiguousarray(img, np.float32)
+    padded, py, px = _pad_for_fft(img, kernel, pad)
     if padded.ndim == 2:
         padded = padded[:, :, None]
     h, w = padded.shape[:2]
@@ -182,7 +220,7 @@ def wiener_deconvolve(img: np.ndarray, kernel: np.ndarray, nsr: float) -> np.nda
     kf = np.fft.rfft2(kpad)
     filt = np.conj(kf) / (np.abs(kf) ** 2 + float(nsr))
     out = np.fft.irfft2(np.fft.rfft2(padded, axes=(0, 1)) * filt[:, :, None], s=(h, w), axes=(0, 1))
-    out = out[py : h - py, px : w - px]
+    out = out[py : py + img.shape[0], px : px + img.shape[1]]
     return out.reshape(img.shape).astype(np.float32)
 
 

@@ -206,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads": torch.get_num_threads(),
         "lr": trainer.base_lr,
         "schedule_steps": trainer.total_steps,
+        "degradation": dict(cfg.get("degradation", {})),  # this session's (configs change)
         "date": time.strftime("%Y-%m-%d"),
         "curve": trainer.curve,
     }

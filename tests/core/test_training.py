@@ -435,7 +435,7 @@ def test_known_kernel_model_card_runs_wiener_then_the_network(tmp_path: Path) ->
     from deconv_gui.models.registry import LoadOptions
     from deconv_gui.training.export import make_card, save_weights, write_card
 
-    cfg = tiny_config("deblur", id="tiny-kernel", wiener_nsr=0.01)
+    cfg = tiny_config("deblur", id="tiny-kernel", wiener_nsr=0.005)
     net = Trainer(cfg).model  # its tail starts at zero: the network is the identity
     save_weights(net, tmp_path / "tiny-kernel.safetensors")
     write_card(make_card(cfg, net, sessions=[]), tmp_path / "tiny-kernel.json")
@@ -443,9 +443,16 @@ def test_known_kernel_model_card_runs_wiener_then_the_network(tmp_path: Path) ->
     assert spec.params == ("kernel",) and spec.card["params"] == sum(
         p.numel() for p in net.parameters()
     )
+    assert not spec.trainable  # the fine-tune pipelines do not make its Wiener inputs
     rng = np.random.default_rng(2)
     img = cv2.resize(rng.random((8, 8, 3)).astype(np.float32), (40, 40))
-    proc = spec.build(LoadOptions(device="cpu", params={"kernel": "disk:2"}))
-    assert proc.overlap >= spec.receptive_field + 16
-    want = np.clip(wiener_deconvolve(img, parse_kernel("disk:2"), 0.01), 0, 1)
+    proc = spec.build(LoadOptions(device="cpu", params={"kernel": "motion:11:30"}))
+    assert proc.overlap >= spec.receptive_field + 100  # a motion blur's inverse reaches far
+    want = np.clip(wiener_deconvolve(img, parse_kernel("motion:11:30"), 0.005, proc.reach), 0, 1)
     assert np.allclose(proc(img), want, atol=1e-5)
+    # tiles get the Wiener filter's reach as context (and FFT padding): no seams
+    from deconv_gui.core.tiling import restore_tiled, run_to_end
+
+    photo = cv2.resize(rng.random((60, 80, 3)).astype(np.float32), (800, 600))
+    tiled = run_to_end(restore_tiled(proc, photo, tile_size=2 * proc.overlap + 64))
+    assert np.abs(tiled - proc(photo)).max() <= 1.0 / 255.0
