@@ -8,9 +8,11 @@ downscale, blur kernels, JPEG) uses the `deconv_gui.core.degrade` primitives.
 * denoise: Gaussian noise sigma ~ U(0, 75) (most samples), Poisson-Gaussian, sometimes mild
   JPEG afterwards; quantised to 8 bits like the evaluation inputs. The noise-level map is the
   (effective) sigma / `NOISE_MAP_SCALE`.
-* upscale: bicubic (antialiased) downscale by ``scale``, quantised to 8 bits.
+* upscale: bicubic (antialiased) downscale by ``scale``, quantised to 8 bits; with
+  ``realworld`` the second-order real-world chain of `realworld_lr` (phone and web photos).
 * deblur: random Gaussian (sigma 0.5-3, sometimes anisotropic), defocus disk (radius <= 4) or
-  linear motion (<= 15 px) kernel, then mild Gaussian noise (sigma <= 3/255), 8-bit.
+  linear motion (<= 15 px) kernel, then mild Gaussian noise (sigma <= 3/255), 8-bit; with
+  ``wiener_nsr`` (the known-kernel model) the input is the Wiener deconvolution of that.
 
 `RandomDegradation` is a user-written `deconv_gui.core.degrade` spec whose numbers may be
 ranges and whose steps may have alternatives (the fine-tune "clean photos" mode draws one
