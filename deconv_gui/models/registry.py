@@ -153,8 +153,13 @@ class ModelRegistry:
         try:
             return self._specs[model_id]
         except KeyError:
-            known = ", ".join(self._specs) or "none"
-            raise ModelError(f"unknown model '{model_id}' (known: {known})") from None
+            import difflib
+
+            close = difflib.get_close_matches(str(model_id), list(self._specs), n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}? " if close else ""
+            raise ModelError(
+                f"unknown model '{model_id}' ({hint}`deconv-gui models` lists them all)"
+            ) from None
 
     def __contains__(self, model_id: object) -> bool:
         return model_id in self._specs
