@@ -187,18 +187,27 @@ def _pad_for_fft(img: np.ndarray, k: np.ndarray, pad: int = 0) -> tuple[np.ndarr
     return padded, py, px
 
 
+def _wiener_transfer(
+    kernel: np.ndarray, shape: tuple[int, int], nsr: float, dtype: type
+) -> np.ndarray:
+    """The Wiener filter ``conj(K) / (|K|^2 + nsr)`` (rfft2 layout) of ``kernel`` centred at
+    the origin of an array of ``shape``."""
+    kpad: np.ndarray = np.zeros(shape, dtype)
+    kh, kw = kernel.shape
+    kpad[:kh, :kw] = kernel
+    kpad = np.roll(kpad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
+    kf = np.fft.rfft2(kpad)
+    return np.conj(kf) / (np.abs(kf) ** 2 + nsr)
+
+
 def wiener_reach(kernel: np.ndarray, nsr: float, tol: float = 5.0 / 255.0, n: int = 512) -> int:
     """How far (px) the Wiener filter of ``kernel`` at ``nsr`` reaches: the smallest radius
     outside which its impulse response's absolute values sum to less than ``tol`` (at most
     ``n // 2 - 1``). A tile needs this much context for its Wiener output to match the whole
     photo's: near-zeros in a motion or defocus kernel's spectrum give the inverse a long
     ringing tail (about 150 px for motion 11 px at nsr 0.005, 25 px for Gaussian sigma 2)."""
-    kpad = np.zeros((n, n), np.float64)
-    kh, kw = kernel.shape
-    kpad[:kh, :kw] = kernel
-    kpad = np.roll(kpad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    kf = np.fft.rfft2(kpad)
-    h = np.abs(np.fft.fftshift(np.fft.irfft2(np.conj(kf) / (np.abs(kf) ** 2 + nsr), s=(n, n))))
+    filt = _wiener_transfer(kernel, (n, n), nsr, np.float64)
+    h = np.abs(np.fft.fftshift(np.fft.irfft2(filt, s=(n, n))))
     yy, xx = np.mgrid[0:n, 0:n]
     dist = np.maximum(np.abs(yy - n // 2), np.abs(xx - n // 2))
     beyond = np.bincount(dist.ravel(), weights=h.ravel())[::-1].cumsum()[::-1]
@@ -216,12 +225,7 @@ def wiener_deconvolve(img: np.ndarray, kernel: np.ndarray, nsr: float, pad: int 
     if padded.ndim == 2:
         padded = padded[:, :, None]
     h, w = padded.shape[:2]
-    kpad = np.zeros((h, w), np.float32)
-    kh, kw = kernel.shape
-    kpad[:kh, :kw] = kernel
-    kpad = np.roll(kpad, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-    kf = np.fft.rfft2(kpad)
-    filt = np.conj(kf) / (np.abs(kf) ** 2 + float(nsr))
+    filt = _wiener_transfer(kernel, (h, w), float(nsr), np.float32)
     out = np.fft.irfft2(np.fft.rfft2(padded, axes=(0, 1)) * filt[:, :, None], s=(h, w), axes=(0, 1))
     out = out[py : py + img.shape[0], px : px + img.shape[1]]
     return out.reshape(img.shape).astype(np.float32)

@@ -255,45 +255,37 @@ def deblur_batch(
     noise), as in Schuler et al. 2013 ("A machine learning approach for non-blind image
     deconvolution").
     """
-    if cfg.get("wiener_nsr"):
-        return _deblur_wiener_batch(gt_u8, rng, gen, cfg)
     m = int(cfg.get("margin", 16))
-    gt_f = gt_u8.astype(np.float32) / 255.0
-    lq_np = np.stack([prim.blur(p, random_blur_kernel(rng, cfg)) for p in gt_f])
-    if m:
-        gt_f = gt_f[:, m:-m, m:-m]
-        lq_np = lq_np[:, m:-m, m:-m]
-    gt = torch.from_numpy(np.ascontiguousarray(gt_f)).permute(0, 3, 1, 2)
-    lq = torch.from_numpy(np.ascontiguousarray(lq_np)).permute(0, 3, 1, 2)
-    b = gt.shape[0]
-    sig = torch.from_numpy(rng.uniform(0.0, float(cfg.get("noise_max", 3.0)), size=b)).float()
-    lq = lq + torch.randn(lq.shape, generator=gen) * (sig / 255.0).view(b, 1, 1, 1)
-    return Batch(lq=_quantise(lq), gt=gt)
-
-
-def _deblur_wiener_batch(
-    gt_u8: np.ndarray, rng: np.random.Generator, gen: torch.Generator, cfg: dict[str, Any]
-) -> Batch:
-    from deconv_gui.models.classical import wiener_deconvolve
-
-    m = int(cfg.get("margin", 16))
-    nsr = float(cfg["wiener_nsr"])
     gt_f = gt_u8.astype(np.float32) / 255.0
     kernels = [random_blur_kernel(rng, cfg) for _ in range(len(gt_f))]
-    blurred = torch.from_numpy(
-        np.stack([prim.blur(p, k) for p, k in zip(gt_f, kernels, strict=True)])
-    )
-    b = blurred.shape[0]
-    sig = torch.from_numpy(rng.uniform(0.0, float(cfg.get("noise_max", 3.0)), size=b)).float()
-    noisy = blurred + torch.randn(blurred.shape, generator=gen) * (sig / 255.0).view(b, 1, 1, 1)
-    noisy_np = _quantise(noisy).numpy()
-    lq_np = np.stack([wiener_deconvolve(p, k, nsr) for p, k in zip(noisy_np, kernels, strict=True)])
-    if m:
-        gt_f = gt_f[:, m:-m, m:-m]
-        lq_np = lq_np[:, m:-m, m:-m]
-    gt = torch.from_numpy(np.ascontiguousarray(gt_f)).permute(0, 3, 1, 2)
-    lq = torch.from_numpy(np.ascontiguousarray(lq_np)).permute(0, 3, 1, 2)
+    blurred = np.stack([prim.blur(p, k) for p, k in zip(gt_f, kernels, strict=True)])
+    if not cfg.get("wiener_nsr"):  # the noise is drawn for the cut patch
+        gt, lq = _cut_margin(gt_f, blurred, m)
+        return Batch(lq=_noisy_8bit(lq, rng, gen, cfg), gt=gt)
+    from deconv_gui.models.classical import wiener_deconvolve
+
+    nsr = float(cfg["wiener_nsr"])
+    noisy = _noisy_8bit(torch.from_numpy(blurred), rng, gen, cfg).numpy()
+    lq_np = np.stack([wiener_deconvolve(p, k, nsr) for p, k in zip(noisy, kernels, strict=True)])
+    gt, lq = _cut_margin(gt_f, lq_np, m)
     return Batch(lq=lq, gt=gt)
+
+
+def _cut_margin(gt_f: np.ndarray, lq_np: np.ndarray, m: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, P, P, 3) clean and degraded patches without their ``m`` px margin, as NCHW."""
+    if m:
+        gt_f, lq_np = gt_f[:, m:-m, m:-m], lq_np[:, m:-m, m:-m]
+    gt = torch.from_numpy(np.ascontiguousarray(gt_f)).permute(0, 3, 1, 2)
+    return gt, torch.from_numpy(np.ascontiguousarray(lq_np)).permute(0, 3, 1, 2)
+
+
+def _noisy_8bit(
+    x: torch.Tensor, rng: np.random.Generator, gen: torch.Generator, cfg: dict[str, Any]
+) -> torch.Tensor:
+    """Gaussian noise of sigma ~ U(0, noise_max)/255 per sample, then 8-bit levels."""
+    b = x.shape[0]
+    sig = torch.from_numpy(rng.uniform(0.0, float(cfg.get("noise_max", 3.0)), size=b)).float()
+    return _quantise(x + torch.randn(x.shape, generator=gen) * (sig / 255.0).view(b, 1, 1, 1))
 
 
 def _jpeg_round_trip(img: np.ndarray, quality: int, chroma_444: bool) -> np.ndarray:
