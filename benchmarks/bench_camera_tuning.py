@@ -16,7 +16,8 @@ units, the four planes, against the clean DNG), mean over the test files:
 * the bundled RAW denoiser given the camera profile fitted from the user's files (the
   profile alone, no training);
 * after self-supervised tuning on the noisy files only (``finetune_job``, mode
-  ``noisy_raw``: Neighbor2Neighbor on the sensor planes, ``--minutes`` of training);
+  ``noisy_raw``: Recorrupted-to-Recorrupted on the sensor planes with the fitted profile,
+  row noise included, ``--minutes`` of training);
 * after supervised fine-tuning on the same files with their clean versions (same model,
   patches, batch, learning rate and time; Charbonnier loss against the clean planes; all
   the files, while the self-supervised run holds 15 % of them out for its guard);
@@ -206,7 +207,7 @@ def main() -> int:
         true, fit = cam.profile(iso), camera.profile(iso)
         assert isinstance(fit, NoiseProfile)
         say(f"  ISO {iso:g}: shot {fit.shot:.3g} (true {true.shot:.3g}), read {fit.read:.3g} "
-            f"(true {true.read:.3g})")  # fmt: skip
+            f"(true {true.read:.3g}), row {fit.row:.3g} (true {cam.row_std(iso) ** 2:.3g})")  # fmt: skip
     per_file = [estimate_profile(planes(s.noisy)[0]).shot / cam.profile(s.iso).shot
                 for s in train]  # fmt: skip
     say(f"  per-file estimate (Auto) shot / true: median {np.median(per_file):.2f}, range "

@@ -808,6 +808,8 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from deconv_gui.training.finetune import run_finetune_cli
 
     _apply_threads(args)
+    if args.frames and not args.noisy_raw:
+        raise DeconvError("--frames goes with --noisy-raw (a camera's dark and flat frames)")
     if args.pairs:
         mode, paths = "pairs", list(args.pairs)
     elif args.clean:
@@ -817,7 +819,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             )
         mode, paths = "clean", [args.clean]
     elif args.noisy_raw:
-        mode, paths = "noisy_raw", [args.noisy_raw]
+        mode, paths = "noisy_raw", [args.noisy_raw] + ([args.frames] if args.frames else [])
     else:
         mode, paths = "noisy", [args.noisy]
     return run_finetune_cli(
@@ -1059,6 +1061,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument(
         "--noisy-raw", metavar="DIR",
         help="your camera's noisy RAW files only: learn your camera (base: redunet-raw-denoise)",
+    )  # fmt: skip
+    p.add_argument(
+        "--frames", metavar="DIR",
+        help="with --noisy-raw: the camera's dark frames (lens cap on) and flat frames (a white "
+        "wall, out of focus), measured for its noise only",
     )  # fmt: skip
     p.add_argument("--degrade", metavar="SPEC", help="with --clean: e.g. noise=10-30,jpeg=40-80")
     p.add_argument("--steps", type=int, default=500)

@@ -27,6 +27,7 @@ array of photosites; nothing imports Qt or torch.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,10 +43,13 @@ RAW_MAP_SCALE = 20.0
 
 @dataclass(frozen=True)
 class NoiseProfile:
-    """Poisson-Gaussian noise of normalised raw data: ``var = shot * x + read``."""
+    """Poisson-Gaussian noise of normalised raw data: ``var = shot * x + read`` per
+    photosite, and optionally ``row``: the variance of one offset shared by all the
+    photosites of a mosaic row (banding; `row_noise`), which is not part of `variance`."""
 
     shot: float
     read: float
+    row: float = 0.0
 
     def variance(self, x: np.ndarray) -> np.ndarray:
         return self.shot * np.maximum(x, 0.0) + self.read
@@ -53,10 +57,14 @@ class NoiseProfile:
     def scaled(self, factor: float) -> NoiseProfile:
         """The profile with its standard deviation multiplied by ``factor``."""
         f2 = float(factor) ** 2
-        return NoiseProfile(self.shot * f2, self.read * f2)
+        return NoiseProfile(self.shot * f2, self.read * f2, self.row * f2)
 
     def to_json(self) -> dict[str, float]:
-        return {"shot": self.shot, "read": self.read}
+        return {"shot": self.shot, "read": self.read, **({"row": self.row} if self.row else {})}
+
+    @classmethod
+    def from_json(cls, d: dict[str, float]) -> NoiseProfile:
+        return cls(float(d["shot"]), float(d["read"]), float(d.get("row", 0.0)))
 
 
 def read_from_shot(shot: float) -> float:
@@ -132,6 +140,52 @@ def noise_bins(
         vs.append((1.4826 * mad) ** 2)
         ns.append(calm.size)
     return np.array(xs), np.array(vs), np.array(ns, dtype=np.float64)
+
+
+def _interquartile_mean(a: np.ndarray) -> np.ndarray:
+    """Per row of ``a`` (NaN: missing), the mean of the values between its quartiles."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows give NaN
+        q1, q3 = np.nanpercentile(a, [25, 75], axis=1, keepdims=True)
+        return np.nanmean(np.where((a >= q1) & (a <= q3), a, np.nan), axis=1)
+
+
+def _robust_var(a: np.ndarray) -> float:
+    a = a[np.isfinite(a)]
+    return float((1.4826 * np.median(np.abs(a - np.median(a)))) ** 2) if a.size else 0.0
+
+
+def row_noise(packed: np.ndarray, *, segment: int = 16) -> float | None:
+    """Variance of a per-row offset (banding) in (H, W, 4) packed planes R, G1, G2, B:
+    planes R and G1 come from one mosaic row, G2 and B from the next, so a row offset is
+    shared by the two planes of a row while their photosite noise is independent.
+
+    Each plane's rows are averaged over segments of ``segment`` columns (segments with a
+    clipped photosite left out) and high-passed across rows (``m[j] - (m[j-1] + m[j+1]) / 2``,
+    which removes smooth picture content and keeps 1.5 times an offset's variance). For a
+    row's two planes a and b, the interquartile mean over the segments of ``a + b`` holds
+    twice the offset and of ``a - b`` none of it, with the same photosite noise: the
+    difference of their robust variances over the rows is 4 x 1.5 x the offset's variance,
+    free of the photosite noise. Texture running along rows still adds a little; None when
+    the picture has too few rows or segments to tell.
+    """
+    if packed.ndim != 3 or packed.shape[2] != 4:
+        return None
+    h, w = packed.shape[:2]
+    k = w // segment
+    if h < 16 or k < 4:
+        return None
+    p = packed[:, : k * segment].astype(np.float64).reshape(h, k, segment, 4)
+    m = np.where(p.max(axis=2) < 0.95, p.mean(axis=2), np.nan)  # (h, k, 4)
+    hp = m[1:-1] - 0.5 * (m[:-2] + m[2:])
+    est = []
+    for a, b in ((0, 1), (2, 3)):
+        both = _interquartile_mean(hp[..., a] + hp[..., b])
+        diff = _interquartile_mean(hp[..., a] - hp[..., b])
+        if np.isfinite(both).sum() < 8:
+            continue
+        est.append((_robust_var(both) - _robust_var(diff)) / 6.0)
+    return max(float(np.mean(est)), 0.0) if est else None
 
 
 def fit_profile(x: np.ndarray, var: np.ndarray, weight: np.ndarray | None = None) -> NoiseProfile:

@@ -111,6 +111,13 @@ class DataPages(QStackedWidget):
         w_raw, fr = _form_page()
         self.raw_field = FolderField("folder of your camera's RAW files")
         fr.addRow("RAW files:", self.raw_field)
+        self.frames_field = FolderField("optional: dark and flat frames")
+        self.frames_field.setToolTip(
+            "Optional. Dark frames (lens cap on) and flat frames (an evenly lit white wall, out "
+            "of focus) shot with this camera at the ISO settings you use. They are measured "
+            "for the camera's noise only, never trained on."
+        )
+        fr.addRow("Dark/flat frames:", self.frames_field)
         self.noise_plot = NoiseProfilePlot()
         fr.addRow(self.noise_plot)
         for w in (w_pairs, w_clean, w_noisy, w_raw):

@@ -205,6 +205,7 @@ class FineTunePanel(QWidget):
         self.pair_report_label, self.skip_check = pages.pair_report_label, pages.skip_check
         self.clean_field, self.noisy_field = pages.clean_field, pages.noisy_field
         self.raw_field, self.noise_plot = pages.raw_field, pages.noise_plot
+        self.frames_field = pages.frames_field
         self.degrade_combo, self.degrade_hint = pages.degrade_combo, pages.degrade_hint
         self.skip_check.toggled.connect(self._update_buttons)
         self.before_field.changed.connect(self._check_pairs)
@@ -458,7 +459,7 @@ class FineTunePanel(QWidget):
         if self.mode == "clean":
             return FinetuneData.clean(self.clean_field.path(), self.degrade_combo.currentText())
         if self.mode == "noisy_raw":
-            return FinetuneData.noisy_raw(self.raw_field.path())
+            return FinetuneData.noisy_raw(self.raw_field.path(), self.frames_field.path() or None)
         return FinetuneData.noisy(self.noisy_field.path())
 
     def start(self) -> None:

@@ -60,10 +60,12 @@ def test_profile_fit_recovers_the_camera(tmp_path: Path) -> None:
         assert got is not None
         assert got.shot == pytest.approx(true.shot, rel=0.15)
         assert got.read == pytest.approx(true.read, rel=0.35)
+        assert got.row == pytest.approx(CAMERA.row_std(iso) ** 2, rel=0.5)  # banding
     # between and beyond the measured ISOs: the curve, shot proportional to ISO
     mid = fit.profile(1600.0)
     assert mid is not None
     assert mid.shot == pytest.approx(CAMERA.profile(1600.0).shot, rel=0.15)
+    assert mid.row == pytest.approx(CAMERA.row_std(1600.0) ** 2, rel=0.5)
     assert fit.display_name() == "Deconv Synthetic APS-C, ISO 800-3200"
     again = CameraNoise.from_json(json.loads(json.dumps(fit.to_json())))
     assert again.profile(3200.0) == fit.profile(3200.0)
@@ -162,6 +164,44 @@ def test_cli_finetune_noisy_raw(camera_dir: Path, capsys: pytest.CaptureFixture[
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert out["mode"] == "noisy_raw" and out["name"] == "Deconv Synthetic APS-C, ISO 800-3200"
     assert out["camera"] == {"make": CAMERA.make, "model": CAMERA.model}
+
+
+def test_dark_and_flat_frames_are_measured_not_trained_on(
+    camera_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Frames in a second folder join the profile fit (a dark frame pins the read noise
+    down) but never the training pool; the CLI takes them with --frames."""
+    from deconv_gui.cli import main
+    from deconv_gui.training.finetune.raw_source import NoisyRawSource
+    from deconv_gui.training.finetune.sources import BaseInfo, FinetuneData
+
+    frames = tmp_path / "frames"
+    write_frames(CAMERA, ISOS, frames, level=0.0, seed=1, shape=(256, 256))
+    write_frames(CAMERA, ISOS, frames, level=0.3, seed=2, shape=(256, 256))
+    base = BaseInfo("RAW", "raw-denoise", noise_map=True, channels=4, bayer=True)
+    plain = NoisyRawSource(FinetuneData.noisy_raw(camera_dir), base, val_fraction=0.25, seed=0)
+    with_frames = NoisyRawSource(FinetuneData.noisy_raw(camera_dir, frames), base,
+                                 val_fraction=0.25, seed=0)  # fmt: skip
+    for src in (plain, with_frames):
+        list(src.load())
+    assert with_frames.camera is not None and plain.camera is not None
+    assert with_frames.camera.files == plain.camera.files + 4
+    assert len(with_frames.pool.images) == len(plain.pool.images)  # frames: not trained on
+    assert with_frames.card_extra()["frames"] == 4 and "frames" not in plain.card_extra()
+    for iso in ISOS:
+        got = with_frames.camera.profile(iso)
+        assert got is not None
+        assert got.read == pytest.approx(CAMERA.profile(iso).read, rel=0.35)
+
+    rc = main(["finetune", "--base", "redunet-raw-denoise", "--noisy-raw", str(camera_dir),
+               "--frames", str(frames), "--steps", "2", "--lr", "1e-7", "--device", "cpu",
+               "--json"])  # fmt: skip
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["frames"] == 4
+    assert main(["finetune", "--base", "redunet-raw-denoise", "--noisy", str(camera_dir),
+                 "--frames", str(frames)]) == 1  # fmt: skip
+    assert "--frames goes with --noisy-raw" in capsys.readouterr().err
 
 
 def test_noisy_raw_source_reads_real_bayer_files(raw_files, tmp_path: Path) -> None:  # noqa: ANN001

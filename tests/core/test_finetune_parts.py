@@ -164,6 +164,27 @@ def test_self_supervised_score_tracks_the_true_error() -> None:
     assert oracle < ident
 
 
+def test_recorruption_adds_the_measured_row_noise() -> None:
+    """The added noise z has the profile's per-photosite variance and, with a row variance,
+    one offset per mosaic row shared by planes R, G1 and by G2, B: the covariance R2R needs
+    to leave banding out of the target's reach."""
+    gen = torch.Generator().manual_seed(0)
+    y = torch.full((4, 4, 64, 64), 0.25)
+    shot, read, row = 1e-3, 1e-4, 4e-4
+    rec = objectives.Recorrupted(alpha=0.5)
+    _, _, _, z = rec.pair(y, torch.tensor([shot, read, row]).view(1, 3, 1, 1).expand(4, 3, 1, 1),
+                          gen)  # fmt: skip
+    means = z.mean(dim=3)  # (B, 4, H): a row's offset plus a little photosite noise
+    pix = (z - z.mean(dim=3, keepdim=True)).var()
+    assert float(pix) == pytest.approx(shot * 0.25 + read, rel=0.05)
+    assert float(means.var()) == pytest.approx(row + (shot * 0.25 + read) / 64, rel=0.15)
+    r_g1 = torch.corrcoef(torch.stack([means[:, 0].flatten(), means[:, 1].flatten()]))[0, 1]
+    g1_g2 = torch.corrcoef(torch.stack([means[:, 1].flatten(), means[:, 2].flatten()]))[0, 1]
+    assert float(r_g1) > 0.9 and abs(float(g1_g2)) < 0.1
+    _, _, _, z2 = rec.pair(y, torch.tensor([shot, read]).view(1, 2, 1, 1).expand(4, 2, 1, 1), gen)
+    assert float(z2.mean(dim=3).var()) < 3 * (shot * 0.25 + read) / 64  # no row noise asked
+
+
 # ------------------------------------------------------------------------------ guard
 def test_guard_decisions() -> None:
     val = {"metric": "PSNR/SSIM on RGB", "photos": 2}

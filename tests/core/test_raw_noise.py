@@ -19,7 +19,13 @@ from deconv_gui.core.jpeg_quality import (
     ijg_table,
     quality_from_tables,
 )
-from deconv_gui.core.raw_noise import NoiseProfile, estimate_profile, reference_profile, std_map
+from deconv_gui.core.raw_noise import (
+    NoiseProfile,
+    estimate_profile,
+    reference_profile,
+    row_noise,
+    std_map,
+)
 from deconv_gui.training import unprocess as up
 
 
@@ -47,6 +53,35 @@ def test_profile_estimate_finds_the_true_noise(iso: int) -> None:
     ratio = np.sqrt(est.shot * x + est.read) / np.sqrt(prof.shot * x + prof.read)
     assert 0.85 < ratio < 1.15, (est, prof)
     assert est.shot >= 0 and est.read > 0
+
+
+def _with_rows(clean: np.ndarray, prof: NoiseProfile, row_std: float, seed: int) -> np.ndarray:
+    """Photosite noise of ``prof`` plus one offset per mosaic row (planes R, G1 share one,
+    G2, B the next)."""
+    rng = np.random.default_rng(seed)
+    noisy = clean + rng.standard_normal(clean.shape) * np.sqrt(prof.variance(clean))
+    rows = rng.standard_normal((clean.shape[0], 2)) * row_std
+    noisy[:, :, 0:2] += rows[:, 0, None, None]
+    noisy[:, :, 2:4] += rows[:, 1, None, None]
+    return noisy.astype(np.float32)
+
+
+@pytest.mark.parametrize("row_factor", [0.0, 0.3, 1.0])
+def test_row_noise_is_measured_apart_from_the_photosite_noise(row_factor: float) -> None:
+    """Banding of a given strength is found on a picture with smooth content and much
+    stronger photosite noise; without banding the measure stays near zero (far below the
+    photosite noise's variance)."""
+    prof = NoiseProfile(1.6e-3, 2e-4)  # a small sensor at ISO 6400
+    clean = _smooth_scene(384, 512, 3)
+    row_std = row_factor * np.sqrt(prof.read)
+    got = row_noise(_with_rows(clean, prof, row_std, 4))
+    assert got is not None
+    if row_factor == 0.0:
+        assert got < 2e-3 * float(prof.variance(np.float64(0.2)))
+    else:
+        assert got == pytest.approx(row_std**2, rel=0.3)
+    assert row_noise(clean[:8]) is None  # too few rows to tell
+    assert NoiseProfile.from_json(NoiseProfile(1e-3, 1e-5, 2e-6).to_json()).row == 2e-6
 
 
 def test_profile_estimate_sees_signal_dependence() -> None:

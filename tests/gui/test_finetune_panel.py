@@ -169,6 +169,11 @@ def test_noisy_raw_files_learn_the_camera(qtbot, panel, tmp_path) -> None:
     panel.raw_field.set_path(tmp_path / "cam" / "noisy")
     panel.steps_spin.setValue(10)
     assert panel.start_button.isEnabled()
+    assert panel.frames_field.isVisible()  # optional: the start button does not need it
+    assert panel.make_data().folders == (str(tmp_path / "cam" / "noisy"),)
+    panel.frames_field.set_path(tmp_path / "frames")
+    assert panel.make_data().folders[1] == str(tmp_path / "frames")
+    panel.frames_field.set_path("")
 
     panel.job_options = {"batch": 2, "patch": 16, "val_every": 5, "lr": 1e-7}
     with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):

@@ -15,8 +15,10 @@ Three kinds of data (`MODES`), each a `sources.Source`:
   independent from pixel to pixel; noise correlated between neighbours (camera JPEGs:
   demosaicing, noise reduction, compression) cannot be learnt this way.
 * ``noisy_raw``: the user's noisy camera RAW files only, for the RAW denoiser ("learn your
-  camera", `raw_source.NoisyRawSource`): the camera's noise is fitted per ISO over all the
-  files (`deconv_gui.core.camera_noise`), and the denoiser learns on the packed Bayer planes,
+  camera", `raw_source.NoisyRawSource`): the camera's noise, banding included, is fitted
+  per ISO over all the files and any dark/flat frames the user adds (a second folder,
+  measured only; `deconv_gui.core.camera_noise`), and the denoiser learns on the packed
+  Bayer planes,
   where photosite noise is independent, with Recorrupted-to-Recorrupted
   (`objectives.Recorrupted`, Pang et al. CVPR 2021: the known profile re-corrupts each
   patch into an input and a target with uncorrelated noise; Neighbor2Neighbor on the planes

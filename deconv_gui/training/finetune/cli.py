@@ -104,10 +104,14 @@ def run_finetune_cli(
     b, a = result.before, result.after
     prof = result.card_extra.get("noise_profile")
     if prof:
+        frames = result.card_extra.get("frames")
         print(f"camera: {result.card_extra.get('display_name')}; noise (variance = shot x "
-              "brightness + read):", file=out)  # fmt: skip
+              "brightness + read; row: banding)"
+              + (f", measured with {frames} dark/flat frame(s)" if frames else "") + ":",
+              file=out)  # fmt: skip
         for iso, p in prof["per_iso"].items():
-            print(f"  ISO {iso}: shot {p['shot']:.3g}, read {p['read']:.3g}", file=out)
+            print(f"  ISO {iso}: shot {p['shot']:.3g}, read {p['read']:.3g}, row "
+                  f"{p.get('row', 0.0):.3g}", file=out)  # fmt: skip
     print(f"saved '{saved.name}' as {saved.id}: held-out {b.get('metric')} "
           f"{b['psnr']:.2f} -> {a['psnr']:.2f} dB", file=out, flush=True)  # fmt: skip
     if json_out:
@@ -121,5 +125,6 @@ def run_finetune_cli(
             "minutes": round(result.elapsed_s / 60.0, 2), "device": result.device,
             "camera": result.card_extra.get("camera"),
             "iso_range": result.card_extra.get("iso_range"),
+            "frames": result.card_extra.get("frames", 0),
         }), flush=True)  # fmt: skip
     return 0

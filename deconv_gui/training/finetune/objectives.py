@@ -172,15 +172,18 @@ class BlindSpot(Objective):
 class Recorrupted(Objective):
     """Recorrupted-to-Recorrupted (Pang et al., "Recorrupted-to-Recorrupted: Unsupervised
     Deep Learning for Image Denoising", CVPR 2021), for noise of a known profile: the RAW
-    source's fitted camera noise, given as (shot, read) per image (B, 2, 1, 1).
+    source's fitted camera noise, given as (shot, read[, row]) per image (B, 2 or 3, 1, 1).
 
     From a noisy y with per-photosite variance v = shot * y + read, draw z ~ N(0, v) and
     train f(y + alpha z) -> y - z / alpha. The two noises (n + alpha z and n - z / alpha)
     are uncorrelated, so the loss is the true MSE of f on inputs a little noisier than the
     user's ((1 + alpha^2) v, which the network is told through its noise map) plus a
     constant, at full resolution: no neighbour's signal stands in for the target, so unlike
-    neighbour sub-sampling nothing rewards blurring. It needs the noise profile to be right
-    (an overestimate rewards smoothing a little)."""
+    neighbour sub-sampling nothing rewards blurring. It needs z to have the noise's
+    covariance: an overestimate rewards smoothing a little, and noise that z lacks is kept
+    (the network learns it as picture). So z also gets the camera's row noise (``row``:
+    one offset per mosaic row, shared by packed planes R, G1 and by G2, B), which the
+    network then learns to remove although its noise map does not describe it."""
 
     name = "recorrupted"
     supervised = False
@@ -190,11 +193,16 @@ class Recorrupted(Objective):
 
     def pair(self, y: torch.Tensor, nm: torch.Tensor | None, gen: torch.Generator
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-        """(input, target, the input's noise (shot, read), the added noise z) of a batch."""
-        if nm is None or nm.shape[1] != 2:
+        """(input, target, the input's noise (shot, read[, row]), the added noise z) of a
+        batch."""
+        if nm is None or nm.shape[1] not in (2, 3):
             raise DeconvError("recorrupted training needs a noise profile (RAW files)")
         var = (y.clamp_min(0.0) * nm[:, 0:1] + nm[:, 1:2]).clamp_min(0.0)
         z = torch.randn(y.shape, generator=gen) * var.sqrt()
+        if nm.shape[1] == 3 and y.shape[1] == 4 and bool((nm[:, 2] > 0).any()):
+            b, _, h, _ = y.shape
+            rows = torch.randn((b, 2, h, 1), generator=gen) * nm[:, 2:3].clamp_min(0.0).sqrt()
+            z = z + rows.repeat_interleave(2, dim=1)  # R, G1: one mosaic row; G2, B: the next
         a = self.alpha
         return y + a * z, y - z / a, nm * (1.0 + a * a), z
 

@@ -9,10 +9,13 @@ independent noise: sound self-supervision, unlike on developed JPEGs.
 
 The camera's noise is measured on all the files, training and held-out
 (`core.camera_noise.fit_camera_noise`: per ISO, then a curve over ISO), of the camera most
-of the files come from (files of other cameras get their own measured noise). Each file's
+of the files come from (files of other cameras get their own measured noise), and on the
+dark and flat frames the user may add (a second folder: lens cap on, or an evenly lit white
+wall out of focus, at the ISOs they shoot), which are measured only, never trained on. Each file's
 network input gets the profile of its ISO (the per-photosite standard deviation map the RAW
 denoiser takes; `objectives.make_forward`), the same profile the app's Auto then uses for
-the tuned model. The fit, the camera's make and model and the ISO range go into the tuned
+the tuned model; its row noise (banding, which the network is not told about) goes into the
+recorrupted training's added noise (`objectives.Recorrupted`). The fit, the camera's make and model and the ISO range go into the tuned
 model's card (`card_extra`), so the model is listed as "Canon EOS R6, ISO 3200-12800" and
 chosen for that camera's RAW files.
 """
@@ -71,8 +74,9 @@ class NoisyRawSource(Source):
             )
         super().__init__(data, base, val_fraction=val_fraction, seed=seed)
         self.camera: CameraNoise | None = None
-        self.noise = np.zeros((0, 2), np.float32)  # per pool image: (shot, read)
+        self.noise = np.zeros((0, 3), np.float32)  # per pool image: (shot, read, row)
         self.skipped: list[str] = []
+        self.frame_count = 0  # dark/flat frames measured
 
     def list_items(self) -> list[Item]:
         files = list_raw_files(self.data.folders[0])
@@ -95,6 +99,15 @@ class NoisyRawSource(Source):
         md = raw.metadata
         return packed, md.iso, str(md.make or ""), str(md.model or "")
 
+    def _frames(self) -> list[Path]:
+        """The dark/flat frames' RAW files (the second folder, when given)."""
+        if len(self.data.folders) < 2:
+            return []
+        files = list_raw_files(self.data.folders[1])
+        if not files:
+            raise DeconvError(f"no camera RAW files (dark/flat frames) in {self.data.folders[1]}")
+        return files
+
     def read(self, item: Item) -> tuple[np.ndarray, np.ndarray | None, float]:
         return self._open(item[1])[0], None, 0.0
 
@@ -104,7 +117,7 @@ class NoisyRawSource(Source):
     def _val_crop(self, name: str, packed: np.ndarray,
                   profile: NoiseProfile | None = None) -> ValItem:  # fmt: skip
         y, x, h, w = _centre(packed, VAL_CROP, 2)  # even sides: split into 2x2 cells
-        prof = None if profile is None else (profile.shot, profile.read)
+        prof = None if profile is None else (profile.shot, profile.read, profile.row)
         return ValItem(name, np.ascontiguousarray(packed[y : y + h, x : x + w]), None, 0.0, prof)
 
     def load(self) -> Generator[str, None, None]:
@@ -115,6 +128,14 @@ class NoisyRawSource(Source):
         points: dict[str, FilePoints] = {}
         body: dict[str, tuple[str, str]] = {}
         cameras: Counter[tuple[str, str]] = Counter()
+        frames = self._frames()
+        self.frame_count = len(frames)
+        for i, path in enumerate(frames):
+            yield f"measuring dark/flat frame {i + 1}/{len(frames)}: {path.name}"
+            packed, iso, make, model = self._open(path)
+            name = f"\0frame:{path.name}"  # never a training item's name
+            body[name] = (make, model)
+            points[name] = file_points(packed, iso)
         total = len(self.items)
         for i, (name, path, _) in enumerate(self.items):
             yield f"reading and measuring RAW file {i + 1}/{total}: {path.name}"
@@ -156,7 +177,7 @@ class NoisyRawSource(Source):
                 self.val.append(self._val_crop(name, crop, prof))
             else:
                 images.append(crop)
-                noise.append((prof.shot, prof.read))
+                noise.append((prof.shot, prof.read, prof.row))
         self.pool = PatchPool.from_arrays(images)
         self.noise = np.asarray(noise, np.float32)
         self.sigmas = np.zeros(len(images), np.float32)
@@ -179,12 +200,12 @@ class NoisyRawSource(Source):
             x = int(rng.integers(0, img.shape[1] - patch + 1))
             a[b] = img[y : y + patch, x : x + patch]
         noisy = self.as_tensor(a)
-        nm = torch.from_numpy(self.noise[idx]).view(-1, 2, 1, 1)
+        nm = torch.from_numpy(self.noise[idx]).view(-1, 3, 1, 1)
         return Batch(lq=noisy, gt=noisy, noise_map=nm)
 
     def val_noise(self, item: ValItem) -> torch.Tensor | None:
-        shot, read = item.profile if item.profile is not None else (0.0, 1e-6)
-        return torch.tensor([[shot, read]], dtype=torch.float32).view(1, 2, 1, 1)
+        prof = item.profile if item.profile is not None else (0.0, 1e-6, 0.0)
+        return torch.tensor([prof], dtype=torch.float32).view(1, len(prof), 1, 1)
 
     def as_float(self, a: np.ndarray) -> np.ndarray:
         return np.asarray(a, np.float32)
@@ -205,4 +226,5 @@ class NoisyRawSource(Source):
             "iso_range": None if r is None else [r[0], r[1]],
             "noise_profile": cam.to_json(),
             "display_name": cam.display_name(),
+            **({"frames": self.frame_count} if self.frame_count else {}),
         }

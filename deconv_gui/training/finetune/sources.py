@@ -64,7 +64,8 @@ MODE_HELP = {
     ),
     "noisy_raw": (
         "Only your camera's noisy RAW files (CR2, NEF, ARW, DNG...), no clean versions: "
-        "your sensor's noise is measured per ISO, and the RAW denoiser learns it on the raw "
+        "your sensor's noise and banding are measured per ISO (dark and flat frames, if you "
+        "add them, make that exact), and the RAW denoiser learns to remove them on the raw "
         "data (Recorrupted-to-Recorrupted self-supervision). The new model carries your "
         "camera's name and is chosen for its RAW files; one that got worse on your held-out "
         "files is not saved."
@@ -105,8 +106,10 @@ class FinetuneData:
         return cls("noisy", (str(folder),))
 
     @classmethod
-    def noisy_raw(cls, folder: str | Path) -> FinetuneData:
-        return cls("noisy_raw", (str(folder),))
+    def noisy_raw(cls, folder: str | Path, frames: str | Path | None = None) -> FinetuneData:
+        """The camera's noisy RAW files in ``folder``; ``frames``: an optional folder of its
+        dark and flat frames, measured for the noise profile only (never trained on)."""
+        return cls("noisy_raw", (str(folder),) + ((str(frames),) if frames else ()))
 
     def describe(self) -> str:
         if self.mode == "pairs":
@@ -114,7 +117,9 @@ class FinetuneData:
         if self.mode == "clean":
             return f"clean photos in {self.folders[0]}, degraded with {self.degrade}"
         if self.mode == "noisy_raw":
-            return f"noisy RAW files in {self.folders[0]} (self-supervised, on the mosaic)"
+            frames = f", dark/flat frames in {self.folders[1]}" if len(self.folders) > 1 else ""
+            return (f"noisy RAW files in {self.folders[0]} (self-supervised, on the mosaic"
+                    f"{frames})")  # fmt: skip
         return f"noisy photos in {self.folders[0]} (self-supervised)"
 
 
@@ -124,7 +129,7 @@ def make_data(mode: str, paths: Sequence[str | Path], degrade: str | None = None
     if mode not in MODES:
         raise DeconvError(f"unknown fine-tune mode {mode!r} (choose {', '.join(MODES)})")
     need = 2 if mode == "pairs" else 1
-    if len(paths) != need:
+    if len(paths) != need and not (mode == "noisy_raw" and len(paths) == 2):
         raise DeconvError(f"mode '{mode}' needs {need} folder(s), got {len(paths)}")
     if mode == "pairs":
         return FinetuneData.pairs(paths[0], paths[1], skip_mismatched=skip_mismatched)
@@ -133,7 +138,7 @@ def make_data(mode: str, paths: Sequence[str | Path], degrade: str | None = None
             raise DeconvError("mode 'clean' needs a degradation, e.g. noise=20 or jpeg=30-60")
         return FinetuneData.clean(paths[0], degrade)
     if mode == "noisy_raw":
-        return FinetuneData.noisy_raw(paths[0])
+        return FinetuneData.noisy_raw(paths[0], paths[1] if len(paths) > 1 else None)
     return FinetuneData.noisy(paths[0])
 
 
@@ -279,7 +284,7 @@ class ValItem:
     lq: np.ndarray
     gt: np.ndarray | None
     sigma: float = 0.0
-    profile: tuple[float, float] | None = None  # RAW: (shot, read) of its noise
+    profile: tuple[float, ...] | None = None  # RAW: (shot, read, row) of its noise
 
 
 Item = tuple[str, Path, Path | None]  # (name, input file, target file or None)
