@@ -54,6 +54,10 @@ def main() -> int:
     ap.add_argument("--guard-steps", type=int, default=60)
     ap.add_argument("--guard-lr", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--row-factor", type=float, default=None,
+                    help="the camera's row noise, std / read noise std (default 0.3)")  # fmt: skip
+    ap.add_argument("--read-factor", type=float, default=None,
+                    help="the camera's read noise, std / Brooks et al.'s (default 3)")  # fmt: skip
     ap.add_argument("--cache", default=str(ROOT / "runs" / "camera_tuning"))
     ap.add_argument("--out", default=str(ROOT / "runs" / "camera_tuning.txt"))
     a = ap.parse_args()
@@ -81,7 +85,9 @@ def main() -> int:
 
     data = Path(a.data) / "test"
     isos = [float(i) for i in a.isos.split(",")]
-    cam = SyntheticCamera()
+    changes = {k: v for k, v in (("row_factor", a.row_factor), ("read_factor", a.read_factor))
+               if v is not None}  # fmt: skip
+    cam = SyntheticCamera(**changes)
     train_photos = (list_images(data / "LIVE1") + list_images(data / "McMaster"))[: a.train]
     test_photos = list_images(data / "Kodak24")[: a.test]
     if not train_photos or not test_photos:
@@ -91,8 +97,9 @@ def main() -> int:
     train = write_shots(cam, train_photos, isos, cache / "user", seed=1, one_iso_each=True)
     test = write_shots(cam, test_photos, isos, cache / "test", seed=2)
     say(f"# Learn your own camera: {cam.make} {cam.model} (synthetic)")
+    extra = "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in changes.items())
     say(f"command: nice -n 10 python benchmarks/bench_camera_tuning.py --train {a.train} "
-        f"--test {a.test} --isos {a.isos} --minutes {a.minutes:g} --threads {a.threads}")  # fmt: skip
+        f"--test {a.test} --isos {a.isos} --minutes {a.minutes:g} --threads {a.threads}{extra}")  # fmt: skip
     say(f"camera: {cam.electrons_at_white:.0f} e- at white (ISO 100), read noise "
         f"{cam.read_factor:g}x Brooks et al.'s, row noise {cam.row_factor:g}x the read noise")  # fmt: skip
     say(f"user's files: {len(train)} noisy DNGs (LIVE1 + McMaster, one ISO each of {a.isos}); "

@@ -1,6 +1,7 @@
 """`NoiseProfilePlot`: the camera's noise as measured from the user's RAW files (a card's
 ``noise_profile``, `core.camera_noise.CameraNoise.to_json`): noise (standard deviation, % of
-the white level) against brightness, one line per ISO, drawn with QPainter."""
+the white level) against brightness, one line per ISO, drawn with QPainter; the legend gives
+each ISO's row banding (standard deviation of a row's offset, % of white) where measured."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class NoiseProfilePlot(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.lines: list[tuple[str, float, float]] = []  # (label, shot, read)
+        self.banding: dict[str, float] = {}  # label -> row-offset variance
         self.setMinimumSize(220, 120)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setAccessibleName("Camera noise profile")
@@ -32,8 +34,9 @@ class NoiseProfilePlot(QWidget):
         per_iso = (profile or {}).get("per_iso", {})
         self.lines = [(f"ISO {iso}", float(p["shot"]), float(p["read"]))
                       for iso, p in sorted(per_iso.items(), key=lambda kv: float(kv[0]))]  # fmt: skip
-        self.setToolTip("\n".join(f"{n}: shot {s:.3g}, read {r:.3g} (variances)"
-                                  for n, s, r in self.lines))  # fmt: skip
+        self.banding = {f"ISO {iso}": float(p.get("row", 0.0)) for iso, p in per_iso.items()}
+        self.setToolTip("\n".join(f"{n}: shot {s:.3g}, read {r:.3g}, row {self.banding[n]:.3g} "
+                                  "(variances)" for n, s, r in self.lines))  # fmt: skip
         self.update()
 
     @staticmethod
@@ -73,5 +76,7 @@ class NoiseProfilePlot(QWidget):
                 path.moveTo(pt) if i == 0 else path.lineTo(pt)
             p.setPen(QPen(colour, 2))
             p.drawPath(path)
-            p.drawText(QPointF(r.left() + 6, r.top() + 12 + 13 * k), label)
+            row = self.banding.get(label, 0.0)
+            legend = f"{label}, banding {100 * math.sqrt(row):.2f} %" if row > 0 else label
+            p.drawText(QPointF(r.left() + 6, r.top() + 12 + 13 * k), legend)
         p.end()

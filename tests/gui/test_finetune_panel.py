@@ -179,6 +179,7 @@ def test_noisy_raw_files_learn_the_camera(qtbot, panel, tmp_path) -> None:
     with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
     assert [n for n, _, _ in panel.noise_plot.lines] == ["ISO 1600"]
+    assert list(panel.noise_plot.banding) == ["ISO 1600"]  # (too small a file to measure it)
     assert panel.name_edit.text() == "Deconv Synthetic APS-C, ISO 1600"
     assert panel.save_button.isEnabled(), panel.status_label.text()
 
