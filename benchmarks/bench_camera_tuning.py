@@ -54,6 +54,8 @@ def main() -> int:
     ap.add_argument("--guard-steps", type=int, default=60)
     ap.add_argument("--guard-lr", type=float, default=0.05)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--objective", default=None,
+                    help="self-supervised objective (default: the app's, recorrupted)")  # fmt: skip
     ap.add_argument("--row-factor", type=float, default=None,
                     help="the camera's row noise, std / read noise std (default 0.3)")  # fmt: skip
     ap.add_argument("--read-factor", type=float, default=None,
@@ -98,6 +100,7 @@ def main() -> int:
     test = write_shots(cam, test_photos, isos, cache / "test", seed=2)
     say(f"# Learn your own camera: {cam.make} {cam.model} (synthetic)")
     extra = "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in changes.items())
+    extra += f" --objective {a.objective}" if a.objective else ""
     say(f"command: nice -n 10 python benchmarks/bench_camera_tuning.py --train {a.train} "
         f"--test {a.test} --isos {a.isos} --minutes {a.minutes:g} --threads {a.threads}{extra}")  # fmt: skip
     say(f"camera: {cam.electrons_at_white:.0f} e- at white (ISO 100), read noise "
@@ -133,7 +136,8 @@ def main() -> int:
 
     def tune(lr: float | None, steps: int, minutes: float | None):  # noqa: ANN202
         gen = finetune_job(spec, FinetuneData.noisy_raw(cache / "user" / "noisy"), steps=steps,
-                           device="cpu", lr=lr, minutes=minutes, seed=0)  # fmt: skip
+                           device="cpu", lr=lr, minutes=minutes, seed=0,
+                           objective=a.objective)  # fmt: skip
         ts = time.perf_counter()
         last = 0.0
         while True:

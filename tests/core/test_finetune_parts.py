@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -257,6 +258,21 @@ def test_unknown_objective_is_refused(bases, photos) -> None:
     with pytest.raises(DeconvError, match="unknown self-supervised objective"):
         next(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(photos["noisy"]), steps=1,
                              objective="magic"))  # fmt: skip
+
+
+def test_recorrupted_alpha_from_the_objective_name() -> None:
+    raw = sources.BaseInfo("RAW", "raw-denoise", noise_map=True, channels=4, bayer=True)
+
+    class _Src:
+        supervised = False
+        base = raw
+
+    src: Any = _Src()
+    assert objectives.objective_for(src).alpha == 1.0  # the RAW default
+    assert objectives.objective_for(src, "recorrupted:0.5").alpha == 0.5
+    for bad in ("recorrupted:x", "recorrupted:0", "recorrupted:-1"):
+        with pytest.raises(DeconvError, match="alpha"):
+            objectives.objective_for(src, bad)
 
 
 def test_tiny_card_helper_is_trainable() -> None:
