@@ -215,7 +215,7 @@ def fit_profile(x: np.ndarray, var: np.ndarray, weight: np.ndarray | None = None
             shot = float(np.sum(wt * x * var) / max(np.sum(wt * x * x), 1e-30))
         pred = shot * x + read
         resid = var / np.maximum(pred, 1e-14)
-        wt = np.where(resid > 1.5, wt / resid**4, wt)
+        wt = np.where(resid > 1.5, wt / np.maximum(resid, 1.0) ** 4, wt)
     return NoiseProfile(max(shot, 0.0), max(read, 1e-10))
 
 

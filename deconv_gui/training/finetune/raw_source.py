@@ -151,7 +151,7 @@ class NoisyRawSource(Source):
         main, _ = cameras.most_common(1)[0]
         others = sum(n for c, n in cameras.items() if c != main)
         yield "fitting the camera's noise profile" + (
-            f" ({' '.join(main).strip() or 'unknown camera'}; {others} file(s) of other "
+            f" ({CameraNoise(*main).name}; {others} file(s) of other "
             "cameras are trained on with their own measured noise)"
             if others
             else ""
