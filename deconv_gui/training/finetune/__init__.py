@@ -18,8 +18,7 @@ Three kinds of data (`MODES`), each a `sources.Source`:
   camera", `raw_source.NoisyRawSource`): the camera's noise, banding included, is fitted
   per ISO over all the files and any dark/flat frames the user adds (a second folder,
   measured only; `deconv_gui.core.camera_noise`), and the denoiser learns on the packed
-  Bayer planes,
-  where photosite noise is independent, with Recorrupted-to-Recorrupted
+  Bayer planes, where photosite noise is independent, with Recorrupted-to-Recorrupted
   (`objectives.Recorrupted`, Pang et al. CVPR 2021: the known profile re-corrupts each
   patch into an input and a target with uncorrelated noise; Neighbor2Neighbor on the planes
   is the alternative, ``objective="neighbor2neighbor"``). The tuned model's card carries the

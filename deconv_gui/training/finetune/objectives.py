@@ -179,8 +179,9 @@ class Recorrupted(Objective):
     From a noisy y with per-photosite variance v = shot * y + read, draw z ~ N(0, v) and
     train f(y + alpha z) -> y - z / alpha. The two noises (n + alpha z and n - z / alpha)
     are uncorrelated, so the loss is the true MSE of f on inputs noisier than the user's
-    ((1 + alpha^2) v, which the network is told through its noise map) plus a constant, at full resolution: no neighbour's signal stands in for the target, so unlike
-    neighbour sub-sampling nothing rewards blurring. It needs z to have the noise's
+    ((1 + alpha^2) v, which the network is told through its noise map) plus a constant, at
+    full resolution: no neighbour's signal stands in for the target, so unlike neighbour
+    sub-sampling nothing rewards blurring. It needs z to have the noise's
     covariance: an overestimate rewards smoothing a little, and noise that z lacks is kept
     (the network learns it as picture). So z also gets the camera's row noise (``row``:
     one offset per mosaic row, shared by packed planes R, G1 and by G2, B), which the

@@ -3,21 +3,22 @@
 Each RAW file is read with `core.raw.open_raw`, normalised by its own black and white levels
 (unclipped: the noise below black is kept) and packed as four half-resolution planes
 R, G1, G2, B (`core.raw.pack_bayer`). In the mosaic each photosite's shot and read noise is
-independent of its neighbours', so Neighbor2Neighbor's sub-sampling of the packed planes
-(`objectives.NeighbourSubsampling`) gives two images with the same signal (nearly) and
-independent noise: sound self-supervision, unlike on developed JPEGs.
+independent of its neighbours' (banding aside, which is measured), so self-supervision is
+sound there, unlike on developed JPEGs: Recorrupted-to-Recorrupted with the measured noise
+(`objectives.Recorrupted`, the default) or Neighbor2Neighbor's sub-sampling of the packed
+planes (`objectives.NeighbourSubsampling`).
 
 The camera's noise is measured on all the files, training and held-out
 (`core.camera_noise.fit_camera_noise`: per ISO, then a curve over ISO), of the camera most
 of the files come from (files of other cameras get their own measured noise), and on the
 dark and flat frames the user may add (a second folder: lens cap on, or an evenly lit white
-wall out of focus, at the ISOs they shoot), which are measured only, never trained on. Each file's
-network input gets the profile of its ISO (the per-photosite standard deviation map the RAW
-denoiser takes; `objectives.make_forward`), the same profile the app's Auto then uses for
-the tuned model; its row noise (banding, which the network is not told about) goes into the
-recorrupted training's added noise (`objectives.Recorrupted`). The fit, the camera's make and model and the ISO range go into the tuned
-model's card (`card_extra`), so the model is listed as "Canon EOS R6, ISO 3200-12800" and
-chosen for that camera's RAW files.
+wall out of focus, at the ISOs they shoot), which are measured only, never trained on. Each
+file's network input gets the profile of its ISO (the per-photosite standard deviation map
+the RAW denoiser takes; `objectives.make_forward`), the same profile the app's Auto then
+uses for the tuned model; its row noise (banding, which the network is not told about) goes
+into the recorrupted training's added noise (`objectives.Recorrupted`). The fit, the
+camera's make and model and the ISO range go into the tuned model's card (`card_extra`), so
+the model is listed as "Canon EOS R6, ISO 3200-12800" and chosen for that camera's RAW files.
 """
 
 from __future__ import annotations

@@ -64,8 +64,8 @@ MODE_HELP = {
     ),
     "noisy_raw": (
         "Only your camera's noisy RAW files (CR2, NEF, ARW, DNG...), no clean versions: "
-        "your sensor's noise and banding are measured per ISO (dark and flat frames, if you "
-        "add them, make that exact), and the RAW denoiser learns to remove them on the raw "
+        "your sensor's noise and banding are measured per ISO (more precisely with dark and "
+        "flat frames, if you add them), and the RAW denoiser learns to remove them on the raw "
         "data (Recorrupted-to-Recorrupted self-supervision). The new model carries your "
         "camera's name and is chosen for its RAW files; one that got worse on your held-out "
         "files is not saved."
