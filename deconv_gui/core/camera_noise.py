@@ -238,21 +238,13 @@ def fit_camera_noise(points: Iterable[FilePoints], make: str = "", model: str = 
     ok = shots > 0
     gain = float(np.exp(np.median(np.log(shots[ok] / isos[ok])))) if ok.any() else 0.0
     # a read noise at the fit's floor was too small to measure (low ISO, bright scenes)
-    has_read = reads > READ_FLOOR
-    slope, intercept = LOG_READ_SLOPE, float(np.median(np.log(np.maximum(reads, 1e-10))))
-    if gain > 0 and has_read.any():
-        ls = np.log(gain * isos[has_read])
-        lr = np.log(reads[has_read])
-        if ls.size >= 2 and np.ptp(ls) > 0.5:
-            s, c = (float(v) for v in np.polyfit(ls, lr, 1))
-            if SLOPE_RANGE[0] <= s <= SLOPE_RANGE[1]:
-                slope, intercept = s, c
-            else:
-                intercept = float(np.mean(lr - slope * ls))
-        else:
-            intercept = float(np.mean(lr - slope * ls))
-    row_slope, row_icpt = _row_curve(isos, np.array([per_iso[i].row for i in per_iso]),
-                                     gain, slope)  # fmt: skip
+    read_fit = _log_curve(isos, reads, gain, LOG_READ_SLOPE)
+    slope, intercept = read_fit or (
+        LOG_READ_SLOPE,
+        float(np.median(np.log(np.maximum(reads, 1e-10)))),
+    )
+    row_fit = _log_curve(isos, np.array([per_iso[i].row for i in per_iso]), gain, slope)
+    row_slope, row_icpt = row_fit or (slope, None)
     cam = CameraNoise(make, model, per_iso, gain, slope, intercept, count, row_slope, row_icpt)
     fixed = {
         i: p if p.read > READ_FLOOR else replace(p, read=cam.curve(i).read)
@@ -261,16 +253,18 @@ def fit_camera_noise(points: Iterable[FilePoints], make: str = "", model: str = 
     return replace(cam, per_iso=fixed)
 
 
-def _row_curve(isos: np.ndarray, rows: np.ndarray, gain: float,
-               read_slope: float) -> tuple[float, float | None]:  # fmt: skip
-    """(slope, intercept) of ``log(row)`` over ``log(shot)`` through the ISOs with row noise
-    (the read noise's slope when they span too little); intercept None without any."""
-    has = rows > READ_FLOOR
+def _log_curve(isos: np.ndarray, values: np.ndarray, gain: float,
+               slope: float) -> tuple[float, float] | None:  # fmt: skip
+    """(slope, intercept) of ``log(value)`` as a straight line in ``log(shot)`` through the
+    ISOs whose value was measurable (above ``READ_FLOOR``): fitted when they span enough and
+    the slope is believable (``SLOPE_RANGE``), else ``slope`` with a fitted intercept. None
+    without a shot-noise gain or any measurable value."""
+    has = values > READ_FLOOR
     if gain <= 0 or not has.any():
-        return read_slope, None
-    ls, lr = np.log(gain * isos[has]), np.log(rows[has])
+        return None
+    ls, lv = np.log(gain * isos[has]), np.log(values[has])
     if ls.size >= 2 and np.ptp(ls) > 0.5:
-        s, c = (float(v) for v in np.polyfit(ls, lr, 1))
+        s, c = (float(v) for v in np.polyfit(ls, lv, 1))
         if SLOPE_RANGE[0] <= s <= SLOPE_RANGE[1]:
             return s, c
-    return read_slope, float(np.mean(lr - read_slope * ls))
+    return slope, float(np.mean(lv - slope * ls))
