@@ -34,19 +34,97 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default_data = next(
+    from deconv_gui.core.raw_noise import NoiseProfile
+
+
+def default_data() -> Path:
+    """``../shared/data`` beside the repository (or beside its parent), else the former."""
+    return next(
         (d for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data")
          if d.is_dir()), ROOT.parent / "shared" / "data",
     )  # fmt: skip
-    ap.add_argument("--data", default=os.environ.get("DECONV_GUI_DATA", str(default_data)))
+
+
+def planes(path: Path) -> tuple[np.ndarray, float]:
+    """A DNG's packed planes (normalised, unclipped) and its ISO."""
+    from deconv_gui.core.raw import open_raw, pack_bayer
+
+    raw = open_raw(path)
+    return pack_bayer(raw.normalized(clip=False), raw.cfa), float(raw.metadata.iso or 0)
+
+
+def crops(rng: np.random.Generator, pairs: Sequence[tuple[Any, ...]], batch: int,
+          patch: int) -> tuple[list[int], np.ndarray, np.ndarray]:  # fmt: skip
+    """(pair indices, noisy crops, clean crops): ``batch`` random ``patch``-sided crops of
+    (noisy, clean, ...) pairs, each at one place in both."""
+    import numpy as np
+
+    idx, xs, ys = [], [], []
+    for i in rng.integers(0, len(pairs), batch):
+        n, c = pairs[i][0], pairs[i][1]
+        y = int(rng.integers(0, n.shape[0] - patch + 1))
+        x = int(rng.integers(0, n.shape[1] - patch + 1))
+        idx.append(int(i))
+        xs.append(n[y : y + patch, x : x + patch])
+        ys.append(c[y : y + patch, x : x + patch])
+    return idx, np.stack(xs), np.stack(ys)
+
+
+def supervised_loss(model: torch.nn.Module, noisy: np.ndarray, clean: np.ndarray,
+                    profiles: Sequence[NoiseProfile]) -> torch.Tensor:  # fmt: skip
+    """Charbonnier loss of the RAW denoiser on (B, h, w, 4) crops, each told its profile."""
+    import numpy as np
+    import torch
+
+    from deconv_gui.core.raw_noise import RAW_MAP_SCALE
+
+    maps = np.stack([np.sqrt(np.maximum(p.variance(x), 1e-12)) * RAW_MAP_SCALE
+                     for x, p in zip(noisy, profiles, strict=True)])  # fmt: skip
+    t = [torch.from_numpy(v.astype(np.float32)).permute(0, 3, 1, 2) for v in (noisy, clean, maps)]
+    return torch.sqrt((model(t[0], t[2]) - t[1]) ** 2 + 1e-6).mean()
+
+
+def time_boxed_tune(model: torch.nn.Module, lr: float, minutes: float,
+                    loss_of_step: Callable[[], torch.Tensor]) -> tuple[int, float]:  # fmt: skip
+    """Train ``model`` in place for ``minutes`` of its own steps' time with AdamW, the app's
+    schedule (5 % warm-up, cosine down to 10 %) and gradients clipped at 0.5; ``loss_of_step``
+    draws a batch and returns its loss. Returns (steps, seconds)."""
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.99))
+    budget = minutes * 60.0
+    elapsed, step = 0.0, 0
+    while elapsed < budget:
+        ts = time.perf_counter()
+        frac = elapsed / budget
+        now = lr * (0.05 + 0.95 * min(1.0, frac / 0.05) if frac < 0.05 else
+                    0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (frac - 0.05) / 0.95)))  # fmt: skip
+        for g in opt.param_groups:
+            g["lr"] = now
+        loss = loss_of_step()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        opt.step()
+        step += 1
+        elapsed += time.perf_counter() - ts
+    return step, elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=os.environ.get("DECONV_GUI_DATA", str(default_data())))
     ap.add_argument("--train", type=int, default=40)
     ap.add_argument("--test", type=int, default=8)
     ap.add_argument("--isos", default="1600,3200,6400")
@@ -68,7 +146,6 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(a.threads)
-    from deconv_gui.core.raw import open_raw, pack_bayer
     from deconv_gui.core.raw_noise import NoiseProfile, estimate_profile
     from deconv_gui.models.catalog import default_registry
     from deconv_gui.models.registry import LoadOptions
@@ -108,10 +185,6 @@ def main() -> int:
     say(f"user's files: {len(train)} noisy DNGs (LIVE1 + McMaster, one ISO each of {a.isos}); "
         f"test: {len(test)} DNGs (Kodak24 x {len(isos)} ISOs); written in "
         f"{time.perf_counter() - t0:.0f} s")  # fmt: skip
-
-    def planes(path: Path) -> tuple[np.ndarray, float]:
-        raw = open_raw(path)
-        return pack_bayer(raw.normalized(clip=False), raw.cfa), float(raw.metadata.iso or 0)
 
     tests = [(planes(s.noisy), planes(s.clean)[0]) for s in test]
 
@@ -169,37 +242,13 @@ def main() -> int:
         prof = camera.profile(iso) or estimate_profile(n)
         pairs.append((n, c, prof))
     model = copy.deepcopy(base).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=st["lr"], betas=(0.9, 0.99))
     rng = np.random.default_rng(0)
-    from deconv_gui.core.raw_noise import RAW_MAP_SCALE
 
-    budget = a.minutes * 60.0
-    elapsed, step = 0.0, 0
-    b, ps = int(st["batch"]), int(st["patch"])
-    while elapsed < budget:
-        ts = time.perf_counter()
-        frac = elapsed / budget
-        lr = st["lr"] * (0.05 + 0.95 * min(1.0, frac / 0.05) if frac < 0.05 else
-                         0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (frac - 0.05) / 0.95)))  # fmt: skip
-        for g in opt.param_groups:
-            g["lr"] = lr
-        xs, ys, ms = [], [], []
-        for i in rng.integers(0, len(pairs), b):
-            n, c, prof = pairs[i]
-            y = int(rng.integers(0, n.shape[0] - ps + 1))
-            x = int(rng.integers(0, n.shape[1] - ps + 1))
-            xs.append(n[y : y + ps, x : x + ps])
-            ys.append(c[y : y + ps, x : x + ps])
-            ms.append(np.sqrt(np.maximum(prof.variance(xs[-1]), 1e-12)) * RAW_MAP_SCALE)
-        t = [torch.from_numpy(np.stack(v).astype(np.float32)).permute(0, 3, 1, 2)
-             for v in (xs, ys, ms)]  # fmt: skip
-        loss = torch.sqrt((model(t[0], t[2]) - t[1]) ** 2 + 1e-6).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-        opt.step()
-        step += 1
-        elapsed += time.perf_counter() - ts
+    def step_loss() -> torch.Tensor:
+        idx, noisy, clean = crops(rng, pairs, int(st["batch"]), int(st["patch"]))
+        return supervised_loss(model, noisy, clean, [pairs[i][2] for i in idx])
+
+    step, elapsed = time_boxed_tune(model, st["lr"], a.minutes, step_loss)
     say(f"| supervised fine-tuning (the same files + their clean versions, {step} steps) | "
         f"{score(model, by_cam):.2f} | {elapsed / 60:.1f} min |")  # fmt: skip
     say()

@@ -23,20 +23,24 @@ import json
 import math
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_camera_tuning import (  # noqa: E402
+    crops,
+    default_data,
+    planes,
+    supervised_loss,
+    time_boxed_tune,
+)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default_data = next(
-        (d for d in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data")
-         if d.is_dir()), ROOT.parent / "shared" / "data",
-    )  # fmt: skip
-    ap.add_argument("--data", default=os.environ.get("DECONV_GUI_DATA", str(default_data)))
+    ap.add_argument("--data", default=os.environ.get("DECONV_GUI_DATA", str(default_data())))
     ap.add_argument("--profile", choices=("fitted", "true"), default="fitted")
     ap.add_argument("--row", type=float, default=-2.0)
     ap.add_argument("--alpha", type=float, default=1.0)
@@ -55,7 +59,6 @@ def main() -> int:
 
     torch.set_num_threads(1)
     from deconv_gui.core.camera_noise import file_points, fit_camera_noise
-    from deconv_gui.core.raw import open_raw, pack_bayer
     from deconv_gui.core.raw_noise import RAW_MAP_SCALE, NoiseProfile
     from deconv_gui.models.catalog import default_registry
     from deconv_gui.models.registry import LoadOptions
@@ -70,14 +73,10 @@ def main() -> int:
     photos = (list_images(data / "LIVE1") + list_images(data / "McMaster"))[:40]
     train = write_shots(cam, photos, isos, cache / "user", seed=1, one_iso_each=True)
     test = write_shots(cam, list_images(data / "Kodak24")[:8], isos, cache / "test", seed=2)
-
-    def planes(p: Path) -> tuple[np.ndarray, float]:
-        r = open_raw(p)
-        return pack_bayer(r.normalized(clip=False), r.cfa), float(r.metadata.iso or 0)
-
-    tr = [(planes(s.noisy), planes(s.clean)[0]) for s in train]
-    te = [(planes(s.noisy), planes(s.clean)[0]) for s in test]
-    fitted = fit_camera_noise([file_points(n, iso) for (n, iso), _ in tr], cam.make, cam.model)
+    # (noisy, clean, ISO)
+    tr = [(n, planes(s.clean)[0], iso) for s in train for n, iso in [planes(s.noisy)]]
+    te = [(n, planes(s.clean)[0], iso) for s in test for n, iso in [planes(s.noisy)]]
+    fitted = fit_camera_noise([file_points(n, iso) for n, _, iso in tr], cam.make, cam.model)
 
     def prof(iso: float) -> NoiseProfile:
         p = cam.profile(iso) if a.profile == "true" else fitted.profile(iso)
@@ -97,52 +96,31 @@ def main() -> int:
     def score(m: torch.nn.Module) -> float:
         run = module_raw_runner(m.eval())
         return float(np.mean([planes_psnr(np.clip(run(n, prof(iso)), 0, 1), np.clip(c, 0, 1))
-                              for (n, iso), c in te]))  # fmt: skip
+                              for n, c, iso in te]))  # fmt: skip
 
     s0 = score(base)
     model = copy.deepcopy(base).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.99))
     rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
-    budget, elapsed, step = a.minutes * 60.0, 0.0, 0
-    while elapsed < budget:
-        ts = time.perf_counter()
-        frac = elapsed / budget
-        lr = a.lr * (0.05 + 0.95 * min(1.0, frac / 0.05) if frac < 0.05 else
-                     0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (frac - 0.05) / 0.95)))  # fmt: skip
-        for g in opt.param_groups:
-            g["lr"] = lr
-        ys, cs, ps, rs = [], [], [], []
-        for i in rng.integers(0, len(tr), a.batch):
-            (n, iso), c = tr[i]
-            y = int(rng.integers(0, n.shape[0] - a.patch + 1))
-            x = int(rng.integers(0, n.shape[1] - a.patch + 1))
-            ys.append(n[y : y + a.patch, x : x + a.patch])
-            cs.append(c[y : y + a.patch, x : x + a.patch])
-            ps.append((prof(iso).shot, prof(iso).read))
-            rs.append(row_std(iso))
-        yb = torch.from_numpy(np.stack(ys)).permute(0, 3, 1, 2).float()
-        cb = torch.from_numpy(np.stack(cs)).permute(0, 3, 1, 2).float()
-        shot = torch.tensor([p[0] for p in ps]).view(-1, 1, 1, 1)
-        read = torch.tensor([p[1] for p in ps]).view(-1, 1, 1, 1)
+
+    def step_loss() -> torch.Tensor:
+        idx, noisy, clean = crops(rng, tr, a.batch, a.patch)
+        profiles = [prof(tr[i][2]) for i in idx]
         if a.mode == "sup":
-            nm = (yb.clamp_min(0) * shot + read).clamp_min(1e-12).sqrt() * RAW_MAP_SCALE
-            loss = torch.sqrt((model(yb, nm) - cb) ** 2 + 1e-6).mean()
-        else:
-            al = a.alpha
-            z = torch.randn(yb.shape, generator=gen) * (yb.clamp_min(0) * shot + read).sqrt()
-            if a.row:
-                r = torch.randn(yb.shape[0], 2, yb.shape[2], 1, generator=gen)
-                r = r * torch.tensor(rs).view(-1, 1, 1, 1)
-                z = z + r.repeat_interleave(2, dim=1)
-            u, t = yb + al * z, yb - z / al
-            nm = ((u.clamp_min(0) * shot + read) * (1 + al * al)).clamp_min(1e-12).sqrt()
-            loss = (model(u, nm * RAW_MAP_SCALE) - t).pow(2).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
-        opt.step()
-        step += 1
-        elapsed += time.perf_counter() - ts
+            return supervised_loss(model, noisy, clean, profiles)
+        yb = torch.from_numpy(noisy).permute(0, 3, 1, 2).float()
+        shot = torch.tensor([p.shot for p in profiles]).view(-1, 1, 1, 1)
+        read = torch.tensor([p.read for p in profiles]).view(-1, 1, 1, 1)
+        al = a.alpha
+        z = torch.randn(yb.shape, generator=gen) * (yb.clamp_min(0) * shot + read).sqrt()
+        if a.row:
+            r = torch.randn(yb.shape[0], 2, yb.shape[2], 1, generator=gen)
+            r = r * torch.tensor([row_std(tr[i][2]) for i in idx]).view(-1, 1, 1, 1)
+            z = z + r.repeat_interleave(2, dim=1)
+        u, t = yb + al * z, yb - z / al
+        nm = ((u.clamp_min(0) * shot + read) * (1 + al * al)).clamp_min(1e-12).sqrt()
+        return (model(u, nm * RAW_MAP_SCALE) - t).pow(2).mean()
+
+    step, _ = time_boxed_tune(model, a.lr, a.minutes, step_loss)
     s1 = score(model)
     res = {k: v for k, v in vars(a).items() if k not in ("data", "cache", "out")}
     res.update(base=round(s0, 3), after=round(s1, 3), gain=round(s1 - s0, 3), steps=step)
