@@ -14,6 +14,18 @@ from torch import nn
 from deconv_gui.models.networks import count_params
 
 
+def describe_loss(config: dict[str, Any]) -> str:
+    """The loss a config trains with, in words (for the card and each session's record)."""
+    tail = float(config.get("mse_tail", 0.0))
+    if config.get("loss") == "raw":
+        base = "charbonnier on the linear mosaic + on a gamma-compressed copy"
+        if tail:
+            w = float(config.get("tail_tone_weight", 1.0))
+            return f"{base}, then MSE (compressed copy x{w:g}) for the last {tail:.0%}"
+        return base
+    return "charbonnier" + (f", then MSE for the last {tail:.0%}" if tail else "")
+
+
 def save_weights(module: nn.Module, path: str | Path, *, fp16: bool = True) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,12 +111,7 @@ def make_card(
             "batch": config.get("batch"),
             "optimizer": config.get("optimizer", {}),
             "schedule": config.get("schedule", {}),
-            "loss": "charbonnier"
-            + (
-                f", then MSE for the last {config['mse_tail']:.0%}"
-                if config.get("mse_tail")
-                else ""
-            ),
+            "loss": describe_loss(config),
             "hardware": "CPU",
             "steps": int(sum(s.get("steps", 0) for s in sessions)),
             "wall_minutes": round(sum(s.get("wall_minutes", 0.0) for s in sessions), 1),

@@ -56,10 +56,15 @@ def _tone(x: torch.Tensor) -> torch.Tensor:
     return (x.clamp_min(0.0) + 0.01) ** (1.0 / 2.2)
 
 
-def raw_loss(out: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+def raw_loss(
+    out: torch.Tensor, gt: torch.Tensor, *, mse: bool = False, tone_weight: float = 1.0
+) -> torch.Tensor:
     """Charbonnier on the linear mosaic plus on a gamma-compressed copy: linear errors rule
     the sensor-units PSNR, the compressed term keeps the shadows (brightened by the later
-    processing) from being neglected."""
+    processing) from being neglected. ``mse``: squared errors instead (the MSE tail, which
+    aims at the PSNR itself), the compressed term weighted by ``tone_weight``."""
+    if mse:
+        return F.mse_loss(out, gt) + tone_weight * F.mse_loss(_tone(out), _tone(gt))
     return charbonnier(out, gt, eps=1e-4) + charbonnier(_tone(out), _tone(gt), eps=1e-4)
 
 
@@ -188,9 +193,10 @@ class Trainer:
     def compute_loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
         """Charbonnier, then MSE for the last `mse_tail` of the run."""
         gt = batch.gt.to(self.device)
-        if self.config.get("loss") == "raw":
-            return raw_loss(out, gt)
         use_mse = self.mse_tail > 0 and self.progress() >= 1 - self.mse_tail
+        if self.config.get("loss") == "raw":
+            w = float(self.config.get("tail_tone_weight", 1.0))
+            return raw_loss(out, gt, mse=use_mse, tone_weight=w)
         return F.mse_loss(out, gt) if use_mse else charbonnier(out, gt)
 
     def batch_loss(self, batch: Batch) -> torch.Tensor:

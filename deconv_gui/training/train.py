@@ -23,7 +23,13 @@ from typing import Any
 
 import torch
 
-from deconv_gui.training.export import load_card, make_card, save_weights, write_card
+from deconv_gui.training.export import (
+    describe_loss,
+    load_card,
+    make_card,
+    save_weights,
+    write_card,
+)
 from deconv_gui.training.loop import Trainer
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -207,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "lr": trainer.base_lr,
         "schedule_steps": trainer.total_steps,
         "degradation": dict(cfg.get("degradation", {})),  # this session's (configs change)
+        "loss": describe_loss(cfg),
         "date": time.strftime("%Y-%m-%d"),
         "curve": trainer.curve,
     }

@@ -456,3 +456,22 @@ def test_known_kernel_model_card_runs_wiener_then_the_network(tmp_path: Path) ->
     photo = cv2.resize(rng.random((60, 80, 3)).astype(np.float32), (800, 600))
     tiled = run_to_end(restore_tiled(proc, photo, tile_size=2 * proc.overlap + 64))
     assert np.abs(tiled - proc(photo)).max() <= 1.0 / 255.0
+
+
+def test_raw_loss_tail_is_mse_and_the_card_says_which_loss() -> None:
+    from deconv_gui.training.export import describe_loss
+    from deconv_gui.training.loop import _tone, raw_loss
+
+    gt = torch.rand(2, 4, 8, 8)
+    out = gt + 0.01 * torch.randn(2, 4, 8, 8)
+    mse = torch.nn.functional.mse_loss
+    lin = mse(out, gt)
+    assert float(raw_loss(out, gt, mse=True, tone_weight=0.0)) == pytest.approx(float(lin))
+    both = lin + 0.1 * mse(_tone(out), _tone(gt))
+    assert float(raw_loss(out, gt, mse=True, tone_weight=0.1)) == pytest.approx(float(both))
+    assert float(raw_loss(out, gt)) > float(raw_loss(out, gt, mse=True))  # Charbonnier ~ L1
+    raw = {"loss": "raw"}
+    assert describe_loss(raw).startswith("charbonnier on the linear mosaic")
+    tail = describe_loss({**raw, "mse_tail": 1.0, "tail_tone_weight": 0.1})
+    assert tail.endswith("then MSE (compressed copy x0.1) for the last 100%")
+    assert describe_loss({"mse_tail": 0.15}) == "charbonnier, then MSE for the last 15%"
