@@ -126,14 +126,16 @@ class OutputSettings:
 @dataclass(frozen=True)
 class JobInfo:
     """What shapes the results of a run (the manifest's job): the recipe, each model's
-    version (`core.manifest.model_version`), the output settings and whether reduced
-    precision is allowed. Device, tile size and threads are left out: they change a result
-    by less than one level in 255, and a run resumed on other machines must match."""
+    version (`core.manifest.model_version`), the output settings, whether reduced
+    precision is allowed and whether "Extra quality" is on. Device, tile size and threads
+    are left out: they change a result by less than one level in 255, and a run resumed on
+    other machines must match."""
 
     recipe: Recipe
     models: dict[str, str]
     output: OutputSettings = field(default_factory=OutputSettings)
     allow_fp16: bool = True
+    ensemble: bool = False
 
     @classmethod
     def of(
@@ -143,9 +145,10 @@ class JobInfo:
         output: OutputSettings | None = None,
         *,
         allow_fp16: bool = True,
+        ensemble: bool = False,
     ) -> JobInfo:
         models = {s.model: model_version(resolve(s.model)) for s in recipe.steps}
-        return cls(recipe, models, output or OutputSettings(), allow_fp16)
+        return cls(recipe, models, output or OutputSettings(), allow_fp16, ensemble)
 
     def describe(self) -> dict[str, Any]:
         steps = self.recipe.to_json()["steps"]
@@ -153,7 +156,9 @@ class JobInfo:
             "recipe": {"name": self.recipe.name, "steps": steps},
             "models": dict(sorted(self.models.items())),
             "output": self.output.to_json(),
-            "options": {"allow_fp16": self.allow_fp16},
+            # "ensemble" only when on: the jobs of earlier versions keep their keys
+            "options": {"allow_fp16": self.allow_fp16}
+            | ({"ensemble": True} if self.ensemble else {}),
         }
 
     @property

@@ -18,12 +18,15 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class LoadOptions:
     """How to build a processor: device ("auto", "cpu", "cuda", "mps"), fp16 allowed,
-    strength (None = model default / automatic estimate) and model-specific parameters."""
+    strength (None = model default / automatic estimate), model-specific parameters and
+    ``ensemble`` ("Extra quality": networks average eight flipped passes per tile, 8x the
+    time; see `core.runner`)."""
 
     device: str = "auto"
     strength: float | None = None
     allow_fp16: bool = True
     params: dict[str, Any] = field(default_factory=dict)
+    ensemble: bool = False
 
 
 class StrengthRange(Protocol):

@@ -201,7 +201,13 @@ class BatchController(QObject):
             preset = dlg.preset_name()
             recipe = load_preset(preset).recipe if preset else self._panel(run)
             output = dlg.output_settings()
-            job = JobInfo.of(recipe, resolve, output, allow_fp16=run.options.allow_fp16)
+            job = JobInfo.of(
+                recipe,
+                resolve,
+                output,
+                allow_fp16=run.options.allow_fp16,
+                ensemble=run.options.ensemble,
+            )
             work = photo_work(
                 recipe, resolve, run.options, tile_size=run.tile_size, bit_depth=output.bit_depth
             )

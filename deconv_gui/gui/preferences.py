@@ -116,6 +116,15 @@ class Preferences:
         self._set("processing/reduced_precision", bool(v))
 
     @property
+    def extra_quality(self) -> bool:
+        """Networks average eight flipped passes per tile (`core.runner`): 8x the time."""
+        return self._get("processing/extra_quality", False, bool)
+
+    @extra_quality.setter
+    def extra_quality(self, v: bool) -> None:
+        self._set("processing/extra_quality", bool(v))
+
+    @property
     def last_model(self) -> str:
         return self._get("processing/model", "")
 
@@ -276,6 +285,15 @@ class PreferencesDialog(QDialog):
         )
         form.addRow("Precision", self.precision_check)
 
+        self.quality_check = QCheckBox("Extra quality (about 8x slower)", self)
+        self.quality_check.setChecked(prefs.extra_quality)
+        self.quality_check.setToolTip(
+            "Each part of the photo goes through the model eight times, flipped and turned, "
+            "and the results are averaged: a little less noise and cleaner edges (about "
+            "0.1-0.2 dB), for eight times the time. Not used for JPEG artifact removal."
+        )
+        form.addRow("Quality", self.quality_check)
+
         out_row = QHBoxLayout()
         self.output_edit = QLineEdit(prefs.output_dir, self)
         self.output_edit.setPlaceholderText("Next to the original photo")
@@ -309,6 +327,7 @@ class PreferencesDialog(QDialog):
         p.threads = self.threads_spin.value()
         p.tile_size = int(self.tile_combo.currentData() or 0)
         p.reduced_precision = self.precision_check.isChecked()
+        p.extra_quality = self.quality_check.isChecked()
         p.output_dir = self.output_edit.text().strip()
         p.suffix = self.suffix_edit.text().strip()
         p.sync()

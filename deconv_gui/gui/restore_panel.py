@@ -114,6 +114,7 @@ class RestorePanel(RecipeSteps, QWidget):
         self._loading = False  # the controls are being filled from a step
         #: float16 on GPUs / bfloat16 on fast-bf16 CPUs for models that allow it (preference)
         self.allow_reduced_precision = True
+        self.extra_quality = False  # eight flipped passes per tile (`core.runner`)
         self.recipe_dir = ""
 
         lay = QVBoxLayout(self)
@@ -530,6 +531,7 @@ class RestorePanel(RecipeSteps, QWidget):
         self.set_device(prefs.device)
         self.set_tile_size(prefs.tile_size)
         self.allow_reduced_precision = prefs.reduced_precision
+        self.extra_quality = prefs.extra_quality
 
     def store_preferences(self, prefs: Preferences) -> None:
         """Remember the device, the tile size and the model chosen."""
@@ -540,8 +542,12 @@ class RestorePanel(RecipeSteps, QWidget):
             prefs.last_model = spec.id
 
     def base_options(self) -> LoadOptions:
-        """Device and precision (each step brings its strength and params)."""
-        return LoadOptions(device=self.device(), allow_fp16=self.allow_reduced_precision)
+        """Device, precision and quality (each step brings its strength and params)."""
+        return LoadOptions(
+            device=self.device(),
+            allow_fp16=self.allow_reduced_precision,
+            ensemble=self.extra_quality,
+        )
 
     def run_settings(self) -> RunSettings | None:
         """The recipe with its options, or None when no model is chosen."""

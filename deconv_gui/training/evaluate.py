@@ -132,6 +132,7 @@ class SpecRunner:
         tile_size: int | None = None,
         reduced_precision: bool = False,
         params: dict[str, Any] | None = None,
+        ensemble: bool = False,
     ) -> None:
         self.spec = spec
         self.options = LoadOptions(
@@ -139,6 +140,7 @@ class SpecRunner:
             strength=strength,
             allow_fp16=bool(reduced_precision),
             params=dict(params or {}),
+            ensemble=ensemble,
         )
         self.tile_size = tile_size
         self.precision = "float32"
@@ -283,6 +285,7 @@ def evaluate(
     tile_size: int | None = None,
     reduced_precision: bool = False,
     params: dict[str, Any] | None = None,
+    ensemble: bool = False,
 ) -> EvalResult:
     """Degrade each clean image in ``folder``, restore it with ``model``, score both.
 
@@ -290,7 +293,8 @@ def evaluate(
     ``degradation``: a spec string (``"noise=25"``, ``"downscale=4"``...) or a parsed
     `Degradation`. ``strength`` and ``params`` go to the spec's `LoadOptions` (strength None
     = the model's own default, e.g. the automatic noise estimate). A spec is measured in
-    float32 unless ``reduced_precision`` (see `SpecRunner`). An image that cannot be read or
+    float32 unless ``reduced_precision`` (see `SpecRunner`), with "Extra quality" when
+    ``ensemble``. An image that cannot be read or
     restored is listed in ``failed`` and the others are measured; when none can be, that is
     a `DeconvError`. Returns an `EvalResult` (``.images``, ``.mean``, ``.precision``,
     ``.failed``, ``.to_json()``).
@@ -312,6 +316,7 @@ def evaluate(
             tile_size=tile_size,
             reduced_precision=reduced_precision,
             params=params,
+            ensemble=ensemble,
         )
         name = model.id
     elif callable(model):

@@ -327,10 +327,16 @@ def noisy_method(noisy: Any, pair: Any) -> tuple[np.ndarray, Any]:
 
 
 def spec_method(
-    spec: Any, *, true_profile: bool = False, device: str = "cpu", strength: float | None = None
+    spec: Any,
+    *,
+    true_profile: bool = False,
+    device: str = "cpu",
+    strength: float | None = None,
+    ensemble: bool = False,
 ) -> Any:
     """A registry model through the app's pipeline: a RAW model on the mosaic (Auto measures
-    the noise in the file unless ``true_profile``), an RGB model on the noisy render."""
+    the noise in the file unless ``true_profile``), an RGB model on the noisy render;
+    ``ensemble``: with "Extra quality"."""
     from deconv_gui.core.pipeline import restore_photo
     from deconv_gui.core.raw import render_raw
     from deconv_gui.core.rawpipe import RAW_MOSAIC
@@ -339,7 +345,9 @@ def spec_method(
 
     def run(noisy: Any, pair: Any) -> tuple[np.ndarray | None, Photo]:
         params = {"noise_profile": pair.profile} if true_profile else {}
-        options = LoadOptions(device=device, allow_fp16=False, strength=strength, params=params)
+        options = LoadOptions(
+            device=device, allow_fp16=False, strength=strength, params=params, ensemble=ensemble
+        )
         photo = render_raw(noisy)
         out = run_to_end(restore_photo(spec, photo, options))
         return out.meta.extra.get(RAW_MOSAIC), out

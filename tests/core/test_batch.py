@@ -250,4 +250,8 @@ def test_the_job_key_follows_the_steps_not_the_name() -> None:
     stronger = JobInfo.of(Recipe.single("invert", strength=3), lambda _id: spec)
     assert a.key == named.key != stronger.key
     assert a.key != JobInfo.of(a.recipe, lambda _id: spec, allow_fp16=False).key
+    extra = JobInfo.of(a.recipe, lambda _id: spec, ensemble=True)
+    assert extra.key != a.key and extra.describe()["options"]["ensemble"] is True
+    # off, it is not written at all: the jobs of earlier versions keep their keys
+    assert a.describe()["options"] == {"allow_fp16": True}
     assert named.describe()["recipe"]["name"] == "my preset"

@@ -193,14 +193,20 @@ def test_bundled_models_tiles_match_whole_image(tmp_path: Path) -> None:
     _write_model(tmp_path, _randomise(FSRCNNPlus(2, 8, 2), 4), id="t-up", task="upscale")
     img = np.random.default_rng(1).random((150, 130, 3), dtype=np.float32) * 0.5 + 0.25
     for spec in bundled.bundled_specs(tmp_path):
-        proc = spec.build(LoadOptions(device="cpu", strength=15.0))
-        whole = proc(img)
-        tiled = run_to_end(restore_tiled(proc, img, tile_size=64))
-        assert tiled.shape == whole.shape
-        assert np.abs(tiled - whole).max() <= 1.0 / 255.0, spec.id
+        for ensemble in (False, True):  # "Extra quality" tiles alike: each pass is a flip
+            proc = spec.build(LoadOptions(device="cpu", strength=15.0, ensemble=ensemble))
+            assert proc.ensemble == ensemble
+            whole = proc(img)
+            tiled = run_to_end(restore_tiled(proc, img, tile_size=64))
+            assert tiled.shape == whole.shape
+            assert np.abs(tiled - whole).max() <= 1.0 / 255.0, (spec.id, ensemble)
 
 
 SHIPPED = sorted(bundled.models_dir().glob("*.json"))
+
+
+def proc_strength(spec) -> float | None:
+    return 20.0 if spec.strength else None
 
 
 def test_shipped_models_fit_the_budget() -> None:
@@ -217,12 +223,16 @@ def test_shipped_model_loads_and_runs(card_path: Path) -> None:
     for key in ("id", "name", "task", "architecture", "receptive_field", "training", "evaluation"):
         assert key in card, key
     assert card_path.stem == spec.id
-    proc = spec.build(LoadOptions(device="cpu", strength=20.0 if spec.strength else None))
+    proc = spec.build(LoadOptions(device="cpu", strength=proc_strength(spec)))
     channels = 4 if spec.input == "bayer" else 3  # a RAW model takes packed RGGB planes
     img = np.full((24, 28, channels), 0.5, np.float32)
     out = proc(img)
     assert out.shape == (24 * spec.scale, 28 * spec.scale, channels)
     assert np.isfinite(out).all()
+    # "Extra quality": eight passes, except for JPEG artifacts (a flip moves the 8x8 grid)
+    extra = spec.build(LoadOptions(device="cpu", strength=proc_strength(spec), ensemble=True))
+    assert extra.ensemble == (spec.task != "jpeg")
+    assert extra(img).shape == out.shape
 
 
 def test_card_order_picks_the_default_and_the_listing_order() -> None:

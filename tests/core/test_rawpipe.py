@@ -126,6 +126,11 @@ def test_eval_synthetic_raw_runs_the_whole_path(shared_data, capsys):
     assert report["images"] == 1
     assert report["output"]["raw_psnr"] > report["input"]["raw_psnr"] + 1.0
     assert report["output"]["srgb_psnr"] > report["input"]["srgb_psnr"] + 1.0
+    # "Extra quality": eight Bayer-preserving flips, a cleaner mosaic
+    assert cli.main([*argv, "--json", "--extra-quality", str(folder)]) == 0
+    extra = json.loads(capsys.readouterr().out)
+    assert extra["extra_quality"] and not report["extra_quality"]
+    assert extra["output"]["raw_psnr"] > report["output"]["raw_psnr"] + 0.05
 
 
 def test_suggestion_for_a_noisy_raw_file_is_the_raw_denoiser(noisy_dng):

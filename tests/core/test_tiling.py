@@ -674,3 +674,72 @@ def test_run_to_end_shows_each_progress_and_returns_the_result() -> None:
     out = run_to_end(restore_tiled(_Recorder(None), img, tile_size=128), seen.append)
     np.testing.assert_array_equal(out, img)
     assert len(seen) > 1 and [p.done for p in seen] == list(range(1, len(seen) + 1))
+
+
+# -- Extra quality: the flipped-pass ensemble -------------------------------------------------
+
+
+class _MosaicOp(nn.Module):
+    """A packed RGGB mosaic -> each photosite's colour gain, then a 3x3 blur over the
+    mosaic: it treats every photosite by its colour and mixes neighbours, so a flip that
+    moved the pattern (R where G was) would change its result. The two greens get the same
+    gain: a transpose swaps them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gain = torch.tensor([1.0, 0.5, 0.5, 0.3]).view(1, 4, 1, 1)
+        k = torch.tensor([[1.0, 2.0, 3.0], [2.0, 4.0, 2.0], [3.0, 2.0, 1.0]])
+        self.k = (k + k.T + k.flip(0) + k.flip(1)).view(1, 1, 3, 3)  # symmetric: flips keep it
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        m = torch.nn.functional.pixel_shuffle(x * self.gain, 2)
+        y = torch.nn.functional.conv2d(m, self.k / self.k.sum(), padding=1)
+        return torch.nn.functional.pixel_unshuffle(y, 2)
+
+
+def test_pixel_shuffle_packs_planes_as_the_app_does() -> None:
+    """The helper above relies on pixel_(un)shuffle's order being R, G1, G2, B."""
+    m = torch.arange(16.0).view(1, 1, 4, 4)
+    p = torch.nn.functional.pixel_unshuffle(m, 2)[0]
+    assert p[0].tolist() == [[0, 2], [8, 10]] and p[1].tolist() == [[1, 3], [9, 11]]
+    assert p[2].tolist() == [[4, 6], [12, 14]]
+
+
+@pytest.mark.parametrize(("h", "w"), [(12, 16), (9, 7)])
+def test_bayer_ensemble_keeps_the_pattern(h: int, w: int) -> None:
+    tile = np.random.default_rng(3).random((h, w, 4), dtype=np.float32)
+    one = TorchProcessor(_MosaicOp(), scale=1, overlap=0, channels=4, pad_multiple=4)
+    eight = TorchProcessor(
+        _MosaicOp(), scale=1, overlap=0, channels=4, pad_multiple=4, ensemble=True
+    )
+    a, b = one(tile), eight(tile)
+    assert b.shape == a.shape == tile.shape
+    # equal away from the edge, where the mosaic border is filled differently per flip
+    np.testing.assert_allclose(b[1:-1, 1:-1], a[1:-1, 1:-1], atol=1e-6)
+    # and not a copy of the one-pass result: the border shows the eight fills
+    assert not np.allclose(a, b, atol=1e-6)
+
+
+class _Shift(nn.Module):
+    """Not flip-symmetric: moves the picture one pixel right (edge repeated)."""
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.cat([x[..., :1], x[..., :-1]], -1)
+
+
+def test_ensemble_maps_every_pass_back() -> None:
+    tile = _image(10, 14)
+    # a symmetric model: the eight passes, each undone, give its own result
+    proc = _processor(1)
+    eight = TorchProcessor(_net(1), scale=1, overlap=4, device="cpu", ensemble=True)
+    assert not np.allclose(eight(tile), proc(tile), atol=1e-4)  # the net is not symmetric
+    ident = TorchProcessor(NeedsMultipleOf8(2), scale=2, overlap=0, pad_multiple=8, ensemble=True)
+    np.testing.assert_allclose(ident(tile), tile.repeat(2, 0).repeat(2, 1), atol=1e-6)
+    # a shift right, undone per pass: the mean of shifts right, left, down and up
+    out = TorchProcessor(_Shift(), scale=1, overlap=0, ensemble=True)(tile)
+    inner = tile[1:-1, 1:-1]
+    expect = (
+        2 * tile[1:-1, :-2] + 2 * tile[1:-1, 2:] + 2 * tile[:-2, 1:-1] + 2 * tile[2:, 1:-1]
+    ) / 8
+    np.testing.assert_allclose(out[1:-1, 1:-1], expect, atol=1e-6)
+    assert not np.allclose(out[1:-1, 1:-1], inner, atol=1e-3)

@@ -99,14 +99,19 @@ def test_preferences_dialog_applies_and_persists(qtbot, make_window, tmp_path):
     dlg.suffix_edit.setText("_clean")
     assert dlg.precision_check.isChecked() and w.restore_panel.load_options().allow_fp16
     dlg.precision_check.setChecked(False)
+    assert not dlg.quality_check.isChecked() and not w.restore_panel.load_options().ensemble
+    dlg.quality_check.setChecked(True)
     ok = dlg.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
     qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
     assert w.restore_panel.tile_size() == 256
     assert not w.restore_panel.load_options().allow_fp16  # float32 from now on
+    assert w.restore_panel.load_options().ensemble  # eight passes from now on
     w.close()
     w2 = make_window()
     assert w2.prefs.threads == 1 and w2.prefs.tile_size == 256
     assert not w2.prefs.reduced_precision and not w2.restore_panel.load_options().allow_fp16
+    assert w2.prefs.extra_quality
+    assert w2.restore_panel.base_options().ensemble
     assert w2.prefs.output_dir == str(tmp_path / "results")
     assert w2.prefs.suffix_for("denoise", 1) == "_clean"
     assert w2.restore_panel.tile_size() == 256
