@@ -2,8 +2,12 @@
 one run with the same code as ``deconv-gui eval`` (conventions: ../shared/data/README.md).
 
     python benchmarks/quality_table.py [--data ../shared/data] [--threads 2] [--only ID,...]
+    python benchmarks/quality_table.py --extra-quality [--only ID,...]
 
 Prints a Markdown table; each row names the `deconv-gui eval` command that reproduces it.
+``--extra-quality``: the networks' rows only, each measured twice in the same run, in one
+pass and with "Extra quality" (eight flipped passes averaged, `core.runner`), with the gain
+and the ratio of the two runs' times.
 """
 
 from __future__ import annotations
@@ -70,6 +74,9 @@ def main() -> int:
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", default="", help="comma-separated model ids")
+    ap.add_argument(
+        "--extra-quality", action="store_true", help="one pass against eight, per network row"
+    )
     args = ap.parse_args()
     test = Path(args.data) / "test"
     if not test.is_dir():
@@ -77,8 +84,13 @@ def main() -> int:
         return 1
     only = {m for m in args.only.split(",") if m}
     from deconv_gui.models.catalog import default_registry
+    from deconv_gui.models.registry import ensemble_helps
 
-    known = {s.id for s in default_registry()}
+    specs = {s.id: s for s in default_registry()}
+    known = set(specs)
+    if args.extra_quality:
+        nets = {i for i, s in specs.items() if s.card and ensemble_helps(s.task)}
+        return extra_quality_table(args, test, [r for r in rows() if r[0] in nets], only)
     print(
         "| model | degradation | set | input PSNR / SSIM | output PSNR / SSIM | target | command |"
     )
@@ -110,6 +122,41 @@ def main() -> int:
             flush=True,
         )
         print(f"  ({model} {deg} {folder}: {time.perf_counter() - t0:.0f}s)", file=sys.stderr)
+    return 0
+
+
+def _eval(argv: list[str]) -> tuple[dict | None, float]:
+    buf = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stdout(buf):
+        rc = cli_main(argv)
+    return (json.loads(buf.getvalue()) if rc == 0 else None), time.perf_counter() - t0
+
+
+def extra_quality_table(args: argparse.Namespace, test: Path, todo: list[Row], only: set) -> int:
+    print("| model | degradation | set | one pass | **Extra quality** | gain | target | time |")
+    print("|---|---|---|---|---|---|---|---|")
+    for model, deg, folder, extra, target in todo:
+        if only and model not in only:
+            continue
+        argv = ["eval", str(test / folder), "--model", model, "--degrade", deg, "--json"]
+        argv += ["--threads", str(args.threads), *extra]
+        one, t1 = _eval(argv)
+        eight, t8 = _eval([*argv, "--extra-quality"])
+        if one is None or eight is None:
+            print(f"| {model} | {deg} | {folder} | failed | | | | |")
+            continue
+        a, b = one["mean"], eight["mean"]
+        tgt = f">= {target}" if target else ""
+        if target and b["output_psnr"] < target:
+            tgt += " (not met)"
+        print(
+            f"| {model} | {deg} {' '.join(extra)} | {folder} ({one['channel']}) | "
+            f"{a['output_psnr']:.2f} / {a['output_ssim']:.4f} | "
+            f"**{b['output_psnr']:.2f}** / {b['output_ssim']:.4f} | "
+            f"{b['output_psnr'] - a['output_psnr']:+.2f} | {tgt} | x{t8 / t1:.1f} |",
+            flush=True,
+        )
     return 0
 
 

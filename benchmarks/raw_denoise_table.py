@@ -2,7 +2,7 @@
 
     python benchmarks/raw_denoise_table.py [--sets Kodak24,CBSD68] [--isos 800,3200,6400,12800]
         [--model redunet-raw-denoise | --card path/to/card.json] [--limit N] [--threads 2]
-        [--cache DIR] [--json out.json] [--write-card]
+        [--cache DIR] [--json out.json] [--write-card] [--extra-quality]
     python benchmarks/raw_denoise_table.py --merge-json a.json,b.json [--card path/to/card.json]
 
 For each test set and ISO (full-frame sensor, `core.raw_noise.reference_profile`) the clean
@@ -12,7 +12,9 @@ photos are unprocessed to raw and written as clean and noisy 14-bit DNGs
 development of both:
 
 * input: the noisy file;
-* the RAW denoiser, Auto (noise measured in the file) and told the true noise;
+* the RAW denoiser, Auto (noise measured in the file) and told the true noise; with
+  ``--extra-quality`` also Auto with "Extra quality" (eight Bayer-preserving flipped passes
+  averaged, `core.runner`);
 * VST + BM3D on the four CFA planes, told the true noise (generalized Anscombe transform,
   BM3D of the `bm3d` package, closed-form unbiased inverse);
 * LibRaw's wavelet denoising (dcraw's ``-n``, run through LibRaw's ``dcraw_emu``: Debian
@@ -53,6 +55,7 @@ def main() -> int:
     ap.add_argument("--cache", default=str(ROOT / "runs" / "raw_testsets"))
     ap.add_argument("--skip", default="", help="rows to leave out: bm3d,libraw,srgb,true")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--extra-quality", action="store_true", help="add the Auto row in 8 passes")
     ap.add_argument("--write-card", action="store_true", help="rows into the card's evaluation")
     ap.add_argument("--merge-json", default=None, help="earlier --json files into the card")
     a = ap.parse_args()
@@ -91,6 +94,10 @@ def main() -> int:
                 ("input (noisy)", re_.noisy_method),
                 (f"{spec.id} (Auto)", re_.spec_method(spec)),
             ]
+            if a.extra_quality:
+                methods.append(
+                    (f"{spec.id} (Auto, Extra quality)", re_.spec_method(spec, ensemble=True))
+                )
             if "true" not in skip:
                 methods.append(
                     (f"{spec.id} (told the noise)", re_.spec_method(spec, true_profile=True))
