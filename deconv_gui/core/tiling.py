@@ -89,6 +89,8 @@ class TileProgress:
     message: str = ""
     #: what the processor runs in ("float32", "bfloat16", "float16"; "" when not a network)
     precision: str = ""
+    #: runs of the network per tile: 8 with "Extra quality" (`core.runner`), else 1
+    passes: int = 1
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,7 @@ class _TiledRun:
             device=str(getattr(self.processor, "device", "")),
             message=self.message,
             precision=str(getattr(self.processor, "precision", "")),
+            passes=8 if getattr(self.processor, "ensemble", False) else 1,
         )
 
     # -- the work --------------------------------------------------------------------------

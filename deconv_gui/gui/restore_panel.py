@@ -623,6 +623,7 @@ class RestorePanel(RecipeSteps, QWidget):
             + (f" ({tp.message.split(':')[0]})" if tp.message.startswith("step") else ""),
             detail=f"Tiles of {tp.tile_size} px on {tp.device or 'the CPU'}"
             + (f" in {tp.precision}" if tp.precision else "")
+            + (f", {tp.passes} passes each (Extra quality)" if tp.passes > 1 else "")
             + (f"\n{tp.message}" if tp.message else ""),
         )
 

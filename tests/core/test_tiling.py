@@ -743,3 +743,12 @@ def test_ensemble_maps_every_pass_back() -> None:
     ) / 8
     np.testing.assert_allclose(out[1:-1, 1:-1], expect, atol=1e-6)
     assert not np.allclose(out[1:-1, 1:-1], inner, atol=1e-3)
+
+
+def test_progress_says_how_many_passes_each_tile_takes() -> None:
+    img = _image(40, 40)
+    for ensemble, passes in ((False, 1), (True, 8)):
+        proc = TorchProcessor(_net(1), scale=1, overlap=4, device="cpu", ensemble=ensemble)
+        seen: list[TileProgress] = []
+        run_to_end(restore_tiled(proc, img, tile_size=32), seen.append)
+        assert seen and {tp.passes for tp in seen} == {passes}

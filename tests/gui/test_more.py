@@ -117,6 +117,22 @@ def test_preferences_dialog_applies_and_persists(qtbot, make_window, tmp_path):
     assert w2.restore_panel.tile_size() == 256
 
 
+def test_progress_tooltip_says_when_extra_quality_runs_eight_passes(make_window):
+    import numpy as np
+
+    from deconv_gui.core.tiling import TileProgress
+
+    w = make_window()
+    px = np.zeros((4, 4, 3), np.float32)
+    for passes, said in ((1, False), (8, True)):
+        tp = TileProgress(1, 4, (0, 0, 4, 4), px, 512, "cpu", precision="float32", passes=passes)
+        w.restore_panel.show_tile_progress(tp)
+        tip = w.restore_panel.progress_label.toolTip()
+        assert tip.startswith("Tiles of 512 px on cpu in float32")
+        assert ("8 passes each (Extra quality)" in tip) == said
+    w.close()
+
+
 def test_unexpected_exception_goes_to_the_log_and_a_dialog(qtbot, monkeypatch):
     from deconv_gui.gui import crash
 
