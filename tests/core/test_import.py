@@ -287,6 +287,9 @@ def test_unet_size_requirements_are_honoured(tmp_path: Path) -> None:
     with torch.inference_mode():
         ref = net(torch.cat([x, torch.full((1, 1, 32, 40), 25 / 255)], 1)).clamp(0, 1)
     assert np.abs(out - ref[0, :, :27, :35].permute(1, 2, 0).numpy()).max() < 1e-5
+    # "Extra quality" works on imported networks too (each flip padded to the multiple of 8)
+    extra = spec.build(LoadOptions(device="cpu", strength=25, ensemble=True))
+    assert extra.ensemble and extra(img).shape == (27, 35, 3)
 
 
 def test_unet_tiled_matches_whole(tmp_path: Path) -> None:
