@@ -276,23 +276,29 @@ class PreferencesDialog(QDialog):
         self.tile_combo.setCurrentIndex(max(0, i))
         form.addRow("Tile size", self.tile_combo)
 
-        self.precision_check = QCheckBox("Faster reduced precision", self)
-        self.precision_check.setChecked(prefs.reduced_precision)
-        self.precision_check.setToolTip(
+        def check(row: str, text: str, on: bool, tip: str) -> QCheckBox:
+            box = QCheckBox(text, self)
+            box.setChecked(on)
+            box.setToolTip(tip)
+            form.addRow(row, box)
+            return box
+
+        self.precision_check = check(
+            "Precision",
+            "Faster reduced precision",
+            prefs.reduced_precision,
             "Float16 on GPUs and bfloat16 on CPUs that support it natively, for the models "
             "that allow it: about twice as fast, within 0.01 dB of float32. "
-            "Off: always float32."
+            "Off: always float32.",
         )
-        form.addRow("Precision", self.precision_check)
-
-        self.quality_check = QCheckBox("Extra quality (about 8x slower)", self)
-        self.quality_check.setChecked(prefs.extra_quality)
-        self.quality_check.setToolTip(
+        self.quality_check = check(
+            "Quality",
+            "Extra quality (about 8x slower)",
+            prefs.extra_quality,
             "Each part of the photo goes through the model eight times, flipped and turned, "
             "and the results are averaged: a little less noise and cleaner edges (about "
-            "0.1-0.2 dB), for eight times the time. Not used for JPEG artifact removal."
+            "0.1-0.2 dB), for up to eight times the time. Not used for JPEG artifact removal.",
         )
-        form.addRow("Quality", self.quality_check)
 
         out_row = QHBoxLayout()
         self.output_edit = QLineEdit(prefs.output_dir, self)
