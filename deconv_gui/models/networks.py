@@ -36,7 +36,7 @@ def _conv(cin: int, cout: int, k: int = 3, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2 if stride == 1 else 0)
 
 
-class _ResBlock(nn.Module):
+class ResBlock(nn.Module):
     """conv-ReLU-conv with an identity skip (EDSR style, no batch norm)."""
 
     def __init__(self, ch: int, res_scale: float = 1.0) -> None:
@@ -93,11 +93,11 @@ class RedUNet(nn.Module):
             self.hparams["map_ch"] = self.map_ch
         head_in = (in_ch + self.map_ch) * 4 + (1 if noise_map and not self.map_ch else 0)
         self.head = _conv(head_in, c1)
-        self.enc = nn.Sequential(*[_ResBlock(c1) for _ in range(enc_blocks)])
+        self.enc = nn.Sequential(*[ResBlock(c1) for _ in range(enc_blocks)])
         self.down = nn.Conv2d(c1, c2, 2, stride=2)
-        self.mid = nn.Sequential(*[_ResBlock(c2) for _ in range(mid_blocks)])
+        self.mid = nn.Sequential(*[ResBlock(c2) for _ in range(mid_blocks)])
         self.up = nn.ConvTranspose2d(c2, c1, 2, stride=2)
-        self.dec = nn.Sequential(*[_ResBlock(c1) for _ in range(dec_blocks)])
+        self.dec = nn.Sequential(*[ResBlock(c1) for _ in range(dec_blocks)])
         self.tail = _conv(c1, in_ch * 4)
         nn.init.zeros_(self.tail.weight)  # starts as the identity (residual learning)
         if self.tail.bias is not None:
@@ -190,7 +190,7 @@ class FSRCNNPlus(nn.Module):
         }
         s, k = self.scale, deconv_kernel
         self.head = _conv(in_ch, channels, 5)
-        self.body = nn.Sequential(*[_ResBlock(channels) for _ in range(blocks)])
+        self.body = nn.Sequential(*[ResBlock(channels) for _ in range(blocks)])
         self.body_tail = _conv(channels, channels)
         if upsampler == "deconv":
             # output size (H-1)*s - 2p + k + op == s*H  =>  2p - op == k - s

@@ -377,12 +377,30 @@ class Trainer:
             own = self.model.state_dict()
             take = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
             self.model.load_state_dict(take, strict=False)
+            self._grow_as_identity(set(take))
+            card = load_card(Path(weights).with_suffix(".json"))
+            if card and card.get("id") == self.config.get("id"):
+                # the same model made deeper: its earlier sessions stay in its record
+                self.history = list(card.get("training", {}).get("sessions", []))
             return sorted(take)
         self.model.load_state_dict(sd)
         card = load_card(Path(weights).with_suffix(".json"))
         if card:
             self.history = list(card.get("training", {}).get("sessions", []))
         return sorted(sd)
+
+    def _grow_as_identity(self, loaded: set[str]) -> None:
+        """Residual blocks that got no tensors from the source weights start as the identity
+        (their second convolution zeroed), so a network made deeper from trained weights
+        computes exactly what the shallower one did and training goes on from there."""
+        from deconv_gui.models.networks import ResBlock
+
+        with torch.no_grad():
+            for name, mod in self.model.named_modules():
+                if isinstance(mod, ResBlock) and f"{name}.conv1.weight" not in loaded:
+                    mod.conv2.weight.zero_()
+                    if mod.conv2.bias is not None:
+                        mod.conv2.bias.zero_()
 
     # -------------------------------------------------------------------- run
     def run(

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from deconv_gui.models.networks import RedUNet, _ResBlock
+from deconv_gui.models.networks import RedUNet, ResBlock
 
 
 def _col_norm(w: torch.Tensor, dim: int) -> torch.Tensor:
@@ -62,11 +62,11 @@ def _stream_rms(
     return seen["enc"] + seen["dec"], seen["mid"]
 
 
-def _blocks(stage: nn.Module) -> list[_ResBlock]:
+def _blocks(stage: nn.Module) -> list[ResBlock]:
     """The residual blocks of a RED-UNet stage (an ``nn.Sequential`` of them)."""
     blocks = []
     for b in stage.children():
-        if not isinstance(b, _ResBlock):
+        if not isinstance(b, ResBlock):
             raise TypeError(f"a RED-UNet stage holds residual blocks, not {type(b).__name__}")
         blocks.append(b)
     return blocks
@@ -120,7 +120,7 @@ def prune_redunet(
         if dst.bias is not None and src.bias is not None:
             dst.bias.copy_(src.bias if out_idx is None else src.bias[out_idx])
 
-    def block(dst: _ResBlock, src: _ResBlock, stream: torch.Tensor, width: int) -> None:
+    def block(dst: ResBlock, src: ResBlock, stream: torch.Tensor, width: int) -> None:
         inner = _top(_col_norm(src.conv1.weight, 0) * _col_norm(src.conv2.weight, 1), width)
         conv(dst.conv1, src.conv1, inner, stream)
         conv(dst.conv2, src.conv2, stream, inner)

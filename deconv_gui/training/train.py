@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     elif a.init:
         names = trainer.init_from_weights(a.init, partial=True)
         resumed_from = f"{len(names)} tensors of {Path(a.init).name}"
+        new = len(trainer.model.state_dict()) - len(names)
+        if new:
+            resumed_from += f"; {new} new tensors (new residual blocks start as the identity)"
     t0 = time.perf_counter()
     pool = trainer.pool
     print(

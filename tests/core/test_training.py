@@ -298,6 +298,37 @@ def test_partial_init_copies_matching_tensors(data_root: Path, tmp_path: Path) -
     assert x4.history == []
 
 
+def test_partial_init_grows_a_trained_network_deeper_as_the_identity(
+    data_root: Path, tmp_path: Path
+) -> None:
+    """A deeper copy of a trained model (more residual blocks) starts computing exactly what
+    the trained one does, keeps its training record, and its new blocks then train."""
+    from deconv_gui.training.export import make_card, save_weights, write_card
+
+    cfg = tiny_config("denoise")
+    t = Trainer(cfg, data_root=data_root)
+    list(t.run(max_steps=3))
+    save_weights(t.model, tmp_path / "tiny-denoise.safetensors", fp16=False)
+    write_card(make_card(cfg, t.model, sessions=[{"steps": 3}]), tmp_path / "tiny-denoise.json")
+
+    deep_cfg = copy.deepcopy(cfg)
+    deep_cfg["architecture"]["hparams"].update(mid_blocks=3, dec_blocks=2)
+    deep = Trainer(deep_cfg, data_root=data_root)
+    names = deep.init_from_weights(tmp_path / "tiny-denoise.safetensors", partial=True)
+    assert "mid.0.conv1.weight" in names and "mid.2.conv1.weight" not in names
+    assert deep.history == [{"steps": 3}]  # the same model (same id): its record goes on
+    x = torch.rand(2, 3, 24, 20)
+    with torch.no_grad():
+        assert torch.equal(deep.model.eval()(x, 0.3), t.model.eval()(x, 0.3))
+    # without the identity start the new blocks would change the output
+    random_start = Trainer(deep_cfg, data_root=data_root).model.eval()
+    random_start.load_state_dict(t.model.state_dict(), strict=False)
+    with torch.no_grad():
+        assert not torch.allclose(random_start(x, 0.3), t.model.eval()(x, 0.3), atol=1e-4)
+    list(deep.run(max_steps=3))
+    assert deep.model.state_dict()["mid.2.conv2.weight"].abs().sum() > 0
+
+
 # -- held-out validation slice -----------------------------------------------------------
 
 
