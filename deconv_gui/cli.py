@@ -866,7 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--extra-quality",
             action="store_true",
             help="networks average eight flipped passes over each tile: a little cleaner and "
-            "sharper, about 8x slower (not for JPEG artifact removal)",
+            "sharper, about 8x slower",
         )
         if not precision:  # eval: float32 unless --reduced-precision
             return

@@ -297,7 +297,7 @@ class PreferencesDialog(QDialog):
             prefs.extra_quality,
             "Each part of the photo goes through the model eight times, flipped and turned, "
             "and the results are averaged: a little less noise and cleaner edges (about "
-            "0.1-0.2 dB), for up to eight times the time. Not used for JPEG artifact removal.",
+            "0.1-0.2 dB), for up to eight times the time.",
         )
 
         out_row = QHBoxLayout()

@@ -26,7 +26,7 @@ import torch
 
 from deconv_gui.core.runner import TorchProcessor
 from deconv_gui.errors import ModelError
-from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec, ensemble_helps
+from deconv_gui.models.registry import LoadOptions, ModelSpec, StrengthSpec
 from deconv_gui.paths import resource_path
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
             channels_last=True,
             cpu_tile=card.get("cpu_tile"),
             channels=4 if kind == "bayer" else 3,
-            ensemble=options.ensemble and ensemble_helps(card["task"]),
+            ensemble=options.ensemble,
         )
         if card.get("wiener_nsr"):
             from deconv_gui.models.classical import kernel_option, wiener_reach

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from deconv_gui import paths
 from deconv_gui.errors import ModelError
-from deconv_gui.models.registry import TASKS, LoadOptions, ModelSpec, StrengthSpec, ensemble_helps
+from deconv_gui.models.registry import TASKS, LoadOptions, ModelSpec, StrengthSpec
 
 if TYPE_CHECKING:
     import torch
@@ -655,7 +655,7 @@ def spec_from_card(folder: Path) -> ModelSpec:
             fp16=bool(card["fp16"]) and options.allow_fp16,
             pad_multiple=int(req["multiple_of"]),
             cpu_bf16=bool(getattr(desc, "supports_bfloat16", False)) and options.allow_fp16,
-            ensemble=options.ensemble and ensemble_helps(card["task"]),
+            ensemble=options.ensemble,
         )
 
     arch_name = card.get("architecture_name") or card["architecture"]

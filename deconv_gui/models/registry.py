@@ -296,9 +296,3 @@ def _iso_distance(spec: ModelSpec, iso: float | None) -> float:
     if lo <= iso <= hi:
         return 0.0
     return abs(math.log2(iso / (lo if iso < lo else hi)))
-
-
-def ensemble_helps(task: str) -> bool:
-    """Whether "Extra quality" (flipped passes, `core.runner`) applies to a task: not to
-    JPEG artifact removal, whose 8x8 block grid a flip would move."""
-    return task != "jpeg"

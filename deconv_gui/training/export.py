@@ -19,11 +19,13 @@ def describe_loss(config: dict[str, Any]) -> str:
     tail = float(config.get("mse_tail", 0.0))
     if config.get("loss") == "raw":
         base = "charbonnier on the linear mosaic + on a gamma-compressed copy"
-        if tail:
-            w = float(config.get("tail_tone_weight", 1.0))
-            return f"{base}, then MSE (compressed copy x{w:g}) for the last {tail:.0%}"
-        return base
-    return "charbonnier" + (f", then MSE for the last {tail:.0%}" if tail else "")
+        w = float(config.get("tail_tone_weight", 1.0))
+        mse = f"MSE on the linear mosaic + {w:g}x on a gamma-compressed copy"
+    else:
+        base, mse = "charbonnier", "MSE"
+    if tail >= 1.0:
+        return mse
+    return f"{base}, then {mse} for the last {tail:.0%}" if tail else base
 
 
 def save_weights(module: nn.Module, path: str | Path, *, fp16: bool = True) -> Path:

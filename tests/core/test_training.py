@@ -503,6 +503,11 @@ def test_raw_loss_tail_is_mse_and_the_card_says_which_loss() -> None:
     assert float(raw_loss(out, gt)) > float(raw_loss(out, gt, mse=True))  # Charbonnier ~ L1
     raw = {"loss": "raw"}
     assert describe_loss(raw).startswith("charbonnier on the linear mosaic")
-    tail = describe_loss({**raw, "mse_tail": 1.0, "tail_tone_weight": 0.1})
-    assert tail.endswith("then MSE (compressed copy x0.1) for the last 100%")
+    tail = describe_loss({**raw, "mse_tail": 0.5, "tail_tone_weight": 0.1})
+    assert tail.endswith(
+        "then MSE on the linear mosaic + 0.1x on a gamma-compressed copy for the last 50%"
+    )
+    whole = describe_loss({**raw, "mse_tail": 1.0, "tail_tone_weight": 0.1})
+    assert whole == "MSE on the linear mosaic + 0.1x on a gamma-compressed copy"
     assert describe_loss({"mse_tail": 0.15}) == "charbonnier, then MSE for the last 15%"
+    assert describe_loss({"mse_tail": 1.0}) == "MSE"
