@@ -369,7 +369,9 @@ class Trainer:
         """Start from shipped weights (a .safetensors beside its card): a fresh optimizer
         and schedule. ``partial=False`` continues that model (its card's training history is
         kept); ``partial=True`` only copies the tensors whose name and shape match (e.g. an
-        x4 model from the x2 body) and returns their names."""
+        x4 model from the x2 body) and returns their names; residual blocks that got none
+        start as the identity, and the record goes on when the weights are the same model's
+        (a deeper copy of it, `_grow_as_identity`)."""
         from deconv_gui.training.export import load_card, load_weights
 
         sd = {k: v.float() for k, v in load_weights(weights).items()}
