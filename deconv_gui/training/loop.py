@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deconv_gui.models.networks import build_network, count_params
+from deconv_gui.models.networks import ResBlock, build_network, count_params
 from deconv_gui.training.data import PatchPool, split_holdout
 from deconv_gui.training.degradations import PIPELINES, Batch, patch_size_for
 
@@ -395,8 +395,6 @@ class Trainer:
         """Residual blocks that got no tensors from the source weights start as the identity
         (their second convolution zeroed), so a network made deeper from trained weights
         computes exactly what the shallower one did and training goes on from there."""
-        from deconv_gui.models.networks import ResBlock
-
         with torch.no_grad():
             for name, mod in self.model.named_modules():
                 if isinstance(mod, ResBlock) and f"{name}.conv1.weight" not in loaded:
