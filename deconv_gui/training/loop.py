@@ -375,20 +375,20 @@ class Trainer:
         from deconv_gui.training.export import load_card, load_weights
 
         sd = {k: v.float() for k, v in load_weights(weights).items()}
+        card = load_card(Path(weights).with_suffix(".json"))
+        sessions = list(card.get("training", {}).get("sessions", [])) if card else []
         if partial:
             own = self.model.state_dict()
             take = {k: v for k, v in sd.items() if k in own and own[k].shape == v.shape}
             self.model.load_state_dict(take, strict=False)
             self._grow_as_identity(set(take))
-            card = load_card(Path(weights).with_suffix(".json"))
             if card and card.get("id") == self.config.get("id"):
                 # the same model made deeper: its earlier sessions stay in its record
-                self.history = list(card.get("training", {}).get("sessions", []))
+                self.history = sessions
             return sorted(take)
         self.model.load_state_dict(sd)
-        card = load_card(Path(weights).with_suffix(".json"))
         if card:
-            self.history = list(card.get("training", {}).get("sessions", []))
+            self.history = sessions
         return sorted(sd)
 
     def _grow_as_identity(self, loaded: set[str]) -> None:
