@@ -216,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         "lr": trainer.base_lr,
         "schedule_steps": trainer.total_steps,
         "degradation": dict(cfg.get("degradation", {})),  # this session's (configs change)
+        "patch": trainer.patch,
+        "batch": trainer.batch_size,
         "loss": describe_loss(cfg),
         "date": time.strftime("%Y-%m-%d"),
         "curve": trainer.curve,
