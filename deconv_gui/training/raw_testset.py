@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from deconv_gui.core.camera import RGB2XYZ
 from deconv_gui.core.raw import RawData, RawSizes
 from deconv_gui.core.rawmeta import RawMetadata
 from deconv_gui.training.raw_eval import ADC_LEVELS, RawSample, make_samples
-from deconv_gui.training.unprocess import RGB2XYZ
 
 if TYPE_CHECKING:
     from deconv_gui.core.raw_noise import NoiseProfile

@@ -29,24 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from deconv_gui.core.camera import random_ccm
 from deconv_gui.core.raw_noise import LOG_READ_INTERCEPT, LOG_READ_SLOPE, RAW_MAP_SCALE
-
-# XYZ -> camera matrices of four cameras (Brooks et al.'s list, from Adobe DNG data)
-XYZ2CAMS = np.array(
-    [
-        [[1.0234, -0.2969, -0.2266], [-0.5625, 1.6328, -0.0469], [-0.0703, 0.2188, 0.6406]],
-        [[0.4913, -0.0541, -0.0202], [-0.613, 1.3513, 0.2906], [-0.1564, 0.2151, 0.7183]],
-        [[0.838, -0.263, -0.0639], [-0.2887, 1.0725, 0.2496], [-0.0627, 0.1427, 0.5438]],
-        [[0.6596, -0.2079, -0.0562], [-0.4782, 1.3016, 0.1933], [-0.097, 0.1581, 0.5181]],
-    ]
-)
-RGB2XYZ = np.array(
-    [
-        [0.4124564, 0.3575761, 0.1804375],
-        [0.2126729, 0.7151522, 0.0721750],
-        [0.0193339, 0.1191920, 0.9503041],
-    ]
-)
 
 
 @dataclass
@@ -61,14 +45,6 @@ class CameraParams:
     @property
     def cam2rgb(self) -> np.ndarray:
         return np.linalg.inv(self.rgb2cam)
-
-
-def random_ccm(rng: np.random.Generator) -> np.ndarray:
-    """A random sRGB -> camera matrix (rows sum to 1, so grey stays grey)."""
-    weights = rng.uniform(1e-8, 1e8, size=(4, 1, 1))
-    xyz2cam = (XYZ2CAMS * weights).sum(0) / weights.sum()
-    rgb2cam = xyz2cam @ RGB2XYZ
-    return rgb2cam / rgb2cam.sum(axis=-1, keepdims=True)
 
 
 def random_camera(rng: np.random.Generator, n: int) -> CameraParams:
