@@ -259,6 +259,8 @@ def test_command_line_trains_exports_and_installs(
     assert rc == 0
     card = json.loads((out / "tiny-upscale.json").read_text())
     assert card["training"]["steps"] == 3 and card["scale"] == 2
+    session = card["training"]["sessions"][-1]
+    assert (session["patch"], session["batch"]) == (16, 2)  # each session's own
     (ev,) = card["evaluation"]
     assert ev["channel"] == "Y" and "command" in ev
     # resume the exact run from its checkpoint for 2 more steps
