@@ -1,6 +1,7 @@
 """RAW denoising speed against the sRGB default denoiser on a photo of the same size.
 
     python benchmarks/raw_speed.py [--megapixels 24] [--repeat 3] [--threads 2] [--fp32]
+        [--raw-tile N]
 
 Makes a synthetic RAW file of the given size (the bundled sample photo enlarged, unprocessed
 to a camera's mosaic with ISO 6400 noise of a full-frame sensor, written as a 14-bit DNG,
@@ -11,12 +12,16 @@ each the median of ``--repeat`` runs in this process:
   denoiser and develop the result (`core.pipeline.restore_photo`), write the DNG;
 * sRGB: open the JPEG, denoise it with the default denoiser, write a JPEG.
 
-The ratio RAW / sRGB is what the RAW issue's target is about (<= 1.5).
+The ratio RAW / sRGB is what the RAW issue's target is about (<= 1.5). ``--raw-tile`` sets
+the RAW denoiser's CPU tile side (default: its card's ``cpu_tile``) to compare tile sizes;
+the last line gives the process's peak resident memory (run one tile size per process to
+compare memory).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -34,6 +39,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--fp32", action="store_true", help="float32 (no bfloat16/float16)")
     ap.add_argument("--raw-model", default="redunet-raw-denoise")
+    ap.add_argument("--raw-tile", type=int, default=None, help="the RAW model's CPU tile side")
     a = ap.parse_args()
 
     import cv2
@@ -70,14 +76,15 @@ def main() -> int:
         jpeg = save_image(t / "noisy.jpg", noisy, ImageMeta())
         print(
             f"RAW {w}x{h} ({w * h / 1e6:.1f} MP, 14-bit DNG) vs JPEG {w}x{h}; "
-            f"threads={torch.get_num_threads()}, {'float32' if a.fp32 else 'default precision'}"
+            f"threads={torch.get_num_threads()}, {'float32' if a.fp32 else 'default precision'}, "
+            f"RAW tile {a.raw_tile or 'from the card'}"
         )
 
         def raw_run() -> dict[str, float]:
             t0 = time.perf_counter()
             ph = load_image(pair.noisy)
             t1 = time.perf_counter()
-            out = run_to_end(restore_photo(raw_spec, ph, options))
+            out = run_to_end(restore_photo(raw_spec, ph, options, tile_size=a.raw_tile))
             t2 = time.perf_counter()
             save_photo(t / "out.dng", out, overwrite=True)
             t3 = time.perf_counter()
@@ -111,6 +118,8 @@ def main() -> int:
         f"RAW / sRGB total: x{med['raw']['total'] / med['srgb']['total']:.2f}  "
         f"(denoise only x{med['raw']['denoise'] / med['srgb']['denoise']:.2f}; medians of {a.repeat})"
     )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    print(f"peak resident memory: {peak / (2**30 if sys.platform == 'darwin' else 2**20):.2f} GiB")
     return 0
 
 
