@@ -14,14 +14,13 @@ each the median of ``--repeat`` runs in this process:
 
 The ratio RAW / sRGB is what the RAW issue's target is about (<= 1.5). ``--raw-tile`` sets
 the RAW denoiser's CPU tile side (default: its card's ``cpu_tile``) to compare tile sizes;
-the last line gives the process's peak resident memory (run one tile size per process to
+the last line gives the process's peak resident memory (Linux and macOS) (run one tile size per process to
 compare memory).
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import statistics
 import sys
 import tempfile
@@ -118,6 +117,10 @@ def main() -> int:
         f"RAW / sRGB total: x{med['raw']['total'] / med['srgb']['total']:.2f}  "
         f"(denoise only x{med['raw']['denoise'] / med['srgb']['denoise']:.2f}; medians of {a.repeat})"
     )
+    try:
+        import resource  # not on Windows
+    except ImportError:
+        return 0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
     print(f"peak resident memory: {peak / (2**30 if sys.platform == 'darwin' else 2**20):.2f} GiB")
     return 0
