@@ -13,9 +13,9 @@ each the median of ``--repeat`` runs in this process:
 * sRGB: open the JPEG, denoise it with the default denoiser, write a JPEG.
 
 The ratio RAW / sRGB is what the RAW issue's target is about (<= 1.5). ``--raw-tile`` sets
-the RAW denoiser's CPU tile side (default: its card's ``cpu_tile``) to compare tile sizes;
-the last line gives the process's peak resident memory (Linux and macOS) (run one tile size per process to
-compare memory).
+the RAW denoiser's CPU tile side (default: its card's ``cpu_tile``) to compare tile sizes.
+On Linux and macOS the last line gives the process's peak resident memory; run one tile
+size per process to compare memory.
 """
 
 from __future__ import annotations
