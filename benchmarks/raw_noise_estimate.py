@@ -1,7 +1,7 @@
 """How far the RAW denoiser's Auto noise measurement is from the true noise.
 
     python benchmarks/raw_noise_estimate.py [--isos 3200,6400,12800] [--images holdout]
-        [--limit N] [--data ../shared/data]
+        [--limit N] [--data ../shared/data] [--scales 1,0.9,0.8 [--card CARD]]
 
 `core.raw_noise.estimate_profile` measures a photo's Poisson-Gaussian noise
 (``var = shot * x + read``) from the file alone; Auto feeds that to the RAW denoiser. This
@@ -18,6 +18,12 @@ Per ISO it prints, over the images, the median (and range) of:
 * the estimated noise standard deviation over the true one at brightness 0.02, 0.05 and
   0.2 of the white level (the map Auto gives the network, in shadows and mid-tones);
 * the estimated ``shot`` and ``read`` over the true ones.
+
+``--scales`` then runs the RAW denoiser (``--card``, default the bundled one; the whole
+photo at once, float32) on the same samples told the true noise and on Auto with the
+estimate's standard deviation multiplied by each scale, and prints the mean PSNR on the
+mosaic: how much the measurement's error costs, and which correction of it the network
+prefers. The card's ``auto_noise_scale`` was chosen this way.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 CONFIG = ROOT / "deconv_gui" / "training" / "configs" / "redunet_raw_denoise.json"
+CARD = ROOT / "resources" / "models" / "redunet-raw-denoise.json"
 LEVELS = (0.02, 0.05, 0.2)
 
 
@@ -45,6 +52,9 @@ def main() -> int:
     ap.add_argument("--images", choices=("holdout", "training"), default="holdout")
     ap.add_argument("--limit", type=int, default=24, help="training photos (--images training)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    ap.add_argument("--scales", default="", help="Auto's std multiplied by each (PSNR table)")
+    ap.add_argument("--card", default=str(CARD), help="the RAW denoiser's card (--scales)")
+    ap.add_argument("--threads", type=int, default=None)
     a = ap.parse_args()
 
     from deconv_gui.core.raw_noise import estimate_profile
@@ -64,10 +74,12 @@ def main() -> int:
     head = " | ".join(f"std at {x:g}" for x in LEVELS)
     print(f"| ISO | {head} | shot | read |")
     print("|---" * (len(LEVELS) + 3) + "|")
-    for iso in (float(s) for s in a.isos.split(",")):
+    isos = [float(s) for s in a.isos.split(",")]
+    samples = {iso: make_samples(paths, iso) for iso in isos}
+    for iso in isos:
         ratios: list[list[float]] = [[] for _ in LEVELS]
         shot, read = [], []
-        for s in make_samples(paths, iso):
+        for s in samples[iso]:
             est, true = estimate_profile(s.noisy), s.profile
             for r, x in zip(ratios, LEVELS, strict=True):
                 r.append((est.shot * x + est.read) ** 0.5 / (true.shot * x + true.read) ** 0.5)
@@ -75,7 +87,42 @@ def main() -> int:
             read.append(est.read / true.read)
         cells = " | ".join(_spread(r) for r in ratios)
         print(f"| {iso:g} | {cells} | {_spread(shot)} | {_spread(read)} |", flush=True)
+    if a.scales:
+        _psnr_table(a, samples, [float(v) for v in a.scales.split(",")])
     return 0
+
+
+def _psnr_table(a: argparse.Namespace, samples: dict, scales: list[float]) -> None:
+    import numpy as np
+    import torch
+
+    from deconv_gui.core.raw_noise import estimate_profile
+    from deconv_gui.models.bundled import load_module
+    from deconv_gui.training import raw_eval
+    from deconv_gui.training.export import load_card
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    card_path = Path(a.card)
+    card = load_card(card_path)
+    module = load_module(card, card_path.with_suffix(".safetensors")).eval()
+    run = raw_eval.module_raw_runner(module)
+    print(f"\nmean PSNR on the mosaic, {card['id']} ({card_path})")
+    print("| ISO | told the noise | " + " | ".join(f"Auto x{s:g}" for s in scales) + " |")
+    print("|---" * (len(scales) + 2) + "|")
+    for iso, group in samples.items():
+        estimates = [estimate_profile(s.noisy) for s in group]
+        cells = []
+        for scale in [None, *scales]:
+            psnrs = [
+                raw_eval.planes_psnr(
+                    np.clip(run(s.noisy, s.profile if scale is None else e.scaled(scale)), 0, 1),
+                    s.clean,
+                )
+                for s, e in zip(group, estimates, strict=True)
+            ]
+            cells.append(f"{np.mean(psnrs):.3f}")
+        print(f"| {iso:g} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
