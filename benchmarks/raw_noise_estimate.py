@@ -22,8 +22,7 @@ Per ISO it prints, over the images, the median (and range) of:
 ``--scales`` then runs the RAW denoiser (``--card``, default the bundled one; the whole
 photo at once, float32) on the same samples told the true noise and on Auto with the
 estimate's standard deviation multiplied by each scale, and prints the mean PSNR on the
-mosaic: how much the measurement's error costs, and which correction of it the network
-prefers. The card's ``auto_noise_scale`` was chosen this way.
+mosaic: how much the measurement's error costs, and whether a correction of it would help.
 """
 
 from __future__ import annotations

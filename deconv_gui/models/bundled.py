@@ -99,24 +99,15 @@ class RawNoiseInput:
     (B, 4, h, w) of a packed Bayer tile, from a Poisson-Gaussian `NoiseProfile`.
 
     ``strength`` is a percentage of the profile's noise (100 = as measured); the profile is
-    measured on the whole mosaic by `prepare` (`core.raw_noise.estimate_profile`, its
-    standard deviation multiplied by ``auto_scale``: the card's ``auto_noise_scale``, which
-    corrects the measurement's known excess) unless one is given (the true one in tests), or
-    the model was tuned on this photo's camera: then its card's fitted profile at the photo's
-    ISO (``camera``, `core.camera_noise.CameraNoise`).
+    measured on the whole mosaic by `prepare` (`core.raw_noise.estimate_profile`) unless one
+    is given (the true one in tests), or the model was tuned on this photo's camera: then its
+    card's fitted profile at the photo's ISO (``camera``, `core.camera_noise.CameraNoise`).
     """
 
-    def __init__(
-        self,
-        strength: float | None,
-        profile: Any = None,
-        camera: Any = None,
-        auto_scale: float = 1.0,
-    ) -> None:
+    def __init__(self, strength: float | None, profile: Any = None, camera: Any = None) -> None:
         self.factor = 1.0 if strength is None else float(strength) / 100.0
         self.profile = profile
         self.camera = camera  # a `core.camera_noise.CameraNoise` (a model tuned on a camera)
-        self.auto_scale = float(auto_scale)
 
     def prepare(self, packed: np.ndarray, meta: Any = None) -> Any:
         from deconv_gui.core.raw_noise import estimate_profile
@@ -127,7 +118,7 @@ class RawNoiseInput:
             if md is not None and self.camera.matches(md.make, md.model):
                 self.profile = self.camera.profile(md.iso)  # None without an ISO
         if self.profile is None:
-            self.profile = estimate_profile(packed).scaled(self.auto_scale)
+            self.profile = estimate_profile(packed)
         return self.profile
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -215,12 +206,7 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
                 from deconv_gui.core.camera_noise import CameraNoise
 
                 camera = CameraNoise.from_json(card["noise_profile"])
-            extra = RawNoiseInput(
-                options.strength,
-                options.params.get("noise_profile"),
-                camera,
-                float(card.get("auto_noise_scale", 1.0)),
-            )
+            extra = RawNoiseInput(options.strength, options.params.get("noise_profile"), camera)
         elif kind == "jpeg-quality":
             extra = JpegQualityInput(options.strength)
         elif card["architecture"].get("hparams", {}).get("noise_map"):

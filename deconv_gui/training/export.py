@@ -129,8 +129,6 @@ def make_card(
         card["display_name"] = str(config["display_name"])
     if config.get("input"):  # what the model takes: "bayer" (a camera's raw mosaic), ...
         card["input"] = str(config["input"])
-    if config.get("auto_noise_scale"):  # RAW: Auto's measured noise std times this
-        card["auto_noise_scale"] = float(config["auto_noise_scale"])
     if config.get("wiener_nsr"):  # known-kernel deblur: Wiener at this NSR, then the network
         card["wiener_nsr"] = float(config["wiener_nsr"])
         card["options"] = ["kernel"]  # what the model takes besides the photo

@@ -62,30 +62,6 @@ def test_raw_denoiser_runs_on_the_mosaic_and_writes_dng_and_tiff(raw_spec, noisy
     assert output_path_for(noisy_dng, "_denoised").suffix == ".tif"  # default: 16-bit TIFF
 
 
-def test_auto_corrects_the_measured_noise_by_the_cards_scale(noisy_dng, tmp_path):
-    """Auto: the file's measured profile times the card's ``auto_noise_scale``; a profile
-    given to the run is used as it is."""
-    from deconv_gui.core.raw import pack_bayer
-    from deconv_gui.core.raw_noise import estimate_profile
-    from deconv_gui.training.export import load_card, write_card
-
-    card_path = write_tiny_model(tmp_path, "raw-denoise")
-    card = load_card(card_path)
-    write_card({**card, "auto_noise_scale": 0.8}, card_path)
-    spec = spec_from_card(card_path)
-    raw = open_raw(noisy_dng)
-    packed = pack_bayer(raw.normalized(clip=False), raw.cfa)
-    measured = estimate_profile(packed)
-    assert measured.shot > 0
-    auto = spec.build(LoadOptions(device="cpu", allow_fp16=False)).prepare(packed)
-    assert auto == measured.scaled(0.8)
-    told = reference_profile(3200)
-    given = LoadOptions(device="cpu", allow_fp16=False, params={"noise_profile": told})
-    assert spec.build(given).prepare(packed) == told
-    write_card(card, card_path)  # without the key: the measurement itself
-    assert spec_from_card(card_path).build(LoadOptions(device="cpu")).prepare(packed) == measured
-
-
 def test_amount_zero_gives_back_the_original_mosaic(raw_spec, noisy_dng):
     photo = load_image(noisy_dng)
     recipe = Recipe((RecipeStep(raw_spec.id, amount=0.0),))

@@ -367,16 +367,6 @@ def test_trainer_validates_on_held_out_training_images(data_root: Path) -> None:
     assert "held out of training" in card["training"]["validation_note"]
 
 
-def test_card_carries_the_raw_auto_noise_scale() -> None:
-    from deconv_gui.training.export import make_card
-
-    cfg = tiny_config()
-    net = torch.nn.Conv2d(3, 3, 3)
-    assert "auto_noise_scale" not in make_card(cfg, net, sessions=[])
-    card = make_card({**cfg, "input": "bayer", "auto_noise_scale": 0.9}, net, sessions=[])
-    assert card["auto_noise_scale"] == 0.9 and card["input"] == "bayer"
-
-
 # -- pruning -----------------------------------------------------------------------------
 
 

@@ -121,6 +121,5 @@ def _card(result: FinetuneResult, name: str, file: str, sha: str, size: int) -> 
         "created_at": now.isoformat(timespec="seconds"),
         "app_version": __version__,
         **({"input": base["input"]} if base.get("input") else {}),
-        **({"auto_noise_scale": base["auto_noise_scale"]} if base.get("auto_noise_scale") else {}),
         **copy.deepcopy(result.card_extra),
     }
