@@ -87,11 +87,11 @@ def main() -> int:
         cells = " | ".join(_spread(r) for r in ratios)
         print(f"| {iso:g} | {cells} | {_spread(shot)} | {_spread(read)} |", flush=True)
     if a.scales:
-        _psnr_table(a, samples, [float(v) for v in a.scales.split(",")])
+        return _psnr_table(a, samples, [float(v) for v in a.scales.split(",")])
     return 0
 
 
-def _psnr_table(a: argparse.Namespace, samples: dict, scales: list[float]) -> None:
+def _psnr_table(a: argparse.Namespace, samples: dict, scales: list[float]) -> int:
     import numpy as np
     import torch
 
@@ -104,6 +104,9 @@ def _psnr_table(a: argparse.Namespace, samples: dict, scales: list[float]) -> No
         torch.set_num_threads(a.threads)
     card_path = Path(a.card)
     card = load_card(card_path)
+    if not card:
+        print(f"raw_noise_estimate: no model card {card_path}", file=sys.stderr)
+        return 2
     module = load_module(card, card_path.with_suffix(".safetensors")).eval()
     run = raw_eval.module_raw_runner(module)
     print(f"\nmean PSNR on the mosaic, {card['id']} ({card_path})")
@@ -122,6 +125,7 @@ def _psnr_table(a: argparse.Namespace, samples: dict, scales: list[float]) -> No
             ]
             cells.append(f"{np.mean(psnrs):.3f}")
         print(f"| {iso:g} | " + " | ".join(cells) + " |", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
