@@ -58,6 +58,7 @@ def main() -> int:
 
     from deconv_gui.core.raw_noise import estimate_profile
     from deconv_gui.training.data import split_holdout
+    from deconv_gui.training.export import load_card
     from deconv_gui.training.raw_eval import make_samples
 
     data = Path(a.data)
@@ -67,6 +68,11 @@ def main() -> int:
     if missing:
         print(f"raw_noise_estimate: no training photos at {', '.join(missing)}", file=sys.stderr)
         return 2
+    card_path = Path(a.card)
+    card = load_card(card_path) if a.scales else {}
+    if a.scales and not card:
+        print(f"raw_noise_estimate: no model card {card_path}", file=sys.stderr)
+        return 2
     train, holdout = split_holdout(folders, int(config["data"].get("holdout", 0)))
     paths = holdout if a.images == "holdout" else train[: a.limit]
     print(f"{len(paths)} {a.images} photos of {', '.join(config['data']['folders'])}")
@@ -75,11 +81,12 @@ def main() -> int:
     print("|---" * (len(LEVELS) + 3) + "|")
     isos = [float(s) for s in a.isos.split(",")]
     samples = {iso: make_samples(paths, iso) for iso in isos}
+    estimates = {iso: [estimate_profile(s.noisy) for s in group] for iso, group in samples.items()}
     for iso in isos:
         ratios: list[list[float]] = [[] for _ in LEVELS]
         shot, read = [], []
-        for s in samples[iso]:
-            est, true = estimate_profile(s.noisy), s.profile
+        for s, est in zip(samples[iso], estimates[iso], strict=True):
+            true = s.profile
             for r, x in zip(ratios, LEVELS, strict=True):
                 r.append((est.shot * x + est.read) ** 0.5 / (true.shot * x + true.read) ** 0.5)
             shot.append(est.shot / true.shot)
@@ -87,33 +94,28 @@ def main() -> int:
         cells = " | ".join(_spread(r) for r in ratios)
         print(f"| {iso:g} | {cells} | {_spread(shot)} | {_spread(read)} |", flush=True)
     if a.scales:
-        return _psnr_table(a, samples, [float(v) for v in a.scales.split(",")])
+        _psnr_table(a, card, card_path, samples, estimates)
     return 0
 
 
-def _psnr_table(a: argparse.Namespace, samples: dict, scales: list[float]) -> int:
+def _psnr_table(
+    a: argparse.Namespace, card: dict, card_path: Path, samples: dict, estimates: dict
+) -> None:
     import numpy as np
     import torch
 
-    from deconv_gui.core.raw_noise import estimate_profile
     from deconv_gui.models.bundled import load_module
     from deconv_gui.training import raw_eval
-    from deconv_gui.training.export import load_card
 
     if a.threads:
         torch.set_num_threads(a.threads)
-    card_path = Path(a.card)
-    card = load_card(card_path)
-    if not card:
-        print(f"raw_noise_estimate: no model card {card_path}", file=sys.stderr)
-        return 2
+    scales = [float(v) for v in a.scales.split(",")]
     module = load_module(card, card_path.with_suffix(".safetensors")).eval()
     run = raw_eval.module_raw_runner(module)
     print(f"\nmean PSNR on the mosaic, {card['id']} ({card_path})")
     print("| ISO | told the noise | " + " | ".join(f"Auto x{s:g}" for s in scales) + " |")
     print("|---" * (len(scales) + 2) + "|")
     for iso, group in samples.items():
-        estimates = [estimate_profile(s.noisy) for s in group]
         cells = []
         for scale in [None, *scales]:
             psnrs = [
@@ -121,11 +123,10 @@ def _psnr_table(a: argparse.Namespace, samples: dict, scales: list[float]) -> in
                     np.clip(run(s.noisy, s.profile if scale is None else e.scaled(scale)), 0, 1),
                     s.clean,
                 )
-                for s, e in zip(group, estimates, strict=True)
+                for s, e in zip(group, estimates[iso], strict=True)
             ]
             cells.append(f"{np.mean(psnrs):.3f}")
         print(f"| {iso:g} | " + " | ".join(cells) + " |", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
