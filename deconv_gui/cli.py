@@ -529,6 +529,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if action not in (None, "list"):
         raise DeconvError(f"unknown action '{action}' (use list, show, import or remove)")
     from deconv_gui.models.imported import scan_library
+    from deconv_gui.models.registry import retired_reason
 
     specs = list(_registry())
     if args.json:  # the usable models only (broken entries have no task or scale)
@@ -538,7 +539,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     width = max([len(s.id) for s in specs] + [len(name) for name, _ in broken], default=10)
     for s in specs:
         strength = f"  strength: {s.strength.label}" if s.strength else ""
-        print(f"{s.id:<{width}}  {s.task:<8} x{s.scale}  {s.kind:<9}  {s.name}{strength}")
+        why = retired_reason(s)
+        retired = f"  RETIRED: {why}" if why else ""
+        print(f"{s.id:<{width}}  {s.task:<8} x{s.scale}  {s.kind:<9}  {s.name}{strength}{retired}")
     for name, reason in broken:
         print(f"{name:<{width}}  BROKEN: {reason} (deconv-gui models remove {name})")
     return 0

@@ -42,7 +42,7 @@ from deconv_gui.gui.finetune_data import DataPages
 from deconv_gui.gui.restore_panel import format_duration
 from deconv_gui.gui.runner import JobRunner
 from deconv_gui.gui.theme import make_accent_button
-from deconv_gui.models.registry import ModelRegistry, ModelSpec
+from deconv_gui.models.registry import ModelRegistry, ModelSpec, retired_reason
 
 DEGRADE_PRESETS = (
     ("noise=10-30", "Noise, sigma 10-30"),
@@ -75,7 +75,8 @@ def _pausable(job: Callable[[], Generator[Any, None, Any]], running: threading.E
 
 
 def trainable_specs(registry: ModelRegistry) -> list[ModelSpec]:
-    """Models the panel can fine-tune: the app's own networks (bundled or fine-tuned)."""
+    """Models the panel can fine-tune: the app's own networks (bundled or fine-tuned), not
+    the retired ones (`retired_reason`; the CLI's ``finetune --base`` still takes them)."""
     from deconv_gui.models.networks import ARCHITECTURES
 
     out = []
@@ -84,6 +85,7 @@ def trainable_specs(registry: ModelRegistry) -> list[ModelSpec]:
         if (
             s.trainable
             and s.kind in ("bundled", "finetuned")
+            and retired_reason(s) is None
             and isinstance(arch, dict)
             and arch.get("name") in ARCHITECTURES
         ):

@@ -8,7 +8,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
-from deconv_gui.models.registry import ModelSpec, plain_description, plain_name
+from deconv_gui.models.registry import ModelSpec, plain_description, plain_name, retired_reason
 
 
 def _format_value(v: Any, depth: int = 0) -> str:
@@ -36,6 +36,7 @@ _CARD_SKIP = {
     "id", "name", "task", "scale", "description", "architecture", "params", "receptive_field",
     "fp16", "strength", "evaluation", "training", "comparisons", "pad_multiple",
     "storage_dtype", "display_name", "summary", "order", "cpu_tile", "command", "input",
+    "retired",
 }  # fmt: skip
 _EVAL_COLUMNS = (
     ("set", "Set"),
@@ -82,6 +83,9 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
     kinds = {"bundled": "Included with the app", "classical": "Classic method (no neural "
              "network)", "imported": "Imported by you", "finetuned": "Fine-tuned by you"}  # fmt: skip
     facts = [("Kind", kinds.get(spec.kind, spec.kind))]
+    why = retired_reason(spec)
+    if why is not None:
+        facts.append(("Retired", why))
     if arch:
         facts.append(("Architecture", str(arch)))
     if isinstance(card.get("params"), int):

@@ -4,7 +4,9 @@ Groups follow `models.registry.PICKER_GROUPS` ("Denoise", "Upscale", "Sharpen", 
 artifacts", "Camera RAW", "Classic methods", "Your models"); each model is listed by its
 plain name (`plain_name`: "Denoise - fast", "Upscale x2"), the architecture only in its card
 (the tooltip). A task the app knows but has no model for yet (the JPEG artifact remover
-before its weights ship, the RAW denoiser) is listed greyed out, saying why.
+before its weights ship, the RAW denoiser) is listed greyed out, saying why. Retired models
+(`retired_reason`: a newer one measures better and is no slower) are left out unless one is
+the current choice.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from deconv_gui.models.registry import (
     card_order,
     picker_group,
     plain_name,
+    retired_reason,
 )
 
 ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -51,6 +54,7 @@ class ModelPicker(QComboBox):
     def __init__(self, registry: ModelRegistry, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._registry = registry
+        self._retired_shown = ""  # a retired model chosen by id (a recipe, the last session)
         self.setModel(QStandardItemModel(self))
         self.setMaxVisibleItems(24)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -69,7 +73,14 @@ class ModelPicker(QComboBox):
         bold = QFont(self.font())
         bold.setWeight(QFont.Weight.DemiBold)
         for key, title in PICKER_GROUPS:
-            specs = [s for s in registry if picker_group(s) == key]
+            # retired models stay out of the list, unless one is the current choice (a
+            # recipe or preset that names it): then it is listed, marked, so it shows
+            specs = [
+                s
+                for s in registry
+                if picker_group(s) == key
+                and (s.id in (keep, self._retired_shown) or retired_reason(s) is None)
+            ]
             missing = MISSING.get(key) if not specs else None
             if not specs and missing is None:
                 continue
@@ -85,7 +96,10 @@ class ModelPicker(QComboBox):
                 continue
             specs.sort(key=lambda s: (_KIND_RANK.get(s.kind, 9), card_order(s), plain_name(s)))
             for spec in specs:
-                item = QStandardItem(plain_name(spec))
+                shown = plain_name(spec)
+                if retired_reason(spec) is not None:
+                    shown += " (retired)"
+                item = QStandardItem(shown)
                 item.setData(spec.id, ID_ROLE)
                 item.setData(True, INDENT_ROLE)
                 item.setToolTip(card_html(spec, short=True))
@@ -111,6 +125,15 @@ class ModelPicker(QComboBox):
 
     def select_model(self, model_id: str) -> bool:
         i = self.findData(model_id, ID_ROLE)
+        if (
+            i < 0
+            and model_id in self._registry
+            and model_id != self._retired_shown
+            and retired_reason(self._registry.get(model_id)) is not None
+        ):  # not listed because retired: list it (marked) now that it is asked for
+            self._retired_shown = model_id
+            self.set_registry(self._registry)
+            i = self.findData(model_id, ID_ROLE)
         if i < 0:
             return False
         self.setCurrentIndex(i)

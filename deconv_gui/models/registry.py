@@ -129,6 +129,17 @@ def card_order(spec: ModelSpec) -> int:
         return 50
 
 
+def retired_reason(spec: ModelSpec) -> str | None:
+    """Why a bundled model was retired (its card's ``retired``: a newer model measures better
+    on every row and is no slower), or None. A retired model is left out of the app's model
+    list and never chosen by default, but still loads by its id (CLI, recipes, presets,
+    batch manifests that name it)."""
+    why = (spec.card or {}).get("retired")
+    if not why:
+        return None
+    return why.strip() if isinstance(why, str) and why.strip() else "retired"
+
+
 class ModelRegistry:
     """An ordered collection of `ModelSpec`s, looked up by id."""
 
@@ -175,9 +186,12 @@ class ModelRegistry:
 
     def default_for(self, task: str) -> ModelSpec | None:
         """The preferred model for a task: bundled networks first (in `card_order`), then
-        the rest."""
+        the rest; retired models (`retired_reason`) only when nothing else does the task."""
         order = {"finetuned": 2, "bundled": 0, "imported": 3, "classical": 1}
-        cands = sorted(self.by_task(task), key=lambda s: (order.get(s.kind, 9), card_order(s)))
+        cands = sorted(
+            self.by_task(task),
+            key=lambda s: (retired_reason(s) is not None, order.get(s.kind, 9), card_order(s)),
+        )
         return cands[0] if cands else None
 
 
@@ -264,13 +278,13 @@ def model_for_step(
 ) -> ModelSpec | None:
     """The model the app and the CLI use for a suggested step (`core.analyze.Step`): the
     first of that task and scale, bundled networks first (in `card_order`), then classic
-    methods, fine-tuned and imported models; None when no model does that.
+    methods, fine-tuned and imported models, retired ones last; None when no model does that.
 
     A model tuned on the photo's camera (``camera`` = (make, model) of a RAW file; its card's
     ``camera``) comes first: the one whose ISO range holds ``iso``, else the nearest."""
     order = {"bundled": 0, "classical": 1, "finetuned": 2, "imported": 3}
     cands = [s for s in registry.by_task(task) if int(s.scale) == int(scale)]
-    cands.sort(key=lambda s: (order.get(s.kind, 9), card_order(s)))
+    cands.sort(key=lambda s: (retired_reason(s) is not None, order.get(s.kind, 9), card_order(s)))
     if camera is not None:
         mine = [s for s in cands if same_camera(s, camera)]
         if mine:

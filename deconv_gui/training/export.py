@@ -125,6 +125,8 @@ def make_card(
     for key in ("cpu_tile", "order"):  # optional run-time hints (see resources/models/README)
         if config.get(key) is not None:
             card[key] = int(config[key])
+    if config.get("retired"):  # why a newer model replaced it (`registry.retired_reason`)
+        card["retired"] = str(config["retired"])
     if config.get("display_name"):  # what the app lists it as (plain words)
         card["display_name"] = str(config["display_name"])
     if config.get("input"):  # what the model takes: "bayer" (a camera's raw mosaic), ...

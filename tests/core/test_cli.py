@@ -64,6 +64,19 @@ def test_models_json_lists_classical_models(capsys: pytest.CaptureFixture[str]) 
     assert ids["lanczos-x4"]["scale"] == 4 and ids["lanczos-x4"]["task"] == "upscale"
 
 
+def test_models_list_marks_a_retired_model_and_it_still_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models"]) == 0
+    lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()}
+    assert "RETIRED: redunet-denoise-fast" in lines["redunet-denoise"]
+    assert "RETIRED" not in lines["redunet-denoise-fast"]
+    src = _photo(tmp_path / "in.png")  # named by id, a retired model still works
+    out = tmp_path / "out.png"
+    argv = ["restore", str(src), "--model", "redunet-denoise", "--strength", "5", "--output"]
+    assert main([*argv, str(out)]) == 0 and out.exists()
+
+
 def test_restore_file_keeps_metadata_and_original(tmp_path: Path) -> None:
     src = _photo(tmp_path / "in.jpg")
     before = _digest(src)

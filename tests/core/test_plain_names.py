@@ -9,6 +9,7 @@ from deconv_gui.models.registry import (
     model_for_step,
     picker_group,
     plain_name,
+    retired_reason,
 )
 
 
@@ -51,3 +52,33 @@ def test_bundled_models_have_plain_names():
     names = {s.id: plain_name(s) for s in default_registry() if s.kind == "bundled"}
     for mid, name in names.items():
         assert "net" not in name.lower() and "fsrcnn" not in name.lower(), (mid, name)
+
+
+def test_a_retired_model_is_never_chosen_by_default_but_still_loads_by_id():
+    why = "the fast denoiser measures better and is faster"
+    reg = ModelRegistry(
+        [
+            _spec("old", "denoise", card={"order": 0, "retired": why}),
+            _spec("new", "denoise", card={"order": 5}),
+            _spec("nlm", "denoise", kind="classical"),
+            _spec("only", "deblur", card={"retired": why}),
+        ]
+    )
+    assert retired_reason(reg.get("old")) == why
+    assert retired_reason(reg.get("new")) is None
+    # ahead of it in card order, but retired: the newer one (then even a classic) comes first
+    assert reg.default_for("denoise").id == "new"
+    assert model_for_step(reg, "denoise").id == "new"
+    reg.unregister("new")
+    assert reg.default_for("denoise").id == "nlm"
+    # a task with only a retired model still has it
+    assert reg.default_for("deblur").id == "only"
+    assert model_for_step(reg, "deblur").id == "only"
+
+
+def test_the_bundled_retired_models_say_why_and_are_not_defaults():
+    reg = default_registry()
+    retired = {s.id: retired_reason(s) for s in reg if retired_reason(s)}
+    assert "redunet-denoise" in retired and "redunet-denoise-fast" in retired["redunet-denoise"]
+    for task in {s.task for s in reg}:
+        assert reg.default_for(task).id not in retired, task

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from deconv_gui.core.degrade import parse_kernel, parse_spec
 from deconv_gui.core.export import ExportOptions
@@ -54,6 +54,21 @@ def test_picker_groups_models_by_what_they_do_and_lists_missing_tasks(qtbot, reg
     assert greyed == ["JPEG artifacts", "Remove JPEG artifacts (not installed yet)"]
     assert picker.select_model("tiny-x2") and picker.current_spec().id == "tiny-x2"
     assert not picker.select_model("nope") and picker.current_id() == "tiny-x2"
+
+
+def test_picker_leaves_out_retired_models_until_one_is_asked_for(qtbot, registry):
+    registry.register(
+        ModelSpec("old-den", "Old denoiser", "denoise", 1, "bundled", "", build=lambda o: None,
+                  card={"display_name": "Denoise - old", "retired": "a newer one is better"})
+    )  # fmt: skip
+    picker = ModelPicker(registry)
+    qtbot.addWidget(picker)
+    assert "old-den" not in [mid for _t, mid, _ok in picker.entries()]
+    assert picker.current_id() != "old-den"
+    # a recipe, preset or the last session names it: listed (marked) and chosen
+    assert picker.select_model("old-den") and picker.current_id() == "old-den"
+    assert ("Denoise - old (retired)", "old-den", True) in picker.entries()
+    assert "a newer one is better" in picker.itemData(picker.currentIndex(), Qt.ToolTipRole)
 
 
 def test_model_card_reads_as_prose_and_a_table_without_commands(registry):
