@@ -36,7 +36,7 @@ from deconv_gui.gui.display import to_rgb8
 from deconv_gui.gui.model_picker import ModelPicker
 from deconv_gui.gui.recipe_run import PreviewOutput, preview_job
 from deconv_gui.gui.runner import TaskQueue
-from deconv_gui.models.registry import ModelRegistry, ModelSpec, plain_name
+from deconv_gui.models.registry import ModelRegistry, ModelSpec, plain_name, retired_reason
 
 SLOTS = 4
 
@@ -197,7 +197,11 @@ class CompareModelsDialog(QDialog):
         self.finished.connect(lambda _r: self._queue.shutdown())
 
     def _initial_models(self, first: ModelSpec | None) -> list[ModelSpec | None]:
-        same = [s for s in self._registry if first is None or s.task == first.task]
+        same = [
+            s
+            for s in self._registry
+            if (first is None or s.task == first.task) and retired_reason(s) is None
+        ]
         chosen: list[ModelSpec | None] = [first] if first is not None else []
         chosen += [s for s in same if first is None or s.id != first.id]
         chosen = chosen[:SLOTS]

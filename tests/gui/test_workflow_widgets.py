@@ -246,3 +246,21 @@ def test_percent_slider_label_follows(qtbot, panel):
     assert panel.detail.label.text() == "42 %" and panel.detail.value() == pytest.approx(0.42)
     panel.detail.set_value(0.1)
     assert panel.detail.slider.value() == 10 and np.isclose(panel.detail.value(), 0.1)
+
+
+def test_compare_models_starts_without_retired_models(registry):
+    from types import SimpleNamespace
+
+    from deconv_gui.gui.compare_models import CompareModelsDialog
+
+    registry.register(
+        ModelSpec("old-x2", "Old x2", "upscale", 2, "bundled", "", build=lambda o: None,
+                  card={"retired": "a newer one is better"})
+    )  # fmt: skip
+    first = registry.get("tiny-x2")
+    chosen = CompareModelsDialog._initial_models(SimpleNamespace(_registry=registry), first)
+    ids = [s.id for s in chosen if s is not None]
+    assert ids[0] == "tiny-x2" and "old-x2" not in ids
+    # asked for by name (the model in use), a retired one is still compared
+    old = registry.get("old-x2")
+    assert CompareModelsDialog._initial_models(SimpleNamespace(_registry=registry), old)[0] is old
