@@ -75,6 +75,13 @@ def denoise_batch(
     # bias towards the published evaluation levels a little (15, 25, 50)
     fixed = rng.random(b) < float(cfg.get("p_fixed_levels", 0.25))
     sig[fixed] = rng.choice([15.0, 25.0, 50.0], size=int(fixed.sum()))
+    # nearly clean samples (sigma 0 to low_sigma_max): what a clean photo looks like at the
+    # low noise-map values that weak camera noise also reads as, so that such a photo is
+    # left alone rather than smoothed (`p_low`, 0 = none)
+    p_low = float(cfg.get("p_low", 0.0))
+    if p_low > 0:  # (no draw otherwise: the other configs' random streams stay as they were)
+        low = rng.random(b) < p_low
+        sig[low] = rng.uniform(0.0, float(cfg.get("low_sigma_max", 3.0)), size=int(low.sum()))
     kind_pg = rng.random(b) < p_pg
     noise = torch.randn(gt.shape, generator=gen)
     std = torch.empty(b, 1, 1, 1)

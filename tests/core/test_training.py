@@ -114,6 +114,26 @@ def test_pipelines_make_batches(task: str) -> None:
         assert b.noise_map is None
 
 
+def test_denoise_batches_with_nearly_clean_samples() -> None:
+    """``p_low``: that share of samples gets sigma 0 to ``low_sigma_max`` (noise map and
+    noise both); without it the levels span 0-75."""
+    from deconv_gui.models.networks import NOISE_MAP_SCALE
+
+    gt = np.random.default_rng(0).integers(0, 256, (64, 16, 16, 3), dtype=np.uint8)
+
+    def batch(cfg: dict[str, Any]) -> Any:
+        gen = torch.Generator().manual_seed(0)
+        return degradations.denoise_batch(gt, np.random.default_rng(1), gen, cfg)
+
+    base = {"p_jpeg": 0.0, "p_fixed_levels": 0.0}
+    low = batch({**base, "p_low": 1.0, "low_sigma_max": 2.0})
+    sig = low.noise_map.flatten() * NOISE_MAP_SCALE
+    assert float(sig.max()) <= 2.0 and float(sig.mean()) < 1.5
+    assert float((low.lq - low.gt).abs().mean()) < 2.5 / 255  # the samples are nearly clean
+    plain = batch(base)
+    assert float(plain.noise_map.flatten().mul(NOISE_MAP_SCALE).mean()) > 10  # sigma 0-75
+
+
 def test_blur_kernels_are_normalised() -> None:
     rng = np.random.default_rng(5)
     for _ in range(20):
