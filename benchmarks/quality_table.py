@@ -37,7 +37,7 @@ TUNED = Path(__file__).with_name("classical_deblur_tuned.json")
 
 def rows() -> list[Row]:
     out: list[Row] = []
-    for model in ("redunet-denoise-fast", "redunet-denoise"):
+    for model in ("redunet-denoise-camera", "redunet-denoise-fast", "redunet-denoise"):
         out += [(model, d, "CBSD68", extra, t) for d, extra, t in DENOISE]
     out += [
         ("nlm-denoise", "noise=25", "CBSD68", ["--strength", "25"], None),

@@ -21,7 +21,7 @@ from deconv_gui.models.registry import ModelSpec, plain_name
 
 
 def step_summary(spec: ModelSpec | None, step: RecipeStep) -> str:
-    """One line for the steps list: "Denoise - fast · Auto · Amount 80 %"."""
+    """One line for the steps list: "Denoise - camera noise · Auto · Amount 80 %"."""
     parts = [plain_name(spec) if spec is not None else f"{step.model} (missing)"]
     if spec is not None and spec.strength is not None:
         parts.append("Auto" if step.strength is None else f"{step.strength:g}")

@@ -229,9 +229,9 @@ def picker_group(spec: ModelSpec) -> str:
 
 
 def plain_name(spec: ModelSpec) -> str:
-    """What the app calls `spec`: the card's ``display_name`` ("Denoise - fast"), else a
-    name made from its task and scale for bundled networks ("Upscale x2"), else its name
-    (classical, imported and fine-tuned models keep theirs)."""
+    """What the app calls `spec`: the card's ``display_name`` ("Denoise - camera noise"),
+    else a name made from its task and scale for bundled networks ("Upscale x2"), else its
+    name (classical, imported and fine-tuned models keep theirs)."""
     shown = (spec.card or {}).get("display_name")
     if isinstance(shown, str) and shown.strip():
         return shown.strip()

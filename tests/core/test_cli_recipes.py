@@ -91,5 +91,5 @@ def test_analyze_suggests_in_plain_words(tmp_path, capsys) -> None:
     assert cli.main(["analyze", str(p), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)[0]
     assert report["primary"] == "denoise"
-    assert report["steps"][0]["model"] == "redunet-denoise-fast"
+    assert report["steps"][0]["model"] == "redunet-denoise-camera"
     assert cli.main(["analyze", str(tmp_path / "missing.png")]) == 1

@@ -76,7 +76,8 @@ def test_model_card_reads_as_prose_and_a_table_without_commands(registry):
 
     spec = next(s for s in default_registry() if s.id == "redunet-denoise-fast")
     html = card_html(spec)
-    assert "Denoise - fast" in html and "redunet" in html.lower()  # architecture is in the card
+    # the plain name leads; the architecture is in the card
+    assert "Denoise - even noise" in html and "redunet" in html.lower()
     assert "python -m" not in html and "<code>" not in html
     assert "word-break" not in html
 
