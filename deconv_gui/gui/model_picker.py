@@ -2,11 +2,11 @@
 
 Groups follow `models.registry.PICKER_GROUPS` ("Denoise", "Upscale", "Sharpen", "JPEG
 artifacts", "Camera RAW", "Classic methods", "Your models"); each model is listed by its
-plain name (`plain_name`: "Denoise - camera noise", "Upscale x2"), the architecture only in its card
-(the tooltip). A task the app knows but has no model for yet (the JPEG artifact remover
-before its weights ship, the RAW denoiser) is listed greyed out, saying why. Retired models
-(`retired_reason`: a newer one measures better and is no slower) are left out unless one is
-the current choice.
+plain name (`plain_name`: "Denoise - camera noise", "Upscale x2"), the architecture only in
+its card (the tooltip). A task the app knows but has no model for yet (the JPEG artifact
+remover before its weights ship, the RAW denoiser) is listed greyed out, saying why. Retired
+models (`retired_reason`: a newer one measures better and is no slower) are left out unless
+one is the current choice.
 """
 
 from __future__ import annotations
