@@ -140,6 +140,16 @@ def retired_reason(spec: ModelSpec) -> str | None:
     return why.strip() if isinstance(why, str) and why.strip() else "retired"
 
 
+#: which kind of model a task's default comes from first
+_KIND_PREFERENCE = {"bundled": 0, "classical": 1, "finetuned": 2, "imported": 3}
+
+
+def preference(spec: ModelSpec) -> tuple[bool, int, int]:
+    """Sort key of the model chosen by default (lowest first): not retired, then bundled
+    networks, classic methods, fine-tuned and imported models, then the card's order."""
+    return (retired_reason(spec) is not None, _KIND_PREFERENCE.get(spec.kind, 9), card_order(spec))
+
+
 class ModelRegistry:
     """An ordered collection of `ModelSpec`s, looked up by id."""
 
@@ -187,12 +197,7 @@ class ModelRegistry:
     def default_for(self, task: str) -> ModelSpec | None:
         """The preferred model for a task: bundled networks first (in `card_order`), then
         the rest; retired models (`retired_reason`) only when nothing else does the task."""
-        order = {"finetuned": 2, "bundled": 0, "imported": 3, "classical": 1}
-        cands = sorted(
-            self.by_task(task),
-            key=lambda s: (retired_reason(s) is not None, order.get(s.kind, 9), card_order(s)),
-        )
-        return cands[0] if cands else None
+        return min(self.by_task(task), key=preference, default=None)
 
 
 # ------------------------------------------------------------------ plain words
@@ -282,9 +287,8 @@ def model_for_step(
 
     A model tuned on the photo's camera (``camera`` = (make, model) of a RAW file; its card's
     ``camera``) comes first: the one whose ISO range holds ``iso``, else the nearest."""
-    order = {"bundled": 0, "classical": 1, "finetuned": 2, "imported": 3}
     cands = [s for s in registry.by_task(task) if int(s.scale) == int(scale)]
-    cands.sort(key=lambda s: (retired_reason(s) is not None, order.get(s.kind, 9), card_order(s)))
+    cands.sort(key=preference)
     if camera is not None:
         mine = [s for s in cands if same_camera(s, camera)]
         if mine:
