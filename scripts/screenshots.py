@@ -93,12 +93,14 @@ def take_shots(app, w, photos: dict[str, Path], prefix: Path, only, taken: list[
         if kind:
             wait_until(app, lambda: w.view.overlay_kind() == kind, 60, f"{kind} overlay")
 
+    denoiser = w.registry.default_for("denoise").id  # what the app would pick
+
     shot("01-start")
     w.open_paths([sample_photo()])
     wait_until(app, lambda: w.current is not None and w.current.is_ready, 60, "the photo")
     doc = w.current
     shot("02-photo-loaded")
-    run("redunet-denoise-fast")
+    run(denoiser)
     for i, mode in enumerate(("split", "side", "flicker"), start=3):
         w.set_compare_mode(mode)
         shot(f"{i:02d}-compare-{mode}")
@@ -123,7 +125,7 @@ def take_shots(app, w, photos: dict[str, Path], prefix: Path, only, taken: list[
     w.simulate("noise=25")
     wait_until(app, lambda: doc.comparison.lq is not None, 60, "the simulation")
     shot("11-simulate-degraded")
-    run("redunet-denoise-fast")
+    run(denoiser)
     shot("12-simulate-restored")
     for pair in ("reference", "reference_input"):
         w.viewer.set_pair(pair)
