@@ -1,15 +1,28 @@
-"""The README's speed table: bundled networks against their classical baselines on one photo,
-in float32 and in the reduced precision the app picks on this machine, all in one run.
+"""The README's speed table: every bundled network against the baseline of its task on one
+photo, in the reduced precision the app picks on the device and in float32, all in one run.
 
     python benchmarks/speed_table.py [--megapixels 12] [--repeat 3] [--threads 2]
+        [--device cpu|cuda|mps] [--tasks denoise,jpeg,upscale,deblur]
 
-Denoising: a 12 MP photo with Gaussian noise (sigma 25), each denoiser against OpenCV's
-``fastNlMeansDenoisingColored`` on the whole photo in one call (the speed target) and our
-tiled ``nlm-denoise``. Upscaling x4: that photo bicubic-downscaled by 4 (0.75 MP in, 12 MP
-out), against Lanczos. Deblurring: that photo with Gaussian blur (sigma 2) and noise 2,
-against Wiener and Richardson-Lucy given the kernel (strength = their defaults). Prints a
-Markdown table of medians with the ratio to the baseline measured in the same run; each case
-is also available as ``deconv-gui bench restore`` (see its ``--help``).
+The networks are the registry's bundled models of each task that are not retired, in the
+order the app offers them (its default first). Each case, and its baseline:
+
+* denoising: a 12 MP photo with Gaussian noise (sigma 25), against OpenCV's
+  ``fastNlMeansDenoisingColored`` on the whole photo in one call (the speed target) and our
+  tiled ``nlm-denoise``;
+* JPEG artifacts: that photo saved as a JPEG at quality 30, against the default denoiser in
+  the same precision (the JPEG remover's target: no slower per megapixel);
+* upscaling x4 and x2: that photo bicubic-downscaled by 4 and by 2 (12 MP out), against
+  Lanczos;
+* deblurring: that photo with Gaussian blur (sigma 2) and noise 2, against Wiener and
+  Richardson-Lucy given the kernel (strength = their defaults), as is the known-kernel
+  network.
+
+The classical methods run on the CPU whatever ``--device`` says; on a GPU the networks'
+reduced precision is float16, so ``--device cuda`` gives each model's CUDA float32 and
+float16 throughput. Prints a Markdown table of medians with the ratio to the baseline
+measured in the same run; each case is also ``deconv-gui bench restore`` (see its
+``--help``). The RAW denoiser has its own benchmark (``benchmarks/raw_speed.py``).
 """
 
 from __future__ import annotations
@@ -19,71 +32,104 @@ import sys
 
 from deconv_gui.bench import RestoreTiming, clean_photo, time_opencv_nlm, time_restore
 from deconv_gui.core.devices import cpu_bf16_is_fast, set_cpu_threads
+from deconv_gui.models.catalog import default_registry
+from deconv_gui.models.registry import preference, retired_reason
+
+TASKS = ("denoise", "jpeg", "upscale", "deblur")
 
 
-def main() -> int:
+def networks(task: str, scale: int | None = None) -> list[str]:
+    """The bundled, not retired models of `task` (and `scale`), the app's default first."""
+    specs = [
+        s
+        for s in default_registry().by_task(task)
+        if s.kind == "bundled" and retired_reason(s) is None and (scale is None or s.scale == scale)
+    ]
+    return [s.id for s in sorted(specs, key=preference)]
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--megapixels", type=float, default=12.0, help="denoising input size")
+    ap.add_argument("--megapixels", type=float, default=12.0, help="output size of every case")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--device", default="cpu")
-    args = ap.parse_args()
+    ap.add_argument("--device", default="cpu", help="where the networks run")
+    ap.add_argument("--tasks", default=",".join(TASKS), help=f"some of {', '.join(TASKS)}")
+    args = ap.parse_args(argv)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        ap.error(f"unknown task(s) {', '.join(unknown)} (known: {', '.join(TASKS)})")
     set_cpu_threads(args.threads)
-    print(f"CPU bfloat16 fast here: {cpu_bf16_is_fast()}; threads {args.threads}", file=sys.stderr)
+    print(
+        f"device {args.device}; CPU bfloat16 fast here: {cpu_bf16_is_fast()}; "
+        f"threads {args.threads}",
+        file=sys.stderr,
+    )
+    clean = clean_photo(args.megapixels)
+    rows: list[tuple[RestoreTiming, RestoreTiming]] = []
 
     def show(t: RestoreTiming) -> RestoreTiming:
         print(t.line(), file=sys.stderr, flush=True)
         return t
 
-    clean = clean_photo(args.megapixels)
-    base = show(time_opencv_nlm(clean, repeat=args.repeat, threads=args.threads))
-    rows: list[tuple[RestoreTiming, RestoreTiming]] = [(base, base)]
-    rows.append((show(time_restore("nlm-denoise", clean, repeat=args.repeat)), base))
-    for model in ("redunet-denoise", "redunet-denoise-fast"):
+    def classic(model_id: str) -> RestoreTiming:
+        return show(time_restore(model_id, clean, repeat=args.repeat))
+
+    def network(
+        model_id: str, baseline: RestoreTiming | dict[str, RestoreTiming], *, table: bool = True
+    ) -> dict[str, RestoreTiming]:
+        """`model_id` timed in reduced precision and in float32 (once where both are float32),
+        each row against `baseline` (or its row of the same precision); by precision."""
+        done: dict[str, RestoreTiming] = {}
         for reduced in (True, False):
             try:
                 t = time_restore(
-                    model, clean, device=args.device, reduced_precision=reduced, repeat=args.repeat
+                    model_id,
+                    clean,
+                    device=args.device,
+                    reduced_precision=reduced,
+                    repeat=args.repeat,
                 )
-            except Exception as exc:  # noqa: BLE001 - a model missing here is one table row
-                print(f"{model}: {exc}", file=sys.stderr)
+            except Exception as exc:  # noqa: BLE001 - a model that fails here is one line
+                print(f"{model_id}: {exc}", file=sys.stderr)
                 break
-            rows.append((show(t), base))
+            done[t.precision] = show(t)
+            base = baseline.get(t.precision) if isinstance(baseline, dict) else baseline
+            if table and base is not None:
+                rows.append((t, base))
             if t.precision == "float32":
-                break  # no reduced precision here: the second row would repeat the first
+                break  # no reduced precision: the second row would repeat the first
+        return done
 
-    # x4: the same photo downscaled by 4 is the input (0.75 MP for 12 MP), so the result has
-    # the denoised photo's size
-
-    lanczos = show(time_restore("lanczos-x4", clean, repeat=args.repeat))
-    rows.append((lanczos, lanczos))
-    for reduced in (True, False):
-        t = show(
-            time_restore(
-                "fsrcnn-x4", clean, device=args.device, reduced_precision=reduced,
-                repeat=args.repeat,
-            )
-        )  # fmt: skip
-        rows.append((t, lanczos))
-        if t.precision == "float32":
-            break
-
-    for model in ("fsrcnn-x4-real",):  # the same network as fsrcnn-x4, other weights
-        t = show(time_restore(model, clean, device=args.device, repeat=args.repeat))
-        rows.append((t, lanczos))
-
-    # deblur: the photo blurred (Gaussian sigma 2) with noise 2; the classics are given the
-    # kernel, as is the known-kernel network
-    wiener = show(time_restore("wiener-deblur", clean, repeat=args.repeat))
-    rows.append((wiener, wiener))
-    rows.append((show(time_restore("rl-deblur", clean, repeat=args.repeat)), wiener))
-    for model in ("redunet-deblur", "redunet-deblur-kernel"):
-        try:
-            t = time_restore(model, clean, device=args.device, repeat=args.repeat)
-        except Exception as exc:  # noqa: BLE001 - a model missing here is one table row
-            print(f"{model}: {exc}", file=sys.stderr)
-            continue
-        rows.append((show(t), wiener))
+    nlm: RestoreTiming | dict[str, RestoreTiming] = {}
+    if "denoise" in tasks:
+        nlm = show(time_opencv_nlm(clean, repeat=args.repeat, threads=args.threads))
+        rows.append((nlm, nlm))
+        rows.append((classic("nlm-denoise"), nlm))
+    default_denoiser: dict[str, RestoreTiming] = {}
+    if "denoise" in tasks or "jpeg" in tasks:
+        denoisers = networks("denoise")
+        for i, model in enumerate(denoisers if "denoise" in tasks else denoisers[:1]):
+            # the default (first) is also the JPEG rows' baseline, precision for precision
+            timed = network(model, nlm, table="denoise" in tasks)
+            if i == 0:
+                default_denoiser = timed
+    if "jpeg" in tasks:
+        for model in networks("jpeg"):
+            network(model, default_denoiser)
+    if "upscale" in tasks:
+        for scale in (4, 2):
+            lanczos = classic(f"lanczos-x{scale}")
+            rows.append((lanczos, lanczos))
+            for model in networks("upscale", scale):
+                network(model, lanczos)
+    if "deblur" in tasks:
+        wiener = classic("wiener-deblur")
+        rows.append((wiener, wiener))
+        rows.append((classic("rl-deblur"), wiener))
+        for model in networks("deblur"):
+            network(model, wiener)
 
     print(
         "| method | precision | input | median time | output MP/s | PSNR vs clean "

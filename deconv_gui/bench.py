@@ -120,6 +120,7 @@ class RestoreTiming:
 
 
 DEBLUR_KERNEL = "gaussian:2"  # the blur `time_restore` gives deblur models
+JPEG_QUALITY = 30  # the quality `time_restore` saves the photo at for JPEG models
 
 
 def clean_photo(megapixels: float) -> np.ndarray:
@@ -144,9 +145,10 @@ def time_restore(
     tile: int | None = None,
 ) -> RestoreTiming:
     """Time a registry model the way the app runs it (`restore_job`) on `clean` degraded for
-    its task: Gaussian noise for scale 1, a bicubic downscale (the evaluation convention)
+    its task: Gaussian noise for denoisers, a bicubic downscale (the evaluation convention)
     for upscalers, Gaussian blur (sigma 2) and noise 2 for deblurring (a model that takes a
-    kernel is given that one)."""
+    kernel is given that one), a JPEG round trip at `JPEG_QUALITY` for JPEG artifact
+    removal (strength = that quality)."""
     from deconv_gui.core.degrade import crop_to_multiple, downscale_bicubic
     from deconv_gui.core.jobs import restore_job
     from deconv_gui.core.metrics import psnr
@@ -166,6 +168,10 @@ def time_restore(
         ref, lq = clean, _noisy(blur(clean, parse_kernel(DEBLUR_KERNEL)), 2.0)
         if "kernel" in spec.params:
             params["kernel"] = DEBLUR_KERNEL
+    elif spec.task == "jpeg":
+        from deconv_gui.core.degrade import jpeg_compress
+
+        ref, lq, strength = clean, jpeg_compress(clean, JPEG_QUALITY), float(JPEG_QUALITY)
     else:
         ref, lq, strength = clean, _noisy(clean, noise), noise
     opts = LoadOptions(

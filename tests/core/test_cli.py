@@ -322,3 +322,42 @@ def test_bench_times_deblur_models_on_a_blurred_photo() -> None:
     blurred = psnr(blur(clean, parse_kernel("gaussian:2")), clean)
     t = time_restore("wiener-deblur", clean, repeat=1)
     assert t.seconds > 0 and t.psnr > blurred
+
+
+def test_bench_times_jpeg_models_on_a_jpeg() -> None:
+    """The JPEG artifact remover is timed on the photo saved at `JPEG_QUALITY`, told that
+    quality; it comes out closer to the clean photo than the JPEG."""
+    from deconv_gui.bench import JPEG_QUALITY, clean_photo, time_restore
+    from deconv_gui.core.degrade import jpeg_compress
+    from deconv_gui.core.metrics import psnr
+
+    clean = clean_photo(0.03)
+    t = time_restore("redunet-jpeg", clean, repeat=1)
+    assert t.seconds > 0 and t.psnr > psnr(jpeg_compress(clean, JPEG_QUALITY), clean) + 0.3
+
+
+def test_speed_table_times_every_bundled_model_of_a_task(capsys) -> None:
+    """benchmarks/speed_table.py: the JPEG rows are each measured against the default
+    denoiser in the same precision; retired models get no row."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from benchmarks import speed_table
+    from deconv_gui.models.catalog import default_registry
+
+    reg = default_registry()
+    default = reg.default_for("denoise").id
+    denoisers = speed_table.networks("denoise")
+    assert denoisers[0] == default and "redunet-denoise" not in denoisers  # retired
+    assert set(speed_table.networks("upscale", 4)) >= {"fsrcnn-x4", "fsrcnn-x4-real"}
+    assert "fsrcnn-x2" not in speed_table.networks("upscale", 4)
+
+    args = ["--tasks", "jpeg", "--megapixels", "0.02", "--repeat", "1", "--threads", "1"]
+    assert speed_table.main(args) == 0
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table]
+    assert rows.pop(0)[0] == "method"  # the header; the |---| line does not start with "| "
+    assert rows and all(r[0] == "redunet-jpeg" for r in rows)
+    precisions = [r[1] for r in rows]
+    assert "float32" in precisions and len(set(precisions)) == len(precisions)
+    assert all(r[6].endswith(f"({default})") and r[6].startswith("x") for r in rows)
+    with pytest.raises(SystemExit):
+        speed_table.main(["--tasks", "colourise"])
