@@ -473,9 +473,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from deconv_gui.core.analyze import analyze
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.io import load_image
-    from deconv_gui.models.registry import model_for_step
+    from deconv_gui.models.registry import model_for_step, noise_probe
 
     registry = _registry()
+    denoiser = noise_probe(registry)
     found = expand_inputs(args.inputs)
     reports: list[dict[str, Any]] = []
     failures = 0
@@ -486,7 +487,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             failures += 1
             print(f"error: {path}: {exc}", file=sys.stderr)
             continue
-        a = analyze(photo.rgb, photo.meta)
+        a = analyze(photo.rgb, photo.meta, denoiser=denoiser)
         report = {"path": str(path), **a.to_json()}
         for step, entry in zip(a.steps, report["steps"], strict=True):
             spec = model_for_step(registry, step.task, step.scale, camera=a.camera, iso=a.iso)

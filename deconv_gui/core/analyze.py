@@ -3,7 +3,12 @@
 `analyze(rgb, meta)` measures:
 
 * **noise**: the noise level (sigma on the 0-255 scale) by the patch-PCA estimator of
-  `core.noise` (the denoisers' own Auto);
+  `core.noise` (the denoisers' own Auto) and, given a ``denoiser`` (the app's default), how
+  much that denoiser on Auto takes out of a few crops (`noise_removed`). The estimator
+  assumes white noise: noise as a camera makes it (demosaicked, sharpened, JPEG-compressed:
+  spatially correlated) reads far too low there (ISO 3200 about 2), while the camera-noise
+  denoiser removes it; what the denoiser removes is the noise itself wherever there is
+  noise, and little of a clean photo;
 * **JPEG compression**: the quality from the file's quantisation tables (read by
   `core.io` into ``meta.extra["jpeg_quality"]``) or, for a file that is no longer a JPEG,
   from the 8x8 DCT statistics of its pixels (`core.jpeg_quality`);
@@ -22,14 +27,33 @@ right one on synthetic degradations.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:
+    from deconv_gui.core.spec import RestoreSpec
+
+_log = logging.getLogger(__name__)
+
 #: noise sigma (0-255) from which a photo is called noisy
 NOISY_SIGMA = 4.0
+#: or: RMS (0-255) of what the default denoiser on Auto removes from the photo's crops
+#: (Gaussian noise of sigma 4 loses about this much: the same line for white noise)
+NOISY_REMOVED = 3.5
+#: the crops that measure it: up to PROBE_CROPS squares of PROBE_SIDE px (median of their
+#: RMS; PROBE_MARGIN px of each border left out)
+PROBE_SIDE = 256
+PROBE_CROPS = 3
+PROBE_MARGIN = 8
+#: a noisy JPEG of this quality or better gets no JPEG step, only the denoiser: the default
+#: (camera-noise) denoiser was trained on noisy JPEGs of quality 70-95, and running the JPEG
+#: remover before it measured the same or lower from quality 75 at ISO 3200 and 12800
+#: (`benchmarks/camera_jpeg_chain.py`)
+NOISY_JPEG = 75.0
 #: JPEG qualities up to this one have artifacts worth removing
 JPEG_MAX_QUALITY = 90.0
 #: Crete blur measure from which a photo is called blurred (sharp photos measure 0.2-0.33)
@@ -69,6 +93,18 @@ class Analysis:
     #: RAW files: the camera (make, model) and ISO (a model tuned on that camera is chosen)
     camera: tuple[str | None, str | None] | None = None
     iso: float | None = None
+    #: RMS (0-255) of what the default denoiser removes (`noise_removed`); None: not measured
+    noise_removed: float | None = None
+
+    @property
+    def noisy(self) -> bool:
+        """Noisy by the estimate, or by what the denoiser removes (camera noise)."""
+        return self.noise_sigma >= NOISY_SIGMA or (self.noise_removed or 0.0) >= NOISY_REMOVED
+
+    @property
+    def noise_level(self) -> float:
+        """The noise level named to the user: the larger of the two readings."""
+        return max(self.noise_sigma, self.noise_removed or 0.0)
 
     @property
     def megapixels(self) -> float:
@@ -87,14 +123,14 @@ class Analysis:
                 f"camera RAW, {'noisy' if noisy else 'clean'} "
                 f"(signal to noise about {self.raw_snr:.0f}:1)"
             )
-        elif self.noise_sigma >= NOISY_SIGMA:
-            out.append(f"noisy (about {self.noise_sigma:.0f})")
+        elif self.noisy:
+            out.append(f"noisy (about {self.noise_level:.0f})")
         if self.jpeg_quality is not None and self.jpeg_quality <= JPEG_MAX_QUALITY:
             if self.jpeg_source == "file":
                 out.append(f"saved as JPEG quality {self.jpeg_quality:.0f}")
             else:
                 out.append(f"once saved as JPEG (quality about {self.jpeg_quality:.0f})")
-        if self.blur >= BLURRY and self.noise_sigma < BLUR_NOISE_LIMIT:
+        if self.blur >= BLURRY and self.noise_level < BLUR_NOISE_LIMIT:
             out.append("soft or blurred")
         if max(self.width, self.height) < SMALL_SIDE:
             out.append(f"small ({self.width}x{self.height})")
@@ -135,8 +171,10 @@ def blur_measure(rgb: np.ndarray) -> float:
     return worst
 
 
-def analyze(rgb: np.ndarray, meta: Any = None) -> Analysis:
-    """Measure a photo (RGB float32 in [0, 1]) and plan the steps (see the module doc)."""
+def analyze(rgb: np.ndarray, meta: Any = None, *, denoiser: RestoreSpec | None = None) -> Analysis:
+    """Measure a photo (RGB float32 in [0, 1]) and plan the steps (see the module doc).
+    ``denoiser``: the default denoiser, whose Auto result on a few crops also measures the
+    noise (`noise_removed`); without one only the estimator does."""
     from deconv_gui.core.jpeg_quality import estimate_quality_from_pixels
     from deconv_gui.core.noise import estimate_noise_sigma
 
@@ -150,16 +188,25 @@ def analyze(rgb: np.ndarray, meta: Any = None) -> Analysis:
         q = estimate_quality_from_pixels(rgb)
         source = "pixels" if q is not None else None
     blur = blur_measure(rgb)
+    removed = None
+    if raw_snr is None and denoiser is not None and sigma < NOISY_SIGMA:
+        removed = noise_removed(rgb, denoiser, meta)
+    # noise the estimate misses but the denoiser removes: correlated, as a camera makes it
+    camera_noise = removed is not None and removed >= NOISY_REMOVED
+    noisy = raw_snr is None and (sigma >= NOISY_SIGMA or camera_noise)
     steps: list[Step] = []
     if raw_snr is not None:  # the sensor data: denoised there, before the development
         q = source = None
         if raw_snr < RAW_NOISY_SNR:
             steps.append(Step("raw-denoise", None, "Denoise the RAW data"))
-    elif q is not None and q <= JPEG_MAX_QUALITY:
+    elif q is not None and q <= JPEG_MAX_QUALITY and not (noisy and q >= NOISY_JPEG):
         steps.append(Step("jpeg", float(round(q)), "Remove JPEG artifacts"))
     if raw_snr is None and sigma >= NOISY_SIGMA:
         steps.append(Step("denoise", float(round(sigma)), "Denoise"))
-    if blur >= BLURRY and sigma < BLUR_NOISE_LIMIT:
+    elif raw_snr is None and camera_noise:
+        # the denoiser's own Auto (it was trained with that reading on such noise), not a level
+        steps.append(Step("denoise", None, "Denoise"))
+    if blur >= BLURRY and max(sigma, removed or 0.0) < BLUR_NOISE_LIMIT:
         steps.append(Step("deblur", None, "Sharpen"))
     side = max(h, w)
     if side < SMALL_SIDE:
@@ -170,7 +217,47 @@ def analyze(rgb: np.ndarray, meta: Any = None) -> Analysis:
         w, h, sigma, None if q is None else float(q), source, blur, tuple(steps), raw_snr,
         camera=None if md is None else (md.make, md.model),
         iso=None if md is None else md.iso,
+        noise_removed=removed,
     )  # fmt: skip
+
+
+def probe_crops(rgb: np.ndarray) -> list[np.ndarray]:
+    """Up to `PROBE_CROPS` squares of `PROBE_SIDE` px: the centre, then the centres of the
+    top-left and bottom-right quarters (the whole photo when it is that small)."""
+    h, w = rgb.shape[:2]
+    side = min(PROBE_SIDE, h, w)
+    out, seen = [], set()
+    for fy, fx in ((0.5, 0.5), (0.25, 0.25), (0.75, 0.75))[:PROBE_CROPS]:
+        y = int(min(max(0, round(fy * h - side / 2)), h - side))
+        x = int(min(max(0, round(fx * w - side / 2)), w - side))
+        if (y, x) not in seen:
+            seen.add((y, x))
+            out.append(rgb[y : y + side, x : x + side])
+    return out
+
+
+def noise_removed(rgb: np.ndarray, denoiser: RestoreSpec, meta: Any = None) -> float | None:
+    """RMS (0-255) of what `denoiser` on Auto takes out of the photo: the median over
+    `probe_crops`, set up on the whole photo as a restore is (one noise estimate), on the
+    CPU. None when the denoiser cannot run (the analysis goes on without it)."""
+    from deconv_gui.core.spec import LoadOptions
+    from deconv_gui.core.tiling import restore_tiled, run_to_end
+
+    try:
+        processor = denoiser.build(LoadOptions(device="cpu", strength=None))
+        prepare = getattr(processor, "prepare", None)
+        if callable(prepare):
+            prepare(rgb, meta)
+        rms = []
+        for crop in probe_crops(np.asarray(rgb, np.float32)):
+            out = run_to_end(restore_tiled(processor, crop, tile_size=max(crop.shape[:2])))
+            m = PROBE_MARGIN if min(crop.shape[:2]) > 4 * PROBE_MARGIN else 0
+            d = (crop - out)[m : crop.shape[0] - m, m : crop.shape[1] - m]
+            rms.append(float(np.sqrt(np.mean(np.square(d, dtype=np.float64)))) * 255.0)
+    except Exception as exc:  # noqa: BLE001 - a broken model must not stop the analysis
+        _log.warning("noise probe with %s failed: %s", getattr(denoiser, "id", "?"), exc)
+        return None
+    return float(np.median(rms))
 
 
 def _raw_snr(raw: Any) -> float:

@@ -1,5 +1,6 @@
-"""`Advisor`: looks at each photo once it is loaded (`core.analyze`, off the GUI thread) and
-turns the suggestion into a recipe of installed models.
+"""`Advisor`: looks at each photo once it is loaded (`core.analyze`, off the GUI thread, with
+the default denoiser as its noise probe: `models.registry.noise_probe`) and turns the
+suggestion into a recipe of installed models.
 
 `analysis(doc)` is the photo's `Analysis` once it is ready (``analyzed(doc)`` says when);
 `suggested_recipe(analysis)` the steps with the model the CLI's ``analyze`` would name for
@@ -17,7 +18,7 @@ from deconv_gui.core.analyze import Analysis, analyze
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.gui.document import Document
 from deconv_gui.gui.runner import TaskQueue
-from deconv_gui.models.registry import ModelRegistry, model_for_step
+from deconv_gui.models.registry import ModelRegistry, model_for_step, noise_probe
 
 #: long side of the copy analysed (the measures are statistics; a 24 MP photo takes seconds)
 ANALYSIS_SIDE = 2048
@@ -39,6 +40,7 @@ class Advisor(QObject):
         if doc.key in self._done or doc.photo is None:
             return
         rgb, meta = doc.photo.rgb, doc.photo.meta
+        denoiser = noise_probe(self.registry)
 
         def done(a: Analysis) -> None:
             self._done[doc.key] = a
@@ -46,7 +48,8 @@ class Advisor(QObject):
 
         def work() -> Analysis:
             h, w = rgb.shape[:2]
-            return replace(analyze(_analysis_copy(rgb), meta), width=w, height=h)
+            a = analyze(_analysis_copy(rgb), meta, denoiser=denoiser)
+            return replace(a, width=w, height=h)
 
         self._queue.submit(work, on_result=done, key=f"analyze-{doc.key}")
 

@@ -296,6 +296,14 @@ def model_for_step(
     return cands[0] if cands else None
 
 
+def noise_probe(registry: ModelRegistry) -> ModelSpec | None:
+    """The denoiser `core.analyze` measures noise with (what it removes on Auto): the
+    default denoiser when it is a bundled network (its threshold, `NOISY_REMOVED`, was set
+    on that), else None (the estimate alone)."""
+    spec = registry.default_for("denoise")
+    return spec if spec is not None and spec.kind == "bundled" else None
+
+
 def same_camera(spec: ModelSpec, camera: tuple[str | None, str | None]) -> bool:
     """``spec`` was tuned on this camera body (its card's ``camera``: make and model;
     `core.camera_noise.same_body`)."""

@@ -6,7 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
-from deconv_gui.core.analyze import analyze, blur_measure
+from deconv_gui.core.analyze import (
+    NOISY_REMOVED,
+    NOISY_SIGMA,
+    PROBE_SIDE,
+    analyze,
+    blur_measure,
+    probe_crops,
+)
 from deconv_gui.core.degrade import parse_spec
 from deconv_gui.core.image import ImageMeta
 
@@ -58,3 +65,66 @@ def test_blur_measure_orders_sharp_and_blurred() -> None:
     x = _scene()
     assert blur_measure(x) < blur_measure(cv2.GaussianBlur(x, (0, 0), 1.5)) < 1.0
     assert blur_measure(np.full((64, 64, 3), 0.5, np.float32)) == 0.0
+
+
+@pytest.fixture(scope="module")
+def denoiser():
+    """The app's noise probe: the bundled default denoiser."""
+    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.models.registry import noise_probe
+
+    spec = noise_probe(default_registry())
+    assert spec is not None and spec.kind == "bundled"
+    return spec
+
+
+def test_camera_noise_that_the_estimate_misses_is_found_by_the_denoiser(denoiser) -> None:
+    """Noise as a camera makes it (demosaicked, sharpened, JPEG quality 90) reads low on
+    the white-noise estimate; what the default denoiser removes shows it, and the plan is
+    that denoiser on Auto, with no JPEG step before it (it was trained on such files)."""
+    noisy = parse_spec("camera=3200").apply(_scene(), seed=1)
+    alone = analyze(noisy)
+    assert alone.noise_sigma < NOISY_SIGMA and alone.noise_removed is None
+    assert "denoise" not in [s.task for s in alone.steps]
+    a = analyze(noisy, denoiser=denoiser)
+    assert a.noise_removed is not None and a.noise_removed >= NOISY_REMOVED and a.noisy
+    assert a.jpeg_quality is not None and a.jpeg_quality >= 85
+    assert [(s.task, s.strength) for s in a.steps] == [("denoise", None)]
+    assert a.summary().startswith(f"Noisy (about {a.noise_removed:.0f}), once saved as JPEG")
+    assert a.to_json()["noise_removed"] == a.noise_removed
+
+
+def test_the_probe_leaves_a_clean_photo_clean(denoiser) -> None:
+    a = analyze(_scene(), denoiser=denoiser)
+    assert a.noise_removed is not None and a.noise_removed < NOISY_REMOVED
+    assert a.steps == () and not a.noisy
+
+
+def test_noise_the_estimate_sees_needs_no_probe(denoiser) -> None:
+    a = analyze(parse_spec("noise=25").apply(_scene(), seed=3), denoiser=denoiser)
+    assert a.noise_removed is None  # not run: the estimate already says noisy
+    assert [(s.task, s.strength) for s in a.steps] == [("denoise", 25.0)]
+
+
+def test_a_denoiser_that_cannot_run_leaves_the_estimate(caplog) -> None:
+    class Broken:
+        id = "broken"
+
+        def build(self, options):  # noqa: ANN001, ANN201 - the RestoreSpec protocol
+            raise RuntimeError("weights unreadable")
+
+    flat = np.full((640, 1600, 3), 0.5, np.float32)  # the estimate reads 0: the probe runs
+    with caplog.at_level("WARNING"):
+        a = analyze(flat, denoiser=Broken())
+    assert a.noise_removed is None and a.steps == ()
+    assert "weights unreadable" in caplog.text
+
+
+def test_probe_crops() -> None:
+    big = np.zeros((1000, 1500, 3), np.float32)
+    crops = probe_crops(big)
+    assert len(crops) == 3 and all(c.shape == (PROBE_SIDE, PROBE_SIDE, 3) for c in crops)
+    small = np.zeros((100, 90, 3), np.float32)
+    assert all(c.shape == (90, 90, 3) for c in probe_crops(small))
+    tiny = np.zeros((40, 40, 3), np.float32)
+    assert [c.shape for c in probe_crops(tiny)] == [(40, 40, 3)]  # one crop, not three
