@@ -6,9 +6,9 @@
   `core.noise` (the denoisers' own Auto) and, given a ``denoiser`` (the app's default), how
   much that denoiser on Auto takes out of a few crops (`noise_removed`). The estimator
   assumes white noise: noise as a camera makes it (demosaicked, sharpened, JPEG-compressed:
-  spatially correlated) reads far too low there (ISO 3200 about 2), while the camera-noise
-  denoiser removes it; what the denoiser removes is the noise itself wherever there is
-  noise, and little of a clean photo;
+  spatially correlated) reads far too low, while the camera-noise denoiser removes it; what
+  the denoiser removes is the noise itself wherever there is noise, and little of a clean
+  photo;
 * **JPEG compression**: the quality from the file's quantisation tables (read by
   `core.io` into ``meta.extra["jpeg_quality"]``) or, for a file that is no longer a JPEG,
   from the 8x8 DCT statistics of its pixels (`core.jpeg_quality`);
