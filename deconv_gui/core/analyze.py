@@ -51,9 +51,10 @@ PROBE_CROPS = 3
 PROBE_MARGIN = 8
 #: a noisy JPEG of this quality or better gets no JPEG step, only the denoiser: the default
 #: (camera-noise) denoiser was trained on noisy JPEGs of quality 70-95, and running the JPEG
-#: remover before it measured the same or lower from quality 75 at ISO 3200 and 12800
-#: (`benchmarks/camera_jpeg_chain.py`)
-NOISY_JPEG = 75.0
+#: remover before it measured the same or lower on camera noise from quality 75 at ISO 3200
+#: and at every quality at ISO 12800 (`benchmarks/camera_jpeg_chain.py`); the quality read
+#: from the pixels of a noisy photo comes out a little low, hence 70, not 75
+NOISY_JPEG = 70.0
 #: JPEG qualities up to this one have artifacts worth removing
 JPEG_MAX_QUALITY = 90.0
 #: Crete blur measure from which a photo is called blurred (sharp photos measure 0.2-0.33)
