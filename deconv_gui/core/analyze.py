@@ -45,7 +45,7 @@ NOISY_SIGMA = 4.0
 #: (Gaussian noise of sigma 4 loses about this much: the same line for white noise)
 NOISY_REMOVED = 3.5
 #: the crops that measure it: up to PROBE_CROPS squares of PROBE_SIDE px (median of their
-#: RMS; PROBE_MARGIN px of each border left out)
+#: RMS; PROBE_MARGIN px of each border left out); photos smaller than one are not probed
 PROBE_SIDE = 256
 PROBE_CROPS = 3
 PROBE_MARGIN = 8
@@ -190,7 +190,9 @@ def analyze(rgb: np.ndarray, meta: Any = None, *, denoiser: RestoreSpec | None =
         source = "pixels" if q is not None else None
     blur = blur_measure(rgb)
     removed = None
-    if raw_snr is None and denoiser is not None and sigma < NOISY_SIGMA:
+    if raw_snr is None and denoiser is not None and sigma < NOISY_SIGMA and min(h, w) >= PROBE_SIDE:
+        # (a photo smaller than one crop is most often a downscaled one, whose fine detail
+        # the denoiser takes for noise)
         removed = noise_removed(rgb, denoiser, meta)
     # noise the estimate misses but the denoiser removes: correlated, as a camera makes it
     camera_noise = removed is not None and removed >= NOISY_REMOVED

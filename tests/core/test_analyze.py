@@ -128,3 +128,11 @@ def test_probe_crops() -> None:
     assert all(c.shape == (90, 90, 3) for c in probe_crops(small))
     tiny = np.zeros((40, 40, 3), np.float32)
     assert [c.shape for c in probe_crops(tiny)] == [(40, 40, 3)]  # one crop, not three
+
+
+def test_a_photo_smaller_than_a_probe_crop_is_not_probed(denoiser) -> None:
+    """Small photos are mostly downscaled ones: their fine detail is not taken for noise."""
+    small = cv2.resize(_scene(), (PROBE_SIDE + 40, PROBE_SIDE - 1), interpolation=cv2.INTER_AREA)
+    assert analyze(small, denoiser=denoiser).noise_removed is None
+    big_enough = cv2.resize(_scene(), (PROBE_SIDE + 40, PROBE_SIDE), interpolation=cv2.INTER_AREA)
+    assert analyze(big_enough, denoiser=denoiser).noise_removed is not None
