@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     weights = save_weights(trainer.model, out / f"{cfg['id']}.safetensors", fp16=True)
     card = make_card(cfg, trainer.model, sessions=sessions)
     prev = load_card(out / f"{cfg['id']}.json")
+    if "comparisons" not in prev and a.resume and not a.resume.endswith(".pt"):
+        # a new session on shipped weights: their card's comparisons stay in the record
+        prev = load_card(Path(a.resume).with_suffix(".json"))
     card["comparisons"] = prev.get("comparisons", cfg.get("comparisons", []))
     card_path = write_card(card, out / f"{cfg['id']}.json")
     print(

@@ -533,3 +533,26 @@ def test_raw_loss_tail_is_mse_and_the_card_says_which_loss() -> None:
     assert whole == "MSE on the linear mosaic + 0.1x on a gamma-compressed copy"
     assert describe_loss({"mse_tail": 0.15}) == "charbonnier, then MSE for the last 15%"
     assert describe_loss({"mse_tail": 1.0}) == "MSE"
+
+
+def test_a_session_on_shipped_weights_keeps_their_cards_comparisons(
+    data_root: Path, tmp_path: Path
+) -> None:
+    """`--resume shipped.safetensors` into a new folder: the card it writes (and `--install`
+    copies) keeps the comparisons recorded in the shipped card beside those weights."""
+    cfg_path = tmp_path / "tiny.json"
+    cfg_path.write_text(json.dumps(tiny_config("upscale", steps=2)))
+    first = tmp_path / "first"
+    args = ["--config", str(cfg_path), "--data", str(data_root), "--threads", "1", "--no-eval"]
+    assert train.main([*args, "--out", str(first)]) == 0
+    shipped = first / "tiny-upscale.json"
+    card = json.loads(shipped.read_text())
+    assert card["comparisons"] == []
+    card["comparisons"] = [{"what": "upsampler A vs B"}]
+    shipped.write_text(json.dumps(card))
+    second = tmp_path / "second"
+    resume = ["--resume", str(first / "tiny-upscale.safetensors"), "--steps", "1"]
+    assert train.main([*args, *resume, "--out", str(second)]) == 0
+    again = json.loads((second / "tiny-upscale.json").read_text())
+    assert again["comparisons"] == [{"what": "upsampler A vs B"}]
+    assert len(again["training"]["sessions"]) == 2
