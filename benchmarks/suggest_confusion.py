@@ -11,10 +11,10 @@ Families: noise (Gaussian sigma 15, 25, 50), camera noise (ISO 3200, 12800 and 5
 11 px), low resolution (bicubic downscale by 2 and 4). The analysis is the app's: the noise
 estimate and what the default denoiser removes (`models.registry.noise_probe`);
 ``--estimate-only`` leaves the denoiser out (the estimate alone, as before it). Besides the
-first step, "in plan" counts the photos whose suggestion has the family's step anywhere
-(camera noise saved as JPEG quality 90 may get JPEG artifacts first). The first step is the one the app runs first: JPEG artifacts, then noise, then blur,
-then enlargement; a photo with none of the first three gets "upscale" when it is small
-(every CBSD68 photo is 481x321, so a clean one is expected to get "upscale" too).
+first step, "in plan" counts the photos whose suggestion has the family's step anywhere.
+The first step is the one the app runs first: JPEG artifacts, then noise, then blur, then
+enlargement; a photo with none of the first three gets "upscale" when it is small (every
+CBSD68 photo is 481x321, so a clean one is expected to get "upscale" too).
 """
 
 from __future__ import annotations

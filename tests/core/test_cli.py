@@ -336,12 +336,14 @@ def test_bench_times_jpeg_models_on_a_jpeg() -> None:
     assert t.seconds > 0 and t.psnr > psnr(jpeg_compress(clean, JPEG_QUALITY), clean) + 0.3
 
 
-def test_speed_table_times_every_bundled_model_of_a_task(capsys) -> None:
+def test_speed_table_times_every_bundled_model_of_a_task(capsys, monkeypatch) -> None:
     """benchmarks/speed_table.py: the JPEG rows are each measured against the default
     denoiser in the same precision; retired models get no row."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
     from benchmarks import speed_table
     from deconv_gui.models.catalog import default_registry
+
+    monkeypatch.setattr(speed_table, "set_cpu_threads", lambda n: None)  # keep the suite's
 
     reg = default_registry()
     default = reg.default_for("denoise").id
