@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from deconv_gui.core.analyze import analyze  # noqa: E402
 from deconv_gui.core.camera import simulate_iso  # noqa: E402
+from deconv_gui.core.degrade import quantize_8bit  # noqa: E402
 from deconv_gui.core.io import load_image  # noqa: E402
 from deconv_gui.core.metrics import psnr  # noqa: E402
 from deconv_gui.models.catalog import default_registry  # noqa: E402
@@ -71,8 +72,7 @@ def main() -> int:
             jpeg = SpecRunner(remover, strength=float(q))
             scores, plans = [], {"denoise": 0, "jpeg": 0}
             for i, x in enumerate(clean):
-                y = simulate_iso(x, iso, np.random.default_rng(i), jpeg_quality=q)
-                y = (np.floor(np.clip(y, 0, 1) * 255.0 + 0.5) / 255.0).astype(np.float32)
+                y = quantize_8bit(simulate_iso(x, iso, np.random.default_rng(i), jpeg_quality=q))
                 scores.append((psnr(y, x), psnr(denoise(y), x), psnr(denoise(jpeg(y)), x)))
                 tasks = {s.task for s in analyze(y, denoiser=probe).steps}
                 for t in plans:

@@ -100,12 +100,12 @@ class Analysis:
     @property
     def noisy(self) -> bool:
         """Noisy by the estimate, or by what the denoiser removes (camera noise)."""
-        return self.noise_sigma >= NOISY_SIGMA or (self.noise_removed or 0.0) >= NOISY_REMOVED
+        return _noisy(self.noise_sigma, self.noise_removed)
 
     @property
     def noise_level(self) -> float:
         """The noise level named to the user: the larger of the two readings."""
-        return max(self.noise_sigma, self.noise_removed or 0.0)
+        return _noise_level(self.noise_sigma, self.noise_removed)
 
     @property
     def megapixels(self) -> float:
@@ -196,7 +196,7 @@ def analyze(rgb: np.ndarray, meta: Any = None, *, denoiser: RestoreSpec | None =
         removed = noise_removed(rgb, denoiser, meta)
     # noise the estimate misses but the denoiser removes: correlated, as a camera makes it
     camera_noise = removed is not None and removed >= NOISY_REMOVED
-    noisy = raw_snr is None and (sigma >= NOISY_SIGMA or camera_noise)
+    noisy = raw_snr is None and _noisy(sigma, removed)
     steps: list[Step] = []
     if raw_snr is not None:  # the sensor data: denoised there, before the development
         q = source = None
@@ -209,7 +209,7 @@ def analyze(rgb: np.ndarray, meta: Any = None, *, denoiser: RestoreSpec | None =
     elif raw_snr is None and camera_noise:
         # the denoiser's own Auto (it was trained with that reading on such noise), not a level
         steps.append(Step("denoise", None, "Denoise"))
-    if blur >= BLURRY and max(sigma, removed or 0.0) < BLUR_NOISE_LIMIT:
+    if blur >= BLURRY and _noise_level(sigma, removed) < BLUR_NOISE_LIMIT:
         steps.append(Step("deblur", None, "Sharpen"))
     side = max(h, w)
     if side < SMALL_SIDE:
@@ -222,6 +222,16 @@ def analyze(rgb: np.ndarray, meta: Any = None, *, denoiser: RestoreSpec | None =
         iso=None if md is None else md.iso,
         noise_removed=removed,
     )  # fmt: skip
+
+
+def _noisy(sigma: float, removed: float | None) -> bool:
+    """The rule behind `Analysis.noisy` and the plan: either reading over its line."""
+    return sigma >= NOISY_SIGMA or (removed or 0.0) >= NOISY_REMOVED
+
+
+def _noise_level(sigma: float, removed: float | None) -> float:
+    """The larger of the estimate and what the denoiser removes (`Analysis.noise_level`)."""
+    return max(sigma, removed or 0.0)
 
 
 def probe_crops(rgb: np.ndarray) -> list[np.ndarray]:
