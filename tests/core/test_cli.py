@@ -363,3 +363,27 @@ def test_speed_table_times_every_bundled_model_of_a_task(capsys, monkeypatch) ->
     assert all(r[6].endswith(f"({default})") and r[6].startswith("x") for r in rows)
     with pytest.raises(SystemExit):
         speed_table.main(["--tasks", "colourise"])
+
+
+def test_library_copy_times_a_model_of_an_earlier_commit_beside_the_bundled_one(
+    monkeypatch,
+) -> None:
+    """benchmarks/library_copy.py: a bundled model as committed at a revision becomes a
+    library model that loads and restores beside the bundled one; a bad revision is one
+    error line and exit 1."""
+    repo = Path(__file__).resolve().parents[2]
+    if subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True
+    ).returncode:
+        pytest.skip("not a git checkout: benchmarks/library_copy.py reads committed weights")
+    monkeypatch.syspath_prepend(str(repo))
+    from benchmarks import library_copy
+    from deconv_gui.bench import clean_photo, time_restore
+    from deconv_gui.models.catalog import default_registry
+
+    assert library_copy.main(["--rev", "HEAD", "--model", "fsrcnn-x4", "--id", "x4-then"]) == 0
+    spec = default_registry().get("x4-then")
+    assert spec.kind == "finetuned" and spec.scale == 4
+    t = time_restore("x4-then", clean_photo(0.02), repeat=1)
+    assert t.seconds > 0 and t.psnr > 20
+    assert library_copy.main(["--rev", "no-such-rev", "--model", "fsrcnn-x4", "--id", "y"]) == 1
