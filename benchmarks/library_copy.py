@@ -3,11 +3,13 @@ id, so that `deconv-gui bench restore --model ID --baseline NEW_ID` times the ol
 new weights side by side in one run (as README's Quality section does for the upscalers
 made deeper):
 
-    python benchmarks/library_copy.py --rev d4ddbc1 --model fsrcnn-x4 --id fsrcnn-x4-4blocks
+    python benchmarks/library_copy.py --rev d4ddbc1 --model fsrcnn-x4 --name fsrcnn-x4-4blocks
     deconv-gui bench restore --model fsrcnn-x4 --baseline fsrcnn-x4-4blocks --megapixels 12
 
-The copy is an ordinary library entry (a fine-tuned network's card, loader "deconv"): remove
-it with ``deconv-gui models remove NEW_ID``. Set ``DECONV_GUI_HOME`` to keep it out of your
+The copy is an ordinary library entry (a fine-tuned network's card, loader "deconv"), written
+as the fine-tune panel writes one (`models.library.add_model`: atomic, with an id made from
+the name that no other model has; the script prints it): remove it with ``deconv-gui models
+remove NEW_ID``. Set ``DECONV_GUI_HOME`` to keep it out of your
 own library.
 """
 
@@ -32,38 +34,43 @@ def git_blob(rev: str, path: str) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from deconv_gui import paths
-    from deconv_gui.models.imported import is_valid_id, read_card
+    from deconv_gui.errors import DeconvError
+    from deconv_gui.models.library import add_model
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rev", required=True, help="git commit, tag or branch")
     ap.add_argument("--model", required=True, help="bundled model id")
-    ap.add_argument("--id", required=True, help="the copy's id in the library")
+    ap.add_argument(
+        "--name", required=True, help="the copy's name; its id is made from it (printed)"
+    )
     a = ap.parse_args(argv)
-    if not is_valid_id(a.id):
-        ap.error(f"invalid id {a.id!r}")
     try:
         card = json.loads(git_blob(a.rev, f"resources/models/{a.model}.json"))
         weights = git_blob(a.rev, f"resources/models/{a.model}.safetensors")
     except subprocess.CalledProcessError as e:
         print(f"error: {e.stderr.decode(errors='replace').strip()}", file=sys.stderr)
         return 1
-    folder = paths.user_models_dir() / a.id
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.safetensors").write_bytes(weights)
     card.pop("retired", None)
-    card.update(
-        id=a.id,
-        name=f"{card.get('name', a.model)} ({a.rev})",
-        kind="finetuned",
-        loader="deconv",
-        file="model.safetensors",
-        size_bytes=len(weights),
-        sha256=hashlib.sha256(weights).hexdigest(),
-    )
-    (folder / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    read_card(folder)  # the library accepts it (raises ModelError otherwise)
-    print(f"{a.model} at {a.rev} -> {folder}")
+    card.pop("id", None)
+
+    def write_files(folder: Path) -> dict[str, object]:
+        (folder / "model.safetensors").write_bytes(weights)
+        return {
+            **card,
+            "name": a.name,
+            "kind": "finetuned",
+            "loader": "deconv",
+            "file": "model.safetensors",
+            "size_bytes": len(weights),
+            "sha256": hashlib.sha256(weights).hexdigest(),
+        }
+
+    try:
+        folder = add_model(a.name, write_files)  # atomic, with an id no other model has
+    except DeconvError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(f"{a.model} at {a.rev} -> library model id {folder.name}")
     return 0
 
 

@@ -366,7 +366,7 @@ def test_speed_table_times_every_bundled_model_of_a_task(capsys, monkeypatch) ->
 
 
 def test_library_copy_times_a_model_of_an_earlier_commit_beside_the_bundled_one(
-    monkeypatch,
+    capsys, monkeypatch
 ) -> None:
     """benchmarks/library_copy.py: a bundled model as committed at a revision becomes a
     library model that loads and restores beside the bundled one; a bad revision is one
@@ -381,9 +381,12 @@ def test_library_copy_times_a_model_of_an_earlier_commit_beside_the_bundled_one(
     from deconv_gui.bench import clean_photo, time_restore
     from deconv_gui.models.catalog import default_registry
 
-    assert library_copy.main(["--rev", "HEAD", "--model", "fsrcnn-x4", "--id", "x4-then"]) == 0
+    assert library_copy.main(["--rev", "HEAD", "--model", "fsrcnn-x4", "--name", "x4 then"]) == 0
+    assert capsys.readouterr().out.strip().endswith("library model id x4-then")
     spec = default_registry().get("x4-then")
-    assert spec.kind == "finetuned" and spec.scale == 4
+    assert spec.kind == "finetuned" and spec.scale == 4 and spec.name == "x4 then"
     t = time_restore("x4-then", clean_photo(0.02), repeat=1)
     assert t.seconds > 0 and t.psnr > 20
-    assert library_copy.main(["--rev", "no-such-rev", "--model", "fsrcnn-x4", "--id", "y"]) == 1
+    bad = ["--rev", "no-such-rev", "--model", "fsrcnn-x4", "--name", "y"]
+    assert library_copy.main(bad) == 1
+    assert capsys.readouterr().err.startswith("error: ")
