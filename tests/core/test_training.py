@@ -556,3 +556,35 @@ def test_a_session_on_shipped_weights_keeps_their_cards_comparisons(
     again = json.loads((second / "tiny-upscale.json").read_text())
     assert again["comparisons"] == [{"what": "upsampler A vs B"}]
     assert len(again["training"]["sessions"]) == 2
+
+
+def _shipped_configs() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(config file name, config, card) for every training config of a bundled model."""
+    cards = {}
+    for p in sorted(bundled.models_dir().glob("*.json")):
+        card = json.loads(p.read_text())
+        cards[card["id"]] = card
+    out = []
+    for p in sorted((Path(train.__file__).parent / "configs").glob("*.json")):
+        cfg = train.load_config(p)
+        if cfg["id"] in cards:
+            out.append((p.name, cfg, cards[cfg["id"]]))
+    return out
+
+
+def test_every_shipped_model_has_its_config_and_it_monitors_only_held_out_images() -> None:
+    """A bundled model's config rebuilds the shipped network (so ``--resume`` from the
+    shipped weights works), and its learning curve never looks at a test set: the test
+    sets are for the final evaluation only (resources/models/README.md)."""
+    from deconv_gui.models.networks import build_network
+
+    shipped = _shipped_configs()
+    bundled_ids = {s.id for s in bundled.bundled_specs()}
+    assert {cfg["id"] for _, cfg, _ in shipped} == bundled_ids
+    for name, cfg, card in shipped:
+        ours = build_network(cfg["architecture"]["name"], cfg["architecture"]["hparams"])
+        theirs = build_network(card["architecture"]["name"], card["architecture"]["hparams"])
+        assert type(ours) is type(theirs), name
+        assert ours.hparams == theirs.hparams, name
+        assert int(cfg["data"].get("holdout", 0)) > 0, name
+        assert cfg["val"] and all(v["folder"] == "holdout" for v in cfg["val"]), name
