@@ -23,9 +23,20 @@ from deconv_gui.core.pipeline import FileProgress, RunSummary
 if TYPE_CHECKING:
     from deconv_gui.core.batch import BatchPlan
 
-__all__ = ["BatchReporter", "format_seconds"]
+__all__ = ["BatchReporter", "failure_line", "format_seconds"]
 
 R = TypeVar("R")
+
+
+def failure_line(path: str | Path, error: str, *, skipped: bool = False) -> str:
+    """One line for a photo that failed (or was skipped): ``error: PATH: why``. The loader's
+    messages already name the file (``Cannot read a.png: the file is empty``); that name is
+    not said twice: ``error: cannot read photos/a.png: the file is empty``."""
+    word = "warning: skipped" if skipped else "error:"
+    lead = f"Cannot read {Path(path).name}: "
+    if not skipped and error.startswith(lead):
+        return f"error: cannot read {path}: {error[len(lead) :]}"
+    return f"{word} {path}: {error}"
 
 
 def format_seconds(seconds: float) -> str:
@@ -164,8 +175,7 @@ class BatchReporter:
                 self._json("failed", index=ev.index, input=ev.path, error=ev.error)
             return
         if ev.output is None:
-            word = "warning: skipped" if ev.skipped else "error:"
-            self._line(f"{word} {ev.path}: {ev.error}")
+            self._line(failure_line(ev.path, ev.error, skipped=ev.skipped))
         if p is not None:
             p.update(self._overall, total=ev.total, completed=ev.index + 1)
             p.update(self._current, visible=False)

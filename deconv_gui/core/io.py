@@ -1593,3 +1593,32 @@ def _os_write_message(out: Path, e: OSError) -> str:
     if isinstance(e, FileNotFoundError):
         return f"Cannot save {name}: the folder {folder} does not exist"
     return f"Cannot save {name}: {e.strerror or e}"
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) when missing; `ImageWriteError` in plain words
+    when it cannot be: a file stands where a folder is wanted, no permission, a full or
+    read-only disk."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ImageWriteError(_mkdir_message(folder, e)) from None
+
+
+def _mkdir_message(folder: Path, e: OSError) -> str:
+    lead = f"Cannot create the folder {folder}"
+    for part in (folder, *folder.parents):  # the nearest thing that exists on the way
+        if part.exists() or part.is_symlink():
+            if not part.is_dir():
+                there = "a file of that name is there" if part == folder else f"{part} is a file"
+                return f"{lead}: {there}, not a folder"
+            break
+    if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM):
+        return f"{lead}: no permission to write there"
+    if e.errno == errno.ENOSPC:
+        return f"{lead}: the disk is full"
+    if e.errno == errno.EROFS:
+        return f"{lead}: it is on a read-only disk"
+    if e.errno == errno.ENAMETOOLONG:
+        return f"{lead}: the name is too long"
+    return f"{lead}: {e.strerror or type(e).__name__}"

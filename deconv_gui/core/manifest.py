@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from deconv_gui.core.io import temporary_of
+from deconv_gui.core.io import make_folder, temporary_of
 from deconv_gui.errors import DeconvError, ImageWriteError
 
 __all__ = [
@@ -168,10 +168,10 @@ class Manifest:
 
         meta_dir = self.path.parent
         try:
-            meta_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            why = exc.strerror or type(exc).__name__
-            raise ImageWriteError(f"Cannot create the folder {self.folder}: {why}") from None
+            make_folder(meta_dir)
+        except ImageWriteError:
+            make_folder(self.folder)  # says what is wrong with the output folder itself
+            raise
         lock = FileLock(str(meta_dir / _LOCK_NAME), timeout=0, thread_local=False)
         try:
             lock.acquire()

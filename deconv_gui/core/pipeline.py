@@ -30,10 +30,9 @@ import numpy as np
 
 from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.image import ImageMeta, Photo
-from deconv_gui.core.io import check_target, load_image
+from deconv_gui.core.io import check_target, load_image, make_folder
 from deconv_gui.core.jobs import restore_job
 from deconv_gui.core.rawpipe import NOTE, RAW_MOSAIC, restore_raw_photo, save_photo, works_on_mosaic
-from deconv_gui.errors import ImageWriteError
 
 if TYPE_CHECKING:
     from deconv_gui.core.naming import PlannedFile
@@ -146,11 +145,7 @@ def restore_file(
     (or whatever the work raises) on failure.
     """
     dst = task.output
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        why = exc.strerror or type(exc).__name__
-        raise ImageWriteError(f"Cannot create the folder {dst.parent}: {why}") from None
+    make_folder(dst.parent)
     check_target(dst, ImageMeta(path=task.source), overwrite)
     photo = load(task.source)
     result = yield from work(photo)

@@ -227,6 +227,10 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path: Path, case: str) ->
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert lines, proc.stderr
     assert all(len(ln) < 300 for ln in lines)
+    for ln in lines:  # the photo named once: "error: cannot read a/empty.png: the file is empty"
+        if "cannot read" in ln.lower():
+            names = [Path(w).name for w in ln.replace(":", " ").split() if w.endswith(".png")]
+            assert len(names) == len(set(names)), ln
     assert _digest(good) == before
 
 

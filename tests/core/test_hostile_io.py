@@ -39,7 +39,7 @@ from deconv_gui.core.image import ImageMeta
 from deconv_gui.core.io import load_image, load_preview, remove_stale_temporaries, save_image
 from deconv_gui.core.manifest import MANIFEST_DIR
 from deconv_gui.core.validate import OptionError
-from deconv_gui.errors import ImageReadError
+from deconv_gui.errors import ImageReadError, ImageWriteError
 from deconv_gui.models.classical import (
     NLMProcessor,
     RichardsonLucyProcessor,
@@ -684,3 +684,31 @@ def test_the_cli_leaves_no_log_handlers_behind(tmp_path: Path) -> None:
     a = _photo(tmp_path / "a.png")
     assert main(["metrics", str(a), str(a)]) == 0
     assert root.handlers == before
+
+
+def test_output_folder_blocked_by_a_file_says_so(tmp_path: Path) -> None:
+    from deconv_gui.core.io import make_folder
+
+    blocker = tmp_path / "photos.jpg"
+    blocker.write_bytes(b"not a folder")
+    with pytest.raises(ImageWriteError) as err:
+        make_folder(blocker / "out" / "x2")
+    assert str(err.value).endswith(f"{blocker} is a file, not a folder")
+    with pytest.raises(ImageWriteError) as err:
+        make_folder(blocker)
+    assert str(err.value).endswith("a file of that name is there, not a folder")
+    assert blocker.read_bytes() == b"not a folder"
+    make_folder(tmp_path / "new" / "deeper")  # a missing folder is simply made
+    assert (tmp_path / "new" / "deeper").is_dir()
+
+
+def test_cli_failure_line_names_the_photo_once() -> None:
+    from deconv_gui.progress import failure_line
+
+    line = failure_line("in/a.png", "Cannot read a.png: the file is empty")
+    assert line == "error: cannot read in/a.png: the file is empty"
+    other = failure_line("in/a.png", "Cannot save a_x2.png: the disk is full")
+    assert other == "error: in/a.png: Cannot save a_x2.png: the disk is full"
+    assert (
+        failure_line("b.png", "done before", skipped=True) == "warning: skipped b.png: done before"
+    )
