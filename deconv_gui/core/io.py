@@ -694,7 +694,18 @@ def _unidentified_message(fp: IO[bytes], name: str) -> str:
         head = fp.read(16)
         if _is_heif_header(head):
             return _heif_missing_message(name)
+        if _looks_like_image(head):  # begins as a PNG/JPEG/TIFF/WebP/BMP does, then breaks
+            return _decode_message(name, ValueError("unidentified after a known signature"))
     return f"Cannot read {name}: not an image file, or not a format we read ({_SUPPORTED_TEXT})"
+
+
+def _looks_like_image(head: bytes) -> bool:
+    """Whether the first bytes are the signature of a format we read."""
+    return (
+        head.startswith((_PNG_SIGNATURE, b"\xff\xd8\xff", b"II*\x00", b"MM\x00*"))
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or (head[:2] == b"BM" and len(head) > 14 and head[14] in (12, 40, 52, 56, 64, 108, 124))
+    )
 
 
 def _check_supported(im: Image.Image, name: str) -> str:

@@ -701,3 +701,19 @@ def test_bundled_sample_photo_is_a_small_noisy_jpeg_with_metadata():
     assert photo.meta.icc_profile and photo.meta.icc_profile[16:20] == b"RGB "
     # noisy: neighbouring pixels differ far more than in a clean photo of this size
     assert float(np.abs(np.diff(photo.rgb, axis=1)).mean()) > 0.02
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (_png_bytes()[:30], "damaged or incomplete"),  # cut inside the header
+        (_jpeg_bytes()[:3], "damaged or incomplete"),
+        (b"II*\x00\x08", "damaged or incomplete"),
+        (b"this is a text file, not a picture\n", "not an image file"),
+    ],
+)
+def test_a_file_cut_in_its_header_is_called_damaged_not_foreign(tmp_path, data, words):
+    path = tmp_path / "cut.png"
+    path.write_bytes(data)
+    with pytest.raises(ImageReadError, match=words):
+        load_image(path)
