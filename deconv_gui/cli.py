@@ -474,6 +474,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.io import load_image
     from deconv_gui.models.registry import model_for_step, noise_probe
+    from deconv_gui.progress import failure_line
 
     registry = _registry()
     denoiser = noise_probe(registry)
@@ -485,7 +486,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             photo = load_image(path)
         except DeconvError as exc:
             failures += 1
-            print(f"error: {path}: {exc}", file=sys.stderr)
+            print(failure_line(path, str(exc)), file=sys.stderr)
             continue
         a = analyze(photo.rgb, photo.meta, denoiser=denoiser)
         report = {"path": str(path), **a.to_json()}

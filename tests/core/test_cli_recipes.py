@@ -93,3 +93,5 @@ def test_analyze_suggests_in_plain_words(tmp_path, capsys) -> None:
     assert report["primary"] == "denoise"
     assert report["steps"][0]["model"] == "redunet-denoise-camera"
     assert cli.main(["analyze", str(tmp_path / "missing.png")]) == 1
+    missing = tmp_path / "missing.png"
+    assert capsys.readouterr().err == f"error: cannot read {missing}: the file does not exist\n"
