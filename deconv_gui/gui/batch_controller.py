@@ -24,7 +24,7 @@ from deconv_gui.gui.batch import (
 from deconv_gui.gui.preferences import Preferences
 from deconv_gui.gui.restore_panel import RunSettings
 from deconv_gui.gui.runner import JobRunner
-from deconv_gui.models.registry import ModelRegistry, ModelSpec, recipe_suffix
+from deconv_gui.models.registry import ModelRegistry, ModelSpec, plain_name, recipe_suffix
 
 
 class BatchController(QObject):
@@ -89,7 +89,7 @@ class BatchController(QObject):
         spec = run.spec
         dlg = BatchDialog(
             paths,
-            spec.name,
+            plain_name(spec),
             self._prefs.output_dir,
             self._prefs.suffix_for(spec.task, spec.scale),
             self._parent,
@@ -222,7 +222,7 @@ class BatchController(QObject):
                 files, out_dir, job, execute, suffix, overwrite=overwrite, force=force, watch=watch
             )
         )
-        what = preset or run.spec.name
+        what = preset or plain_name(run.spec)
         if watch is not None:
             self.status.emit(f"Batch: watching {watch.folder} with {what}…", 0)
         else:

@@ -42,7 +42,15 @@ from deconv_gui.gui.finetune_data import DataPages
 from deconv_gui.gui.restore_panel import format_duration
 from deconv_gui.gui.runner import JobRunner
 from deconv_gui.gui.theme import make_accent_button
-from deconv_gui.models.registry import ModelRegistry, ModelSpec, retired_reason
+from deconv_gui.models.registry import (
+    PICKER_GROUPS,
+    ModelRegistry,
+    ModelSpec,
+    card_order,
+    picker_group,
+    plain_name,
+    retired_reason,
+)
 
 DEGRADE_PRESETS = (
     ("noise=10-30", "Noise, sigma 10-30"),
@@ -90,7 +98,15 @@ def trainable_specs(registry: ModelRegistry) -> list[ModelSpec]:
             and arch.get("name") in ARCHITECTURES
         ):
             out.append(s)
-    return out
+    groups = [key for key, _title in PICKER_GROUPS]  # the model picker's order
+    rank = {"bundled": 0, "finetuned": 1}
+
+    def order(s: ModelSpec) -> tuple[int, int, int, str]:
+        group = picker_group(s)
+        at = groups.index(group) if group in groups else len(groups)
+        return (at, rank.get(s.kind, 2), card_order(s), plain_name(s))
+
+    return sorted(out, key=order)
 
 
 def default_degradation(spec: ModelSpec) -> str:
@@ -317,7 +333,7 @@ class FineTunePanel(QWidget):
         self.base_combo.blockSignals(True)
         self.base_combo.clear()
         for s in trainable_specs(registry):
-            label = s.name + ("  (fine-tuned)" if s.kind == "finetuned" else "")
+            label = plain_name(s) + ("  (fine-tuned)" if s.kind == "finetuned" else "")
             self.base_combo.addItem(label, s.id)
             self.base_combo.setItemData(self.base_combo.count() - 1, s.description,
                                         Qt.ItemDataRole.ToolTipRole)  # fmt: skip
@@ -497,7 +513,7 @@ class FineTunePanel(QWidget):
         self.status_label.setStyleSheet("")
         self.status_label.setText("Starting…")
         if not self.name_edit.text().strip():
-            self.name_edit.setText(f"{spec.name} (mine)")
+            self.name_edit.setText(f"{plain_name(spec)} (mine)")
         self._running.set()
         self.runner.start(_pausable(job, self._running))
         self._update_buttons()

@@ -17,7 +17,7 @@ from deconv_gui.core.pipeline import FileProgress
 from deconv_gui.core.presets import list_presets
 from deconv_gui.gui.batch_controller import BatchController
 from deconv_gui.gui.restore_panel import RunSettings
-from deconv_gui.models.registry import LoadOptions
+from deconv_gui.models.registry import LoadOptions, plain_name
 
 CPU = LoadOptions(device="cpu")
 
@@ -46,7 +46,7 @@ def _run(qtbot, batch: BatchController):
     return blocker.args[0]
 
 
-def test_a_folder_tree_with_patterns_then_resumed(qtbot, batch, tmp_path):
+def test_a_folder_tree_with_patterns_then_resumed(qtbot, batch, registry, tmp_path):
     src = tmp_path / "shoot"
     for rel in ("a.jpg", "day1/b.jpg", "day1/c.png", "skip/d.jpg"):
         write_photo(src / rel, seed=len(rel))
@@ -54,6 +54,9 @@ def test_a_folder_tree_with_patterns_then_resumed(qtbot, batch, tmp_path):
     out = tmp_path / "out"
     dlg = batch.open_dialog([])
     assert dlg is not None and dlg.folder_radio.isChecked()  # no filmstrip photos
+    # the model as the model panel names it, not the card's technical name
+    panel_name = plain_name(registry.get("tiny-conv"))
+    assert dlg.preset_combo.itemText(0) == f"Model panel: {panel_name}"
     dlg.folder_edit.setText(str(src))
     dlg.recursive_check.setChecked(True)
     dlg.include_edit.setText("*.jpg")

@@ -65,6 +65,21 @@ def test_only_trainable_models_are_offered(panel) -> None:
     assert not panel.crop_target.isVisible()
 
 
+def test_bundled_models_are_offered_by_their_plain_names_denoisers_first(qtbot) -> None:
+    from deconv_gui.gui.finetune_panel import FineTunePanel
+    from deconv_gui.models.registry import plain_name
+
+    registry = ModelRegistry(bundled.bundled_specs())  # cards only: no weights are loaded
+    w = FineTunePanel(registry, devices=["cpu"])
+    qtbot.addWidget(w)
+    labels = [w.base_combo.itemText(i) for i in range(w.base_combo.count())]
+    ids = [w.base_combo.itemData(i) for i in range(w.base_combo.count())]
+    assert labels == [plain_name(registry.get(i)) for i in ids]
+    assert registry.get(ids[0]).task == "denoise"  # the model picker's order
+    assert "redunet-denoise" not in ids  # retired
+    w.shutdown()
+
+
 def test_pairs_report_train_and_save(qtbot, panel, folders) -> None:
     panel.set_mode("pairs")
     Image.new("RGB", (30, 30)).save(folders["before"] / "extra.png")  # no 'after' photo
