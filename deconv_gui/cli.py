@@ -361,8 +361,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if not files:
         raise DeconvError("no input images")
     many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
-    if many and args.output:  # not the results of earlier runs in an output folder inside
-        files = without_outputs(files, Path(args.output))
+    if many:  # not the results of earlier runs (in an output folder inside, or beside)
+        out = Path(args.output) if args.output else None
+        files = without_outputs(files, out, suffix=suffix, ext=output.format)
     tasks, out_dir = _outputs(files, suffix, args.output, many, output.format)
     if args.cluster:  # workers elsewhere see the same paths, not this directory
         from deconv_gui.core.naming import PlannedFile

@@ -41,7 +41,7 @@ from deconv_gui.core.manifest import (
     path_key,
     remove_stale_temporaries,
 )
-from deconv_gui.core.naming import OUTPUT_EXTENSIONS, check_suffix
+from deconv_gui.core.naming import OUTPUT_EXTENSIONS, check_suffix, first_choice_output
 from deconv_gui.core.pipeline import FileProgress, RunSummary, restore_files
 from deconv_gui.core.recipe import Recipe, recipe_job
 from deconv_gui.core.validate import OptionError
@@ -229,18 +229,46 @@ def _is_done(task: PlannedFile, record: FileRecord, job: JobInfo) -> bool:
     return out is not None and out.size == record.output_size
 
 
-def without_outputs(files: Sequence[_F], out_dir: Path | None) -> list[_F]:
-    """``files`` less the photos a folder listing found inside ``out_dir`` (the results of
-    earlier runs, when the output folder is inside an input folder); photos given one by
-    one are kept."""
-    if out_dir is None:
-        return list(files)
-    inside = os.path.join(path_key(out_dir), "")
-    return [
-        f
-        for f in files
-        if not isinstance(f, InputFile) or f.root is None or not path_key(f.path).startswith(inside)
-    ]
+def without_outputs(
+    files: Sequence[_F],
+    out_dir: Path | None,
+    *,
+    suffix: str | None = None,
+    ext: str | None = None,
+) -> list[_F]:
+    """``files`` less the photos a folder listing found that are results of earlier runs:
+    those inside ``out_dir`` when the output folder is inside the listed folder, and (with
+    the run's ``suffix`` and ``ext``) those that are the very file this run would write for
+    another photo of the listing: ``a_x2.png`` beside ``a.png`` when results go next to the
+    originals, or into the listed folder itself (not with an empty suffix, where ``a.png``
+    could be the result of ``a.jpg`` or an original). Photos given one by one are kept."""
+
+    def listed(f: _F) -> InputFile | None:  # found by a folder listing, else None
+        return f if isinstance(f, InputFile) and f.root is not None else None
+
+    keep = list(files)
+    if out_dir is not None:
+        out_key = path_key(out_dir)
+        inside = os.path.join(out_key, "")
+
+        def nested(item: InputFile) -> bool:  # below an output folder that is below its root
+            root = os.path.join(path_key(item.root or item.path.parent), "")
+            return out_key.startswith(root) and path_key(item.path).startswith(inside)
+
+        keep = [f for f in keep if (item := listed(f)) is None or not nested(item)]
+    if not suffix:  # without a suffix a result's name is an original's: tell none apart
+        return keep
+    results: dict[str, str] = {}  # a listed photo's first-choice result -> that photo
+    for f in keep:
+        if (item := listed(f)) is not None:
+            dst = first_choice_output(item, suffix=suffix, out_dir=out_dir, ext=ext)
+            results.setdefault(path_key(dst), path_key(item.path))
+
+    def result_of_another(item: InputFile) -> bool:
+        key = path_key(item.path)
+        return results.get(key, key) != key
+
+    return [f for f in keep if (item := listed(f)) is None or not result_of_another(item)]
 
 
 def plan_batch(
@@ -270,7 +298,10 @@ def plan_batch(
         if overwrite or ours or file_stamp(task.output) is None:
             plan.todo.append(task)
             continue
-        why = f"{task.output.name} exists (not written by this folder's runs)"
+        if manifest is None:  # results next to their originals: no record of earlier runs
+            why = f"{task.output.name} already exists (allow overwriting to replace it)"
+        else:
+            why = f"{task.output.name} exists (not written by this folder's runs)"
         (plan.kept if skip_existing else plan.refused).append((task, why))
     return plan
 

@@ -33,6 +33,7 @@ __all__ = [
     "OUTPUT_EXT_FOR",
     "PlannedFile",
     "check_suffix",
+    "first_choice_output",
     "output_ext_for",
     "output_path_for",
     "plan_outputs",
@@ -149,6 +150,21 @@ def plan_outputs(
         taken.add(_key(dst))
         plan.append(PlannedFile(src, dst))
     return plan
+
+
+def first_choice_output(
+    item: InputFile,
+    *,
+    suffix: str,
+    out_dir: str | os.PathLike[str] | None = None,
+    ext: str | None = None,
+) -> Path:
+    """Where `plan_outputs` puts ``item``'s result when no other name of the run is in the
+    way (no ``-2`` counter)."""
+    src = item.path
+    folder = src.parent if out_dir is None else Path(out_dir) / item.relative.parent
+    out_ext = (None if ext is None else _normalised_ext(ext)) or output_ext_for(src)
+    return folder / _fit(src.stem, f"{suffix}{out_ext}")
 
 
 def _given(path: Path) -> InputFile:

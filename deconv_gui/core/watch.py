@@ -89,7 +89,7 @@ def watch_folders(
             found = expand_inputs(folders, recursive=recursive, include=include, exclude=exclude)
             ready = []
             present = set()
-            for item in without_outputs(found.files, Path(out_dir)):
+            for item in without_outputs(found.files, Path(out_dir), suffix=suffix, ext=ext):
                 stamp = file_stamp(item.path)
                 if stamp is None:
                     continue

@@ -127,7 +127,8 @@ def batch_job(
                 overwrite=overwrite,
             )
         )
-    tasks = plan_outputs(without_outputs(files, out_dir), suffix=suffix, out_dir=out_dir, ext=ext)
+    files = without_outputs(files, out_dir, suffix=suffix, ext=ext)
+    tasks = plan_outputs(files, suffix=suffix, out_dir=out_dir, ext=ext)
     manifest = Manifest.open(out_dir) if out_dir is not None else None
     try:
         plan = plan_batch(

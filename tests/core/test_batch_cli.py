@@ -90,6 +90,65 @@ def test_an_existing_output_of_another_origin_is_refused(
     assert (out / "a_x2.png").read_bytes() == b"mine"
 
 
+def test_rerun_into_the_photos_own_folder_does_not_take_its_results_as_photos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shoot = tmp_path / "shoot"
+    _photo(shoot / "a.png", seed=1)
+    _photo(shoot / "b.png", seed=2)
+    both = ["a.png", "a_x2.png", "b.png", "b_x2.png"]
+    # results next to the originals (no -o): a rerun must not enlarge a_x2.png into
+    # a_x2_x2.png, nor name a.png's result a_x2-2.png because a_x2.png was taken as a photo
+    args = ["restore", str(shoot), "--model", "lanczos-x2"]
+    assert main(args) == 0
+    assert _results(shoot) == both
+    first = (shoot / "a_x2.png").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 1  # nothing recorded them: kept, and said so
+    err = capsys.readouterr().err
+    assert "a_x2.png already exists (allow overwriting to replace it)" in err
+    assert _results(shoot) == both
+    assert main([*args, "--overwrite"]) == 0
+    assert _results(shoot) == both
+    assert (shoot / "a_x2.png").read_bytes() == first
+
+    # the output folder is the photos' folder: the manifest resumes, nothing is lost
+    here = tmp_path / "here"
+    _photo(here / "a.png", seed=1)
+    args = ["restore", str(here), "--model", "lanczos-x2", "-o", str(here), "--json"]
+    assert main(args) == 0
+    assert _events(capsys.readouterr().out)[-1]["done"] == 1
+    assert main(args) == 0
+    assert _events(capsys.readouterr().out)[0]["done_before"] == 1
+    _photo(here / "c.png", seed=3)
+    assert main(args) == 0
+    assert _events(capsys.readouterr().out)[0]["todo"] == 1
+    assert _results(here) == ["a.png", "a_x2.png", "c.png", "c_x2.png"]
+
+    # without a suffix a.png may be an original: it is a photo, and a.jpg's result is
+    # named around it, never onto it, even with --overwrite
+    same = tmp_path / "same"
+    _photo(same / "a.png", seed=1)
+    _photo(same / "a.jpg", seed=2)
+    original = (same / "a.png").read_bytes()
+    args = ["restore", str(same), "--model", "lanczos-x2", "--suffix", "", "--format", "png"]
+    assert main([*args, "--overwrite"]) == 0
+    assert (same / "a.png").read_bytes() == original
+    assert _results(same) == ["a-2.png", "a-3.png", "a.jpg", "a.png"]
+
+    # an output folder above the photos' folder still takes them
+    up = tmp_path / "up"
+    _photo(up / "in" / "a.png", seed=1)
+    assert main(["restore", str(up / "in"), "--model", "lanczos-x2", "-o", str(up)]) == 0
+    assert _results(up) == ["a_x2.png", "in/a.png"]
+    # and one inside it is not listed as photos: its results stay out of the next run
+    tree = tmp_path / "tree"
+    _photo(tree / "a.png", seed=1)
+    args = ["restore", str(tree), "-r", "--model", "lanczos-x2", "-o", str(tree / "out")]
+    assert main(args) == 0 and main([*args, "--json"]) == 0
+    assert _events(capsys.readouterr().out)[0]["total"] == 1
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_kill_9_in_the_middle_loses_nothing_and_the_rerun_finishes(tmp_path: Path) -> None:

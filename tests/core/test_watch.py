@@ -115,6 +115,22 @@ def test_an_output_folder_inside_the_watched_one_is_not_watched(tmp_path: Path) 
     assert done_at == [("a.png", 2)] and (inbox / "out" / "a_inv.png").is_file()
 
 
+def test_results_written_into_the_watched_folder_are_not_taken_as_photos(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    (inbox / "a.png").write_bytes(_png_bytes(40))
+    script = {4: lambda: (inbox / "b.png").write_bytes(_png_bytes(90))}
+    summary, _, done_at = _watch(inbox, inbox, script, polls=12)
+    assert done_at == [("a.png", 2), ("b.png", 7)], done_at  # not a_inv.png, b_inv.png
+    assert sorted(p.name for p in inbox.glob("*.png")) == [
+        "a.png",
+        "a_inv.png",
+        "b.png",
+        "b_inv.png",
+    ]
+    assert not summary.failed
+
+
 def test_watch_needs_folders(tmp_path: Path) -> None:
     with pytest.raises(DeconvError, match="not a folder to watch"):
         _watch(tmp_path / "missing", tmp_path / "out", {}, polls=1)

@@ -92,6 +92,22 @@ def test_a_folder_tree_with_patterns_then_resumed(qtbot, batch, registry, tmp_pa
     assert [Path(u.toLocalFile()) for u in opened] == [out]
 
 
+def test_next_to_the_originals_a_second_start_keeps_results_out_of_the_photos(
+    qtbot, batch, tmp_path
+):
+    src = tmp_path / "shoot"
+    write_photo(src / "a.jpg", seed=1)
+    dlg = batch.open_dialog([])
+    assert dlg is not None
+    dlg.folder_edit.setText(str(src))
+    dlg.output_edit.setText("")  # next to each original
+    assert len(_run(qtbot, batch).done) == 1
+    assert _results(src) == ["a.jpg", "a_denoised.jpg"]
+    summary = _run(qtbot, batch)  # a_denoised.jpg is a result, not a new photo
+    assert not summary.done and not summary.failed
+    assert _results(src) == ["a.jpg", "a_denoised.jpg"]
+
+
 def test_presets_are_saved_chosen_and_run(qtbot, batch, tmp_path):
     photos = [write_photo(tmp_path / "in" / f"p{i}.jpg", seed=i) for i in range(2)]
     dlg = batch.open_dialog(photos)
