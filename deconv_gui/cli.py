@@ -100,9 +100,25 @@ def _outputs(
     if many or out.is_dir() or output.endswith(("/", os.sep)):
         if out.exists() and not out.is_dir():
             raise ImageWriteError(f"output {out} is a file, but several inputs need a folder")
+        _refuse_file_name_as_folder(output, "several inputs need a folder")
         return plan_outputs(files, suffix=suffix, out_dir=out, ext=ext), out
     (only,) = files
     return [PlannedFile(only.path if isinstance(only, InputFile) else only, out)], None
+
+
+def _refuse_file_name_as_folder(output: str, why: str) -> None:
+    """An output folder that does not exist yet and is named like an image file (``-o
+    best.jpg``) is most likely a mistake: refuse it rather than make a folder ``best.jpg``
+    (a trailing separator asks for that folder)."""
+    from deconv_gui.core.naming import OUTPUT_EXTENSIONS
+
+    out = Path(output)
+    trailing = output.endswith(("/", os.sep))
+    if not out.exists() and not trailing and out.suffix.lower() in OUTPUT_EXTENSIONS:
+        raise ImageWriteError(
+            f"output {out} names a file, but {why} "
+            f"(write {output}{os.sep} to make a folder of that name)"
+        )
 
 
 def _load_options(args: argparse.Namespace):
@@ -400,6 +416,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     out_dir = Path(args.output).absolute() if args.cluster else Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise ImageWriteError(f"output {out_dir} is a file, not a folder")
+    _refuse_file_name_as_folder(args.output, "watching needs an output folder")
     with ExitStack() as stack:
         stop = stack.enter_context(_StopOnSignal())
         execute = _executor(args, stack, registry, recipe, job, stop)

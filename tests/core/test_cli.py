@@ -234,6 +234,25 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path: Path, case: str) ->
     assert _digest(good) == before
 
 
+def test_several_inputs_into_a_file_name_are_refused(tmp_path: Path) -> None:
+    a, b = _photo(tmp_path / "a.png"), _photo(tmp_path / "b.png")
+    proc = run_cli(
+        "restore", str(a), str(b), "--model", "bicubic-x2", "-o", str(tmp_path / "x.jpg")
+    )
+    assert proc.returncode == 1
+    assert "names a file, but several inputs need a folder" in proc.stderr
+    assert not (tmp_path / "x.jpg").exists()
+    # a trailing separator asks for the folder
+    folder = str(tmp_path / "x.jpg") + "/"
+    assert run_cli("restore", str(a), str(b), "--model", "bicubic-x2", "-o", folder).returncode == 0
+    assert sorted(p.name for p in (tmp_path / "x.jpg").glob("*.png")) == ["a_x2.png", "b_x2.png"]
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    proc = run_cli("watch", str(inbox), "--model", "bicubic-x2", "-o", str(tmp_path / "y.tif"))
+    assert proc.returncode == 1 and "watching needs an output folder" in proc.stderr
+    assert not (tmp_path / "y.tif").exists()
+
+
 def test_crafted_png_header_bomb_is_refused(tmp_path: Path) -> None:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
