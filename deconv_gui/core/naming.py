@@ -137,19 +137,26 @@ def plan_outputs(
     taken = {_key(i.path) for i in items}
     plan: list[PlannedFile] = []
     for item in items:
-        src = item.path
-        folder = src.parent if out_dir is None else Path(out_dir) / item.relative.parent
-        out_ext = forced_ext or output_ext_for(src)
         n = 1
-        while True:
-            counter = f"-{n}" if n > 1 else ""
-            dst = folder / _fit(src.stem, f"{suffix}{counter}{out_ext}")
-            if _key(dst) not in taken:
-                break
+        while _key(dst := _result_path(item, suffix, out_dir, forced_ext, n)) in taken:
             n += 1
         taken.add(_key(dst))
-        plan.append(PlannedFile(src, dst))
+        plan.append(PlannedFile(item.path, dst))
     return plan
+
+
+def _result_path(
+    item: InputFile,
+    suffix: str,
+    out_dir: str | os.PathLike[str] | None,
+    forced_ext: str | None,
+    n: int = 1,
+) -> Path:
+    """``item``'s result with counter ``n`` (1: none, 2: ``-2``...)."""
+    src = item.path
+    folder = src.parent if out_dir is None else Path(out_dir) / item.relative.parent
+    counter = f"-{n}" if n > 1 else ""
+    return folder / _fit(src.stem, f"{suffix}{counter}{forced_ext or output_ext_for(src)}")
 
 
 def first_choice_output(
@@ -161,10 +168,7 @@ def first_choice_output(
 ) -> Path:
     """Where `plan_outputs` puts ``item``'s result when no other name of the run is in the
     way (no ``-2`` counter)."""
-    src = item.path
-    folder = src.parent if out_dir is None else Path(out_dir) / item.relative.parent
-    out_ext = (None if ext is None else _normalised_ext(ext)) or output_ext_for(src)
-    return folder / _fit(src.stem, f"{suffix}{out_ext}")
+    return _result_path(item, suffix, out_dir, None if ext is None else _normalised_ext(ext))
 
 
 def _given(path: Path) -> InputFile:
