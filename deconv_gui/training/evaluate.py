@@ -211,8 +211,16 @@ def make_pair(path: Path, deg: Any, seed: int) -> tuple[str, np.ndarray, np.ndar
     """(name, clean, degraded) float32 images of one file, the clean one cropped to a
     multiple of the degradation's scale."""
     s = int(getattr(deg, "scale", 1) or 1)
-    gt = read_rgb_u8(path)
+    try:
+        gt = read_rgb_u8(path)
+    except Exception:
+        from deconv_gui.core.io import load_image
+
+        load_image(path)  # says in plain words why the file cannot be read, when it cannot
+        raise
     h, w = gt.shape[:2]
+    if h < s or w < s:
+        raise DeconvError(f"{w}x{h} px is too small to downscale by {s}")
     gt = gt[: h - h % s, : w - w % s].astype(np.float32) / 255.0
     lq = np.asarray(deg.apply(gt, seed=seed), np.float32)
     return path.name, gt, lq

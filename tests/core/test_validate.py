@@ -307,13 +307,16 @@ def test_eval_goes_on_past_an_unreadable_image(
     _photo(folder / "a.png", (48, 32))
     (folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     _photo(folder / "c.png", (48, 32), seed=2)
+    _photo(folder / "d.png", (1, 1), seed=3)
     argv = ["eval", str(folder), "--model", "bicubic-x2", "--degrade", "downscale=2", "--json"]
     assert cli.main(argv) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert [r["name"] for r in report["images"]] == ["a.png", "c.png"]
-    assert [f["name"] for f in report["failed"]] == ["b.png"]
-    assert "warning: not measured: b.png: " in captured.err
+    assert [f["name"] for f in report["failed"]] == ["b.png", "d.png"]
+    # in plain words, not the decoder's exception
+    assert "warning: not measured: b.png: Cannot read b.png: the file is damaged" in captured.err
+    assert "warning: not measured: d.png: 1x1 px is too small to downscale by 2" in captured.err
     # the images after the broken one keep their seeds: the same numbers as without it
     (folder / "b.png").unlink()
     _photo(folder / "b.png", (48, 32), seed=7)
