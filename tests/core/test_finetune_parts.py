@@ -115,6 +115,12 @@ def test_sources_refuse_data_that_does_not_fit(bases, photos) -> None:
         )
 
 
+def test_a_photo_too_small_for_the_upscaler_is_named_with_its_size(bases, photos) -> None:
+    data = ft.FinetuneData.clean(photos["small"], "downscale=2")  # 24x20 px photos
+    with pytest.raises(DeconvError, match=r"p\d\.png is too small \(24x20 px; x2 training "):
+        _source(bases["upscale"], data)
+
+
 def test_patch_pool_from_arrays_keeps_pairs_aligned_any_channels() -> None:
     """Four-channel images (like packed RAW mosaics) with targets twice as large: each
     target patch is the same place, flip and rotation as its input patch."""

@@ -407,10 +407,13 @@ class Source(ABC):
         self.val = [self.val_item(i, item) for i, item in enumerate(self.val_items)]
 
     def _check_side(self, a: np.ndarray, path: Path, factor: int = 1) -> None:
-        if min(a.shape[:2]) < MIN_SIDE:
-            raise DeconvError(f"{path.name} is too small ({a.shape[1]}x{a.shape[0]})")
-        if min(a.shape[:2]) < MIN_SIDE * factor:
-            raise DeconvError(f"{path.name} is too small to downscale")
+        need = MIN_SIDE * factor
+        if min(a.shape[:2]) < need:
+            why = f"x{factor} training downscales it, so it needs" if factor > 1 else "it needs"
+            raise DeconvError(
+                f"{path.name} is too small ({a.shape[1]}x{a.shape[0]} px; {why} at least "
+                f"{need} px on its short side): leave it out"
+            )
 
     def as_tensor(self, a: np.ndarray) -> torch.Tensor:
         """(B, H, W, C) arrays -> (B, C, H, W) float32 in [0, 1]."""
