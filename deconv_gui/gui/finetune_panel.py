@@ -43,11 +43,9 @@ from deconv_gui.gui.restore_panel import format_duration
 from deconv_gui.gui.runner import JobRunner
 from deconv_gui.gui.theme import make_accent_button
 from deconv_gui.models.registry import (
-    PICKER_GROUPS,
     ModelRegistry,
     ModelSpec,
-    card_order,
-    picker_group,
+    picker_order,
     plain_name,
     retired_reason,
 )
@@ -98,15 +96,7 @@ def trainable_specs(registry: ModelRegistry) -> list[ModelSpec]:
             and arch.get("name") in ARCHITECTURES
         ):
             out.append(s)
-    groups = [key for key, _title in PICKER_GROUPS]  # the model picker's order
-    rank = {"bundled": 0, "finetuned": 1}
-
-    def order(s: ModelSpec) -> tuple[int, int, int, str]:
-        group = picker_group(s)
-        at = groups.index(group) if group in groups else len(groups)
-        return (at, rank.get(s.kind, 2), card_order(s), plain_name(s))
-
-    return sorted(out, key=order)
+    return sorted(out, key=picker_order)  # as the model picker lists them
 
 
 def default_degradation(spec: ModelSpec) -> str:

@@ -20,8 +20,8 @@ from deconv_gui.models.registry import (
     PICKER_GROUPS,
     ModelRegistry,
     ModelSpec,
-    card_order,
     picker_group,
+    picker_order,
     plain_name,
     retired_reason,
 )
@@ -33,7 +33,6 @@ MISSING = {
     "jpeg": "Remove JPEG artifacts (not installed yet)",
     "raw-denoise": "RAW denoise (for camera RAW files, coming)",
 }
-_KIND_RANK = {"bundled": 0, "finetuned": 1, "imported": 2, "classical": 3}
 
 
 class _IndentDelegate(QStyledItemDelegate):
@@ -94,7 +93,7 @@ class ModelPicker(QComboBox):
                 item.setData(True, INDENT_ROLE)
                 model.appendRow(item)
                 continue
-            specs.sort(key=lambda s: (_KIND_RANK.get(s.kind, 9), card_order(s), plain_name(s)))
+            specs.sort(key=picker_order)
             for spec in specs:
                 shown = plain_name(spec)
                 if retired_reason(spec) is not None:

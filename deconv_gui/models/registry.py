@@ -233,6 +233,19 @@ def picker_group(spec: ModelSpec) -> str:
     return spec.task
 
 
+#: within a picker group: the app's networks, then fine-tuned, imported, classic methods
+_PICKER_KIND_RANK = {"bundled": 0, "finetuned": 1, "imported": 2, "classical": 3}
+
+
+def picker_order(spec: ModelSpec) -> tuple[int, int, int, str]:
+    """Sort key of the model picker's list: its group (`PICKER_GROUPS` order), then the
+    kind of model, the card's ``order`` and the name shown."""
+    groups = [key for key, _title in PICKER_GROUPS]
+    group = picker_group(spec)
+    at = groups.index(group) if group in groups else len(groups)
+    return (at, _PICKER_KIND_RANK.get(spec.kind, 9), card_order(spec), plain_name(spec))
+
+
 def plain_name(spec: ModelSpec) -> str:
     """What the app calls `spec`: the card's ``display_name`` ("Denoise - camera noise"),
     else a name made from its task and scale for bundled networks ("Upscale x2"), else its
