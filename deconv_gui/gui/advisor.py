@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from PySide6.QtCore import QObject, Signal
 
-from deconv_gui.core.analyze import Analysis, analyze
+from deconv_gui.core.analyze import RAW_NOISY_SNR, Analysis, analyze
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.gui.document import Document
 from deconv_gui.gui.runner import TaskQueue
@@ -82,6 +82,26 @@ class Advisor(QObject):
         if missing:
             text += f" ({', '.join(missing)}: no model installed for this yet)"
         return text
+
+    def simulate_caveat(self, doc: Document | None) -> str:
+        """Why Simulate's scores would mislead on `doc` ("" when its photo looks clean or is
+        not analysed yet): Simulate compares results with the photo as it is, so noise, JPEG
+        artifacts or blur of its own count against a model that also removes them."""
+        a = self.analysis(doc)
+        if a is None:
+            return ""
+        if a.raw_snr is not None:  # judged on the sensor data, not on the development
+            noisy = a.raw_snr < RAW_NOISY_SNR
+            found = [f"noisy (its sensor data: signal to noise about {a.raw_snr:.0f}:1)"] * noisy
+        else:
+            found = [f for f in a.findings() if not f.startswith("small")]
+        if not found:
+            return ""
+        return (
+            f"Your photo is already {' and '.join(found)}. Simulate compares results with it "
+            "as it is, so a model that also cleans that up scores lower: judge by eye, or "
+            "simulate on a clean photo."
+        )
 
     def shutdown(self) -> None:
         self._queue.shutdown()

@@ -37,9 +37,9 @@ class DocState(str, Enum):
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """What results are compared with: the input (``key`` "input"), a reference photo
-    ("reference"), or the clean original of a simulated degradation ("sim:SPEC"), whose
+    ("reference"), or the photo itself before a simulated degradation ("sim:SPEC"), whose
     degraded version ``lq`` is then the input that models restore. ``reference_view`` shows
-    a loaded reference (in Simulate the clean original is the photo's own view)."""
+    a loaded reference (in Simulate that is the photo's own view)."""
 
     key: str = "input"
     reference: np.ndarray | None = None
@@ -57,7 +57,7 @@ class Comparison:
     def label(self) -> str:
         """The readout's caption against the reference."""
         if self.simulation:
-            return "vs clean original"
+            return "vs your photo"
         return f"vs {self.reference_name or 'reference'}"
 
     @property
@@ -181,7 +181,7 @@ class Document:
 
     @property
     def reference_view(self) -> DisplayImage | None:
-        """The picture of what results are compared with: the clean original in Simulate,
+        """The picture of what results are compared with: the photo itself in Simulate,
         the loaded reference photo, else None."""
         if self.comparison.simulation:
             return self.photo_view

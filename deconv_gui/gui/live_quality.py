@@ -1,7 +1,7 @@
 """`LiveQuality`: what results are compared with, and their SSIM/PSNR, off the GUI thread.
 
 A photo's results are compared with its input, with a reference photo the user loads, or
-(Simulate) with the clean original after the photo was degraded on purpose. The comparison
+(Simulate) with the photo itself after a copy of it was degraded on purpose. The comparison
 target is built in a worker; while a result arrives, finished tiles are scored in batches
 at most every `TILE_SCORE_INTERVAL_MS` for a live estimate; a complete result gets
 whole-image scores, an SSIM map, the SSIM of the visible region and, on request, overlays.
@@ -76,10 +76,12 @@ class LiveQuality(QObject):
         *,
         ask: Callable[[str, str], bool] = lambda *_: True,
         in_use: Callable[[Document], bool] = lambda _doc: False,
+        caveat: Callable[[Document], str] = lambda _doc: "",
     ) -> None:
         super().__init__(parent)
         self._ask = ask
         self._in_use = in_use
+        self._caveat = caveat  # why Simulate's scores would mislead on a photo, or ""
         self._metrics = TaskQueue(self)
         self._io = TaskQueue(self)  # references and simulations
         self._display = TaskQueue(self)  # enlargements of the input for the viewer
@@ -183,7 +185,9 @@ class LiveQuality(QObject):
         self._io.submit(job, on_result=done, on_error=lambda m, _d: self.notice.emit(m, "error", 0))
 
     def simulate(self, doc: Document, spec: str) -> None:
-        """Degrade the (clean) photo with `spec`, then compare results with the original."""
+        """Degrade the photo with `spec`, then compare results with the photo as it was. A
+        photo that is not clean itself gets the caveat (the ``caveat`` callable's words) as
+        a notice."""
         if not doc.is_ready or doc.photo is None or self._refused_in_use(doc):
             return
         if (
@@ -212,8 +216,11 @@ class LiveQuality(QObject):
             if not doc.simulation and doc.result is not None:
                 self._kept[doc] = doc.result  # the photo's own result, back after Simulate
             doc.result = None  # results of the former input
-            self._retarget(doc, Comparison(f"sim:{spec}", clean, "clean original", lq, view))
+            self._retarget(doc, Comparison(f"sim:{spec}", clean, "your photo", lq, view))
             self.status.emit(f"Simulating {spec}: run a model to restore the degraded photo", 8000)
+            caveat = self._caveat(doc)
+            if caveat:
+                self.notice.emit(caveat, "info", 20000)
 
         self.status.emit(f"Degrading {doc.name} with {spec}…", 0)
         self._io.submit(

@@ -92,7 +92,12 @@ class MainWindow(QMainWindow):
         self.session = RestoreSession(
             self.prefs, self, ask=ask, resolve=lambda mid: self.registry.get(mid)
         )
-        self.quality = LiveQuality(self, ask=ask, in_use=in_use)
+        self.quality = LiveQuality(
+            self,
+            ask=ask,
+            in_use=in_use,
+            caveat=lambda doc: self.workflow.advisor.simulate_caveat(doc),
+        )
         self.library = ModelLibrary(registry, self, ask=ask)
 
         self.setWindowTitle("Deconv GUI")

@@ -2,7 +2,7 @@
 
 Without a reference the result is compared with its input ("similarity to input"); an
 upscaled result is first reduced to the input's size. With a reference (a photo the user
-loads, or the clean original in Simulate mode) both the input ("before") and the result
+loads, or the photo itself in Simulate mode) both the input ("before") and the result
 ("after") are compared with it at the reference's size, so the readout shows the gain.
 
 Functions here are plain Python (no Qt widgets) and run inside `TaskQueue` jobs.
@@ -47,7 +47,7 @@ class Target:
 
     gt: np.ndarray
     has_reference: bool
-    label: str  # e.g. "similarity to input", "vs clean original", "vs reference photo"
+    label: str  # e.g. "similarity to input", "vs your photo", "vs reference photo"
     before_cmp: np.ndarray | None = None  # the input at the reference's size (reference only)
     before_ssim: float | None = None
     before_psnr: float | None = None

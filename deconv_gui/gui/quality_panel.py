@@ -62,8 +62,8 @@ DEFAULT_OPACITY = 0.7
 # Simulate, label with a reference photo)
 PAIRS = (
     ("input", "Degraded vs restored", "Before vs after"),
-    ("reference", "Clean original vs restored", "Reference vs after"),
-    ("reference_input", "Clean original vs degraded", "Reference vs before"),
+    ("reference", "Your photo vs restored", "Reference vs after"),
+    ("reference_input", "Your photo vs degraded", "Reference vs before"),
 )
 
 
@@ -115,7 +115,6 @@ def verdict_text(r: Readout) -> tuple[str, str]:
     if r.before_ssim is None or r.before_psnr is None or r.after_psnr is None:
         return "", ""
     against = r.label.removeprefix("vs ")
-    against = "the clean original" if against == "clean original" else against
     text, kind = gain_verdict(r.before_ssim, r.after_ssim, r.before_psnr, r.after_psnr, against)
     return live + text, kind
 
@@ -196,7 +195,8 @@ class QualityPanel(QWidget):
         self.compare_combo.setToolTip(
             "Input: how much the result changed the photo.\n"
             "Reference photo: a clean version of the same shot.\n"
-            "Simulate: degrade this (clean) photo, restore it and compare with the original."
+            "Simulate: damage a copy of this photo, restore it and compare with the photo "
+            "(best on a clean photo)."
         )
         self._fill_combo()
         self.compare_combo.activated.connect(self._on_combo_activated)
@@ -274,7 +274,7 @@ class QualityPanel(QWidget):
 
     def set_pairs(self, available: bool, *, simulate: bool = False, current: str = "input") -> None:
         """Offer the `PAIRS` to show (only with a reference; their names say "degraded" and
-        "clean original" in Simulate)."""
+        "your photo" in Simulate)."""
         c = self.pair_combo
         c.blockSignals(True)
         c.clear()

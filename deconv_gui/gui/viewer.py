@@ -120,7 +120,7 @@ class Viewer(QObject):
         rgb = doc.input_rgb
         input_size = (rgb.shape[1], rgb.shape[0]) if rgb is not None else doc.input_view.size  # type: ignore[union-attr]
         input_name = f"Degraded ({sim})" if sim else "Before"
-        ref_name = "Clean original" if sim else f"Reference ({doc.comparison.reference_name})"
+        ref_name = "Your photo" if sim else f"Reference ({doc.comparison.reference_name})"
         after_name = "After"
         if r is not None:
             steps = len(r.recipe.steps) if r.recipe is not None else 1

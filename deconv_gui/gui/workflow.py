@@ -253,7 +253,7 @@ class Workflow(QObject):
         cmp = doc.comparison
         reference = cmp.reference
         if reference is None and cmp.simulation and doc.photo is not None:
-            reference = doc.photo.rgb  # Simulate: the clean original
+            reference = doc.photo.rgb  # Simulate: the photo as it was
         meta = doc.photo.meta if doc.photo is not None else ImageMeta()
         if self.compare_window is not None:
             self.compare_window.close()

@@ -117,7 +117,7 @@ def test_simulate_degrades_the_input_and_compares_with_the_original(qtbot, quali
     assert c.key == "sim:downscale=2" and c.reference is doc.photo.rgb
     assert c.lq.shape == (36, 48, 3) and doc.input_rgb is c.lq and doc.input_view is c.lq_view
     qtbot.waitUntil(lambda: doc.target is not None, timeout=20000)  # built in the background
-    assert doc.target.has_reference and doc.target.label == "vs clean original"
+    assert doc.target.has_reference and doc.target.label == "vs your photo"
 
     doc.result = complete(doc, restored(doc))  # unsaved
     q.simulate(doc, "noise=5")  # answered No: nothing changes
@@ -267,9 +267,9 @@ def test_overlays_are_auto_contrasted():
     assert same.span == pytest.approx(2 / 255)  # no change is not blown up into noise
     m = np.ones((40, 40), np.float32)
     m[:20] = 0.7
-    s = ssim_overlay(m, "clean original")
+    s = ssim_overlay(m, "your photo")
     assert s.span == pytest.approx(0.3, abs=1e-6) and s.high_label == "0.70 or less"
-    assert s.title == "SSIM map vs clean original: red is least alike"
+    assert s.title == "SSIM map vs your photo: red is least alike"
     b_, g_, r_ = s.image.levels[0][0, 0, :3]
     assert r_ > 100 > b_  # least alike: red end of turbo
     b_, g_, r_ = s.image.levels[0][-1, -1, :3]
@@ -296,10 +296,10 @@ def test_viewer_pairs_with_a_simulation(qtbot, quality, doc):
     assert view.labels() == ("Degraded (noise=25)", "After · Denoise")
     assert view.before() is doc.comparison.lq_view and view.after() is doc.result.view
     viewer.set_pair("reference")
-    assert view.labels() == ("Clean original", "After · Denoise")
+    assert view.labels() == ("Your photo", "After · Denoise")
     assert view.before() is doc.photo_view and view.after() is doc.result.view
     viewer.set_pair("reference_input")
-    assert view.labels() == ("Clean original", "Degraded (noise=25)")
+    assert view.labels() == ("Your photo", "Degraded (noise=25)")
     assert view.before() is doc.photo_view and view.after() is doc.comparison.lq_view
     with pytest.raises(ValueError, match="unknown pair"):
         viewer.set_pair("nonsense")

@@ -84,7 +84,7 @@ def test_against_the_input_it_says_it_measures_change(panel):
 
 def test_against_a_reference_it_shows_before_after_and_a_coloured_gain(panel):
     r = Readout(
-        label="vs clean original",
+        label="vs your photo",
         has_reference=True,
         before_ssim=0.4381,
         before_psnr=20.83,
@@ -107,10 +107,10 @@ def test_against_a_reference_it_shows_before_after_and_a_coloured_gain(panel):
     good = verdict_colour(panel.palette(), "good")
     assert colour_of(cells["ssim_gain"]) == good and colour_of(cells["psnr_gain"]) == good
     assert panel.verdict_label.text() == (
-        "Clearly better: closer to the clean original than the input was."
+        "Clearly better: closer to your photo than the input was."
     )
     assert colour_of(panel.verdict_label) == good
-    assert panel.caption.text() == "vs clean original"
+    assert panel.caption.text() == "vs your photo"
     # worse: red
     r.after_ssim, r.after_psnr = 0.40, 19.0
     panel.show_readout(r)
@@ -149,8 +149,8 @@ def test_pairs_are_named_for_simulate_and_for_a_reference(panel):
     texts = [panel.pair_combo.itemText(i) for i in range(panel.pair_combo.count())]
     assert texts == [
         "Degraded vs restored",
-        "Clean original vs restored",
-        "Clean original vs degraded",
+        "Your photo vs restored",
+        "Your photo vs degraded",
     ]
     assert panel.pair_combo.currentData() == "reference" and panel.pair_row.isVisible()
     panel.set_pairs(True, simulate=False)

@@ -172,7 +172,7 @@ def test_batch_controller_runs_the_panel_settings(qtbot, prefs, registry, tmp_pa
 
 def test_simulated_kernel_and_result_records():
     cmp = Comparison("sim:noise=5,blur=motion:9:30", lq=np.zeros((2, 2, 3), np.float32))
-    assert cmp.simulation == "noise=5,blur=motion:9:30" and cmp.label == "vs clean original"
+    assert cmp.simulation == "noise=5,blur=motion:9:30" and cmp.label == "vs your photo"
     assert cmp.blur_kernel == "motion:9:30"
     assert Comparison("sim:noise=5").blur_kernel == "" and Comparison().simulation is None
     assert parse_spec(cmp.simulation)  # the spec it holds is a valid degradation

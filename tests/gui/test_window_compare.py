@@ -41,10 +41,8 @@ def test_simulate_readout_after_a_run(qtbot, window, photo):
     assert panel.gain_text("ssim") == f"{r.after_ssim - r.before_ssim:+.3f}"
     assert panel._cells["ssim_before"].text() == f"{r.before_ssim:.3f}"
     word = "Clearly better" if gain >= 2 else "Better"
-    assert panel.verdict_label.text() == (
-        f"{word}: closer to the clean original than the input was."
-    )
-    assert panel.caption.text() == "vs clean original"
+    assert panel.verdict_label.text() == (f"{word}: closer to your photo than the input was.")
+    assert panel.caption.text() == "vs your photo"
     assert window.view.labels() == ("Degraded (noise=25)", "After · Denoise")
     assert panel.pair_row.isVisibleTo(panel)
 

@@ -4,6 +4,7 @@ undo/redo of results, previews of a region, the suggestion, export and compare m
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -202,6 +203,58 @@ def test_suggestion_banner_and_apply(qtbot, window, tmp_path):
     assert [s.model for s in steps] == ["tiny-conv"]
     a = window.advisor.analysis(doc)
     assert steps[0].strength == pytest.approx(round(a.noise_sigma))
+
+
+def test_simulate_on_a_photo_that_is_not_clean_says_the_scores_count_that(qtbot, window, tmp_path):
+    """Simulate compares results with the photo as it is: a noisy photo gets a notice that
+    removing its own noise counts against a model; a clean one gets none."""
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:120, 0:160]
+    checks = ((x // 7 + y // 7) % 2) * 0.4 + 0.3  # sharp edges: not blurred, not blocky
+    sharp = np.stack([checks, 0.25 + x / 320, 0.5 + 0.2 * np.sin(x / 9.0)], axis=-1)
+    clean, noisy = tmp_path / "clean.png", tmp_path / "noisy.png"
+    Image.fromarray(np.round(sharp * 255).astype(np.uint8)).save(clean)
+    grainy = np.clip(sharp + rng.normal(0, 20 / 255, sharp.shape), 0, 1)
+    Image.fromarray(np.round(grainy * 255).astype(np.uint8)).save(noisy)
+
+    doc = open_and_wait(qtbot, window, noisy)
+    qtbot.waitUntil(lambda: window.advisor.analysis(doc) is not None, timeout=20000)
+    window.simulate("noise=25")
+    qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
+    text = window.message_bar.text()
+    assert text.startswith("Your photo is already noisy (about ") and "scores lower" in text
+    assert doc.comparison.label == "vs your photo"
+
+    window.message_bar.close_button.click()
+    assert window.message_bar.text() == ""
+    doc2 = open_and_wait(qtbot, window, clean)
+    qtbot.waitUntil(lambda: window.advisor.analysis(doc2) is not None, timeout=20000)
+    assert window.advisor.analysis(doc2).findings() == ["small (160x120)"]
+    window.simulate("noise=25")
+    qtbot.waitUntil(lambda: doc2.comparison.lq is not None, timeout=20000)
+    assert "Your photo is already" not in window.message_bar.text()
+
+
+def test_simulate_caveat_on_raw_files_follows_the_sensor_data(qtbot, photo):
+    """A RAW file is judged by its sensor data's signal to noise (its development is not
+    measured for noise), and a photo not yet analysed gets no caveat."""
+    from deconv_gui.core.analyze import RAW_NOISY_SNR, Analysis
+    from deconv_gui.gui.advisor import Advisor
+
+    advisor = Advisor(ModelRegistry())
+    doc = ready_document(photo)
+    assert advisor.simulate_caveat(doc) == ""
+    base = Analysis(6000, 4000, noise_sigma=0.5, jpeg_quality=None, jpeg_source=None, blur=0.2)
+    advisor._done[doc.key] = replace(base, raw_snr=RAW_NOISY_SNR / 3)
+    text = advisor.simulate_caveat(doc)
+    assert text.startswith("Your photo is already noisy (its sensor data: signal to noise")
+    advisor._done[doc.key] = replace(base, raw_snr=RAW_NOISY_SNR * 3)
+    assert advisor.simulate_caveat(doc) == ""
+    advisor._done[doc.key] = replace(base, jpeg_quality=40.0, jpeg_source="file")
+    assert advisor.simulate_caveat(doc).startswith(
+        "Your photo is already saved as JPEG quality 40."
+    )
+    advisor.shutdown()
 
 
 def test_export_writes_the_choices_and_shows_where(qtbot, window, photo, tmp_path):
