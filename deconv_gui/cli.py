@@ -92,7 +92,7 @@ def _outputs(
     a trailing slash) or, for one input, to the file ``output``. Also returns the output
     folder (where the manifest goes), None when there is none."""
     from deconv_gui.core.inputs import InputFile
-    from deconv_gui.core.naming import PlannedFile, plan_outputs
+    from deconv_gui.core.naming import PlannedFile, output_ext_for, plan_outputs
 
     if output is None:
         return plan_outputs(files, suffix=suffix, ext=ext), None
@@ -103,7 +103,14 @@ def _outputs(
         _refuse_file_name_as_folder(output, "several inputs need a folder")
         return plan_outputs(files, suffix=suffix, out_dir=out, ext=ext), out
     (only,) = files
-    return [PlannedFile(only.path if isinstance(only, InputFile) else only, out)], None
+    source = only.path if isinstance(only, InputFile) else only
+    if not out.suffix:  # neither a file type nor an existing folder: say both ways
+        example = out.with_name(out.name + (ext or output_ext_for(source)))
+        raise ImageWriteError(
+            f"output {out} has no file extension: name the file ({example}) or, "
+            f"for a folder, end it with {os.sep} ({output}{os.sep})"
+        )
+    return [PlannedFile(source, out)], None
 
 
 def _refuse_file_name_as_folder(output: str, why: str) -> None:
@@ -381,6 +388,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         out = Path(args.output) if args.output else None
         files = without_outputs(files, out, suffix=suffix, ext=output.format)
     tasks, out_dir = _outputs(files, suffix, args.output, many, output.format)
+    _note_eight_bit(tasks, output.bit_depth)
     if args.cluster:  # workers elsewhere see the same paths, not this directory
         from deconv_gui.core.naming import PlannedFile
 
@@ -403,6 +411,27 @@ def cmd_restore(args: argparse.Namespace) -> int:
             print(f"{len(summary.failed)} of {len(tasks)} file(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _note_eight_bit(tasks: Sequence[Any], bit_depth: int | None) -> None:
+    """16 bits asked of results whose format (the original's) holds 8: say so on stderr."""
+    from deconv_gui.core.naming import OUTPUT_EXTENSIONS, SIXTEEN_BIT_EXTENSIONS
+
+    if bit_depth != 16:
+        return
+    eight = [
+        t.output
+        for t in tasks
+        if t.output.suffix.lower() in OUTPUT_EXTENSIONS - SIXTEEN_BIT_EXTENSIONS
+    ]
+    if not eight:
+        return
+    if len(eight) == 1:
+        which = f"{eight[0].name} is written with 8 bits per channel: its format holds"
+    else:
+        which = f"{len(eight)} results ({eight[0].name}...) are written with 8 bits per "
+        which += "channel: their format holds"
+    print(f"note: {which} no more (--format png or tif keeps 16 bits)", file=sys.stderr)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -41,7 +41,12 @@ from deconv_gui.core.manifest import (
     path_key,
     remove_stale_temporaries,
 )
-from deconv_gui.core.naming import OUTPUT_EXTENSIONS, check_suffix, first_choice_output
+from deconv_gui.core.naming import (
+    OUTPUT_EXTENSIONS,
+    SIXTEEN_BIT_EXTENSIONS,
+    check_suffix,
+    first_choice_output,
+)
 from deconv_gui.core.pipeline import FileProgress, RunSummary, restore_files
 from deconv_gui.core.recipe import Recipe, recipe_job
 from deconv_gui.core.validate import OptionError
@@ -78,7 +83,8 @@ DONE_BEFORE = "done before (see the output folder's manifest)"
 class OutputSettings:
     """How results are written: ``format`` (an extension such as ``.jpg``; None: the
     input's own where we can write it), ``quality`` (JPEG and WebP, 1-100), ``bit_depth``
-    (8 or 16 where the format holds it: PNG, TIFF; None: the input's) and the name
+    (8, or 16 where the format holds it: PNG, TIFF; asking 16 of a chosen format that
+    does not is refused; None: the input's) and the name
     ``suffix`` (None: the recipe's, e.g. ``_denoised``)."""
 
     format: str | None = None
@@ -99,6 +105,12 @@ class OutputSettings:
         object.__setattr__(self, "quality", int(self.quality))
         if self.bit_depth not in (None, 8, 16):
             raise OptionError(f"bit depth must be 8 or 16, got {self.bit_depth}")
+        if self.bit_depth == 16 and self.format and self.format not in SIXTEEN_BIT_EXTENSIONS:
+            kind = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}.get(self.format, "BMP")
+            raise OptionError(
+                f"{kind} holds 8 bits per channel: 16-bit results need PNG or TIFF "
+                "(or leave the bit depth to the original's)"
+            )
         if self.suffix is not None:
             check_suffix(self.suffix)
 

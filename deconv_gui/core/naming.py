@@ -31,6 +31,7 @@ __all__ = [
     "MAX_NAME_BYTES",
     "OUTPUT_EXTENSIONS",
     "OUTPUT_EXT_FOR",
+    "SIXTEEN_BIT_EXTENSIONS",
     "PlannedFile",
     "check_suffix",
     "first_choice_output",
@@ -54,6 +55,9 @@ _MAX_SUFFIX_BYTES = 64
 #: what an output may be asked to be: the image formats, and DNG for a RAW denoiser's result
 #: (`core.rawpipe.save_photo`); never chosen by default
 OUTPUT_EXTENSIONS = WRITE_EXTENSIONS | {".dng"}
+#: outputs that hold 16 bits per channel (a DNG keeps the sensor's own depth); the others
+#: (JPEG, WebP, BMP) are written with 8
+SIXTEEN_BIT_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".dng"})
 
 
 @dataclass(frozen=True)

@@ -253,6 +253,48 @@ def test_several_inputs_into_a_file_name_are_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "y.tif").exists()
 
 
+def test_one_input_into_a_name_without_extension_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o out` (no extension, no such folder) with one photo: neither a file type nor a
+    folder, so the run is refused with both ways out, before any work."""
+    a = _photo(tmp_path / "a.png")
+    out = tmp_path / "out"
+    assert main(["restore", str(a), "--model", "bicubic-x2", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"output {out} has no file extension: name the file ({out}.png)" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["restore", str(a), "--model", "bicubic-x2", "-o", f"{out}/"]) == 0
+    assert (out / "a_x2.png").is_file()
+
+
+def test_sixteen_bits_where_the_format_holds_eight(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--bit-depth 16` with a format that holds 8 bits is refused; with the originals' own
+    formats, the results that come out 8-bit are named on stderr and the others keep 16."""
+    a, b = _photo(tmp_path / "a.png"), _photo(tmp_path / "b.jpg", seed=1)
+    run = ["restore", "--model", "bicubic-x2", "--bit-depth", "16"]
+    for fmt, name in (("jpg", "JPEG"), ("webp", "WebP")):
+        assert main([*run, str(a), "--format", fmt, "-o", str(tmp_path / "o1")]) == 1
+        assert f"error: {name} holds 8 bits per channel: 16-bit results need PNG or TIFF" in (
+            capsys.readouterr().err
+        )
+    assert not (tmp_path / "o1").exists()
+    assert main([*run, str(a), str(b), "-o", str(tmp_path / "o2")]) == 0
+    err = capsys.readouterr().err
+    assert "note: b_x2.jpg is written with 8 bits per channel" in err and "a_x2" not in err
+    c = _photo(tmp_path / "c.jpg", seed=2)
+    assert main([*run, str(a), str(b), str(c), "-o", str(tmp_path / "o5")]) == 0
+    assert "note: 2 results (b_x2.jpg...) are written with 8 bits" in capsys.readouterr().err
+    assert (tmp_path / "o2" / "a_x2.png").read_bytes()[24] == 16  # IHDR bit depth
+    assert main([*run, str(a), "--format", "tif", "-o", f"{tmp_path / 'o3'}/"]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert main([*run, str(a), str(b), "--format", "tif", "-o", str(tmp_path / "o4")]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_crafted_png_header_bomb_is_refused(tmp_path: Path) -> None:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (
