@@ -106,7 +106,8 @@ def verdict_text(r: Readout) -> tuple[str, str]:
     """The readout's one line in words and its kind ("good", "bad" or "")."""
     if r.after_ssim is None:
         if r.has_reference and r.before_ssim is not None:
-            return "Run a model to see how much closer to the reference it gets.", ""
+            target = "your photo" if r.label == "vs your photo" else "the reference"
+            return f"Run a model to see how much closer to {target} it gets.", ""
         return "", ""
     live = "So far: " if r.partial else ""
     if not r.has_reference:

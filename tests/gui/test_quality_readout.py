@@ -157,3 +157,14 @@ def test_pairs_are_named_for_simulate_and_for_a_reference(panel):
     assert panel.pair_combo.itemText(1) == "Reference vs after"
     panel.set_pairs(False)
     assert not panel.pair_row.isVisible()
+
+
+def test_before_a_run_the_hint_names_what_results_are_compared_with():
+    from deconv_gui.gui.quality_panel import verdict_text
+
+    base = dict(has_reference=True, before_ssim=0.5, before_psnr=20.0)
+    sim = verdict_text(Readout(label="vs your photo", **base))
+    ref = verdict_text(Readout(label="vs street_clean.png", **base))
+    assert sim == ("Run a model to see how much closer to your photo it gets.", "")
+    assert ref == ("Run a model to see how much closer to the reference it gets.", "")
+    assert verdict_text(Readout()) == ("", "")

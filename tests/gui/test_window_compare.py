@@ -32,7 +32,7 @@ def test_simulate_readout_after_a_run(qtbot, window, photo):
                     timeout=20000)  # fmt: skip
     panel = window.quality_panel
     assert panel.verdict_label.text() == (
-        "Run a model to see how much closer to the reference it gets."
+        "Run a model to see how much closer to your photo it gets."
     )
     run_and_wait(qtbot, window, "tiny-conv")
     r = panel.readout()
