@@ -104,11 +104,14 @@ def _outputs(
         return plan_outputs(files, suffix=suffix, out_dir=out, ext=ext), out
     (only,) = files
     source = only.path if isinstance(only, InputFile) else only
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise ImageWriteError(f"output {out}: {above} is a file, not a folder")
     if not out.suffix:  # neither a file type nor an existing folder: say both ways
-        example = out.with_name(out.name + (ext or output_ext_for(source)))
+        example = out.name + (ext or output_ext_for(source))
         raise ImageWriteError(
-            f"output {out} has no file extension: name the file ({example}) or, "
-            f"for a folder, end it with {os.sep} ({output}{os.sep})"
+            f"output {out} has no file extension: name the file ({example}) or end a "
+            f"folder's name with {os.sep} ({out.name}{os.sep})"
         )
     return [PlannedFile(source, out)], None
 

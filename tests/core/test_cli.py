@@ -262,11 +262,14 @@ def test_one_input_into_a_name_without_extension_is_refused(
     out = tmp_path / "out"
     assert main(["restore", str(a), "--model", "bicubic-x2", "-o", str(out)]) == 1
     err = capsys.readouterr().err
-    assert f"output {out} has no file extension: name the file ({out}.png)" in err
+    assert f"output {out} has no file extension: name the file (out.png) or end a" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
     assert main(["restore", str(a), "--model", "bicubic-x2", "-o", f"{out}/"]) == 0
     assert (out / "a_x2.png").is_file()
+    # a file where a folder of the output's path should be
+    assert main(["restore", str(a), "--model", "bicubic-x2", "-o", str(a / "x.png")]) == 1
+    assert f"error: output {a / 'x.png'}: {a} is a file, not a folder" in capsys.readouterr().err
 
 
 def test_sixteen_bits_where_the_format_holds_eight(
