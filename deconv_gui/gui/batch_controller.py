@@ -86,12 +86,13 @@ class BatchController(QObject):
         if self.dialog is not None:
             self.dialog.raise_()
             return self.dialog
-        spec = run.spec
+        recipe = self._panel(run)
+        resolve = self._resolve(run)
         dlg = BatchDialog(
             paths,
-            plain_name(spec),
+            self._recipe_name(recipe, resolve),
             self._prefs.output_dir,
-            self._prefs.suffix_for(spec.task, spec.scale),
+            self._suffix_for(recipe, resolve),
             self._parent,
             presets=self._preset_names(),
         )
@@ -153,9 +154,24 @@ class BatchController(QObject):
 
     @staticmethod
     def _panel(run: RunSettings) -> Recipe:
-        """The model panel's settings as a one-step recipe."""
+        """The model panel's recipe: every step, with its strength, Amount and Detail."""
+        if run.recipe is not None:
+            return run.recipe
         o = run.options
         return Recipe.single(run.spec.id, strength=o.strength, params=dict(o.params))
+
+    @staticmethod
+    def _recipe_name(recipe: Recipe, resolve: Callable[[str], ModelSpec]) -> str:
+        """The steps as the model panel names them ("Denoise - camera noise, then Upscale
+        x2"), with an Amount below 100 % or a Detail above 0 % said."""
+        names = []
+        for st in recipe.steps:
+            name = plain_name(resolve(st.model))
+            mix = [f"Amount {st.amount:.0%}"] * (st.amount < 1) + [f"Detail {st.detail:.0%}"] * (
+                st.detail > 0
+            )
+            names.append(f"{name} ({', '.join(mix)})" if mix else name)
+        return ", then ".join(names)
 
     def save_preset(self, name: str) -> bool:
         """Save the dialog's settings (its preset's recipe, or the model panel's) and output
@@ -222,7 +238,7 @@ class BatchController(QObject):
                 files, out_dir, job, execute, suffix, overwrite=overwrite, force=force, watch=watch
             )
         )
-        what = preset or plain_name(run.spec)
+        what = preset or self._recipe_name(recipe, resolve)
         if watch is not None:
             self.status.emit(f"Batch: watching {watch.folder} with {what}…", 0)
         else:

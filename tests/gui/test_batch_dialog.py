@@ -169,3 +169,39 @@ def test_progress_shows_photos_and_time_left(qtbot, batch, tmp_path):
     assert dlg.photo_label.text().startswith("1 / 4 photos  ·  about ")
     assert "left" in dlg.photo_label.text() and dlg.photo_label.text().endswith("1.jpg")
     dlg.set_running(False)
+
+
+def test_the_model_panels_whole_recipe_is_run_and_saved(qtbot, prefs, registry, tmp_path):
+    """A recipe of several steps in the model panel (with Amount and Detail) is what the
+    batch runs, names and saves as a preset, not only its last step."""
+    import numpy as np
+
+    from deconv_gui.core.recipe import Recipe, RecipeStep, recipe_job
+    from deconv_gui.core.tiling import run_to_end
+
+    recipe = Recipe((RecipeStep("tiny-conv", amount=0.5, detail=0.25), RecipeStep("tiny-x2")))
+    settings = RunSettings(registry.get("tiny-x2"), CPU, recipe=recipe)
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    batch = BatchController(prefs, parent, settings=lambda: settings, registry=registry)
+    try:
+        photo = write_photo(tmp_path / "in" / "p.png", fmt="PNG")
+        dlg = batch.open_dialog([photo])
+        conv, x2 = (plain_name(registry.get(m)) for m in ("tiny-conv", "tiny-x2"))
+        panel = f"Model panel: {conv} (Amount 50%, Detail 25%), then {x2}"
+        assert dlg.preset_combo.itemText(0) == panel
+        assert dlg.suffix() == "_restored_x2"
+        dlg.output_edit.setText(str(tmp_path / "out"))
+        summary = _run(qtbot, batch)
+        ((_, out),) = summary.done
+        assert out.name == "p_restored_x2.png"
+        original = load_image(photo)
+        expected = run_to_end(recipe_job(recipe, registry.get, CPU)(original)).rgb
+        got = load_image(out).rgb
+        assert got.shape == expected.shape == (144, 192, 3)
+        assert np.abs(got - expected).max() <= 1 / 255 + 1e-6  # 8-bit rounding only
+        assert batch.save_preset("two steps")
+        (preset,) = list_presets()[0]
+        assert preset.recipe.steps == recipe.steps
+    finally:
+        batch.shutdown()
