@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deconv_gui.core.export import ExportOptions
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.recipe import Recipe
 from deconv_gui.gui.display import DisplayImage
@@ -88,6 +89,9 @@ class Result:
     meta: ImageMeta | None = None
     seconds: float = 0.0
     saved_path: Path | None = None
+    #: the Export settings it was written with there (None: saved as the photo was), so
+    #: that Save writes it there the same way again
+    saved_options: ExportOptions | None = None
     tiles: TileScores = TileScores()  # running sums over the finished tiles (live estimate)
     final: FinalScores | None = None  # whole-image scores once complete
     visible: tuple[float | None, float | None] = (None, None)  # SSIM over the visible region

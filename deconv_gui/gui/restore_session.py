@@ -496,11 +496,14 @@ class RestoreSession(QObject):
         self.save_to(doc, path, overwrite=True, options=options)
 
     def save(self, doc: Document | None) -> None:
-        """Save `doc`'s result: again where it was saved, else under `output_path`."""
+        """Save `doc`'s result: again where it was saved (and as: an exported result with
+        its Export settings), else under `output_path`."""
         if doc is None or doc.result is None or doc.result.partial:
             return
-        if doc.result.saved_path is not None:
-            self.save_to(doc, doc.result.saved_path, overwrite=True)
+        if doc.result.saved_path is not None:  # again, as it was written there (Export or not)
+            self.save_to(
+                doc, doc.result.saved_path, overwrite=True, options=doc.result.saved_options
+            )
             return
         path = self.output_path(doc)
         if path.exists():
@@ -537,9 +540,12 @@ class RestoreSession(QObject):
         def done(written: Path) -> None:
             written = Path(written)
             if doc is self._doc and self._previous is not None and self._previous.rgb is result:
-                self._previous = replace(self._previous, saved_path=written)  # a run started
+                # a run started meanwhile
+                self._previous = replace(self._previous, saved_path=written, saved_options=options)
             elif doc.result is not None and doc.result.rgb is result:
-                self._set_result(doc, replace(doc.result, saved_path=written))
+                self._set_result(
+                    doc, replace(doc.result, saved_path=written, saved_options=options)
+                )
             self.status.emit(f"Saved {written.name} to {written.parent}", 8000)
             self.saved.emit(doc, written)
 

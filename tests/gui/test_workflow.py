@@ -285,6 +285,28 @@ def test_export_writes_the_choices_and_shows_where(qtbot, window, photo, tmp_pat
     again.reject()
 
 
+def test_save_after_export_writes_the_file_the_same_way_again(qtbot, window, photo, tmp_path):
+    """Ctrl+S after Export saves to the exported file with the Export settings, not as the
+    photo was (which would turn a 16-bit, resized export into a full-size 8-bit file)."""
+    doc = open_and_wait(qtbot, window, photo)
+    window.restore_panel.select_model("tiny-x2")
+    with qtbot.waitSignal(window.result_finished, timeout=20000):
+        window.run()
+    dlg = window.workflow.export_dialog()
+    dlg.set_options(ExportOptions(format="png", bits=16, long_edge=100))
+    dlg.path_edit.setText(str(tmp_path / "web"))
+    with qtbot.waitSignal(window.saved, timeout=20000) as blocker:
+        dlg.accept()
+    out = blocker.args[0]
+    assert out.read_bytes()[24] == 16  # PNG IHDR bit depth
+    with qtbot.waitSignal(window.saved, timeout=20000) as again:
+        window.save()
+    assert again.args[0] == out and doc.result.saved_path == out
+    assert out.read_bytes()[24] == 16
+    with Image.open(out) as im:
+        assert im.size == (100, 75)
+
+
 def test_compare_models_side_by_side_with_numbers(qtbot, window, photo):
     doc = open_and_wait(qtbot, window, photo)
     window.simulate("noise=25")
