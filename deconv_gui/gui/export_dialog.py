@@ -85,7 +85,9 @@ class ExportDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Export Result")
         self._size = size
-        self._source_bits = source_bits
+        self._source_bits = 16 if source_bits > 8 else 8
+        # 0: as the photo; 8 or 16 once chosen (kept while a format without 16 bits is on)
+        self._wanted_bits = 0
         lay = QVBoxLayout(self)
         form = QFormLayout()
         form.setHorizontalSpacing(12)
@@ -113,8 +115,9 @@ class ExportDialog(QDialog):
         b = QHBoxLayout(brow)
         b.setContentsMargins(0, 0, 0, 0)
         self.bits_group = QButtonGroup(self)
-        self.bits8 = QRadioButton("8-bit")
-        self.bits16 = QRadioButton("16-bit")
+        same = " (as the photo)"
+        self.bits8 = QRadioButton("8-bit" + same * (self._source_bits == 8))
+        self.bits16 = QRadioButton("16-bit" + same * (self._source_bits == 16))
         for i, r in ((8, self.bits8), (16, self.bits16)):
             self.bits_group.addButton(r, i)
             b.addWidget(r)
@@ -172,15 +175,14 @@ class ExportDialog(QDialog):
         self.quality_slider.valueChanged.connect(self._refresh)
         self.resize_check.toggled.connect(self._refresh)
         self.edge_spin.valueChanged.connect(self._refresh)
-        self.bits_group.idToggled.connect(lambda *_: self._refresh())
+        self.bits_group.idClicked.connect(self._on_bits_chosen)
         self._refresh()
 
     # ------------------------------------------------------------------ API
     def set_options(self, o: ExportOptions) -> None:
         self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(o.format)))
         self.quality_slider.setValue(int(o.quality))
-        bits = o.output_bits(self._source_bits) if o.has_16_bits else (o.bits or 16)
-        (self.bits16 if bits == 16 else self.bits8).setChecked(True)
+        self._wanted_bits = o.bits
         self.colour_combo.setCurrentIndex(max(0, self.colour_combo.findData(o.colour)))
         self.resize_check.setChecked(bool(o.long_edge))
         if o.long_edge:
@@ -191,7 +193,7 @@ class ExportDialog(QDialog):
         return ExportOptions(
             format=str(self.format_combo.currentData()),
             quality=self.quality_slider.value(),
-            bits=16 if self.bits16.isChecked() else 8,
+            bits=self._wanted_bits,
             colour=str(self.colour_combo.currentData()),
             long_edge=self.edge_spin.value() if self.resize_check.isChecked() else 0,
         )
@@ -209,8 +211,7 @@ class ExportDialog(QDialog):
             w.setEnabled(o.has_quality)
         for w in (self.bits_label, self.bits16):
             w.setEnabled(o.has_16_bits)
-        if not o.has_16_bits:
-            self.bits8.setChecked(True)
+        self._show_bits()
         raw = o.format == "dng"  # the sensor's data: no depth, colour or size choices
         for w in (self.bits8, self.colour_combo, self.resize_check):
             w.setEnabled(not raw)
@@ -220,13 +221,28 @@ class ExportDialog(QDialog):
         self.path_edit.setText(str(self.path()))
         self._refresh()
 
+    def _on_bits_chosen(self, bits: int) -> None:
+        """A depth clicked: that one from now on; the photo's own is "as the photo"."""
+        self._wanted_bits = 0 if bits == self._source_bits else bits
+        self._show_bits()
+
+    def _show_bits(self) -> None:
+        """The depth that will be written: 8 where the format holds no more, else the
+        chosen one or the photo's."""
+        o = self.options()
+        bits = o.output_bits(self._source_bits)
+        (self.bits16 if bits == 16 else self.bits8).setChecked(True)
+
     def _refresh(self) -> None:
         self.quality_value.setText(str(self.quality_slider.value()))
         self.edge_spin.setEnabled(self.resize_check.isChecked())
         w, h = self._size
         edge = self.edge_spin.value() if self.resize_check.isChecked() else max(w, h)
         s = edge / max(w, h)
-        self.size_label.setText(f"→ {max(1, round(w * s))} × {max(1, round(h * s))}")
+        text = f"→ {max(1, round(w * s))} × {max(1, round(h * s))}"
+        if s > 1:  # a plain resampling adds pixels, not detail
+            text += "  (enlarged by resampling: no new detail)"
+        self.size_label.setText(text)
 
     def _browse(self) -> None:
         fmt = str(self.format_combo.currentData())

@@ -222,17 +222,36 @@ def test_export_dialog_options_and_memory(qtbot, tmp_path):
     assert load_export_options(settings) == ExportOptions()
     dlg = ExportDialog(ExportOptions(), tmp_path / "a_x2.jpg", size=(400, 300), source_bits=16)
     qtbot.addWidget(dlg)
-    assert not dlg.bits16.isEnabled()  # JPEG is 8-bit
+    assert not dlg.bits16.isEnabled() and dlg.bits8.isChecked()  # JPEG is 8-bit
+    assert dlg.bits16.text() == "16-bit (as the photo)"
     dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("tiff"))
     assert dlg.bits16.isEnabled() and dlg.path().name == "a_x2.tif"
+    assert dlg.bits16.isChecked()  # a 16-bit photo's TIFF is 16-bit unless 8 is chosen
     assert not dlg.quality_slider.isEnabled()
-    dlg.bits16.setChecked(True)
+    dlg.bits8.click()
+    dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("jpeg"))
+    dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("png"))
+    assert dlg.bits8.isChecked() and dlg.options().bits == 8  # the choice outlives JPEG
+    dlg.bits16.click()
+    assert dlg.options().bits == 0  # the photo's own depth: "as the photo", not a number
+    dlg.format_combo.setCurrentIndex(dlg.format_combo.findData("tiff"))
     dlg.colour_combo.setCurrentIndex(dlg.colour_combo.findData("display-p3"))
     dlg.resize_check.setChecked(True)
     dlg.edge_spin.setValue(200)
     assert dlg.size_label.text() == "→ 200 × 150"
+    dlg.edge_spin.setValue(800)
+    assert dlg.size_label.text().startswith("→ 800 × 600  (enlarged by resampling")
+    dlg.edge_spin.setValue(200)
     o = dlg.options()
-    assert (o.format, o.bits, o.colour, o.long_edge) == ("tiff", 16, "display-p3", 200)
+    assert (o.format, o.bits, o.colour, o.long_edge) == ("tiff", 0, "display-p3", 200)
+    assert o.output_bits(16) == 16
+    # an 8-bit choice remembered from another photo is shown, and kept, on this one
+    again = ExportDialog(replace(o, bits=8), tmp_path / "b.tif", size=(40, 30), source_bits=16)
+    qtbot.addWidget(again)
+    assert again.bits8.isChecked() and again.options().bits == 8
+    eight = ExportDialog(o, tmp_path / "c.png", size=(40, 30), source_bits=8)
+    qtbot.addWidget(eight)
+    assert eight.bits8.isChecked() and eight.bits8.text() == "8-bit (as the photo)"
     store_export_options(settings, o)
     assert load_export_options(settings) == o
     settings.setValue("export/quality", "lots")  # a hand-broken value: its default
