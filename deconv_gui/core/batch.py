@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from deconv_gui.core.image import Photo
 from deconv_gui.core.inputs import InputFile
-from deconv_gui.core.io import load_image
+from deconv_gui.core.io import load_image, same_file
 from deconv_gui.core.manifest import (
     FileRecord,
     Manifest,
@@ -298,13 +298,19 @@ def plan_batch(
     output, and that output is there with the recorded size; ``force`` redoes those too. An
     output that exists is replaced when the manifest names it as this input's output (ours)
     or with ``overwrite``; otherwise the file is ``kept`` (``skip_existing``) or
-    ``refused``.
+    ``refused``. An output that is its own input (``-o photo.jpg`` for photo.jpg) is always
+    refused: ``overwrite`` is for earlier results, never for originals.
     """
     plan = BatchPlan()
     for task in tasks:
         record = manifest.latest(task.source) if manifest is not None else None
         if not force and record is not None and _is_done(task, record, job):
             plan.done.append((task, record))
+            continue
+        if same_file(task.output, task.source):  # whatever --overwrite says
+            what = "the output" if task.output.name == task.source.name else task.output.name
+            why = f"{what} is the original photo itself: originals are never replaced"
+            plan.refused.append((task, why + " (choose another output name)"))
             continue
         ours = _names_output(record, task)
         if overwrite or ours or file_stamp(task.output) is None:

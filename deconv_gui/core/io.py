@@ -1149,7 +1149,7 @@ def check_target(out: Path, meta: ImageMeta, overwrite: bool) -> None:
         raise ImageWriteError(f"Cannot save {name}: a folder with that name exists")
     if overwrite:
         return
-    if meta.path is not None and _same_file(out, Path(meta.path)):
+    if meta.path is not None and same_file(out, Path(meta.path)):
         raise ImageWriteError(
             f"Cannot save {name}: that would replace the original photo (choose another name)"
         )
@@ -1160,7 +1160,8 @@ def check_target(out: Path, meta: ImageMeta, overwrite: bool) -> None:
         )
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
+    """Whether the paths name one file (a link, another spelling or case of the name)."""
     with suppress(OSError):
         if a.exists() and b.exists():
             return os.path.samefile(a, b)

@@ -272,6 +272,23 @@ def test_one_input_into_a_name_without_extension_is_refused(
     assert f"error: output {a / 'x.png'}: {a} is a file, not a folder" in capsys.readouterr().err
 
 
+def test_the_original_is_never_the_output_even_with_overwrite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`-o photo.png --overwrite` for photo.png itself (or a link to it) is refused before
+    any work: --overwrite replaces earlier results, never an original."""
+    a = _photo(tmp_path / "a.png")
+    before = _digest(a)
+    (tmp_path / "link.png").symlink_to(a)
+    for out, what in ((a, "the output"), (tmp_path / "link.png", "link.png")):
+        assert (
+            main(["restore", str(a), "--model", "bicubic-x2", "-o", str(out), "--overwrite"]) == 1
+        )
+        err = capsys.readouterr().err
+        assert f"{what} is the original photo itself: originals are never replaced" in err
+    assert _digest(a) == before and (tmp_path / "link.png").is_symlink()
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
