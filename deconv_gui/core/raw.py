@@ -41,6 +41,7 @@ import io
 import logging
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -412,10 +413,48 @@ def _opened(p: Path, max_pixels: int) -> Iterator[tuple[RawData, Any]]:
         yield _record(p, rp, sizes, data, st), rp
 
 
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: int | None = None
+
+
+@contextmanager
+def _libraw_quiet() -> Iterator[None]:
+    """Hide what LibRaw prints to the C stderr while it reads ("x.dng: Unexpected end of
+    file", "data corrupted at 4153"): a damaged file is reported once, in words, by the
+    `ImageReadError` that follows. File descriptor 2 is the process's, so it is sent to
+    the null device only while a LibRaw call runs (threads share one redirection)."""
+    global _quiet_depth, _quiet_saved
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            try:
+                sys.stderr.flush()
+                null = os.open(os.devnull, os.O_WRONLY)
+                try:
+                    _quiet_saved = os.dup(2)
+                    os.dup2(null, 2)
+                finally:
+                    os.close(null)
+            except (OSError, ValueError, AttributeError):  # no usable stderr: nothing to hide
+                _quiet_saved = None
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                with suppress(OSError):
+                    os.dup2(_quiet_saved, 2)
+                os.close(_quiet_saved)
+                _quiet_saved = None
+
+
 @contextmanager
 def _libraw(p: Path, name: str) -> Iterator[Any]:
     try:
-        rp = rawpy.imread(str(p))
+        with _libraw_quiet():
+            rp = rawpy.imread(str(p))
     except rawpy.LibRawError as e:
         raise ImageReadError(_libraw_message(p, name, e)) from e
     except MemoryError as e:
@@ -430,11 +469,11 @@ def _libraw(p: Path, name: str) -> Iterator[Any]:
 
 def _unpack(rp: Any, name: str) -> None:
     try:
-        rp.unpack()
+        with _libraw_quiet():
+            rp.unpack()
     except rawpy.LibRawError as e:
-        raise ImageReadError(
-            f"Cannot read {name}: the RAW data is truncated or damaged ({_detail(e)})"
-        ) from e
+        _log.debug("LibRaw could not unpack %s: %s", name, _detail(e))
+        raise ImageReadError(f"Cannot read {name}: the RAW data is truncated or damaged") from e
     except MemoryError as e:
         raise ImageReadError(f"Cannot read {name}: not enough memory to open it") from e
 
