@@ -376,6 +376,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from deconv_gui.progress import BatchReporter
 
     registry, recipe, output, job, suffix, label = _batch_setup(args)
+    _refuse_dng_unless_raw_denoised(output.format, recipe, registry)
     found = expand_inputs(
         args.inputs, recursive=args.recursive, include=args.include, exclude=args.exclude
     )
@@ -392,6 +393,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
         files = without_outputs(files, out, suffix=suffix, ext=output.format)
     tasks, out_dir = _outputs(files, suffix, args.output, many, output.format)
     _note_eight_bit(tasks, output.bit_depth)
+    if len(tasks) == 1:  # -o NAME.dng
+        _refuse_dng_unless_raw_denoised(tasks[0].output.suffix, recipe, registry)
     if args.cluster:  # workers elsewhere see the same paths, not this directory
         from deconv_gui.core.naming import PlannedFile
 
@@ -414,6 +417,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
             print(f"{len(summary.failed)} of {len(tasks)} file(s) failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _refuse_dng_unless_raw_denoised(ext: str | None, recipe: Recipe, registry) -> None:
+    """A DNG holds sensor data: only a recipe of RAW denoisers makes it (refused before
+    any photo is processed, not after each)."""
+    from deconv_gui.core.rawpipe import works_on_mosaic
+
+    if (ext or "").lower() != ".dng":
+        return
+    rgb = [st.model for st in recipe.steps if not works_on_mosaic(registry.get(st.model))]
+    if rgb:
+        raise ImageWriteError(
+            f"a DNG holds the sensor's data, which {', '.join(rgb)} does not make: only the "
+            "RAW denoiser's result can be saved as DNG (save as .tif)"
+        )
 
 
 def _note_eight_bit(tasks: Sequence[Any], bit_depth: int | None) -> None:
@@ -444,6 +462,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     from deconv_gui.progress import BatchReporter
 
     registry, recipe, output, job, suffix, label = _batch_setup(args)
+    _refuse_dng_unless_raw_denoised(output.format, recipe, registry)
     folders = [Path(f).absolute() if args.cluster else Path(f) for f in args.folders]
     out_dir = Path(args.output).absolute() if args.cluster else Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():

@@ -32,7 +32,10 @@ from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import check_target, load_image, make_folder
 from deconv_gui.core.jobs import restore_job
+from deconv_gui.core.naming import OUTPUT_EXTENSIONS
+from deconv_gui.core.raw import is_raw_path
 from deconv_gui.core.rawpipe import NOTE, RAW_MOSAIC, restore_raw_photo, save_photo, works_on_mosaic
+from deconv_gui.errors import ImageWriteError
 
 if TYPE_CHECKING:
     from deconv_gui.core.naming import PlannedFile
@@ -140,11 +143,20 @@ def restore_file(
     """Load ``task.source``, run ``work`` on it and save the result to ``task.output``
     (``quality``: JPEG and WebP, see `save_image`).
 
-    The output's folder is created when missing. Without ``overwrite`` an existing output
-    is refused before anything is computed. Returns the path written; raises `DeconvError`
+    The output's folder is created when missing. An output type we cannot write (or a DNG
+    of a photo that is not a camera RAW) and, without ``overwrite``, an existing output are
+    refused before anything is computed. Returns the path written; raises `DeconvError`
     (or whatever the work raises) on failure.
     """
     dst = task.output
+    ext = dst.suffix.lower()
+    if ext not in OUTPUT_EXTENSIONS:  # before the work, not after it
+        raise ImageWriteError(
+            f"Cannot save {dst.name}: unsupported file type {dst.suffix or '(none)'!r} "
+            f"(use {', '.join(sorted(OUTPUT_EXTENSIONS))})"
+        )
+    if ext == ".dng" and not is_raw_path(task.source):
+        raise ImageWriteError(f"Cannot save {dst.name}: a DNG needs a camera RAW photo")
     make_folder(dst.parent)
     check_target(dst, ImageMeta(path=task.source), overwrite)
     photo = load(task.source)

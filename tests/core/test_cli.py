@@ -289,6 +289,23 @@ def test_the_original_is_never_the_output_even_with_overwrite(
     assert _digest(a) == before and (tmp_path / "link.png").is_symlink()
 
 
+def test_outputs_that_cannot_be_written_are_refused_before_the_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A DNG of a model's RGB result, or a file type we do not write, is refused in one
+    line before any photo is processed (they had failed after the model ran)."""
+    a = _photo(tmp_path / "a.png")
+    for extra in (["-o", str(tmp_path / "a.dng")], ["--format", "dng", "-o", str(tmp_path)]):
+        assert main(["restore", str(a), "--model", "bicubic-x2", *extra]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: a DNG holds the sensor's data, which bicubic-x2 does not")
+        assert len(err.strip().splitlines()) == 1
+    assert main(["restore", str(a), "--model", "bicubic-x2", "-o", str(tmp_path / "a.crw")]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot save a.crw: unsupported file type '.crw' (use .bmp, .dng, .jpeg" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

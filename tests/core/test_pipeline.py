@@ -311,6 +311,19 @@ def test_existing_results_fail_before_any_work_or_are_skipped(tmp_path: Path) ->
     assert summary.done == [(src, task.output)] and load_image(task.output).width == 24
 
 
+def test_outputs_that_cannot_be_written_fail_before_any_work(tmp_path: Path) -> None:
+    """A file type we do not write, or a DNG of a photo that is not a camera RAW, fails
+    before the model is built (not after it ran)."""
+    from deconv_gui.core.naming import PlannedFile
+
+    src = _png(tmp_path / "a.png")
+    spec = Invert()
+    for name, match in (("a.xyz", "unsupported file type '.xyz'"), ("a.dng", "needs a camera RAW")):
+        with pytest.raises(ImageWriteError, match=match):
+            run_to_end(restore_file(PlannedFile(src, tmp_path / name), photo_job(spec, OPTIONS)))
+    assert spec.built == [] and sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 def test_cancel_stops_the_run_and_says_so(tmp_path: Path) -> None:
     photos = [_png(tmp_path / f"{i}.png", 30 * i) for i in range(3)]
     plan = plan_outputs(photos, suffix="_x", out_dir=tmp_path / "out")
