@@ -19,7 +19,11 @@ What makes LibRaw, Lightroom, darktable and RawTherapee develop it as the source
   exactly the float32 camera -> sRGB matrix it used for the source;
 * white balance: ``AsShotNeutral`` holding the development's multipliers (`RawData.wb`) as
   fractions chosen so that LibRaw reads back the very same float32 multipliers;
-* Make, Model, UniqueCameraModel, Software, the source's dates, EXIF, GPS, XMP, IPTC.
+* Make, Model, UniqueCameraModel, Software, the source's dates, EXIF, GPS, XMP, IPTC;
+* a DNG source's opcodes (OpcodeList2/3: lens shading gain maps, distortion and vignetting
+  corrections), default crop and rendering hints, serial number, original file name and
+  private data, verbatim (`raw.DNG_IFD0_CARRIED`, `raw.DNG_AREA_CARRIED`; not its
+  NoiseProfile: the data is denoised, nor the digests of its data).
 
 Checked by tests: rawpy reopens the file with the same mosaic, pattern and levels, and its
 render (`raw.render_raw`) equals the source's render of the same mosaic.
@@ -196,6 +200,12 @@ def _dng_tags(raw: RawData, cfa: list[int]) -> list[tuple[int, int, int, Any, bo
     if meta.makernote is not None:
         blob = meta.makernote.dng_private_data()
         tags.append((50740, _BYTE, len(blob), blob, True))  # DNGPrivateData
+    written = {code for code, *_ in tags}
+    tags.extend(
+        (code, dtype, count, value, True)
+        for code, dtype, count, value in raw.dng_carried_tags
+        if code not in written
+    )
     return tags
 
 

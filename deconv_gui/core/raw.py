@@ -140,6 +140,20 @@ DNG_COLOUR_TAGS = frozenset(
 )  # fmt: skip
 
 
+#: A DNG source's tags carried verbatim into a DNG of its denoised mosaic (`core.dng`),
+#: besides the colour tags. From IFD 0: who made the file (CameraSerialNumber,
+#: LocalizedCameraModel, OriginalRawFileName, DNGPrivateData).
+DNG_IFD0_CARRIED = frozenset({50735, 50709, 50827, 50740})
+#: From the raw image's IFD, in coordinates of its active area, so carried when LibRaw's
+#: visible mosaic is that area: OpcodeList2 and 3 (gain maps for lens shading, lens
+#: distortion and vignetting corrections), DefaultCropOrigin/Size, DefaultUserCrop,
+#: BayerGreenSplit, ChromaBlurRadius, AntiAliasStrength, BestQualityScale. Left out on
+#: purpose: NoiseProfile (the data is denoised: a developer would denoise it again),
+#: RawDataUniqueID and the image digests (the data changed), OpcodeList1 (coordinates of
+#: the stored image with its masked margins, which the DNG does not keep).
+DNG_AREA_CARRIED = frozenset({51009, 51022, 50719, 50720, 51125, 50733, 50737, 50738, 50780})
+
+
 @dataclass(frozen=True)
 class RawSizes:
     """Sizes in pixels. ``height``/``width``: the visible mosaic (`RawData.mosaic`);
@@ -190,6 +204,9 @@ class RawData:
     libraw_version: str
     file_size: int
     file_mtime_ns: int
+    #: a DNG source's other tags for a DNG of this mosaic (`DNG_IFD0_CARRIED`,
+    #: `DNG_AREA_CARRIED`), as (code, type, count, value)
+    dng_carried_tags: tuple[tuple[int, int, int, Any], ...] = ()
 
     def black_map(self) -> np.ndarray:
         """(n, n) black level of each photosite of the pattern (float32)."""
@@ -636,6 +653,7 @@ def _record(p: Path, rp: Any, sizes: RawSizes, data: bytes, st: os.stat_result) 
         libraw_version=LIBRAW_VERSION,
         file_size=st.st_size,
         file_mtime_ns=st.st_mtime_ns,
+        dng_carried_tags=_dng_carried_tags(data, sizes, p.name),
     )
 
 
@@ -729,6 +747,55 @@ def _dng_colour_tags(data: bytes) -> tuple[tuple[int, int, int, Any], ...]:
             )
     except Exception as e:
         _log.warning("could not read the DNG colour tags (%s)", e)
+        return ()
+
+
+def _dng_carried_tags(
+    data: bytes, sizes: RawSizes, name: str
+) -> tuple[tuple[int, int, int, Any], ...]:
+    """`RawData.dng_carried_tags` of a DNG (empty for other files)."""
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return ()
+
+    def entry(t: Any) -> tuple[int, int, int, Any]:
+        return (t.code, int(t.dtype), 0 if int(t.dtype) == 2 else int(t.count), t.value)
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tf:
+            first = tf.pages[0]
+            if 50706 not in first.tags:
+                return ()
+            out = [entry(t) for t in first.tags.values() if t.code in DNG_IFD0_CARRIED]
+            candidates = [first, *(first.pages or [])]
+            raw_ifd = next(
+                (p for p in candidates if p.subfiletype == 0 and p.photometric == 32803), None
+            )
+            if raw_ifd is None:
+                return tuple(out)
+            area = raw_ifd.tags.get(50829)  # ActiveArea: top, left, bottom, right
+            top, left, bottom, right = (
+                tuple(int(v) for v in area.value) if area else (0, 0, *raw_ifd.shape[:2])
+            )
+            visible = (
+                sizes.top_margin,
+                sizes.left_margin,
+                sizes.top_margin + sizes.height,
+                sizes.left_margin + sizes.width,
+            )
+            area_tags = [entry(t) for t in raw_ifd.tags.values() if t.code in DNG_AREA_CARRIED]
+            if (top, left, bottom, right) == visible:
+                out.extend(area_tags)
+            elif area_tags:
+                _log.warning(
+                    "%s: LibRaw's visible area %s is not the DNG's active area %s: its "
+                    "opcodes and crop are not carried into a DNG of it",
+                    name,
+                    visible,
+                    (top, left, bottom, right),
+                )
+            return tuple(out)
+    except Exception as e:
+        _log.warning("could not read the DNG's tags (%s)", e)
         return ()
 
 

@@ -110,6 +110,34 @@ def test_exiftool_finds_the_metadata_in_the_dng_and_the_tiff(raw_files, name):
     assert tiff["Orientation"] == 1  # pixels upright
 
 
+def _tags(path: Path) -> dict[int, object]:
+    with tifffile.TiffFile(path) as tf:
+        return {t.code: t.value for t in tf.pages[0].tags.values()}
+
+
+@pytest.mark.parametrize(
+    ("name", "carried"),
+    [
+        # lens shading as gain maps in OpcodeList2; the serial number and original name
+        ("GoPro_HERO7_Black_GOPR9231_from_GPR.dng", {51009, 50735, 50827, 50719, 50720}),
+        # the fisheye's distortion correction (WarpRectilinear) in OpcodeList3, and GoPro's
+        # private calibration block
+        ("GoPro_Fusion_GPFR7066_from_GPR.dng", {51022, 50740, 50735, 50709}),
+    ],
+)
+def test_a_dngs_opcodes_crop_and_identity_are_carried(raw_files, name, carried):
+    """Developers that apply opcodes (Adobe, darktable, RawTherapee) develop the DNG of the
+    denoised mosaic with the source's lens corrections and crop; its noise profile is left
+    out (the data is denoised) and so are the digests of the source's data."""
+    if not (raw_files.folder / name).is_file():
+        pytest.skip(f"{name} is not in ../shared/data/raw")
+    source, dng = _tags(raw_files.path(name)), _tags(raw_files.dng(name))
+    for code in carried:
+        assert code in source and dng.get(code) == source[code], code
+    for code in (51041, 51111, 50781):  # NoiseProfile, NewRawImageDigest, RawDataUniqueID
+        assert code not in dng, code
+
+
 @needs_exiftool
 def test_exiftool_validates_the_dngs(raw_files):
     names = [n for n in RAW_FILES if (raw_files.folder / n).is_file()]
