@@ -981,7 +981,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
         out = p.add_argument_group("how results are written (a preset's, replaced when given)")
         out.add_argument(
-            "--format", metavar="EXT", help="jpg, png, tif, webp... (default: the input's)"
+            "--format",
+            metavar="EXT",
+            help="jpg, png, tif, webp, dng (RAW denoiser)... (default: the input's where we "
+            "write it; tif for camera RAW, jpg for HEIC, else png)",
         )
         out.add_argument("--quality", type=int, metavar="Q", help="JPEG/WebP quality 1-100 (95)")
         out.add_argument(
