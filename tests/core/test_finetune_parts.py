@@ -198,6 +198,10 @@ def test_guard_decisions() -> None:
     worse = ft.judge({**val, "psnr": 30.0}, {**val, "psnr": 29.5}, supervised=True)
     assert worse.refused and "worse than the base model" in worse.message
     assert "30.00 -> 29.50 dB" in worse.message
+    # what to try names what the app has (steps, photos) and where a learning rate is set
+    assert "try more photos or fewer steps; deconv-gui finetune also takes a lower learning" in (
+        worse.message
+    )
     same = ft.judge({**val, "psnr": 30.0}, {**val, "psnr": 29.99}, supervised=True)
     assert not same.refused and "No measurable change" in same.message
     better = ft.judge({**val, "psnr": 30.0}, {**val, "psnr": 31.0}, supervised=True)

@@ -63,12 +63,13 @@ def judge(before: dict[str, Any], after: dict[str, Any], *, supervised: bool,
         return Verdict(metric, b, a, True, f"Not saved: {caveat} ({scores}).", caveat)
     tolerance = TOLERANCE_DB if supervised else TOLERANCE_SELF_SUPERVISED_DB
     if a < b - tolerance:
+        lr = "deconv-gui finetune also takes a lower learning rate (--lr)"
         hint = (
-            "try fewer steps or a lower learning rate"
+            f"try more photos or fewer steps; {lr}"
             if supervised
-            else "try a lower learning rate or fewer steps; if it still gets worse, noisy "
-            "photos alone cannot improve this model on them: use before/after pairs or clean "
-            "photos with a matching degradation instead"
+            else f"try fewer steps ({lr}); if it still gets worse, noisy photos alone cannot "
+            "improve this model on them: use before/after pairs or clean photos with a "
+            "matching degradation instead"
         )
         return Verdict(
             metric, b, a, True,
