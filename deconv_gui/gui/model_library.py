@@ -77,7 +77,7 @@ class ModelLibrary(QObject):
             job,
             on_result=done,
             on_error=lambda m, _d: self.notice.emit(
-                f"Could not import {path.name}: {m}", "error", 0
+                f"Could not import {path.name}: {m.removeprefix(path.name + ': ')}", "error", 0
             ),
         )
 

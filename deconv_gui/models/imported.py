@@ -156,8 +156,9 @@ def _read_safetensors(p: Path) -> Any:
     try:
         return load_file(str(p), device="cpu")
     except Exception as e:  # SafetensorError, OSError, ... on damaged files
+        log.info("%s: safetensors could not read it: %s", p.name, _one_line(e))
         raise ModelError(
-            f"{p.name}: not a readable safetensors file (damaged or truncated?): {_one_line(e)}"
+            f"{p.name}: not a readable safetensors file (damaged, truncated or not weights)"
         ) from None
 
 
@@ -190,9 +191,14 @@ def _read_pickled(p: Path) -> Any:
                 f"{p.name}: TorchScript archives contain code and are not loaded; "
                 "use the model's .pth state dict or a .safetensors file"
             ) from None
-        raise ModelError(f"{p.name}: not a readable PyTorch weights file: {_one_line(e)}") from None
+        log.info("%s: torch.load failed: %s", p.name, _one_line(e))
+        raise ModelError(f"{p.name}: {_NOT_PTH}") from None
     except Exception as e:  # EOFError, ValueError, zipfile errors on damaged files
-        raise ModelError(f"{p.name}: not a readable PyTorch weights file: {_one_line(e)}") from None
+        log.info("%s: torch.load failed: %s", p.name, _one_line(e))
+        raise ModelError(f"{p.name}: {_NOT_PTH}") from None
+
+
+_NOT_PTH = "not a readable PyTorch weights file (damaged, truncated or not weights)"
 
 
 # Training checkpoints keep the weights under one of these keys (BasicSR: params / params_ema;

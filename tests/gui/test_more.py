@@ -199,6 +199,9 @@ def test_dropping_a_bad_model_file_reports_it(qtbot, window, tmp_path):
     qtbot.waitUntil(
         lambda: "Could not import 4x_Fake.pth" in window.message_bar.text(), timeout=20000
     )
+    text = window.message_bar.text()
+    assert text.count("4x_Fake.pth") == 1, text  # named once
+    assert text.startswith("Could not import 4x_Fake.pth: not a readable PyTorch weights file")
     assert not window.documents  # not treated as a photo
 
 
