@@ -62,7 +62,7 @@ class ExportOptions:
     ``long_edge`` pixels of the longer side (0: keep the size)."""
 
     format: str = "jpeg"
-    quality: int = 92
+    quality: int = 95  # as the CLI and the batch dialog
     bits: int = 0
     colour: str = "keep"
     long_edge: int = 0

@@ -181,14 +181,16 @@ def recipe_job(
     *,
     tile_size: int | None = None,
     cache: StepCache | None = None,
+    of_steps: int | None = None,
 ) -> PhotoJob:
     """The `PhotoJob` that runs `recipe` (see the module doc). ``base`` gives the device and
-    precision; each step's strength and params replace the base's."""
+    precision; each step's strength and params replace the base's. ``of_steps``: the steps
+    of the whole run when `recipe` is its first ones (for the "step i/n" messages)."""
     base = base or LoadOptions()
     specs = [resolve(s.model) for s in recipe.steps]  # unknown ids fail before any work
 
     def work(photo: Photo) -> Generator[TileProgress, Any, Photo]:
-        n = len(recipe.steps)
+        n = of_steps or len(recipe.steps)
         current = photo
         done: tuple[str, ...] = ()  # full keys of the steps before this one
         for i, (step, spec) in enumerate(zip(recipe.steps, specs, strict=True), 1):

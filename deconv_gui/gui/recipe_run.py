@@ -105,7 +105,9 @@ def recipe_work(
     last = steps[-1]
     mid = photo
     if n > 1:
-        head = recipe_job(Recipe(steps[:-1]), resolve, base, tile_size=tile_size, cache=cache)
+        head = recipe_job(
+            Recipe(steps[:-1]), resolve, base, tile_size=tile_size, cache=cache, of_steps=n
+        )
         mid = yield from _hide_boxes(head(photo))
     key = (*(s.full_key() for s in steps[:-1]), last.model_key())
     out = cache.get(key) if cache is not None else None

@@ -324,3 +324,20 @@ def test_compare_models_side_by_side_with_numbers(qtbot, window, photo):
         assert f"PSNR {scores.psnr:.1f} dB" in caption
     dlg.reject()
     dlg.shutdown()
+
+
+def test_a_recipes_progress_counts_every_step(registry, photo):
+    """The app runs all steps but the last as one job: their tiles say "step i/n" of the
+    whole recipe (the first of two steps had said nothing)."""
+    from deconv_gui.core.io import load_image
+    from deconv_gui.core.tiling import run_to_end
+    from deconv_gui.gui.recipe_run import recipe_work
+
+    seen = []
+    for models in ("tiny-conv,tiny-x2", "tiny-conv,tiny-conv,tiny-x2"):
+        seen.clear()
+        recipe = Recipe.from_models(models)
+        run_to_end(recipe_work(recipe, registry.get, LoadOptions(), load_image(photo)), seen.append)
+        n = len(recipe.steps)
+        steps = [f"step {i}/{n}: {st.model}" for i, st in enumerate(recipe.steps, 1)]
+        assert sorted({tp.message for tp in seen}) == steps
