@@ -289,7 +289,7 @@ class Manifest:
     def _append(self, data: dict[str, Any]) -> None:
         if self._fp is None:
             raise RuntimeError("the manifest is not open")
-        line = json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = json.dumps(data, separators=(",", ":")) + "\n"
         try:
             self._fp.write(line)
             self._fp.flush()

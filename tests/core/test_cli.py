@@ -306,6 +306,32 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_work(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+def test_a_file_name_that_is_not_utf8_goes_through_a_resumable_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Names from old Windows folders or zip files (bytes that are not UTF-8) are recorded
+    in the manifest (JSON escapes) and resumed; the run had stopped with UnicodeEncodeError."""
+    import os
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _photo(folder / "ok.png")
+    odd = folder / os.fsdecode(b"x\xff y.png")
+    try:
+        _photo(odd, seed=1)
+    except (OSError, UnicodeError):
+        pytest.skip("this file system does not take such names")
+    out = tmp_path / "out"
+    assert main(["restore", str(folder), "--model", "bicubic-x2", "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        "ok_x2.png",
+        os.fsdecode(b"x\xff y_x2.png"),
+    ]
+    capsys.readouterr()
+    assert main(["restore", str(folder), "--model", "bicubic-x2", "-o", str(out)]) == 0
+    assert "2 done before" in capsys.readouterr().err
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
