@@ -353,7 +353,12 @@ def _executor(args, stack, registry, recipe, job, stop):
 
     _apply_threads(args)
     work = photo_work(
-        recipe, registry.get, base, tile_size=args.tile, bit_depth=job.output.bit_depth
+        recipe,
+        registry.get,
+        base,
+        tile_size=args.tile,
+        bit_depth=job.output.bit_depth,
+        max_pixels=args.max_pixels,
     )
     load = partial(load_image, max_pixels=args.max_pixels)
     return local_executor(work, load=load, quality=job.output.quality, cancel=stop)

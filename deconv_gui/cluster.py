@@ -84,7 +84,12 @@ class _Worker:
         self.registry = default_registry()
         self.recipe = Recipe.from_json(recipe_json)
         self.work = photo_work(
-            self.recipe, self.registry.get, options, tile_size=tile_size, bit_depth=bit_depth
+            self.recipe,
+            self.registry.get,
+            options,
+            tile_size=tile_size,
+            bit_depth=bit_depth,
+            max_pixels=max_pixels,
         )
         self.load = partial(load_image, max_pixels=max_pixels)
         self.quality = quality

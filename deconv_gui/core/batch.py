@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from deconv_gui.core.image import Photo
 from deconv_gui.core.inputs import InputFile
-from deconv_gui.core.io import load_image, same_file
+from deconv_gui.core.io import DEFAULT_MAX_PIXELS, load_image, same_file
 from deconv_gui.core.manifest import (
     FileRecord,
     Manifest,
@@ -190,10 +190,12 @@ def photo_work(
     *,
     tile_size: int | None = None,
     bit_depth: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> PhotoJob:
-    """The work on one photo of a batch: the recipe (`recipe_job`), then the result's bit
-    depth set when ``bit_depth`` is given. Local runs and Ray workers both use it."""
-    work = recipe_job(recipe, resolve, options, tile_size=tile_size)
+    """The work on one photo of a batch: the recipe (`recipe_job`, results over
+    ``max_pixels`` refused), then the result's bit depth set when ``bit_depth`` is given.
+    Local runs and Ray workers both use it."""
+    work = recipe_job(recipe, resolve, options, tile_size=tile_size, max_pixels=max_pixels)
     if bit_depth is None:
         return work
 

@@ -677,13 +677,21 @@ def _open_pillow(fp: IO[bytes], name: str, max_pixels: int) -> ImageFile.ImageFi
     return im
 
 
+def megapixels_text(pixels: float) -> str:
+    """``pixels`` in megapixels for a message: "5,369", "12.2", "0.0051"."""
+    mp = pixels / 1e6
+    if mp >= 100:
+        return f"{mp:,.0f} megapixels"
+    return f"{mp:.1f} megapixels" if mp >= 1 else f"{mp:.2g} megapixels"
+
+
 def _too_large_message(name: str, size: tuple[int, int] | None, max_pixels: int) -> str:
-    limit = f"{max_pixels / 1e6:g} megapixels"
+    limit = megapixels_text(max_pixels)
     if size is None:
         return f"Cannot read {name}: the image is larger than the limit of {limit}"
     w, h = size
     return (
-        f"Cannot read {name}: {w}x{h} ({w * h / 1e6:.1f} megapixels) is larger than the "
+        f"Cannot read {name}: {w}x{h} ({megapixels_text(w * h)}) is larger than the "
         f"limit of {limit}"
     )
 

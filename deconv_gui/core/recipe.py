@@ -20,18 +20,20 @@ The core knows no registry: ``resolve(model_id)`` returns the `RestoreSpec`.
 from __future__ import annotations
 
 import json
+import math
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import Photo
+from deconv_gui.core.io import DEFAULT_MAX_PIXELS, megapixels_text
 from deconv_gui.core.pipeline import restore_photo
 from deconv_gui.core.rawpipe import restore_raw_photo, works_on_mosaic
 from deconv_gui.core.spec import LoadOptions
-from deconv_gui.errors import DeconvError
+from deconv_gui.errors import DeconvError, ImageWriteError
 
 if TYPE_CHECKING:
     from deconv_gui.core.pipeline import PhotoJob
@@ -174,6 +176,22 @@ class StepCache:
         return len(self._outputs)
 
 
+def check_result_size(
+    photo: Photo, specs: Sequence[Any], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> None:
+    """Refuse a result larger than ``max_pixels`` before any work: upscalers in a row grow
+    a photo by the product of their scales (three x4 steps make a 2 MP photo 92 MP, ten x2
+    steps would not fit in memory)."""
+    scale = math.prod(max(1, int(getattr(s, "scale", 1) or 1)) for s in specs)
+    h, w = photo.rgb.shape[:2]
+    if scale > 1 and h * w * scale * scale > max_pixels:
+        raise ImageWriteError(
+            f"the result would be {w * scale}x{h * scale} "
+            f"({megapixels_text(h * w * scale * scale)}), larger than the limit of "
+            f"{megapixels_text(max_pixels)}"
+        )
+
+
 def recipe_job(
     recipe: Recipe,
     resolve: Callable[[str], RestoreSpec],
@@ -182,14 +200,17 @@ def recipe_job(
     tile_size: int | None = None,
     cache: StepCache | None = None,
     of_steps: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> PhotoJob:
     """The `PhotoJob` that runs `recipe` (see the module doc). ``base`` gives the device and
     precision; each step's strength and params replace the base's. ``of_steps``: the steps
-    of the whole run when `recipe` is its first ones (for the "step i/n" messages)."""
+    of the whole run when `recipe` is its first ones (for the "step i/n" messages). A
+    result over ``max_pixels`` is refused before any step runs (`check_result_size`)."""
     base = base or LoadOptions()
     specs = [resolve(s.model) for s in recipe.steps]  # unknown ids fail before any work
 
     def work(photo: Photo) -> Generator[TileProgress, Any, Photo]:
+        check_result_size(photo, specs, max_pixels)
         n = of_steps or len(recipe.steps)
         current = photo
         done: tuple[str, ...] = ()  # full keys of the steps before this one

@@ -21,7 +21,7 @@ import numpy as np
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import Photo
 from deconv_gui.core.pipeline import restore_photo
-from deconv_gui.core.recipe import Recipe, StepCache, recipe_job
+from deconv_gui.core.recipe import Recipe, StepCache, check_result_size, recipe_job
 from deconv_gui.core.spec import LoadOptions, RestoreSpec
 from deconv_gui.core.tiling import TileProgress
 from deconv_gui.gui.display import DisplayColour, DisplayImage, to_bgra8
@@ -103,6 +103,7 @@ def recipe_work(
     steps = recipe.steps
     n = len(steps)
     last = steps[-1]
+    check_result_size(photo, [resolve(s.model) for s in steps])  # before any step runs
     mid = photo
     if n > 1:
         head = recipe_job(

@@ -153,3 +153,19 @@ def test_unknown_model_fails_before_any_work(specs) -> None:
     assert calls == []
     with pytest.raises(RecipeError, match="stray comma"):
         Recipe.from_models("plus,,x2")
+
+
+def test_a_result_over_the_limit_is_refused_before_any_step(specs) -> None:
+    """Upscalers in a row grow a photo by the product of their scales: a result over the
+    pixel limit is refused before the first step runs (ten x2 steps had been killed for
+    memory)."""
+    from deconv_gui.errors import ImageWriteError
+
+    table, calls = specs
+    photo = _photo()  # 10 x 8
+    job = recipe_job(Recipe.from_models("x2,x2"), table.__getitem__, max_pixels=10 * 8 * 15)
+    with pytest.raises(ImageWriteError, match=r"the result would be 40x32 .* larger than"):
+        run_to_end(job(photo))
+    assert calls == []
+    job = recipe_job(Recipe.from_models("x2,x2"), table.__getitem__, max_pixels=10 * 8 * 16)
+    assert run_to_end(job(photo)).rgb.shape == (32, 40, 3)
