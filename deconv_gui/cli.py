@@ -747,6 +747,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.raw_iso is not None:
         return _eval_raw(args, spec)
     deg = parse_spec(args.degrade)
+    if int(spec.scale) != deg.scale:  # the result and the clean photo would differ in size
+        if spec.scale > 1:
+            raise DeconvError(
+                f"{spec.id} enlarges x{spec.scale}: measure it on photos made smaller by as "
+                f"much (--degrade downscale={spec.scale}, optionally with more steps)"
+            )
+        raise DeconvError(
+            f"{spec.id} does not enlarge, so it cannot undo downscale={deg.scale}: measure an "
+            f"x{deg.scale} upscaler, or a --degrade without downscale"
+        )
     strength, params = args.strength, {}
     if args.true_kernel or args.kernel:
         if "kernel" not in spec.params:
@@ -770,15 +780,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         reduced_precision=args.reduced_precision,
         ensemble=args.extra_quality,
     )
-    for failure in result.failed:
-        print(f"warning: not measured: {failure.name}: {failure.error}", file=sys.stderr)
+    lead = "Cannot read "
+    for failure in result.failed:  # the loader's message names the photo: not twice
+        why = failure.error.removeprefix(f"{lead}{failure.name}: ")
+        print(f"warning: not measured: {failure.name}: {why}", file=sys.stderr)
     report = result.to_json()
     report["model"] = spec.id
     report["degradation"] = str(deg)
     report["extra_quality"] = args.extra_quality
+    status = 1 if result.failed else 0  # the mean leaves some photos out: say so in the code
     if args.json:
         _print_json(report)
-        return 0
+        return status
     for row in report["images"]:
         print(
             f"{row['name']:<28} in {row['input_psnr']:6.2f} dB / {row['input_ssim']:.4f}"
@@ -791,7 +804,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         f"   out {m['output_psnr']:6.2f} dB / {m['output_ssim']:.4f}"
         f"   [{spec.id}, {deg}, {report['channel']}, {report['precision']}]"
     )
-    return 0
+    return status
 
 
 def cmd_self_test(args: argparse.Namespace) -> int:

@@ -158,6 +158,20 @@ def test_eval_reports_input_and_output_scores(
     assert report["precision"] == "float32"
 
 
+def test_eval_of_a_model_whose_scale_does_not_fit_the_degradation_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = _photo_folder(tmp_path / "clean", 1, (64, 48))
+    for model, degrade, words in (
+        ("bicubic-x2", "noise=25", "bicubic-x2 enlarges x2: measure it on photos made smaller"),
+        ("bicubic-x2", "downscale=4", "(--degrade downscale=2"),
+        ("nlm-denoise", "downscale=2", "nlm-denoise does not enlarge, so it cannot undo"),
+    ):
+        assert main(["eval", str(folder), "--model", model, "--degrade", degrade]) == 1
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
 def test_eval_in_reduced_precision_says_so_and_stays_close(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
