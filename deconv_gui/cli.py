@@ -233,10 +233,25 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
         recipe = Recipe.from_models(
             args.model, strength=args.strength, amount=amount, detail=detail, params=params
         )
+    takes_kernel = []
     for i, st in enumerate(recipe.steps, 1):
         spec = registry.get(st.model)
         where = "--strength" if len(recipe.steps) == 1 else f"step {i} ({st.model}) strength"
         check_strength(spec, st.strength, where)
+        if "kernel" in spec.params:
+            takes_kernel.append(st.model)
+        kernel = st.params.get("kernel")
+        if kernel is not None:
+            from deconv_gui.core.degrade import parse_kernel
+
+            parse_kernel(str(kernel))  # a bad one fails here, not on every photo
+            if "kernel" not in spec.params and (args.recipe or preset):
+                raise DeconvError(f"step {i} ({st.model}) takes no blur kernel")
+    if getattr(args, "kernel", None) and not takes_kernel:
+        raise DeconvError(
+            f"{', '.join(st.model for st in recipe.steps)} takes no blur kernel (--kernel is "
+            "for the deblurring models that are told the blur)"
+        )
     return recipe
 
 

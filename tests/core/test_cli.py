@@ -346,6 +346,25 @@ def test_a_file_name_that_is_not_utf8_goes_through_a_resumable_batch(
     assert "2 done before" in capsys.readouterr().err
 
 
+def test_a_blur_kernel_is_checked_before_any_photo(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad --kernel, or one given to a model that takes none (also in a recipe file), is
+    one error line before any photo (it had failed every photo, or been ignored)."""
+    a = _photo(tmp_path / "a.png")
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"steps": [{"model": "nlm-denoise", "params": {"kernel": "disk:3"}}]}')
+    for args, words in (
+        (["--model", "wiener-deblur", "--kernel", "bogus"], "bad blur kernel 'bogus'"),
+        (["--model", "nlm-denoise", "--kernel", "gaussian:2"], "nlm-denoise takes no blur kernel"),
+        (["--recipe", str(recipe)], "step 1 (nlm-denoise) takes no blur kernel"),
+    ):
+        assert main(["restore", str(a), *args, "-o", str(tmp_path / "o.png")]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {words}") and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
