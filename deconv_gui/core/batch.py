@@ -39,6 +39,7 @@ from deconv_gui.core.manifest import (
     file_stamp,
     model_version,
     path_key,
+    recorded_outputs,
     remove_stale_temporaries,
 )
 from deconv_gui.core.naming import (
@@ -251,16 +252,37 @@ def without_outputs(
     ext: str | None = None,
 ) -> list[_F]:
     """``files`` less the photos a folder listing found that are results of earlier runs:
-    those inside ``out_dir`` when the output folder is inside the listed folder, and (with
-    the run's ``suffix`` and ``ext``) those that are the very file this run would write for
-    another photo of the listing: ``a_x2.png`` beside ``a.png`` when results go next to the
-    originals, or into the listed folder itself (not with an empty suffix, where ``a.png``
-    could be the result of ``a.jpg`` or an original). Photos given one by one are kept."""
+    those an output folder's manifest records as written there (whatever their names: an
+    empty suffix too), those in a sub-folder of the listed folder that is an earlier run's
+    output folder (it has a manifest), those inside ``out_dir`` when the output folder is
+    inside the listed folder, and (with the run's ``suffix`` and ``ext``) those that are the
+    very file this run would write for another photo of the listing: ``a_x2.png`` beside
+    ``a.png`` when results go next to the originals, or into the listed folder itself (not
+    with an empty suffix, where ``a.png`` could be the result of ``a.jpg`` or an original).
+    Photos given one by one are kept."""
 
     def listed(f: _F) -> InputFile | None:  # found by a folder listing, else None
         return f if isinstance(f, InputFile) and f.root is not None else None
 
-    keep = list(files)
+    outputs: dict[Path, frozenset[str] | None] = {}  # folder -> what its manifest records
+
+    def recorded(folder: Path) -> frozenset[str] | None:
+        if folder not in outputs:
+            outputs[folder] = recorded_outputs(folder)
+        return outputs[folder]
+
+    def earlier_result(item: InputFile) -> bool:
+        root = path_key(item.root or item.path.parent)
+        folder = item.path.parent
+        if (found := recorded(folder)) is not None and path_key(item.path) in found:
+            return True
+        while path_key(folder) != root and folder != folder.parent:  # strictly below root
+            if recorded(folder) is not None:
+                return True
+            folder = folder.parent
+        return False
+
+    keep = [f for f in files if (item := listed(f)) is None or not earlier_result(item)]
     if out_dir is not None:
         out_key = path_key(out_dir)
         inside = os.path.join(out_key, "")

@@ -41,6 +41,7 @@ from deconv_gui.errors import DeconvError, ImageWriteError
 __all__ = [
     "MANIFEST_DIR",
     "MANIFEST_NAME",
+    "recorded_outputs",
     "FileRecord",
     "Manifest",
     "ManifestLockedError",
@@ -298,6 +299,27 @@ class Manifest:
             raise ImageWriteError(
                 f"Cannot write the manifest {self.path}: {exc.strerror or exc}"
             ) from None
+
+
+def recorded_outputs(folder: str | os.PathLike[str]) -> frozenset[str] | None:
+    """The outputs (`path_key`) that runs into ``folder`` wrote, by its manifest; None when
+    the folder has none (not an output folder). Read without the lock: a run may be
+    appending; what it has written so far is enough to tell results from photos."""
+    path = Path(folder) / MANIFEST_DIR / MANIFEST_NAME
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return None
+    out: set[str] = set()
+    for line in lines:
+        try:
+            data = json.loads(line)
+            if data.get("kind") == "file" and data.get("status") == "done":
+                out.add(path_key(Path(folder) / str(data["output"])))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return frozenset(out)
 
 
 def remove_stale_temporaries(outputs: Iterable[str | os.PathLike[str]]) -> list[Path]:

@@ -365,6 +365,35 @@ def test_a_blur_kernel_is_checked_before_any_photo(
     assert not (tmp_path / "o.png").exists()
 
 
+def test_earlier_results_are_not_taken_for_photos(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An earlier run's output folder inside the listed tree, and results an output
+    folder's manifest records (even with an empty suffix, whose names look like originals),
+    are not restored again: reruns had snowballed into p1_x2_x2.png and s-2-2-2.png."""
+    batch = tmp_path / "batch"
+    (batch / "sub").mkdir(parents=True)
+    _photo(batch / "p1.png")
+    _photo(batch / "sub" / "p2.png", seed=1)
+    run = ["--model", "bicubic-x2", "--recursive"]
+    assert main(["restore", str(batch), *run, "-o", str(batch / "out")]) == 0
+    assert main(["restore", str(batch), *run]) == 0  # next to the originals now
+    names = sorted(p.relative_to(batch).as_posix() for p in batch.rglob("*.png"))
+    assert names == [
+        "out/p1_x2.png", "out/sub/p2_x2.png", "p1.png", "p1_x2.png", "sub/p2.png", "sub/p2_x2.png"
+    ]  # fmt: skip
+    same = tmp_path / "same"
+    same.mkdir()
+    _photo(same / "s.png")
+    for _ in range(3):
+        assert (
+            main(["restore", str(same), "-o", str(same), "--suffix", "", "--model", "bicubic-x2"])
+            == 0
+        )
+    assert sorted(p.name for p in same.glob("*.png")) == ["s-2.png", "s.png"]
+    capsys.readouterr()
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
