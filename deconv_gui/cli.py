@@ -692,6 +692,14 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     from deconv_gui.core.pipeline import output_meta
 
     deg = parse_spec(_degrade_spec_from_args(args))
+    if Path(args.output).is_dir():
+        raise ImageWriteError(
+            f"output {args.output} is a folder: name the file (e.g. {Path(args.output) / 'x.png'})"
+        )
+    from deconv_gui.core.image import ImageMeta
+    from deconv_gui.core.io import check_target
+
+    check_target(Path(args.output), ImageMeta(path=Path(args.input)), args.overwrite)
     photo = load_image(Path(args.input))
     out = deg.apply(photo.rgb, seed=args.seed)
     meta = photo.meta

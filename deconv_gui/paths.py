@@ -39,7 +39,8 @@ def sample_photo() -> Path:
 def user_home() -> Path:
     """Per-user data folder (imported/fine-tuned models, settings, logs).
 
-    ``DECONV_GUI_HOME`` overrides the platform default (tests use it).
+    ``DECONV_GUI_HOME`` overrides the platform default (tests use it). Raises `DeconvError`
+    (one line) when the folder cannot be made.
     """
     env = os.environ.get("DECONV_GUI_HOME")
     if env:
@@ -48,7 +49,15 @@ def user_home() -> Path:
         from platformdirs import user_data_dir
 
         p = Path(user_data_dir(APP_NAME, appauthor=False))
-    p.mkdir(parents=True, exist_ok=True)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from deconv_gui.errors import DeconvError
+
+        raise DeconvError(
+            f"cannot use the data folder {p}: {exc.strerror or exc} (DECONV_GUI_HOME chooses "
+            "another one)"
+        ) from None
     return p
 
 

@@ -94,7 +94,10 @@ def write_dng(
             f"mosaic must be uint16 shaped {raw.mosaic.shape}, got {m.dtype} {m.shape}"
         )
     cfa = _cfa_codes(raw, name)
-    check_target(out, ImageMeta(path=raw.path), overwrite)
+    # the source file is never replaced; a record made in memory (synthetic raw, no LibRaw
+    # reading) has no source file to protect
+    source = raw.path if raw.libraw_version else None
+    check_target(out, ImageMeta(path=source), overwrite)
 
     tags = _dng_tags(raw, cfa)
     buf = io.BytesIO()

@@ -1147,7 +1147,8 @@ def _embed_xmp_iptc(fp: IO[bytes], fmt: str, meta: ImageMeta, w: int, h: int, na
 
 def check_target(out: Path, meta: ImageMeta, overwrite: bool) -> None:
     """Raise `ImageWriteError` unless `save_image` may write ``out`` (checked again there;
-    callers use it to refuse before a long computation)."""
+    callers use it to refuse before a long computation): never over ``meta.path`` (the
+    original photo), over another existing file only with ``overwrite``."""
     name = out.name or str(out)
     folder = out.parent
     if not folder.is_dir():
@@ -1155,12 +1156,14 @@ def check_target(out: Path, meta: ImageMeta, overwrite: bool) -> None:
         raise ImageWriteError(f"Cannot save {name}: the folder {folder} {what}")
     if out.is_dir():
         raise ImageWriteError(f"Cannot save {name}: a folder with that name exists")
-    if overwrite:
-        return
+    # the original: never, even with ``overwrite`` (a caller that asked the user whether to
+    # replace it passes a meta without its path)
     if meta.path is not None and same_file(out, Path(meta.path)):
         raise ImageWriteError(
             f"Cannot save {name}: that would replace the original photo (choose another name)"
         )
+    if overwrite:
+        return
     if out.exists() or out.is_symlink():
         raise ImageWriteError(
             f"Cannot save {name}: a file with that name already exists in {folder} "

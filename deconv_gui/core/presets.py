@@ -90,8 +90,17 @@ class Preset:
 
 
 def presets_dir() -> Path:
-    p = user_home() / "presets"
-    p.mkdir(parents=True, exist_ok=True)
+    try:
+        p = user_home() / "presets"
+    except DeconvError as exc:
+        raise PresetError(str(exc)) from None
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PresetError(
+            f"cannot use the presets folder {p}: {exc.strerror or exc} (DECONV_GUI_HOME "
+            "chooses another place)"
+        ) from None
     return p
 
 
@@ -101,9 +110,11 @@ def _file(name: str) -> Path:
 
 def _read(path: Path) -> Preset:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise PresetError(f"cannot read preset {path.stem!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise PresetError(f"preset {path.stem!r} is not a text file in UTF-8") from None
     except ValueError as exc:
         raise PresetError(f"preset {path.stem!r} is not valid JSON ({exc})") from None
     return Preset.from_json(data)
@@ -113,7 +124,11 @@ def list_presets() -> tuple[list[Preset], list[str]]:
     """The saved presets sorted by name (case-insensitive), and one line for each file that
     could not be read."""
     presets, problems = [], []
-    for path in sorted(presets_dir().glob("*.json"), key=lambda p: p.stem.casefold()):
+    try:
+        folder = presets_dir()
+    except PresetError as exc:  # nothing saved can be there: none, and why
+        return [], [str(exc)]
+    for path in sorted(folder.glob("*.json"), key=lambda p: p.stem.casefold()):
         try:
             presets.append(_read(path))
         except DeconvError as exc:

@@ -134,9 +134,11 @@ class Recipe:
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows Notepad) is fine
     except OSError as exc:
         raise RecipeError(f"cannot read recipe {p.name}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RecipeError(f"recipe {p.name} is not a text file in UTF-8") from None
     try:
         data = json.loads(text)
     except ValueError as exc:

@@ -141,6 +141,13 @@ def test_degrade_then_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["degrade", str(src), "-o", str(small), "--downscale", "4"]) == 0
     with Image.open(small) as im:
         assert im.size == (16, 16)
+    # never over the clean photo itself, even with --overwrite; a folder is not a file name
+    before = _digest(src)
+    assert main(["degrade", str(src), "-o", str(src), "--noise", "5", "--overwrite"]) == 1
+    assert "would replace the original photo" in capsys.readouterr().err
+    assert _digest(src) == before
+    assert main(["degrade", str(src), "-o", str(tmp_path), "--noise", "5"]) == 1
+    assert f"output {tmp_path} is a folder: name the file" in capsys.readouterr().err
 
 
 def test_eval_reports_input_and_output_scores(

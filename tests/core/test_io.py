@@ -464,7 +464,9 @@ def test_write_leaves_only_the_result_and_never_overwrites_silently(tmp_path):
     assert listing(tmp_path) == ["a.png"]
 
 
-def test_the_original_photo_is_never_replaced_without_overwrite(tmp_path):
+def test_the_original_photo_is_never_replaced_even_with_overwrite(tmp_path):
+    """Only a caller that asked the user (the app's "Replace the original?") replaces it,
+    by passing metadata without the original's path; ``overwrite`` alone is not enough."""
     src = tmp_path / "orig.jpg"
     Image.fromarray(to_uint8(smooth_rgb())).save(src, quality=90)
     before, mtime = src.read_bytes(), src.stat().st_mtime_ns
@@ -475,7 +477,10 @@ def test_the_original_photo_is_never_replaced_without_overwrite(tmp_path):
         save_image(tmp_path / "." / "orig.jpg", photo.rgb * 0.5, photo.meta)
     assert src.read_bytes() == before and src.stat().st_mtime_ns == mtime
     assert listing(tmp_path) == ["orig.jpg"]
-    save_image(src, photo.rgb * 0.5, photo.meta, overwrite=True)
+    with pytest.raises(ImageWriteError, match="original"):
+        save_image(src, photo.rgb * 0.5, photo.meta, overwrite=True)
+    assert src.read_bytes() == before
+    save_image(src, photo.rgb * 0.5, photo.meta.copy(path=None), overwrite=True)
     assert load_image(src).rgb.mean() < photo.rgb.mean() * 0.6
 
 

@@ -169,3 +169,15 @@ def test_a_result_over_the_limit_is_refused_before_any_step(specs) -> None:
     assert calls == []
     job = recipe_job(Recipe.from_models("x2,x2"), table.__getitem__, max_pixels=10 * 8 * 16)
     assert run_to_end(job(photo)).rgb.shape == (32, 40, 3)
+
+
+def test_recipe_files_with_a_byte_order_mark_load_and_other_encodings_are_named(tmp_path) -> None:
+    from deconv_gui.core.recipe import RecipeError, load_recipe
+
+    bom = tmp_path / "notepad.json"
+    bom.write_bytes(b'\xef\xbb\xbf{"steps": [{"model": "x2"}]}')  # as Windows Notepad saves
+    assert [s.model for s in load_recipe(bom).steps] == ["x2"]
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"steps": [{"model": "caf\xe9"}]}')
+    with pytest.raises(RecipeError, match="recipe latin.json is not a text file in UTF-8"):
+        load_recipe(latin)
