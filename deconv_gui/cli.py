@@ -99,11 +99,19 @@ def _outputs(
     out = Path(output)
     if many or out.is_dir() or output.endswith(("/", os.sep)):
         if out.exists() and not out.is_dir():
-            raise ImageWriteError(f"output {out} is a file, but several inputs need a folder")
+            why = "several inputs need a folder" if many else f"{output} asks for a folder"
+            raise ImageWriteError(f"output {out} is a file, but {why}")
         _refuse_file_name_as_folder(output, "several inputs need a folder")
         return plan_outputs(files, suffix=suffix, out_dir=out, ext=ext), out
     (only,) = files
     source = only.path if isinstance(only, InputFile) else only
+    if ext and out.suffix and out.suffix.lower() != ext.lower():
+        jpeg = {".jpg", ".jpeg"}
+        if not {out.suffix.lower(), ext.lower()} <= jpeg:
+            raise ImageWriteError(
+                f"--format {ext.lstrip('.')} and the output name {out.name} disagree: "
+                "give one of them"
+            )
     above = next((p for p in out.parents if p.exists()), None)
     if above is not None and not above.is_dir():
         raise ImageWriteError(f"output {out}: {above} is a file, not a folder")
@@ -831,6 +839,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_self_test(args: argparse.Namespace) -> int:
+    if args.screenshot and not args.gui:
+        raise DeconvError("--screenshot is for the window's self-test: add --gui")
     if args.gui:
         from deconv_gui.gui.selftest import run_gui_self_test
 

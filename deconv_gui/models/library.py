@@ -37,10 +37,13 @@ _STALE_PREFIXES = (_TEMP_PREFIX, ".importing-", ".finetuning-")
 
 
 def check_name(name: str) -> str:
-    """The display name, stripped; `ModelError` when it is empty or too long."""
+    """The display name, stripped; `ModelError` when it is empty, too long or holds
+    control characters (a line break would split the model list's rows)."""
     display = str(name).strip()
     if not display:
         raise ModelError("the model name is empty")
+    if any(ord(c) < 32 or ord(c) == 127 for c in display):
+        raise ModelError("the model name must be one line, without control characters")
     if len(display) > MAX_NAME:
         raise ModelError(f"the model name is too long (at most {MAX_NAME} characters)")
     return display

@@ -401,6 +401,21 @@ def test_earlier_results_are_not_taken_for_photos(
     capsys.readouterr()
 
 
+def test_options_that_contradict_each_other_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _photo(tmp_path / "a.png")
+    run = ["restore", str(a), "--model", "bicubic-x2"]
+    assert main([*run, "--format", "jpg", "-o", str(tmp_path / "x.png")]) == 1
+    assert "--format jpg and the output name x.png disagree" in capsys.readouterr().err
+    assert main([*run, "--format", "jpg", "-o", str(tmp_path / "x.jpeg")]) == 0  # both JPEG
+    assert main([*run, "-o", f"{a}/"]) == 1
+    assert f"output {a} is a file, but {a}/ asks for a folder" in capsys.readouterr().err
+    assert main(["self-test", "--screenshot", str(tmp_path / "s.png")]) == 1
+    assert "--screenshot is for the window's self-test: add --gui" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

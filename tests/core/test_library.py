@@ -95,3 +95,6 @@ def test_names_are_checked() -> None:
     with pytest.raises(ModelError, match="too long"):
         library.check_name("x" * 121)
     assert library.check_name(" Mine ") == "Mine"
+    for bad in ("a\nb", "tab\there", "bell\x07"):  # one row of the model list each
+        with pytest.raises(ModelError, match="one line, without control characters"):
+            library.check_name(bad)
