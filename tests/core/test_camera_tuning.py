@@ -219,3 +219,24 @@ def test_noisy_raw_source_reads_real_bayer_files(raw_files, tmp_path: Path) -> N
     assert src.pool.images[0].shape[-1] == 4 and src.val[0].lq.shape[-1] == 4
     assert src.val[0].profile is not None and src.val[0].profile[1] > 0
     assert np.isfinite(src.noise).all() and (src.noise >= 0).all()
+
+
+def test_a_damaged_raw_file_is_left_out_not_the_whole_run(camera_dir: Path, tmp_path: Path) -> None:
+    """One truncated file among a camera's RAW files is named and left out; the others
+    are trained on (the run had stopped at it after reading the rest)."""
+    import shutil
+
+    from deconv_gui.training.finetune.raw_source import NoisyRawSource
+    from deconv_gui.training.finetune.sources import BaseInfo, FinetuneData
+
+    for p in sorted(camera_dir.glob("*.dng")):
+        shutil.copy(p, tmp_path / p.name)
+    data = next(camera_dir.glob("*.dng")).read_bytes()
+    (tmp_path / "a_cut.dng").write_bytes(data[: len(data) // 3])
+    base = BaseInfo("RAW", "raw-denoise", noise_map=True, channels=4, bayer=True)
+    src = NoisyRawSource(FinetuneData.noisy_raw(tmp_path), base, val_fraction=0.25, seed=0)
+    assert "a_cut" not in {it[0] for it in src.val_items}  # (the seed holds out another)
+    msgs = list(src.load())
+    assert any(m.startswith("left out a_cut.dng: ") for m in msgs)
+    assert src.skipped and src.skipped[0].startswith("a_cut.dng: ")
+    assert src.pool is not None and len(src.val) >= 1

@@ -199,7 +199,7 @@ def test_guard_decisions() -> None:
     assert worse.refused and "worse than the base model" in worse.message
     assert "30.00 -> 29.50 dB" in worse.message
     # what to try names what the app has (steps, photos) and where a learning rate is set
-    assert "try more photos or fewer steps; deconv-gui finetune also takes a lower learning" in (
+    assert "try more photos, fewer steps or a lower learning rate (deconv-gui finetune --lr)" in (
         worse.message
     )
     same = ft.judge({**val, "psnr": 30.0}, {**val, "psnr": 29.99}, supervised=True)

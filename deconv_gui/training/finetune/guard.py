@@ -63,11 +63,11 @@ def judge(before: dict[str, Any], after: dict[str, Any], *, supervised: bool,
         return Verdict(metric, b, a, True, f"Not saved: {caveat} ({scores}).", caveat)
     tolerance = TOLERANCE_DB if supervised else TOLERANCE_SELF_SUPERVISED_DB
     if a < b - tolerance:
-        lr = "deconv-gui finetune also takes a lower learning rate (--lr)"
+        lr = "a lower learning rate (deconv-gui finetune --lr)"
         hint = (
-            f"try more photos or fewer steps; {lr}"
+            f"try more photos, fewer steps or {lr}"
             if supervised
-            else f"try fewer steps ({lr}); if it still gets worse, noisy photos alone cannot "
+            else f"try fewer steps or {lr}; if it still gets worse, noisy photos alone cannot "
             "improve this model on them: use before/after pairs or clean photos with a "
             "matching degradation instead"
         )

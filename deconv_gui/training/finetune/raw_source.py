@@ -140,7 +140,13 @@ class NoisyRawSource(Source):
         total = len(self.items)
         for i, (name, path, _) in enumerate(self.items):
             yield f"reading and measuring RAW file {i + 1}/{total}: {path.name}"
-            packed, iso, make, model = self._open(path)
+            try:
+                packed, iso, make, model = self._open(path)
+            except DeconvError as exc:  # one damaged file does not stop the others
+                why = str(exc).removeprefix(f"Cannot read {path.name}: ")
+                self.skipped.append(f"{path.name}: {why}")
+                yield f"left out {path.name}: {why}"
+                continue
             cameras[(make, model)] += 1
             body[name] = (make, model)
             points[name] = file_points(packed, iso)
@@ -149,6 +155,13 @@ class NoisyRawSource(Source):
                 continue
             for c, _ in bounded_crops(packed, None, budget=budget, side=CROP_SIDE, rng=rng):
                 crops.append((name, c, iso))
+        read = [n for n in body if not n.startswith("\0")]
+        if not any(n in val_names for n in read) or all(n in val_names for n in read):
+            left = f"{len(self.skipped)} of {total} could not be read: " if self.skipped else ""
+            raise DeconvError(
+                f"too few RAW files to train on and to measure with ({left}"
+                f"{', '.join(s.split(':')[0] for s in self.skipped) or 'add more files'})"
+            )
         main, _ = cameras.most_common(1)[0]
         others = sum(n for c, n in cameras.items() if c != main)
         yield "fitting the camera's noise profile" + (
