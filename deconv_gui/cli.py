@@ -19,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -1279,10 +1280,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
+        if "--json" in argv:  # a script reading stdout gets the reason too, as JSON
+            print(json.dumps({"event": "error", "error": str(exc)}), flush=True)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `deconv-gui models --json | head`: the reader has gone
+        with suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # nothing more to flush at exit
+        return 141
     except Exception as exc:  # a bug: one line, the traceback with DECONV_GUI_DEBUG=1
         if debug:
             raise

@@ -416,6 +416,27 @@ def test_options_that_contradict_each_other_are_refused_not_ignored(
     assert not (tmp_path / "x.png").exists()
 
 
+def test_with_json_an_error_before_the_run_is_json_on_stdout_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = _photo(tmp_path / "a.png")
+    assert main(["restore", str(a), "--model", "bicubic-x2", "--strength", "nan", "--json"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out) == {
+        "event": "error",
+        "error": "--strength must be a finite number, got nan",
+    }
+    assert out.err.startswith("error: --strength must be a finite number")
+
+
+def test_a_reader_that_goes_away_ends_the_listing_quietly() -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m deconv_gui.cli models --json | head -c 10",
+        shell=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
