@@ -313,7 +313,7 @@ class _StopOnSignal:
             raise KeyboardInterrupt
         self.stopped = True
         print(
-            "stopping: a photo in progress is left for the next run (again: stop at once)",
+            "stopping: a photo in progress, if any, is left for the next run (again: stop at once)",
             file=sys.stderr,
         )
 

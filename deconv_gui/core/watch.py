@@ -122,6 +122,10 @@ def watch_folders(
                     run.close()
                 count += len(plan.refused) + len(plan.todo)
                 total.done += part.done
+                # a photo that failed before (e.g. taken while still being copied) and is
+                # done or fails again now counts once, as it ends
+                again = {path_key(src) for src, *_ in (*part.done, *part.failed)}
+                total.failed = [f for f in total.failed if path_key(f[0]) not in again]
                 total.failed += part.failed
                 total.skipped += part.skipped
                 if part.cancelled:
