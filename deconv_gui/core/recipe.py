@@ -116,6 +116,16 @@ class Recipe:
             unknown = set(raw) - _STEP_KEYS
             if unknown:
                 raise RecipeError(f"step {i}: unknown key(s) {', '.join(sorted(unknown))}")
+            for key in ("strength", "amount", "detail"):  # numbers, not "10" or true
+                value = raw.get(key)
+                if value is not None and (
+                    isinstance(value, bool) or not isinstance(value, (int, float))
+                ):
+                    raise RecipeError(f"step {i}: {key} must be a number, got {value!r}")
+            if not isinstance(raw.get("model"), str):
+                raise RecipeError(f"step {i}: 'model' must be a model id (text)")
+            if not isinstance(raw.get("params") or {}, dict):
+                raise RecipeError(f"step {i}: 'params' must be an object")
             try:
                 steps.append(
                     RecipeStep(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -181,3 +182,19 @@ def test_recipe_files_with_a_byte_order_mark_load_and_other_encodings_are_named(
     latin.write_bytes(b'{"steps": [{"model": "caf\xe9"}]}')
     with pytest.raises(RecipeError, match="recipe latin.json is not a text file in UTF-8"):
         load_recipe(latin)
+
+
+@pytest.mark.parametrize(
+    ("step", "words"),
+    [
+        ({"model": "x2", "amount": True}, "amount must be a number, got True"),
+        ({"model": "x2", "strength": "10"}, "strength must be a number, got '10'"),
+        ({"model": 3}, "'model' must be a model id"),
+        ({"model": "x2", "params": [1]}, "'params' must be an object"),
+    ],
+)
+def test_recipe_steps_with_loose_types_are_refused(step, words) -> None:
+    from deconv_gui.core.recipe import RecipeError
+
+    with pytest.raises(RecipeError, match=re.escape(f"step 1: {words}")):
+        Recipe.from_json({"steps": [step]})
