@@ -48,6 +48,8 @@ def describe_photo(photo: Photo) -> str:
     """Size, bit depth, format and the metadata it carries, for the status bar."""
     m = photo.meta
     parts = [f"{photo.width} × {photo.height}", f"{m.bit_depth}-bit {m.format}"]
+    if m.alpha is not None:  # shown without it; results keep it when saved
+        parts[-1] += " with transparency (kept on save)"
     extras = [x for x, present in (("ICC", m.icc_profile), ("EXIF", m.exif)) if present]
     if extras:
         parts.append(" ".join(extras))

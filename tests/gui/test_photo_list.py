@@ -158,3 +158,19 @@ def test_badges_follow_the_document():
     assert badge(doc)[0] == "done"
     doc.result = Result(SPEC, view, rgb, saved_path=Path("/out/b.jpg"))
     assert badge(doc) == ("saved", f"{doc.path}\nSaved to {Path('/out/b.jpg')}")
+
+
+def test_the_status_line_says_a_photo_has_transparency(tmp_path):
+    from PIL import Image
+
+    from deconv_gui.core.io import load_image
+    from deconv_gui.gui.photo_list import describe_photo
+
+    rgba = np.zeros((12, 16, 4), np.uint8)
+    rgba[..., 3] = 128
+    Image.fromarray(rgba).save(tmp_path / "a.png")
+    Image.fromarray(rgba[..., :3]).save(tmp_path / "b.png")
+    assert describe_photo(load_image(tmp_path / "a.png")) == (
+        "16 × 12  ·  8-bit PNG with transparency (kept on save)"
+    )
+    assert describe_photo(load_image(tmp_path / "b.png")) == "16 × 12  ·  8-bit PNG"
