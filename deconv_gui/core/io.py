@@ -369,6 +369,11 @@ def _load_tiff_samples(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
             if w <= 0 or h <= 0:
                 raise ImageReadError(f"Cannot read {name}: the image has no pixels")
             layout = _TIFF_LAYOUTS.get((int(page.photometric), _tiff_channels(page)))
+            if layout is None and (50706 in page.tags or int(page.photometric) in (32803, 34892)):
+                raise ImageReadError(  # a DNG (or TIFF/EP raw) under another name
+                    f"Cannot read {name}: it is camera RAW data (a DNG); rename it .dng to "
+                    "open it as one"
+                )
             if layout is None:
                 raise ImageReadError(
                     f"Cannot read {name}: the TIFF's {page.photometric.name} "

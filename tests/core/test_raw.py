@@ -443,3 +443,13 @@ def test_record_is_read_only(raw_files):
         raw.mosaic[0, 0] = 1
     with pytest.raises(dataclasses.FrozenInstanceError):
         raw.white_level = 1  # type: ignore[misc]
+
+
+def test_a_dng_renamed_tif_says_what_it_is(raw_files, tmp_path):
+    name = "Canon_EOS_550D_MagicLantern_colorchart.dng"
+    if not raw_files.path(name).is_file():
+        pytest.skip(f"{name} is not in ../shared/data/raw")
+    p = tmp_path / "photo.tif"
+    p.write_bytes(raw_files.path(name).read_bytes())
+    with pytest.raises(ImageReadError, match="it is camera RAW data \\(a DNG\\); rename it .dng"):
+        dio.load_image(p)
