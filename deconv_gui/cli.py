@@ -497,6 +497,9 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise ImageWriteError(f"output {out_dir} is a file, not a folder")
     _refuse_file_name_as_folder(args.output, "watching needs an output folder")
+    for folder in folders:  # before "watching ..." is said
+        if not folder.expanduser().is_dir():
+            raise DeconvError(f"not a folder to watch: {folder}")
     with ExitStack() as stack:
         stop = stack.enter_context(_StopOnSignal())
         execute = _executor(args, stack, registry, recipe, job, stop)
@@ -682,7 +685,7 @@ def _degrade_spec_from_args(args: argparse.Namespace) -> str:
         parts.append(args.spec)
     if args.blur:
         parts.append(f"blur={args.blur}")
-    if args.downscale:
+    if args.downscale is not None:  # 0 is refused by the spec's range check, not ignored
         parts.append(f"downscale={args.downscale}")
     if args.noise is not None:
         parts.append(f"noise={args.noise}")

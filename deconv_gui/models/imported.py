@@ -133,7 +133,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """
     p = Path(path)
     if not p.is_file():
-        raise ModelError(f"{p.name}: no such file")
+        raise ModelError(
+            f"{p.name}: {'a folder, not a model file' if p.is_dir() else 'no such file'}"
+        )
     ext = p.suffix.lower()
     if ext not in WEIGHT_EXTENSIONS:
         raise ModelError(

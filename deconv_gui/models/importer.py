@@ -76,7 +76,8 @@ def import_model(
     """
     p = Path(path).expanduser()
     if not p.is_file():
-        raise ModelError(f"{p}: no such file")
+        what = "a folder, not a model file" if p.is_dir() else "no such file"
+        raise ModelError(f"{p}: {what}")
     if task is not None and task not in TASKS:
         raise ModelError(f"unknown task '{task}' (choose one of {', '.join(TASKS)})")
     display = check_name(name if name is not None else p.stem)

@@ -437,6 +437,21 @@ def test_a_reader_that_goes_away_ends_the_listing_quietly() -> None:
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
 
 
+def test_small_mistakes_get_the_right_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DECONV_GUI_HOME", str(tmp_path / "home"))
+    a = _photo(tmp_path / "a.png")
+    assert main(["models", "import", str(tmp_path)]) == 1
+    assert f"{tmp_path}: a folder, not a model file" in capsys.readouterr().err
+    assert main(["degrade", str(a), "-o", str(tmp_path / "d.png"), "--downscale", "0"]) == 1
+    assert "downscale factor must be 2, 3 or 4, got '0'" in capsys.readouterr().err
+    args = ["watch", str(tmp_path / "nosuch"), "-o", str(tmp_path / "w"), "--model", "bicubic-x2"]
+    assert main(args) == 1
+    out = capsys.readouterr()
+    assert "not a folder to watch" in out.err and "watching" not in out.err + out.out
+
+
 def test_sixteen_bits_where_the_format_holds_eight(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
