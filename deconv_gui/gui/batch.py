@@ -263,7 +263,7 @@ class BatchDialog(QDialog):
 
         self.photo_label = QLabel(" ")
         self.overall = QProgressBar(self)
-        self.overall.setFormat("photos")
+        self.overall.setFormat("not started")
         self.current = QProgressBar(self)
         self.current.setFormat("%p %")
         self.current.setRange(0, 1)
