@@ -252,7 +252,7 @@ def without_outputs(
     ext: str | None = None,
 ) -> list[_F]:
     """``files`` less the photos a folder listing found that are results of earlier runs:
-    those an output folder's manifest records as written there (whatever their names: an
+    those the manifest of ``out_dir`` records as written there (whatever their names: an
     empty suffix too), those in a sub-folder of the listed folder that is an earlier run's
     output folder (it has a manifest), those inside ``out_dir`` when the output folder is
     inside the listed folder, and (with the run's ``suffix`` and ``ext``) those that are the
@@ -271,10 +271,15 @@ def without_outputs(
             outputs[folder] = recorded_outputs(folder)
         return outputs[folder]
 
+    out_dir_key = path_key(out_dir) if out_dir is not None else None
+
     def earlier_result(item: InputFile) -> bool:
         root = path_key(item.root or item.path.parent)
         folder = item.path.parent
-        if (found := recorded(folder)) is not None and path_key(item.path) in found:
+        # written by earlier runs into this run's output folder (only there: a folder of
+        # results listed as the input of a next run, e.g. to enlarge the denoised photos
+        # into another folder, is that run's photos)
+        if path_key(folder) == out_dir_key and path_key(item.path) in (recorded(folder) or ()):
             return True
         while path_key(folder) != root and folder != folder.parent:  # strictly below root
             if recorded(folder) is not None:

@@ -398,6 +398,12 @@ def test_earlier_results_are_not_taken_for_photos(
             == 0
         )
     assert sorted(p.name for p in same.glob("*.png")) == ["s-2.png", "s.png"]
+    # a folder of results is the next run's photos when it is listed as its input
+    up = tmp_path / "up"
+    assert main(["restore", str(batch / "out"), *run, "-o", str(up)]) == 0
+    assert sorted(p.relative_to(up).as_posix() for p in up.rglob("*.png")) == [
+        "p1_x2_x2.png", "sub/p2_x2_x2.png"
+    ]  # fmt: skip
     capsys.readouterr()
 
 
