@@ -110,8 +110,8 @@ def _outputs(
         jpeg = {".jpg", ".jpeg"}
         if not {out.suffix.lower(), ext.lower()} <= jpeg:
             raise ImageWriteError(
-                f"--format {ext.lstrip('.')} and the output name {out.name} disagree: "
-                "give one of them"
+                f"the output format {ext.lstrip('.')} (--format, or the preset's) and the "
+                f"output name {out.name} disagree: give one of them"
             )
     above = next((p for p in out.parents if p.exists()), None)
     if above is not None and not above.is_dir():

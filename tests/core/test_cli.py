@@ -413,7 +413,9 @@ def test_options_that_contradict_each_other_are_refused_not_ignored(
     a = _photo(tmp_path / "a.png")
     run = ["restore", str(a), "--model", "bicubic-x2"]
     assert main([*run, "--format", "jpg", "-o", str(tmp_path / "x.png")]) == 1
-    assert "--format jpg and the output name x.png disagree" in capsys.readouterr().err
+    assert "format jpg (--format, or the preset's) and the output name x.png disagree" in (
+        capsys.readouterr().err
+    )
     assert main([*run, "--format", "jpg", "-o", str(tmp_path / "x.jpeg")]) == 0  # both JPEG
     assert main([*run, "-o", f"{a}/"]) == 1
     assert f"output {a} is a file, but {a}/ asks for a folder" in capsys.readouterr().err
