@@ -378,12 +378,24 @@ class MainWindow(QMainWindow):
             self.filmstrip.set_state(doc.key, state, tooltip=tip)
 
     def _show_document(self, doc: Document | None) -> None:
+        self._drop_other_photos_error(doc)
         self.viewer.show(doc)
         self._show_run_state(doc)
         self._update_actions()
         self.workflow.show(doc)
         if doc is None:
             self._update_stack()
+
+    def _drop_other_photos_error(self, doc: Document | None) -> None:
+        """Moving on from a photo that could not be opened hides its error: the filmstrip's
+        badge and the photo's own page keep saying why."""
+        shown = self.message_bar.text()
+        if not shown or self.message_bar.kind != "error":
+            return
+        for other in self.photos:
+            if other is not doc and other.error and other.error in shown:
+                self.message_bar.hide()
+                return
 
     def _show_run_state(self, doc: Document | None) -> None:
         """The line under Run tells about the photo on screen: how long its result took and

@@ -198,8 +198,14 @@ def test_bad_file_shows_an_error_and_the_app_goes_on(qtbot, window, tmp_path, ph
     assert "broken.jpg" in window.message_bar.text()
     assert window.filmstrip.state(window.current.key) == "error"
     assert not window.restore_panel.run_button.isEnabled()
+    broken = window.current
     doc = open_and_wait(qtbot, window, photo)
     assert window.current is doc
+    # moving on hides the broken photo's error; its badge and page keep saying why
+    assert window.message_bar.text() == ""
+    window.filmstrip.select(broken.key)
+    assert window.filmstrip.state(broken.key) == "error"
+    window.filmstrip.select(doc.key)
     run_and_wait(qtbot, window)
 
 
