@@ -323,9 +323,12 @@ class BatchDialog(QDialog):
         combo.blockSignals(True)
         combo.clear()
         combo.addItem(f"Model panel: {self._model_name}", "")
+        # the whole recipe when the list is too narrow for it
+        combo.setItemData(0, self._model_name, Qt.ItemDataRole.ToolTipRole)
         for name in names:
             combo.addItem(f"Preset: {name}", name)
         combo.setCurrentIndex(max(0, combo.findData(current)))
+        combo.setToolTip(combo.currentText())
         combo.blockSignals(False)
 
     def preset_name(self) -> str:
@@ -333,6 +336,7 @@ class BatchDialog(QDialog):
         return str(self.preset_combo.currentData() or "")
 
     def _on_preset_index(self, _index: int) -> None:
+        self.preset_combo.setToolTip(self.preset_combo.currentText())
         self.preset_chosen.emit(self.preset_name())
 
     def show_output_settings(self, out: OutputSettings, suffix: str) -> None:

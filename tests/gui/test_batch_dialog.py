@@ -190,6 +190,7 @@ def test_the_model_panels_whole_recipe_is_run_and_saved(qtbot, prefs, registry, 
         conv, x2 = (plain_name(registry.get(m)) for m in ("tiny-conv", "tiny-x2"))
         panel = f"Model panel: {conv} (Amount 50%, Detail 25%), then {x2}"
         assert dlg.preset_combo.itemText(0) == panel
+        assert dlg.preset_combo.toolTip() == panel  # whole, where the list cuts it
         assert dlg.suffix() == "_restored_x2"
         dlg.output_edit.setText(str(tmp_path / "out"))
         summary = _run(qtbot, batch)
