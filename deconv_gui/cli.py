@@ -244,7 +244,7 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
         )
     takes_kernel = []
     for i, st in enumerate(recipe.steps, 1):
-        spec = registry.get(st.model)
+        spec = _get_model(registry, st.model)
         where = "--strength" if len(recipe.steps) == 1 else f"step {i} ({st.model}) strength"
         check_strength(spec, st.strength, where)
         if "kernel" in spec.params:
@@ -262,6 +262,24 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
             "for the deblurring models that are told the blur)"
         )
     return recipe
+
+
+def _get_model(registry, model_id: str):
+    """``registry.get``, where an imported model that can no longer be read is said to be
+    broken (with why and how to remove it), not unknown."""
+    from deconv_gui.errors import ModelError
+
+    try:
+        return registry.get(model_id)
+    except ModelError:
+        from deconv_gui.models.imported import scan_library
+
+        for name, reason in scan_library()[1]:
+            if name == model_id:
+                raise ModelError(
+                    f"model '{model_id}' is broken: {reason} (deconv-gui models remove {name})"
+                ) from None
+        raise
 
 
 def _load_preset(name: str):
@@ -588,6 +606,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         except DeconvError as exc:
             failures += 1
             print(failure_line(path, str(exc)), file=sys.stderr)
+            why = str(exc).removeprefix(f"Cannot read {Path(path).name}: ")
+            reports.append({"path": str(path), "error": why})  # --json: listed too
             continue
         a = analyze(photo.rgb, photo.meta, denoiser=denoiser)
         report = {"path": str(path), **a.to_json()}

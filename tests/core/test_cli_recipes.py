@@ -95,3 +95,8 @@ def test_analyze_suggests_in_plain_words(tmp_path, capsys) -> None:
     assert cli.main(["analyze", str(tmp_path / "missing.png")]) == 1
     missing = tmp_path / "missing.png"
     assert capsys.readouterr().err == f"error: cannot read {missing}: the file does not exist\n"
+    # with --json the photo that could not be read is in the list too, with why
+    assert cli.main(["analyze", str(p), str(missing), "--json"]) == 1
+    reports = json.loads(capsys.readouterr().out)
+    assert reports[1] == {"path": str(missing), "error": "the file does not exist"}
+    assert reports[0]["primary"] == "denoise"

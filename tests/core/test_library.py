@@ -98,3 +98,19 @@ def test_names_are_checked() -> None:
     for bad in ("a\nb", "tab\there", "bell\x07"):  # one row of the model list each
         with pytest.raises(ModelError, match="one line, without control characters"):
             library.check_name(bad)
+
+
+def test_a_broken_imported_model_is_named_broken_when_asked_for(tmp_path, monkeypatch, capsys):
+    from deconv_gui.cli import main
+
+    monkeypatch.setenv("DECONV_GUI_HOME", str(tmp_path / "home"))
+    folder = tmp_path / "home" / "models" / "my-up"
+    folder.mkdir(parents=True)
+    (folder / "card.json").write_text("{}")
+    photo = tmp_path / "a.png"
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(photo)
+    assert main(["restore", str(photo), "--model", "my-up"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: model 'my-up' is broken: ") and "models remove my-up" in err
