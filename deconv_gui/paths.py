@@ -49,19 +49,26 @@ def user_home() -> Path:
         from platformdirs import user_data_dir
 
         p = Path(user_data_dir(APP_NAME, appauthor=False))
+    return _made(p, "the data folder")
+
+
+def user_dir(name: str) -> Path:
+    """A folder ``name`` of the per-user data folder, made when missing (`DeconvError`, one
+    line, when it cannot be)."""
+    return _made(user_home() / name, f"the {name} folder")
+
+
+def user_models_dir() -> Path:
+    return user_dir("models")
+
+
+def _made(p: Path, what: str) -> Path:
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         from deconv_gui.errors import DeconvError
 
         raise DeconvError(
-            f"cannot use the data folder {p}: {exc.strerror or exc} (DECONV_GUI_HOME chooses "
-            "another one)"
+            f"cannot use {what} {p}: {exc.strerror or exc} (DECONV_GUI_HOME chooses another place)"
         ) from None
-    return p
-
-
-def user_models_dir() -> Path:
-    p = user_home() / "models"
-    p.mkdir(parents=True, exist_ok=True)
     return p

@@ -19,7 +19,7 @@ from typing import Any
 from deconv_gui.core.batch import OutputSettings
 from deconv_gui.core.recipe import Recipe, RecipeError
 from deconv_gui.errors import DeconvError
-from deconv_gui.paths import user_home
+from deconv_gui.paths import user_dir
 
 __all__ = [
     "PRESET_VERSION",
@@ -91,17 +91,9 @@ class Preset:
 
 def presets_dir() -> Path:
     try:
-        p = user_home() / "presets"
+        return user_dir("presets")
     except DeconvError as exc:
         raise PresetError(str(exc)) from None
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PresetError(
-            f"cannot use the presets folder {p}: {exc.strerror or exc} (DECONV_GUI_HOME "
-            "chooses another place)"
-        ) from None
-    return p
 
 
 def _file(name: str) -> Path:
