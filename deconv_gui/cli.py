@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from deconv_gui import __version__
-from deconv_gui.errors import DeconvError, ImageWriteError
+from deconv_gui.errors import DeconvError, ImageWriteError, read_reason
 
 if TYPE_CHECKING:
     from deconv_gui.core.batch import OutputSettings
@@ -606,8 +606,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         except DeconvError as exc:
             failures += 1
             print(failure_line(path, str(exc)), file=sys.stderr)
-            why = str(exc).removeprefix(f"Cannot read {Path(path).name}: ")
-            reports.append({"path": str(path), "error": why})  # --json: listed too
+            reports.append({"path": str(path), "error": read_reason(str(exc), Path(path).name)})
             continue
         a = analyze(photo.rgb, photo.meta, denoiser=denoiser)
         report = {"path": str(path), **a.to_json()}
@@ -835,9 +834,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         reduced_precision=args.reduced_precision,
         ensemble=args.extra_quality,
     )
-    lead = "Cannot read "
     for failure in result.failed:  # the loader's message names the photo: not twice
-        why = failure.error.removeprefix(f"{lead}{failure.name}: ")
+        why = read_reason(failure.error, failure.name)
         print(f"warning: not measured: {failure.name}: {why}", file=sys.stderr)
     report = result.to_json()
     report["model"] = spec.id

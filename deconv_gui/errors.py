@@ -26,3 +26,10 @@ class ModelError(DeconvError):
 
 class CancelledError(DeconvError):
     """The user cancelled a job."""
+
+
+def read_reason(message: str, name: str) -> str:
+    """A reader's message without its lead, which names the file (``Cannot read a.png: the
+    file is empty`` -> ``the file is empty``), for a line that names the file itself;
+    other messages as they are."""
+    return message.removeprefix(f"Cannot read {name}: ")

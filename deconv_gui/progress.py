@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from deconv_gui.core.batch import DONE_BEFORE
 from deconv_gui.core.pipeline import FileProgress, RunSummary
+from deconv_gui.errors import read_reason
 
 if TYPE_CHECKING:
     from deconv_gui.core.batch import BatchPlan
@@ -33,9 +34,9 @@ def failure_line(path: str | Path, error: str, *, skipped: bool = False) -> str:
     messages already name the file (``Cannot read a.png: the file is empty``); that name is
     not said twice: ``error: cannot read photos/a.png: the file is empty``."""
     word = "warning: skipped" if skipped else "error:"
-    lead = f"Cannot read {Path(path).name}: "
-    if not skipped and error.startswith(lead):
-        return f"error: cannot read {path}: {error[len(lead) :]}"
+    why = read_reason(error, Path(path).name)
+    if not skipped and why != error:
+        return f"error: cannot read {path}: {why}"
     return f"{word} {path}: {error}"
 
 

@@ -33,7 +33,7 @@ import torch
 
 from deconv_gui.core.camera_noise import CameraNoise, FilePoints, file_points, fit_camera_noise
 from deconv_gui.core.raw_noise import NoiseProfile, fit_profile
-from deconv_gui.errors import DeconvError
+from deconv_gui.errors import DeconvError, read_reason
 from deconv_gui.training.data import PatchPool, bounded_crops
 from deconv_gui.training.degradations import Batch
 from deconv_gui.training.finetune.sources import (
@@ -143,7 +143,7 @@ class NoisyRawSource(Source):
             try:
                 packed, iso, make, model = self._open(path)
             except DeconvError as exc:  # one damaged file does not stop the others
-                why = str(exc).removeprefix(f"Cannot read {path.name}: ")
+                why = read_reason(str(exc), path.name)
                 self.skipped.append(f"{path.name}: {why}")
                 yield f"left out {path.name}: {why}"
                 continue
