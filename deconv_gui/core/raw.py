@@ -629,6 +629,7 @@ def _record(p: Path, rp: Any, sizes: RawSizes, data: bytes, st: os.stat_result) 
     wb, wb_source = _white_balance(rp)
     fmt = p.suffix[1:].upper() or "RAW"
     fallback = _libraw_fields(rp, sizes)
+    colour_tags, carried_tags = _dng_source_tags(data, sizes, p.name)
     return RawData(
         path=p,
         format=fmt,
@@ -646,14 +647,14 @@ def _record(p: Path, rp: Any, sizes: RawSizes, data: bytes, st: os.stat_result) 
         rgb_xyz_matrix=_frozen(rp.rgb_xyz_matrix),
         color_matrix=_frozen(rp.color_matrix),
         rgb_cam=_libraw_rgb_cam(data),
-        dng_colour_tags=_dng_colour_tags(data),
+        dng_colour_tags=colour_tags,
         sizes=sizes,
         orientation=_FLIP_TO_EXIF.get(sizes.flip, 1),
         metadata=read_raw_metadata(data, fallback),
         libraw_version=LIBRAW_VERSION,
         file_size=st.st_size,
         file_mtime_ns=st.st_mtime_ns,
-        dng_carried_tags=_dng_carried_tags(data, sizes, p.name),
+        dng_carried_tags=carried_tags,
     )
 
 
@@ -731,31 +732,14 @@ def _grey_world(rp: Any) -> list[float]:
     return [float(np.float32(v / mul[1])) for v in mul]
 
 
-def _dng_colour_tags(data: bytes) -> tuple[tuple[int, int, int, Any], ...]:
-    """The colour tags of a DNG's IFD0 (empty for other files)."""
-    if data[:4] not in (b"II*\x00", b"MM\x00*"):
-        return ()
-    try:
-        with tifffile.TiffFile(io.BytesIO(data)) as tf:
-            tags = tf.pages[0].tags
-            if 50706 not in tags:
-                return ()
-            return tuple(
-                (t.code, int(t.dtype), 0 if int(t.dtype) == 2 else int(t.count), t.value)
-                for t in tags.values()
-                if t.code in DNG_COLOUR_TAGS
-            )
-    except Exception as e:
-        _log.warning("could not read the DNG colour tags (%s)", e)
-        return ()
+_Tags = tuple[tuple[int, int, int, Any], ...]  # (code, type, count, value)
 
 
-def _dng_carried_tags(
-    data: bytes, sizes: RawSizes, name: str
-) -> tuple[tuple[int, int, int, Any], ...]:
-    """`RawData.dng_carried_tags` of a DNG (empty for other files)."""
+def _dng_source_tags(data: bytes, sizes: RawSizes, name: str) -> tuple[_Tags, _Tags]:
+    """A DNG's colour tags (`DNG_COLOUR_TAGS`, IFD 0) and the tags carried into a DNG of
+    its mosaic (`RawData.dng_carried_tags`), read in one pass; empty for other files."""
     if data[:4] not in (b"II*\x00", b"MM\x00*"):
-        return ()
+        return (), ()
 
     def entry(t: Any) -> tuple[int, int, int, Any]:
         return (t.code, int(t.dtype), 0 if int(t.dtype) == 2 else int(t.count), t.value)
@@ -764,14 +748,15 @@ def _dng_carried_tags(
         with tifffile.TiffFile(io.BytesIO(data)) as tf:
             first = tf.pages[0]
             if 50706 not in first.tags:
-                return ()
+                return (), ()
+            colour = tuple(entry(t) for t in first.tags.values() if t.code in DNG_COLOUR_TAGS)
             out = [entry(t) for t in first.tags.values() if t.code in DNG_IFD0_CARRIED]
             candidates = [first, *(first.pages or [])]
             raw_ifd = next(
                 (p for p in candidates if p.subfiletype == 0 and p.photometric == 32803), None
             )
             if raw_ifd is None:
-                return tuple(out)
+                return colour, tuple(out)
             area = raw_ifd.tags.get(50829)  # ActiveArea: top, left, bottom, right
             top, left, bottom, right = (
                 tuple(int(v) for v in area.value) if area else (0, 0, *raw_ifd.shape[:2])
@@ -793,10 +778,10 @@ def _dng_carried_tags(
                     visible,
                     (top, left, bottom, right),
                 )
-            return tuple(out)
+            return colour, tuple(out)
     except Exception as e:
-        _log.warning("could not read the DNG's tags (%s)", e)
-        return ()
+        _log.warning("could not read the DNG colour tags (%s)", e)
+        return (), ()
 
 
 # --------------------------------------------------------------------------------------------
