@@ -35,6 +35,10 @@ class DocState(str, Enum):
     ERROR = "error"  # it could not be opened (`Document.error` says why)
 
 
+#: what results are compared with in Simulate: the photo as loaded (clean or not)
+SIMULATED_AGAINST = "your photo"
+
+
 @dataclass(frozen=True, eq=False)
 class Comparison:
     """What results are compared with: the input (``key`` "input"), a reference photo
@@ -58,7 +62,7 @@ class Comparison:
     def label(self) -> str:
         """The readout's caption against the reference."""
         if self.simulation:
-            return "vs your photo"
+            return f"vs {SIMULATED_AGAINST}"
         return f"vs {self.reference_name or 'reference'}"
 
     @property

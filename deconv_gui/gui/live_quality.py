@@ -24,7 +24,7 @@ from deconv_gui.core.io import load_image
 from deconv_gui.core.tiling import TileProgress
 from deconv_gui.errors import DeconvError
 from deconv_gui.gui.display import DisplayImage, Overlay, display_colour
-from deconv_gui.gui.document import Comparison, Document, Result
+from deconv_gui.gui.document import SIMULATED_AGAINST, Comparison, Document, Result
 from deconv_gui.gui.quality import (
     FinalScores,
     Target,
@@ -216,7 +216,7 @@ class LiveQuality(QObject):
             if not doc.simulation and doc.result is not None:
                 self._kept[doc] = doc.result  # the photo's own result, back after Simulate
             doc.result = None  # results of the former input
-            self._retarget(doc, Comparison(f"sim:{spec}", clean, "your photo", lq, view))
+            self._retarget(doc, Comparison(f"sim:{spec}", clean, SIMULATED_AGAINST, lq, view))
             self.status.emit(f"Simulating {spec}: run a model to restore the degraded photo", 8000)
             caveat = self._caveat(doc)
             if caveat:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.gui.document import SIMULATED_AGAINST
 from deconv_gui.gui.quality import (
     CHANGED_A_LOT_SSIM,
     CHANGED_LITTLE_SSIM,
@@ -106,7 +107,8 @@ def verdict_text(r: Readout) -> tuple[str, str]:
     """The readout's one line in words and its kind ("good", "bad" or "")."""
     if r.after_ssim is None:
         if r.has_reference and r.before_ssim is not None:
-            target = "your photo" if r.label == "vs your photo" else "the reference"
+            sim = r.label == f"vs {SIMULATED_AGAINST}"
+            target = SIMULATED_AGAINST if sim else "the reference"
             return f"Run a model to see how much closer to {target} it gets.", ""
         return "", ""
     live = "So far: " if r.partial else ""
