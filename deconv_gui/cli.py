@@ -654,10 +654,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     from deconv_gui.models.registry import retired_reason
 
     specs = list(_registry())
-    if args.json:  # the usable models only (broken entries have no task or scale)
-        _print_json([s.to_json() for s in specs])
-        return 0
     broken = scan_library()[1]
+    if args.json:  # the usable models only (broken entries have no task or scale) ...
+        _print_json([s.to_json() for s in specs])
+        for name, reason in broken:  # ... and the broken ones said where a person sees them
+            print(
+                f"note: {name} is broken: {reason} (deconv-gui models remove {name})",
+                file=sys.stderr,
+            )
+        return 0
     width = max([len(s.id) for s in specs] + [len(name) for name, _ in broken], default=10)
     for s in specs:
         strength = f"  strength: {s.strength.label}" if s.strength else ""
