@@ -114,6 +114,7 @@ class RestoreSession(QObject):
         self._io = TaskQueue(self)  # saving
         self.live = TaskQueue(self)  # previews and Amount/Detail, newest first
         self._doc: Document | None = None  # being processed
+        self._target = ""  # what it is run on, in words ("sample.jpg", or its simulation)
         self._previous: Result | None = None  # its result before the run
         self._started = 0.0
         # per photo (doc.key), newest last: (the input they were made from, the cache)
@@ -178,6 +179,7 @@ class RestoreSession(QObject):
         view = DisplayImage.blank(h * scale, w * scale)
         self._previous = doc.result
         self._doc = doc
+        self._target = self._what_is_restored(doc)
         self._started = time.monotonic()
         kept = doc.history.latest
         self._set_result(doc, Result(spec=spec, view=view, recipe=recipe))
@@ -192,7 +194,7 @@ class RestoreSession(QObject):
             prepare=tile_painter(view, colour),
         )
         what = plain_name(spec) if len(chain) == 1 else f"{len(chain)} steps"
-        self.status.emit(f"Running {what} on {doc.name}…", 0)
+        self.status.emit(f"Running {what} on {self._target}…", 0)
         if kept is not None and kept.saved_path is None:
             self.notice.emit(
                 "The previous result is kept: Undo (Ctrl+Z) brings it back.", "info", 5000
@@ -259,6 +261,12 @@ class RestoreSession(QObject):
         return True
 
     @staticmethod
+    def _what_is_restored(doc: Document) -> str:
+        """The photo's name, or in Simulate its degraded copy's (the run restores that)."""
+        sim = doc.comparison.simulation
+        return f"the simulated {sim} copy of {doc.name}" if sim else doc.name
+
+    @staticmethod
     def _input_meta(doc: Document) -> ImageMeta:
         """The metadata of what a run restores: the photo's (a simulated degradation has
         no alpha; `restore_photo` makes the result's from it)."""
@@ -296,7 +304,7 @@ class RestoreSession(QObject):
         )
         steps = len(r.recipe.steps) if r.recipe is not None else 1
         what = plain_name(r.spec) if steps == 1 else f"{steps} steps"
-        self.status.emit(f"{what} finished on {doc.name}", 6000)
+        self.status.emit(f"{what} finished on {self._target}", 6000)
         self.finished.emit(doc)
 
     def _put_back(self) -> Document | None:

@@ -308,6 +308,12 @@ def test_simulate_shows_gain_against_the_photo_itself(qtbot, window, photo):
     assert r.before_ssim is not None and r.after_ssim is not None
     assert r.after_ssim > r.before_ssim  # a blur helps against strong noise
     assert r.label == "vs your photo"
+    # the status line says what was restored: the degraded copy, not the photo itself
+    assert (
+        window.statusBar()
+        .currentMessage()
+        .endswith(f"finished on the simulated noise=25 copy of {photo.name}")
+    )
 
 
 def test_screenshot_of_the_window(qtbot, window, photo, tmp_path):
