@@ -664,11 +664,15 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
         return 0
     width = max([len(s.id) for s in specs] + [len(name) for name, _ in broken], default=10)
+    task_width = max([len(s.task) for s in specs], default=8)  # "raw-denoise" is the longest
     for s in specs:
         strength = f"  strength: {s.strength.label}" if s.strength else ""
         why = retired_reason(s)
         retired = f"  RETIRED: {why}" if why else ""
-        print(f"{s.id:<{width}}  {s.task:<8} x{s.scale}  {s.kind:<9}  {s.name}{strength}{retired}")
+        print(
+            f"{s.id:<{width}}  {s.task:<{task_width}}  x{s.scale}  {s.kind:<9}  "
+            f"{s.name}{strength}{retired}"
+        )
     for name, reason in broken:
         print(f"{name:<{width}}  BROKEN: {reason} (deconv-gui models remove {name})")
     return 0

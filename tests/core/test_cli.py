@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import zlib
@@ -71,6 +72,8 @@ def test_models_list_marks_a_retired_model_and_it_still_runs(
     lines = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()}
     assert "RETIRED: redunet-denoise-fast" in lines["redunet-denoise"]
     assert "RETIRED" not in lines["redunet-denoise-fast"]
+    # columns line up, the longest task name ("raw-denoise") included
+    assert len({re.search(r"  x\d+  ", ln).start() for ln in lines.values()}) == 1  # type: ignore[union-attr]
     src = _photo(tmp_path / "in.png")  # named by id, a retired model still works
     out = tmp_path / "out.png"
     argv = ["restore", str(src), "--model", "redunet-denoise", "--strength", "5", "--output"]
