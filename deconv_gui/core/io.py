@@ -1497,9 +1497,17 @@ _TEMP_RE = re.compile(
 )
 
 
+def temporary_stem(name: str) -> str:
+    """The part of an output's name that its temporary file's name starts with: the name
+    cut to 64 bytes (UTF-8) at a character boundary, so that the temporary's name stays
+    within the 255 bytes file systems allow whatever the script (a 64-character name in
+    4-byte characters is 256 bytes)."""
+    return os.fsencode(name)[:64].decode("utf-8", "ignore") or "_"
+
+
 def temporary_of(filename: str) -> str | None:
-    """The output name (its first 64 characters) whose temporary file ``filename`` is, when
-    it is named as `save_image` names its temporaries; else None."""
+    """The output name (`temporary_stem`) whose temporary file ``filename`` is, when it is
+    named as `save_image` names its temporaries; else None."""
     m = _TEMP_RE.match(filename)
     return m.group("name") if m else None
 
@@ -1513,7 +1521,7 @@ def _create_temp(out: Path) -> tuple[int, Path]:
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         token = f"{_HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
-        tmp = out.parent / f".{out.name[:64]}.{token}.tmp"
+        tmp = out.parent / f".{temporary_stem(out.name)}.{token}.tmp"
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:

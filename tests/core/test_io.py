@@ -722,3 +722,17 @@ def test_a_file_cut_in_its_header_is_called_damaged_not_foreign(tmp_path, data, 
     path.write_bytes(data)
     with pytest.raises(ImageReadError, match=words):
         load_image(path)
+
+
+def test_a_long_name_in_four_byte_characters_still_saves(tmp_path):
+    """A 255-byte name in emoji: its temporary file's name is cut by bytes, not by
+    characters (64 of them are 256 bytes), so the save does not fail on the temporary."""
+    name = "\U0001f4f7" * 61 + ".png"  # 248 bytes
+    assert len(os.fsencode(name)) <= 255
+    out = tmp_path / name
+    save_image(out, smooth_rgb(6, 8), ImageMeta())
+    assert load_image(out).width == 8 and listing(tmp_path) == [name]
+    assert dio.temporary_of("." + dio.temporary_stem(name) + ".0123abcd.tmp") == (
+        dio.temporary_stem(name)
+    )
+    assert len(os.fsencode(dio.temporary_stem(name))) <= 64
