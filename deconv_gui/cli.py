@@ -420,6 +420,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from deconv_gui.core.batch import plan_batch, run_batch, without_outputs
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.manifest import Manifest
+    from deconv_gui.core.naming import PlannedFile, plan_outputs
     from deconv_gui.progress import BatchReporter
 
     registry, recipe, output, job, suffix, label = _batch_setup(args)
@@ -429,11 +430,17 @@ def cmd_restore(args: argparse.Namespace) -> int:
     )
     for skipped in found.skipped:
         print(f"warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    # a folder that cannot be listed may hold photos: a failure of the run, not a note
+    unlisted = [(u.path, u.reason) for u in found.unlistable]
     for folder in found.empty_folders:
         print(f"warning: no images in folder {folder}", file=sys.stderr)
     files: list[Path | InputFile] = [*found.files, *found.missing]  # the loader says "missing"
     if not files:
+        if unlisted:
+            raise DeconvError(f"{unlisted[0][0]}: {unlisted[0][1]}")
         raise DeconvError("no input images")
+    for folder, why in unlisted:
+        print(f"error: {folder}: {why}", file=sys.stderr)
     many = len(files) > 1 or any(Path(i).is_dir() for i in args.inputs)
     if many:  # not the results of earlier runs (in an output folder inside, or beside)
         out = Path(args.output) if args.output else None
@@ -442,12 +449,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
     _note_eight_bit(tasks, output.bit_depth)
     if len(tasks) == 1:  # -o NAME.dng
         _refuse_dng_unless_raw_denoised(tasks[0].output.suffix, recipe, registry)
-    if args.cluster:  # workers elsewhere see the same paths, not this directory
-        from deconv_gui.core.naming import PlannedFile
-
-        tasks = [PlannedFile(t.source.absolute(), t.output.absolute()) for t in tasks]
     with ExitStack() as stack:
         manifest = stack.enter_context(Manifest.open(out_dir)) if out_dir is not None else None
+        if manifest is not None:
+            if (warning := manifest.warning()) is not None:
+                print(f"warning: {warning}", file=sys.stderr)
+            # named again around the results earlier runs gave other photos
+            owners = manifest.owners()
+            tasks = plan_outputs(
+                files, suffix=suffix, out_dir=out_dir, ext=output.format, owners=owners
+            )
+        if args.cluster:  # workers elsewhere see the same paths, not this directory
+            tasks = [PlannedFile(t.source.absolute(), t.output.absolute()) for t in tasks]
         plan = plan_batch(tasks, manifest, job, force=args.force, overwrite=args.overwrite)
         stop = stack.enter_context(_StopOnSignal())
         execute = _executor(args, stack, registry, recipe, job, stop)
@@ -456,12 +469,18 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if plan.todo:
             _start_cluster(execute, reporter)
         summary = reporter.drive(run_batch(plan, execute, manifest=manifest, job=job))
+        summary.failed += unlisted
         reporter.summary(summary, out_dir=out_dir)
     if summary.cancelled:
         return 130
     if summary.failed:
         if not args.json:
-            print(f"{len(summary.failed)} of {len(tasks)} file(s) failed", file=sys.stderr)
+            failed = len(summary.failed) - len(unlisted)
+            text = f"{failed} of {len(tasks)} file(s) failed" if failed else ""
+            if unlisted:
+                folders = f"{len(unlisted)} folder(s) could not be listed"
+                text = f"{text}; {folders}" if text else folders
+            print(text, file=sys.stderr)
         return 1
     return 0
 

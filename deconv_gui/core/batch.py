@@ -231,12 +231,13 @@ class BatchPlan:
         return ", ".join(parts)
 
 
-def _names_output(record: FileRecord | None, task: PlannedFile) -> bool:
-    return record is not None and path_key(record.output) == path_key(task.output)
+def _is_ours(record: FileRecord | None, task: PlannedFile) -> bool:
+    """Whether ``record`` (the latest naming ``task``'s output) is about ``task``'s input."""
+    return record is not None and path_key(record.input) == path_key(task.source)
 
 
 def _is_done(task: PlannedFile, record: FileRecord, job: JobInfo) -> bool:
-    if record.status != "done" or record.job != job.key or not _names_output(record, task):
+    if record.status != "done" or record.job != job.key or not _is_ours(record, task):
         return False
     if file_stamp(task.source) != record.stamp:
         return False
@@ -323,16 +324,18 @@ def plan_batch(
 ) -> BatchPlan:
     """Sort ``tasks`` against the manifest (None: no manifest, every file is to do).
 
-    Done before: the latest record is ``done`` for the same job, input (size and mtime) and
-    output, and that output is there with the recorded size; ``force`` redoes those too. An
-    output that exists is replaced when the manifest names it as this input's output (ours)
-    or with ``overwrite``; otherwise the file is ``kept`` (``skip_existing``) or
-    ``refused``. An output that is its own input (``-o photo.jpg`` for photo.jpg) is always
+    Done before: the latest record naming the output is ``done`` for this input, the same
+    job and input (size and mtime), and that output is there with the recorded size;
+    ``force`` redoes those too. An output that exists is replaced when the manifest names it
+    as this input's output (ours, whichever job wrote it) or with ``overwrite``; otherwise
+    the file is ``kept`` (``skip_existing``) or ``refused``. Name the tasks with the
+    manifest's `owners` (`core.naming.plan_outputs`) so that no task is given another
+    photo's result. An output that is its own input (``-o photo.jpg`` for photo.jpg) is always
     refused: ``overwrite`` is for earlier results, never for originals.
     """
     plan = BatchPlan()
     for task in tasks:
-        record = manifest.latest(task.source) if manifest is not None else None
+        record = manifest.about(task.output) if manifest is not None else None
         if not force and record is not None and _is_done(task, record, job):
             plan.done.append((task, record))
             continue
@@ -341,12 +344,14 @@ def plan_batch(
             why = f"{what} is the original photo itself: originals are never replaced"
             plan.refused.append((task, why + " (choose another output name)"))
             continue
-        ours = _names_output(record, task)
+        ours = _is_ours(record, task)
         if overwrite or ours or file_stamp(task.output) is None:
             plan.todo.append(task)
             continue
         if manifest is None:  # results next to their originals: no record of earlier runs
             why = f"{task.output.name} already exists (allow overwriting to replace it)"
+        elif record is not None:
+            why = f"{task.output.name} is the result of {Path(record.input).name} (earlier runs)"
         else:
             why = f"{task.output.name} exists (not written by this folder's runs)"
         (plan.kept if skip_existing else plan.refused).append((task, why))

@@ -45,14 +45,17 @@ class Inputs:
     """What `expand_inputs` found.
 
     ``files``: the photos, in order. ``missing``: paths given that do not exist (callers
-    report them per file). ``skipped``: entries that are not regular files, or folders that
-    could not be listed, each with its reason. ``empty_folders``: folder arguments without a
-    photo.
+    report them per file). ``skipped``: entries that are not regular files, each with its
+    reason. ``unlistable``: folders (given, or sub-folders of a recursive listing) that
+    could not be listed, with the reason: photos in them may have been left out, so callers
+    treat them as failures, not notes. ``empty_folders``: folder arguments that were listed
+    and hold no photo.
     """
 
     files: list[InputFile] = field(default_factory=list)
     missing: list[Path] = field(default_factory=list)
     skipped: list[SkippedInput] = field(default_factory=list)
+    unlistable: list[SkippedInput] = field(default_factory=list)
     empty_folders: list[Path] = field(default_factory=list)
 
     @property
@@ -71,7 +74,8 @@ def expand_inputs(
 
     ``recursive``: also list sub-folders. ``include`` / ``exclude``: glob patterns
     (``*.jpg``, ``raw/*``) matched against each photo's name and its path below the folder
-    argument; with ``include``, only matching photos are kept. A file given directly is kept
+    argument, without regard to case (``*.jpg`` takes a camera's ``IMG_0001.JPG``); with
+    ``include``, only matching photos are kept. A file given directly is kept
     whatever its extension (the loader then says whether it can read it).
     """
     found = Inputs()
@@ -97,10 +101,12 @@ def expand_inputs(
             keep(InputFile(p, None, Path(p.name)))
             continue
         if stat.S_ISDIR(st.st_mode):
-            before = len(found.files)
-            for item in _list_folder(p, recursive, found.skipped):
+            before, unlisted = len(found.files), len(found.unlistable)
+            for item in _list_folder(p, recursive, found.skipped, found.unlistable):
                 keep(item)
-            if len(found.files) == before:
+            if len(found.files) == before and not (
+                found.unlistable[unlisted:] and found.unlistable[unlisted].path == p
+            ):
                 found.empty_folders.append(p)
         elif stat.S_ISREG(st.st_mode):
             keep(InputFile(p, None, Path(p.name)))
@@ -109,7 +115,9 @@ def expand_inputs(
     return found
 
 
-def _list_folder(root: Path, recursive: bool, skipped: list[SkippedInput]) -> list[InputFile]:
+def _list_folder(
+    root: Path, recursive: bool, skipped: list[SkippedInput], unlistable: list[SkippedInput]
+) -> list[InputFile]:
     out: list[InputFile] = []
     pending = [root]
     while pending:
@@ -118,7 +126,7 @@ def _list_folder(root: Path, recursive: bool, skipped: list[SkippedInput]) -> li
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            skipped.append(SkippedInput(folder, f"cannot list the folder: {_why(e)}"))
+            unlistable.append(SkippedInput(folder, f"cannot list the folder: {_why(e)}"))
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -150,10 +158,10 @@ def _list_folder(root: Path, recursive: bool, skipped: list[SkippedInput]) -> li
 
 
 def _wanted(item: InputFile, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    names = (item.path.name, item.relative.as_posix())
+    names = (item.path.name.casefold(), item.relative.as_posix().casefold())
 
-    def matches(patterns: Sequence[str]) -> bool:
-        return any(fnmatch.fnmatch(n, pat) for pat in patterns for n in names)
+    def matches(patterns: Sequence[str]) -> bool:  # fnmatch.fnmatch minds case on POSIX
+        return any(fnmatch.fnmatchcase(n, pat.casefold()) for pat in patterns for n in names)
 
     return (not include or matches(include)) and not matches(exclude)
 

@@ -9,11 +9,14 @@ and fsynced one at a time, never rewritten. Two kinds of line:
   output path (relative to the output folder, which can be moved), and ``status``: ``started`` (written before any work), ``done`` (with the
   output's size) or ``failed`` (with the one-line reason).
 
-The latest file line of an input is its state. A rerun skips an input whose latest line is
-``done`` for the same job, the same input size and mtime and the same output, when that
-output is still there with the recorded size; anything else is redone. An output whose input
-was ``started`` but not finished is ours to replace (outputs are written atomically, so it
-is either complete or absent).
+The latest file line naming an output is that output's state (one input can have several
+outputs: jobs with other models or formats into the same folder). A rerun skips an input
+when the latest line naming its output is ``done`` for this input, the same job, the same
+input size and mtime, and that output is still there with the recorded size; anything else
+is redone. An output that the manifest names as this input's is ours to replace (outputs are
+written atomically, so one ``started`` but not finished is either complete or absent); one
+it names as another input's is that photo's result, and a new photo's result is named
+around it (`owners`, given to `core.naming.plan_outputs`).
 
 Why JSON lines and not SQLite: the output folder of a cluster run sits on a shared (network)
 file system, where SQLite's WAL mode does not work and its locking is unreliable; an
@@ -25,17 +28,19 @@ takes a lock file beside it (`filelock`, released by the OS when a process dies)
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import socket
 import time
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from deconv_gui.core.io import make_folder, temporary_of
+from deconv_gui.core.io import make_folder, temporary_of, temporary_stem
 from deconv_gui.errors import DeconvError, ImageWriteError
 
 __all__ = [
@@ -144,17 +149,21 @@ class Manifest:
 
     `open` creates the folder when needed, takes the lock (`ManifestLockedError` when another
     run holds it) and reads what earlier runs recorded; `add` appends a file line, `add_job`
-    a job line (once per key). ``damaged`` counts lines that could not be read (a line torn
-    by a crash is the usual one; it is ignored).
+    a job line (once per key). Lines that cannot be read are ignored: ``torn`` counts those
+    cut short (a run killed while writing one: expected, nothing lost but that event),
+    ``damaged_lines`` the numbers of the others (edited or corrupted: the photos they were
+    about are no longer known, see `warning`).
     """
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(os.path.abspath(folder))
         self.path = self.folder / MANIFEST_DIR / MANIFEST_NAME
-        self.damaged = 0
+        self.torn = 0
+        self.damaged_lines: list[int] = []
         self._latest: dict[str, FileRecord] = {}
+        self._by_output: dict[str, FileRecord] = {}  # path_key(output) -> latest record
         self._jobs: dict[str, dict[str, Any]] = {}
-        self._fp: IO[str] | None = None
+        self._fp: IO[bytes] | None = None
         self._lock: Any = None
 
     # ------------------------------------------------------------------ opening
@@ -203,7 +212,9 @@ class Manifest:
             raise ImageWriteError(
                 f"Cannot read the manifest {self.path}: {exc.strerror or exc}"
             ) from None
-        for line in lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
             try:
                 data = json.loads(line)
                 if data.get("kind") == "file":
@@ -213,16 +224,40 @@ class Manifest:
                 elif data.get("kind") == "job":
                     self._jobs[str(data["job"])] = data
             except (ValueError, KeyError, TypeError, AttributeError):
-                self.damaged += 1
+                if line.rstrip().endswith("}"):  # whole, yet unreadable
+                    self.damaged_lines.append(number)
+                else:  # cut short: a writer killed in the middle of the line
+                    self.torn += 1
 
-    def _open_for_append(self) -> IO[str]:
+    @property
+    def damaged(self) -> int:
+        """Lines that could not be read, torn or damaged."""
+        return self.torn + len(self.damaged_lines)
+
+    def warning(self) -> str | None:
+        """A one-line warning when lines other than torn ones could not be read (their
+        photos are redone, and an output only they named is no longer known as ours)."""
+        if not self.damaged_lines:
+            return None
+        shown = ", ".join(str(n) for n in self.damaged_lines[:5])
+        more = ", ..." if len(self.damaged_lines) > 5 else ""
+        lines = "line" if len(self.damaged_lines) == 1 else "lines"
+        return (
+            f"the manifest {self.path} has {len(self.damaged_lines)} damaged {lines} "
+            f"({shown}{more}), ignored: photos they recorded are done again, and outputs "
+            "only they named are treated as not written by this folder's runs"
+        )
+
+    def _open_for_append(self) -> IO[bytes]:
+        # unbuffered: a line that could not be written (a full disk) is not kept in a buffer
+        # to fail again (or land half) when the file is closed
         try:
-            fp = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - kept open for the run
-            fp.seek(0, os.SEEK_END)
-            if fp.tell() > 0:
-                fp.seek(fp.tell() - 1)
-                if fp.read(1) != "\n":  # a line torn by a crash: start on a fresh line
-                    fp.write("\n")
+            fp = open(self.path, "a+b", buffering=0)  # noqa: SIM115 - kept open for the run
+            end = fp.seek(0, os.SEEK_END)
+            if end > 0:
+                fp.seek(end - 1)
+                if fp.read(1) != b"\n":  # a line torn by a crash: start on a fresh line
+                    _write_all(fp, b"\n")
         except OSError as exc:
             raise ImageWriteError(
                 f"Cannot write the manifest {self.path}: {exc.strerror or exc}"
@@ -232,7 +267,8 @@ class Manifest:
 
     def close(self) -> None:
         if self._fp is not None:
-            self._fp.close()
+            with suppress(OSError):  # nothing is buffered: every line was written or refused
+                self._fp.close()
             self._fp = None
         if self._lock is not None:
             self._lock.release()
@@ -246,8 +282,17 @@ class Manifest:
 
     # ------------------------------------------------------------------ reading
     def latest(self, source: str | os.PathLike[str]) -> FileRecord | None:
-        """The latest record of this input, or None."""
+        """The latest record of this input (whatever its output), or None."""
         return self._latest.get(path_key(source))
+
+    def about(self, output: str | os.PathLike[str]) -> FileRecord | None:
+        """The latest record naming this output (whatever its input), or None."""
+        return self._by_output.get(path_key(output))
+
+    def owners(self) -> dict[str, str]:
+        """Every output the manifest names -> the input of its latest record (`path_key`
+        both): the names earlier runs gave, for `core.naming.plan_outputs` to keep."""
+        return {out: path_key(r.input) for out, r in self._by_output.items()}
 
     def job(self, key: str) -> dict[str, Any] | None:
         return self._jobs.get(key)
@@ -286,14 +331,14 @@ class Manifest:
 
     def _remember(self, record: FileRecord) -> None:
         self._latest[path_key(record.input)] = record
+        self._by_output[path_key(record.output)] = record
 
     def _append(self, data: dict[str, Any]) -> None:
         if self._fp is None:
             raise RuntimeError("the manifest is not open")
         line = json.dumps(data, separators=(",", ":")) + "\n"
         try:
-            self._fp.write(line)
-            self._fp.flush()
+            _write_all(self._fp, line.encode("utf-8"))
             os.fsync(self._fp.fileno())
         except OSError as exc:
             raise ImageWriteError(
@@ -329,7 +374,8 @@ def remove_stale_temporaries(outputs: Iterable[str | os.PathLike[str]]) -> list[
     wanted: dict[Path, set[str]] = {}
     for out in outputs:
         p = Path(out)
-        wanted.setdefault(p.parent, set()).add(p.name[:64])
+        # the name part `save_image` gives its temporaries (older versions: 64 characters)
+        wanted.setdefault(p.parent, set()).update({temporary_stem(p.name), p.name[:64]})
     removed: list[Path] = []
     for folder, names in wanted.items():
         try:
@@ -346,6 +392,16 @@ def remove_stale_temporaries(outputs: Iterable[str | os.PathLike[str]]) -> list[
                 continue
             removed.append(Path(entry.path))
     return removed
+
+
+def _write_all(fp: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file (a raw write may take only part)."""
+    view = memoryview(data)
+    while view:
+        n = fp.write(view)
+        if not n:
+            raise OSError(errno.EIO, "nothing was written")
+        view = view[n:]
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -10,7 +10,10 @@ without regard to case, as macOS and Windows do) and none lands on an input of t
 - outputs go next to each original, or into one output folder;
 - photos found in sub-folders of a folder argument (a recursive listing) keep their
   sub-folder below the output folder;
-- any name still taken gets a number: ``x_denoised.jpg``, ``x_denoised-2.jpg``...
+- any name still taken gets a number: ``x_denoised.jpg``, ``x_denoised-2.jpg``...;
+- with an output folder's manifest (``owners``: the names earlier runs gave), a name that
+  holds another photo's result is taken too, and a photo whose result already has a name
+  keeps it (``x.bmp`` added after ``x.jpg`` was done gets ``x_x2-2.png``, not ``x.jpg``'s).
 The file system is not consulted: whether an existing file may be replaced is the run's
 decision (`deconv_gui.core.pipeline.restore_files`).
 """
@@ -18,7 +21,7 @@ decision (`deconv_gui.core.pipeline.restore_files`).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,25 +130,55 @@ def plan_outputs(
     suffix: str,
     out_dir: str | os.PathLike[str] | None = None,
     ext: str | None = None,
+    owners: Mapping[str, str] | None = None,
 ) -> list[PlannedFile]:
     """Name the result of every input of a run, none colliding with another or with an input.
 
     ``inputs``: `InputFile` records (from `expand_inputs`) or plain paths. Without
     ``out_dir`` each result goes next to its original; with it, photos found in sub-folders
     of a folder argument keep their sub-folder below ``out_dir``. A name already taken in
-    the run gets ``-2``, ``-3``... after the suffix.
+    the run gets ``-2``, ``-3``... after the suffix. ``owners`` (output -> input, absolute
+    paths: `core.manifest.Manifest.owners`) are names earlier runs gave: one another input
+    holds is taken, and an input that holds one of its candidates keeps it.
     """
     check_suffix(suffix)
     forced_ext = None if ext is None else _normalised_ext(ext)
     items = [i if isinstance(i, InputFile) else _given(Path(i)) for i in inputs]
+    held = {_fold(out): _fold(src) for out, src in (owners or {}).items()}
     taken = {_key(i.path) for i in items}
-    plan: list[PlannedFile] = []
-    for item in items:
+
+    def candidates(item: InputFile) -> Iterator[Path]:
         n = 1
-        while _key(dst := _result_path(item, suffix, out_dir, forced_ext, n)) in taken:
+        while True:
+            yield _result_path(item, suffix, out_dir, forced_ext, n)
             n += 1
-        taken.add(_key(dst))
-        plan.append(PlannedFile(item.path, dst))
+
+    chosen: dict[int, Path] = {}
+    holders = set(held.values())
+    for i, item in enumerate(items):  # first the names earlier runs gave these inputs
+        if (me := _key(item.path)) not in holders:
+            continue
+        # names are given lowest number first, so the one it was given follows names that
+        # were held too: look no further than the first that nobody holds
+        for dst in candidates(item):
+            holder = held.get(_key(dst))
+            if holder is None:
+                break
+            if holder == me and _key(dst) not in taken:
+                chosen[i] = dst
+                taken.add(_key(dst))
+                break
+    plan: list[PlannedFile] = []
+    for i, item in enumerate(items):
+        if i not in chosen:
+            me = _key(item.path)
+            chosen[i] = next(
+                dst
+                for dst in candidates(item)
+                if _key(dst) not in taken and held.get(_key(dst), me) == me
+            )
+            taken.add(_key(chosen[i]))
+        plan.append(PlannedFile(item.path, chosen[i]))
     return plan
 
 
@@ -180,4 +213,8 @@ def _given(path: Path) -> InputFile:
 
 
 def _key(path: Path) -> str:
-    return os.path.normcase(os.path.abspath(path)).casefold()
+    return _fold(os.path.normcase(os.path.abspath(path)))
+
+
+def _fold(key: str) -> str:
+    return key.casefold()

@@ -107,7 +107,8 @@ def watch_folders(
             for key in set(seen) - present:  # gone before it settled
                 del seen[key]
             if ready:
-                tasks = plan_outputs(ready, suffix=suffix, out_dir=out_dir, ext=ext)
+                owners = manifest.owners()  # the names earlier results hold
+                tasks = plan_outputs(ready, suffix=suffix, out_dir=out_dir, ext=ext, owners=owners)
                 plan = plan_batch(tasks, manifest, job, force=force, overwrite=overwrite)
                 run = run_batch(plan, execute, manifest=manifest, job=job)
                 try:

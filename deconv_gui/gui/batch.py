@@ -128,9 +128,10 @@ def batch_job(
             )
         )
     files = without_outputs(files, out_dir, suffix=suffix, ext=ext)
-    tasks = plan_outputs(files, suffix=suffix, out_dir=out_dir, ext=ext)
     manifest = Manifest.open(out_dir) if out_dir is not None else None
     try:
+        owners = manifest.owners() if manifest is not None else None
+        tasks = plan_outputs(files, suffix=suffix, out_dir=out_dir, ext=ext, owners=owners)
         plan = plan_batch(
             tasks, manifest, job, force=force, overwrite=overwrite, skip_existing=not overwrite
         )
@@ -375,6 +376,9 @@ class BatchDialog(QDialog):
             include=_patterns(self.include_edit.text()),
             exclude=_patterns(self.exclude_edit.text()),
         )
+        if found.unlistable:  # its photos would be left out without a word
+            first = found.unlistable[0]
+            raise DeconvError(f"{first.path}: {first.reason} (its photos would be left out)")
         return list(found.files)
 
     def watch_options(self) -> WatchOptions | None:

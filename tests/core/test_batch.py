@@ -36,6 +36,7 @@ from deconv_gui.core.recipe import Recipe
 from deconv_gui.core.spec import LoadOptions
 from deconv_gui.core.tiling import run_to_end
 from deconv_gui.core.validate import OptionError
+from deconv_gui.errors import ImageWriteError
 
 CPU = LoadOptions(device="cpu")
 
@@ -49,10 +50,12 @@ def _run(
 ) -> tuple[RunSummary, list[FileProgress]]:
     job = JobInfo.of(Recipe.single(spec.id), lambda _id: spec, output)
     out_settings = job.output
-    tasks = plan_outputs(photos, suffix="_inv", out_dir=out, ext=out_settings.format)
     work = photo_work(job.recipe, lambda _id: spec, CPU, bit_depth=out_settings.bit_depth)
     events: list[FileProgress] = []
     with Manifest.open(out) as manifest:
+        tasks = plan_outputs(
+            photos, suffix="_inv", out_dir=out, ext=out_settings.format, owners=manifest.owners()
+        )
         plan = plan_batch(tasks, manifest, job, **plan_kw)
         execute = local_executor(work, quality=out_settings.quality)
         summary = run_to_end(run_batch(plan, execute, manifest=manifest, job=job), events.append)
@@ -79,7 +82,8 @@ def test_manifest_keeps_the_latest_record_and_survives_a_torn_line(tmp_path: Pat
     with open(path, "a") as f:  # a crash in the middle of a line
         f.write('{"kind":"file","input":"/x","sta')
     with Manifest.open(out) as m:
-        assert m.damaged == 1 and len(m) == 1 and m.job("job1") is not None
+        assert m.torn == m.damaged == 1 and m.warning() is None  # expected after a crash
+        assert len(m) == 1 and m.job("job1") is not None
         latest = m.latest(tmp_path / "a.png")
         assert latest is not None and latest.status == "done" and latest.output_size == 7
         m.add(FileRecord(str(tmp_path / "b.png"), "failed", "job1", "o", error="bad"))
@@ -88,6 +92,41 @@ def test_manifest_keeps_the_latest_record_and_survives_a_torn_line(tmp_path: Pat
         assert [r.status for r in m.records()] == ["done", "failed"]
     kinds = [json.loads(x)["kind"] for x in path.read_text().splitlines()[:3]]
     assert kinds == ["job", "file", "file"]
+
+
+def test_a_damaged_line_is_reported_with_its_number(tmp_path: Path) -> None:
+    """A whole line that cannot be read (edited by hand, corrupted) loses what it said about
+    a photo: unlike a torn last line, it is worth a warning."""
+    out = tmp_path / "out"
+    with Manifest.open(out) as m:
+        m.add(FileRecord(str(tmp_path / "a.png"), "done", "j", str(out / "a_x.png"), 1, 2))
+        m.add(FileRecord(str(tmp_path / "b.png"), "done", "j", str(out / "b_x.png"), 1, 2))
+    path = out / ".deconv-gui" / "manifest.jsonl"
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace('"size":1,', '"size":"big",')
+    path.write_text("\n".join(lines) + "\n")
+    with Manifest.open(out) as m:
+        assert m.damaged_lines == [1] and m.torn == 0 and len(m) == 1
+        warning = m.warning()
+        assert warning is not None and "1 damaged line (1)" in warning and str(path) in warning
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_while_recording_is_one_clear_error_and_closing_stays_quiet(
+    tmp_path: Path,
+) -> None:
+    """A full disk: the record that could not be written is refused with the reason, and
+    nothing is left in a buffer to fail again (with an unexpected error) on close."""
+    m = Manifest.open(tmp_path / "out")
+    assert m._fp is not None
+    m._fp.close()
+    m._fp = open("/dev/full", "r+b", buffering=0)  # noqa: SIM115 - every write: ENOSPC
+    rec = FileRecord(str(tmp_path / "a.png"), "started", "j", str(tmp_path / "out" / "a.png"))
+    with pytest.raises(ImageWriteError, match="Cannot write the manifest .*: No space left"):
+        m.add(rec)
+    m.close()  # no OSError
+    with Manifest.open(tmp_path / "out") as again:
+        assert len(again) == 0 and again.damaged == 0
 
 
 def test_one_run_at_a_time_per_output_folder(tmp_path: Path) -> None:
@@ -218,6 +257,45 @@ def test_a_run_stopped_mid_photo_is_finished_by_the_next(tmp_path: Path) -> None
     summary, _ = _run(photos, out, spec)
     assert [p.name for p, _ in summary.done] == ["1.png", "2.png"]
     assert load_image(out / "1_inv.png").width == 200
+
+
+def test_two_jobs_into_one_folder_each_resume_and_neither_takes_the_others_results(
+    tmp_path: Path,
+) -> None:
+    """Two jobs (another format here) into the same output folder: each one's results are
+    its own, so rerunning the first after the second skips its photos (and ``force``
+    redoes them) rather than refusing its own outputs as foreign."""
+    photos = [png(tmp_path / "in" / f"{i}.png", 30 + 20 * i) for i in range(2)]
+    out = tmp_path / "out"
+    assert len(_run(photos, out, Invert())[0].done) == 2
+    jpeg = OutputSettings(format="jpg")
+    assert len(_run(photos, out, Invert(), jpeg)[0].done) == 2
+    summary, _ = _run(photos, out, Invert())
+    assert not summary.failed and summary.skipped == [(p, DONE_BEFORE) for p in photos]
+    summary, _ = _run(photos, out, Invert(), force=True)
+    assert not summary.failed and len(summary.done) == 2
+    summary, _ = _run(photos, out, Invert(), jpeg)
+    assert not summary.failed and len(summary.skipped) == 2
+
+
+def test_a_new_photo_is_named_around_an_earlier_photos_result(tmp_path: Path) -> None:
+    """x.png done as x_inv.png; x.bmp arrives (sorted before it): it gets x_inv-2.png, and
+    x.png keeps its result (done before), on every later run too."""
+    first = png(tmp_path / "in" / "x.png", 40)
+    out = tmp_path / "out"
+    settings = OutputSettings(format="png")
+    (done,) = _run([first], out, Invert(), settings)[0].done
+    assert done[1].name == "x_inv.png"
+    before = (out / "x_inv.png").stat().st_mtime_ns
+    second = tmp_path / "in" / "x.bmp"
+    Image.open(first).save(second)
+    summary, _ = _run([second, first], out, Invert(), settings)
+    assert not summary.failed and summary.skipped == [(first, DONE_BEFORE)]
+    assert [(src.name, dst.name) for src, dst in summary.done] == [("x.bmp", "x_inv-2.png")]
+    summary, _ = _run([second, first], out, Invert(), settings)  # and so it stays
+    assert not summary.failed and not summary.done and len(summary.skipped) == 2
+    assert sorted(p.name for p in out.iterdir()) == [".deconv-gui", "x_inv-2.png", "x_inv.png"]
+    assert (out / "x_inv.png").stat().st_mtime_ns == before
 
 
 def test_bit_depth_and_format_from_the_output_settings(tmp_path: Path) -> None:

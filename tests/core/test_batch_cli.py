@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -241,3 +242,58 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(
         "out_dir": str(src / "x2"),
     }
     assert _results(src / "x2") == ["a_x2.png", "day/b_x2.png"]
+
+
+def test_a_folder_that_cannot_be_listed_fails_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sub-folder that cannot be listed may hold photos: the run says so as an error,
+    counts it in the summary and exits 1 (not a warning and 0); a folder argument that
+    cannot be listed, and nothing else, is one readable line."""
+    src = tmp_path / "shoot"
+    _photo(src / "a.png")
+    _photo(src / "locked" / "b.png")
+    real = os.scandir
+
+    def scandir(path: object):  # root passes chmod: deny the listing itself
+        if Path(str(path)).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("deconv_gui.core.inputs.os.scandir", scandir)
+    out = tmp_path / "out"
+    args = ["restore", str(src), "-r", "--model", "lanczos-x2", "-o", str(out), "--json"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert f"error: {src / 'locked'}: cannot list the folder: permission denied" in captured.err
+    summary = _events(captured.out)[-1]
+    assert summary["event"] == "summary" and summary["done"] == 1 and summary["failed"] == 1
+    assert _results(out) == ["a_x2.png"]
+
+    assert main(["restore", str(src / "locked"), "--model", "lanczos-x2", "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {src / 'locked'}: cannot list the folder: permission denied"
+
+
+def test_a_damaged_manifest_line_is_a_warning_and_two_jobs_share_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in"
+    _photo(src / "a.png")
+    _photo(src / "b.png", seed=1)
+    out = tmp_path / "out"
+    x2 = ["restore", str(src), "--model", "lanczos-x2", "-o", str(out)]
+    assert main(x2) == 0
+    assert main([*x2, "--format", "jpg"]) == 0  # a second job into the same folder
+    assert main([*x2, "--json"]) == 0  # the first again: both done before, none refused
+    assert _events(capsys.readouterr().out)[0]["done_before"] == 2
+    assert _results(out) == ["a_x2.jpg", "a_x2.png", "b_x2.jpg", "b_x2.png"]
+
+    manifest = out / ".deconv-gui" / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if '"status":"done"' in line)
+    lines[number - 1] = re.sub(r'"size":\d+', '"size":"big"', lines[number - 1], count=1)
+    manifest.write_text("\n".join(lines) + "\n")
+    assert main(x2) == 0
+    err = capsys.readouterr().err
+    assert f"warning: the manifest {manifest} has 1 damaged line ({number})" in err

@@ -88,6 +88,16 @@ def test_include_exclude_missing_empty_and_duplicates(tmp_path: Path) -> None:
     assert _names(only_png.paths, tmp_path) == ["in/b.png"]
 
 
+def test_include_and_exclude_ignore_case(tmp_path: Path) -> None:
+    """Cameras name files IMG_0001.JPG: '--include *.jpg' must take them (fnmatch minds
+    case on Linux and macOS), and '--exclude RAW/*' leaves out 'raw/'."""
+    for name in ("IMG_0001.JPG", "img_0002.jpg", "b.PNG", "raw/c.jpg"):
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_bytes(b"x")
+    found = expand_inputs([tmp_path / "in"], recursive=True, include=["*.jpg"], exclude=["RAW/*"])
+    assert _names(found.paths, tmp_path) == ["in/IMG_0001.JPG", "in/img_0002.jpg"]
+
+
 @needs_fifo
 def test_a_fifo_among_the_inputs_is_skipped_without_hanging(tmp_path: Path) -> None:
     folder = tmp_path / "in"

@@ -3,6 +3,7 @@ toggle, progress in photos with time left, failures listed once, "Open output fo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,32 @@ def test_a_folder_tree_with_patterns_then_resumed(qtbot, batch, registry, tmp_pa
     finally:
         monkey.undo()
     assert [Path(u.toLocalFile()) for u in opened] == [out]
+
+
+def test_a_sub_folder_that_cannot_be_listed_stops_the_start_with_its_name(
+    qtbot, batch, tmp_path, monkeypatch
+):
+    src = tmp_path / "shoot"
+    write_photo(src / "a.jpg", seed=1)
+    write_photo(src / "private" / "b.jpg", seed=2)
+    real = os.scandir
+
+    def scandir(path):  # root passes chmod: deny the listing itself
+        if Path(str(path)).name == "private":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr("deconv_gui.core.inputs.os.scandir", scandir)
+    dlg = batch.open_dialog([])
+    dlg.folder_edit.setText(str(src))
+    dlg.recursive_check.setChecked(True)
+    dlg.output_edit.setText(str(tmp_path / "out"))
+    assert not batch.start()
+    assert dlg.summary_label.text() == (
+        f"{src / 'private'}: cannot list the folder: permission denied "
+        "(its photos would be left out)"
+    )
+    assert not (tmp_path / "out").exists()
 
 
 def test_next_to_the_originals_a_second_start_keeps_results_out_of_the_photos(
