@@ -451,10 +451,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         _refuse_dng_unless_raw_denoised(tasks[0].output.suffix, recipe, registry)
     with ExitStack() as stack:
         manifest = stack.enter_context(Manifest.open(out_dir)) if out_dir is not None else None
-        if manifest is not None:
-            if (warning := manifest.warning()) is not None:
-                print(f"warning: {warning}", file=sys.stderr)
-            # named again around the results earlier runs gave other photos
+        if manifest is not None:  # named again, around the results earlier runs gave
             owners = manifest.owners()
             tasks = plan_outputs(
                 files, suffix=suffix, out_dir=out_dir, ext=output.format, owners=owners

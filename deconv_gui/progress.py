@@ -120,7 +120,10 @@ class BatchReporter:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def plan(self, plan: BatchPlan, out_dir: Path | None) -> None:
-        """Before the run: what is to do and what was done before."""
+        """Before the run: what is to do and what was done before (and a warning about the
+        manifest, on stderr)."""
+        if plan.warning:
+            print(f"warning: {plan.warning}", file=sys.stderr, flush=True)
         if self.json_lines:
             self._json(
                 "plan",

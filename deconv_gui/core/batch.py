@@ -211,12 +211,14 @@ def photo_work(
 class BatchPlan:
     """What a run will do: ``todo`` (to process), ``done`` (done before, with the record
     that says so), ``refused`` (the output exists and is not ours: a failure) and ``kept``
-    (the same, kept as a skip when the caller asked to skip existing outputs)."""
+    (the same, kept as a skip when the caller asked to skip existing outputs); ``warning``:
+    what to tell before the run (damaged manifest lines, `Manifest.warning`), or None."""
 
     todo: list[PlannedFile] = field(default_factory=list)
     done: list[tuple[PlannedFile, FileRecord]] = field(default_factory=list)
     refused: list[tuple[PlannedFile, str]] = field(default_factory=list)
     kept: list[tuple[PlannedFile, str]] = field(default_factory=list)
+    warning: str | None = None
 
     @property
     def total(self) -> int:
@@ -333,7 +335,7 @@ def plan_batch(
     photo's result. An output that is its own input (``-o photo.jpg`` for photo.jpg) is always
     refused: ``overwrite`` is for earlier results, never for originals.
     """
-    plan = BatchPlan()
+    plan = BatchPlan(warning=manifest.warning() if manifest is not None else None)
     for task in tasks:
         record = manifest.about(task.output) if manifest is not None else None
         if not force and record is not None and _is_done(task, record, job):

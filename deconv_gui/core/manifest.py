@@ -164,6 +164,7 @@ class Manifest:
         self._by_output: dict[str, FileRecord] = {}  # path_key(output) -> latest record
         self._jobs: dict[str, dict[str, Any]] = {}
         self._fp: IO[bytes] | None = None
+        self._cut = False  # a write failed: the file may end inside a line
         self._lock: Any = None
 
     # ------------------------------------------------------------------ opening
@@ -337,8 +338,12 @@ class Manifest:
         if self._fp is None:
             raise RuntimeError("the manifest is not open")
         line = json.dumps(data, separators=(",", ":")) + "\n"
+        if self._cut:  # the last write may have left part of a line: end it first
+            line = "\n" + line
         try:
+            self._cut = True
             _write_all(self._fp, line.encode("utf-8"))
+            self._cut = False
             os.fsync(self._fp.fileno())
         except OSError as exc:
             raise ImageWriteError(

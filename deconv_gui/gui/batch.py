@@ -459,6 +459,10 @@ class BatchDialog(QDialog):
         self.overall.setRange(0, max(1, self._todo))
         note = f" ({len(plan.done)} done before, skipped)" if plan.done else ""
         self.photo_label.setText(f"{self._todo} photos to do{note}")
+        if plan.warning:  # listed with the failures, where it stays in view
+            item = QListWidgetItem(f"⚠  {plan.warning[0].upper()}{plan.warning[1:]}")
+            item.setToolTip(plan.warning)
+            self.failures.addItem(item)
 
     def time_left(self) -> float | None:
         """Seconds left at the pace so far (None before the first photo ends)."""

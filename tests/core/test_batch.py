@@ -127,6 +127,13 @@ def test_a_full_disk_while_recording_is_one_clear_error_and_closing_stays_quiet(
     m.close()  # no OSError
     with Manifest.open(tmp_path / "out") as again:
         assert len(again) == 0 and again.damaged == 0
+        # a write cut short (part of a line on disk): the next line starts on its own
+        assert again._fp is not None
+        again._fp.write(b'{"kind":"file","inp')  # what a full disk let through
+        again._cut = True
+        again.add(rec)
+    with Manifest.open(tmp_path / "out") as last:
+        assert last.torn == 1 and not last.damaged_lines and last.latest(rec.input) == rec
 
 
 def test_one_run_at_a_time_per_output_folder(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ toggle, progress in photos with time left, failures listed once, "Open output fo
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,25 @@ def test_a_sub_folder_that_cannot_be_listed_stops_the_start_with_its_name(
         "(its photos would be left out)"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_manifest_line_is_shown_with_the_failures(qtbot, batch, tmp_path):
+    src = tmp_path / "shoot"
+    write_photo(src / "a.jpg", seed=1)
+    out = tmp_path / "out"
+    dlg = batch.open_dialog([])
+    dlg.folder_edit.setText(str(src))
+    dlg.output_edit.setText(str(out))
+    _run(qtbot, batch)
+    manifest = out / ".deconv-gui" / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    lines[-1] = re.sub(r'"size":\d+', '"size":"big"', lines[-1], count=1)
+    manifest.write_text("\n".join(lines) + "\n")
+    summary = _run(qtbot, batch)
+    assert len(summary.done) == 1  # its record is gone: done again, its own output replaced
+    assert dlg.failures.count() == 1
+    text = dlg.failures.item(0).text()
+    assert "damaged line (3)" in text and str(manifest) in text
 
 
 def test_next_to_the_originals_a_second_start_keeps_results_out_of_the_photos(
