@@ -53,13 +53,13 @@ def ensure_env(extras: str) -> None:
 
 
 def cmd_run(args: list[str]) -> int:
-    ensure_env("")
+    ensure_env("[heic]")  # phones' HEIC photos open too
     paths = args or [str(ROOT / "resources" / "sample" / "sample.jpg")]
     return subprocess.call([str(_bin("deconv-gui")), *paths])
 
 
 def cmd_test(args: list[str]) -> int:
-    ensure_env("[dev,cluster]")
+    ensure_env("[dev,cluster,heic]")
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     py = str(_bin("python"))
     steps = [

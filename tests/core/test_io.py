@@ -7,6 +7,7 @@ import io
 import os
 import re
 import struct
+import sys
 import tempfile
 import warnings
 import zlib
@@ -637,17 +638,40 @@ def test_unreadable_file_is_refused(tmp_path):
         path.chmod(0o600)
 
 
-def test_heic_without_the_extra_says_how_to_install_it(tmp_path):
-    try:
-        import pillow_heif  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("pillow-heif is installed")
+def test_heic_without_the_extra_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # as if it were not installed
+    monkeypatch.setattr(dio, "_HEIF_REGISTERED", None)
     path = tmp_path / "phone.heic"
     path.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
     with pytest.raises(ImageReadError, match=r"pip install deconv-gui\[heic\]"):
         load_image(path)
+
+
+def test_a_phones_heic_opens_upright_and_keeps_its_exif(tmp_path, monkeypatch):
+    """With the ``heic`` extra (which both README commands install): a HEIC photo with
+    EXIF orientation 6 opens rotated upright, and its result keeps the camera's EXIF with
+    the orientation reset, as read back by exiftool where it is installed."""
+    pillow_heif = pytest.importorskip(
+        "pillow_heif", reason="pillow-heif (the heic extra) is not installed"
+    )
+    monkeypatch.setattr(dio, "_HEIF_REGISTERED", None)  # registered by our loader, not here
+    arr = np.round(smooth_rgb(48, 64) * 255).astype(np.uint8)  # compresses without loss of shape
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to view
+    exif[0x010F] = "Apple"
+    heif = pillow_heif.from_bytes(mode="RGB", size=(64, 48), data=arr.tobytes())
+    path = tmp_path / "IMG_0001.HEIC"
+    heif.save(path, quality=95, exif=exif.tobytes())
+    photo = load_image(path)
+    assert (photo.width, photo.height) == (48, 64) and photo.meta.format == "HEIF"
+    clockwise, anticlockwise = (np.rot90(arr, k).astype(np.float32) / 255 for k in (-1, 1))
+    error = np.abs(photo.rgb - clockwise).mean()
+    assert error < 0.02 and error < np.abs(photo.rgb - anticlockwise).mean() / 4
+    out = tmp_path / "IMG_0001_denoised.jpg"
+    save_image(out, photo.rgb, photo.meta)
+    with Image.open(out) as im:
+        assert im.size == (48, 64)
+        assert im.getexif().get(0x010F) == "Apple" and im.getexif().get(0x0112, 1) == 1
 
 
 # ---------------------------------------------------------------------------- decompression bombs
