@@ -1028,12 +1028,16 @@ def _dpi_of(im: Image.Image) -> tuple[float, float] | None:
 def _clean_exif(src: Image.Exif, name: str = "") -> Image.Exif | None:
     """A self-contained copy of the descriptive EXIF: IFD0 tags (no storage tags, no
     thumbnail IFD), the Exif (with Interop) and GPS sub-IFDs as dicts; orientation reset to 1.
-    A damaged part is dropped on its own; the rest is kept."""
+    A damaged part is dropped on its own; the rest is kept. The source's byte order is kept
+    (a maker note is stored in it and breaks in the other), and text tags keep their bytes:
+    Pillow reads them as Latin-1 and would write anything beyond ASCII as ``?`` (``Jané``,
+    ``©`` in Artist and Copyright)."""
     out = Image.Exif()
+    out.endian = src.endian
     try:
         for tag, value in src.items():
             if tag not in _STRUCTURAL_TAGS and tag not in (_EXIF_IFD, _GPS_IFD):
-                out[tag] = value
+                out[tag] = _text_bytes(value)
     except Exception:
         _log.warning("ignoring unreadable EXIF data in %s", name or "a photo")
         return None
@@ -1050,10 +1054,17 @@ def _clean_exif(src: Image.Exif, name: str = "") -> Image.Exif | None:
             _log.warning("ignoring an unreadable EXIF sub-directory in %s", name or "a photo")
             continue
         if sub:
-            out[ifd_tag] = sub
+            out[ifd_tag] = {k: _text_bytes(v) for k, v in sub.items()}
     if _ORIENTATION in out:
         out[_ORIENTATION] = 1
     return out if len(out) else None
+
+
+def _text_bytes(value: Any) -> Any:
+    """An EXIF text as the bytes it was stored as (Pillow decodes ASCII tags as Latin-1)."""
+    if isinstance(value, str) and not value.isascii():
+        return value.encode("latin-1", "replace")
+    return value
 
 
 def _exif_bytes(exif: Image.Exif | None) -> bytes | None:

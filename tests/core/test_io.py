@@ -760,3 +760,25 @@ def test_a_long_name_in_four_byte_characters_still_saves(tmp_path):
         dio.temporary_stem(name)
     )
     assert len(os.fsencode(dio.temporary_stem(name))) <= 64
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+def test_exif_text_beyond_ascii_and_the_byte_order_are_kept(tmp_path, ext, endian):
+    """A photographer's name and copyright in UTF-8 come out as they went in (Pillow would
+    write '?' for each byte beyond ASCII), and the EXIF keeps its byte order, which a maker
+    note (stored in that order) needs to stay readable."""
+    exif = Image.Exif()
+    exif.endian = endian
+    exif[0x013B] = "Jané Doe".encode()  # Artist
+    exif[0x8298] = "© Jané Doe".encode()  # Copyright
+    src = tmp_path / "in.jpg"
+    Image.fromarray(np.full((12, 16, 3), 120, np.uint8)).save(src, exif=exif.tobytes())
+    photo = load_image(src)
+    out = tmp_path / f"out{ext}"
+    save_image(out, photo.rgb, photo.meta)
+    with Image.open(out) as im:
+        got = im.getexif()
+        assert got.endian == endian
+        assert got[0x013B].encode("latin-1") == "Jané Doe".encode()
+        assert got[0x8298].encode("latin-1") == "© Jané Doe".encode()
