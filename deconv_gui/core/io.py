@@ -315,6 +315,7 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra["dpi"] = dpi
     if n_frames > 1:
         extra["frames"] = n_frames  # only the first frame/page is read
+        _warn_frames(name, n_frames)
     if jpeg_quality is not None:
         extra["jpeg_quality"] = jpeg_quality  # from the file's quantisation tables
     meta = ImageMeta(
@@ -331,6 +332,16 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra=extra,
     )
     return Photo(np.ascontiguousarray(rgb), meta)
+
+
+def _warn_frames(name: str, n_frames: int) -> None:
+    """Say that only the first frame (or page) of an animation or multi-page file is read,
+    so its result is a still of that frame (on stderr in the CLI, in the app's log)."""
+    _log.warning(
+        "%s has %d frames (an animation or pages): only the first is read and restored",
+        name,
+        n_frames,
+    )
 
 
 def _read_xmp_iptc(fp: IO[bytes], fmt: str, name: str) -> tuple[str | None, dict | None]:
@@ -412,6 +423,7 @@ def _load_tiff_samples(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra["dpi"] = dpi
     if n_frames > 1:
         extra["frames"] = n_frames
+        _warn_frames(p.name or str(p), n_frames)
     meta = ImageMeta(
         path=p,
         format="TIFF",

@@ -782,3 +782,13 @@ def test_exif_text_beyond_ascii_and_the_byte_order_are_kept(tmp_path, ext, endia
         assert got.endian == endian
         assert got[0x013B].encode("latin-1") == "Jané Doe".encode()
         assert got[0x8298].encode("latin-1") == "© Jané Doe".encode()
+
+
+def test_an_animation_says_only_its_first_frame_is_read(tmp_path, caplog):
+    frames = [Image.new("RGB", (16, 12), (40 * i, 80, 120)) for i in range(3)]
+    path = tmp_path / "anim.webp"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with caplog.at_level("WARNING", logger="deconv_gui.core.io"):
+        photo = load_image(path)
+    assert photo.meta.extra["frames"] == 3
+    assert "anim.webp has 3 frames (an animation or pages): only the first" in caplog.text
