@@ -1142,6 +1142,11 @@ def save_image(
     icc = meta.icc_profile if _icc_matches(meta.icc_profile, mode) else None
     if meta.icc_profile and icc is None:
         _log.warning("%s: the ICC profile does not match the %s output; not embedded", name, mode)
+    elif icc is not None and fmt == "BMP":  # a wide-gamut photo would be shown as sRGB
+        _log.warning(
+            "%s: BMP holds no colour profile: the photo's is not embedded (PNG or TIFF keep it)",
+            name,
+        )
     exif = _output_exif(meta.exif, w, h)
     dpi = _valid_dpi(meta.extra.get("dpi"))
 

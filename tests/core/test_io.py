@@ -792,3 +792,12 @@ def test_an_animation_says_only_its_first_frame_is_read(tmp_path, caplog):
         photo = load_image(path)
     assert photo.meta.extra["frames"] == 3
     assert "anim.webp has 3 frames (an animation or pages): only the first" in caplog.text
+
+
+def test_a_bmp_says_it_drops_the_colour_profile(tmp_path, caplog):
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    meta = ImageMeta(icc_profile=profile)
+    with caplog.at_level("WARNING", logger="deconv_gui.core.io"):
+        save_image(tmp_path / "a.bmp", smooth_rgb(6, 8), meta)
+        save_image(tmp_path / "a.png", smooth_rgb(6, 8), meta)
+    assert caplog.text.count("holds no colour profile") == 1 and "a.bmp" in caplog.text
