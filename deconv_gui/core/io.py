@@ -1408,9 +1408,11 @@ def _write_tiff(
     exif: Image.Exif | None,
     dpi: tuple[float, float] | None,
 ) -> None:
-    """A baseline little-endian TIFF, Deflate + horizontal predictor, 8 or 16 bits.
+    """A baseline TIFF, Deflate + horizontal predictor, 8 or 16 bits.
 
-    Layout: header, IFD0 (with the EXIF/GPS sub-IFDs and the ICC profile), then the strips.
+    The file takes the byte order of the photo's EXIF (little-endian without one): a maker
+    note is stored in its camera's byte order and cannot be converted, so it is only readable
+    inside a file of that order. Layout: header, IFD0 (with the EXIF/GPS sub-IFDs and the ICC profile), then the strips.
     The IFD is written twice: first a placeholder of the same size, then, once the compressed
     strip sizes are known, the real one (offsets and counts are fixed-size LONG arrays).
     """
@@ -1420,7 +1422,9 @@ def _write_tiff(
     rows_per_strip = max(1, min(h, _TIFF_STRIP_BYTES // row_bytes))
     n_strips = -(-h // rows_per_strip)
 
-    ifd = TiffImagePlugin.ImageFileDirectory_v2()
+    endian = ">" if exif is not None and exif.endian == ">" else "<"
+    header = (b"MM\x00*" if endian == ">" else b"II*\x00") + struct.pack(endian + "I", 8)
+    ifd = TiffImagePlugin.ImageFileDirectory_v2(header)
     if exif is not None:
         for tag, value in exif.items():
             if tag not in _STRUCTURAL_TAGS:
@@ -1447,18 +1451,18 @@ def _write_tiff(
     ifd[279] = (0,) * n_strips
     placeholder_size = len(ifd.tobytes(8))
 
-    fp.write(b"II*\x00" + struct.pack("<I", 8))
+    fp.write(header)
     fp.write(b"\x00" * placeholder_size)
     data_start = 8 + placeholder_size
     offsets: list[int] = []
     counts: list[int] = []
     pos = 0
-    le = values.dtype.newbyteorder("<")
+    order = values.dtype.newbyteorder(endian)
     for y0 in range(0, h, rows_per_strip):
         strip = values[y0 : y0 + rows_per_strip]
         diff = strip.copy()
         diff[:, 1:] -= strip[:, :-1]  # wraps modulo 2**bits, as the predictor expects
-        data = zlib.compress(diff.astype(le, copy=False).tobytes(), 6)
+        data = zlib.compress(diff.astype(order, copy=False).tobytes(), 6)
         if data_start + pos + len(data) > 0xFFFFFFFF:
             raise _TooLarge("the image is too large for a TIFF file (4 GB); save as PNG")
         fp.write(data)

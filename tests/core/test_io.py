@@ -763,7 +763,7 @@ def test_a_long_name_in_four_byte_characters_still_saves(tmp_path):
 
 
 @pytest.mark.parametrize("endian", ["<", ">"])
-@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp"])
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
 def test_exif_text_beyond_ascii_and_the_byte_order_are_kept(tmp_path, ext, endian):
     """A photographer's name and copyright in UTF-8 come out as they went in (Pillow would
     write '?' for each byte beyond ASCII), and the EXIF keeps its byte order, which a maker
@@ -801,3 +801,23 @@ def test_a_bmp_says_it_drops_the_colour_profile(tmp_path, caplog):
         save_image(tmp_path / "a.bmp", smooth_rgb(6, 8), meta)
         save_image(tmp_path / "a.png", smooth_rgb(6, 8), meta)
     assert caplog.text.count("holds no colour profile") == 1 and "a.bmp" in caplog.text
+
+
+def test_a_big_endian_16_bit_tiff_keeps_its_pixels(tmp_path):
+    """With big-endian EXIF the TIFF is written big-endian: its 16-bit samples must be too
+    (libtiff, as OpenCV reads it, is the independent reader)."""
+    exif = Image.Exif()
+    exif.endian = ">"
+    exif[0x010F] = "NIKON CORPORATION"
+    src = tmp_path / "in.png"
+    cv2.imwrite(str(src), np.full((8, 8, 3), 40000, np.uint16))
+    photo = load_image(src)
+    photo.meta.exif = exif.tobytes()
+    img = np.random.default_rng(0).random((33, 41, 3)).astype(np.float32)
+    out = tmp_path / "out.tif"
+    save_image(out, img, photo.meta)
+    assert out.read_bytes()[:4] == b"MM\x00*"
+    got = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert got.dtype == np.uint16
+    np.testing.assert_allclose(got[..., ::-1] / 65535.0, img, atol=1.0 / 65535)
+    np.testing.assert_allclose(load_image(out).rgb, img, atol=1.0 / 65535)
