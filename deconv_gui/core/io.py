@@ -43,7 +43,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import cv2
 import numpy as np
@@ -295,7 +295,7 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
             except Exception as e:  # any decoder complaint means the file is damaged
                 raise ImageReadError(_decode_message(name, e)) from e
 
-    xmp, iptc = _read_xmp_iptc(fp, fmt, name)
+    xmp, iptc = _read_xmp_iptc(fp, fmt, p)
     values = _apply_orientation(values, to_apply)
     top = np.float32(65535.0 if values.dtype == np.uint16 else 255.0)
     if values.ndim == 2:
@@ -344,12 +344,18 @@ def _warn_frames(name: str, n_frames: int) -> None:
     )
 
 
-def _read_xmp_iptc(fp: IO[bytes], fmt: str, name: str) -> tuple[str | None, dict | None]:
-    """The file's XMP packet and IPTC datasets (`deconv_gui.core.metadata`)."""
-    if fmt not in metadata.XMP_FORMATS:
-        return None, None
-    fp.seek(0)
-    return metadata.read_xmp_iptc(fp.read(), name)
+def _read_xmp_iptc(fp: IO[bytes], fmt: str, path: Path) -> tuple[str | None, dict | None]:
+    """The file's XMP packet and IPTC datasets (`deconv_gui.core.metadata`). A photo without
+    XMP of its own takes its sidecar's (``NAME.EXT.xmp``, as darktable and digiKam write)."""
+    xmp, iptc = None, None
+    if fmt in metadata.XMP_FORMATS:
+        fp.seek(0)
+        xmp, iptc = metadata.read_xmp_iptc(fp.read(), path.name or str(path))
+    if xmp is None:
+        sidecar = metadata.find_sidecar(path, raw=False)
+        if sidecar is not None:
+            xmp = metadata.read_sidecar(sidecar)
+    return xmp, iptc
 
 
 _TIFF_LAYOUTS = {
@@ -417,7 +423,7 @@ def _load_tiff_samples(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         alpha = _apply_orientation(
             _tiff_samples_to_unit(samples[:, :, -1:], bits)[:, :, 0], orientation
         )
-    xmp, iptc = _read_xmp_iptc(fp, "TIFF", name)
+    xmp, iptc = _read_xmp_iptc(fp, "TIFF", p)
     extra: dict[str, Any] = {}
     if dpi is not None:
         extra["dpi"] = dpi
@@ -1169,7 +1175,14 @@ def _embed_xmp_iptc(fp: IO[bytes], fmt: str, meta: ImageMeta, w: int, h: int, na
     fp.flush()
     fp.seek(0)
     data = metadata.embed_xmp_iptc(
-        fp.read(), fmt, xmp=meta.xmp, iptc=meta.iptc, width=w, height=h, name=name
+        fp.read(),
+        fmt,
+        xmp=meta.xmp,
+        iptc=meta.iptc,
+        width=w,
+        height=h,
+        name=name,
+        develop="raw" not in meta.extra,  # a RAW's develop settings do not fit its render
     )
     if data is not None:
         fp.seek(0)
@@ -1422,7 +1435,7 @@ def _write_tiff(
     rows_per_strip = max(1, min(h, _TIFF_STRIP_BYTES // row_bytes))
     n_strips = -(-h // rows_per_strip)
 
-    endian = ">" if exif is not None and exif.endian == ">" else "<"
+    endian: Literal["<", ">"] = ">" if exif is not None and exif.endian == ">" else "<"
     header = (b"MM\x00*" if endian == ">" else b"II*\x00") + struct.pack(endian + "I", 8)
     ifd = TiffImagePlugin.ImageFileDirectory_v2(header)
     if exif is not None:

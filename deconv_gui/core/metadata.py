@@ -12,7 +12,14 @@ neither, so they go through exiv2, a maintained C++ metadata library:
   is set to 1 (the pixels are upright, as the EXIF orientation is reset), the pixel dimensions
   (``tiff:ImageWidth/ImageLength``, ``exif:PixelXDimension/PixelYDimension``) follow the new
   size when the packet has them, and a stale embedded thumbnail (``xmp:Thumbnails``) is dropped.
-  WebP has no IPTC block: only XMP is written there.
+  WebP has no IPTC block: only XMP is written there. ``develop=False`` (a render of a RAW
+  file) also drops the RAW develop settings (Camera Raw's ``crs:``, darktable's history):
+  they describe how to develop the sensor data, and an editor would apply them a second time
+  to the rendered pixels.
+- `find_sidecar(path, raw=...)` and `read_sidecar(path)`: the XMP sidecar a catalogue keeps
+  beside a photo (``IMG_0001.CR2.xmp`` from darktable or digiKam, and for RAW files
+  ``IMG_0001.xmp`` from Lightroom, Camera Raw or Capture One), where ratings, colour labels,
+  keywords and captions live for files the catalogue does not write into.
 
 Damaged metadata never stops a photo: failures are logged and the photo goes on without it.
 exiv2 keeps global state (its XMP toolkit, its log handler), so every call holds one lock.
@@ -20,13 +27,23 @@ exiv2 keeps global state (its XMP toolkit, its log handler), so every call holds
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["IPTC_FORMATS", "XMP_FORMATS", "embed_xmp_iptc", "exiv2", "read_xmp_iptc"]
+__all__ = [
+    "IPTC_FORMATS",
+    "XMP_FORMATS",
+    "embed_xmp_iptc",
+    "exiv2",
+    "find_sidecar",
+    "read_sidecar",
+    "read_xmp_iptc",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -39,6 +56,9 @@ _XMP_WIDTH = ("Xmp.tiff.ImageWidth", "Xmp.exif.PixelXDimension")
 _XMP_HEIGHT = ("Xmp.tiff.ImageLength", "Xmp.exif.PixelYDimension")
 _XMP_ORIENTATION = "Xmp.tiff.Orientation"
 _XMP_STALE = ("Xmp.xmp.Thumbnails",)  # a preview of the old pixels
+# RAW develop settings (Camera Raw / Lightroom, their saved sets, darktable's history)
+_XMP_DEVELOP = ("Xmp.crs.", "Xmp.crss.", "Xmp.darktable.")
+_SIDECAR_MAX_BYTES = 32 << 20  # darktable's long histories stay far below this
 _IPTC_CHARSET = "Iptc.Envelope.CharacterSet"
 _IPTC_UTF8 = "\x1b%G"
 
@@ -116,13 +136,16 @@ def embed_xmp_iptc(
     width: int,
     height: int,
     name: str = "",
+    develop: bool = True,
 ) -> bytes | None:
     """``data`` (an encoded ``fmt`` photo of ``width`` x ``height``) with the XMP packet and
     IPTC datasets added (see the module doc), or None when there is nothing to add.
+    ``develop=False``: the packet's RAW develop settings are left out.
 
     What exiv2 refuses is left out, logged, in steps: first the removal of a stale thumbnail
     (an odd structure), then the XMP (an invalid packet, or one too large for a JPEG), so the
-    IPTC still goes in; at worst the photo is kept as it was, without them."""
+    IPTC still goes in; at worst the photo is kept as it was, without them. XMP whose develop
+    settings must go but cannot be removed is not written."""
     iptc = iptc if fmt in IPTC_FORMATS else None
     if fmt not in XMP_FORMATS or not (xmp or iptc):
         return None
@@ -130,18 +153,21 @@ def embed_xmp_iptc(
         _log.warning("%s: too large for exiv2; XMP/IPTC metadata not written", name)
         return None
     attempts = [(xmp, True), (xmp, False), (None, False)] if xmp else [(None, False)]
+    if not develop:  # removing them is not optional
+        attempts = [a for a in attempts if a[1] or a[0] is None]
     for packet, drop_stale in attempts:
         if not (packet or iptc):
             break
+        stale = (_XMP_STALE if develop else _XMP_STALE + _XMP_DEVELOP) if drop_stale else ()
         try:
             with exiv2() as pyexiv2:
-                return _embed(pyexiv2, data, packet, iptc, width, height, drop_stale)
+                return _embed(pyexiv2, data, packet, iptc, width, height, stale)
         except ImportError:
             _log.warning("pyexiv2 is not installed: XMP and IPTC metadata are not written")
             return None
         except Exception as e:  # exiv2's RuntimeError; the next attempt leaves more out
             what = (
-                "the stale XMP thumbnail could not be removed"
+                "the stale XMP thumbnail or develop settings could not be removed"
                 if drop_stale
                 else "the XMP could not be written"
                 if packet
@@ -158,13 +184,13 @@ def _embed(
     iptc: dict[str, Any] | None,
     width: int,
     height: int,
-    drop_stale: bool,
+    stale: tuple[str, ...],
 ) -> bytes:
     img = pyexiv2.ImageData(data)
     try:
         if xmp:
             img.modify_raw_xmp(xmp)
-            _fix_xmp(img, width, height, drop_stale)
+            _fix_xmp(img, width, height, stale)
         if iptc:
             img.modify_iptc(_utf8_iptc(iptc))
         return bytes(img.get_bytes())
@@ -172,7 +198,7 @@ def _embed(
         img.close()
 
 
-def _fix_xmp(img: Any, width: int, height: int, drop_stale: bool) -> None:
+def _fix_xmp(img: Any, width: int, height: int, stale_prefixes: tuple[str, ...]) -> None:
     present = _read_text(img.read_xmp)
     changes: dict[str, Any] = {}
     for keys, value in ((_XMP_WIDTH, width), (_XMP_HEIGHT, height)):
@@ -181,8 +207,8 @@ def _fix_xmp(img: Any, width: int, height: int, drop_stale: bool) -> None:
         changes[_XMP_ORIENTATION] = "1"
     if changes:
         img.modify_xmp(changes)
-    if drop_stale:  # None deletes; the members of a structure before the structure itself
-        stale = [k for k in present if k.startswith(_XMP_STALE)]
+    if stale_prefixes:  # None deletes; the members of a structure before the structure itself
+        stale = [k for k in present if k.startswith(stale_prefixes)]
         if stale:
             img.modify_xmp({k: None for k in sorted(stale, key=len, reverse=True)})
 
@@ -192,3 +218,66 @@ def _utf8_iptc(iptc: dict[str, Any]) -> dict[str, Any]:
     out = dict(iptc)
     out[_IPTC_CHARSET] = _IPTC_UTF8
     return out
+
+
+def find_sidecar(path: Path, *, raw: bool) -> Path | None:
+    """The XMP sidecar of the photo at ``path``, or None: ``NAME.EXT.xmp`` (darktable,
+    digiKam), and for a RAW file then ``NAME.xmp`` (Lightroom, Camera Raw, Capture One; for
+    another photo that name is the sidecar of the RAW file shot with it)."""
+    names = [path.name + ".xmp", path.name + ".XMP"]
+    if raw:
+        names += [path.stem + ".xmp", path.stem + ".XMP"]
+    for n in names:
+        candidate = path.with_name(n)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_sidecar(path: Path) -> str | None:
+    """The XMP packet of the sidecar file at ``path``, or None (logged) when it cannot be
+    read, is not XMP, or exiv2 cannot parse it."""
+    name = path.name
+    try:
+        with open(path, "rb") as f:
+            data = f.read(_SIDECAR_MAX_BYTES + 1)
+    except OSError as e:
+        _log.warning("%s: the XMP sidecar cannot be read (%s); it is not used", name, e.strerror)
+        return None
+    if len(data) > _SIDECAR_MAX_BYTES:
+        _log.warning("%s: the XMP sidecar is over 32 MB; it is not used", name)
+        return None
+    try:
+        text = data.decode("utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else None
+        text = text if text is not None else data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        _log.warning("%s: the XMP sidecar is not UTF-8 text; it is not used", name)
+        return None
+    text = text.strip()
+    if "xmpmeta" not in text and "rdf:RDF" not in text:
+        _log.warning("%s: not an XMP sidecar (no XMP packet in it); it is not used", name)
+        return None
+    try:
+        with exiv2() as pyexiv2:
+            img = pyexiv2.ImageData(_tiny_png())
+            try:
+                img.modify_raw_xmp(text)
+                if not _read_text(img.read_xmp):
+                    raise ValueError("no properties")
+            finally:
+                img.close()
+    except ImportError:
+        _log.warning("pyexiv2 is not installed: the XMP sidecar %s is not used", name)
+        return None
+    except Exception as e:  # exiv2's RuntimeError on XML it cannot parse
+        _log.warning("%s: the XMP sidecar is damaged (%s); it is not used", name, e)
+        return None
+    return text
+
+
+def _tiny_png() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, format="PNG")
+    return buf.getvalue()

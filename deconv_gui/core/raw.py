@@ -44,7 +44,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ from PIL import Image
 
 from deconv_gui.core.icc import COLOUR_SPACES, SRGB, icc_profile
 from deconv_gui.core.image import ImageMeta, Photo
+from deconv_gui.core.metadata import find_sidecar, read_sidecar
 from deconv_gui.core.rawmeta import RawMetadata, read_raw_metadata
 from deconv_gui.errors import ImageReadError
 
@@ -650,12 +651,24 @@ def _record(p: Path, rp: Any, sizes: RawSizes, data: bytes, st: os.stat_result) 
         dng_colour_tags=colour_tags,
         sizes=sizes,
         orientation=_FLIP_TO_EXIF.get(sizes.flip, 1),
-        metadata=read_raw_metadata(data, fallback),
+        metadata=_with_sidecar(read_raw_metadata(data, fallback), p),
         libraw_version=LIBRAW_VERSION,
         file_size=st.st_size,
         file_mtime_ns=st.st_mtime_ns,
         dng_carried_tags=carried_tags,
     )
+
+
+def _with_sidecar(meta: RawMetadata, path: Path) -> RawMetadata:
+    """``meta`` with the XMP of the file's sidecar (``IMG_0001.CR2.xmp`` or ``IMG_0001.xmp``)
+    in place of the packet in the RAW file, as Lightroom and darktable read them: the sidecar
+    is where they keep the rating, labels, keywords and captions of a RAW file."""
+    sidecar = find_sidecar(path, raw=True)
+    packet = read_sidecar(sidecar) if sidecar is not None else None
+    if packet is None:
+        return meta
+    _log.info("%s: XMP from its sidecar %s", path.name, sidecar.name if sidecar else "")
+    return replace(meta, xmp_packet=packet)
 
 
 def _four(values: Any, kind: type) -> Any:

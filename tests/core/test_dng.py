@@ -357,3 +357,66 @@ def test_a_render_carries_the_raws_xmp_and_iptc_into_its_result(tmp_path):
     )[0]
     assert tags["Rating"] == 4 and tags["Subject"] == ["a", "b"]
     assert tags["City"] == "Zürich" and tags["Keywords"] == ["a", "b"]
+
+
+SIDECAR = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
+    xmlns:darktable="http://darktable.sf.net/"
+    xmp:Rating="{rating}" xmp:Label="Red" crs:Exposure2012="+1.00" crs:Temperature="5600"
+    darktable:history_end="1">
+   <dc:subject><rdf:Bag><rdf:li>portfolio</rdf:li><rdf:li>Zürich</rdf:li></rdf:Bag></dc:subject>
+   <darktable:history><rdf:Seq><rdf:li darktable:operation="exposure" darktable:enabled="1"/>
+   </rdf:Seq></darktable:history>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
+
+
+def test_a_raws_xmp_sidecar_reaches_its_results_without_develop_settings(tmp_path, caplog):
+    """A rating, colour label and keywords kept in the RAW file's sidecar (Lightroom's
+    NAME.xmp; darktable's NAME.EXT.xmp wins where both exist) reach a rendered TIFF/JPEG and
+    a DNG; the develop settings (crs:, darktable history) reach only the DNG, which is still
+    developed from the sensor data: applied to a render they would develop it twice."""
+    if shutil.which("exiftool") is None:
+        pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)")
+    src = write_dng(tmp_path / "IMG_0001.dng", synthetic("RGGB", (30, 40)))
+    (tmp_path / "IMG_0001.xmp").write_text(SIDECAR.format(rating=3), encoding="utf-8")
+    raw = open_raw(src)
+    assert raw.metadata.xmp_packet and 'xmp:Rating="3"' in raw.metadata.xmp_packet
+    (tmp_path / "IMG_0001.dng.xmp").write_text(SIDECAR.format(rating=5), encoding="utf-8")
+    photo = dio.load_image(src)
+    outs = [
+        dio.save_image(tmp_path / f"out{ext}", photo.rgb, photo.meta) for ext in (".tif", ".jpg")
+    ]
+    dng = write_dng(tmp_path / "out.dng", open_raw(src))
+    for out in [*outs, dng]:
+        tags = json.loads(
+            subprocess.run(
+                ["exiftool", "-j", "-n", "-G1", "-XMP:all", str(out)],
+                capture_output=True, text=True, check=True,
+            ).stdout
+        )[0]  # fmt: skip
+        assert tags["XMP-xmp:Rating"] == 5 and tags["XMP-xmp:Label"] == "Red", out.name
+        assert tags["XMP-dc:Subject"] == ["portfolio", "Zürich"], out.name
+        develop = {k.split(":")[0] for k in tags if k.startswith(("XMP-crs", "XMP-darktable"))}
+        assert develop == ({"XMP-crs", "XMP-darktable"} if out == dng else set()), out.name
+
+
+def test_a_damaged_sidecar_is_a_warning_and_the_raw_still_opens(tmp_path, caplog):
+    src = write_dng(tmp_path / "a.dng", synthetic("RGGB", (30, 40)))
+    (tmp_path / "a.dng.xmp").write_text("<x:xmpmeta><rdf:RDF>cut off", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        raw = open_raw(src)
+    assert raw.metadata.xmp_packet is None and raw.metadata.make == "Deconv"
+    assert "a.dng.xmp: the XMP sidecar is damaged" in caplog.text
+    (tmp_path / "a.dng.xmp").write_bytes(b"\xff\x00 not text at all \x81")
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert open_raw(src).metadata.xmp_packet is None
+    assert "a.dng.xmp:" in caplog.text and "not used" in caplog.text

@@ -271,3 +271,23 @@ def test_without_pyexiv2_photos_still_load_and_save(
         out = save_image(tmp_path / "out.jpg", photo.rgb, photo.meta.copy(xmp=PACKET))
     assert "pyexiv2 is not installed" in caplog.text
     assert load_image(out).meta.exif == photo.meta.exif
+
+
+def test_a_photo_without_xmp_takes_its_sidecars(tmp_path: Path) -> None:
+    """darktable and digiKam keep a photo's rating and keywords in NAME.EXT.xmp: they reach
+    the result (develop settings too: they apply to these pixels, not to a RAW's). NAME.xmp
+    beside a JPEG belongs to the RAW file shot with it and is not taken; a photo's own XMP
+    wins over a sidecar."""
+    rgb = np.full((H, W, 3), 0.4, np.float32)
+    bare = save_image(tmp_path / "IMG_7.jpg", rgb, ImageMeta())
+    packet = PACKET.format(w=W, h=H, orientation=1)
+    (tmp_path / "IMG_7.xmp").write_text(packet.replace('Rating="4"', 'Rating="1"'), "utf-8")
+    assert load_image(bare).meta.xmp is None
+    (tmp_path / "IMG_7.jpg.xmp").write_text(packet, encoding="utf-8")
+    photo = load_image(bare)
+    out = save_image(tmp_path / "out.tif", photo.rgb, output_meta(photo.meta, 1))
+    (tags,) = exiftool(out)
+    check_xmp_fields(tags, W, H)
+    own = make_source(tmp_path / "own.png")
+    (tmp_path / "own.png.xmp").write_text(packet.replace('Rating="4"', 'Rating="1"'), "utf-8")
+    assert 'xmp:Rating="4"' in (load_image(own).meta.xmp or "")
