@@ -185,6 +185,8 @@ class BatchReporter:
             p.update(self._current, visible=False)
 
     def _watch(self, status: Any) -> None:
+        for text in status.warnings:  # on stderr, as a batch's plan warning
+            print(f"warning: {text}", file=sys.stderr, flush=True)
         key = (status.waiting, status.done, status.failed, status.skipped)
         if key == self._waiting:
             return

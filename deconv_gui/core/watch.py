@@ -39,12 +39,16 @@ __all__ = ["WatchStatus", "watch_folders"]
 @dataclass(frozen=True)
 class WatchStatus:
     """After a poll: photos seen but not settled yet (``waiting``), photos handled so far
-    (``done``, ``failed``, ``skipped``: done before or with an output that is not ours)."""
+    (``done``, ``failed``, ``skipped``: done before or with an output that is not ours), and
+    ``warnings`` new at this poll: a damaged manifest (at the first poll), a folder that
+    cannot be listed (its photos are not seen), an entry that is not a photo file (a broken
+    link, a special file). Each is said once, and again only after it went away."""
 
     waiting: int
     done: int
     failed: int
     skipped: int
+    warnings: tuple[str, ...] = ()
 
 
 def watch_folders(
@@ -83,10 +87,18 @@ def watch_folders(
     seen: dict[str, tuple[Stamp, float]] = {}  # not settled yet: stamp and since when
     handled: dict[str, Stamp] = {}  # taken with this stamp (a new stamp is a change)
     count = 0  # photos reported so far: the index of the next one
+    warned: set[str] = set()  # the warnings still true at the last poll
     with Manifest.open(out_dir) as manifest:
+        first = manifest.warning()
         while stop is None or not stop():
             now = clock()
             found = expand_inputs(folders, recursive=recursive, include=include, exclude=exclude)
+            current = [f"{u.path}: {u.reason}; its photos are not seen" for u in found.unlistable]
+            current += [f"skipped {u.path}: {u.reason}" for u in found.skipped]
+            warnings = tuple(w for w in current if w not in warned)
+            warned = set(current)
+            if first:
+                warnings, first = (first, *warnings), None
             ready = []
             present = set()
             for item in without_outputs(found.files, Path(out_dir), suffix=suffix, ext=ext):
@@ -132,7 +144,9 @@ def watch_folders(
                 if part.cancelled:
                     total.cancelled = True
                     break
-            yield WatchStatus(len(seen), len(total.done), len(total.failed), len(total.skipped))
+            yield WatchStatus(
+                len(seen), len(total.done), len(total.failed), len(total.skipped), warnings
+            )
             sleep(max(0.0, interval - (clock() - now)))
     total.elapsed = clock() - start
     return total

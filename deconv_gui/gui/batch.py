@@ -459,10 +459,14 @@ class BatchDialog(QDialog):
         self.overall.setRange(0, max(1, self._todo))
         note = f" ({len(plan.done)} done before, skipped)" if plan.done else ""
         self.photo_label.setText(f"{self._todo} photos to do{note}")
-        if plan.warning:  # listed with the failures, where it stays in view
-            item = QListWidgetItem(f"⚠  {plan.warning[0].upper()}{plan.warning[1:]}")
-            item.setToolTip(plan.warning)
-            self.failures.addItem(item)
+        if plan.warning:
+            self._warn(plan.warning)
+
+    def _warn(self, text: str) -> None:
+        """Listed with the failures, where it stays in view."""
+        item = QListWidgetItem(f"⚠  {text[0].upper()}{text[1:]}")
+        item.setToolTip(text)
+        self.failures.addItem(item)
 
     def time_left(self) -> float | None:
         """Seconds left at the pace so far (None before the first photo ends)."""
@@ -499,6 +503,8 @@ class BatchDialog(QDialog):
         self.photo_label.setText("  ·  ".join(parts))
 
     def show_watch(self, status: WatchStatus) -> None:
+        for text in status.warnings:
+            self._warn(text)
         arriving = f", {status.waiting} arriving" if status.waiting else ""
         failed = f", {status.failed} failed" if status.failed else ""
         self.photo_label.setText(f"Watching: {status.done} saved{failed}{arriving}")

@@ -15,6 +15,7 @@ from batch_helpers import Invert
 from PIL import Image
 
 from deconv_gui.core.batch import JobInfo, local_executor, photo_work
+from deconv_gui.core.manifest import MANIFEST_DIR, MANIFEST_NAME
 from deconv_gui.core.pipeline import FileProgress
 from deconv_gui.core.recipe import Recipe
 from deconv_gui.core.spec import LoadOptions
@@ -163,6 +164,7 @@ def _read_events(proc: subprocess.Popen[str], until: str) -> list[dict]:
 def test_watch_command_processes_arrivals_until_ctrl_c(tmp_path: Path) -> None:
     inbox, out = tmp_path / "in", tmp_path / "out"
     inbox.mkdir()
+    (inbox / "gone.png").symlink_to(inbox / "nowhere.png")  # said once, on stderr
     cmd = [sys.executable, "-m", "deconv_gui", "watch", str(inbox), "-o", str(out)]
     cmd += ["--model", "lanczos-x2", "--settle", "0.3", "--interval", "0.1", "--json"]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
@@ -177,6 +179,7 @@ def test_watch_command_processes_arrivals_until_ctrl_c(tmp_path: Path) -> None:
             events += _read_events(proc, "summary")
             _, err = proc.communicate(timeout=30)
             assert proc.returncode == 0, err
+            assert err.count(f"warning: skipped {inbox / 'gone.png'}: a broken link") == 1, err
         finally:
             killer.cancel()
             proc.kill()
@@ -185,3 +188,43 @@ def test_watch_command_processes_arrivals_until_ctrl_c(tmp_path: Path) -> None:
     assert events[-1]["done"] == 1 and events[-1]["failed"] == 0
     with Image.open(out / "new_x2.png") as im:
         assert im.size == (60, 40)
+
+
+def test_a_watch_warns_once_of_a_damaged_manifest_and_an_unlistable_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a restore run says before it starts, a watch says at its first poll (a damaged
+    manifest line) or when it happens (a sub-folder that cannot be listed: its photos are not
+    seen; a broken link): once each, and again if it comes back after going away."""
+    import os
+
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    (inbox / "locked").mkdir(parents=True)
+    (inbox / "a.png").write_bytes(_png_bytes(40))
+    (out / MANIFEST_DIR).mkdir(parents=True)
+    (out / MANIFEST_DIR / MANIFEST_NAME).write_text('{"kind": "file", "size": "big"}\n')
+    locked = [False]
+    real = os.scandir
+
+    def scandir(path: object):  # root passes chmod: deny the listing itself
+        if locked[0] and Path(str(path)).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("deconv_gui.core.inputs.os.scandir", scandir)
+
+    def lock(flag: bool):
+        return lambda: locked.__setitem__(0, flag)
+
+    def broken_link() -> None:
+        (inbox / "gone.png").symlink_to(inbox / "nowhere.png")
+
+    script = {1: lock(True), 3: lock(False), 4: lock(True), 5: broken_link}
+    summary, statuses, _ = _watch(inbox, out, script, polls=8, recursive=True)
+    said = [(i, w) for i, st in enumerate(statuses) for w in st.warnings]
+    assert [i for i, _ in said] == [0, 2, 5, 6]
+    assert "manifest" in said[0][1] and "damaged line" in said[0][1]
+    locked_text = f"{inbox / 'locked'}: cannot list the folder: permission denied"
+    assert said[1][1].startswith(locked_text) and said[2][1] == said[1][1]
+    assert said[3][1] == f"skipped {inbox / 'gone.png'}: a broken link"
+    assert [p.name for p, _ in summary.done] == ["a.png"]

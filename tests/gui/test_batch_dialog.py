@@ -181,6 +181,7 @@ def test_presets_are_saved_chosen_and_run(qtbot, batch, tmp_path):
 def test_watch_toggle_processes_arrivals_until_stopped(qtbot, batch, tmp_path):
     inbox = tmp_path / "inbox"
     write_photo(inbox / "first.jpg")
+    (inbox / "gone.jpg").symlink_to(inbox / "nowhere.jpg")  # listed with the failures, once
     out = tmp_path / "out"
     dlg = batch.open_dialog([])
     dlg.watch_settle, dlg.watch_interval = 0.2, 0.05
@@ -201,6 +202,8 @@ def test_watch_toggle_processes_arrivals_until_stopped(qtbot, batch, tmp_path):
         qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
     assert _results(out) == ["first_denoised.jpg", "second_denoised.jpg"]
     assert "Stopped" in dlg.summary_label.text() and dlg.start_button.isEnabled()
+    listed = [dlg.failures.item(i).text() for i in range(dlg.failures.count())]
+    assert listed == [f"⚠  Skipped {inbox / 'gone.jpg'}: a broken link"]
 
 
 def test_progress_shows_photos_and_time_left(qtbot, batch, tmp_path):
