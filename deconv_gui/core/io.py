@@ -318,6 +318,8 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         _warn_frames(name, n_frames)
     if jpeg_quality is not None:
         extra["jpeg_quality"] = jpeg_quality  # from the file's quantisation tables
+    if fmt == "WEBP" and _webp_is_lossless(fp):
+        extra["lossless"] = True  # saved as WebP, it stays lossless
     meta = ImageMeta(
         path=p,
         format=fmt,
@@ -332,6 +334,24 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra=extra,
     )
     return Photo(np.ascontiguousarray(rgb), meta)
+
+
+def _webp_is_lossless(fp: IO[bytes]) -> bool:
+    """Whether the WebP file's (first) image is stored lossless: a ``VP8L`` chunk comes
+    before any lossy ``VP8 `` one (RIFF chunks: a tag, a little-endian size, even padding)."""
+    fp.seek(12)
+    for _ in range(64):  # VP8X, ICCP, ANIM... come first; a real file has a handful
+        head = fp.read(8)
+        if len(head) < 8:
+            return False
+        tag, size = head[:4], struct.unpack("<I", head[4:])[0]
+        if tag in (b"VP8L", b"VP8 "):
+            return tag == b"VP8L"
+        if tag == b"ANMF":  # an animation frame holds its image chunks inside it
+            fp.seek(16, os.SEEK_CUR)
+            continue
+        fp.seek(size + (size & 1), os.SEEK_CUR)
+    return False
 
 
 def _warn_frames(name: str, n_frames: int) -> None:
@@ -1116,7 +1136,9 @@ def save_image(
     (PNG, TIFF, WebP). The EXIF orientation is reset to 1 (the pixels are upright) and the
     EXIF pixel dimensions follow the new size; so do the XMP's (`deconv_gui.core.metadata`),
     which is written into JPEG, PNG, TIFF and WebP, IPTC into all but WebP (which has no IPTC
-    block). ``quality`` applies to JPEG and WebP (100 = lossless WebP).
+    block). ``quality`` applies to JPEG and WebP (100 = lossless WebP); a WebP original
+    that was lossless (``meta.extra["lossless"]``) is written lossless in WebP, as a PNG or
+    TIFF would be.
 
     The write is atomic: the metadata is added to the finished temporary file, which then
     appears under its name. An existing file (and the source ``meta.path``) is only replaced
@@ -1162,7 +1184,8 @@ def save_image(
         elif fmt == "PNG" and values.dtype == np.uint16:
             _write_png16(fp, values, icc=icc, exif=_exif_bytes(exif), dpi=dpi)
         else:
-            _write_pillow(fp, fmt, values, icc=icc, exif=exif, dpi=dpi, quality=int(quality))
+            q = 100 if fmt == "WEBP" and meta.extra.get("lossless") is True else int(quality)
+            _write_pillow(fp, fmt, values, icc=icc, exif=exif, dpi=dpi, quality=q)
         if fmt in metadata.XMP_FORMATS and (meta.xmp or meta.iptc):
             _embed_xmp_iptc(fp, fmt, meta, w, h, name)
 

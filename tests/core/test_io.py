@@ -821,3 +821,29 @@ def test_a_big_endian_16_bit_tiff_keeps_its_pixels(tmp_path):
     assert got.dtype == np.uint16
     np.testing.assert_allclose(got[..., ::-1] / 65535.0, img, atol=1.0 / 65535)
     np.testing.assert_allclose(load_image(out).rgb, img, atol=1.0 / 65535)
+
+
+@pytest.mark.parametrize(
+    "kind", ["lossless", "lossless_alpha", "lossless_animated", "lossy", "lossy_alpha"]
+)
+def test_a_lossless_webp_stays_lossless_in_webp(tmp_path, kind):
+    """A WebP original stored lossless (a scan, a graphic, an export meant to be kept) is
+    written back lossless, whatever the quality setting; a lossy one at that quality."""
+    rng = np.random.default_rng(3)
+    arr = rng.integers(0, 256, (24, 32, 4 if "alpha" in kind else 3), dtype=np.uint8)
+    src = tmp_path / "in.webp"
+    params = {"lossless": kind.startswith("lossless"), "quality": 80}
+    if "animated" in kind:
+        frames = [Image.fromarray(arr), Image.fromarray(arr[::-1].copy())]
+        frames[0].save(src, save_all=True, append_images=frames[1:], **params)
+    else:
+        Image.fromarray(arr).save(src, **params)
+    photo = load_image(src)
+    lossless = kind.startswith("lossless")
+    assert photo.meta.extra.get("lossless", False) is lossless
+    out = save_image(tmp_path / "out.webp", photo.rgb, photo.meta, quality=80)
+    data = out.read_bytes()
+    assert (b"VP8L" in data) is lossless and (b"VP8 " in data) is not lossless
+    if lossless:  # (the source's encoder may have cleared colour under full transparency)
+        with Image.open(out) as im, Image.open(src) as original:
+            np.testing.assert_array_equal(np.asarray(im), np.asarray(original))
