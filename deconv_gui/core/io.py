@@ -1167,6 +1167,13 @@ def save_image(
     check_target(out, meta, overwrite)
 
     values, mode, alpha_ok = _output_planes(img, meta, fmt)
+    if meta.alpha is not None and not alpha_ok and float(np.min(meta.alpha)) < 1.0:
+        _log.warning(
+            "%s: %s holds no transparency: the photo's transparent areas are saved opaque "
+            "(PNG, TIFF or WebP keep them)",
+            name,
+            fmt,
+        )
     icc = meta.icc_profile if _icc_matches(meta.icc_profile, mode) else None
     if meta.icc_profile and icc is None:
         _log.warning("%s: the ICC profile does not match the %s output; not embedded", name, mode)

@@ -847,3 +847,21 @@ def test_a_lossless_webp_stays_lossless_in_webp(tmp_path, kind):
     if lossless:  # (the source's encoder may have cleared colour under full transparency)
         with Image.open(out) as im, Image.open(src) as original:
             np.testing.assert_array_equal(np.asarray(im), np.asarray(original))
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".bmp", ".png"])
+def test_transparency_a_format_cannot_hold_is_named(tmp_path, ext, caplog):
+    rgba = np.full((8, 10, 4), 200, np.uint8)
+    rgba[:4, :, 3] = 0  # the top half transparent
+    src = tmp_path / "logo.png"
+    Image.fromarray(rgba).save(src)
+    photo = load_image(src)
+    with caplog.at_level("WARNING", logger="deconv_gui.core.io"):
+        save_image(tmp_path / f"out{ext}", photo.rgb, photo.meta)
+    said = "holds no transparency" in caplog.text
+    assert said is (ext != ".png")
+    opaque = photo.meta.copy(alpha=np.ones((8, 10), np.float32))
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="deconv_gui.core.io"):
+        save_image(tmp_path / f"opaque{ext}", photo.rgb, opaque)  # nothing to lose
+    assert "transparency" not in caplog.text
