@@ -1098,10 +1098,23 @@ def _clean_exif(src: Image.Exif, name: str = "") -> Image.Exif | None:
     return out if len(out) else None
 
 
+class _StoredText(str):
+    """An EXIF text read by Pillow, which decodes the bytes of ASCII-typed tags as Latin-1,
+    and writes text back with ``encode("ascii", "replace")``: a ``?`` for each byte beyond
+    ASCII (UTF-8 ``Jané``, ``©``). This gives back the stored bytes, and the tag stays ASCII
+    (as bytes it would become a list of numbers in the Exif and GPS sub-IFDs, whose tag
+    types Pillow mostly does not know: LensModel, CameraOwnerName...)."""
+
+    __slots__ = ()
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return str.encode(self, "latin-1", "replace")
+
+
 def _text_bytes(value: Any) -> Any:
-    """An EXIF text as the bytes it was stored as (Pillow decodes ASCII tags as Latin-1)."""
+    """An EXIF text as the bytes it was stored as (see `_StoredText`)."""
     if isinstance(value, str) and not value.isascii():
-        return value.encode("latin-1", "replace")
+        return _StoredText(value)
     return value
 
 

@@ -865,3 +865,34 @@ def test_transparency_a_format_cannot_hold_is_named(tmp_path, ext, caplog):
     with caplog.at_level("WARNING", logger="deconv_gui.core.io"):
         save_image(tmp_path / f"opaque{ext}", photo.rgb, opaque)  # nothing to lose
     assert "transparency" not in caplog.text
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".webp", ".tif"])
+def test_exif_sub_ifd_text_beyond_ascii_stays_text(tmp_path, ext):
+    """Lens model and owner name in UTF-8 (as exiv2, exiftool and cameras set in another
+    language write them) come out as the same text of type ASCII, not as a list of numbers
+    (Pillow knows few tag types of the Exif sub-IFD and would write bytes as BYTE)."""
+    pyexiv2 = pytest.importorskip("pyexiv2")
+    buf = io.BytesIO()
+    Image.fromarray(np.full((12, 16, 3), 90, np.uint8)).save(buf, format="JPEG")
+    img = pyexiv2.ImageData(buf.getvalue())
+    try:
+        img.modify_exif(
+            {"Exif.Photo.LensModel": "Objectif Zéro 35", "Exif.Photo.CameraOwnerName": "Jürgen"}
+        )
+        src = tmp_path / "in.jpg"
+        src.write_bytes(img.get_bytes())
+    finally:
+        img.close()
+    photo = load_image(src)
+    out = save_image(tmp_path / f"out{ext}", photo.rgb, photo.meta)
+    back = pyexiv2.ImageData(out.read_bytes())
+    try:
+        exif = back.read_exif()
+    finally:
+        back.close()
+    assert exif["Exif.Photo.LensModel"] == "Objectif Zéro 35"
+    assert exif["Exif.Photo.CameraOwnerName"] == "Jürgen"
+    with Image.open(out) as im:  # stored as text (Pillow: Latin-1 of the UTF-8 bytes)
+        sub = im.getexif().get_ifd(0x8769)
+        assert sub[0xA434].encode("latin-1").decode() == "Objectif Zéro 35"
