@@ -76,7 +76,8 @@ else
     # only when TORCH_REQS names it; otherwise the spec bundles the stand-in (README).
     mapfile -t DEPS < <("$PY" - <<'EOF'
 import re, tomllib
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps = project["dependencies"] + project["optional-dependencies"]["heic"]  # phones' HEIC photos
 for d in deps:
     name = re.split(r"[<>=!~\[; ]", d, maxsplit=1)[0].lower()
     if name not in ("torch", "spandrel", "torchvision"):
@@ -130,6 +131,19 @@ net = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=16, num_conv=4, upscal
 save_file(net.state_dict(), sys.argv[1])
 EOF
     [[ -f "$SMOKE_MODEL" ]] && export SMOKE_IMPORT_MODEL="$SMOKE_MODEL"
+    # A small HEIC photo (a phone's format), written by the build environment's pillow-heif.
+    SMOKE_HEIC_FILE="$BUILD/smoke-phone.heic"
+    "$PY" - "$SMOKE_HEIC_FILE" <<'EOF' || true
+import sys
+import numpy as np
+import pillow_heif
+from PIL import Image
+pillow_heif.register_heif_opener()
+yy, xx = np.mgrid[0:64, 0:96]
+rgb = np.stack([xx * 2, yy * 3, (xx + yy) % 256], axis=-1).astype(np.uint8)
+Image.fromarray(rgb).save(sys.argv[1], format="HEIF", quality=90)
+EOF
+    [[ -f "$SMOKE_HEIC_FILE" ]] && export SMOKE_HEIC="$SMOKE_HEIC_FILE"
     SMOKE_OUT="$BUILD/smoke" && rm -rf "$SMOKE_OUT" && export SMOKE_OUT
     packaging/smoke_test.sh "$DIST/deconv-gui" || SMOKE_RC=$?
     phase_end smoke

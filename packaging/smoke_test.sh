@@ -11,6 +11,8 @@
 #   3. `deconv-gui models` lists the registry, and the first bundled network restores the sample
 #   4. model import through spandrel (when SMOKE_IMPORT_MODEL=FILE names a weights file;
 #      build.sh makes a tiny one): import, restore the sample with it, remove it
+#   4b. a HEIC photo (when SMOKE_HEIC=FILE names one; build.sh makes it) restored to JPEG:
+#      pillow-heif and its libheif are in the bundle
 #   5. `deconv-gui self-test --gui --screenshot PATH` under QT_QPA_PLATFORM=offscreen
 #      (SKIP, said plainly, while the checkout has no deconv_gui.gui.selftest; FAIL instead
 #      when SMOKE_REQUIRE_GUI=1)
@@ -120,6 +122,20 @@ if [[ -n "${SMOKE_IMPORT_MODEL:-}" ]]; then
 else
     took=0.00
     skip models-import "set SMOKE_IMPORT_MODEL=FILE (build.sh makes one)"
+fi
+
+# 4b. a phone's HEIC photo (pillow-heif and libheif frozen in)
+if [[ -n "${SMOKE_HEIC:-}" ]]; then
+    run restore-heic -- "$EXE" restore "$SMOKE_HEIC" --model lanczos-x2 --device cpu \
+        --output "$OUT/heic-restore.jpg" --overwrite
+    if [[ $rc -eq 0 ]] && [[ -s "$OUT/heic-restore.jpg" ]]; then
+        pass restore-heic "$(basename "$SMOKE_HEIC") -> $(basename "$OUT/heic-restore.jpg")"
+    else
+        fail restore-heic
+    fi
+else
+    took=0.00
+    skip restore-heic "set SMOKE_HEIC=FILE (build.sh makes one)"
 fi
 
 # 5. GUI self-test, offscreen
