@@ -229,8 +229,11 @@ def find_sidecar(path: Path, *, raw: bool) -> Path | None:
         names += [path.stem + ".xmp", path.stem + ".XMP"]
     for n in names:
         candidate = path.with_name(n)
-        if candidate.is_file():
-            return candidate
+        try:  # (is_file raises for a name over the file system's limit)
+            if candidate.is_file():
+                return candidate
+        except OSError:
+            continue
     return None
 
 
