@@ -1468,9 +1468,10 @@ def _write_tiff(
 
     The file takes the byte order of the photo's EXIF (little-endian without one): a maker
     note is stored in its camera's byte order and cannot be converted, so it is only readable
-    inside a file of that order. Layout: header, IFD0 (with the EXIF/GPS sub-IFDs and the ICC profile), then the strips.
-    The IFD is written twice: first a placeholder of the same size, then, once the compressed
-    strip sizes are known, the real one (offsets and counts are fixed-size LONG arrays).
+    inside a file of that order. Layout: header, IFD0 (with the EXIF/GPS sub-IFDs and the ICC
+    profile), then the strips. The IFD is written twice: first a placeholder of the same size,
+    then, once the compressed strip sizes are known, the real one (offsets and counts are
+    fixed-size LONG arrays).
     """
     h, w, c = values.shape
     bits = values.dtype.itemsize * 8

@@ -664,10 +664,12 @@ def _with_sidecar(meta: RawMetadata, path: Path) -> RawMetadata:
     in place of the packet in the RAW file, as Lightroom and darktable read them: the sidecar
     is where they keep the rating, labels, keywords and captions of a RAW file."""
     sidecar = find_sidecar(path, raw=True)
-    packet = read_sidecar(sidecar) if sidecar is not None else None
-    if packet is None:
+    if sidecar is None:
         return meta
-    _log.info("%s: XMP from its sidecar %s", path.name, sidecar.name if sidecar else "")
+    packet = read_sidecar(sidecar)
+    if packet is None:  # (said why) the file's own XMP stays
+        return meta
+    _log.info("%s: XMP from its sidecar %s", path.name, sidecar.name)
     return replace(meta, xmp_packet=packet)
 
 
