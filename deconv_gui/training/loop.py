@@ -118,6 +118,14 @@ class Trainer:
         self.final_frac = float(scfg.get("final_lr_frac", 0.02))
         self.mse_tail = float(cfg.get("mse_tail", 0.0))  # last fraction trained with MSE
         self.grad_clip = float(cfg.get("grad_clip", 0.0))
+        # "bf16": the forward and backward passes in bfloat16 under autocast (the weights, the
+        # optimiser and the loss stay float32), channels-last; on CPUs with AMX or AVX512-BF16
+        # a step takes a third of the time. Validation stays float32.
+        self.precision: str = str(cfg.get("precision", "fp32"))
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, not {self.precision!r}")
+        if self.precision == "bf16":
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.total_steps = int(cfg.get("steps", 1000))
         self.time_budget: float | None = None  # seconds of training for a time-boxed schedule
         self.step = 0
@@ -186,12 +194,15 @@ class Trainer:
 
     def forward(self, batch: Batch) -> torch.Tensor:
         lq = batch.lq.to(self.device)
+        if self.precision == "bf16":
+            lq = lq.contiguous(memory_format=torch.channels_last)
         if batch.noise_map is not None:
             return self.model(lq, batch.noise_map.to(self.device))
         return self.model(lq)
 
     def compute_loss(self, out: torch.Tensor, batch: Batch) -> torch.Tensor:
-        """Charbonnier, then MSE for the last `mse_tail` of the run."""
+        """Charbonnier, then MSE for the last `mse_tail` of the run (in float32)."""
+        out = out.float()
         gt = batch.gt.to(self.device)
         use_mse = self.mse_tail > 0 and self.progress() >= 1 - self.mse_tail
         if self.config.get("loss") == "raw":
@@ -210,7 +221,9 @@ class Trainer:
         for g in self.optimizer.param_groups:
             g["lr"] = lr
         batch = self.next_batch()
-        loss = self.batch_loss(batch)
+        bf16 = self.precision == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = self.batch_loss(batch)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.grad_clip > 0:

@@ -132,6 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--out", default=None, help="run folder (default runs/<id>)")
     ap.add_argument("--install", action="store_true", help="copy the result into resources/models")
+    ap.add_argument(
+        "--bf16",
+        action="store_true",
+        help="train in bfloat16 under autocast (float32 weights; about 3x faster on CPUs "
+        "with AMX or AVX512-BF16)",
+    )
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--lr", type=float, default=None, help="override the peak learning rate")
     ap.add_argument(
@@ -149,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg["steps"] = a.steps
     if a.lr is not None:
         cfg.setdefault("optimizer", {})["lr"] = a.lr
+    if a.bf16:
+        cfg["precision"] = "bf16"
     out = Path(a.out or Path("runs") / cfg["id"])
     out.mkdir(parents=True, exist_ok=True)
     data_root = Path(a.data)
@@ -213,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": trainer.step,  # a checkpoint resume continues the same session
         "wall_minutes": round(trainer.elapsed / 60.0, 1),
         "threads": torch.get_num_threads(),
+        "precision": trainer.precision,
         "lr": trainer.base_lr,
         "schedule_steps": trainer.total_steps,
         "degradation": dict(cfg.get("degradation", {})),  # this session's (configs change)
