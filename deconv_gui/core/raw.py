@@ -39,6 +39,7 @@ import ctypes
 import errno
 import io
 import logging
+import math
 import os
 import sys
 import threading
@@ -687,17 +688,24 @@ def _frozen(a: Any) -> np.ndarray:
 def _libraw_fields(rp: Any, sizes: RawSizes) -> dict[str, Any]:
     """What LibRaw knows, for fields the EXIF lacks."""
     out: dict[str, Any] = {"orientation": _FLIP_TO_EXIF.get(sizes.flip, 1)}
+    other = getattr(rp, "other", None)
+    # each on its own (rawpy names its fields differently across versions: shutter_speed)
+    for key, names in (
+        ("iso", ("iso_speed",)),
+        ("exposure_time", ("shutter_speed", "shutter")),
+        ("f_number", ("aperture",)),
+        ("focal_length", ("focal_length",)),
+    ):
+        with suppress(Exception):
+            value = next(float(getattr(other, n)) for n in names if hasattr(other, n))
+            if value > 0 and math.isfinite(value):
+                out[key] = value
     with suppress(Exception):
-        o = rp.other
-        out["iso"] = float(o.iso_speed) if o.iso_speed > 0 else None
-        out["exposure_time"] = float(o.shutter) if o.shutter > 0 else None
-        out["f_number"] = float(o.aperture) if o.aperture > 0 else None
-        out["focal_length"] = float(o.focal_length) if o.focal_length > 0 else None
-        if o.timestamp.timestamp() > 0:
-            out["datetime"] = o.timestamp.strftime("%Y:%m:%d %H:%M:%S")
+        stamp = other.timestamp  # type: ignore[union-attr]
+        if stamp.timestamp() > 0:
+            out["datetime"] = stamp.strftime("%Y:%m:%d %H:%M:%S")
     with suppress(Exception):
-        lens = rp.lens
-        out["lens"] = (lens.model or "").strip() or None
+        out["lens"] = (rp.lens.model or "").strip() or None
     return out
 
 
