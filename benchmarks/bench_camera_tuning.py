@@ -138,6 +138,9 @@ def main() -> int:
                     help="the camera's row noise, std / read noise std (default 0.3)")  # fmt: skip
     ap.add_argument("--read-factor", type=float, default=None,
                     help="the camera's read noise, std / Brooks et al.'s (default 3)")  # fmt: skip
+    ap.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                    help="the self-supervised tuning's (auto: the app's choice, bfloat16 on "
+                    "CPUs where it is fast); scoring is always float32")  # fmt: skip
     ap.add_argument("--cache", default=str(ROOT / "runs" / "camera_tuning"))
     ap.add_argument("--out", default=str(ROOT / "runs" / "camera_tuning.txt"))
     a = ap.parse_args()
@@ -151,6 +154,10 @@ def main() -> int:
     from deconv_gui.models.registry import LoadOptions
     from deconv_gui.training.data import list_images
     from deconv_gui.training.finetune import FinetuneData, finetune_job
+    from deconv_gui.training.finetune import job as finetune_module
+
+    if a.precision != "auto":
+        finetune_module._precision = lambda _device: a.precision  # type: ignore[assignment]
     from deconv_gui.training.raw_eval import module_raw_runner, planes_psnr
     from deconv_gui.training.synthetic_camera import SyntheticCamera, write_shots
 
@@ -178,6 +185,7 @@ def main() -> int:
     say(f"# Learn your own camera: {cam.make} {cam.model} (synthetic)")
     extra = "".join(f" --{k.replace('_', '-')} {v:g}" for k, v in changes.items())
     extra += f" --objective {a.objective}" if a.objective else ""
+    extra += f" --precision {a.precision}" if a.precision != "auto" else ""
     say(f"command: nice -n 10 python benchmarks/bench_camera_tuning.py --train {a.train} "
         f"--test {a.test} --isos {a.isos} --minutes {a.minutes:g} --threads {a.threads}{extra}")  # fmt: skip
     say(f"camera: {cam.electrons_at_white:.0f} e- at white (ISO 100), read noise "
@@ -231,7 +239,8 @@ def main() -> int:
     by_cam = lambda noisy, iso: camera.profile(iso) or estimate_profile(noisy)  # noqa: E731
     say(f"| bundled RAW denoiser, the camera profile fitted from the user's files | "
         f"{score(base, by_cam):.2f} | |")  # fmt: skip
-    say(f"| self-supervised tuning (noisy files only, {res.steps} steps) | "
+    say(f"| self-supervised tuning (noisy files only, {res.settings['precision']}, "
+        f"{res.steps} steps) | "
         f"{score(res.module, by_cam):.2f} | {t_self / 60:.1f} min |")  # fmt: skip
 
     # supervised: the same files with their clean versions, same settings and time

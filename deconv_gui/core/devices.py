@@ -283,7 +283,8 @@ def auto_tile_size(device: DeviceLike) -> int:
     return _GPU_MIN_TILE
 
 
-#: "1" / "0" forces bfloat16 CPU inference on or off; unset = measure (`cpu_bf16_is_fast`).
+#: "1" / "0" forces bfloat16 CPU inference and fine-tuning on or off; unset = measure
+#: (`cpu_bf16_is_fast`).
 CPU_BF16_ENV = "DECONV_GUI_CPU_BF16"
 
 

@@ -4,6 +4,7 @@ the camera-named model and its automatic choice for that camera's RAW files, the
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,20 @@ def _job(folder: Path, **kw):  # noqa: ANN003, ANN202
             next(gen)
         except StopIteration as stop:
             return stop.value
+
+
+def test_camera_tuning_in_bfloat16_runs_and_scores_in_float32(
+    camera_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a CPU with fast bfloat16 (forced) the tuning's passes run in it: finite losses, a
+    finite held-out score, the guard still refusing a far too high learning rate."""
+    from deconv_gui.core import devices
+
+    monkeypatch.setenv(devices.CPU_BF16_ENV, "1")
+    res = _job(camera_dir, steps=2, lr=1e-5)
+    assert res.settings["precision"] == "bf16"
+    assert math.isfinite(res.verdict.before) and math.isfinite(res.verdict.after)
+    assert _job(camera_dir, steps=4, lr=1.0).verdict.refused
 
 
 def test_guard_refuses_a_far_too_high_learning_rate(camera_dir: Path) -> None:

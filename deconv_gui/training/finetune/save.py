@@ -77,6 +77,7 @@ def _card(result: FinetuneResult, name: str, file: str, sha: str, size: int) -> 
         "minutes": round(result.elapsed_s / 60.0, 2),
         "date": now.date().isoformat(),
         **{k: result.settings[k] for k in ("batch", "patch", "lr", "seed")},
+        "precision": result.settings.get("precision", "fp32"),
     }
     gain = (
         f"{ft['val_psnr_before']:.2f} -> {ft['val_psnr_after']:.2f} dB"
