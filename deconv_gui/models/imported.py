@@ -117,9 +117,23 @@ def is_valid_id(model_id: str) -> bool:
     return bool(_ID_RE.fullmatch(model_id))
 
 
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for (\S+): copying a param with shape torch\.Size\(\[([^\]]*)\]\) from "
+    r"checkpoint, the shape in current model is torch\.Size\(\[([^\]]*)\]\)"
+)
+
+
 def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """The gist of an error in one line: its first line, and the next ones when the first
+    only introduces them (PyTorch's "Error(s) in loading state_dict for X:" says which
+    tensor does not fit on the following lines: that part is kept, in plain words)."""
     text = str(exc).strip()
-    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()] or [type(exc).__name__]
+    line = lines[0]
+    if line.endswith(":") and len(lines) > 1:
+        rest = [_SIZE_MISMATCH.sub(r"\1 is [\2] in the file, the network needs [\3]", ln)
+                for ln in lines[1:]]  # fmt: skip
+        line = f"{line} {'; '.join(rest)}"
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 

@@ -373,6 +373,23 @@ def test_junk_files_are_refused(tmp_path: Path) -> None:
     _refused(script, contains="TorchScript")
 
 
+def test_weights_that_do_not_fit_say_which_tensor_and_nan_weights_are_refused(
+    tmp_path: Path,
+) -> None:
+    """A known architecture's file with one tensor of the wrong shape names that tensor and
+    both shapes in the one line (PyTorch puts them on a second line); weights that give NaN
+    are refused before they reach the library."""
+    sd = _state_dict("compact-x2")
+    name = next(k for k, v in sd.items() if v.ndim == 1)
+    wrong = {**sd, name: torch.zeros(3, 3)}
+    msg = _refused(_save(wrong, tmp_path / "wrong.safetensors", "safetensors"), contains=name)
+    assert "is [3, 3] in the file" in msg and "the network needs [" in msg
+    nan = {k: v.clone() for k, v in sd.items()}
+    first = next(k for k, v in nan.items() if v.ndim == 4)
+    nan[first][0, 0, 0, 0] = float("nan")
+    _refused(_save(nan, tmp_path / "nan.safetensors", "safetensors"), contains="NaN")
+
+
 def test_models_that_are_not_image_to_image_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
