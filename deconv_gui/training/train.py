@@ -156,7 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.lr is not None:
         cfg.setdefault("optimizer", {})["lr"] = a.lr
     if a.bf16:
+        from deconv_gui.core.devices import cpu_bf16_is_fast
+
         cfg["precision"] = "bf16"
+        if not cpu_bf16_is_fast():
+            print(
+                "note: bfloat16 is not fast on this CPU (no AMX or AVX512-BF16): "
+                "float32 may train quicker here",
+                file=sys.stderr,
+            )
     out = Path(a.out or Path("runs") / cfg["id"])
     out.mkdir(parents=True, exist_ok=True)
     data_root = Path(a.data)
