@@ -153,9 +153,10 @@ def _auto_batch_patch(device: torch.device, task: str) -> tuple[int, int]:
 
 
 def _precision(device: torch.device) -> str:
-    """ "bf16" on a CPU with fast bfloat16 (AMX, AVX512-BF16: a training step takes a third
-    to a half of the time; `core.devices.cpu_bf16_is_fast`, ``DECONV_GUI_CPU_BF16=0`` turns
-    it off), else "fp32". The held-out scores the guard judges are measured in float32."""
+    """The training precision: bfloat16 (``"bf16"``) on a CPU where it is fast (AMX,
+    AVX512-BF16: a step takes a third to a half of the time; `core.devices.cpu_bf16_is_fast`,
+    ``DECONV_GUI_CPU_BF16=0`` turns it off), else ``"fp32"``. The held-out scores the guard
+    judges are measured in float32 either way."""
     from deconv_gui.core.devices import cpu_bf16_is_fast
 
     return "bf16" if device.type == "cpu" and cpu_bf16_is_fast() else "fp32"
