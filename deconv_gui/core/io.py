@@ -51,7 +51,13 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, UnidentifiedImageEr
 
 from deconv_gui.core import metadata
 from deconv_gui.core.image import ImageMeta, Photo, check_rgb
-from deconv_gui.core.raw import RAW_EXTENSIONS, is_raw_path, load_raw_photo, load_raw_preview
+from deconv_gui.core.raw import (
+    RAW_EXTENSIONS,
+    is_raw_path,
+    load_raw_photo,
+    load_raw_preview,
+    misnamed_raw,
+)
 from deconv_gui.errors import ImageReadError, ImageWriteError
 
 __all__ = [
@@ -206,6 +212,7 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         return load_raw_photo(p, max_pixels=max_pixels)
     try:
         with _open_regular(p) as fp, _pillow_limit_for(max_pixels):
+            _refuse_misnamed_raw(p, fp, name)
             return _load_from_file(p, fp, max_pixels)
     except ImageReadError:
         raise
@@ -231,6 +238,7 @@ def load_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarr
     try:
         with _open_regular(p) as fp, _pillow_limit_for(DEFAULT_MAX_PIXELS):
             _check_not_empty(fp, name)
+            _refuse_misnamed_raw(p, fp, name)
             _prepare_heif(fp, name)
             with _quiet_pillow():
                 im = _open_pillow_or_tiff(fp, name, DEFAULT_MAX_PIXELS)
@@ -334,6 +342,24 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra=extra,
     )
     return Photo(np.ascontiguousarray(rgb), meta)
+
+
+def _refuse_misnamed_raw(p: Path, fp: IO[bytes], name: str) -> None:
+    """A camera RAW file under a picture's name (``IMG_0001.CR2`` renamed ``.jpg``) would be
+    read as the small preview inside it, or not at all: say what it is instead."""
+    head = fp.read(16)
+    fp.seek(0)
+    kind = misnamed_raw(p, head) if head else None
+    if kind == "DNG":
+        raise ImageReadError(
+            f"Cannot read {name}: it is camera RAW data (a DNG); rename it .dng to open it as one"
+        )
+    if kind is not None:
+        named = f"named {p.suffix}" if p.suffix else "without an extension"
+        raise ImageReadError(
+            f"Cannot read {name}: it is a camera RAW file {named}; give it its camera's RAW "
+            "extension (.CR2, .NEF, .ARW, .KDC...) to open it as RAW"
+        )
 
 
 def _webp_is_lossless(fp: IO[bytes]) -> bool:

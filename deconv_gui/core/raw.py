@@ -253,6 +253,32 @@ def is_raw_path(path: str | os.PathLike[str]) -> bool:
     return Path(path).suffix.lower() in RAW_EXTENSIONS
 
 
+# First bytes of the picture formats we read that are never camera RAW files. Other files
+# (TIFF-based ones first: most RAW formats are TIFF inside) are asked of LibRaw.
+_NOT_RAW_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"RIFF", b"BM", b"GIF8")
+
+
+def misnamed_raw(path: str | os.PathLike[str], head: bytes) -> str | None:
+    """``"DNG"`` or ``"RAW"`` when the file at ``path``, whose first bytes are ``head``, is
+    a camera RAW file that LibRaw reads although its name has no RAW extension (a ``.KDC``
+    or ``.NEF`` renamed ``.jpg`` or ``.tif``: opened as a picture it gives the small preview
+    inside it, or nothing); else None. Formats that are never RAW are not asked (no cost for
+    JPEG, PNG, WebP, BMP, HEIC)."""
+    if head.startswith(_NOT_RAW_MAGIC) or head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
+        return None
+    try:
+        with _libraw_quiet():
+            rp = rawpy.imread(str(path))
+    except Exception:  # LibRawFileUnsupportedError for ordinary TIFFs and other files
+        return None
+    rp.close()
+    try:
+        with tifffile.TiffFile(str(path)) as tif:
+            return "DNG" if 50706 in tif.pages.first.tags else "RAW"  # DNGVersion
+    except Exception:  # not TIFF-based (CRW, RAF, CR3...)
+        return "RAW"
+
+
 def bayer_cfa(pattern: np.ndarray, colours: str) -> str:
     """Pattern letters row by row, e.g. ``"RGGB"`` (LibRaw's second green counts as G)."""
     return "".join(colours[int(i)] for i in np.asarray(pattern).ravel())

@@ -22,7 +22,7 @@ from deconv_gui.core import io as dio
 from deconv_gui.core.dng import _fractions, _libraw_rgb_cam, dng_colour_matrix, write_dng
 from deconv_gui.core.raw import RawData, RawSizes, open_raw, pack_bayer, render_raw, unpack_bayer
 from deconv_gui.core.rawmeta import RawMetadata
-from deconv_gui.errors import ImageWriteError
+from deconv_gui.errors import ImageReadError, ImageWriteError
 
 XTRANS = ("GGRGGB", "GGBGGR", "BRGRBG", "GGBGGR", "GGRGGB", "RBGBRG")
 
@@ -420,3 +420,20 @@ def test_a_damaged_sidecar_is_a_warning_and_the_raw_still_opens(tmp_path, caplog
     with caplog.at_level("WARNING"):
         assert open_raw(src).metadata.xmp_packet is None
     assert "a.dng.xmp:" in caplog.text and "not used" in caplog.text
+
+
+@pytest.mark.parametrize("ext", [".tif", ".jpg", ""])
+def test_a_raw_file_under_a_pictures_name_says_what_it_is(tmp_path, ext):
+    """A DNG renamed .tif would be read as the preview in its first IFD (or not at all as
+    .jpg): it is refused, saying it is a camera RAW file and how to open it as one; ordinary
+    TIFFs and JPEGs are not held up by the check."""
+    dng = write_dng(tmp_path / "shot.dng", synthetic("RGGB", (30, 40)))
+    renamed = dng.rename(tmp_path / f"shot{ext}")
+    for load in (dio.load_image, dio.load_preview):
+        with pytest.raises(ImageReadError, match=r"it is camera RAW data \(a DNG\)") as info:
+            load(renamed)
+        assert "rename it .dng" in str(info.value) and "\n" not in str(info.value)
+    rgb = np.full((8, 8, 3), 0.5, np.float32)
+    for name in ("plain.tif", "plain.jpg"):
+        out = dio.save_image(tmp_path / name, rgb, dio.ImageMeta())
+        assert dio.load_image(out).rgb.shape == (8, 8, 3)

@@ -453,3 +453,13 @@ def test_a_dng_renamed_tif_says_what_it_is(raw_files, tmp_path):
     p.write_bytes(raw_files.path(name).read_bytes())
     with pytest.raises(ImageReadError, match="it is camera RAW data \\(a DNG\\); rename it .dng"):
         dio.load_image(p)
+
+
+def test_a_real_raw_file_renamed_jpg_is_named_as_raw(raw_files, tmp_path):
+    """A Kodak KDC renamed .jpg opened as the 96x64 preview TIFF inside it; a Canon CRW
+    renamed .jpg was "not an image file". Both now say what they are."""
+    for name in (CRW, SMALL):
+        renamed = tmp_path / (Path(name).stem + ".jpg")
+        renamed.write_bytes(raw_files.path(name).read_bytes())
+        with pytest.raises(ImageReadError, match="camera RAW file named .jpg"):
+            dio.load_image(renamed)
