@@ -274,7 +274,7 @@ class BatchDialog(QDialog):
         lay.addWidget(self.photo_label)
         lay.addWidget(self.overall)
         lay.addWidget(self.current)
-        lay.addWidget(QLabel("Failed:"))
+        lay.addWidget(QLabel("Failed, and warnings (⚠):"))
         self.failures = QListWidget(self)
         lay.addWidget(self.failures, 1)
         self.summary_label = QLabel(" ")
