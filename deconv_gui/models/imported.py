@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deconv_gui import paths
-from deconv_gui.errors import ModelError
+from deconv_gui.errors import DeconvError, ModelError
 from deconv_gui.models.registry import TASKS, LoadOptions, ModelSpec, StrengthSpec
 
 if TYPE_CHECKING:
@@ -146,10 +146,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     Raises `ModelError` (one line) for a missing, empty, truncated, random or unsafe file.
     """
     p = Path(path)
-    if not p.is_file():
-        raise ModelError(
-            f"{p.name}: {'a folder, not a model file' if p.is_dir() else 'no such file'}"
-        )
+    check_model_file(p, p.name)
     ext = p.suffix.lower()
     if ext not in WEIGHT_EXTENSIONS:
         raise ModelError(
@@ -164,6 +161,44 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         raise ModelError(f"{p.name}: the file is empty")
     raw = _read_safetensors(p) if ext == ".safetensors" else _read_pickled(p)
     return unwrap_state_dict(raw, source=p.name)
+
+
+def check_model_file(p: Path, shown: str) -> None:
+    """`ModelError` unless ``p`` is a regular file we may read (a folder, a missing file, a
+    name over the file system's limit and a folder without permission each say so)."""
+    try:
+        if p.is_file():
+            return
+        what = "a folder, not a model file" if p.is_dir() else "no such file"
+    except OSError as e:  # ENAMETOOLONG, EACCES on a folder on the way
+        what = f"cannot read the file ({_one_line(e)})"
+    raise ModelError(f"{shown}: {what}")
+
+
+# A .pth is a zip archive of uncompressed entries (torch.save never compresses them); a
+# compressed entry could unpack to many times the file's size (a "zip bomb").
+_MAX_UNPACKED_RATIO = 4
+
+
+def _check_pth_archive(p: Path) -> None:
+    import zipfile
+
+    try:
+        if not zipfile.is_zipfile(p):
+            return  # the legacy (pre-1.6) format: read by torch.load's own checks
+        with zipfile.ZipFile(p) as z:
+            infos = z.infolist()
+    except (OSError, zipfile.BadZipFile):
+        return  # torch.load reports the damage
+    unpacked = sum(i.file_size for i in infos)
+    size = max(1, p.stat().st_size)
+    if any(i.compress_type != zipfile.ZIP_STORED for i in infos) and (
+        unpacked > _MAX_UNPACKED_RATIO * size + (1 << 20)
+    ):
+        raise ModelError(
+            f"{p.name}: refused: it unpacks to {unpacked / 1e6:.0f} MB from {size / 1e6:.1f} MB "
+            "(compressed entries, which PyTorch does not write: possibly made to exhaust memory)"
+        )
 
 
 def _read_safetensors(p: Path) -> Any:
@@ -183,6 +218,7 @@ def _read_pickled(p: Path) -> Any:
 
     import torch
 
+    _check_pth_archive(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -257,6 +293,14 @@ def unwrap_state_dict(obj: Any, *, source: str = "file") -> dict[str, torch.Tens
     tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
     if not tensors:
         raise ModelError(f"{source}: no weights found in the file")
+    for k, v in tensors.items():  # cast to float they would run, and give garbage
+        odd = v.is_complex() or v.is_sparse or v.dtype == torch.bool or v.is_quantized
+        counter = k.endswith("num_batches_tracked")  # BatchNorm's step count: an integer
+        if odd or not (v.is_floating_point() or counter):
+            raise ModelError(
+                f"{source}: {k} holds {str(v.dtype).replace('torch.', '')} values, not "
+                "floating-point weights (quantised, or not a model's weights)"
+            )
     changed = True
     while changed:
         changed = False
@@ -728,7 +772,7 @@ def scan_library() -> tuple[list[ModelSpec], list[tuple[str, str]]]:
     broken: list[tuple[str, str]] = []
     try:
         folders = library_folders()
-    except OSError as e:
+    except (OSError, DeconvError) as e:  # (DeconvError: the folder cannot be made)
         log.warning("cannot read the user model library: %s", e, extra=LOG_ONLY)
         return specs, [(".", f"cannot read the library folder: {_one_line(e)}")]
     for folder in folders:

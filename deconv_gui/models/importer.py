@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from deconv_gui import __version__
-from deconv_gui.errors import ModelError
+from deconv_gui.errors import DeconvError, ModelError
 from deconv_gui.models.imported import (
     CARD_FORMAT,
     CARD_NAME,
@@ -32,6 +32,7 @@ from deconv_gui.models.imported import (
     WEIGHT_EXTENSIONS,
     ModelInfo,
     check_image_to_image,
+    check_model_file,
     describe,
     detect,
     library_folders,
@@ -75,12 +76,15 @@ def import_model(
     (kind "imported"). Raises `ModelError`; on error the library is left unchanged.
     """
     p = Path(path).expanduser()
-    if not p.is_file():
-        what = "a folder, not a model file" if p.is_dir() else "no such file"
-        raise ModelError(f"{p}: {what}")
+    check_model_file(p, str(p))
     if task is not None and task not in TASKS:
         raise ModelError(f"unknown task '{task}' (choose one of {', '.join(TASKS)})")
-    display = check_name(name if name is not None else p.stem)
+    try:
+        display = check_name(name if name is not None else p.stem)
+    except ModelError as e:
+        if name is not None:
+            raise
+        raise ModelError(f"{e} (from the file name: choose one with --name)") from None
 
     if p.suffix.lower() not in WEIGHT_EXTENSIONS:
         raise ModelError(
@@ -169,7 +173,7 @@ def _is_entry_name(model_id: str) -> bool:
 def _find_by_sha(sha: str) -> str | None:
     try:
         folders = library_folders()
-    except OSError:  # an unreadable library: writing to it will say why
+    except (OSError, ModelError, DeconvError):  # an unreadable library: writing says why
         return None
     for folder in folders:
         try:

@@ -565,3 +565,51 @@ def test_cpu_bfloat16_follows_spandrels_flag_and_the_users_choice(
     exact = spec.build(CPU)  # allow_fp16=False: the user asked for float32
     assert exact.precision == "float32"
     assert np.abs(out - exact(img)).max() < 0.02
+
+
+def test_a_compressed_pth_that_unpacks_far_beyond_its_size_is_refused(tmp_path: Path) -> None:
+    """torch.save writes its archive uncompressed; one whose entries are deflated to a small
+    fraction of what they unpack to is refused before torch.load fills the memory."""
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    torch.save({"w": torch.zeros(2_000_000)}, buf)  # 8 MB of zeros
+    bomb = tmp_path / "bomb.pth"
+    with (
+        zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+    assert bomb.stat().st_size < 200_000
+    _refused(bomb, contains="refused: it unpacks to 8 MB")
+    plain = _model_file(tmp_path, "compact-x2")  # an ordinary archive is not held up
+    assert import_model(plain).id
+
+
+def test_odd_paths_names_and_tensors_give_one_line(tmp_path: Path) -> None:
+    long_path = tmp_path / ("b" * 300 + ".pth")  # over the file system's 255 bytes
+    _refused(long_path, contains="cannot read the file")
+    long_name = _save(_state_dict("compact-x2"), tmp_path / ("a" * 200 + ".pth"), "pth")
+    _refused(long_name, contains="choose one with --name")
+    sd = _state_dict("compact-x2")
+    first = next(iter(sd))
+    _refused(_save({**sd, first: sd[first].to(torch.int8)}, tmp_path / "q.pth", "pth"),
+             contains=f"{first} holds int8 values")  # fmt: skip
+    _refused(_save({**sd, first: sd[first].bool()}, tmp_path / "b.pth", "pth"), contains="bool")
+
+
+def test_a_models_folder_that_cannot_be_made_leaves_the_bundled_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DECONV_GUI_HOME/models is a file: the library is reported broken, and every bundled
+    and classical model still runs (`restore --model bicubic-x2` failed)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "models").write_text("not a folder")
+    monkeypatch.setenv("DECONV_GUI_HOME", str(home))
+    specs, broken = imported.scan_library()
+    assert specs == [] and broken and "cannot read the library folder" in broken[0][1]
+    reg = catalog.default_registry()
+    assert reg.get("bicubic-x2").id == "bicubic-x2"
