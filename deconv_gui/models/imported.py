@@ -169,7 +169,12 @@ def check_model_file(p: Path, shown: str) -> None:
     try:
         if p.is_file():
             return
-        what = "a folder, not a model file" if p.is_dir() else "no such file"
+        if p.is_dir():
+            what = "a folder, not a model file"
+        elif p.exists() or p.is_symlink():
+            what = "not a regular file (a pipe, a device or a broken link)"
+        else:
+            what = "no such file"
     except OSError as e:  # ENAMETOOLONG, EACCES on a folder on the way
         what = f"cannot read the file ({_one_line(e)})"
     raise ModelError(f"{shown}: {what}")

@@ -591,6 +591,12 @@ def test_a_compressed_pth_that_unpacks_far_beyond_its_size_is_refused(tmp_path: 
 def test_odd_paths_names_and_tensors_give_one_line(tmp_path: Path) -> None:
     long_path = tmp_path / ("b" * 300 + ".pth")  # over the file system's 255 bytes
     _refused(long_path, contains="cannot read the file")
+    loop = tmp_path / "loop.pth"
+    loop.symlink_to(loop)
+    _refused(loop, contains="not a regular file")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.pth")
+        _refused(tmp_path / "pipe.pth", contains="not a regular file")
     long_name = _save(_state_dict("compact-x2"), tmp_path / ("a" * 200 + ".pth"), "pth")
     _refused(long_name, contains="choose one with --name")
     sd = _state_dict("compact-x2")
