@@ -351,15 +351,17 @@ def _refuse_misnamed_raw(p: Path, fp: IO[bytes], name: str) -> None:
     fp.seek(0)
     kind = misnamed_raw(p, head) if head else None
     if kind == "DNG":
-        raise ImageReadError(
-            f"Cannot read {name}: it is camera RAW data (a DNG); rename it .dng to open it as one"
-        )
+        raise ImageReadError(_renamed_dng_message(name))
     if kind is not None:
         named = f"named {p.suffix}" if p.suffix else "without an extension"
         raise ImageReadError(
             f"Cannot read {name}: it is a camera RAW file {named}; give it its camera's RAW "
             "extension (.CR2, .NEF, .ARW, .KDC...) to open it as RAW"
         )
+
+
+def _renamed_dng_message(name: str) -> str:
+    return f"Cannot read {name}: it is camera RAW data (a DNG); rename it .dng to open it as one"
 
 
 def _webp_is_lossless(fp: IO[bytes]) -> bool:
@@ -433,10 +435,7 @@ def _load_tiff_samples(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
                 raise ImageReadError(f"Cannot read {name}: the image has no pixels")
             layout = _TIFF_LAYOUTS.get((int(page.photometric), _tiff_channels(page)))
             if layout is None and (50706 in page.tags or int(page.photometric) in (32803, 34892)):
-                raise ImageReadError(  # a DNG (or TIFF/EP raw) under another name
-                    f"Cannot read {name}: it is camera RAW data (a DNG); rename it .dng to "
-                    "open it as one"
-                )
+                raise ImageReadError(_renamed_dng_message(name))  # (or TIFF/EP raw)
             if layout is None:
                 raise ImageReadError(
                     f"Cannot read {name}: the TIFF's {page.photometric.name} "
@@ -1101,7 +1100,7 @@ def _clean_exif(src: Image.Exif, name: str = "") -> Image.Exif | None:
     try:
         for tag, value in src.items():
             if tag not in _STRUCTURAL_TAGS and tag not in (_EXIF_IFD, _GPS_IFD):
-                out[tag] = _text_bytes(value)
+                out[tag] = _stored_text(value)
     except Exception:
         _log.warning("ignoring unreadable EXIF data in %s", name or "a photo")
         return None
@@ -1118,7 +1117,7 @@ def _clean_exif(src: Image.Exif, name: str = "") -> Image.Exif | None:
             _log.warning("ignoring an unreadable EXIF sub-directory in %s", name or "a photo")
             continue
         if sub:
-            out[ifd_tag] = {k: _text_bytes(v) for k, v in sub.items()}
+            out[ifd_tag] = {k: _stored_text(v) for k, v in sub.items()}
     if _ORIENTATION in out:
         out[_ORIENTATION] = 1
     return out if len(out) else None
@@ -1137,8 +1136,8 @@ class _StoredText(str):
         return str.encode(self, "latin-1", "replace")
 
 
-def _text_bytes(value: Any) -> Any:
-    """An EXIF text as the bytes it was stored as (see `_StoredText`)."""
+def _stored_text(value: Any) -> Any:
+    """An EXIF text that writes back the bytes it was stored as (see `_StoredText`)."""
     if isinstance(value, str) and not value.isascii():
         return _StoredText(value)
     return value

@@ -27,6 +27,7 @@ exiv2 keeps global state (its XMP toolkit, its log handler), so every call holds
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
@@ -278,7 +279,9 @@ def read_sidecar(path: Path) -> str | None:
     return text
 
 
+@functools.cache
 def _tiny_png() -> bytes:
+    """A 1x1 PNG for exiv2 to check a sidecar's packet in (made once)."""
     from PIL import Image
 
     buf = io.BytesIO()

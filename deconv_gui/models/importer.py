@@ -173,7 +173,7 @@ def _is_entry_name(model_id: str) -> bool:
 def _find_by_sha(sha: str) -> str | None:
     try:
         folders = library_folders()
-    except (OSError, ModelError, DeconvError):  # an unreadable library: writing says why
+    except (OSError, DeconvError):  # an unreadable library: writing to it says why
         return None
     for folder in folders:
         try:
