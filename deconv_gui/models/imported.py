@@ -25,7 +25,9 @@ spandrel is imported lazily so listing the library stays fast.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -598,7 +600,7 @@ def read_card(folder: Path) -> dict[str, Any]:
     loader = card.get("loader", "spandrel")
     if loader not in LOADERS:
         raise ModelError(f"{CARD_NAME}: unknown loader {loader!r}")
-    need("name", str)
+    card["name"] = one_line_name(need("name", str))
     if loader == "deconv":
         return _check_deconv_card(folder, card, need)
     need("architecture", str)
@@ -627,6 +629,55 @@ def _check_weights_file(
         raise ModelError(f"weights file {file} has changed size since it was {since}")
 
 
+def one_line_name(name: str) -> str:
+    """A card's name as one line for lists and menus: a card edited by hand may hold line
+    breaks or other control characters, which would split a row of `deconv-gui models` (or
+    move the terminal's cursor); they become spaces."""
+    text = "".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in name)
+    return " ".join(text.split()) or "(unnamed)"
+
+
+# weights files whose sha256 was found to match their card: path -> (size, mtime_ns, sha256)
+_VERIFIED: dict[Path, tuple[int, int, str]] = {}
+
+
+def verify_weights(folder: Path, card: dict[str, Any]) -> Path:
+    """The card's weights file, checked against the card's size and sha256 before it is
+    loaded: a file changed since it was imported or saved (edited, damaged on disk, swapped
+    for another network's weights of the same size) is refused, not run. The hash is
+    remembered while the file's size and modification time stay the same."""
+    weights = folder / card["file"]
+    what = "fine-tuned" if card.get("kind") == "finetuned" else "imported"
+    again = "fine-tune it again" if what == "fine-tuned" else "import it again"
+    try:
+        st = weights.stat()
+    except OSError:
+        raise ModelError(f"model '{card['id']}': its weights file is missing; {again}") from None
+    if st.st_size != card["size_bytes"]:
+        raise ModelError(
+            f"model '{card['id']}': its weights file has changed size since it was {what}; {again}"
+        )
+    key = (st.st_size, st.st_mtime_ns, card["sha256"])
+    if _VERIFIED.get(weights) == key:
+        return weights
+    h = hashlib.sha256()
+    try:
+        with weights.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError as e:
+        raise ModelError(
+            f"model '{card['id']}': cannot read its weights file ({e.strerror or e})"
+        ) from None
+    if h.hexdigest() != card["sha256"].lower():
+        raise ModelError(
+            f"model '{card['id']}': its weights file has changed since it was {what} "
+            f"(its checksum differs from the one recorded then); {again}"
+        )
+    _VERIFIED[weights] = key
+    return weights
+
+
 def _check_deconv_card(folder: Path, card: dict[str, Any], need: Any) -> dict[str, Any]:
     """The rest of `read_card` for a fine-tuned app network (loader "deconv")."""
     from deconv_gui.models.networks import ARCHITECTURES
@@ -645,16 +696,21 @@ def _deconv_spec(folder: Path, card: dict[str, Any]) -> ModelSpec:
     """A fine-tuned app network: rebuilt like a bundled one, and trainable again."""
     from deconv_gui.models import bundled
 
-    return bundled.network_spec(card, folder / card["file"], kind=card["kind"])
+    spec = bundled.network_spec(card, folder / card["file"], kind=card["kind"])
+    build_network = spec.build
+
+    def build(options: LoadOptions) -> Any:
+        verify_weights(folder, card)
+        return build_network(options)
+
+    return dataclasses.replace(spec, build=build)
 
 
 def rename_user_model(model_id: str, name: str) -> ModelSpec:
     """Give a library model a new display name (its id, folder and weights stay)."""
-    display = str(name).strip()
-    if not display:
-        raise ModelError("the model name is empty")
-    if len(display) > 120:
-        raise ModelError("the model name is too long (at most 120 characters)")
+    from deconv_gui.models.library import check_name
+
+    display = check_name(name)
     folder = paths.user_models_dir() / model_id
     if not is_valid_id(model_id) or not folder.is_dir():
         raise ModelError(f"unknown model '{model_id}': it is not in the user model library")
@@ -672,11 +728,7 @@ def rename_user_model(model_id: str, name: str) -> ModelSpec:
 
 def load_library_model(folder: Path, card: dict[str, Any]) -> Any:
     """Read a library model's weights safely and rebuild it, checking it is what the card says."""
-    weights = folder / card["file"]
-    if not weights.is_file() or weights.stat().st_size != card["size_bytes"]:
-        raise ModelError(
-            f"model '{card['id']}': its weights file is missing or changed; import it again"
-        )
+    weights = verify_weights(folder, card)
     source = f"model '{card['id']}'"
     desc = detect(read_state_dict(weights), source=source)
     check_image_to_image(desc, source=source)
@@ -684,6 +736,12 @@ def load_library_model(folder: Path, card: dict[str, Any]) -> Any:
         raise ModelError(
             f"{source}: the weights are now detected as {desc.architecture.id} x{desc.scale}, "
             f"not {card['architecture']} x{card['scale']}; import it again"
+        )
+    if _noise_level_input(desc) != bool(card.get("noise_level_input")):
+        takes = "takes" if _noise_level_input(desc) else "does not take"
+        raise ModelError(
+            f"{source}: its card does not match the network, which {takes} a noise level; "
+            "import it again"
         )
     return desc
 

@@ -118,7 +118,12 @@ def import_model(
             raise ModelError(f"{p.name} changed while it was being imported; try again")
         return _make_card(display, final_task, info, p.name, weights_name, sha, size)
 
-    folder = add_model(display, write_files)
+    def not_yet_imported() -> None:  # under the library's lock: no twin import slips by
+        existing = _find_by_sha(sha_before)
+        if existing is not None:
+            raise ModelError(f"{p.name} is already in the library as '{existing}'")
+
+    folder = add_model(display, write_files, check=not_yet_imported)
     model_id = folder.name
     log.info(
         "imported %s as %r (%s x%d, %s)", p.name, model_id, info.architecture, info.scale, task

@@ -11,6 +11,7 @@ behind. A library that cannot be written (read-only folder, full disk...) gives 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -20,7 +21,7 @@ import shutil
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,12 @@ def library_root() -> Path:
         raise ModelError(f"cannot create the model library folder: {os_reason(exc)}") from None
 
 
-def add_model(name: str, write_files: Callable[[Path], dict[str, Any]]) -> Path:
+def add_model(
+    name: str,
+    write_files: Callable[[Path], dict[str, Any]],
+    *,
+    check: Callable[[], None] | None = None,
+) -> Path:
     """Add a model to the user library atomically; returns its folder (named by its id).
 
     ``write_files(folder)`` writes the weights into the (hidden, temporary) ``folder`` and
@@ -76,6 +82,11 @@ def add_model(name: str, write_files: Callable[[Path], dict[str, Any]]) -> Path:
     file and the folder are flushed to disk, and the folder is renamed into place. On any
     error the temporary folder is removed. `DeconvError`s from ``write_files`` pass through;
     an `OSError` becomes a `ModelError` saying why the library cannot be written.
+
+    The id is chosen and the folder renamed under the library's lock file (`filelock`,
+    released by the OS when a process dies), after ``check()``, which raises to refuse the
+    model (an import of weights already in the library): two imports at the same time, in
+    two windows or a window and the CLI, cannot both add the same file.
     """
     root = library_root()
     clean_stale_temp(root)
@@ -83,21 +94,10 @@ def add_model(name: str, write_files: Callable[[Path], dict[str, Any]]) -> Path:
     try:
         tmp.mkdir()
         card = dict(write_files(tmp))
-        taken = taken_ids()
-        for attempt in range(1000):
-            model_id = unique_id(slug(name), taken)
-            card["id"] = model_id
-            _write_json(tmp / CARD_NAME, card)
-            _fsync_tree(tmp)
-            try:
-                os.rename(tmp, root / model_id)  # atomic; fails if the folder appeared meanwhile
-            except OSError:
-                if not (root / model_id).exists() or attempt > 100:
-                    raise
-                taken.add(model_id)
-                continue
-            break
-        _fsync_dir(root)
+        with _locked(root):
+            if check is not None:
+                check()
+            model_id = _rename_into_place(root, tmp, name, card)
     except DeconvError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -108,6 +108,48 @@ def add_model(name: str, write_files: Callable[[Path], dict[str, Any]]) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return root / model_id
+
+
+LOCK_NAME = ".library.lock"
+LOCK_TIMEOUT_S = 60.0
+
+
+@contextlib.contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    """Hold the library's lock file (waits up to `LOCK_TIMEOUT_S` for another process)."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(root / LOCK_NAME), timeout=LOCK_TIMEOUT_S, thread_local=False)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ModelError(
+            f"the model library {root} is busy (another import or fine-tune is saving); try again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _rename_into_place(root: Path, tmp: Path, name: str, card: dict[str, Any]) -> str:
+    """Give the card a free id, write it, flush, and rename ``tmp`` to that id."""
+    taken = taken_ids()
+    for attempt in range(1000):
+        model_id = unique_id(slug(name), taken)
+        card["id"] = model_id
+        _write_json(tmp / CARD_NAME, card)
+        _fsync_tree(tmp)
+        try:
+            os.rename(tmp, root / model_id)  # atomic; fails if the folder appeared meanwhile
+        except OSError:
+            if not (root / model_id).exists() or attempt > 100:
+                raise
+            taken.add(model_id)
+            continue
+        break
+    _fsync_dir(root)
+    return model_id
 
 
 # ------------------------------------------------------------------------------ ids

@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 from tiny_models import write_tiny_model
 
-from deconv_gui.errors import DeconvError
+from deconv_gui import paths
+from deconv_gui.errors import DeconvError, ModelError
 from deconv_gui.models import bundled, catalog, imported
 from deconv_gui.models.registry import LoadOptions, ModelSpec
 from deconv_gui.training import finetune as ft
@@ -295,6 +296,13 @@ def test_saved_model_is_in_the_registry_runs_and_base_is_unchanged(bases, photos
     assert renamed.name == "Street, v2" and catalog.default_registry().get(saved.id).name == (
         "Street, v2"
     )
+    # weights changed on disk since they were saved (same size): refused, not run
+    weights = paths.user_models_dir() / saved.id / card["file"]
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0x40  # the last float's high byte
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="changed since it was fine-tuned"):
+        catalog.default_registry().get(saved.id).build(LoadOptions(device="cpu", strength=20))
     from deconv_gui.models.importer import remove_model
 
     remove_model(saved.id)

@@ -89,7 +89,10 @@ def _model_file(tmp_path: Path, name: str, fmt: str = "pth", seed: int = 0) -> P
 
 
 def _library() -> list[str]:
-    return sorted(p.name for p in paths.user_models_dir().iterdir())
+    """Everything in the library folder but its lock file (temporary folders included)."""
+    from deconv_gui.models.library import LOCK_NAME
+
+    return sorted(p.name for p in paths.user_models_dir().iterdir() if p.name != LOCK_NAME)
 
 
 def _photo(h: int = 70, w: int = 86, seed: int = 1) -> np.ndarray:
@@ -541,6 +544,83 @@ def test_a_library_file_that_changed_is_reported_when_built(tmp_path: Path) -> N
     weights.write_bytes(bytes(data[: len(data) // 2]) + b"\0" * (len(data) - len(data) // 2))
     with pytest.raises(ModelError):
         spec.build(CPU)
+
+
+def test_weights_changed_in_place_are_refused_by_their_checksum(tmp_path: Path) -> None:
+    """Same size, other numbers (a flipped byte, another network's weights of the same shape):
+    the card's sha256 says so before anything runs."""
+    spec = import_model(_model_file(tmp_path, "compact-x2", "safetensors"))
+    assert spec.build(CPU)(_photo(16, 16)).shape == (32, 32, 3)
+    weights = paths.user_models_dir() / spec.id / spec.card["file"]
+    other = _model_file(tmp_path, "compact-x2", "safetensors", seed=1).read_bytes()
+    assert len(other) == weights.stat().st_size and other != weights.read_bytes()
+    weights.write_bytes(other)
+    with pytest.raises(ModelError, match="has changed since it was imported.*checksum"):
+        user_specs()[0].build(CPU)
+    with pytest.raises(ModelError, match="checksum"):  # a spec made before the change too
+        spec.build(CPU)
+
+
+@pytest.mark.parametrize("edit_to", [False, True])
+def test_a_card_that_misstates_the_noise_level_input_is_refused(
+    tmp_path: Path, edit_to: bool
+) -> None:
+    """A card edited by hand to say the opposite of the network (was a traceback from the
+    network's first convolution, in the middle of a restore)."""
+    if edit_to:
+        src = _model_file(tmp_path, "dncnn")
+    else:
+        src = tmp_path / "fdncnn.pth"
+        torch.save(DnCNN(in_nc=4, out_nc=3, nc=8, nb=8, act_mode="R", mode="FDnCNN").state_dict(),
+                   src)  # fmt: skip
+    spec = import_model(src, task="denoise")
+    assert spec.card["noise_level_input"] is not edit_to
+    card_path = paths.user_models_dir() / spec.id / "card.json"
+    card_path.write_text(json.dumps({**spec.card, "noise_level_input": edit_to}))
+    (edited,) = user_specs()
+    with pytest.raises(ModelError, match="card does not match the network") as info:
+        edited.build(CPU)(_photo(16, 16))
+    assert "\n" not in str(info.value)
+
+
+def test_a_hand_edited_name_is_shown_on_one_line(tmp_path: Path, capsys: Any) -> None:
+    """Line breaks and terminal escapes in a card's name would split `deconv-gui models`'
+    rows (or move the cursor); renaming refuses them as importing does."""
+    from deconv_gui import cli
+
+    spec = import_model(_model_file(tmp_path, "compact-x2"))
+    card_path = paths.user_models_dir() / spec.id / "card.json"
+    card_path.write_text(json.dumps({**spec.card, "name": "Mine\nfake row\x1b[2J\x9b2J"}))
+    (edited,) = user_specs()
+    assert edited.name == "Mine fake row [2J 2J"
+    assert cli.main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "Mine fake row" in out and "\x1b" not in out and "\x9b" not in out
+    with pytest.raises(ModelError, match="one line"):
+        imported.rename_user_model(spec.id, "two\nlines")
+
+
+def test_two_imports_of_one_file_at_once_add_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two windows (or a window and the CLI) importing the same file at the same moment: both
+    pass the early duplicate check; the one that saves second is refused under the library's
+    lock. Here the second import runs to the end while the first is copying."""
+    src = _model_file(tmp_path, "compact-x2")
+    copy = importer._copy_with_hash
+    inner: list[Any] = []
+
+    def copy_and_import_meanwhile(a: Path, b: Path) -> tuple[str, int]:
+        if not inner:
+            inner.append("started")
+            inner.append(import_model(src, name="second window"))
+        return copy(a, b)
+
+    monkeypatch.setattr(importer, "_copy_with_hash", copy_and_import_meanwhile)
+    with pytest.raises(ModelError, match="already in the library as 'second-window'"):
+        import_model(src, name="first window")
+    assert [s.id for s in user_specs()] == ["second-window"]
+    assert not [p for p in paths.user_models_dir().iterdir() if p.name.startswith(".adding")]
 
 
 def test_only_spandrels_own_architectures_are_detected() -> None:
