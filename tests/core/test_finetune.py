@@ -188,10 +188,17 @@ def test_too_little_data_unreadable_and_bad_specs(bases, tmp_path, photos) -> No
     Image.fromarray(_clean(np.random.default_rng(0))).save(one / "a.png")
     with pytest.raises(DeconvError, match="too little data"):
         next(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(one), steps=1))
-    (one / "b.png").write_bytes(b"garbage")
-    with pytest.raises(DeconvError, match="cannot read b.png"):
+    (one / "b.png").write_bytes(b"garbage")  # two photos, one unreadable: nothing to measure
+    with pytest.raises(DeconvError, match=r"none of the .*could be used \(b\.png: "):
         drain(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(one), steps=1,
                               val_fraction=0.5, seed=1))  # fmt: skip
+    for kwargs, words in (({"lr": float("nan")}, "learning rate"), ({"lr": 0.0}, "learning rate"),
+                          ({"minutes": -1.0}, "more than 0 minutes"),
+                          ({"minutes": 0.0}, "more than 0 minutes"),
+                          ({"steps": 10**11}, "at most 1,000,000 steps")):  # fmt: skip
+        with pytest.raises(DeconvError, match=words):  # (a NaN rate was a ValueError)
+            next(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(photos["noisy"]),
+                                 **{"steps": 1, **kwargs}))  # fmt: skip
     with pytest.raises(DeconvError, match="folder not found"):
         next(ft.finetune_job(bases["denoise"], ft.FinetuneData.noisy(tmp_path / "nope"), steps=1))
     with pytest.raises(DeconvError, match="bad degradation"):
@@ -205,6 +212,49 @@ def test_too_little_data_unreadable_and_bad_specs(bases, tmp_path, photos) -> No
                 bases["upscale"], ft.FinetuneData.clean(photos["clean"], "downscale=3"), steps=1
             )
         )
+
+
+def test_damaged_and_tiny_photos_are_left_out_and_named(bases, tmp_path, photos) -> None:
+    """One bad file in a folder of photos does not stop the run (it did, at that file, after
+    reading the ones before it): it is left out, said so while loading, in the result and in
+    the saved model's card."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for p in sorted(photos["clean"].iterdir()):
+        (folder / p.name).write_bytes(p.read_bytes())
+    good = (folder / "p0.png").read_bytes()
+    (folder / "p1.png").write_bytes(good[: len(good) // 2])  # truncated
+    (folder / "q.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a JPEG")
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8)).save(folder / "r.png")  # too small
+    items, res = drain(ft.finetune_job(bases["denoise"], ft.FinetuneData.clean(folder, "noise=20"),
+                                       steps=2, device="cpu", val_fraction=0.2, **FAST))  # fmt: skip
+    said = [p.message for p in items]
+    left = sorted(s.split(":")[0] for s in res.left_out)
+    assert left == sorted(n for n in ("p1.png", "q.jpg", "r.png") if any(
+        f"left out {n}: " in m for m in said))  # fmt: skip
+    assert len(left) >= 2 and res.train_count + res.val_count == 6 - len(left)
+    assert any(f"left out {len(left)} photo(s) that could not be used" in m for m in said)
+    assert all("\n" not in s and "cannot read" not in s for s in res.left_out)
+    saved = ft.save_finetuned(res, "Mixed folder", force=True)
+    assert sorted(s.split(":")[0] for s in saved.card["finetune"]["left_out"]) == left
+
+
+def test_photos_are_read_as_the_app_reads_them(tmp_path) -> None:
+    """A 16-bit greyscale PNG was white (Pillow's "I;16" clipped to 8 bits) and a phone photo
+    lay on its side (EXIF orientation ignored), unlike in the app."""
+    from deconv_gui.training.finetune.sources import _image_size, read_photo
+
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (24, 1))
+    Image.fromarray(ramp).save(tmp_path / "grey16.png")
+    got = read_photo(tmp_path / "grey16.png")
+    assert got.shape == (24, 64, 3) and got[0, 0, 0] == 0 and got[0, -1, 0] == 255
+    assert abs(int(got[0, 32, 1]) - 132) <= 2  # the middle of the ramp, not white
+    img = Image.fromarray(np.zeros((20, 50, 3), np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees
+    img.save(tmp_path / "phone.jpg", exif=exif)
+    assert read_photo(tmp_path / "phone.jpg").shape == (50, 20, 3)
+    assert _image_size(tmp_path / "phone.jpg") == (20, 50)  # (width, height) upright
 
 
 def test_untrainable_bases_are_refused(photos) -> None:

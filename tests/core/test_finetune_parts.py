@@ -117,7 +117,7 @@ def test_sources_refuse_data_that_does_not_fit(bases, photos) -> None:
 
 def test_a_photo_too_small_for_the_upscaler_is_named_with_its_size(bases, photos) -> None:
     data = ft.FinetuneData.clean(photos["small"], "downscale=2")  # 24x20 px photos
-    with pytest.raises(DeconvError, match=r"p\d\.png is too small \(24x20 px; x2 training "):
+    with pytest.raises(DeconvError, match=r"p\d\.png: too small \(24x20 px; x2 training "):
         _source(bases["upscale"], data)
 
 

@@ -125,6 +125,6 @@ def run_finetune_cli(
             "minutes": round(result.elapsed_s / 60.0, 2), "device": result.device,
             "camera": result.card_extra.get("camera"),
             "iso_range": result.card_extra.get("iso_range"),
-            "frames": result.card_extra.get("frames", 0),
+            "frames": result.card_extra.get("frames", 0), "left_out": result.left_out,
         }), flush=True)  # fmt: skip
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import os
 import time
 from collections.abc import Generator
@@ -47,6 +48,7 @@ DEFAULT_STEPS = 500
 # also for Neighbor2Neighbor: on benchmarks/bench_finetune.py's noisy photos 2e-4 gained
 # +0.29 dB, 5e-5 +0.05 dB, 5e-4 +0.28 dB (300 steps)
 DEFAULT_LR = 2e-4
+MAX_STEPS = 1_000_000
 CHECKPOINT_NAME = "finetune.pt"
 
 
@@ -94,6 +96,7 @@ class FinetuneResult:
     device: str
     verdict: Verdict
     card_extra: dict[str, Any] = field(default_factory=dict)  # e.g. the camera (RAW)
+    left_out: list[str] = field(default_factory=list)  # "NAME: why" of photos not used
 
     @property
     def val_psnr_before(self) -> float | None:
@@ -311,6 +314,15 @@ def finetune_job(
     steps = int(steps)
     if steps < 1:
         raise DeconvError("the number of steps must be at least 1")
+    if steps > MAX_STEPS:
+        raise DeconvError(
+            f"at most {MAX_STEPS:,} steps (the learning rate's warm-up and decay follow the "
+            "number of steps); to train for a time, give minutes"
+        )
+    if lr is not None and not (math.isfinite(float(lr)) and float(lr) > 0.0):
+        raise DeconvError(f"the learning rate must be a number above 0, got {lr}")
+    if minutes is not None and not (math.isfinite(float(minutes)) and float(minutes) > 0.0):
+        raise DeconvError(f"the training time must be more than 0 minutes, got {minutes}")
     if not 0.0 < float(val_fraction) < 1.0:
         raise DeconvError("the validation fraction must be between 0 and 1")
     card = check_trainable(base_spec)
@@ -384,6 +396,11 @@ def finetune_job(
         return {**state, "batch": trainer.batch_size}
 
     notes = [f"resumed at step {trainer.step}" if restored is not None else ckpt.note]
+    if source.skipped:
+        names = ", ".join(s.split(": ")[0] for s in source.skipped[:5])
+        more = f" and {len(source.skipped) - 5} more" if len(source.skipped) > 5 else ""
+        notes.append(f"left out {len(source.skipped)} photo(s) that could not be used: "
+                     f"{names}{more}")  # fmt: skip
     if caveat:
         notes.append(f"warning: {caveat}; the result will not be saved")
     yield FinetuneProgress(
@@ -451,4 +468,5 @@ def finetune_job(
         device=str(dev),
         verdict=verdict,
         card_extra=source.card_extra(),
+        left_out=list(source.skipped),
     )

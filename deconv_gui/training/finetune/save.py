@@ -64,6 +64,7 @@ def _card(result: FinetuneResult, name: str, file: str, sha: str, size: int) -> 
         "data": result.data.describe(),
         "degrade": result.data.degrade,
         "train_photos": result.train_count,
+        **({"left_out": list(result.left_out)} if result.left_out else {}),
         "val_photos": result.val_count,
         "steps": result.steps,
         "val_metric": b.get("metric"),

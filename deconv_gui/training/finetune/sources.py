@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from deconv_gui.errors import DeconvError
-from deconv_gui.training.data import PatchPool, bounded_crops, list_images, read_rgb_u8
+from deconv_gui.errors import DeconvError, read_reason
+from deconv_gui.training.data import PatchPool, bounded_crops, list_images
 from deconv_gui.training.degradations import (
     Batch,
     RandomDegradation,
@@ -151,17 +151,33 @@ def list_photos(folder: str | Path) -> list[Path]:
 
 
 def read_photo(path: Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB; `DeconvError` naming the file when it cannot be decoded."""
+    """(H, W, 3) uint8 RGB, read as the app reads a photo (`core.io.load_image`: upright by
+    its EXIF orientation; 16-bit, float and 32-bit TIFFs, HEIC and camera RAW files too);
+    `DeconvError` naming the file when it cannot be decoded."""
+    from deconv_gui.core.io import load_image, to_uint8
+
     try:
-        return read_rgb_u8(path)
+        return to_uint8(load_image(path).rgb)
+    except DeconvError as exc:
+        raise DeconvError(f"cannot read {path.name}: {read_reason(str(exc), path.name)}") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is an unreadable photo
         raise DeconvError(f"cannot read {path.name}: {exc}") from None
 
 
+_SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the picture by 90 degrees
+
+
 def _image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header (raises OSError/ValueError when unreadable)."""
-    with Image.open(path) as im:
-        return im.size
+    """(width, height) upright, as `read_photo` gives it, from the file header where Pillow
+    reads it (else by decoding; raises `DeconvError` when unreadable)."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            turned = im.getexif().get(0x0112) in _SWAPS_SIDES
+        return (h, w) if turned else (w, h)
+    except (OSError, ValueError, SyntaxError):  # not for Pillow (a float TIFF, a RAW file...)
+        a = read_photo(path)
+        return a.shape[1], a.shape[0]
 
 
 @dataclass
@@ -330,6 +346,7 @@ class Source(ABC):
         self.pool: PatchPool | None = None
         self.sigmas = np.zeros(0, np.float32)  # per pool image: the noise level (0-255)
         self.val: list[ValItem] = []
+        self.skipped: list[str] = []  # "NAME: why" of photos left out by `load`
 
     # -- what each kind of data defines
     @abstractmethod
@@ -392,19 +409,53 @@ class Source(ABC):
         images: list[np.ndarray] = []
         targets: list[np.ndarray] = []
         sigmas: list[float] = []
+        used: list[Item] = []
         for i, item in enumerate(self.train_items):
             yield f"reading photo {i + 1}/{len(self.train_items)}: {item[1].name}"
-            a, b, sigma = self.read(item)
+            try:
+                a, b, sigma = self.read(item)
+            except DeconvError as exc:  # one damaged or tiny photo does not stop the others
+                yield self._leave_out(item, exc)
+                continue
+            used.append(item)
             for ca, cb in bounded_crops(a, b, budget=budget, side=CROP_SIDE, rng=rng,
                                         scale=self.pool_scale):  # fmt: skip
                 images.append(ca)
                 if cb is not None:
                     targets.append(cb)
                 sigmas.append(sigma)
+        if not used:
+            raise DeconvError(f"none of the photos to train on could be used ({self._why()})")
+        self.train_items = used
         self.pool = PatchPool.from_arrays(images, targets or None, scale=self.pool_scale)
         self.sigmas = np.asarray(sigmas, np.float32)
         yield "preparing the held-out photos"
-        self.val = [self.val_item(i, item) for i, item in enumerate(self.val_items)]
+        kept: list[Item] = []
+        for i, item in enumerate(self.val_items):
+            try:
+                self.val.append(self.val_item(i, item))
+            except DeconvError as exc:
+                yield self._leave_out(item, exc)
+                continue
+            kept.append(item)
+        if not kept:
+            raise DeconvError(
+                f"none of the held-out photos, which measure the result, could be used "
+                f"({self._why()}); add more photos"
+            )
+        self.val_items = kept
+        self.n_val = len(kept)
+
+    def _leave_out(self, item: Item, exc: DeconvError) -> str:
+        """Record a photo `load` leaves out; the progress line that says so."""
+        name = item[1].name
+        why = read_reason(str(exc), name).removeprefix(f"cannot read {name}: ")
+        why = why.removeprefix(f"{name} is ").removesuffix(": leave it out")
+        self.skipped.append(f"{name}: {why}")
+        return f"left out {name}: {why}"
+
+    def _why(self) -> str:
+        return "; ".join(self.skipped[:3]) + ("; ..." if len(self.skipped) > 3 else "")
 
     def _check_side(self, a: np.ndarray, path: Path, factor: int = 1) -> None:
         need = MIN_SIDE * factor
