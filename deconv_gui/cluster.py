@@ -106,23 +106,28 @@ class _Worker:
         from deconv_gui.core.naming import PlannedFile
         from deconv_gui.core.pipeline import restore_file
         from deconv_gui.core.tiling import run_to_end
+        from deconv_gui.logs import WarningCollector
 
         t0 = time.monotonic()
         task = PlannedFile(Path(source), Path(output))
+        said: list[str] = []  # the worker's log stays on its machine: its warnings go back
         try:
-            job = restore_file(
-                task, self.work, overwrite=True, load=self.load, quality=self.quality
-            )
-            written = run_to_end(job)
+            with WarningCollector(said):
+                job = restore_file(
+                    task, self.work, overwrite=True, load=self.load, quality=self.quality
+                )
+                written = run_to_end(job)
         except Exception as exc:  # one photo failed: say why, the run goes on
             why = describe_error(exc)
             if is_bug(exc):
                 import traceback
 
                 why += "\n" + traceback.format_exc()
-            return {"error": why, "host": socket.gethostname(), "pid": os.getpid()}
+            return {"error": why, "host": socket.gethostname(), "pid": os.getpid(),
+                    "warnings": said}  # fmt: skip
         seconds = time.monotonic() - t0
-        return {"output": str(written), "seconds": seconds, "host": socket.gethostname()}
+        return {"output": str(written), "seconds": seconds, "host": socket.gethostname(),
+                "warnings": said}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -305,16 +310,20 @@ class RayExecutor:
                     result = ray.get(ref)
                 except Exception as exc:  # the worker died on this file every time it tried
                     result = {"error": f"the Ray worker failed: {_first_line(exc)}"}
+                said = tuple(str(w) for w in result.get("warnings", ()))
+                for w in said:  # said here as a local run says it (stderr, the log)
+                    log.warning("%s", w)
+                summary.warned += [(src, w) for w in said]
                 if "output" in result:
                     out = Path(result["output"])
                     summary.done.append((src, out))
-                    yield FileProgress(i, total, src, finished=True, output=out)
+                    yield FileProgress(i, total, src, finished=True, output=out, warnings=said)
                 else:
                     why, *trace = str(result["error"]).splitlines()
                     if trace:  # a bug in the worker: its traceback goes to the log
                         log.error("%s failed on a Ray worker: %s\n%s", src, why, "\n".join(trace))
                     summary.failed.append((src, why))
-                    yield FileProgress(i, total, src, finished=True, error=why)
+                    yield FileProgress(i, total, src, finished=True, error=why, warnings=said)
         summary.elapsed = time.monotonic() - start
         return summary
 

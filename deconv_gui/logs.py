@@ -6,6 +6,10 @@ command logs there while it runs (`cli_logging`) and also shows warnings on stde
 things about the user's setup that have nothing to do with the command at hand (a damaged
 entry in the user model library is listed by ``deconv-gui models`` instead), which would
 otherwise print before every command's output.
+
+The app has no stderr a user reads: `WarningCollector` gathers the warnings (those the CLI
+prints) logged in one thread while a photo is read, saved or run in a batch, so the app can
+show them beside the photo or in the batch list.
 """
 
 from __future__ import annotations
@@ -13,11 +17,19 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
-__all__ = ["LOG_ONLY", "cli_logging", "log_dir", "log_file", "setup_logging"]
+__all__ = [
+    "LOG_ONLY",
+    "WarningCollector",
+    "cli_logging",
+    "log_dir",
+    "log_file",
+    "setup_logging",
+]
 
 LOG_ONLY = {"log_only": True}
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -91,3 +103,34 @@ def cli_logging() -> Iterator[None]:
             root.removeHandler(h)
             h.close()
         root.setLevel(saved_level)
+
+
+class WarningCollector(logging.Handler):
+    """``with WarningCollector() as said:`` the package's warnings logged by this thread
+    inside the block (not `LOG_ONLY` ones), each message once, in order, in ``said`` (a
+    list; pass one to add to it). They are logged as before. A class, not a generator-based
+    context manager: the block may end in ``StopIteration`` (a step of a generator), which
+    passes through unchanged."""
+
+    def __init__(self, into: list[str] | None = None) -> None:
+        super().__init__(logging.WARNING)
+        self.said: list[str] = into if into is not None else []
+        self._thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self._thread or getattr(record, "log_only", False):
+            return
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not break the caller
+            return
+        if text not in self.said:
+            self.said.append(text)
+
+    def __enter__(self) -> list[str]:
+        self._thread = threading.get_ident()
+        logging.getLogger(_ROOT).addHandler(self)
+        return self.said
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger(_ROOT).removeHandler(self)

@@ -171,12 +171,14 @@ class BatchReporter:
         began = self._started.pop(ev.index, None)
         seconds = round(time.monotonic() - began, 3) if began is not None else None
         if self.json_lines:
+            said = {"warnings": list(ev.warnings)} if ev.warnings else {}  # also on stderr
             if ev.output is not None:
-                self._json("done", index=ev.index, input=ev.path, output=ev.output, seconds=seconds)
+                self._json("done", index=ev.index, input=ev.path, output=ev.output,
+                           seconds=seconds, **said)  # fmt: skip
             elif ev.skipped:
                 self._json("skipped", index=ev.index, input=ev.path, reason=ev.error)
             else:
-                self._json("failed", index=ev.index, input=ev.path, error=ev.error)
+                self._json("failed", index=ev.index, input=ev.path, error=ev.error, **said)
             return
         if ev.output is None:
             self._line(failure_line(ev.path, ev.error, skipped=ev.skipped))

@@ -417,6 +417,7 @@ def run_batch(
         remove_stale_temporaries(t.output for t in plan.todo)
     summary.done = part.done
     summary.failed += part.failed
+    summary.warned += part.warned
     summary.skipped += part.skipped + [(t.source, DONE_BEFORE) for t, _ in plan.done]
     summary.cancelled = part.cancelled
     summary.elapsed = time.monotonic() - start

@@ -36,6 +36,7 @@ from deconv_gui.core.naming import OUTPUT_EXTENSIONS
 from deconv_gui.core.raw import is_raw_path
 from deconv_gui.core.rawpipe import NOTE, RAW_MOSAIC, restore_raw_photo, save_photo, works_on_mosaic
 from deconv_gui.errors import ImageWriteError
+from deconv_gui.logs import WarningCollector
 
 if TYPE_CHECKING:
     from deconv_gui.core.naming import PlannedFile
@@ -108,6 +109,7 @@ class FileProgress:
     error: str = ""
     skipped: bool = False
     tile: TileProgress | None = None
+    warnings: tuple[str, ...] = ()  # when finished: what was logged as a warning for it
 
 
 @dataclass
@@ -118,6 +120,7 @@ class RunSummary:
     done: list[tuple[Path, Path]] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     skipped: list[tuple[Path, str]] = field(default_factory=list)
+    warned: list[tuple[Path, str]] = field(default_factory=list)  # (source, warning)
     cancelled: bool = False
     elapsed: float = 0.0
 
@@ -197,13 +200,15 @@ def restore_files(
             yield FileProgress(i, total, src, finished=True, error=why, skipped=True)
             continue
         job = restore_file(task, work, overwrite=overwrite, load=load, quality=quality)
+        said: list[str] = []  # its warnings (also logged: the CLI prints them as they come)
         try:
             while True:
                 if cancel is not None and cancel():  # the job is closed below
                     summary.cancelled = True
                     break
                 try:
-                    tp = next(job)
+                    with WarningCollector(said):
+                        tp = next(job)
                 except StopIteration as stop:
                     written = Path(stop.value)
                     break
@@ -213,13 +218,15 @@ def restore_files(
             if is_bug(exc):
                 log.error("%s failed: %s", src, why, exc_info=exc)
             summary.failed.append((src, why))
-            yield FileProgress(i, total, src, finished=True, error=why)
+            summary.warned += [(src, w) for w in said]
+            yield FileProgress(i, total, src, finished=True, error=why, warnings=tuple(said))
             continue
         finally:
             job.close()
         if summary.cancelled:
             break
         summary.done.append((src, written))
-        yield FileProgress(i, total, src, finished=True, output=written)
+        summary.warned += [(src, w) for w in said]
+        yield FileProgress(i, total, src, finished=True, output=written, warnings=tuple(said))
     summary.elapsed = time.monotonic() - start
     return summary

@@ -455,7 +455,14 @@ def _opened(p: Path, max_pixels: int) -> Iterator[tuple[RawData, Any]]:
         sizes = _sizes(rp)
         _check_size(name, sizes, max_pixels)
         _unpack(rp, name)
-        yield _record(p, rp, sizes, data, st), rp
+        raw = _record(p, rp, sizes, data, st)
+        if raw.wb_source != "camera":
+            _log.warning(
+                "%s records no white balance: it is estimated from the picture (grey world), "
+                "and a DNG made from it carries the estimate as its as-shot white balance",
+                name,
+            )
+        yield raw, rp
 
 
 _quiet_lock = threading.Lock()

@@ -141,6 +141,7 @@ def watch_folders(
                 total.failed = [f for f in total.failed if path_key(f[0]) not in again]
                 total.failed += part.failed
                 total.skipped += part.skipped
+                total.warned += part.warned
                 if part.cancelled:
                     total.cancelled = True
                     break

@@ -491,7 +491,9 @@ class BatchDialog(QDialog):
                 item.setForeground(Qt.GlobalColor.red)
                 item.setToolTip(str(bp.path))
                 self.failures.addItem(item)
-                self.failures.scrollToBottom()
+            for text in bp.warnings:  # what the CLI prints on stderr for this photo
+                self._warn(text)
+            self.failures.scrollToBottom()
         parts = [f"{self._finished} / {self._todo} photos"]
         if self._failed:
             parts.append(f"{self._failed} failed")

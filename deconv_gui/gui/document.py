@@ -143,8 +143,8 @@ class ResultHistory:
 
 @dataclass(eq=False)
 class Document:
-    """One open photo. `PhotoList` owns ``state``, ``error``, ``preview``, ``photo`` and
-    ``photo_view``; `LiveQuality` owns ``comparison`` and ``target``; `RestoreSession` owns
+    """One open photo. `PhotoList` owns ``state``, ``error``, ``preview``, ``photo``,
+    ``photo_view`` and ``load_warnings``; `LiveQuality` owns ``comparison`` and ``target``; `RestoreSession` owns
     ``result``."""
 
     path: Path
@@ -154,6 +154,7 @@ class Document:
     preview: DisplayImage | None = None  # stands in for the photo on screen until it is in
     photo: Photo | None = None
     photo_view: DisplayImage | None = None
+    load_warnings: tuple[str, ...] = ()  # what reading it warned of (shown once)
     comparison: Comparison = field(default_factory=Comparison)
     target: Target | None = None  # derived from the comparison and the input (a cache)
     result: Result | None = None

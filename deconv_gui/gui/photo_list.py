@@ -24,6 +24,7 @@ from deconv_gui.gui.document import DocState, Document
 from deconv_gui.gui.filmstrip import THUMB, thumbnail_image
 from deconv_gui.gui.preferences import Preferences
 from deconv_gui.gui.runner import TaskQueue
+from deconv_gui.logs import WarningCollector
 
 FULL_PHOTOS_KEPT = 2  # full-size photos kept in memory besides the shown one (no work in them)
 PREVIEW_SIDE = 1024
@@ -42,6 +43,11 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
     found = expand_inputs([Path(p).expanduser() for p in paths])
     return [*found.paths, *found.missing]
+
+
+def _sentences(said: tuple[str, ...]) -> str:
+    """Warnings as the notice bar's text: each a sentence, capitalised."""
+    return " ".join(f"{w[:1].upper()}{w[1:]}" + ("" if w.endswith(".") else ".") for w in said)
 
 
 def describe_photo(photo: Photo) -> str:
@@ -268,8 +274,10 @@ class PhotoList(QObject):
         def job():
             if want_preview:
                 yield _preview(path)
-            photo = load_image(path)
-            return photo, DisplayImage.from_rgb(photo.rgb, display_colour(photo.meta.icc_profile))
+            with WarningCollector() as said:  # e.g. only an animation's first frame is read
+                photo = load_image(path)
+            view = DisplayImage.from_rgb(photo.rgb, display_colour(photo.meta.icc_profile))
+            return photo, view, tuple(said)
 
         self._full.submit(
             job,
@@ -292,11 +300,16 @@ class PhotoList(QObject):
         self.thumbnail_ready.emit(doc, thumbnail_image(thumb))
         self.previewed.emit(doc)
 
-    def _on_full_loaded(self, doc: Document, value: tuple[Photo, DisplayImage]) -> None:
+    def _on_full_loaded(
+        self, doc: Document, value: tuple[Photo, DisplayImage, tuple[str, ...]]
+    ) -> None:
         self._full_requested.discard(doc.key)
         if doc.key not in self._docs:
             return
-        doc.photo, doc.photo_view = value
+        doc.photo, doc.photo_view, said = value
+        if said and said != doc.load_warnings:  # said once, not at every reload
+            self.notice.emit(_sentences(said), "warning", 0)
+        doc.load_warnings = said
         doc.state, doc.error = DocState.READY, ""
         doc.preview = None  # the full photo replaces it
         self._loaded_order = [d for d in self._loaded_order if d is not doc] + [doc]

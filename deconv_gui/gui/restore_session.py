@@ -44,6 +44,7 @@ from deconv_gui.gui.recipe_run import (
     run_job,
 )
 from deconv_gui.gui.runner import JobRunner, TaskQueue
+from deconv_gui.logs import WarningCollector
 from deconv_gui.models.registry import LoadOptions, ModelSpec, plain_name, recipe_suffix
 
 LARGE_RESULT_MP = 150  # ask before making a result larger than this
@@ -545,8 +546,8 @@ class RestoreSession(QObject):
             meta = meta.copy(path=None)
             overwrite = True
 
-        def done(written: Path) -> None:
-            written = Path(written)
+        def done(value: tuple[Path, tuple[str, ...]]) -> None:
+            written, said = Path(value[0]), value[1]
             if doc is self._doc and self._previous is not None and self._previous.rgb is result:
                 # a run started meanwhile
                 self._previous = replace(self._previous, saved_path=written, saved_options=options)
@@ -555,14 +556,19 @@ class RestoreSession(QObject):
                     doc, replace(doc.result, saved_path=written, saved_options=options)
                 )
             self.status.emit(f"Saved {written.name} to {written.parent}", 8000)
+            if said:  # e.g. transparency a JPEG cannot hold
+                self.notice.emit(f"Saved {written.name}, but: " + "; ".join(said), "warning", 0)
             self.saved.emit(doc, written)
 
         self.status.emit(f"Saving {path.name}…", 0)
 
-        def write() -> Path:
-            if options is not None:
-                return export_image(path, result, meta, options, overwrite=overwrite)
-            return save_image(path, result, meta, overwrite=overwrite)
+        def write() -> tuple[Path, tuple[str, ...]]:
+            with WarningCollector() as said:
+                if options is not None:
+                    written = export_image(path, result, meta, options, overwrite=overwrite)
+                else:
+                    written = save_image(path, result, meta, overwrite=overwrite)
+            return written, tuple(said)
 
         self._io.submit(
             write,

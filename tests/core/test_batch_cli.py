@@ -297,3 +297,22 @@ def test_a_damaged_manifest_line_is_a_warning_and_two_jobs_share_a_folder(
     assert main(x2) == 0
     err = capsys.readouterr().err
     assert f"warning: the manifest {manifest} has 1 damaged line ({number})" in err
+
+
+def test_a_photos_warnings_are_in_its_json_event_and_the_summary_goes_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Transparency that a JPEG cannot hold: said on stderr (as before) and now in the
+    photo's "done" event, for scripts; photos without warnings have no such field."""
+    src = tmp_path / "in"
+    _photo(src / "plain.png")
+    rgba = np.zeros((32, 40, 4), np.uint8)
+    rgba[..., 1], rgba[8:, :, 3] = 200, 255
+    Image.fromarray(rgba).save(src / "logo.png")
+    args = ["restore", str(src), "--model", "lanczos-x2", "-o", str(tmp_path / "out")]
+    assert main([*args, "--format", "jpg", "--json"]) == 0
+    out, err = capsys.readouterr()
+    done = {Path(e["input"]).name: e for e in _events(out) if e["event"] == "done"}
+    assert set(done) == {"logo.png", "plain.png"} and "warnings" not in done["plain.png"]
+    (said,) = done["logo.png"]["warnings"]
+    assert "holds no transparency" in said and said in err

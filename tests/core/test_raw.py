@@ -205,6 +205,19 @@ def test_grey_world_balance_is_fixed_at_open(raw_files):
     assert out[..., 0].mean() < base[..., 0].mean() - 0.02  # the tint shows: WB not redone
 
 
+def test_an_estimated_white_balance_is_said_and_a_cameras_is_not(raw_files):
+    """The photographer hears that the colours rest on a guess (was silent)."""
+    from deconv_gui.core.raw import open_raw
+    from deconv_gui.logs import WarningCollector
+
+    with WarningCollector() as said:
+        open_raw(raw_files.path("Kodak_DC120_P003917.KDC"))
+        open_raw(raw_files.path(CRW))  # the camera's own multipliers: nothing to say
+    assert len(said) == 1 and said[0].startswith(
+        "Kodak_DC120_P003917.KDC records no white balance: it is estimated from the picture"
+    )
+
+
 @pytest.mark.parametrize("colour_space", ["adobe-rgb", "prophoto-rgb"])
 def test_wide_gamut_renders_match_their_icc_profile(raw_files, colour_space):
     """An Adobe RGB / ProPhoto render shown through its embedded profile looks like the sRGB

@@ -139,6 +139,25 @@ def test_a_damaged_manifest_line_is_shown_with_the_failures(qtbot, batch, tmp_pa
     assert "damaged line (3)" in text and str(manifest) in text
 
 
+def test_a_photos_warnings_are_listed_with_the_failures(qtbot, batch, tmp_path):
+    """What the CLI prints on stderr for a photo (only an animation's first frame is read)
+    was in the log file only; now it is listed, once, and the photo still counts as saved."""
+    from PIL import Image
+
+    src = tmp_path / "shoot"
+    write_photo(src / "a.jpg", seed=1)
+    frames = [Image.new("RGB", (40, 30), (60 * i, 80, 120)) for i in range(3)]
+    frames[0].save(src / "anim.webp", save_all=True, append_images=frames[1:])
+    dlg = batch.open_dialog([])
+    dlg.folder_edit.setText(str(src))
+    dlg.output_edit.setText(str(tmp_path / "out"))
+    summary = _run(qtbot, batch)
+    assert len(summary.done) == 2 and not summary.failed
+    listed = [dlg.failures.item(i).text() for i in range(dlg.failures.count())]
+    assert len(listed) == 1 and listed[0].startswith("⚠  Anim.webp has 3 frames")
+    assert [(p.name, w[:19]) for p, w in summary.warned] == [("anim.webp", "anim.webp has 3 fra")]
+
+
 def test_next_to_the_originals_a_second_start_keeps_results_out_of_the_photos(
     qtbot, batch, tmp_path
 ):

@@ -94,6 +94,30 @@ def test_a_broken_photo_is_marked_and_reported(qtbot, photos, tmp_path):
     assert badge(doc) == ("error", f"{bad}\n{doc.error}")
 
 
+def test_what_reading_a_photo_warns_of_is_a_notice_once(qtbot, photos, tmp_path):
+    """Only an animation's first frame is read: said in a warning notice (was the log file
+    only), once even when the photo is read again later."""
+    from PIL import Image
+
+    frames = [Image.new("RGB", (40, 30), (40 * i, 90, 160)) for i in range(3)]
+    frames[0].save(tmp_path / "anim.webp", save_all=True, append_images=frames[1:])
+    write_photo(tmp_path / "still.jpg")
+    pl = photos()
+    seen = record(pl)
+    with qtbot.waitSignal(pl.loaded, timeout=20000) as blocker:
+        pl.open([tmp_path / "still.jpg"])
+    assert seen["notice"] == []
+    with qtbot.waitSignal(pl.loaded, timeout=20000) as blocker:
+        pl.open([tmp_path / "anim.webp"])
+    doc = blocker.args[0]
+    ((text, kind),) = seen["notice"]
+    assert kind == "warning" and text.startswith("Anim.webp has 3 frames") and text.endswith(".")
+    doc.photo = doc.photo_view = None  # unloaded as a spare photo, then shown again
+    with qtbot.waitSignal(pl.loaded, timeout=20000):
+        pl._request_full(doc)
+    assert len(seen["notice"]) == 1
+
+
 def test_spare_full_photos_are_evicted_but_not_those_with_work(qtbot, photos, tmp_path):
     paths = [write_photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(6)]
     busy_keys: set[int] = set()

@@ -103,6 +103,28 @@ def test_what_keeps_a_run_from_starting(qtbot, session, registry, tmp_path, monk
     assert not s.is_busy and doc.result is None
 
 
+def test_what_saving_warns_of_is_shown_not_only_logged(qtbot, session, registry, tmp_path):
+    """Transparency saved as JPEG: the CLI says so on stderr; the app said nothing (the log
+    file only). Now a warning notice names it; a save without warnings shows none."""
+    rgba = np.zeros((40, 48, 4), np.uint8)
+    rgba[..., 2], rgba[10:, :, 3] = 160, 255
+    Image.fromarray(rgba).save(tmp_path / "logo.png")
+    doc = ready_document(tmp_path / "logo.png")
+    s = session()
+    notices = []
+    s.notice.connect(lambda text, kind, ms: notices.append((text, kind)))
+    with qtbot.waitSignal(s.finished, timeout=20000):
+        s.run(doc, registry.get("tiny-conv"), CPU)
+    with qtbot.waitSignal(s.saved, timeout=20000):
+        s.save_to(doc, tmp_path / "logo.png.png")
+    assert notices == []
+    with qtbot.waitSignal(s.saved, timeout=20000):
+        s.save_to(doc, tmp_path / "logo.jpg")
+    ((text, kind),) = notices
+    assert kind == "warning" and text.startswith("Saved logo.jpg, but: ")
+    assert "holds no transparency" in text
+
+
 def test_output_names_and_saving(qtbot, session, registry, prefs, tmp_path):
     photo = write_photo(tmp_path / "in" / "street.jpg")
     doc = ready_document(photo)
