@@ -633,13 +633,20 @@ class FineTunePanel(QWidget):
         self.noise_plot.set_profile(extra.get("noise_profile"))
         if extra.get("display_name"):
             self.name_edit.setText(extra["display_name"])  # "Canon EOS R6, ISO 3200-12800"
+        left = ""
+        if result.left_out:  # damaged or too small: named here, where the result is read
+            names = ", ".join(s.split(": ")[0] for s in result.left_out[:5])
+            more = f" and {len(result.left_out) - 5} more" if len(result.left_out) > 5 else ""
+            left = (
+                f" Left out {len(result.left_out)} photo(s) that could not be used: {names}{more}."
+            )
         if result.refused:  # the guard's verdict, in plain words
-            self._show_error(f"Done in {_fmt_time(result.elapsed_s)}. {result.message}")
+            self._show_error(f"Done in {_fmt_time(result.elapsed_s)}. {result.message}{left}")
         else:
             self.status_label.setStyleSheet("")
             self.status_label.setText(
-                f"Done in {_fmt_time(result.elapsed_s)}. {result.message} Name it and save it "
-                "as a new model (the base model is unchanged)."
+                f"Done in {_fmt_time(result.elapsed_s)}. {result.message}{left} Name it and "
+                "save it as a new model (the base model is unchanged)."
             )
         self._update_buttons()
 

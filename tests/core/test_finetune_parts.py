@@ -115,6 +115,26 @@ def test_sources_refuse_data_that_does_not_fit(bases, photos) -> None:
         )
 
 
+def test_a_held_out_photo_that_cannot_be_read_gives_its_place_to_a_training_photo(
+    bases, photos, tmp_path
+) -> None:
+    folder = tmp_path / "noisy"
+    folder.mkdir()
+    for p in photos["noisy"].iterdir():
+        (folder / p.name).write_bytes(p.read_bytes())
+    base = sources.BaseInfo.from_card(bases["denoise"].card)
+    src = sources.make_source(ft.FinetuneData.noisy(folder), base, val_fraction=0.25, seed=0)
+    (val,) = src.val_items
+    val[1].write_bytes(b"\x89PNG\r\n\x1a\n damaged")  # the one photo that measures
+    said = list(src.load())
+    assert said[:2] == ["preparing the held-out photos", f"left out {val[1].name}: "
+                        "the file is damaged or incomplete (perhaps it was not fully copied "
+                        "or downloaded)"]  # fmt: skip
+    assert len(src.val) == src.n_val == 1 and src.val_items[0] != val
+    assert len(src.train_items) == 2 and src.val_items[0] not in src.train_items
+    assert [s.split(":")[0] for s in src.skipped] == [val[1].name]
+
+
 def test_a_photo_too_small_for_the_upscaler_is_named_with_its_size(bases, photos) -> None:
     data = ft.FinetuneData.clean(photos["small"], "downscale=2")  # 24x20 px photos
     with pytest.raises(DeconvError, match=r"p\d\.png: too small \(24x20 px; x2 training "):

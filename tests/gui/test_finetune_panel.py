@@ -163,6 +163,19 @@ def test_errors_are_shown_in_the_panel(qtbot, panel, tmp_path) -> None:
     assert not panel.start_button.isEnabled()
 
 
+def test_photos_left_out_are_named_with_the_result(qtbot, panel, folders) -> None:
+    """A damaged photo among the noisy ones is left out, and the panel's closing line says
+    which (the progress line saying so is gone by then)."""
+    (folders["noisy"] / "p9.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    panel.set_mode("noisy")
+    panel.noisy_field.set_path(folders["noisy"])
+    panel.steps_spin.setValue(2)
+    with qtbot.waitSignal(panel.runner.result_ready, timeout=180000):
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    text = panel.status_label.text()
+    assert text.startswith("Done") and "Left out 1 photo(s) that could not be used: p9.png." in text
+
+
 def test_noisy_raw_files_learn_the_camera(qtbot, panel, tmp_path) -> None:
     """ "Noisy RAW files": the RAW denoiser is chosen, a tiny run measures the camera's
     noise (plotted), the name is the camera's; a run made to fail is refused in words."""

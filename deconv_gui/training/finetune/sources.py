@@ -404,17 +404,40 @@ class Source(ABC):
         return {"mode": self.mode, "degrade": self.data.degrade, "files": files}
 
     def load(self) -> Generator[str, None, None]:
+        """Read the held-out photos, then the training photos into the patch pool. A photo
+        that cannot be used (damaged, too small) is left out and named (`skipped`); a
+        held-out one gives its place to a training photo while two or more are left."""
+        yield "preparing the held-out photos"
+        train = list(self.train_items)
+        pending, kept = list(self.val_items), []
+        while pending:
+            item = pending.pop(0)
+            try:
+                self.val.append(self.val_item(len(kept), item))
+            except DeconvError as exc:  # one damaged or tiny photo does not stop the others
+                yield self._leave_out(item, exc)
+                if len(train) > 1:
+                    pending.append(train.pop())
+                continue
+            kept.append(item)
+        if not kept:
+            raise DeconvError(
+                f"none of the held-out photos, which measure the result, could be used "
+                f"({self._why()}); add more photos"
+            )
+        self.val_items, self.n_val = kept, len(kept)
+
         rng = np.random.default_rng(self.seed + 7)
-        budget = max(POOL_BUDGET_PIXELS // max(1, len(self.train_items)), CROP_SIDE**2)
+        budget = max(POOL_BUDGET_PIXELS // max(1, len(train)), CROP_SIDE**2)
         images: list[np.ndarray] = []
         targets: list[np.ndarray] = []
         sigmas: list[float] = []
         used: list[Item] = []
-        for i, item in enumerate(self.train_items):
-            yield f"reading photo {i + 1}/{len(self.train_items)}: {item[1].name}"
+        for i, item in enumerate(train):
+            yield f"reading photo {i + 1}/{len(train)}: {item[1].name}"
             try:
                 a, b, sigma = self.read(item)
-            except DeconvError as exc:  # one damaged or tiny photo does not stop the others
+            except DeconvError as exc:
                 yield self._leave_out(item, exc)
                 continue
             used.append(item)
@@ -429,22 +452,6 @@ class Source(ABC):
         self.train_items = used
         self.pool = PatchPool.from_arrays(images, targets or None, scale=self.pool_scale)
         self.sigmas = np.asarray(sigmas, np.float32)
-        yield "preparing the held-out photos"
-        kept: list[Item] = []
-        for i, item in enumerate(self.val_items):
-            try:
-                self.val.append(self.val_item(i, item))
-            except DeconvError as exc:
-                yield self._leave_out(item, exc)
-                continue
-            kept.append(item)
-        if not kept:
-            raise DeconvError(
-                f"none of the held-out photos, which measure the result, could be used "
-                f"({self._why()}); add more photos"
-            )
-        self.val_items = kept
-        self.n_val = len(kept)
 
     def _leave_out(self, item: Item, exc: DeconvError) -> str:
         """Record a photo `load` leaves out; the progress line that says so."""
