@@ -409,7 +409,7 @@ class Source(ABC):
         held-out one gives its place to a training photo while two or more are left."""
         yield "preparing the held-out photos"
         train = list(self.train_items)
-        pending, kept = list(self.val_items), []
+        pending, kept = list(self.val_items), list[Item]()
         while pending:
             item = pending.pop(0)
             try:
