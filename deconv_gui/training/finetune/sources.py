@@ -252,7 +252,8 @@ def check_pairs(lq_dir: str | Path, gt_dir: str | Path, *, scale: int = 1) -> Pa
             try:
                 sizes.append(_image_size(p))
             except Exception as exc:  # noqa: BLE001
-                rep.unreadable.append((p.name, type(exc).__name__))
+                why = read_reason(str(exc), p.name).removeprefix(f"cannot read {p.name}: ")
+                rep.unreadable.append((p.name, why or type(exc).__name__))
         if len(sizes) < 2:
             continue
         (wa, ha), (wb, hb) = sizes
