@@ -133,6 +133,13 @@ def test_a_held_out_photo_that_cannot_be_read_gives_its_place_to_a_training_phot
     assert len(src.val) == src.n_val == 1 and src.val_items[0] != val
     assert len(src.train_items) == 2 and src.val_items[0] not in src.train_items
     assert [s.split(":")[0] for s in src.skipped] == [val[1].name]
+    # a held-out photo too small to train on measures nothing either (it was used)
+    src = sources.make_source(ft.FinetuneData.noisy(folder), base, val_fraction=0.25, seed=1)
+    (val,) = src.val_items
+    Image.fromarray(np.zeros((6, 9, 3), np.uint8)).save(val[1])
+    said = list(src.load())
+    assert said[1].startswith(f"left out {val[1].name}: too small (9x6 px")
+    assert src.val_items[0] != val and len(src.train_items) == 1
 
 
 def test_a_photo_too_small_for_the_upscaler_is_named_with_its_size(bases, photos) -> None:

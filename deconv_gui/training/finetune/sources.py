@@ -526,6 +526,7 @@ class PairsSource(Source):
         name, a_path, b_path = item
         assert b_path is not None
         a, b = read_photo(a_path), read_photo(b_path)
+        self._check_side(a, a_path)  # as for training: a 4-pixel photo measures nothing
         s = self.base.scale
         y, x, h, w = _centre(a, VAL_CROP)
         gt = b[y * s : (y + h) * s, x * s : (x + w) * s]
@@ -559,6 +560,7 @@ class CleanSource(Source):
     def val_item(self, i: int, item: Item) -> ValItem:
         s = self.base.scale
         a = read_photo(item[1])
+        self._check_side(a, item[1], s)
         y, x, h, w = _centre(a, VAL_CROP * s, s)
         gt = a[y : y + h, x : x + w]
         deg = self.deg.sample(np.random.default_rng(10_000 + i))
@@ -609,6 +611,7 @@ class NoisySource(Source):
 
     def val_item(self, i: int, item: Item) -> ValItem:
         a = read_photo(item[1])
+        self._check_side(a, item[1])
         y, x, h, w = _centre(a, VAL_CROP, 2)  # even sides: split into 2x2 cells
         return ValItem(item[0], a[y : y + h, x : x + w], None, self._noise_level(a))
 
