@@ -226,6 +226,7 @@ class BatchReporter:
                 done=len(summary.done),
                 failed=len(summary.failed),
                 skipped=len(summary.skipped),
+                warned=summary.warned_photos,
                 done_before=done_before,
                 cancelled=summary.cancelled,
                 elapsed=round(summary.elapsed, 3),

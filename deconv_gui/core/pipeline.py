@@ -130,9 +130,16 @@ class RunSummary:
             parts.append(f"{len(self.failed)} failed")
         if self.skipped:
             parts.append(f"{len(self.skipped)} skipped")
+        if self.warned:
+            parts.append(f"{self.warned_photos} with warnings")
         if self.cancelled:
             parts.append("cancelled")
         return ", ".join(parts)
+
+    @property
+    def warned_photos(self) -> int:
+        """How many photos had warnings."""
+        return len({src for src, _ in self.warned})
 
 
 def restore_file(

@@ -529,6 +529,8 @@ def summary_text(summary: BatchSummary) -> str:
     parts = [f"{len(summary.done)} saved"]
     if summary.failed:
         parts.append(f"{len(summary.failed)} failed (listed above)")
+    if summary.warned:
+        parts.append(f"{summary.warned_photos} with warnings (listed above)")
     if done_before:
         parts.append(f"{done_before} done before")
     if kept:

@@ -316,3 +316,8 @@ def test_a_photos_warnings_are_in_its_json_event_and_the_summary_goes_on(
     assert set(done) == {"logo.png", "plain.png"} and "warnings" not in done["plain.png"]
     (said,) = done["logo.png"]["warnings"]
     assert "holds no transparency" in said and said in err
+    assert _events(out)[-1]["warned"] == 1
+    assert main([*args, "--format", "png", "-o", str(tmp_path / "out2")]) == 0
+    assert "2 saved in" in capsys.readouterr().err  # PNG keeps it: nothing to warn of
+    assert main([*args, "--format", "jpg", "-o", str(tmp_path / "out3")]) == 0
+    assert "2 saved, 1 with warnings in" in capsys.readouterr().err

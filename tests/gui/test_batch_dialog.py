@@ -156,6 +156,7 @@ def test_a_photos_warnings_are_listed_with_the_failures(qtbot, batch, tmp_path):
     listed = [dlg.failures.item(i).text() for i in range(dlg.failures.count())]
     assert len(listed) == 1 and listed[0].startswith("⚠  Anim.webp has 3 frames")
     assert [(p.name, w[:19]) for p, w in summary.warned] == [("anim.webp", "anim.webp has 3 fra")]
+    assert "2 saved, 1 with warnings (listed above)" in dlg.summary_label.text()
 
 
 def test_next_to_the_originals_a_second_start_keeps_results_out_of_the_photos(
