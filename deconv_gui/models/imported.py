@@ -637,6 +637,15 @@ def one_line_name(name: str) -> str:
     return " ".join(text.split()) or "(unnamed)"
 
 
+def file_sha256(p: Path) -> str:
+    """The hex SHA-256 of a file, read in 1 MB pieces (raises `OSError`)."""
+    h = hashlib.sha256()
+    with p.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 # weights files whose sha256 was found to match their card: path -> (size, mtime_ns, sha256)
 _VERIFIED: dict[Path, tuple[int, int, str]] = {}
 
@@ -660,16 +669,13 @@ def verify_weights(folder: Path, card: dict[str, Any]) -> Path:
     key = (st.st_size, st.st_mtime_ns, card["sha256"])
     if _VERIFIED.get(weights) == key:
         return weights
-    h = hashlib.sha256()
     try:
-        with weights.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        sha = file_sha256(weights)
     except OSError as e:
         raise ModelError(
             f"model '{card['id']}': cannot read its weights file ({e.strerror or e})"
         ) from None
-    if h.hexdigest() != card["sha256"].lower():
+    if sha != card["sha256"].lower():
         raise ModelError(
             f"model '{card['id']}': its weights file has changed since it was {what} "
             f"(its checksum differs from the one recorded then); {again}"

@@ -35,6 +35,7 @@ from deconv_gui.models.imported import (
     check_model_file,
     describe,
     detect,
+    file_sha256,
     library_folders,
     read_card,
     read_state_dict,
@@ -191,14 +192,10 @@ def _find_by_sha(sha: str) -> str | None:
 
 
 def _sha256(p: Path) -> str:
-    h = hashlib.sha256()
     try:
-        with p.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                h.update(chunk)
+        return file_sha256(p)
     except OSError as e:
         raise ModelError(f"{p.name}: cannot read the file ({e.strerror or e})") from None
-    return h.hexdigest()
 
 
 def _copy_with_hash(src: Path, dst: Path) -> tuple[str, int]:

@@ -38,7 +38,13 @@ from deconv_gui.training.finetune.objectives import (
     objective_for,
     validate,
 )
-from deconv_gui.training.finetune.sources import BaseInfo, FinetuneData, Source, make_source
+from deconv_gui.training.finetune.sources import (
+    BaseInfo,
+    FinetuneData,
+    Source,
+    left_out_text,
+    make_source,
+)
 from deconv_gui.training.loop import Trainer
 
 if TYPE_CHECKING:
@@ -397,10 +403,7 @@ def finetune_job(
 
     notes = [f"resumed at step {trainer.step}" if restored is not None else ckpt.note]
     if source.skipped:
-        names = ", ".join(s.split(": ")[0] for s in source.skipped[:5])
-        more = f" and {len(source.skipped) - 5} more" if len(source.skipped) > 5 else ""
-        notes.append(f"left out {len(source.skipped)} photo(s) that could not be used: "
-                     f"{names}{more}")  # fmt: skip
+        notes.append(left_out_text(source.skipped))
     if caveat:
         notes.append(f"warning: {caveat}; the result will not be saved")
     yield FinetuneProgress(

@@ -164,6 +164,20 @@ def read_photo(path: Path) -> np.ndarray:
         raise DeconvError(f"cannot read {path.name}: {exc}") from None
 
 
+def _reason(exc: BaseException, name: str) -> str:
+    """Why photo ``name`` cannot be used, without the lead that names it (`read_photo`'s
+    "cannot read NAME: ", the reader's "Cannot read NAME: ")."""
+    return read_reason(str(exc), name).removeprefix(f"cannot read {name}: ")
+
+
+def left_out_text(left_out: Sequence[str]) -> str:
+    """``"left out 2 photo(s) that could not be used: a.jpg, b.png"`` for `Source.skipped`
+    ("NAME: why" items), at most five names."""
+    names = ", ".join(s.split(": ")[0] for s in left_out[:5])
+    more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+    return f"left out {len(left_out)} photo(s) that could not be used: {names}{more}"
+
+
 _SWAPS_SIDES = (5, 6, 7, 8)  # EXIF orientations that turn the picture by 90 degrees
 
 
@@ -252,8 +266,7 @@ def check_pairs(lq_dir: str | Path, gt_dir: str | Path, *, scale: int = 1) -> Pa
             try:
                 sizes.append(_image_size(p))
             except Exception as exc:  # noqa: BLE001
-                why = read_reason(str(exc), p.name).removeprefix(f"cannot read {p.name}: ")
-                rep.unreadable.append((p.name, why or type(exc).__name__))
+                rep.unreadable.append((p.name, _reason(exc, p.name) or type(exc).__name__))
         if len(sizes) < 2:
             continue
         (wa, ha), (wb, hb) = sizes
@@ -457,8 +470,7 @@ class Source(ABC):
     def _leave_out(self, item: Item, exc: DeconvError) -> str:
         """Record a photo `load` leaves out; the progress line that says so."""
         name = item[1].name
-        why = read_reason(str(exc), name).removeprefix(f"cannot read {name}: ")
-        why = why.removeprefix(f"{name} is ").removesuffix(": leave it out")
+        why = _reason(exc, name).removeprefix(f"{name} is ").removesuffix(": leave it out")
         self.skipped.append(f"{name}: {why}")
         return f"left out {name}: {why}"
 
