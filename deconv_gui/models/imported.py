@@ -629,12 +629,23 @@ def _check_weights_file(
         raise ModelError(f"weights file {file} has changed size since it was {since}")
 
 
+#: Characters a name shown on one line must not hold: the C0 and C1 controls with DEL (line
+#: breaks, tabs, terminal escapes such as ESC and CSI), the Unicode line and paragraph
+#: separators, and the bidirectional embeddings, overrides and isolates, which reorder what a
+#: row of the model list shows ("Trojan source").
+_NOT_IN_A_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def has_control_characters(name: str) -> bool:
+    """Whether `name` holds a character that would break or reorder a one-line listing."""
+    return _NOT_IN_A_NAME.search(name) is not None
+
+
 def one_line_name(name: str) -> str:
     """A card's name as one line for lists and menus: a card edited by hand may hold line
     breaks or other control characters, which would split a row of `deconv-gui models` (or
-    move the terminal's cursor); they become spaces."""
-    text = "".join(" " if ord(c) < 32 or 127 <= ord(c) < 160 else c for c in name)
-    return " ".join(text.split()) or "(unnamed)"
+    move the terminal's cursor, or reorder the row); they become spaces."""
+    return " ".join(_NOT_IN_A_NAME.sub(" ", name).split()) or "(unnamed)"
 
 
 def file_sha256(p: Path) -> str:

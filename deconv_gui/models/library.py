@@ -27,7 +27,7 @@ from typing import Any
 
 from deconv_gui import paths
 from deconv_gui.errors import DeconvError, ModelError
-from deconv_gui.models.imported import CARD_NAME
+from deconv_gui.models.imported import CARD_NAME, has_control_characters
 
 log = logging.getLogger(__name__)
 MAX_NAME = 120
@@ -43,7 +43,7 @@ def check_name(name: str) -> str:
     display = str(name).strip()
     if not display:
         raise ModelError("the model name is empty")
-    if any(ord(c) < 32 or ord(c) == 127 for c in display):
+    if has_control_characters(display):
         raise ModelError("the model name must be one line, without control characters")
     if len(display) > MAX_NAME:
         raise ModelError(f"the model name is too long (at most {MAX_NAME} characters)")

@@ -590,7 +590,7 @@ def test_a_hand_edited_name_is_shown_on_one_line(tmp_path: Path, capsys: Any) ->
 
     spec = import_model(_model_file(tmp_path, "compact-x2"))
     card_path = paths.user_models_dir() / spec.id / "card.json"
-    card_path.write_text(json.dumps({**spec.card, "name": "Mine\nfake row\x1b[2J\x9b2J"}))
+    card_path.write_text(json.dumps({**spec.card, "name": "Mine\nfake row\x1b[2J\x9b2J\u202e"}))
     (edited,) = user_specs()
     assert edited.name == "Mine fake row [2J 2J"
     assert cli.main(["models"]) == 0

@@ -96,7 +96,9 @@ def test_names_are_checked() -> None:
     with pytest.raises(ModelError, match="too long"):
         library.check_name("x" * 121)
     assert library.check_name(" Mine ") == "Mine"
-    for bad in ("a\nb", "tab\there", "bell\x07"):  # one row of the model list each
+    # one row of the model list each: C0 and C1 controls (CSI moves a terminal's cursor), the
+    # Unicode line separator, a right-to-left override that shows the row reversed
+    for bad in ("a\nb", "tab\there", "bell\x07", "csi\x9b2J", "a\u2028b", "\u202egnp.x"):
         with pytest.raises(ModelError, match="one line, without control characters"):
             library.check_name(bad)
 
