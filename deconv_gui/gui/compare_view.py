@@ -7,6 +7,9 @@ device pixels per scene pixel, so 100 % is one image pixel per screen pixel on h
 screens too. As in Lightroom, pictures are filtered smoothly below `CRISP_ZOOM` (200 %) and
 drawn as crisp pixels from there up, from the pyramid level closest to the zoom.
 
+A photo with transparency is painted through its alpha (`set_transparency`) over a
+checkerboard, as image editors show it; a loaded reference photo is not.
+
 Also: an overlay (SSIM map, difference) drawn over the result at an opacity with its legend,
 sides that can be swapped, flicker that flicks by itself (`FLICKER_INTERVAL_MS`), and a
 navigator thumbnail while zoomed in (click or drag in it to move the view).
@@ -18,6 +21,7 @@ import math
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import (
+    QBrush,
     QColor,
     QFont,
     QImage,
@@ -27,6 +31,7 @@ from PySide6.QtGui import (
     QPaintEvent,
     QPen,
     QResizeEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
@@ -46,6 +51,8 @@ CRISP_ZOOM = 2.0  # from this zoom up pixels are drawn crisp (nearest); smooth b
 FLICKER_INTERVAL_MS = 500  # auto flicker: the picture changes twice a second (2 Hz)
 NAV_SIZE = 150  # logical px, the navigator's longer side
 NAV_MARGIN = 12
+CHECKER_SQUARE = 8  # logical px, the squares shown behind transparent pixels
+CHECKER_GREYS = (102, 153)
 
 
 class CompareView(QWidget):
@@ -68,6 +75,8 @@ class CompareView(QWidget):
         self._after: DisplayImage | None = None
         self._after_partial = False
         self._overlay: Overlay | None = None
+        self._alpha: DisplayImage | None = None  # the photo's transparency (a mask)
+        self._alpha_on = (False, False)  # painted through it: (before, after)
         self._overlay_opacity = 0.7
         self._swapped = False
         self._flicker_timer = QTimer(self)
@@ -121,6 +130,19 @@ class CompareView(QWidget):
 
     def after(self) -> DisplayImage | None:
         return self._after
+
+    def set_transparency(
+        self, mask: DisplayImage | None, *, before: bool = True, after: bool = True
+    ) -> None:
+        """Paint the before and/or after picture through `mask` (`DisplayImage.transparency`,
+        stretched over the scene like the pictures) over a checkerboard; None: opaque."""
+        on = (before, after) if mask is not None else (False, False)
+        if mask is not self._alpha or on != self._alpha_on:
+            self._alpha, self._alpha_on = mask, on
+            self.update()
+
+    def transparency(self) -> tuple[DisplayImage | None, tuple[bool, bool]]:
+        return self._alpha, self._alpha_on
 
     def set_overlay(self, overlay: Overlay | None) -> None:
         """Draw `overlay` (stretched over the scene) over the after picture."""
@@ -425,8 +447,25 @@ class CompareView(QWidget):
         self._paint_navigator(p)
         p.end()
 
+    def _source(self, img: DisplayImage, part: QRectF) -> tuple[QImage, QRectF, float]:
+        """The pyramid level of `img` to paint the scene rectangle `part` at this zoom, the
+        rectangle in that level's pixels, and its pixels per scene pixel."""
+        per_scene = img.width / self._scene_w  # image px per scene px
+        device_scale = self._zoom / per_scene  # device px per image px
+        level = img.level_for(device_scale)
+        f = per_scene / (2**level)  # level px per scene px
+        qimg: QImage = img.qimage(level)
+        src = QRectF(part.x() * f, part.y() * f, part.width() * f, part.height() * f)
+        return qimg, src.intersected(QRectF(0, 0, qimg.width(), qimg.height())), f
+
     def _paint_image(
-        self, p: QPainter, img: DisplayImage, pane: QRectF, opacity: float = 1.0
+        self,
+        p: QPainter,
+        img: DisplayImage,
+        pane: QRectF,
+        opacity: float = 1.0,
+        *,
+        masked: bool = False,
     ) -> None:
         scene = QRectF(0, 0, self._scene_w, self._scene_h)
         tl = self._widget_to_scene(pane.topLeft(), pane)
@@ -434,24 +473,77 @@ class CompareView(QWidget):
         vis = QRectF(tl, br).intersected(scene)
         if vis.isEmpty():
             return
-        per_scene = img.width / self._scene_w  # image px per scene px
-        device_scale = self._zoom / per_scene  # device px per image px
-        level = img.level_for(device_scale)
-        f = per_scene / (2**level)  # level px per scene px
-        qimg: QImage = img.qimage(level)
-        src = QRectF(vis.x() * f, vis.y() * f, vis.width() * f, vis.height() * f)
-        src = src.intersected(QRectF(0, 0, qimg.width(), qimg.height()))
+        qimg, src, f = self._source(img, vis)
         if src.isEmpty():
             return
-        target = self._scene_to_widget_rect(
-            QRectF(src.x() / f, src.y() / f, src.width() / f, src.height() / f), pane
-        )
+        part = QRectF(src.x() / f, src.y() / f, src.width() / f, src.height() / f)
+        target = self._scene_to_widget_rect(part, pane)
         p.save()
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth_at(self._zoom))
+        smooth = self.smooth_at(self._zoom)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         if opacity < 1.0:
             p.setOpacity(opacity)
-        p.drawImage(target, qimg, src)
+        if masked and self._alpha is not None:
+            p.drawImage(target, self._through_alpha(qimg, src, self._alpha, part, target, smooth))
+        else:
+            p.drawImage(target, qimg, src)
         p.restore()
+
+    def _through_alpha(
+        self,
+        qimg: QImage,
+        src: QRectF,
+        mask: DisplayImage,
+        part: QRectF,
+        target: QRectF,
+        smooth: bool,
+    ) -> QImage:
+        """`qimg`'s `src` painted through `mask` over a checkerboard, at the size of `target`
+        (widget px) in device pixels. Where the picture itself is empty (tiles of a result
+        still to come) the layer stays empty too."""
+        dpr = self.devicePixelRatioF()
+        w, h = max(1, math.ceil(target.width() * dpr)), max(1, math.ceil(target.height() * dpr))
+        whole = QRectF(0, 0, w, h)
+        mq, msrc, _ = self._source(mask, part)
+        Mode = QPainter.CompositionMode
+        shown = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+        shown.fill(Qt.GlobalColor.transparent)
+        lp = QPainter(shown)
+        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        lp.drawImage(whole, qimg, src)
+        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        lp.setCompositionMode(Mode.CompositionMode_DestinationIn)
+        lp.drawImage(whole, mq, msrc)  # the photo times its alpha
+        lp.end()
+        out = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
+        lp = QPainter(out)
+        brush = QBrush(self._checker_tile(dpr))
+        # the squares stay put on the screen while the photo pans under them
+        brush.setTransform(QTransform.fromTranslate(-target.x() * dpr, -target.y() * dpr))
+        lp.fillRect(whole, brush)
+        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        lp.setCompositionMode(Mode.CompositionMode_DestinationOut)
+        lp.drawImage(whole, mq, msrc)  # the checkerboard where the photo is transparent
+        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
+        lp.setCompositionMode(Mode.CompositionMode_DestinationIn)
+        lp.drawImage(whole, qimg, src)  # ...and only where the picture has pixels
+        lp.setCompositionMode(Mode.CompositionMode_SourceOver)
+        lp.drawImage(0, 0, shown)
+        lp.end()
+        out.setDevicePixelRatio(dpr)
+        return out
+
+    @staticmethod
+    def _checker_tile(dpr: float) -> QImage:
+        side = max(1, round(CHECKER_SQUARE * dpr))
+        dark, light = (QColor(g, g, g) for g in CHECKER_GREYS)
+        tile = QImage(2 * side, 2 * side, QImage.Format.Format_RGB32)
+        tile.fill(light)
+        tp = QPainter(tile)
+        tp.fillRect(0, 0, side, side, dark)
+        tp.fillRect(side, side, side, side, dark)
+        tp.end()
+        return tile
 
     @staticmethod
     def smooth_at(zoom: float) -> bool:
@@ -461,13 +553,13 @@ class CompareView(QWidget):
 
     def _paint_before(self, p: QPainter, pane: QRectF) -> None:
         if self._before is not None:
-            self._paint_image(p, self._before, pane)
+            self._paint_image(p, self._before, pane, masked=self._alpha_on[0])
 
     def _paint_after(self, p: QPainter, pane: QRectF) -> None:
         if self._after_partial and self._before is not None:
-            self._paint_image(p, self._before, pane, opacity=0.35)
+            self._paint_image(p, self._before, pane, opacity=0.35, masked=self._alpha_on[0])
         if self._after is not None:
-            self._paint_image(p, self._after, pane)
+            self._paint_image(p, self._after, pane, masked=self._alpha_on[1])
         if self._overlay is not None:
             self._paint_image(p, self._overlay.image, pane, opacity=self._overlay_opacity)
 

@@ -105,6 +105,16 @@ class DisplayImage:
         return cls.from_bgra(to_bgra8(rgb, colour))
 
     @classmethod
+    def transparency(cls, alpha: np.ndarray | None) -> DisplayImage | None:
+        """A photo's alpha plane (float32 (H, W) in [0, 1]) as a mask to paint pictures
+        through (`CompareView.set_transparency`): white premultiplied by the alpha. None when
+        there is no alpha or every pixel is opaque (run this in a worker thread)."""
+        if alpha is None or alpha.size == 0 or float(alpha.min()) >= 1.0:
+            return None
+        a8 = cv2.convertScaleAbs(np.clip(alpha, 0.0, 1.0).astype(np.float32), alpha=255.0)
+        return cls.from_bgra(cv2.merge([a8, a8, a8, a8]))
+
+    @classmethod
     def blank(cls, height: int, width: int) -> DisplayImage:
         """Fully transparent, to be filled tile by tile with `paste`."""
         levels = [np.zeros((height, width, 4), np.uint8)]

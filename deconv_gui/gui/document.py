@@ -144,8 +144,8 @@ class ResultHistory:
 @dataclass(eq=False)
 class Document:
     """One open photo. `PhotoList` owns ``state``, ``error``, ``preview``, ``photo``,
-    ``photo_view`` and ``load_warnings``; `LiveQuality` owns ``comparison`` and ``target``; `RestoreSession` owns
-    ``result``."""
+    ``photo_view``, ``alpha_view`` and ``load_warnings``; `LiveQuality` owns ``comparison``
+    and ``target``; `RestoreSession` owns ``result``."""
 
     path: Path
     key: int = field(default_factory=lambda: next(_doc_ids))
@@ -154,6 +154,7 @@ class Document:
     preview: DisplayImage | None = None  # stands in for the photo on screen until it is in
     photo: Photo | None = None
     photo_view: DisplayImage | None = None
+    alpha_view: DisplayImage | None = None  # the photo's transparency, to paint through
     load_warnings: tuple[str, ...] = ()  # what reading it warned of (shown once)
     comparison: Comparison = field(default_factory=Comparison)
     target: Target | None = None  # derived from the comparison and the input (a cache)

@@ -54,7 +54,7 @@ def describe_photo(photo: Photo) -> str:
     """Size, bit depth, format and the metadata it carries, for the status bar."""
     m = photo.meta
     parts = [f"{photo.width} × {photo.height}", f"{m.bit_depth}-bit {m.format}"]
-    if m.alpha is not None:  # shown without it; results keep it when saved
+    if m.alpha is not None:  # shown over a checkerboard; results keep it when saved
         parts[-1] += " with transparency (kept on save)"
     extras = [x for x, present in (("ICC", m.icc_profile), ("EXIF", m.exif)) if present]
     if extras:
@@ -277,7 +277,7 @@ class PhotoList(QObject):
             with WarningCollector() as said:  # e.g. only an animation's first frame is read
                 photo = load_image(path)
             view = DisplayImage.from_rgb(photo.rgb, display_colour(photo.meta.icc_profile))
-            return photo, view, tuple(said)
+            return photo, view, DisplayImage.transparency(photo.meta.alpha), tuple(said)
 
         self._full.submit(
             job,
@@ -301,12 +301,14 @@ class PhotoList(QObject):
         self.previewed.emit(doc)
 
     def _on_full_loaded(
-        self, doc: Document, value: tuple[Photo, DisplayImage, tuple[str, ...]]
+        self,
+        doc: Document,
+        value: tuple[Photo, DisplayImage, DisplayImage | None, tuple[str, ...]],
     ) -> None:
         self._full_requested.discard(doc.key)
         if doc.key not in self._docs:
             return
-        doc.photo, doc.photo_view, said = value
+        doc.photo, doc.photo_view, doc.alpha_view, said = value
         if said and said != doc.load_warnings:  # said once, not at every reload
             self.notice.emit(_sentences(said), "warning", 0)
         doc.load_warnings = said
@@ -330,7 +332,7 @@ class PhotoList(QObject):
             and d.photo is not None
         ]
         for d in spare[: max(0, len(spare) - FULL_PHOTOS_KEPT)]:
-            d.photo = d.photo_view = d.preview = None
+            d.photo = d.photo_view = d.alpha_view = d.preview = None
             d.target = None
             d.state = DocState.PREVIEW  # the thumbnail stays; selecting it loads the photo again
             self._loaded_order.remove(d)

@@ -2,10 +2,11 @@
 
 It picks the two pictures to compare (the input and the result; with a reference also the
 reference, see `quality_panel.PAIRS`), gives an upscale's input enlarged with Lanczos rather
-than stretched pixel blocks (`LiveQuality.enlarged_input`), labels them, puts the chosen
-overlay over the result once `LiveQuality` has built it, shows the photo and the zoom in the
-status bar, asks for the SSIM of the visible region a moment after the view stops moving, and
-passes the quality panel's choices on.
+than stretched pixel blocks (`LiveQuality.enlarged_input`), labels them, shows a photo with
+transparency through its alpha over a checkerboard, puts the chosen overlay over the result
+once `LiveQuality` has built it, shows the photo and the zoom in the status bar, asks for the
+SSIM of the visible region a moment after the view stops moving, and passes the quality
+panel's choices on.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Viewer(QObject):
         if doc is None:
             view.set_auto_flicker(False)
             view.set_pictures(None, None)
+            view.set_transparency(None)
             view.set_placeholder("")
             self.labels.show_zoom(None)
             self.panel.show_readout(Readout())
@@ -84,6 +86,7 @@ class Viewer(QObject):
             return
         if doc.input_view is None:
             view.set_pictures(None, None)
+            view.set_transparency(None)
             if doc.state is DocState.ERROR:
                 view.set_placeholder(f"{doc.name} could not be opened.\n\n{doc.error}")
             else:
@@ -150,6 +153,10 @@ class Viewer(QObject):
                     before_label = f"{input_name}, {ENLARGED}" if sim else f"Before ({ENLARGED})"
             after_label = after_name
         self.view.set_pictures(before, after, scene_size=scene, partial=partial)
+        # the photo's transparency is shown on it and on what is made from it; a reference
+        # photo loaded from a file (not Simulate's "your photo") has its own
+        photo_before = before is not ref_view or bool(sim)
+        self.view.set_transparency(doc.alpha_view, before=photo_before, after=True)
         self.view.set_labels(before_label, after_label)
 
     def tile_finished(self, doc: Document, box: tuple[int, int, int, int]) -> None:

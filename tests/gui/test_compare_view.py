@@ -257,3 +257,87 @@ def test_navigator_appears_when_zoomed_in_and_a_click_moves_the_view(qtbot, view
     assert (c.x(), c.y()) == pytest.approx((0.6 * 400, 0.5 * 300), abs=400 / nav.width())
     view.fit()
     assert view.navigator_rect() is None
+
+
+# ----------------------------------------------------------------------------- transparency
+def _grab_rgb(view: CompareView) -> np.ndarray:
+    img = view.grab().toImage().convertToFormat(view.grab().toImage().Format.Format_RGB888)
+    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    return arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+def _red(w: int, h: int) -> np.ndarray:
+    rgb = np.zeros((h, w, 3), np.float32)
+    rgb[..., 0] = 1.0
+    return rgb
+
+
+def test_a_transparent_photo_is_shown_over_a_checkerboard(qtbot):
+    """The left half of the photo is transparent: there the view shows the checkerboard's two
+    greys in squares, the right half stays the photo's red; a half-transparent strip blends."""
+    from deconv_gui.gui.compare_view import CHECKER_GREYS, CHECKER_SQUARE
+
+    v = CompareView()
+    v.resize(400, 300)
+    qtbot.addWidget(v)
+    v.show()
+    pic = DisplayImage.from_rgb(_red(400, 300))
+    alpha = np.ones((300, 400), np.float32)
+    alpha[:, :200] = 0.0
+    alpha[:, 300:320] = 0.5
+    mask = DisplayImage.transparency(alpha)
+    assert mask is not None and DisplayImage.transparency(np.ones((3, 3), np.float32)) is None
+    v.set_pictures(pic, pic)
+    v.set_mode("flicker")
+    v.set_zoom(1.0)
+    v.set_transparency(mask)
+    shot = _grab_rgb(v)
+    left, right = shot[40:260, 20:180], shot[40:260, 220:290]
+    assert set(np.unique(left)) == set(CHECKER_GREYS)  # greys only, no red
+    assert np.all(left[..., 0] == left[..., 1])
+    row = left[0, :, 0]
+    runs = np.diff(np.flatnonzero(np.diff(row.astype(int)) != 0))
+    assert runs.size and np.all(runs == CHECKER_SQUARE)  # squares of 8 px
+    assert np.all(right == (255, 0, 0))
+    half = shot[150, 305:315].astype(int)
+    assert np.all(half[:, 0] > 160) and np.all((half[:, 1] > 40) & (half[:, 1] < 90))
+    # the before opaque (e.g. a reference photo), the after through the alpha
+    v.set_transparency(mask, before=False, after=True)
+    v.set_show_before(True)
+    assert np.all(_grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
+    v.set_show_before(False)
+    assert set(np.unique(_grab_rgb(v)[40:260, 20:180])) == set(CHECKER_GREYS)
+    v.set_transparency(None)
+    assert np.all(_grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
+
+
+def test_a_transparent_photo_upscaled_and_partial_keeps_its_mask(qtbot):
+    """The mask, at the photo's size, covers an x2 result; tiles still to come show the faded
+    before, not a checkerboard over it."""
+    v = CompareView()
+    v.resize(400, 300)
+    qtbot.addWidget(v)
+    v.show()
+    before = DisplayImage.from_rgb(_red(200, 150))
+    alpha = np.ones((150, 200), np.float32)
+    alpha[:, :100] = 0.0
+    after = DisplayImage.blank(300, 400)
+    green = np.zeros((150, 400, 3), np.float32)
+    green[..., 1] = 1.0
+    from deconv_gui.gui.display import to_bgra8
+
+    after.paste((0, 150, 0, 400), to_bgra8(green))  # the top half is done
+    v.set_pictures(before, after, partial=True)
+    v.set_mode("flicker")
+    v.set_zoom(1.0)
+    v.set_transparency(DisplayImage.transparency(alpha))
+    shot = _grab_rgb(v)
+    assert np.all(shot[40:130, 220:380] == (0, 255, 0))  # done, opaque part
+    top_left = shot[40:130, 20:180]  # (below the label)
+    assert np.all(top_left[..., 0] == top_left[..., 1]) and top_left.min() >= 60
+    bottom_left, bottom_right = shot[170:280, 20:180], shot[170:280, 220:380]
+    # the faded before: red at 35 % over the view's grey surround...
+    assert np.all(bottom_right[..., 0] > bottom_right[..., 1] + 60)
+    assert np.all(bottom_right[..., 0] < 200)
+    # ...and its checkerboard at 35 %, not a full one over it
+    assert np.all(bottom_left[..., 0] == bottom_left[..., 1]) and bottom_left.max() < 120

@@ -342,3 +342,29 @@ def test_only_a_few_full_photos_stay_in_memory(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.document_loaded, timeout=20000):
         window.filmstrip.select(docs[0].key)
     assert docs[0].is_ready
+
+
+def test_a_photo_with_transparency_is_shown_through_it_before_and_after(qtbot, window, tmp_path):
+    from deconv_gui.gui.compare_view import CHECKER_GREYS
+
+    rgba = np.full((72, 96, 4), 255, np.uint8)
+    rgba[..., 1:3] = 0  # red
+    rgba[:, :48, 3] = 0  # the left half transparent
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut-out.png")
+    doc = open_and_wait(qtbot, window, tmp_path / "cut-out.png")
+    assert doc.alpha_view is not None
+    assert window.view.transparency() == (doc.alpha_view, (True, True))
+    run_and_wait(qtbot, window, "tiny-x2")
+    window.view.set_mode("flicker")
+    window.view.set_zoom(1.0)
+    assert window.view.transparency() == (doc.alpha_view, (True, True))
+    img = window.view.grab().toImage()
+    cx, cy = img.width() // 2, img.height() // 2
+    left = {img.pixelColor(cx - 60 + i, cy).red() for i in range(40)}
+    right = img.pixelColor(cx + 40, cy)
+    assert left == set(CHECKER_GREYS)
+    assert right.red() > 200 and right.green() < 40 and right.blue() < 40  # the photo's red
+    # an opaque photo: no mask
+    write_photo(tmp_path / "opaque.png", fmt="PNG")
+    other = open_and_wait(qtbot, window, tmp_path / "opaque.png")
+    assert other.alpha_view is None and window.view.transparency() == (None, (False, False))
