@@ -105,6 +105,19 @@ def cli_logging() -> Iterator[None]:
         root.setLevel(saved_level)
 
 
+def as_sentences(said: list[str] | tuple[str, ...]) -> str:
+    """Collected warnings as one text for a message bar: each a sentence, its first word
+    capitalised unless it is a name ("IMG_0001.jpg: ...", "pyexiv2 is ...": kept as written)."""
+
+    def sentence(w: str) -> str:
+        first = w.split(" ", 1)[0]
+        if first.isalpha():
+            w = w[:1].upper() + w[1:]
+        return w if w.endswith(".") else w + "."
+
+    return " ".join(sentence(w) for w in said)
+
+
 class WarningCollector(logging.Handler):
     """``with WarningCollector() as said:`` the package's warnings logged by this thread
     inside the block (not `LOG_ONLY` ones), each message once, in order, in ``said`` (a

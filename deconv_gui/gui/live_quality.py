@@ -39,6 +39,7 @@ from deconv_gui.gui.quality import (
 )
 from deconv_gui.gui.quality_panel import Readout
 from deconv_gui.gui.runner import TaskQueue
+from deconv_gui.logs import WarningCollector, as_sentences
 
 TILE_SCORE_INTERVAL_MS = 300  # live SSIM: at most this often while a result arrives
 
@@ -164,16 +165,17 @@ class LiveQuality(QObject):
             return
         photo = doc.photo.rgb
 
-        def job() -> tuple[np.ndarray, DisplayImage | None, str]:
-            loaded = load_image(path)
+        def job() -> tuple[np.ndarray, DisplayImage | None, str, tuple[str, ...]]:
+            with WarningCollector() as said:  # e.g. only an animation's first frame is read
+                loaded = load_image(path)
             refusal = reference_refusal(photo, loaded.rgb, path.name, doc.name)
             if refusal:
-                return loaded.rgb, None, refusal
+                return loaded.rgb, None, refusal, ()
             view = DisplayImage.from_rgb(loaded.rgb, display_colour(loaded.meta.icc_profile))
-            return loaded.rgb, view, ""
+            return loaded.rgb, view, "", tuple(said)
 
-        def done(value: tuple[np.ndarray, DisplayImage | None, str]) -> None:
-            ref, view, refusal = value
+        def done(value: tuple[np.ndarray, DisplayImage | None, str, tuple[str, ...]]) -> None:
+            ref, view, refusal, said = value
             if doc.photo is None or doc.photo.rgb is not photo:
                 return
             if refusal:
@@ -181,6 +183,8 @@ class LiveQuality(QObject):
                 self.comparison_changed.emit(doc)
                 return
             self.set_comparison(doc, ref, path.name, view)
+            if said:
+                self.notice.emit(f"Reading the reference: {as_sentences(said)}", "warning", 0)
 
         self._io.submit(job, on_result=done, on_error=lambda m, _d: self.notice.emit(m, "error", 0))
 

@@ -24,7 +24,7 @@ from deconv_gui.gui.document import DocState, Document
 from deconv_gui.gui.filmstrip import THUMB, thumbnail_image
 from deconv_gui.gui.preferences import Preferences
 from deconv_gui.gui.runner import TaskQueue
-from deconv_gui.logs import WarningCollector
+from deconv_gui.logs import WarningCollector, as_sentences
 
 FULL_PHOTOS_KEPT = 2  # full-size photos kept in memory besides the shown one (no work in them)
 PREVIEW_SIDE = 1024
@@ -43,11 +43,6 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
 
     found = expand_inputs([Path(p).expanduser() for p in paths])
     return [*found.paths, *found.missing]
-
-
-def _sentences(said: tuple[str, ...]) -> str:
-    """Warnings as the notice bar's text: each a sentence, capitalised."""
-    return " ".join(f"{w[:1].upper()}{w[1:]}" + ("" if w.endswith(".") else ".") for w in said)
 
 
 def describe_photo(photo: Photo) -> str:
@@ -310,7 +305,7 @@ class PhotoList(QObject):
             return
         doc.photo, doc.photo_view, doc.alpha_view, said = value
         if said and said != doc.load_warnings:  # said once, not at every reload
-            self.notice.emit(_sentences(said), "warning", 0)
+            self.notice.emit(as_sentences(said), "warning", 0)
         doc.load_warnings = said
         doc.state, doc.error = DocState.READY, ""
         doc.preview = None  # the full photo replaces it

@@ -43,3 +43,21 @@ def test_a_step_of_a_generator_ending_inside_passes_through() -> None:
     assert not any(
         isinstance(h, WarningCollector) for h in logging.getLogger("deconv_gui").handlers
     )
+
+
+def test_warnings_as_sentences_keep_names_as_written() -> None:
+    from deconv_gui.logs import as_sentences
+
+    said = [
+        "ignoring unreadable EXIF data in a.jpg",
+        "img_0001.tif has 2 frames (an animation or pages): only the first is read",
+        "pyexiv2 is not installed: XMP and IPTC metadata are not kept",
+        "Already a sentence.",
+    ]
+    assert as_sentences(said) == (
+        "Ignoring unreadable EXIF data in a.jpg. "
+        "img_0001.tif has 2 frames (an animation or pages): only the first is read. "
+        "pyexiv2 is not installed: XMP and IPTC metadata are not kept. "
+        "Already a sentence."
+    )
+    assert as_sentences([]) == ""

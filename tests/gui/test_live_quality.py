@@ -238,6 +238,24 @@ def test_a_reference_that_does_not_match_the_photo_gets_a_warning(qtbot, quality
     assert doc.reference_view is not None and doc.reference_view.size == (96, 72)
 
 
+def test_what_reading_a_reference_warned_of_is_shown(qtbot, quality, doc, tmp_path):
+    """A two-page TIFF as the reference: its first page is used and a notice says so (the
+    warning was only in the log file)."""
+    from PIL import Image
+
+    frame = Image.fromarray((doc.photo.rgb * 255).astype(np.uint8))
+    tif = tmp_path / "clean.tif"
+    frame.save(tif, save_all=True, append_images=[frame.rotate(180)])
+    q = quality()
+    notices = []
+    q.notice.connect(lambda text, kind, ms: notices.append((text, kind)))
+    with qtbot.waitSignal(q.notice, timeout=20000):
+        q.load_reference(doc, tif)
+    assert doc.comparison.key == "reference" and doc.comparison.reference_name == "clean.tif"
+    text, kind = notices[-1]
+    assert kind == "warning" and text.startswith("Reading the reference: clean.tif has 2 frames")
+
+
 def test_lookalike_ssim_tells_the_same_scene_from_another():
     from deconv_gui.core.degrade import parse_spec
     from deconv_gui.gui.quality import LOOKALIKE_MIN_SSIM, lookalike_ssim

@@ -111,7 +111,7 @@ def test_what_reading_a_photo_warns_of_is_a_notice_once(qtbot, photos, tmp_path)
         pl.open([tmp_path / "anim.webp"])
     doc = blocker.args[0]
     ((text, kind),) = seen["notice"]
-    assert kind == "warning" and text.startswith("Anim.webp has 3 frames") and text.endswith(".")
+    assert kind == "warning" and text.startswith("anim.webp has 3 frames") and text.endswith(".")
     doc.photo = doc.photo_view = None  # unloaded as a spare photo, then shown again
     with qtbot.waitSignal(pl.loaded, timeout=20000):
         pl._request_full(doc)
