@@ -100,6 +100,8 @@ def _dct_matrix() -> np.ndarray:
 
 
 _DCT = _dct_matrix()
+# fewer distinct coefficient values than this at a frequency: a drawing, not evidence (`_step_of`)
+MIN_DISTINCT_COEFFICIENTS = 20
 # low frequencies whose steps are measured (row, column), with enough energy in photos
 _PROBES = ((0, 1), (1, 0), (1, 1), (0, 2), (2, 0), (1, 2), (2, 1), (2, 2), (0, 3), (3, 0))
 
@@ -119,6 +121,11 @@ def _step_of(coef: np.ndarray) -> tuple[int, float]:
     are not near zero)."""
     c = coef[np.abs(coef) > 0.75]
     if c.size < 50:
+        return 0, 0.0
+    # a decoded JPEG's coefficients sit near the multiples, off by its pixels' rounding, so
+    # they take many values; a drawing's repeat a few exact ones (a checkerboard, flat
+    # shapes), which line up with some step by chance: not evidence
+    if np.unique(np.round(c, 2)).size < MIN_DISTINCT_COEFFICIENTS:
         return 0, 0.0
     best, conf = 1, 0.0
     # a step larger than most coefficients puts them all near phase 0: not evidence

@@ -172,6 +172,16 @@ def test_no_quality_for_a_photo_never_compressed() -> None:
     assert ijg_table(STD_LUMA, 50)[0, 0] == 16
 
 
+@pytest.mark.parametrize(("square", "offset"), [(5, 0), (8, 3), (16, 3)])
+def test_no_quality_for_a_drawing_of_a_few_exact_values(square: int, offset: int) -> None:
+    """A checkerboard's DCT coefficients repeat a few exact values, which lined up with a
+    quantisation step by chance (quality 7-8 was read): a drawing is not a JPEG."""
+    y, x = np.mgrid[0:256, 0:256]
+    board = (((x + offset) // square + (y + offset) // square) % 2).astype(np.float32)
+    img = np.repeat(board[..., None], 3, axis=2)
+    assert estimate_quality_from_pixels(img) is None
+
+
 def test_tiny_pictures_get_a_constant_level_not_an_error() -> None:
     rng = np.random.default_rng(4)
     tiny = (0.3 + 0.01 * rng.standard_normal((6, 8, 4))).astype(np.float32)

@@ -142,11 +142,16 @@ def checker(w: int, h: int) -> DisplayImage:
     return DisplayImage.from_rgb(rgb)
 
 
-def grab_centre(view: CompareView, size: int = 60) -> np.ndarray:
+def grab_rgb(view: CompareView) -> np.ndarray:
+    """What the view shows, as (H, W, 3) uint8."""
     img = view.grab().toImage().convertToFormat(view.grab().toImage().Format.Format_RGB888)
     arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
-    arr = arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3)
-    cy, cx = img.height() // 2, img.width() // 2
+    return arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+def grab_centre(view: CompareView, size: int = 60) -> np.ndarray:
+    arr = grab_rgb(view)
+    cy, cx = arr.shape[0] // 2, arr.shape[1] // 2
     return arr[cy - size // 2 : cy + size // 2, cx - size // 2 : cx + size // 2]
 
 
@@ -260,16 +265,22 @@ def test_navigator_appears_when_zoomed_in_and_a_click_moves_the_view(qtbot, view
 
 
 # ----------------------------------------------------------------------------- transparency
-def _grab_rgb(view: CompareView) -> np.ndarray:
-    img = view.grab().toImage().convertToFormat(view.grab().toImage().Format.Format_RGB888)
-    arr = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
-    return arr[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
-
-
 def _red(w: int, h: int) -> np.ndarray:
     rgb = np.zeros((h, w, 3), np.float32)
     rgb[..., 0] = 1.0
     return rgb
+
+
+def _shown_at_100(qtbot, before: DisplayImage, after: DisplayImage, **kwargs) -> CompareView:
+    """A 400 x 300 view showing one picture over the whole view (flicker) at 100 %."""
+    v = CompareView()
+    v.resize(400, 300)
+    qtbot.addWidget(v)
+    v.show()
+    v.set_pictures(before, after, **kwargs)
+    v.set_mode("flicker")
+    v.set_zoom(1.0)
+    return v
 
 
 def test_a_transparent_photo_is_shown_over_a_checkerboard(qtbot):
@@ -277,21 +288,15 @@ def test_a_transparent_photo_is_shown_over_a_checkerboard(qtbot):
     greys in squares, the right half stays the photo's red; a half-transparent strip blends."""
     from deconv_gui.gui.compare_view import CHECKER_GREYS, CHECKER_SQUARE
 
-    v = CompareView()
-    v.resize(400, 300)
-    qtbot.addWidget(v)
-    v.show()
     pic = DisplayImage.from_rgb(_red(400, 300))
     alpha = np.ones((300, 400), np.float32)
     alpha[:, :200] = 0.0
     alpha[:, 300:320] = 0.5
     mask = DisplayImage.transparency(alpha)
     assert mask is not None and DisplayImage.transparency(np.ones((3, 3), np.float32)) is None
-    v.set_pictures(pic, pic)
-    v.set_mode("flicker")
-    v.set_zoom(1.0)
+    v = _shown_at_100(qtbot, pic, pic)
     v.set_transparency(mask)
-    shot = _grab_rgb(v)
+    shot = grab_rgb(v)
     left, right = shot[40:260, 20:180], shot[40:260, 220:290]
     assert set(np.unique(left)) == set(CHECKER_GREYS)  # greys only, no red
     assert np.all(left[..., 0] == left[..., 1])
@@ -304,20 +309,16 @@ def test_a_transparent_photo_is_shown_over_a_checkerboard(qtbot):
     # the before opaque (e.g. a reference photo), the after through the alpha
     v.set_transparency(mask, before=False, after=True)
     v.set_show_before(True)
-    assert np.all(_grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
+    assert np.all(grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
     v.set_show_before(False)
-    assert set(np.unique(_grab_rgb(v)[40:260, 20:180])) == set(CHECKER_GREYS)
+    assert set(np.unique(grab_rgb(v)[40:260, 20:180])) == set(CHECKER_GREYS)
     v.set_transparency(None)
-    assert np.all(_grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
+    assert np.all(grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
 
 
 def test_a_transparent_photo_upscaled_and_partial_keeps_its_mask(qtbot):
     """The mask, at the photo's size, covers an x2 result; tiles still to come show the faded
     before, not a checkerboard over it."""
-    v = CompareView()
-    v.resize(400, 300)
-    qtbot.addWidget(v)
-    v.show()
     before = DisplayImage.from_rgb(_red(200, 150))
     alpha = np.ones((150, 200), np.float32)
     alpha[:, :100] = 0.0
@@ -327,11 +328,9 @@ def test_a_transparent_photo_upscaled_and_partial_keeps_its_mask(qtbot):
     from deconv_gui.gui.display import to_bgra8
 
     after.paste((0, 150, 0, 400), to_bgra8(green))  # the top half is done
-    v.set_pictures(before, after, partial=True)
-    v.set_mode("flicker")
-    v.set_zoom(1.0)
+    v = _shown_at_100(qtbot, before, after, partial=True)
     v.set_transparency(DisplayImage.transparency(alpha))
-    shot = _grab_rgb(v)
+    shot = grab_rgb(v)
     assert np.all(shot[40:130, 220:380] == (0, 255, 0))  # done, opaque part
     top_left = shot[40:130, 20:180]  # (below the label)
     assert np.all(top_left[..., 0] == top_left[..., 1]) and top_left.min() >= 60
