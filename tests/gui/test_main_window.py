@@ -20,7 +20,8 @@ def drop_urls(window, paths):
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     pos = QPointF(200, 200)
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
+    # (Qt's QDragEnterEvent takes a QPoint, its QDropEvent a QPointF)
+    enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, buttons, mods)
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
     drop = QDropEvent(pos, Qt.DropAction.CopyAction, mime, buttons, mods)
