@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -13,10 +14,13 @@ from PySide6.QtWidgets import QApplication
 
 from deconv_gui import __version__
 from deconv_gui.errors import DeconvError
+from deconv_gui.gui.binding import binding_defect
 from deconv_gui.gui.main_window import MainWindow
 from deconv_gui.paths import resource_path
 
 __all__ = ["MainWindow", "create_application", "run_app"]
+
+log = logging.getLogger(__name__)
 
 
 def _headless() -> bool:
@@ -79,6 +83,10 @@ def run_app(paths: list[str]) -> int:
     install_excepthook()
     window = MainWindow(default_registry())
     window.show()
+    defect = binding_defect()
+    if defect:
+        log.warning("%s", defect)
+        window.show_error(defect, kind="warning")
     settle_heap()
     if paths:
         window.open_paths(paths)

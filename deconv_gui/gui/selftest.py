@@ -30,6 +30,7 @@ def run_gui_self_test(
     from PySide6.QtWidgets import QApplication
 
     from deconv_gui.gui.app import create_application
+    from deconv_gui.gui.binding import binding_defect
     from deconv_gui.gui.main_window import MainWindow
     from deconv_gui.gui.runner import running_worker_threads
     from deconv_gui.models.catalog import default_registry
@@ -58,6 +59,9 @@ def run_gui_self_test(
             loop.exec()
 
     try:
+        defect = binding_defect()
+        if defect:
+            raise SelfTestError(defect)
         sample = sample_photo()
         if not sample.is_file():
             raise SelfTestError(f"sample photo missing: {sample}")

@@ -281,6 +281,17 @@ def test_gui_self_test_reports_a_failure(tmp_path, monkeypatch, capsys):
     assert "sample photo missing" in capsys.readouterr().err
 
 
+def test_gui_self_test_fails_on_a_defective_qt_binding(monkeypatch, capsys):
+    """A bundle built with a PySide6 that loses references at each signal (6.12.0) fails
+    its smoke test (the self-test) before anything else."""
+    from deconv_gui.gui import binding
+    from deconv_gui.gui.selftest import run_gui_self_test
+
+    monkeypatch.setattr(binding, "binding_defect", lambda: "PySide6 9.9 mishandles ...")
+    assert run_gui_self_test(None, timeout_s=30) == 1
+    assert "gui self-test FAILED: PySide6 9.9 mishandles" in capsys.readouterr().err
+
+
 def test_deblurring_a_simulated_blur_uses_its_kernel(qtbot, window, photo):
     from gui_helpers import tiny_registry
 
