@@ -30,8 +30,8 @@ def _counts() -> tuple[int, int]:
 
 
 def binding_defect() -> str:
-    """"" when signals leave Python's reference counts as they were; else one line saying
-    what is wrong and what to install."""
+    """Empty when signals leave Python's reference counts as they were; else one line
+    saying what is wrong and what to install."""
     e = _Emitter()
 
     def slot(value: int) -> None:
