@@ -1,7 +1,7 @@
 """Does the window keep Python's reference counts through many runs? The real window
 restores one small photo again and again (64 px tiles, as a slider moved with Live preview
-would), printing the reference counts of True and None after each run; a binding that takes
-references it does not own (PySide6-Essentials 6.12.0 at every signal emit) makes them fall
+would), printing the reference counts of True and None after each run; a binding that releases
+references it never took (PySide6-Essentials 6.12.0 at every signal emit) makes them fall
 until Python aborts ("bool_dealloc" / "none_dealloc: bug likely caused by a refcount error").
 
     python benchmarks/qt_refcounts.py [--runs 200] [--model redunet-denoise-fast] [PHOTO]

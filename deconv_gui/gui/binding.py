@@ -1,7 +1,7 @@
 """`binding_defect()`: whether the installed PySide6 mishandles Python's reference counts.
 
-PySide6-Essentials 6.12.0 took a reference to `True` (and `None`) it did not own at every
-signal it emitted; on Python 3.11, where they are not immortal, the window aborted with
+PySide6-Essentials 6.12.0 released a reference to `True` (and `None`) it had never taken at
+every signal it emitted; on Python 3.11, where they are not immortal, the window aborted with
 "Fatal Python error: none_dealloc" after about a hundred runs (`benchmarks/qt_refcounts.py`).
 `pyproject.toml` excludes that release; this check catches one like it however the app was
 installed: the window says so at start and `deconv-gui self-test --gui` (the bundles' smoke
