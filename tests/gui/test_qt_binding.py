@@ -21,6 +21,6 @@ def test_a_defective_binding_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     counts = iter([(100, 50), (100, 50), (70, 50)])
     monkeypatch.setattr(binding, "_counts", lambda: next(counts))
     text = binding.binding_defect()
-    counts = iter([(100, 50), (100, 50), (98, 51)])  # a reference freed meanwhile: fine
+    counts = iter([(100, 50), (100, 50), (98, 51)])  # one freed meanwhile: fine
     assert binding.binding_defect() == ""
     assert text.startswith("PySide6 ") and "PySide6-Essentials==6.11.3" in text
