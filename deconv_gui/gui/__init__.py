@@ -1,6 +1,7 @@
 """The desktop app (the only package that imports PySide6).
 
-- `app.run_app(paths)`: the `deconv-gui` window; `selftest.run_gui_self_test(screenshot)`.
+- `app.run_app(paths)`: the `deconv-gui` window; `selftest.run_gui_self_test(screenshot)`;
+  both check the Qt binding first (`binding.binding_defect`).
 - `main_window.MainWindow(registry, settings=None)`: the layout, and the wiring of the
   controllers (`photo_list.PhotoList`, `restore_session.RestoreSession`,
   `live_quality.LiveQuality`, `batch_controller.BatchController`,
