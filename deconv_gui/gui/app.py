@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QGuiApplication, QIcon
@@ -69,9 +70,23 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def startup_warning(last_crash: str, where: Path) -> str:
+    """What the window says as it opens: a Qt binding known to abort the app, else that the
+    last run stopped with `last_crash` (`crash.enable_fatal_log`, details in `where`)."""
+    defect = binding_defect()
+    if defect:
+        return defect
+    if last_crash:
+        return (
+            f"Deconv GUI stopped unexpectedly last time ({last_crash}). What it was doing is "
+            f"in {where}: please include that file when you report it."
+        )
+    return ""
+
+
 def run_app(paths: list[str]) -> int:
     """Open the main window with `paths` (files or folders) and run until it closes."""
-    from deconv_gui.gui.crash import install_excepthook
+    from deconv_gui.gui.crash import enable_fatal_log, fatal_log, install_excepthook
     from deconv_gui.models.catalog import default_registry
 
     if _headless() and QApplication.instance() is None:
@@ -81,12 +96,13 @@ def run_app(paths: list[str]) -> int:
         )
     app = create_application()
     install_excepthook()
+    last_crash = enable_fatal_log()
     window = MainWindow(default_registry())
     window.show()
-    defect = binding_defect()
-    if defect:
-        log.warning("%s", defect)
-        window.show_error(defect, kind="warning")
+    warning = startup_warning(last_crash, fatal_log())
+    if warning:
+        log.warning("%s", warning)
+        window.show_error(warning, kind="warning")
     settle_heap()
     if paths:
         window.open_paths(paths)

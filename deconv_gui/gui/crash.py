@@ -2,20 +2,39 @@
 
 A bug must never be a silent crash: `install_excepthook` routes uncaught exceptions (from the
 GUI thread, Qt slots and other threads) to the log and to a dialog with the details, and the
-app goes on.
+app goes on. What no hook can catch (an abort, a segmentation fault in a library) ends the
+process; `enable_fatal_log` has Python write where each thread was to `fatal.log` in the log
+folder then, and the next start says that the last run stopped and where the details are.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
+import os
 import sys
 import threading
 import traceback
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
 
 from deconv_gui.logs import log_dir, log_file, setup_logging
 
-__all__ = ["install_excepthook", "log_dir", "log_file", "report_exception", "setup_logging"]
+__all__ = [
+    "enable_fatal_log",
+    "fatal_log",
+    "install_excepthook",
+    "log_dir",
+    "log_file",
+    "report_exception",
+    "setup_logging",
+]
+
+FATAL_LOG_LIMIT = 1_000_000  # bytes kept of the file (its newest part)
+_RUN_START = "=== Deconv GUI started"
+_fatal_file: TextIO | None = None
 
 log = logging.getLogger("deconv_gui")
 
@@ -78,3 +97,38 @@ def install_excepthook() -> None:
 
     sys.excepthook = hook
     threading.excepthook = thread_hook
+
+
+def fatal_log() -> Path:
+    return log_dir() / "fatal.log"
+
+
+def enable_fatal_log() -> str:
+    """Have Python write the traceback of every thread to `fatal_log()` if the process dies
+    of a fatal error (once per process). Returns the first line of what the previous run
+    wrote there ("Fatal Python error: Aborted"; "" when it ended normally or never ran)."""
+    global _fatal_file
+    path = fatal_log()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    except OSError:
+        text = ""
+    last_run = text.rsplit(_RUN_START, 1)[-1]
+    previous = next(
+        (line.strip() for line in last_run.splitlines() if line.startswith("Fatal Python error")),
+        "",
+    )
+    if _fatal_file is not None:
+        return previous
+    try:
+        if len(text) > FATAL_LOG_LIMIT:  # keep the newest part
+            path.write_text(text[-FATAL_LOG_LIMIT // 2 :], encoding="utf-8")
+        f = path.open("a", encoding="utf-8")
+        f.write(f"{_RUN_START} {datetime.now():%Y-%m-%d %H:%M:%S}, process {os.getpid()}\n")
+        f.flush()
+        faulthandler.enable(file=f, all_threads=True)
+    except (OSError, RuntimeError) as exc:  # a read-only home: run without it
+        log.warning("cannot keep a log of fatal errors in %s: %s", path, exc)
+        return previous
+    _fatal_file = f  # open for the whole process: faulthandler writes to its descriptor
+    return previous

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -151,6 +152,38 @@ def test_unexpected_exception_goes_to_the_log_and_a_dialog(qtbot, monkeypatch):
     assert boxes and "a bug in a slot" in boxes[-1].text()
     for b in boxes:
         b.close()
+
+
+def test_a_fatal_error_is_written_down_and_said_at_the_next_start(tmp_path):
+    """A segmentation fault (or an abort, as PySide6 6.12.0's "bool_dealloc") ends the
+    process past any exception hook: the traceback goes to fatal.log, and the next start
+    names it once."""
+    import subprocess
+
+    env = {**os.environ, "DECONV_GUI_HOME": str(tmp_path / "home")}
+    start = "from deconv_gui.gui import crash; print(repr(crash.enable_fatal_log()))"
+
+    def run(code: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+        )
+
+    first = run(start + "\ndef photo_work():\n    import faulthandler; faulthandler._sigsegv()"
+                "\nphoto_work()")  # fmt: skip
+    assert first.returncode != 0 and first.stdout.strip() == "''"
+    log = tmp_path / "home" / "logs" / "fatal.log"
+    text = log.read_text(encoding="utf-8")
+    assert "Fatal Python error: Segmentation fault" in text and "photo_work" in text
+    again = run(start)
+    assert again.returncode == 0
+    assert again.stdout.strip() == "'Fatal Python error: Segmentation fault'"
+    assert run(start).stdout.strip() == "''"  # said once: that run ended normally
+    # the window's words
+    from deconv_gui.gui.app import startup_warning
+
+    said = startup_warning("Fatal Python error: Segmentation fault", log)
+    assert said.startswith("Deconv GUI stopped unexpectedly last time (Fatal Python error")
+    assert str(log) in said and startup_warning("", log) == ""
 
 
 def test_gui_self_test_passes_and_saves_a_screenshot(tmp_path, monkeypatch):
