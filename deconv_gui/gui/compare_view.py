@@ -468,8 +468,12 @@ class CompareView(QWidget):
         masked: bool = False,
     ) -> None:
         scene = QRectF(0, 0, self._scene_w, self._scene_h)
-        tl = self._widget_to_scene(pane.topLeft(), pane)
-        br = self._widget_to_scene(pane.bottomRight(), pane)
+        area = pane
+        masked = masked and self._alpha is not None
+        if masked and p.hasClipping():  # painting through the alpha costs per pixel: only
+            area = pane.intersected(p.clipBoundingRect())  # the split's side in view
+        tl = self._widget_to_scene(area.topLeft(), pane)
+        br = self._widget_to_scene(area.bottomRight(), pane)
         vis = QRectF(tl, br).intersected(scene)
         if vis.isEmpty():
             return
@@ -483,7 +487,7 @@ class CompareView(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         if opacity < 1.0:
             p.setOpacity(opacity)
-        if masked and self._alpha is not None:
+        if masked and self._alpha is not None:  # (checked again for mypy)
             p.drawImage(target, self._through_alpha(qimg, src, self._alpha, part, target, smooth))
         else:
             p.drawImage(target, qimg, src)
@@ -505,14 +509,16 @@ class CompareView(QWidget):
         w, h = max(1, math.ceil(target.width() * dpr)), max(1, math.ceil(target.height() * dpr))
         whole = QRectF(0, 0, w, h)
         mq, msrc, _ = self._source(mask, part)
-        Mode = QPainter.CompositionMode
+        # a mask coarser than the scene (an upscale's) is filtered even when pixels are crisp
+        mask_smooth = smooth or mask.width < self._scene_w
+        mode = QPainter.CompositionMode
         shown = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
         shown.fill(Qt.GlobalColor.transparent)
         lp = QPainter(shown)
         lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         lp.drawImage(whole, qimg, src)
-        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        lp.setCompositionMode(Mode.CompositionMode_DestinationIn)
+        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, mask_smooth)
+        lp.setCompositionMode(mode.CompositionMode_DestinationIn)
         lp.drawImage(whole, mq, msrc)  # the photo times its alpha
         lp.end()
         out = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
@@ -521,13 +527,13 @@ class CompareView(QWidget):
         # the squares stay put on the screen while the photo pans under them
         brush.setTransform(QTransform.fromTranslate(-target.x() * dpr, -target.y() * dpr))
         lp.fillRect(whole, brush)
-        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        lp.setCompositionMode(Mode.CompositionMode_DestinationOut)
+        lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, mask_smooth)
+        lp.setCompositionMode(mode.CompositionMode_DestinationOut)
         lp.drawImage(whole, mq, msrc)  # the checkerboard where the photo is transparent
         lp.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
-        lp.setCompositionMode(Mode.CompositionMode_DestinationIn)
+        lp.setCompositionMode(mode.CompositionMode_DestinationIn)
         lp.drawImage(whole, qimg, src)  # ...and only where the picture has pixels
-        lp.setCompositionMode(Mode.CompositionMode_SourceOver)
+        lp.setCompositionMode(mode.CompositionMode_SourceOver)
         lp.drawImage(0, 0, shown)
         lp.end()
         out.setDevicePixelRatio(dpr)

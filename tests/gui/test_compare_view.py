@@ -312,6 +312,14 @@ def test_a_transparent_photo_is_shown_over_a_checkerboard(qtbot):
     assert np.all(grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
     v.set_show_before(False)
     assert set(np.unique(grab_rgb(v)[40:260, 20:180])) == set(CHECKER_GREYS)
+    # split: each side is painted through the alpha where it shows (the before on the left)
+    v.set_transparency(mask)
+    v.set_mode("split")
+    v.set_divider_position(0.75)
+    shot = grab_rgb(v)
+    assert set(np.unique(shot[40:260, 20:180])) == set(CHECKER_GREYS)
+    assert np.all(shot[40:260, 220:280] == (255, 0, 0))  # the before's opaque part
+    assert np.all(shot[40:260, 330:390] == (255, 0, 0))  # the after's
     v.set_transparency(None)
     assert np.all(grab_rgb(v)[40:260, 20:180] == (255, 0, 0))
 
