@@ -251,6 +251,8 @@ def test_run_app_opens_command_line_paths_and_exits_cleanly(qtbot, photo, monkey
 
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr("threading.excepthook", __import__("threading").excepthook)
+    # pytest's own fatal-error handler stays (the fatal log is tested in a subprocess)
+    monkeypatch.setattr("deconv_gui.gui.crash.enable_fatal_log", lambda: "")
     seen = {}
 
     def close_when_loaded():
