@@ -72,8 +72,7 @@ def main() -> int:
         spin(0.1)
         counts = sys.getrefcount(True), sys.getrefcount(None)
         first = first or counts
-        if k == 1 or k % 25 == 0 or k == args.runs:
-            print(f"run {k}: True {counts[0]}, None {counts[1]}", flush=True)
+        print(f"run {k}: True {counts[0]}, None {counts[1]}", flush=True)  # (before an abort)
     change = (counts[0] - first[0], counts[1] - first[1])
     print(f"{args.runs} runs; change since the first: True {change[0]:+d}, None {change[1]:+d}")
     return 1 if min(change) < 0 else 0  # (not closed: it would ask about the unsaved result)
