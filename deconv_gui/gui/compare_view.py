@@ -469,9 +469,9 @@ class CompareView(QWidget):
     ) -> None:
         scene = QRectF(0, 0, self._scene_w, self._scene_h)
         area = pane
-        masked = masked and self._alpha is not None
-        if masked and p.hasClipping():  # painting through the alpha costs per pixel: only
-            area = pane.intersected(p.clipBoundingRect())  # the split's side in view
+        mask = self._alpha if masked else None
+        if mask is not None and p.hasClipping():  # painting through the alpha costs per
+            area = pane.intersected(p.clipBoundingRect())  # pixel: only the split's side in view
         tl = self._widget_to_scene(area.topLeft(), pane)
         br = self._widget_to_scene(area.bottomRight(), pane)
         vis = QRectF(tl, br).intersected(scene)
@@ -487,8 +487,8 @@ class CompareView(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         if opacity < 1.0:
             p.setOpacity(opacity)
-        if masked and self._alpha is not None:  # (checked again for mypy)
-            p.drawImage(target, self._through_alpha(qimg, src, self._alpha, part, target, smooth))
+        if mask is not None:
+            p.drawImage(target, self._through_alpha(qimg, src, mask, part, target, smooth))
         else:
             p.drawImage(target, qimg, src)
         p.restore()

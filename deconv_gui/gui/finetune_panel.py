@@ -635,10 +635,10 @@ class FineTunePanel(QWidget):
             self.name_edit.setText(extra["display_name"])  # "Canon EOS R6, ISO 3200-12800"
         left = ""
         if result.left_out:  # damaged or too small: named here, where the result is read
+            from deconv_gui.logs import as_sentences
             from deconv_gui.training.finetune.sources import left_out_text
 
-            text = left_out_text(result.left_out)
-            left = f" {text[:1].upper()}{text[1:]}."
+            left = " " + as_sentences([left_out_text(result.left_out)])
         if result.refused:  # the guard's verdict, in plain words
             self._show_error(f"Done in {_fmt_time(result.elapsed_s)}. {result.message}{left}")
         else:
