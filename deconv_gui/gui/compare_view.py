@@ -669,9 +669,16 @@ class CompareView(QWidget):
         self.update()
         self.view_changed.emit()
 
+    def _navigator_picture(self) -> DisplayImage | None:
+        """The after, or the before while the after is partial (a preview, a run under
+        way): a partial after is mostly empty at the navigator's size."""
+        if self._after is not None and not (self._after_partial and self._before is not None):
+            return self._after
+        return self._before
+
     def _paint_navigator(self, p: QPainter) -> None:
         nav = self.navigator_rect()
-        pic = self._after or self._before
+        pic = self._navigator_picture()
         if nav is None or pic is None:
             return
         p.save()

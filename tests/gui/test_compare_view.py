@@ -264,6 +264,19 @@ def test_navigator_appears_when_zoomed_in_and_a_click_moves_the_view(qtbot, view
     assert view.navigator_rect() is None
 
 
+def test_the_navigator_shows_the_before_while_the_after_is_partial(qtbot, view):
+    """A preview's after is empty but for its region: the navigator had shown a dark box."""
+    view.set_zoom(4.0)
+    nav = view.navigator_rect()
+    spot = (int(nav.top() + 0.5 * nav.height()), int(nav.left() + 0.9 * nav.width()))
+    blank = DisplayImage.blank(300, 400)  # nothing arrived yet
+    view.set_after(blank, partial=True)
+    shown = grab_rgb(view)[spot]
+    assert abs(int(shown[1]) - round(0.2 * 255)) < 12  # the before's grey right half
+    view.set_after(picture(400, 300, 0.8), partial=False)
+    assert abs(int(grab_rgb(view)[spot][1]) - round(0.8 * 255)) < 12
+
+
 # ----------------------------------------------------------------------------- transparency
 def _red(w: int, h: int) -> np.ndarray:
     rgb = np.zeros((h, w, 3), np.float32)
