@@ -34,7 +34,14 @@ from deconv_gui.core.io import check_target, load_image, make_folder
 from deconv_gui.core.jobs import restore_job
 from deconv_gui.core.naming import OUTPUT_EXTENSIONS
 from deconv_gui.core.raw import is_raw_path
-from deconv_gui.core.rawpipe import NOTE, RAW_MOSAIC, restore_raw_photo, save_photo, works_on_mosaic
+from deconv_gui.core.rawpipe import (
+    NOTE,
+    RAW_CROP,
+    RAW_MOSAIC,
+    restore_raw_photo,
+    save_photo,
+    works_on_mosaic,
+)
 from deconv_gui.errors import ImageWriteError
 from deconv_gui.logs import WarningCollector
 
@@ -62,14 +69,14 @@ PhotoJob = Callable[[Photo], Generator["TileProgress", Any, Photo]]
 
 def output_meta(meta: ImageMeta, scale: int) -> ImageMeta:
     """Metadata for a result `scale` times the size of the source (alpha resized to match).
-    A RAW result's mosaic and note do not describe a later step's pixels: they are left out
-    (the RAW record itself stays: it describes the source)."""
+    A RAW result's mosaic, note and part of the render do not describe a later step's
+    pixels: they are left out (the RAW record itself stays: it describes the source)."""
     alpha = meta.alpha
     if alpha is not None and scale != 1:
         h, w = alpha.shape
         alpha = cv2.resize(alpha, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
         alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
-    extra = {k: v for k, v in meta.extra.items() if k not in (RAW_MOSAIC, NOTE)}
+    extra = {k: v for k, v in meta.extra.items() if k not in (RAW_MOSAIC, NOTE, RAW_CROP)}
     return meta.copy(alpha=alpha, path=None, extra=extra)
 
 

@@ -68,6 +68,7 @@ __all__ = [
     "RawData",
     "RawSizes",
     "bayer_cfa",
+    "bayer_origin",
     "is_raw_path",
     "load_raw_photo",
     "load_raw_preview",
@@ -380,7 +381,7 @@ def load_raw_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.n
 # packing
 
 
-def _bayer_origin(cfa: str) -> tuple[int, int]:
+def bayer_origin(cfa: str) -> tuple[int, int]:
     """(row, column) of red in a 2x2 Bayer pattern given as four letters."""
     cfa = cfa.upper()
     if len(cfa) != 4 or sorted(cfa) != ["B", "G", "G", "R"]:
@@ -393,7 +394,7 @@ def _bayer_origin(cfa: str) -> tuple[int, int]:
 
 def _is_bayer_cfa(cfa: str) -> bool:
     try:
-        _bayer_origin(cfa)
+        bayer_origin(cfa)
     except ValueError:
         return False
     return True
@@ -410,7 +411,7 @@ def pack_bayer(mosaic: np.ndarray, cfa: str) -> np.ndarray:
     m = np.asarray(mosaic)
     if m.ndim != 2:
         raise ValueError(f"mosaic must be 2-D, got shape {m.shape}")
-    r, c = _bayer_origin(cfa)
+    r, c = bayer_origin(cfa)
     h, w = m.shape
     pad_bottom = (h + r) % 2
     pad_right = (w + c) % 2
@@ -425,7 +426,7 @@ def pack_bayer(mosaic: np.ndarray, cfa: str) -> np.ndarray:
 def unpack_bayer(packed: np.ndarray, cfa: str, shape: tuple[int, int]) -> np.ndarray:
     """Inverse of `pack_bayer`: (h, w, 4) planes R, G1, G2, B -> the (H, W) mosaic ``shape``."""
     p = np.asarray(packed)
-    r, c = _bayer_origin(cfa)
+    r, c = bayer_origin(cfa)
     h, w = shape
     need = ((h + r + 1) // 2, (w + c + 1) // 2, 4)
     if p.shape != need:

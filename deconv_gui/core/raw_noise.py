@@ -39,6 +39,9 @@ LOG_READ_SLOPE = 2.18
 LOG_READ_INTERCEPT = 1.20
 #: scale of the per-pixel noise standard deviation fed to the RAW denoiser
 RAW_MAP_SCALE = 20.0
+#: ``LoadOptions.params`` key: the `NoiseProfile` Auto measured on the whole photo, for a
+#: part of it (a preview) that Auto would measure differently (`core.rawpipe`)
+MEASURED_PROFILE = "measured_noise_profile"
 
 
 @dataclass(frozen=True)

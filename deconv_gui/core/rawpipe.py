@@ -22,11 +22,22 @@ path: LibRaw's demosaicked, white-balanced linear sRGB is fed to the same networ
 planes (R, G, G, B), and encoded to sRGB afterwards; the result says so in
 ``meta.extra["note"]`` (the app's status line shows it). There is no mosaic to save then:
 such a result is saved as TIFF, not DNG.
+
+A preview works on a part of the photo: a photo whose ``meta.extra[RAW_CROP]`` says which
+part of the full-size render its pixels are. The network then runs on the part of the mosaic
+that part is developed from (`mosaic_region`, LibRaw's flip and non-square-pixel stretch
+undone) with the context its receptive field needs, Auto uses the noise measured on the whole
+mosaic, the rest of the mosaic stays as it was, and the development is cut to the part: the
+part comes out as in a full run.
+
+The RAW denoiser works on the sensor's data, so it is a recipe's first step (`check_order`):
+a model after an RGB step would throw that step's work away.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import math
+from collections.abc import Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,13 +45,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deconv_gui.core.finish import finish
-from deconv_gui.core.image import Photo
+from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import save_image
 from deconv_gui.core.jobs import restore_job
 from deconv_gui.errors import DeconvError, ImageWriteError
 
 if TYPE_CHECKING:
-    from deconv_gui.core.raw import RawData
+    from deconv_gui.core.raw import RawData, RawSizes
     from deconv_gui.core.spec import LoadOptions, RestoreSpec
     from deconv_gui.core.tiling import TileProgress
 
@@ -48,6 +59,11 @@ if TYPE_CHECKING:
 RAW_MOSAIC = "raw_mosaic"
 #: ``meta.extra`` key: one line about how a result was made, for the status line
 NOTE = "note"
+#: ``meta.extra`` key: (y0, y1, x0, x1), the part of the full-size render a RAW photo's
+#: pixels are, when they are only a part (a preview; see the module doc)
+RAW_CROP = "raw_crop"
+#: extra mosaic photosites around a part: the demosaicking's and the stretch's reach
+DEVELOP_REACH = 8
 
 
 def raw_of(photo: Photo) -> RawData | None:
@@ -78,22 +94,147 @@ def restore_raw_photo(
             f"{getattr(spec, 'name', spec.id)} works on camera RAW files, and {name} is not "
             "one (use a denoiser for ordinary photos)"
         )
-    if RAW_MOSAIC not in photo.meta.extra and photo.rgb.shape[:2] != _render_shape(raw):
+    crop = photo.meta.extra.get(RAW_CROP)
+    if crop is not None:
+        y0, y1, x0, x1 = crop
+        if photo.rgb.shape[:2] != (y1 - y0, x1 - x0):
+            raise DeconvError("the RAW denoiser must come before steps that change the size")
+    elif RAW_MOSAIC not in photo.meta.extra and photo.rgb.shape[:2] != _render_shape(raw):
         raise DeconvError("the RAW denoiser must come before steps that change the size")
     if not raw.is_bayer:
         return (yield from _linear_rgb_path(spec, photo, raw, options, tile_size, amount, detail))
-    from deconv_gui.core.raw import pack_bayer, render_raw, unpack_bayer
+    from deconv_gui.core.raw import pack_bayer, unpack_bayer
 
     mosaic = photo.meta.extra.get(RAW_MOSAIC, raw.mosaic)
     packed = pack_bayer(raw.normalized(mosaic, clip=False), raw.cfa)
+    work, part = packed, None
+    if crop is not None:
+        part = _packed_part(raw, crop, packed.shape[:2], spec)
+        py0, py1, px0, px1 = part
+        work = np.ascontiguousarray(packed[py0:py1, px0:px1])
+        options = _whole_noise(options, packed)
     out = yield from _without_pixels(
-        restore_job(spec, packed, options, tile_size=tile_size, meta=photo.meta)
+        restore_job(spec, work, options, tile_size=tile_size, meta=photo.meta)
     )
-    out = finish(packed, out, amount=amount, detail=detail, clip=False)
-    new = raw.denormalized(unpack_bayer(out, raw.cfa, raw.mosaic.shape))
-    result = render_raw(raw, new, colour_space=photo.meta.extra.get("colour_space", "srgb"))
+    out = finish(work, out, amount=amount, detail=detail, clip=False)
+    if part is not None:
+        whole = packed.copy()
+        whole[py0:py1, px0:px1] = out
+        out = whole
+    return _developed(raw, unpack_bayer(out, raw.cfa, raw.mosaic.shape), photo.meta)
+
+
+def refinish_raw(before: Photo, result: Photo, amount: float, detail: float) -> Photo | None:
+    """A RAW step's Amount and Detail applied again, on the sensor data as a run applies
+    them: ``result`` is the step's output at Amount 1, Detail 0, ``before`` its input (a
+    RAW photo, or a part of one: ``RAW_CROP``). Returns the developed photo (its part),
+    or None for a sensor without a Bayer mosaic (its result has no mosaic to blend)."""
+    raw, model = raw_of(result), (result.meta.extra or {}).get(RAW_MOSAIC)
+    if raw is None or model is None or not raw.is_bayer:
+        return None
+    from deconv_gui.core.raw import pack_bayer, unpack_bayer
+
+    mosaic = before.meta.extra.get(RAW_MOSAIC, raw.mosaic)
+    noisy = pack_bayer(raw.normalized(mosaic, clip=False), raw.cfa)
+    clean = pack_bayer(raw.normalized(model, clip=False), raw.cfa)
+    out = finish(noisy, clean, amount=amount, detail=detail, clip=False)
+    return _developed(raw, unpack_bayer(out, raw.cfa, raw.mosaic.shape), before.meta)
+
+
+def _developed(raw: RawData, norm: np.ndarray, meta: ImageMeta) -> Photo:
+    """The normalised mosaic ``norm`` as sensor values, developed like the original, with
+    the values in ``meta.extra[RAW_MOSAIC]``; cut to ``meta``'s part (``RAW_CROP``)."""
+    from deconv_gui.core.raw import render_raw
+
+    new = raw.denormalized(norm)
+    result = render_raw(raw, new, colour_space=meta.extra.get("colour_space", "srgb"))
     result.meta.extra[RAW_MOSAIC] = new
-    return result
+    crop = meta.extra.get(RAW_CROP)
+    return result if crop is None else _cut(result, crop)
+
+
+def check_order(specs: Sequence[Any]) -> None:
+    """Refuse a recipe whose RAW step comes after an RGB step (`DeconvError`): the RAW
+    denoiser works on the sensor's data and would throw the earlier steps' work away."""
+    for i, spec in enumerate(specs):
+        if works_on_mosaic(spec) and i > 0 and not all(works_on_mosaic(s) for s in specs[:i]):
+            name = getattr(spec, "name", spec.id)
+            raise DeconvError(
+                f"{name} works on the camera's sensor data, so it must be the first step"
+            )
+
+
+def mosaic_region(sizes: RawSizes, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The part (y0, y1, x0, x1) of the visible mosaic that the region ``box`` (y0, y1, x0,
+    x1) of a full-size render is developed from: LibRaw's flip undone (dcraw's
+    ``flip_index``: a transpose, then mirrored rows, then mirrored columns of the image
+    before the flip), then its stretch of non-square pixels."""
+    y0, y1, x0, x1 = box
+    oh, ow = sizes.output_height, sizes.output_width
+    if sizes.flip & 4:
+        y0, y1, x0, x1, oh, ow = x0, x1, y0, y1, ow, oh
+    if sizes.flip & 2:
+        y0, y1 = oh - y1, oh - y0
+    if sizes.flip & 1:
+        x0, x1 = ow - x1, ow - x0
+    fy, fx = sizes.height / oh, sizes.width / ow
+    return (
+        max(0, math.floor(y0 * fy)),
+        min(sizes.height, math.ceil(y1 * fy)),
+        max(0, math.floor(x0 * fx)),
+        min(sizes.width, math.ceil(x1 * fx)),
+    )
+
+
+def _reach(spec: Any) -> int:
+    """Context (network input pixels) around a part so it comes out as in a full run: the
+    network's context radius, as the tiled engine gives each tile."""
+    return int(getattr(spec, "receptive_field", 16))
+
+
+def _aligned(start: int, spec: Any) -> int:
+    """A part's first row or column moved back onto the grid the tiled engine uses for the
+    whole picture (multiples of the network's ``pad_multiple``: a network that downsamples
+    gives other values off it)."""
+    align = max(1, int((getattr(spec, "card", None) or {}).get("pad_multiple", 1)))
+    return start - start % align
+
+
+def _packed_part(
+    raw: RawData, crop: tuple[int, int, int, int], shape: tuple[int, int], spec: Any
+) -> tuple[int, int, int, int]:
+    """The packed planes' part (y0, y1, x0, x1) holding the mosaic region the render's
+    ``crop`` is developed from, with `DEVELOP_REACH` photosites and the network's context
+    around it (`core.raw.pack_bayer` puts red's photosite (r, c) at (0, 0))."""
+    from deconv_gui.core.raw import bayer_origin
+
+    r, c = bayer_origin(raw.cfa)
+    y0, y1, x0, x1 = mosaic_region(raw.sizes, crop)
+    d, reach = DEVELOP_REACH, _reach(spec)
+    h, w = shape
+    return (
+        _aligned(max(0, (y0 - d + r) // 2 - reach), spec),
+        min(h, (y1 + d + r + 1) // 2 + reach),
+        _aligned(max(0, (x0 - d + c) // 2 - reach), spec),
+        min(w, (x1 + d + c + 1) // 2 + reach),
+    )
+
+
+def _whole_noise(options: LoadOptions, planes: np.ndarray) -> LoadOptions:
+    """``options`` with the noise Auto measures on the whole of ``planes`` (a part alone
+    would measure differently from a full run)."""
+    from deconv_gui.core.raw_noise import MEASURED_PROFILE, estimate_profile
+
+    if options.params.get("noise_profile") is not None:
+        return options
+    return replace(options, params={**options.params, MEASURED_PROFILE: estimate_profile(planes)})
+
+
+def _cut(photo: Photo, crop: tuple[int, int, int, int]) -> Photo:
+    """The part ``crop`` of a full-size development, marked as that part."""
+    y0, y1, x0, x1 = crop
+    meta = photo.meta.copy(extra={**photo.meta.extra, RAW_CROP: crop})
+    return Photo(np.ascontiguousarray(photo.rgb[y0:y1, x0:x1]), meta)
 
 
 _NO_PIXELS = np.zeros((0, 0, 3), np.float32)
@@ -134,12 +275,22 @@ def _linear_rgb_path(
     linear = render_raw(raw, colour_space=space, linear=True)
     lin = linear.rgb
     planes = np.stack([lin[..., 0], lin[..., 1], lin[..., 1], lin[..., 2]], axis=2)
+    crop = photo.meta.extra.get(RAW_CROP)
+    inner: tuple[slice, slice] = (slice(None), slice(None))
+    if crop is not None:  # the render is the picture's own geometry: no mosaic to map to
+        y0, y1, x0, x1 = crop
+        h, w = planes.shape[:2]
+        m = _reach(spec)
+        py0, px0 = _aligned(max(0, y0 - m), spec), _aligned(max(0, x0 - m), spec)
+        options = _whole_noise(options, planes)
+        planes = np.ascontiguousarray(planes[py0 : min(h, y1 + m), px0 : min(w, x1 + m)])
+        inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
     out = yield from _without_pixels(
         restore_job(spec, planes, options, tile_size=tile_size, meta=photo.meta)
     )
     out = finish(planes, out, amount=amount, detail=detail)
     rgb_lin = np.stack([out[..., 0], 0.5 * (out[..., 1] + out[..., 2]), out[..., 3]], axis=2)
-    rgb = encode_transfer(rgb_lin, space)
+    rgb = np.ascontiguousarray(encode_transfer(rgb_lin, space)[inner])
     meta = photo.meta.copy(path=None, extra={**photo.meta.extra, NOTE: _NON_BAYER_NOTE})
     meta.extra.pop(RAW_MOSAIC, None)
     return Photo(rgb, meta)

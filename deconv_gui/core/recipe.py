@@ -31,7 +31,7 @@ from deconv_gui.core.finish import finish
 from deconv_gui.core.image import Photo
 from deconv_gui.core.io import DEFAULT_MAX_PIXELS, megapixels_text
 from deconv_gui.core.pipeline import restore_photo
-from deconv_gui.core.rawpipe import restore_raw_photo, works_on_mosaic
+from deconv_gui.core.rawpipe import check_order, restore_raw_photo, works_on_mosaic
 from deconv_gui.core.spec import LoadOptions
 from deconv_gui.errors import DeconvError, ImageWriteError
 
@@ -220,6 +220,7 @@ def recipe_job(
     result over ``max_pixels`` is refused before any step runs (`check_result_size`)."""
     base = base or LoadOptions()
     specs = [resolve(s.model) for s in recipe.steps]  # unknown ids fail before any work
+    check_order(specs)
 
     def work(photo: Photo) -> Generator[TileProgress, Any, Photo]:
         check_result_size(photo, specs, max_pixels)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from deconv_gui.core import metrics
 from deconv_gui.core.image import Photo
+from deconv_gui.core.rawpipe import raw_of, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.core.spec import LoadOptions
 from deconv_gui.gui.display import to_rgb8
@@ -37,6 +38,9 @@ from deconv_gui.gui.model_picker import ModelPicker
 from deconv_gui.gui.recipe_run import PreviewOutput, preview_job
 from deconv_gui.gui.runner import TaskQueue
 from deconv_gui.models.registry import ModelRegistry, ModelSpec, plain_name, retired_reason
+
+#: tasks compared with each other on a camera RAW photo
+DENOISERS = frozenset({"denoise", "raw-denoise"})
 
 SLOTS = 4
 
@@ -197,10 +201,21 @@ class CompareModelsDialog(QDialog):
         self.finished.connect(lambda _r: self._queue.shutdown())
 
     def _initial_models(self, first: ModelSpec | None) -> list[ModelSpec | None]:
+        """`first`, then the other current models of its task. On a camera RAW photo the
+        RAW denoiser and the photo denoisers are one family (which does this photo better
+        is the question); elsewhere the RAW denoiser cannot run."""
+        is_raw = raw_of(self._photo) is not None
+        tasks = {first.task} if first is not None else None
+        if first is not None and works_on_mosaic(first) and not is_raw:
+            first, tasks = None, {"denoise"}  # e.g. Simulate's copy of a RAW photo
+        elif is_raw and tasks is not None and tasks & DENOISERS:
+            tasks = set(DENOISERS)
         same = [
             s
             for s in self._registry
-            if (first is None or s.task == first.task) and retired_reason(s) is None
+            if (tasks is None or s.task in tasks)
+            and retired_reason(s) is None
+            and (is_raw or not works_on_mosaic(s))
         ]
         chosen: list[ModelSpec | None] = [first] if first is not None else []
         chosen += [s for s in same if first is None or s.id != first.id]

@@ -103,6 +103,9 @@ class Result:
     raw: np.ndarray | None = None
     base: np.ndarray | None = None
     preview_box: tuple[int, int, int, int] | None = None
+    #: a RAW step's (input, output at Amount 1 and Detail 0) when it is the last step:
+    #: its Amount and Detail are reapplied on the sensor data (`core.rawpipe.refinish_raw`)
+    raw_step: tuple[Photo, Photo] | None = None
 
     @property
     def partial(self) -> bool:
@@ -182,6 +185,16 @@ class Document:
         if self.comparison.lq is not None:
             return self.comparison.lq
         return self.photo.rgb if self.photo is not None else None
+
+    @property
+    def input_meta(self) -> ImageMeta:
+        """The metadata of what a model restores: the photo's; a simulated degradation has
+        no alpha and, being an ordinary picture, no RAW record (a RAW step must not work on
+        the photo's own sensor data then)."""
+        meta = self.photo.meta if self.photo is not None else ImageMeta()
+        if self.comparison.lq is None:
+            return meta
+        return meta.copy(alpha=None, extra={k: v for k, v in meta.extra.items() if k != "raw"})
 
     @property
     def input_view(self) -> DisplayImage | None:

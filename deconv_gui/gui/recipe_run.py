@@ -21,6 +21,7 @@ import numpy as np
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import Photo
 from deconv_gui.core.pipeline import restore_photo
+from deconv_gui.core.rawpipe import RAW_CROP, raw_of, refinish_raw, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, StepCache, check_result_size, recipe_job
 from deconv_gui.core.spec import LoadOptions, RestoreSpec
 from deconv_gui.core.tiling import TileProgress
@@ -72,6 +73,7 @@ class RecipeOutput:
     raw: np.ndarray
     base: np.ndarray
     view: DisplayImage | None = None
+    raw_step: tuple[Photo, Photo] | None = None  # see `Result.raw_step`
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,7 @@ class PreviewOutput:
     scale: int
     view: DisplayImage
     meta: Any = None
+    raw_step: tuple[Photo, Photo] | None = None  # see `Result.raw_step`
 
 
 def recipe_work(
@@ -119,6 +122,14 @@ def recipe_work(
         out = yield from _labelled(job, label)
         if cache is not None:
             cache.put(key, out)
+    if works_on_mosaic(resolve(last.model)):  # Amount and Detail on the sensor data
+        exact = (
+            out
+            if (last.amount, last.detail) == (1.0, 0.0)
+            else refinish_raw(mid, out, last.amount, last.detail)
+        )
+        if exact is not None:
+            return RecipeOutput(exact, out.rgb, mid.rgb, raw_step=(mid, out))
     rgb = finish(mid.rgb, out.rgb, amount=last.amount, detail=last.detail)
     return RecipeOutput(Photo(rgb, out.meta), out.rgb, mid.rgb)
 
@@ -209,7 +220,10 @@ def preview_job(
     h, w = photo.rgb.shape[:2]
     m = PREVIEW_MARGIN
     cy0, cy1, cx0, cx1 = max(0, y0 - m), min(h, y1 + m), max(0, x0 - m), min(w, x1 + m)
-    crop = Photo(np.ascontiguousarray(photo.rgb[cy0:cy1, cx0:cx1]), photo.meta.copy(alpha=None))
+    meta = photo.meta.copy(alpha=None)
+    if raw_of(photo) is not None:  # a RAW step works on the mosaic behind this part
+        meta = meta.copy(extra={**meta.extra, RAW_CROP: (cy0, cy1, cx0, cx1)})
+    crop = Photo(np.ascontiguousarray(photo.rgb[cy0:cy1, cx0:cx1]), meta)
     work = recipe_work(recipe, resolve, base, crop, cache=cache)
     out = yield from _hide_boxes(work)
     inner = (y0 - cy0, y1 - cy0, x0 - cx0, x1 - cx0)
@@ -218,7 +232,7 @@ def preview_job(
     scale = max(1, round(out.raw.shape[0] / crop.rgb.shape[0]))
     view = DisplayImage.blank(h * scale, w * scale)
     view.paste((y0 * scale, y1 * scale, x0 * scale, x1 * scale), to_bgra8(rgb, colour))
-    return PreviewOutput(box, rgb, raw, mid, scale, view, out.photo.meta)
+    return PreviewOutput(box, rgb, raw, mid, scale, view, out.photo.meta, out.raw_step)
 
 
 def _cut(arr: np.ndarray, crop: np.ndarray, inner: tuple[int, int, int, int]) -> np.ndarray:
@@ -239,14 +253,18 @@ def refinish_job(
     colour: DisplayColour | None,
     paste_at: tuple[int, int] = (0, 0),
     full_size: tuple[int, int] | None = None,
-) -> Generator[DisplayImage, Any, tuple[np.ndarray, DisplayImage]]:
+    raw_step: tuple[Photo, Photo] | None = None,
+) -> Generator[DisplayImage, Any, tuple[np.ndarray, DisplayImage, Any]]:
     """Amount and Detail applied again to a result's ``raw`` against ``base``.
 
     With a ``region`` (y0, y1, x0, x1 in ``raw``'s pixels) of a full result, that part is
     done first and yielded as a copy of ``view`` with it pasted in (what the screen shows
-    within a moment); then the whole, returned with its display image. A preview's crop
-    (``full_size`` = the result's height and width) comes back as a view of that size with
-    the crop pasted at ``paste_at``."""
+    within a moment); then the whole, returned with its display image and its metadata
+    (None: unchanged). A preview's crop (``full_size`` = the result's height and width)
+    comes back as a view of that size with the crop pasted at ``paste_at``. A RAW step's
+    result (``raw_step``, `Result.raw_step`) has the whole done on the sensor data and
+    developed again, as a run does (`core.rawpipe.refinish_raw`); the part shown first is
+    blended in RGB, which comes close."""
     if view is not None and region is not None:
         y0, y1, x0, x1 = region
         m = FINISH_MARGIN
@@ -262,10 +280,19 @@ def refinish_job(
         shown = DisplayImage([lv.copy() for lv in view.levels])
         shown.paste(region, to_bgra8(part[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0], colour))
         yield shown
-    rgb = finish(base, raw, amount=amount, detail=detail)
+    exact = refinish_raw(*raw_step, amount, detail) if raw_step is not None else None
+    meta = None
+    if exact is None:
+        rgb = finish(base, raw, amount=amount, detail=detail)
+    else:
+        rgb, meta = exact.rgb, exact.meta
+        crop = exact.meta.extra.get(RAW_CROP)
+        if crop is not None:  # a preview: its region within the part the RAW step ran on
+            y0, x0 = paste_at[0] - crop[0], paste_at[1] - crop[2]
+            rgb = np.ascontiguousarray(rgb[y0 : y0 + raw.shape[0], x0 : x0 + raw.shape[1]])
     if full_size is None:
-        return rgb, DisplayImage.from_rgb(rgb, colour)
+        return rgb, DisplayImage.from_rgb(rgb, colour), meta
     out = DisplayImage.blank(*full_size)
     py, px = paste_at
     out.paste((py, py + rgb.shape[0], px, px + rgb.shape[1]), to_bgra8(rgb, colour))
-    return rgb, out
+    return rgb, out, meta

@@ -29,6 +29,7 @@ from deconv_gui.core.export import ExportOptions, export_image
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import save_image
 from deconv_gui.core.naming import output_path_for
+from deconv_gui.core.rawpipe import check_order, raw_of, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.core.tiling import TileProgress
 from deconv_gui.errors import DeconvError
@@ -159,7 +160,7 @@ class RestoreSession(QObject):
         if self.is_busy or not doc.is_ready or rgb is None:
             return False
         resolve = self._resolver(specs)
-        chain = self._checked_chain(recipe, resolve)
+        chain = self._checked_chain(recipe, resolve, doc)
         if chain is None:
             return False
         scale = 1
@@ -186,7 +187,7 @@ class RestoreSession(QObject):
         self._set_result(doc, Result(spec=spec, view=view, recipe=recipe))
         self.started.emit(doc)
         colour = self._colour(doc)
-        source = Photo(rgb, self._input_meta(doc))
+        source = Photo(rgb, doc.input_meta)
         cache = self._cache_for(doc, rgb)
         self.runner.start(
             lambda: run_job(
@@ -215,14 +216,29 @@ class RestoreSession(QObject):
         return resolve
 
     def _checked_chain(
-        self, recipe: Recipe, resolve: Callable[[str], ModelSpec]
+        self, recipe: Recipe, resolve: Callable[[str], ModelSpec], doc: Document
     ) -> list[ModelSpec] | None:
-        """The recipe's models, or None (said in a notice) when one is unknown or a step's
-        blur kernel is invalid."""
+        """The recipe's models, or None (said in a notice) when one is unknown, a step's
+        blur kernel is invalid, or a RAW step cannot run on `doc`'s input."""
         try:
             chain = [resolve(st.model) for st in recipe.steps]
+            check_order(chain)
         except DeconvError as exc:
             self.notice.emit(str(exc), "error", 0)
+            return None
+        raw_step = next((sp for sp in chain if works_on_mosaic(sp)), None)
+        if raw_step is not None and (doc.simulation or doc.photo is None or not raw_of(doc.photo)):
+            what = (
+                f"the simulated {doc.simulation} copy is an ordinary picture"
+                if doc.simulation
+                else f"{doc.name} is not a camera RAW file"
+            )
+            self.notice.emit(
+                f"{plain_name(raw_step)} works on a camera RAW file's sensor data, and {what}: "
+                "choose a denoiser for ordinary photos.",
+                "error",
+                0,
+            )
             return None
         for st, sp in zip(recipe.steps, chain, strict=True):
             if "kernel" in sp.params and "kernel" in st.params:
@@ -267,13 +283,6 @@ class RestoreSession(QObject):
         sim = doc.comparison.simulation
         return f"the simulated {sim} copy of {doc.name}" if sim else doc.name
 
-    @staticmethod
-    def _input_meta(doc: Document) -> ImageMeta:
-        """The metadata of what a run restores: the photo's (a simulated degradation has
-        no alpha; `restore_photo` makes the result's from it)."""
-        meta = doc.photo.meta if doc.photo is not None else ImageMeta()
-        return meta.copy(alpha=None) if doc.comparison.lq is not None else meta
-
     def _set_result(self, doc: Document, result: Result | None) -> None:
         """The one place a photo's result changes: complete results go into its history."""
         doc.result = result
@@ -301,6 +310,7 @@ class RestoreSession(QObject):
                 view=out.view or r.view,
                 raw=out.raw,
                 base=out.base,
+                raw_step=out.raw_step,
             ),
         )
         steps = len(r.recipe.steps) if r.recipe is not None else 1
@@ -318,6 +328,7 @@ class RestoreSession(QObject):
     def _on_failed(self, message: str, _details: str) -> None:
         doc = self._put_back()
         if doc is not None:
+            self.status.emit(f"Processing {doc.name} failed", 6000)  # not "Running…" still
             self.failed.emit(doc, message)
             self.notice.emit(f"Processing {doc.name} failed: {message}", "error", 0)
 
@@ -381,7 +392,7 @@ class RestoreSession(QObject):
         if self.is_busy or not doc.is_ready or rgb is None:
             return False
         resolve = self._resolver(specs)
-        chain = self._checked_chain(recipe, resolve)
+        chain = self._checked_chain(recipe, resolve, doc)
         if chain is None:
             return False
         held = self._preview_caches.get(doc.key)
@@ -390,7 +401,7 @@ class RestoreSession(QObject):
         else:  # another region or another input: outputs of the old one do not apply
             cache = BoundedStepCache(8)
         self._preview_caches[doc.key] = (box, weakref.ref(rgb), cache)
-        source = Photo(rgb, self._input_meta(doc))
+        source = Photo(rgb, doc.input_meta)
         colour = self._colour(doc)
         spec = chain[-1]
         started = time.monotonic()
@@ -407,6 +418,7 @@ class RestoreSession(QObject):
                 raw=out.raw,
                 base=out.base,
                 preview_box=out.box,
+                raw_step=out.raw_step,
             )
             self._set_result(doc, result)
             self.previewed.emit(doc)
@@ -445,25 +457,40 @@ class RestoreSession(QObject):
             job = refinish_job(
                 raw, base, amount, detail, view=None, region=None, colour=colour,
                 paste_at=(y0 * s, x0 * s), full_size=(r.view.height, r.view.width),
+                raw_step=r.raw_step,
             )  # fmt: skip
         else:
-            job = refinish_job(raw, base, amount, detail, view=r.view, region=region, colour=colour)
+            job = refinish_job(
+                raw, base, amount, detail, view=r.view, region=region, colour=colour,
+                raw_step=r.raw_step,
+            )  # fmt: skip
+
+        def same() -> Result | None:
+            """`doc`'s result now if it is still this model output (its scores or where
+            it was saved may have come meanwhile: that is the same result), else None (a
+            run or an undo replaced it)."""
+            cur = doc.result
+            kept = cur is not None and cur.raw is r.raw and cur.preview_box == r.preview_box
+            return cur if kept else None
 
         def shown(view: DisplayImage) -> None:
-            if doc.result is r:
+            if same() is not None:
                 self.view_changed.emit(doc, view)
 
-        def done(value: tuple[np.ndarray, DisplayImage]) -> None:
-            rgb, view = value
-            if doc.result is not r:
-                return  # replaced meanwhile (a run, an undo)
-            if r.is_preview:
-                self._set_result(doc, replace(r, view=view, recipe=recipe))
+        def done(value: tuple[np.ndarray, DisplayImage, ImageMeta | None]) -> None:
+            rgb, view, meta = value
+            cur = same()
+            if cur is None:
+                return
+            meta = meta or cur.meta  # a RAW step's: the new sensor data, for a DNG
+            if cur.is_preview:
+                self._set_result(doc, replace(cur, view=view, recipe=recipe, meta=meta))
                 self.previewed.emit(doc)
                 return
-            self._set_result(
-                doc, replace(r, rgb=rgb, view=view, recipe=recipe, final=None, visible=(None, None))
-            )
+            new = replace(cur, rgb=rgb, view=view, meta=meta, recipe=recipe, final=None)
+            if cur.recipe != recipe:  # no longer what was saved: closing asks again
+                new = replace(new, saved_path=None, saved_options=None)
+            self._set_result(doc, replace(new, visible=(None, None)))
             self.refinished.emit(doc)
 
         self.live.cancel()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QWidget
 
-from deconv_gui.core.image import ImageMeta, Photo
+from deconv_gui.core.image import Photo
 from deconv_gui.core.rawpipe import RAW_MOSAIC
 from deconv_gui.core.recipe import Recipe
 from deconv_gui.gui.advisor import Advisor
@@ -254,12 +254,11 @@ class Workflow(QObject):
         reference = cmp.reference
         if reference is None and cmp.simulation and doc.photo is not None:
             reference = doc.photo.rgb  # Simulate: the photo as it was
-        meta = doc.photo.meta if doc.photo is not None else ImageMeta()
         if self.compare_window is not None:
             self.compare_window.close()
         dlg = CompareModelsDialog(
             self._registry(),
-            Photo(doc.input_rgb, meta.copy(alpha=None)),
+            Photo(doc.input_rgb, doc.input_meta.copy(alpha=None)),
             box,
             self.panel.base_options(),
             reference=reference,

@@ -102,12 +102,20 @@ class RawNoiseInput:
     measured on the whole mosaic by `prepare` (`core.raw_noise.estimate_profile`) unless one
     is given (the true one in tests), or the model was tuned on this photo's camera: then its
     card's fitted profile at the photo's ISO (``camera``, `core.camera_noise.CameraNoise`).
+    A part of a photo (a preview) gets the whole photo's measurement (``measured``).
     """
 
-    def __init__(self, strength: float | None, profile: Any = None, camera: Any = None) -> None:
+    def __init__(
+        self,
+        strength: float | None,
+        profile: Any = None,
+        camera: Any = None,
+        measured: Any = None,
+    ) -> None:
         self.factor = 1.0 if strength is None else float(strength) / 100.0
         self.profile = profile
         self.camera = camera  # a `core.camera_noise.CameraNoise` (a model tuned on a camera)
+        self.measured = measured  # measured on the whole photo when this is a part of it
 
     def prepare(self, packed: np.ndarray, meta: Any = None) -> Any:
         from deconv_gui.core.raw_noise import estimate_profile
@@ -118,7 +126,7 @@ class RawNoiseInput:
             if md is not None and self.camera.matches(md.make, md.model):
                 self.profile = self.camera.profile(md.iso)  # None without an ISO
         if self.profile is None:
-            self.profile = estimate_profile(packed)
+            self.profile = self.measured if self.measured is not None else estimate_profile(packed)
         return self.profile
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,7 +214,15 @@ def _builder(card: dict[str, Any], weights: Path) -> Callable[[LoadOptions], Any
                 from deconv_gui.core.camera_noise import CameraNoise
 
                 camera = CameraNoise.from_json(card["noise_profile"])
-            extra = RawNoiseInput(options.strength, options.params.get("noise_profile"), camera)
+            from deconv_gui.core.raw_noise import MEASURED_PROFILE
+
+            params = options.params
+            extra = RawNoiseInput(
+                options.strength,
+                params.get("noise_profile"),
+                camera,
+                params.get(MEASURED_PROFILE),
+            )
         elif kind == "jpeg-quality":
             extra = JpegQualityInput(options.strength)
         elif card["architecture"].get("hparams", {}).get("noise_map"):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from deconv_gui.core.dng import write_dng
 from deconv_gui.core.image import ImageMeta, Photo
@@ -15,7 +16,14 @@ from deconv_gui.core.naming import output_path_for
 from deconv_gui.core.pipeline import restore_photo
 from deconv_gui.core.raw import open_raw
 from deconv_gui.core.raw_noise import reference_profile
-from deconv_gui.core.rawpipe import RAW_MOSAIC, encode_transfer, save_photo
+from deconv_gui.core.rawpipe import (
+    DEVELOP_REACH,
+    RAW_CROP,
+    RAW_MOSAIC,
+    encode_transfer,
+    mosaic_region,
+    save_photo,
+)
 from deconv_gui.core.recipe import Recipe, RecipeStep, recipe_job
 from deconv_gui.core.spec import LoadOptions
 from deconv_gui.core.tiling import run_to_end
@@ -31,6 +39,25 @@ def raw_spec(tmp_path_factory):
     return spec_from_card(write_tiny_model(tmp_path_factory.mktemp("m"), "raw-denoise"))
 
 
+def busy_raw_model(folder: Path):
+    """The tiny RAW denoiser with every weight drawn at random (the tiny one starts as the
+    identity): its output depends on each pixel's context and on the noise Auto measures."""
+    from safetensors.torch import load_file, save_file
+
+    card = write_tiny_model(folder, "raw-denoise", "busy-raw-denoise")
+    weights = card.with_suffix(".safetensors")
+    gen = torch.Generator().manual_seed(1)
+    state = load_file(str(weights))
+    save_file({k: 0.05 * torch.randn(v.shape, generator=gen) for k, v in state.items()},
+              str(weights))  # fmt: skip
+    return spec_from_card(card)
+
+
+@pytest.fixture(scope="module")
+def busy_raw_spec(tmp_path_factory):
+    return busy_raw_model(tmp_path_factory.mktemp("busy"))
+
+
 @pytest.fixture
 def noisy_dng(tmp_path) -> Path:
     """A 14-bit-like synthetic Bayer DNG with a smooth scene and noise."""
@@ -43,6 +70,9 @@ def noisy_dng(tmp_path) -> Path:
     black, white = 128, raw.white_level
     mosaic = np.clip(np.rint(noisy * (white - black) + black), 0, white).astype(np.uint16)
     return write_dng(tmp_path / "noisy.dng", raw, mosaic)
+
+
+CPU = LoadOptions(device="cpu")
 
 
 def test_raw_denoiser_runs_on_the_mosaic_and_writes_dng_and_tiff(raw_spec, noisy_dng, tmp_path):
@@ -84,10 +114,77 @@ def test_steps_after_the_raw_denoiser_and_the_dng_refusals(raw_spec, noisy_dng, 
         save_photo(tmp_path / "x2.dng", out)
     with pytest.raises(ImageWriteError, match="needs a camera RAW"):
         save_photo(tmp_path / "plain.dng", Photo(np.zeros((4, 4, 3), np.float32), ImageMeta()))
-    # the RAW denoiser after a step that changed the size
+    # the RAW denoiser after an RGB step: it would throw that step's work away
     wrong = Recipe((RecipeStep("lanczos-x2"), RecipeStep(raw_spec.id)))
+    with pytest.raises(DeconvError, match="must be the first step"):
+        recipe_job(wrong, table.__getitem__, LoadOptions(device="cpu"))
+    twice = Recipe((RecipeStep(raw_spec.id), RecipeStep(raw_spec.id, strength=50.0)))
+    out = run_to_end(recipe_job(twice, table.__getitem__, LoadOptions(device="cpu"))(photo))
+    assert out.meta.extra[RAW_MOSAIC].shape == photo.meta.extra["raw"].mosaic.shape
+    # a photo that is not the whole render, and says nothing of where it lies
     with pytest.raises(DeconvError, match="must come before"):
-        run_to_end(recipe_job(wrong, table.__getitem__, LoadOptions(device="cpu"))(photo))
+        run_to_end(restore_photo(raw_spec, Photo(photo.rgb[:10], photo.meta), CPU))
+
+
+def _noisy_mosaic(raw, seed=0):
+    """A smooth scene with ISO 12800 noise, as `raw`'s uint16 mosaic."""
+    h, w = raw.mosaic.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    scene = 0.1 + 0.25 * (xx / w) * (0.6 + 0.4 * np.sin(yy / 9.0))
+    prof = reference_profile(12800)
+    noisy = scene + np.random.default_rng(seed).standard_normal(scene.shape) * np.sqrt(
+        prof.variance(scene)
+    )
+    black, white = 128, raw.white_level
+    return np.clip(np.rint(noisy * (white - black) + black), 0, white).astype(np.uint16)
+
+
+@pytest.mark.parametrize(
+    ("cfa", "orientation", "aspect"),
+    [("RGGB", 1, 1.0), ("GRBG", 2, 1.0), ("BGGR", 3, 1.0), ("GBRG", 4, 1.0),
+     ("RGGB", 5, 1.0), ("GRBG", 6, 1.0), ("BGGR", 7, 1.0), ("GBRG", 8, 1.0),
+     ("RGGB", 1, 1.5), ("GRBG", 6, 1.5)],
+)  # fmt: skip
+def test_a_part_of_a_raw_photo_comes_out_as_in_a_full_run(
+    busy_raw_spec, tmp_path, cfa, orientation, aspect
+):
+    """A preview's part: the mosaic behind it found through every flip and a non-square
+    pixel stretch, the noise measured on the whole photo."""
+    raw = synthetic(cfa, (90, 124), orientation=orientation, aspect=aspect)
+    photo = load_image(write_dng(tmp_path / "p.dng", raw, _noisy_mosaic(raw)))
+    full = run_to_end(restore_photo(busy_raw_spec, photo, CPU))
+    h, w = photo.rgb.shape[:2]
+    crop = (h // 5, h // 5 + h // 3, w // 2, w // 2 + w // 4)
+    y0, y1, x0, x1 = crop
+    part = Photo(
+        photo.rgb[y0:y1, x0:x1], photo.meta.copy(extra={**photo.meta.extra, RAW_CROP: crop})
+    )
+    out = run_to_end(restore_photo(busy_raw_spec, part, CPU))
+    assert out.meta.extra[RAW_CROP] == crop and out.rgb.shape == part.rgb.shape
+    # the sensor values the part is developed from are the full run's, up to float rounding
+    # (a network on another size differs in the last bit: one sensor value)
+    raw = photo.meta.extra["raw"]
+    my0, my1, mx0, mx1 = mosaic_region(raw.sizes, crop)
+    d = DEVELOP_REACH
+    behind = np.s_[max(0, my0 - d) : my1 + d, max(0, mx0 - d) : mx1 + d]
+    mine, theirs = out.meta.extra[RAW_MOSAIC], full.meta.extra[RAW_MOSAIC]
+    assert np.abs(mine[behind].astype(int) - theirs[behind].astype(int)).max() <= 1
+    # so the pictures match but where a last-bit change turned AHD's choice of direction
+    off = np.abs(out.rgb - full.rgb[y0:y1, x0:x1]).max(axis=2) > 2e-3
+    assert off.mean() < 0.02
+    assert np.abs(out.rgb - part.rgb).mean() > 1e-2  # it did denoise that part
+    # the rest of the mosaic is as it was
+    changed = mine != raw.mosaic
+    assert 0 < changed.mean() < 0.8
+
+
+def test_mosaic_region_undoes_flip_and_stretch():
+    sizes = synthetic("RGGB", (40, 60), orientation=6).sizes  # 90 degrees clockwise: 60 x 40
+    assert (sizes.output_height, sizes.output_width) == (60, 40)
+    # the render's top-left corner is the mosaic's bottom-left
+    assert mosaic_region(sizes, (0, 10, 0, 5)) == (35, 40, 0, 10)
+    wide = synthetic("RGGB", (40, 60), aspect=2.0).sizes  # each photosite two pixels wide
+    assert mosaic_region(wide, (4, 8, 10, 30)) == (4, 8, 5, 15)
 
 
 def test_raw_denoiser_refuses_ordinary_photos(raw_spec):
@@ -96,7 +193,7 @@ def test_raw_denoiser_refuses_ordinary_photos(raw_spec):
         run_to_end(restore_photo(raw_spec, photo, LoadOptions(device="cpu")))
 
 
-def test_non_bayer_sensors_take_the_linear_rgb_path(raw_spec, tmp_path):
+def test_non_bayer_sensors_take_the_linear_rgb_path(raw_spec, busy_raw_spec, tmp_path):
     raw = synthetic(("GGRGGB", "GGBGGR", "BRGRBG", "GGBGGR", "GGRGGB", "RBGBRG"), (516, 522))
     photo = load_image(write_dng(tmp_path / "xtrans.dng", raw))
     out = run_to_end(restore_photo(raw_spec, photo, LoadOptions(device="cpu")))
@@ -104,6 +201,18 @@ def test_non_bayer_sensors_take_the_linear_rgb_path(raw_spec, tmp_path):
     assert "no Bayer mosaic" in out.meta.extra["note"]
     with pytest.raises(ImageWriteError, match="no Bayer mosaic"):
         save_photo(tmp_path / "x.dng", out)
+    # a part (a preview) comes out as in a full run
+    full = run_to_end(restore_photo(busy_raw_spec, photo, CPU))
+    crop = (101, 230, 250, 397)
+    y0, y1, x0, x1 = crop
+    part = Photo(
+        photo.rgb[y0:y1, x0:x1], photo.meta.copy(extra={**photo.meta.extra, RAW_CROP: crop})
+    )
+    mine = run_to_end(restore_photo(busy_raw_spec, part, CPU)).rgb
+    assert mine.shape == part.rgb.shape and np.abs(mine - part.rgb).mean() > 1e-2
+    # up to float rounding, which the tone curve's steep start makes larger near black
+    off = np.abs(mine - full.rgb[y0:y1, x0:x1])
+    assert off.mean() < 1e-5 and (off > 1e-3).mean() < 1e-3
 
 
 def test_srgb_curve_matches_the_standard():

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, Qt
 
 from deconv_gui.core.degrade import parse_kernel, parse_spec
 from deconv_gui.core.export import ExportOptions
+from deconv_gui.core.image import Photo
 from deconv_gui.core.recipe import Recipe, RecipeStep, load_recipe
 from deconv_gui.gui.blur_controls import BlurControls, kernel_spec, parse_kernel_choice
 from deconv_gui.gui.export_dialog import ExportDialog, load_export_options, store_export_options
@@ -278,9 +279,10 @@ def test_compare_models_starts_without_retired_models(registry):
                   card={"retired": "a newer one is better"})
     )  # fmt: skip
     first = registry.get("tiny-x2")
-    chosen = CompareModelsDialog._initial_models(SimpleNamespace(_registry=registry), first)
+    dialog = SimpleNamespace(_registry=registry, _photo=Photo(np.zeros((8, 8, 3), np.float32)))
+    chosen = CompareModelsDialog._initial_models(dialog, first)
     ids = [s.id for s in chosen if s is not None]
     assert ids[0] == "tiny-x2" and "old-x2" not in ids
     # asked for by name (the model in use), a retired one is still compared
     old = registry.get("old-x2")
-    assert CompareModelsDialog._initial_models(SimpleNamespace(_registry=registry), old)[0] is old
+    assert CompareModelsDialog._initial_models(dialog, old)[0] is old
