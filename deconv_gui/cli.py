@@ -458,7 +458,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
             )
         if args.cluster:  # workers elsewhere see the same paths, not this directory
             tasks = [PlannedFile(t.source.absolute(), t.output.absolute()) for t in tasks]
-        plan = plan_batch(tasks, manifest, job, force=args.force, overwrite=args.overwrite)
+        # one photo that is not a RAW file is an error of the run, not a skip
+        raw_only = job.raw_only and many
+        plan = plan_batch(
+            tasks, manifest, job, force=args.force, overwrite=args.overwrite, raw_only=raw_only
+        )
         stop = stack.enter_context(_StopOnSignal())
         execute = _executor(args, stack, registry, recipe, job, stop)
         reporter = stack.enter_context(BatchReporter(label, json_lines=args.json))

@@ -131,11 +131,12 @@ class BatchReporter:
                 todo=len(plan.todo),
                 done_before=len(plan.done),
                 existing=len(plan.refused) + len(plan.kept),
+                not_raw=len(plan.not_raw),
                 out_dir=out_dir,
             )
-        elif plan.done:
-            where = f" in {out_dir}" if out_dir is not None else ""
-            self._line(f"{self.label}: {plan.text()} (manifest{where})")
+        elif plan.done or plan.not_raw:
+            where = f" in {out_dir}" if out_dir is not None and plan.done else ""
+            self._line(f"{self.label}: {plan.text()}" + (f" (manifest{where})" if where else ""))
         if self._progress is not None:
             self._progress.update(self._overall, total=len(plan.todo) + len(plan.refused))
 

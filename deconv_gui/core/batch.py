@@ -49,6 +49,8 @@ from deconv_gui.core.naming import (
     first_choice_output,
 )
 from deconv_gui.core.pipeline import FileProgress, RunSummary, restore_files
+from deconv_gui.core.raw import is_raw_path
+from deconv_gui.core.rawpipe import works_on_mosaic
 from deconv_gui.core.recipe import Recipe, recipe_job
 from deconv_gui.core.validate import OptionError
 
@@ -136,6 +138,10 @@ class OutputSettings:
             raise OptionError(f"bad output settings: {exc}") from None
 
 
+#: why a recipe that starts with the RAW denoiser skips a photo
+NOT_RAW = "not a camera RAW file (the RAW denoiser works on a camera's sensor data)"
+
+
 @dataclass(frozen=True)
 class JobInfo:
     """What shapes the results of a run (the manifest's job): the recipe, each model's
@@ -149,6 +155,8 @@ class JobInfo:
     output: OutputSettings = field(default_factory=OutputSettings)
     allow_fp16: bool = True
     ensemble: bool = False
+    #: the recipe starts with the RAW denoiser: only camera RAW files are its photos
+    raw_only: bool = False
 
     @classmethod
     def of(
@@ -161,7 +169,8 @@ class JobInfo:
         ensemble: bool = False,
     ) -> JobInfo:
         models = {s.model: model_version(resolve(s.model)) for s in recipe.steps}
-        return cls(recipe, models, output or OutputSettings(), allow_fp16, ensemble)
+        raw_only = bool(recipe.steps) and works_on_mosaic(resolve(recipe.steps[0].model))
+        return cls(recipe, models, output or OutputSettings(), allow_fp16, ensemble, raw_only)
 
     def describe(self) -> dict[str, Any]:
         steps = self.recipe.to_json()["steps"]
@@ -211,18 +220,22 @@ def photo_work(
 class BatchPlan:
     """What a run will do: ``todo`` (to process), ``done`` (done before, with the record
     that says so), ``refused`` (the output exists and is not ours: a failure) and ``kept``
-    (the same, kept as a skip when the caller asked to skip existing outputs); ``warning``:
-    what to tell before the run (damaged manifest lines, `Manifest.warning`), or None."""
+    (the same, kept as a skip when the caller asked to skip existing outputs), ``not_raw``
+    (photos that are not camera RAW files, skipped by a recipe that starts with the RAW
+    denoiser: the JPEGs beside a camera's RAW files); ``warning``: what to tell before the
+    run (damaged manifest lines, `Manifest.warning`), or None."""
 
     todo: list[PlannedFile] = field(default_factory=list)
     done: list[tuple[PlannedFile, FileRecord]] = field(default_factory=list)
     refused: list[tuple[PlannedFile, str]] = field(default_factory=list)
     kept: list[tuple[PlannedFile, str]] = field(default_factory=list)
+    not_raw: list[tuple[PlannedFile, str]] = field(default_factory=list)
     warning: str | None = None
 
     @property
     def total(self) -> int:
-        return len(self.todo) + len(self.done) + len(self.refused) + len(self.kept)
+        blocked = len(self.refused) + len(self.kept) + len(self.not_raw)
+        return len(self.todo) + len(self.done) + blocked
 
     def text(self) -> str:
         parts = [f"{len(self.todo)} to do"]
@@ -230,6 +243,9 @@ class BatchPlan:
             parts.append(f"{len(self.done)} done before")
         if self.refused or self.kept:
             parts.append(f"{len(self.refused) + len(self.kept)} with an existing output")
+        if self.not_raw:
+            n = len(self.not_raw)
+            parts.append(f"{n} not camera RAW file{'s' if n != 1 else ''} (skipped)")
         return ", ".join(parts)
 
 
@@ -323,8 +339,12 @@ def plan_batch(
     force: bool = False,
     overwrite: bool = False,
     skip_existing: bool = False,
+    raw_only: bool | None = None,
 ) -> BatchPlan:
     """Sort ``tasks`` against the manifest (None: no manifest, every file is to do).
+
+    ``raw_only`` (default: the job's): photos that are not camera RAW files (by their
+    names, `core.raw.is_raw_path`) are skipped (``not_raw``).
 
     Done before: the latest record naming the output is ``done`` for this input, the same
     job and input (size and mtime), and that output is there with the recorded size;
@@ -336,7 +356,11 @@ def plan_batch(
     refused: ``overwrite`` is for earlier results, never for originals.
     """
     plan = BatchPlan(warning=manifest.warning() if manifest is not None else None)
+    raw_only = job.raw_only if raw_only is None else raw_only
     for task in tasks:
+        if raw_only and not is_raw_path(task.source):
+            plan.not_raw.append((task, NOT_RAW))
+            continue
         record = manifest.about(task.output) if manifest is not None else None
         if not force and record is not None and _is_done(task, record, job):
             plan.done.append((task, record))
@@ -390,7 +414,7 @@ def run_batch(
     if manifest is not None:
         manifest.add_job(job.key, job.describe())
         remove_stale_temporaries(t.output for t in [*plan.todo, *(t for t, _ in plan.done)])
-    blocked = [*plan.refused, *plan.kept]
+    blocked = [*plan.refused, *plan.kept, *plan.not_raw]
     base = len(blocked)
     total = base + len(plan.todo)
     summary = RunSummary()

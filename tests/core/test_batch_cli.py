@@ -60,6 +60,7 @@ def test_folder_tree_with_patterns_json_lines_and_resume(
         "todo": 4,
         "done_before": 0,
         "existing": 0,
+        "not_raw": 0,
         "out_dir": str(out),
     }
     assert kinds.count("start") == kinds.count("done") == 4 and "tile" in kinds
@@ -77,6 +78,33 @@ def test_folder_tree_with_patterns_json_lines_and_resume(
     # --force redoes them all
     assert main([*args, "--force"]) == 0
     assert _events(capsys.readouterr().out)[-1]["done"] == 4
+
+
+def test_a_raw_denoiser_batch_skips_the_jpegs_beside_the_raw_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A camera's card holds RAW+JPEG pairs: each JPEG had failed the run (exit status 1)."""
+    from deconv_gui.core.dng import write_dng
+    from tests.core.test_dng import synthetic
+
+    src = tmp_path / "card"
+    src.mkdir()
+    write_dng(src / "IMG_1.dng", synthetic("RGGB", (64, 96)))
+    _photo(src / "IMG_1.jpg")
+    out = tmp_path / "out"
+    args = ["restore", str(src), "--model", "redunet-raw-denoise", "-o", str(out), "--json"]
+    assert main(args) == 0
+    events = _events(capsys.readouterr().out)
+    assert events[0]["not_raw"] == 1 and events[0]["todo"] == 1
+    skipped = [e for e in events if e["event"] == "skipped"]
+    assert [Path(e["input"]).name for e in skipped] == ["IMG_1.jpg"]
+    assert "not a camera RAW file" in skipped[0]["reason"]
+    assert events[-1]["done"] == 1 and events[-1]["failed"] == 0
+    assert _results(out) == ["IMG_1_denoised.tif"]
+    # an ordinary photo named on its own is an error, not a skip
+    alone = ["restore", str(src / "IMG_1.jpg"), "--model", "redunet-raw-denoise"]
+    assert main([*alone, "-o", str(tmp_path / "x.tif")]) == 1
+    assert "is not one" in capsys.readouterr().err
 
 
 def test_an_existing_output_of_another_origin_is_refused(
@@ -239,6 +267,7 @@ def test_an_output_folder_inside_the_input_folder_is_not_read_back(
         "todo": 0,
         "done_before": 2,
         "existing": 0,
+        "not_raw": 0,
         "out_dir": str(src / "x2"),
     }
     assert _results(src / "x2") == ["a_x2.png", "day/b_x2.png"]
