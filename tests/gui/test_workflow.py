@@ -367,14 +367,13 @@ def test_the_raw_denoiser_previews_a_raw_photo_and_says_what_it_cannot_run_on(
     ordinary photo it failed after starting and left 'Running...' in the status bar."""
     from deconv_gui.core.dng import write_dng
     from deconv_gui.core.rawpipe import RAW_CROP
-    from deconv_gui.models.bundled import spec_from_card
+    from deconv_gui.core.tiling import run_to_end
     from tests.core.test_dng import synthetic
-    from tests.core.test_rawpipe import _noisy_mosaic
-    from tests.tiny_models import write_tiny_model
+    from tests.core.test_rawpipe import _noisy_mosaic, busy_raw_model
 
-    raw_spec = spec_from_card(write_tiny_model(tmp_path / "models", "raw-denoise"))
+    raw_spec = busy_raw_model(tmp_path / "models")
     window = make_window(ModelRegistry([*registry, raw_spec]))
-    raw = synthetic("RGGB", (200, 300))
+    raw = synthetic("RGGB", (400, 600))
     dng = write_dng(tmp_path / "noisy.dng", raw, _noisy_mosaic(raw))
     doc = open_and_wait(qtbot, window, dng)
     assert window.restore_panel.select_model(raw_spec.id)
@@ -383,8 +382,16 @@ def test_the_raw_denoiser_previews_a_raw_photo_and_says_what_it_cannot_run_on(
         assert window.workflow.preview()
     r = doc.result
     y0, y1, x0, x1 = r.preview_box
-    assert r.is_preview and (y1 - y0) * (x1 - x0) < 0.75 * 200 * 300
+    assert r.is_preview and y0 > 32 and x0 > 32 and (y1 - y0) * (x1 - x0) < 400 * 600 / 4
     assert r.meta.extra[RAW_CROP] and window.message_bar.text() == ""
+    with qtbot.waitSignal(window.session.previewed, timeout=30000):  # Amount on the preview
+        assert window.session.refinish(doc, 0.5, 0.0)
+    assert doc.result.is_preview and doc.result.recipe.steps[-1].amount == 0.5
+    assert doc.result.preview_box == r.preview_box and window.message_bar.text() == ""
+    full = run_to_end(recipe_job_for(raw_spec, doc.photo, amount=0.5))  # what a run gives
+    shown = doc.result.view.levels[0][y0:y1, x0:x1, 2::-1].astype(int)  # BGRA -> RGB
+    expected = np.rint(full.rgb[y0:y1, x0:x1] * 255).astype(int)
+    assert (np.abs(shown - expected).max(axis=2) > 2).mean() < 0.02
     # Compare models: on a RAW photo the photo denoisers are its family too
     dlg = window.workflow.compare_models_dialog()
     assert [s.id for _, s in dlg.chosen()] == [raw_spec.id, "tiny-conv", "tiny-slow"]
