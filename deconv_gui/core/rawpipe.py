@@ -37,6 +37,7 @@ a model after an RGB step would throw that step's work away.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -112,7 +113,7 @@ def restore_raw_photo(
         part = _packed_part(raw, crop, packed.shape[:2], spec)
         py0, py1, px0, px1 = part
         work = np.ascontiguousarray(packed[py0:py1, px0:px1])
-        options = _whole_noise(options, packed)
+        options = _whole_noise(options, packed, mosaic)
     out = yield from _without_pixels(
         restore_job(spec, work, options, tile_size=tile_size, meta=photo.meta)
     )
@@ -220,14 +221,28 @@ def _packed_part(
     )
 
 
-def _whole_noise(options: LoadOptions, planes: np.ndarray) -> LoadOptions:
+#: the noise measured on the last few whole mosaics (a file's or a RAW step's result), by
+#: the mosaic: previews of one photo measure it once
+_MEASURED: dict[int, tuple[weakref.ref[np.ndarray], Any]] = {}
+_MEASURED_KEPT = 4
+
+
+def _whole_noise(options: LoadOptions, planes: np.ndarray, source: np.ndarray) -> LoadOptions:
     """``options`` with the noise Auto measures on the whole of ``planes`` (a part alone
-    would measure differently from a full run)."""
+    would measure differently from a full run), made from the mosaic ``source``."""
     from deconv_gui.core.raw_noise import MEASURED_PROFILE, estimate_profile
 
     if options.params.get("noise_profile") is not None:
         return options
-    return replace(options, params={**options.params, MEASURED_PROFILE: estimate_profile(planes)})
+    held = _MEASURED.get(id(source))
+    if held is not None and held[0]() is source:
+        profile = held[1]
+    else:
+        profile = estimate_profile(planes)
+        _MEASURED[id(source)] = (weakref.ref(source), profile)
+        while len(_MEASURED) > _MEASURED_KEPT:
+            del _MEASURED[next(iter(_MEASURED))]
+    return replace(options, params={**options.params, MEASURED_PROFILE: profile})
 
 
 def _cut(photo: Photo, crop: tuple[int, int, int, int]) -> Photo:
@@ -282,7 +297,7 @@ def _linear_rgb_path(
         h, w = planes.shape[:2]
         m = _reach(spec)
         py0, px0 = _aligned(max(0, y0 - m), spec), _aligned(max(0, x0 - m), spec)
-        options = _whole_noise(options, planes)
+        options = _whole_noise(options, planes, raw.mosaic)
         planes = np.ascontiguousarray(planes[py0 : min(h, y1 + m), px0 : min(w, x1 + m)])
         inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
     out = yield from _without_pixels(

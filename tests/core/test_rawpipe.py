@@ -260,3 +260,19 @@ def test_export_as_dng_keeps_the_sensor_data(raw_spec, noisy_dng, tmp_path):
     assert np.array_equal(open_raw(p).mosaic, out.meta.extra[RAW_MOSAIC])
     with pytest.raises(ExportError, match="sensor's own data"):
         export_image(tmp_path / "f.dng", out.rgb, out.meta, ExportOptions("dng", long_edge=20))
+
+
+def test_parts_of_one_photo_measure_its_noise_once(busy_raw_spec, tmp_path, monkeypatch):
+    from deconv_gui.core import raw_noise
+
+    calls = []
+    real = raw_noise.estimate_profile
+    monkeypatch.setattr(raw_noise, "estimate_profile", lambda p: calls.append(1) or real(p))
+    raw = synthetic("RGGB", (60, 80))
+    photo = load_image(write_dng(tmp_path / "p.dng", raw, _noisy_mosaic(raw)))
+    for crop in ((0, 20, 0, 30), (30, 50, 40, 70)):
+        y0, y1, x0, x1 = crop
+        extra = {**photo.meta.extra, RAW_CROP: crop}
+        part = Photo(photo.rgb[y0:y1, x0:x1], photo.meta.copy(extra=extra))
+        run_to_end(restore_photo(busy_raw_spec, part, CPU))
+    assert len(calls) == 1
