@@ -139,22 +139,29 @@ def _noisy_mosaic(raw, seed=0):
     return np.clip(np.rint(noisy * (white - black) + black), 0, white).astype(np.uint16)
 
 
+E = (90, 124)  # an even-sized sensor
+
+
 @pytest.mark.parametrize(
-    ("cfa", "orientation", "aspect"),
-    [("RGGB", 1, 1.0), ("GRBG", 2, 1.0), ("BGGR", 3, 1.0), ("GBRG", 4, 1.0),
-     ("RGGB", 5, 1.0), ("GRBG", 6, 1.0), ("BGGR", 7, 1.0), ("GBRG", 8, 1.0),
-     ("RGGB", 1, 1.5), ("GRBG", 6, 1.5)],
+    ("cfa", "orientation", "aspect", "shape", "where"),
+    [("RGGB", 1, 1.0, E, "in"), ("GRBG", 2, 1.0, E, "in"), ("BGGR", 3, 1.0, E, "in"),
+     ("GBRG", 4, 1.0, E, "in"), ("RGGB", 5, 1.0, E, "in"), ("GRBG", 6, 1.0, E, "in"),
+     ("BGGR", 7, 1.0, E, "in"), ("GBRG", 8, 1.0, E, "in"), ("RGGB", 1, 1.5, E, "in"),
+     ("GRBG", 6, 1.5, E, "in"), ("GBRG", 3, 1.0, (91, 125), "corner")],
 )  # fmt: skip
 def test_a_part_of_a_raw_photo_comes_out_as_in_a_full_run(
-    busy_raw_spec, tmp_path, cfa, orientation, aspect
+    busy_raw_spec, tmp_path, cfa, orientation, aspect, shape, where
 ):
     """A preview's part: the mosaic behind it found through every flip and a non-square
-    pixel stretch, the noise measured on the whole photo."""
-    raw = synthetic(cfa, (90, 124), orientation=orientation, aspect=aspect)
+    pixel stretch (and on an odd-sized sensor, in the far corner), the noise measured on
+    the whole photo."""
+    raw = synthetic(cfa, shape, orientation=orientation, aspect=aspect)
     photo = load_image(write_dng(tmp_path / "p.dng", raw, _noisy_mosaic(raw)))
     full = run_to_end(restore_photo(busy_raw_spec, photo, CPU))
     h, w = photo.rgb.shape[:2]
     crop = (h // 5, h // 5 + h // 3, w // 2, w // 2 + w // 4)
+    if where == "corner":
+        crop = (h - 23, h, w - 31, w)
     y0, y1, x0, x1 = crop
     part = Photo(
         photo.rgb[y0:y1, x0:x1], photo.meta.copy(extra={**photo.meta.extra, RAW_CROP: crop})
