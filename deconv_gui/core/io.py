@@ -222,11 +222,14 @@ def load_image(path: str | os.PathLike[str], *, max_pixels: int = DEFAULT_MAX_PI
         raise ImageReadError(_os_read_message(name, e)) from e
 
 
-def load_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarray:
+def load_preview(
+    path: str | os.PathLike[str], max_side: int = 1024, *, alpha: bool = False
+) -> np.ndarray:
     """A quick, downscaled RGB float32 view (longest side <= ``max_side``), orientation applied.
 
     JPEGs are decoded at reduced scale (draft mode), so this is much faster than `load_image`
-    for big photos. Alpha is dropped; 16-bit data is shown at 8 bits.
+    for big photos. Alpha is dropped, unless ``alpha``: a picture with transparency then
+    comes back as (H, W, 4) RGBA; 16-bit data is shown at 8 bits.
     """
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
@@ -243,14 +246,18 @@ def load_preview(path: str | os.PathLike[str], max_side: int = 1024) -> np.ndarr
             with _quiet_pillow():
                 im = _open_pillow_or_tiff(fp, name, DEFAULT_MAX_PIXELS)
                 if im is None:  # samples Pillow cannot read: decode them all, then shrink
-                    return _fit(_load_tiff_samples(p, fp, DEFAULT_MAX_PIXELS).rgb, max_side)
+                    photo = _load_tiff_samples(p, fp, DEFAULT_MAX_PIXELS)
+                    pixels = photo.rgb
+                    if alpha and photo.meta.alpha is not None:
+                        pixels = np.dstack([pixels, photo.meta.alpha])
+                    return _fit(pixels, max_side)
                 with im:
                     _check_supported(im, name)
                     try:
                         if im.format in ("JPEG", "MPO"):
                             im.draft("RGB", (max_side, max_side))
                         _, orientation, _ = _load_oriented(im)
-                        small = _preview_rgb(im, name, max_side)
+                        small = _preview_rgb(im, name, max_side, alpha=alpha)
                         small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
                         arr = np.asarray(small, dtype=np.uint8)
                     except (ImageReadError, MemoryError):
@@ -1019,7 +1026,8 @@ def _fit(rgb: np.ndarray, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(np.clip(rgb, 0.0, 1.0), dtype=np.float32)
 
 
-def _preview_rgb(im: Image.Image, name: str, max_side: int) -> Image.Image:
+def _preview_rgb(im: Image.Image, name: str, max_side: int, *, alpha: bool = False) -> Image.Image:
+    """``im`` as RGB for a preview (RGBA with ``alpha`` when it has transparency)."""
     if im.mode in ("1", "L") and "transparency" not in im.info:
         grey = im.convert("L") if im.mode == "1" else im
         grey.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)  # before tripling it
@@ -1031,7 +1039,10 @@ def _preview_rgb(im: Image.Image, name: str, max_side: int) -> Image.Image:
         im = im.convert("RGBA")
     if im.mode == "F":
         raise ImageReadError(f"Cannot read {name}: 32-bit floating-point images are not supported")
-    return im.convert("RGB")
+    return im.convert("RGBA" if alpha and im.mode in _ALPHA_MODES else "RGB")
+
+
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La"}
 
 
 def _pillow_exif(im: Image.Image, *, loaded: bool) -> Image.Exif | None:

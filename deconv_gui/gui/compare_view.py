@@ -36,7 +36,13 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from deconv_gui.gui.display import OVERLAY_NAMES, DisplayImage, Overlay, colour_bar
+from deconv_gui.gui.display import (
+    CHECKER_GREYS,
+    OVERLAY_NAMES,
+    DisplayImage,
+    Overlay,
+    colour_bar,
+)
 
 MODES = ("split", "side", "flicker")
 MODE_LABELS = {"split": "Split", "side": "Side by side", "flicker": "Flicker"}
@@ -52,7 +58,6 @@ FLICKER_INTERVAL_MS = 500  # auto flicker: the picture changes twice a second (2
 NAV_SIZE = 150  # logical px, the navigator's longer side
 NAV_MARGIN = 12
 CHECKER_SQUARE = 8  # logical px, the squares shown behind transparent pixels
-CHECKER_GREYS = (102, 153)
 
 
 class CompareView(QWidget):

@@ -17,6 +17,8 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 MIN_LEVEL_SIDE = 384  # stop the pyramid when the longest side gets this small
+#: the greys (0-255) of the checkerboard shown behind transparent pixels
+CHECKER_GREYS = (102, 153)
 
 
 class DisplayColour:

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 
 from deconv_gui.core.image import Photo
 from deconv_gui.core.io import READ_EXTENSIONS, load_image, load_preview
-from deconv_gui.gui.display import DisplayImage, display_colour, to_rgb8
+from deconv_gui.gui.display import CHECKER_GREYS, DisplayImage, display_colour, to_rgb8
 from deconv_gui.gui.document import DocState, Document
 from deconv_gui.gui.filmstrip import THUMB, thumbnail_image
 from deconv_gui.gui.preferences import Preferences
@@ -90,18 +90,30 @@ def badge(doc: Document, *, running: bool = False) -> tuple[str, str | None]:
     return state, None
 
 
+#: side (thumbnail pixels) of the checkerboard squares behind a transparent photo's thumbnail
+THUMB_CHECKER = 6
+
+
 def _thumb8(rgb: np.ndarray) -> np.ndarray:
+    """A thumbnail (twice `THUMB`, for sharp high-DPI screens) of RGB or RGBA ``rgb``; an
+    RGBA picture is shown over a checkerboard, as the viewer shows it."""
     h, w = rgb.shape[:2]
     s = min(THUMB.width() * 2 / w, THUMB.height() * 2 / h, 1.0)
     small = cv2.resize(
         rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
     )
+    if small.ndim == 3 and small.shape[2] == 4:
+        yy, xx = np.indices(small.shape[:2]) // THUMB_CHECKER
+        greys = np.asarray(CHECKER_GREYS, np.float32) / 255.0
+        checker = greys[(yy + xx) % 2][..., None]
+        a = np.clip(small[..., 3:], 0.0, 1.0)
+        small = small[..., :3] * a + checker * (1.0 - a)
     return to_rgb8(small)
 
 
 def _preview(path: Path) -> tuple[DisplayImage, np.ndarray]:
-    preview = load_preview(path, max_side=PREVIEW_SIDE)
-    return DisplayImage.from_rgb(preview), _thumb8(preview)
+    preview = load_preview(path, max_side=PREVIEW_SIDE, alpha=True)
+    return DisplayImage.from_rgb(np.ascontiguousarray(preview[..., :3])), _thumb8(preview)
 
 
 class PhotoList(QObject):

@@ -445,6 +445,19 @@ def test_preview_of_16bit_grey_and_alpha_images(tmp_path):
     rgba[..., 1] = 200
     Image.fromarray(rgba).save(tmp_path / "a.png")
     assert load_preview(tmp_path / "a.png").shape == (8, 8, 3)
+    # asked for, the transparency comes too (thumbnails show it); a picture without has none
+    with_alpha = load_preview(tmp_path / "a.png", alpha=True)
+    assert with_alpha.shape == (8, 8, 4) and with_alpha[..., 3].max() == 0
+    la = Image.fromarray(np.full((6, 4, 2), 255, np.uint8), "LA")
+    la.save(tmp_path / "la.png")
+    assert load_preview(tmp_path / "la.png", alpha=True).shape == (6, 4, 4)
+    assert load_preview(tmp_path / "g.png", alpha=True).shape == (20, 30, 3)
+    write_rgba16 = np.zeros((5, 7, 4), np.uint16)
+    write_rgba16[..., 3] = 65535
+    tifffile().imwrite(
+        tmp_path / "t.tif", write_rgba16, photometric="rgb", extrasamples=["unassalpha"]
+    )
+    assert load_preview(tmp_path / "t.tif", alpha=True).shape == (5, 7, 4)
 
 
 # ---------------------------------------------------------------------------- atomic writes

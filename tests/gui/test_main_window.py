@@ -345,6 +345,23 @@ def test_only_a_few_full_photos_stay_in_memory(qtbot, window, tmp_path):
     assert docs[0].is_ready
 
 
+def test_a_transparent_photos_thumbnail_shows_the_checkerboard(qtbot, window, tmp_path):
+    """The filmstrip had shown the hidden colour of transparent pixels (here: blue)."""
+    from deconv_gui.gui.display import CHECKER_GREYS
+
+    rgba = np.zeros((300, 400, 4), np.uint8)
+    rgba[..., 2] = 255  # blue where transparent
+    rgba[:, 200:, 0], rgba[:, 200:, 2], rgba[:, 200:, 3] = 255, 0, 255  # opaque red right half
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "logo.png")
+    doc = open_and_wait(qtbot, window, tmp_path / "logo.png")
+    thumb = window.filmstrip._thumbs[doc.key]
+    y, w = thumb.height() // 2, thumb.width()
+    left = {(thumb.pixelColor(x, y).red(), thumb.pixelColor(x, y).blue()) for x in range(w // 3)}
+    assert left == {(g, g) for g in CHECKER_GREYS}
+    right = thumb.pixelColor(w - 5, y)
+    assert (right.red(), right.blue()) == (255, 0)
+
+
 def test_a_photo_with_transparency_is_shown_through_it_before_and_after(qtbot, window, tmp_path):
     from deconv_gui.gui.compare_view import CHECKER_GREYS
 
