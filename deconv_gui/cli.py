@@ -488,17 +488,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def _refuse_dng_unless_raw_denoised(ext: str | None, recipe: Recipe, registry) -> None:
     """A DNG holds sensor data: only a recipe of RAW denoisers makes it (refused before
-    any photo is processed, not after each)."""
-    from deconv_gui.core.rawpipe import works_on_mosaic
+    any photo is processed, not after each; `core.rawpipe.check_dng_output`)."""
+    from deconv_gui.core.rawpipe import check_dng_output
 
-    if (ext or "").lower() != ".dng":
-        return
-    rgb = [st.model for st in recipe.steps if not works_on_mosaic(registry.get(st.model))]
-    if rgb:
-        raise ImageWriteError(
-            f"a DNG holds the sensor's data, which {', '.join(rgb)} does not make: only the "
-            "RAW denoiser's result can be saved as DNG (save as .tif)"
-        )
+    check_dng_output(ext, [(st.model, registry.get(st.model)) for st in recipe.steps])
 
 
 def _note_eight_bit(tasks: Sequence[Any], bit_depth: int | None) -> None:

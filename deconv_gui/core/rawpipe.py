@@ -165,6 +165,20 @@ def check_order(specs: Sequence[Any]) -> None:
             )
 
 
+def check_dng_output(ext: str | None, steps: Sequence[tuple[str, Any]]) -> None:
+    """Refuse DNG output (``ext`` ".dng") for a recipe of (model id, spec) ``steps`` that is
+    not all RAW denoisers (`ImageWriteError`): a DNG holds sensor data, and only they make
+    it. Called before any photo is processed, not after each."""
+    if (ext or "").lower() != ".dng":
+        return
+    rgb = [model for model, spec in steps if not works_on_mosaic(spec)]
+    if rgb:
+        raise ImageWriteError(
+            f"a DNG holds the sensor's data, which {', '.join(rgb)} does not make: only the "
+            "RAW denoiser's result can be saved as DNG (save as .tif)"
+        )
+
+
 def mosaic_region(sizes: RawSizes, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     """The part (y0, y1, x0, x1) of the visible mosaic that the region ``box`` (y0, y1, x0,
     x1) of a full-size render is developed from: LibRaw's flip undone (dcraw's

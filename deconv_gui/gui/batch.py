@@ -72,6 +72,7 @@ FORMATS: tuple[tuple[str, str | None], ...] = (
     ("PNG", ".png"),
     ("TIFF", ".tif"),
     ("WebP", ".webp"),
+    ("DNG (the RAW denoiser's sensor data)", ".dng"),
 )
 BIT_DEPTHS: tuple[tuple[str, int | None], ...] = (
     ("Bit depth of the original", None),

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QWidget
 from deconv_gui.core.batch import JobInfo, OutputSettings, local_executor, photo_work
 from deconv_gui.core.pipeline import FileProgress
 from deconv_gui.core.presets import Preset, list_presets, load_preset, save_preset
+from deconv_gui.core.rawpipe import check_dng_output
 from deconv_gui.core.recipe import Recipe
 from deconv_gui.core.watch import WatchStatus
 from deconv_gui.errors import DeconvError
@@ -217,6 +218,7 @@ class BatchController(QObject):
             preset = dlg.preset_name()
             recipe = load_preset(preset).recipe if preset else self._panel(run)
             output = dlg.output_settings()
+            check_dng_output(output.format, [(st.model, resolve(st.model)) for st in recipe.steps])
             job = JobInfo.of(
                 recipe,
                 resolve,

@@ -276,3 +276,46 @@ def test_the_model_panels_whole_recipe_is_run_and_saved(qtbot, prefs, registry, 
         assert preset.recipe.steps == recipe.steps
     finally:
         batch.shutdown()
+
+
+def test_a_raw_card_batch_writes_dngs_and_skips_the_jpegs(qtbot, prefs, registry, tmp_path):
+    """The batch dialog offered no DNG (the CLI's --format dng); with the RAW denoiser the
+    camera's JPEGs beside its RAW files are skipped, and DNG with a photo model is refused."""
+    from deconv_gui.core.dng import write_dng
+    from deconv_gui.core.raw import open_raw
+    from deconv_gui.models.registry import ModelRegistry
+    from tests.core.test_dng import synthetic
+    from tests.core.test_rawpipe import _noisy_mosaic, busy_raw_model
+
+    spec = busy_raw_model(tmp_path / "models")
+    reg = ModelRegistry([*registry, spec])
+    chosen = [RunSettings(spec, CPU)]
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    batch = BatchController(prefs, parent, settings=lambda: chosen[0], registry=reg)
+    try:
+        card = tmp_path / "DCIM"
+        card.mkdir()
+        raw = synthetic("RGGB", (64, 96))
+        write_dng(card / "IMG_1.dng", raw, _noisy_mosaic(raw))
+        write_photo(card / "IMG_1.jpg")
+        dlg = batch.open_dialog([])
+        dlg.folder_edit.setText(str(card))
+        dlg.output_edit.setText(str(tmp_path / "out"))
+        dlg.format_combo.setCurrentIndex(dlg.format_combo.findData(".dng"))
+        summary = _run(qtbot, batch)
+        ((_, out),) = summary.done
+        assert out.name == "IMG_1_denoised.dng" and open_raw(out).mosaic.shape == (64, 96)
+        assert [(p.name, why) for p, why in summary.skipped] == [
+            (
+                "IMG_1.jpg",
+                "not a camera RAW file (the RAW denoiser works on a camera's sensor data)",
+            )
+        ]
+        assert not summary.failed
+        chosen[0] = RunSettings(registry.get("tiny-conv"), CPU)  # a photo model: no DNG
+        batch.open_dialog([])
+        assert not batch.start()
+        assert "a DNG holds the sensor's data" in dlg.summary_label.text()
+    finally:
+        batch.shutdown()
