@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QPixmap
@@ -33,7 +34,8 @@ from deconv_gui.core.image import Photo
 from deconv_gui.core.rawpipe import raw_of, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.core.spec import LoadOptions
-from deconv_gui.gui.display import to_rgb8
+from deconv_gui.gui.compare_view import CHECKER_SQUARE
+from deconv_gui.gui.display import over_checker, to_rgb8
 from deconv_gui.gui.model_picker import ModelPicker
 from deconv_gui.gui.recipe_run import PreviewOutput, preview_job
 from deconv_gui.gui.runner import TaskQueue
@@ -70,7 +72,9 @@ def region_scores(
     return Scores(float(metrics.psnr(result, ref)), float(metrics.ssim(result, ref)))
 
 
-def _pixmap(rgb: np.ndarray) -> QPixmap:
+def _pixmap(rgb: np.ndarray, alpha: np.ndarray | None = None) -> QPixmap:
+    if alpha is not None:  # transparency over the viewer's checkerboard
+        rgb = over_checker(rgb, alpha, CHECKER_SQUARE)
     u8 = np.ascontiguousarray(to_rgb8(rgb))
     h, w = u8.shape[:2]
     return QPixmap.fromImage(QImage(u8.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy())
@@ -144,6 +148,7 @@ class CompareModelsDialog(QDialog):
         *,
         reference: np.ndarray | None = None,
         first: ModelSpec | None = None,
+        alpha: np.ndarray | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -151,6 +156,7 @@ class CompareModelsDialog(QDialog):
         self.resize(900, 700)
         self._registry, self._photo, self._box = registry, photo, box
         self._options, self._reference = options, reference
+        self._alpha = alpha  # the photo's transparency (H x W, 0-1), shown in the panes
         self._queue = TaskQueue(self)
         self._pending = 0
         self.results: dict[int, tuple[str, PreviewOutput, Scores | None]] = {}
@@ -260,7 +266,7 @@ class CompareModelsDialog(QDialog):
             caption = f"<b>{plain_name(spec)}</b> · {seconds:.1f} s"
             if scores is not None:
                 caption += f"<br>PSNR {scores.psnr:.1f} dB · SSIM {scores.ssim:.3f}"
-            self.panes[i].show_result(_pixmap(out.rgb), caption)
+            self.panes[i].show_result(_pixmap(out.rgb, self._alpha_over(out.rgb)), caption)
             self._one_done()
 
         def failed(message: str, _details: str) -> None:
@@ -268,6 +274,16 @@ class CompareModelsDialog(QDialog):
             self._one_done()
 
         self._queue.submit(job, on_result=done, on_error=failed)
+
+    def _alpha_over(self, result: np.ndarray) -> np.ndarray | None:
+        """The photo's transparency over the region, at the size of a model's ``result`` of
+        it (an upscaler's is larger), or None for an opaque photo."""
+        if self._alpha is None:
+            return None
+        y0, y1, x0, x1 = self._box
+        a = np.ascontiguousarray(self._alpha[y0:y1, x0:x1], dtype=np.float32)
+        h, w = result.shape[:2]
+        return a if a.shape == (h, w) else cv2.resize(a, (w, h), interpolation=cv2.INTER_CUBIC)
 
     def _one_done(self) -> None:
         self._pending -= 1

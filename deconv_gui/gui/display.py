@@ -79,6 +79,17 @@ def to_rgb8(rgb: np.ndarray) -> np.ndarray:
     return cv2.convertScaleAbs(np.maximum(rgb, 0.0, dtype=np.float32), alpha=255.0)
 
 
+def over_checker(rgb: np.ndarray, alpha: np.ndarray, square: int) -> np.ndarray:
+    """``rgb`` (float, H x W x 3) seen through ``alpha`` (H x W, 0-1) over the checkerboard
+    of `CHECKER_GREYS` with squares of ``square`` pixels, as the viewer shows transparency
+    (for small pictures: thumbnails, the Compare models panes)."""
+    yy, xx = np.indices(rgb.shape[:2]) // max(1, square)
+    greys = np.asarray(CHECKER_GREYS, np.float32) / 255.0
+    checker = greys[(yy + xx) % 2][..., None]
+    a = np.clip(alpha, 0.0, 1.0).astype(np.float32)[..., None]
+    return rgb * a + checker * (1.0 - a)
+
+
 def _half(img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
     return cv2.resize(

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 
 from deconv_gui.core.image import Photo
 from deconv_gui.core.io import READ_EXTENSIONS, load_image, load_preview
-from deconv_gui.gui.display import CHECKER_GREYS, DisplayImage, display_colour, to_rgb8
+from deconv_gui.gui.display import DisplayImage, display_colour, over_checker, to_rgb8
 from deconv_gui.gui.document import DocState, Document
 from deconv_gui.gui.filmstrip import THUMB, thumbnail_image
 from deconv_gui.gui.preferences import Preferences
@@ -103,11 +103,7 @@ def _thumb8(rgb: np.ndarray) -> np.ndarray:
         rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA
     )
     if small.ndim == 3 and small.shape[2] == 4:
-        yy, xx = np.indices(small.shape[:2]) // THUMB_CHECKER
-        greys = np.asarray(CHECKER_GREYS, np.float32) / 255.0
-        checker = greys[(yy + xx) % 2][..., None]
-        a = np.clip(small[..., 3:], 0.0, 1.0)
-        small = small[..., :3] * a + checker * (1.0 - a)
+        small = over_checker(small[..., :3], small[..., 3], THUMB_CHECKER)
     return to_rgb8(small)
 
 

@@ -263,6 +263,7 @@ class Workflow(QObject):
             self.panel.base_options(),
             reference=reference,
             first=first,
+            alpha=doc.input_meta.alpha,
             parent=self._parent,
         )
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

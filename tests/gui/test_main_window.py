@@ -362,6 +362,29 @@ def test_a_transparent_photos_thumbnail_shows_the_checkerboard(qtbot, window, tm
     assert (right.red(), right.blue()) == (255, 0)
 
 
+def test_compare_models_shows_transparency_too(qtbot, window, tmp_path):
+    """Its panes had shown the hidden colour of transparent pixels (blue here)."""
+    from deconv_gui.gui.display import CHECKER_GREYS
+
+    rgba = np.zeros((72, 96, 4), np.uint8)
+    rgba[..., 2] = 255  # blue where transparent
+    rgba[:, 48:, 0], rgba[:, 48:, 2], rgba[:, 48:, 3] = 255, 0, 255  # opaque red right half
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "logo.png")
+    open_and_wait(qtbot, window, tmp_path / "logo.png")
+    window.restore_panel.select_model("tiny-x2")
+    dlg = window.workflow.compare_models_dialog()
+    with qtbot.waitSignal(dlg.compared, timeout=30000):
+        pass
+    pane = next(p for p in dlg.panes if p._pixmap is not None)
+    img = pane._pixmap.toImage()
+    assert (img.width(), img.height()) == (192, 144)  # x2
+    left = {(img.pixelColor(x, 72).red(), img.pixelColor(x, 72).blue()) for x in range(80)}
+    assert left == {(g, g) for g in CHECKER_GREYS}
+    right = img.pixelColor(180, 72)
+    assert right.red() > 200 and right.blue() < 40  # the photo's red
+    dlg.reject()
+
+
 def test_a_photo_with_transparency_is_shown_through_it_before_and_after(qtbot, window, tmp_path):
     from deconv_gui.gui.compare_view import CHECKER_GREYS
 
