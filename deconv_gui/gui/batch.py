@@ -458,9 +458,9 @@ class BatchDialog(QDialog):
         """Before the run: how many photos to do (and were done before)."""
         self._todo = len(plan.todo) + len(plan.refused) + len(plan.kept) + len(plan.not_raw)
         self.overall.setRange(0, max(1, self._todo))
-        note = f" ({len(plan.done)} done before, skipped)" if plan.done else ""
-        if plan.not_raw:
-            note += f" ({len(plan.not_raw)} not camera RAW files: skipped)"
+        notes = [f"{len(plan.done)} done before, skipped"] * bool(plan.done)
+        notes += [f"{len(plan.not_raw)} not camera RAW files, skipped"] * bool(plan.not_raw)
+        note = f" ({'; '.join(notes)})" if notes else ""
         self.photo_label.setText(f"{self._todo} photos to do{note}")
         if plan.warning:
             self._warn(plan.warning)
