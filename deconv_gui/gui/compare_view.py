@@ -17,6 +17,7 @@ navigator thumbnail while zoomed in (click or drag in it to move the view).
 
 from __future__ import annotations
 
+import functools
 import math
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
@@ -545,7 +546,9 @@ class CompareView(QWidget):
         return out
 
     @staticmethod
+    @functools.cache
     def _checker_tile(dpr: float) -> QImage:
+        """Two by two checkerboard squares at this device pixel ratio (made once per ratio)."""
         side = max(1, round(CHECKER_SQUARE * dpr))
         dark, light = (QColor(g, g, g) for g in CHECKER_GREYS)
         tile = QImage(2 * side, 2 * side, QImage.Format.Format_RGB32)
