@@ -59,14 +59,18 @@ class Advisor(QObject):
     def forget(self, doc: Document) -> None:
         self._done.pop(doc.key, None)
 
-    def suggested_recipe(self, a: Analysis) -> Recipe | None:
+    def suggested_recipe(self, a: Analysis, *, ordinary: bool = False) -> Recipe | None:
+        """The suggestion's steps with installed models. ``ordinary``: the input is an
+        ordinary picture (Simulate's degraded copy of a RAW photo), so the photo denoiser
+        stands in for the RAW denoiser, on Auto."""
         steps = []
         for st in a.steps:
-            spec = model_for_step(self.registry, st.task, st.scale, camera=a.camera, iso=a.iso)
+            task = "denoise" if ordinary and st.task == "raw-denoise" else st.task
+            spec = model_for_step(self.registry, task, st.scale, camera=a.camera, iso=a.iso)
             if spec is None:
                 continue
             strength = None
-            if spec.strength is not None and st.strength is not None:
+            if task == st.task and spec.strength is not None and st.strength is not None:
                 lo, hi = spec.strength.minimum, spec.strength.maximum
                 strength = float(min(max(st.strength, lo), hi))
                 if spec.strength.auto:

@@ -226,14 +226,16 @@ class Workflow(QObject):
             text = "Could not look at this photo." if failed else "Looking at the photo…"
             self.panel.show_suggestion(text, can_apply=False)
             return
-        recipe = self.advisor.suggested_recipe(a)
+        recipe = self.advisor.suggested_recipe(a, ordinary=bool(doc.simulation))
         self.panel.show_suggestion(self.advisor.suggestion_text(a), can_apply=recipe is not None)
 
     def apply_suggestion(self) -> bool:
         """Set up the steps the current photo's suggestion names."""
         self.advisor.registry = self._registry()
-        a = self.advisor.analysis(self.photos.current)
-        recipe = self.advisor.suggested_recipe(a) if a is not None else None
+        doc = self.photos.current
+        a = self.advisor.analysis(doc)
+        ordinary = doc is not None and bool(doc.simulation)  # a RAW photo's degraded copy
+        recipe = self.advisor.suggested_recipe(a, ordinary=ordinary) if a is not None else None
         if recipe is None:
             return False
         self.panel.set_recipe(recipe)

@@ -408,9 +408,18 @@ def test_the_raw_denoiser_previews_a_raw_photo_and_says_what_it_cannot_run_on(
     dlg = window.workflow.compare_models_dialog()  # the degraded copy: no RAW denoiser
     assert [s.id for _, s in dlg.chosen()] == ["tiny-conv", "tiny-slow"]
     dlg.reject()
+    # the suggestion (the RAW denoiser, for the photo) sets up a photo denoiser for the copy
+    qtbot.waitUntil(lambda: window.advisor.analysis(doc) is not None, timeout=30000)
+    assert window.advisor.suggested_recipe(window.advisor.analysis(doc)).steps[0].model == (
+        raw_spec.id
+    )
+    assert window.workflow.apply_suggestion()
+    steps = [s.model for s in window.restore_panel.recipe().steps]
+    assert steps[0] == "tiny-conv" and raw_spec.id not in steps  # then x2: a small photo
 
     photo = write_photo(tmp_path / "p.jpg")
     open_and_wait(qtbot, window, photo)
+    assert window.restore_panel.select_model(raw_spec.id)
     assert not window.run() and not window.session.is_busy
     assert "p.jpg is not a camera RAW file" in window.message_bar.text()
     assert not window.statusBar().currentMessage().startswith("Running")
