@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
 
 from deconv_gui.core.batch import (
     DONE_BEFORE,
+    NOT_RAW,
     BatchPlan,
     Execute,
     JobInfo,
@@ -72,7 +73,7 @@ FORMATS: tuple[tuple[str, str | None], ...] = (
     ("PNG", ".png"),
     ("TIFF", ".tif"),
     ("WebP", ".webp"),
-    ("DNG (the RAW denoiser's sensor data)", ".dng"),
+    ("DNG (RAW data)", ".dng"),
 )
 BIT_DEPTHS: tuple[tuple[str, int | None], ...] = (
     ("Bit depth of the original", None),
@@ -245,6 +246,11 @@ class BatchDialog(QDialog):
         self.format_combo = QComboBox(self)
         for label, ext in FORMATS:
             self.format_combo.addItem(label, ext)
+            if ext == ".dng":
+                tip = "The RAW denoiser's result as sensor data, for your RAW developer"
+                self.format_combo.setItemData(
+                    self.format_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole
+                )
         self.quality_spin = QSpinBox(self)
         self.quality_spin.setRange(1, 100)
         self.quality_spin.setValue(95)
@@ -528,7 +534,8 @@ class BatchDialog(QDialog):
 def summary_text(summary: BatchSummary) -> str:
     """The dialog's closing line (failures are listed above it, once)."""
     done_before = sum(1 for _, why in summary.skipped if why == DONE_BEFORE)
-    kept = len(summary.skipped) - done_before
+    not_raw = sum(1 for _, why in summary.skipped if why == NOT_RAW)
+    kept = len(summary.skipped) - done_before - not_raw
     parts = [f"{len(summary.done)} saved"]
     if summary.failed:
         parts.append(f"{len(summary.failed)} failed (listed above)")
@@ -538,4 +545,6 @@ def summary_text(summary: BatchSummary) -> str:
         parts.append(f"{done_before} done before")
     if kept:
         parts.append(f"{kept} kept (the result existed)")
+    if not_raw:
+        parts.append(f"{not_raw} skipped (not camera RAW files)")
     return f"Finished in {format_duration(summary.elapsed)}: {', '.join(parts)}."

@@ -313,6 +313,7 @@ def test_a_raw_card_batch_writes_dngs_and_skips_the_jpegs(qtbot, prefs, registry
             )
         ]
         assert not summary.failed
+        assert "1 saved, 1 skipped (not camera RAW files)." in dlg.summary_label.text()
         chosen[0] = RunSettings(registry.get("tiny-conv"), CPU)  # a photo model: no DNG
         batch.open_dialog([])
         assert not batch.start()
