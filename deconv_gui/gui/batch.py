@@ -263,6 +263,7 @@ class BatchDialog(QDialog):
         frmt.addWidget(self.quality_spin)
         frmt.addWidget(self.depth_combo, 1)
         form.addRow("Format", frmt)
+        self.format_combo.currentIndexChanged.connect(lambda _i: self._update_format_options())
         self.overwrite_check = QCheckBox("Replace files that already exist")
         self.force_check = QCheckBox("Redo photos already done in this output folder")
         form.addRow("", self.overwrite_check)
@@ -423,6 +424,14 @@ class BatchDialog(QDialog):
             return False
         return QDesktopServices.openUrl(QUrl.fromLocalFile(str(out)))
 
+    def _update_format_options(self) -> None:
+        """Quality only for formats that use it (JPEG, WebP, or the original's, which may
+        be one); no bit depth for a DNG (it keeps the sensor's own)."""
+        ext = self.format_combo.currentData()
+        idle = not self._running
+        self.quality_spin.setEnabled(idle and ext in (None, ".jpg", ".webp"))
+        self.depth_combo.setEnabled(idle and ext != ".dng")
+
     # ------------------------------------------------------------ progress
     def set_running(self, running: bool, *, watching: bool = False) -> None:
         self._running = running
@@ -449,6 +458,7 @@ class BatchDialog(QDialog):
             self.force_check,
         ):
             w.setEnabled(not running)
+        self._update_format_options()
         if running:
             self.failures.clear()
             self.summary_label.setText(" ")

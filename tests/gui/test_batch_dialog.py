@@ -320,3 +320,21 @@ def test_a_raw_card_batch_writes_dngs_and_skips_the_jpegs(qtbot, prefs, registry
         assert "a DNG holds the sensor's data" in dlg.summary_label.text()
     finally:
         batch.shutdown()
+
+
+def test_quality_and_bit_depth_are_offered_where_they_apply(qtbot, batch):
+    dlg = batch.open_dialog([])
+    enabled = {}
+    for ext in (None, ".jpg", ".png", ".webp", ".dng"):
+        dlg.format_combo.setCurrentIndex(dlg.format_combo.findData(ext))
+        enabled[ext] = (dlg.quality_spin.isEnabled(), dlg.depth_combo.isEnabled())
+    assert enabled == {
+        None: (True, True),  # the original's format may be JPEG
+        ".jpg": (True, True),
+        ".png": (False, True),
+        ".webp": (True, True),
+        ".dng": (False, False),  # the sensor's own depth
+    }
+    dlg.set_running(True)
+    dlg.set_running(False)
+    assert not dlg.quality_spin.isEnabled() and not dlg.depth_combo.isEnabled()  # still DNG
