@@ -76,9 +76,13 @@ def test_cancel_and_failure_put_the_previous_result_back(qtbot, session, registr
     assert doc.result is previous and not s.is_busy
     assert SLOW_CALLS[0].calls < 30  # 6 x 5 tiles in all
 
+    statuses = []
+    s.status.connect(lambda text, ms: statuses.append(text))
     with qtbot.waitSignal(s.failed, timeout=20000) as blocker:
         assert s.run(doc, registry.get("tiny-crash"), CPU)
     assert blocker.args[0] is doc and "broke on purpose" in blocker.args[1]
+    # the status bar had kept "Running ... on big.jpg…" for good
+    assert statuses[0].startswith("Running") and statuses[-1] == "Processing big.jpg failed"
     assert doc.result is previous
     assert notices and "big.jpg" in notices[-1] and "broke on purpose" in notices[-1]
     assert not s.cancel()  # nothing runs
