@@ -58,10 +58,10 @@ def default_data() -> Path:
 
 def planes(path: Path) -> tuple[np.ndarray, float]:
     """A DNG's packed planes (normalised, unclipped) and its ISO."""
-    from deconv_gui.core.raw import open_raw, pack_bayer
+    from deconv_gui.core.raw import open_raw
 
     raw = open_raw(path)
-    return pack_bayer(raw.normalized(clip=False), raw.cfa), float(raw.metadata.iso or 0)
+    return raw.packed(clip=False), float(raw.metadata.iso or 0)
 
 
 def crops(rng: np.random.Generator, pairs: Sequence[tuple[Any, ...]], batch: int,

@@ -276,10 +276,9 @@ def noise_removed(rgb: np.ndarray, denoiser: RestoreSpec, meta: Any = None) -> f
 def _raw_snr(raw: Any) -> float:
     """Signal-to-noise ratio of a Bayer RAW file's sensor data at its median brightness
     (`core.raw_noise.estimate_profile` on the packed planes)."""
-    from deconv_gui.core.raw import pack_bayer
     from deconv_gui.core.raw_noise import estimate_profile
 
-    planes = pack_bayer(raw.normalized(clip=False), raw.cfa)
+    planes = raw.packed(clip=False)
     level = max(float(np.median(planes)), 1e-4)
     std = float(np.sqrt(estimate_profile(planes).variance(np.float32(level))))
     return level / max(std, 1e-9)

@@ -228,6 +228,11 @@ class RawData:
             np.clip(out, 0.0, 1.0, out=out)
         return out
 
+    def packed(self, mosaic: np.ndarray | None = None, *, clip: bool = True) -> np.ndarray:
+        """The `normalized` mosaic packed into half-resolution planes R, G1, G2, B
+        (`pack_bayer`): what the RAW denoiser takes."""
+        return pack_bayer(self.normalized(mosaic, clip=clip), self.cfa)
+
     def denormalized(self, norm: np.ndarray) -> np.ndarray:
         """Inverse of `normalized`: uint16 sensor values (rounded, clipped to 0..65535)."""
         black, scale = self._levels(norm.shape)

@@ -104,10 +104,8 @@ def restore_raw_photo(
         raise DeconvError("the RAW denoiser must come before steps that change the size")
     if not raw.is_bayer:
         return (yield from _linear_rgb_path(spec, photo, raw, options, tile_size, amount, detail))
-    from deconv_gui.core.raw import pack_bayer, unpack_bayer
-
     mosaic = photo.meta.extra.get(RAW_MOSAIC, raw.mosaic)
-    packed = pack_bayer(raw.normalized(mosaic, clip=False), raw.cfa)
+    packed = raw.packed(mosaic, clip=False)
     work, part = packed, None
     if crop is not None:
         part = _packed_part(raw, crop, packed.shape[:2], spec)
@@ -122,7 +120,7 @@ def restore_raw_photo(
         whole = packed.copy()
         whole[py0:py1, px0:px1] = out
         out = whole
-    return _developed(raw, unpack_bayer(out, raw.cfa, raw.mosaic.shape), photo.meta)
+    return _developed(raw, out, photo.meta)
 
 
 def refinish_raw(before: Photo, result: Photo, amount: float, detail: float) -> Photo | None:
@@ -133,21 +131,20 @@ def refinish_raw(before: Photo, result: Photo, amount: float, detail: float) -> 
     raw, model = raw_of(result), (result.meta.extra or {}).get(RAW_MOSAIC)
     if raw is None or model is None or not raw.is_bayer:
         return None
-    from deconv_gui.core.raw import pack_bayer, unpack_bayer
-
     mosaic = before.meta.extra.get(RAW_MOSAIC, raw.mosaic)
-    noisy = pack_bayer(raw.normalized(mosaic, clip=False), raw.cfa)
-    clean = pack_bayer(raw.normalized(model, clip=False), raw.cfa)
+    noisy = raw.packed(mosaic, clip=False)
+    clean = raw.packed(model, clip=False)
     out = finish(noisy, clean, amount=amount, detail=detail, clip=False)
-    return _developed(raw, unpack_bayer(out, raw.cfa, raw.mosaic.shape), before.meta)
+    return _developed(raw, out, before.meta)
 
 
-def _developed(raw: RawData, norm: np.ndarray, meta: ImageMeta) -> Photo:
-    """The normalised mosaic ``norm`` as sensor values, developed like the original, with
-    the values in ``meta.extra[RAW_MOSAIC]``; cut to ``meta``'s part (``RAW_CROP``)."""
-    from deconv_gui.core.raw import render_raw
+def _developed(raw: RawData, planes: np.ndarray, meta: ImageMeta) -> Photo:
+    """Normalised packed ``planes`` (`RawData.packed`) as sensor values, developed like the
+    original, with the values in ``meta.extra[RAW_MOSAIC]``; cut to ``meta``'s part
+    (``RAW_CROP``)."""
+    from deconv_gui.core.raw import render_raw, unpack_bayer
 
-    new = raw.denormalized(norm)
+    new = raw.denormalized(unpack_bayer(planes, raw.cfa, raw.mosaic.shape))
     result = render_raw(raw, new, colour_space=meta.extra.get("colour_space", "srgb"))
     result.meta.extra[RAW_MOSAIC] = new
     crop = meta.extra.get(RAW_CROP)

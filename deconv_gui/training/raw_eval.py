@@ -279,9 +279,8 @@ class DngEvalResult:
 
 
 def _packed_norm(raw: Any, mosaic: np.ndarray | None = None) -> np.ndarray:
-    from deconv_gui.core.raw import pack_bayer
 
-    return pack_bayer(raw.normalized(mosaic), raw.cfa)
+    return raw.packed(mosaic)
 
 
 def evaluate_dng_set(method: Any, pairs: Sequence[Any], *, name: str = "") -> DngEvalResult:
@@ -357,9 +356,9 @@ def spec_method(
 
 def vst_bm3d_method(noisy: Any, pair: Any) -> tuple[np.ndarray, Any]:
     """VST + BM3D on the four CFA planes, told the true noise (`vst_bm3d_runner`)."""
-    from deconv_gui.core.raw import pack_bayer, render_raw, unpack_bayer
+    from deconv_gui.core.raw import render_raw, unpack_bayer
 
-    planes = pack_bayer(noisy.normalized(clip=False), noisy.cfa)
+    planes = noisy.packed(clip=False)
     den = vst_bm3d_runner(planes, pair.profile)
     mosaic = noisy.denormalized(unpack_bayer(den, noisy.cfa, noisy.mosaic.shape))
     return mosaic, render_raw(noisy, mosaic)

@@ -87,7 +87,7 @@ class NoisyRawSource(Source):
 
     def _open(self, path: Path) -> tuple[np.ndarray, float | None, str, str]:
         """(packed planes, ISO, make, model); `DeconvError` for a file that cannot be used."""
-        from deconv_gui.core.raw import open_raw, pack_bayer
+        from deconv_gui.core.raw import open_raw
 
         raw = open_raw(path)
         if not raw.is_bayer:
@@ -95,7 +95,7 @@ class NoisyRawSource(Source):
                 f"{path.name} has no Bayer mosaic (e.g. Fujifilm X-Trans): learning a camera "
                 "needs Bayer RAW files"
             )
-        packed = pack_bayer(raw.normalized(clip=False), raw.cfa)
+        packed = raw.packed(clip=False)
         self._check_side(packed, path)
         md = raw.metadata
         return packed, md.iso, str(md.make or ""), str(md.model or "")
