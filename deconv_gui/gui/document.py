@@ -197,6 +197,11 @@ class Document:
         return meta.copy(alpha=None, extra={k: v for k, v in meta.extra.items() if k != "raw"})
 
     @property
+    def input_is_raw(self) -> bool:
+        """Is what a model restores a camera RAW file's sensor data (`input_meta`)?"""
+        return self.input_meta.extra.get("raw") is not None
+
+    @property
     def input_view(self) -> DisplayImage | None:
         if self.comparison.lq_view is not None:
             return self.comparison.lq_view

@@ -29,7 +29,7 @@ from deconv_gui.core.export import ExportOptions, export_image
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import save_image
 from deconv_gui.core.naming import output_path_for
-from deconv_gui.core.rawpipe import check_order, raw_of, works_on_mosaic
+from deconv_gui.core.rawpipe import check_order, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.core.tiling import TileProgress
 from deconv_gui.errors import DeconvError
@@ -227,7 +227,7 @@ class RestoreSession(QObject):
             self.notice.emit(str(exc), "error", 0)
             return None
         raw_step = next((sp for sp in chain if works_on_mosaic(sp)), None)
-        if raw_step is not None and (doc.simulation or doc.photo is None or not raw_of(doc.photo)):
+        if raw_step is not None and not doc.input_is_raw:
             what = (
                 f"the simulated {doc.simulation} copy is an ordinary picture"
                 if doc.simulation

@@ -226,7 +226,7 @@ class Workflow(QObject):
             text = "Could not look at this photo." if failed else "Looking at the photo…"
             self.panel.show_suggestion(text, can_apply=False)
             return
-        recipe = self.advisor.suggested_recipe(a, ordinary=bool(doc.simulation))
+        recipe = self.advisor.suggested_recipe(a, ordinary=not doc.input_is_raw)
         self.panel.show_suggestion(self.advisor.suggestion_text(a), can_apply=recipe is not None)
 
     def apply_suggestion(self) -> bool:
@@ -234,7 +234,7 @@ class Workflow(QObject):
         self.advisor.registry = self._registry()
         doc = self.photos.current
         a = self.advisor.analysis(doc)
-        ordinary = doc is not None and bool(doc.simulation)  # a RAW photo's degraded copy
+        ordinary = doc is not None and not doc.input_is_raw  # e.g. Simulate's degraded copy
         recipe = self.advisor.suggested_recipe(a, ordinary=ordinary) if a is not None else None
         if recipe is None:
             return False
