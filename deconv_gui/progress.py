@@ -135,8 +135,9 @@ class BatchReporter:
                 out_dir=out_dir,
             )
         elif plan.done or plan.not_raw:
-            where = f" in {out_dir}" if out_dir is not None and plan.done else ""
-            self._line(f"{self.label}: {plan.text()}" + (f" (manifest{where})" if where else ""))
+            where = f" in {out_dir}" if out_dir is not None else ""
+            manifest = f" (manifest{where})" if plan.done else ""  # what says they were done
+            self._line(f"{self.label}: {plan.text()}{manifest}")
         if self._progress is not None:
             self._progress.update(self._overall, total=len(plan.todo) + len(plan.refused))
 
