@@ -487,10 +487,10 @@ class RestoreSession(QObject):
                 self._set_result(doc, replace(cur, view=view, recipe=recipe, meta=meta))
                 self.previewed.emit(doc)
                 return
-            new = replace(cur, rgb=rgb, view=view, meta=meta, recipe=recipe, final=None)
+            changes: dict[str, Any] = {"rgb": rgb, "view": view, "meta": meta, "recipe": recipe}
             if cur.recipe != recipe:  # no longer what was saved: closing asks again
-                new = replace(new, saved_path=None, saved_options=None)
-            self._set_result(doc, replace(new, visible=(None, None)))
+                changes.update(saved_path=None, saved_options=None)
+            self._set_result(doc, replace(cur, **changes, final=None, visible=(None, None)))
             self.refinished.emit(doc)
 
         self.live.cancel()
