@@ -1,7 +1,7 @@
 """RAW denoising speed against the sRGB default denoiser on a photo of the same size.
 
     python benchmarks/raw_speed.py [--megapixels 24] [--repeat 3] [--threads 2] [--fp32]
-        [--raw-tile N]
+        [--raw-tile N] [--device cpu|cuda|mps]
 
 Makes a synthetic RAW file of the given size (the bundled sample photo enlarged, unprocessed
 to a camera's mosaic with ISO 6400 noise of a full-frame sensor, written as a 14-bit DNG,
@@ -37,6 +37,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--fp32", action="store_true", help="float32 (no bfloat16/float16)")
+    ap.add_argument("--device", default="cpu", help="where the networks run (default cpu)")
     ap.add_argument("--raw-model", default="redunet-raw-denoise")
     ap.add_argument("--raw-tile", type=int, default=None, help="the RAW model's CPU tile side")
     a = ap.parse_args()
@@ -61,7 +62,7 @@ def main() -> int:
     reg = default_registry()
     raw_spec, srgb_spec = reg.get(a.raw_model), reg.default_for("denoise")
     assert srgb_spec is not None
-    options = LoadOptions(device="cpu", allow_fp16=not a.fp32)
+    options = LoadOptions(device=a.device, allow_fp16=not a.fp32)
     src = load_image(sample_photo()).rgb
     h = int(round((a.megapixels * 1e6 * 2 / 3) ** 0.5)) // 4 * 4
     w = h * 3 // 2
@@ -75,7 +76,8 @@ def main() -> int:
         jpeg = save_image(t / "noisy.jpg", noisy, ImageMeta())
         print(
             f"RAW {w}x{h} ({w * h / 1e6:.1f} MP, 14-bit DNG) vs JPEG {w}x{h}; "
-            f"threads={torch.get_num_threads()}, {'float32' if a.fp32 else 'default precision'}, "
+            f"device {a.device}, threads={torch.get_num_threads()}, "
+            f"{'float32' if a.fp32 else 'default precision'}, "
             f"RAW tile {a.raw_tile or 'from the card'}"
         )
 

@@ -87,6 +87,10 @@ def make_card(
     training data and history (all sessions, each with its learning curve) and measured
     scores with the commands that produced them."""
     arch = config["architecture"]
+    data = list(config.get("data", {}).get("folders", []))
+    for s in sessions:  # a session may have trained on some of them, or on others
+        data += [f for f in s.get("data", []) if f not in data]
+    on_gpu = any("CUDA" in str(s.get("machine", "")) for s in sessions)
     rf_fn = getattr(module, "receptive_field", None)
     rf = int(rf_fn()) if callable(rf_fn) else 16
     card: dict[str, Any] = {
@@ -106,7 +110,7 @@ def make_card(
         "storage_dtype": "float16",
         "strength": config.get("strength"),
         "training": {
-            "data": config.get("data", {}).get("folders", []),
+            "data": data,
             "data_note": "../shared/data/train only (BSD200 + T91); never the test sets",
             "degradation": config.get("degradation", {}),
             "patch": config.get("patch"),
@@ -114,7 +118,7 @@ def make_card(
             "optimizer": config.get("optimizer", {}),
             "schedule": config.get("schedule", {}),
             "loss": describe_loss(config),
-            "hardware": "CPU",
+            "hardware": "CPU and GPU (each session's machine says which)" if on_gpu else "CPU",
             "steps": int(sum(s.get("steps", 0) for s in sessions)),
             "wall_minutes": round(sum(s.get("wall_minutes", 0.0) for s in sessions), 1),
             "sessions": sessions,

@@ -19,7 +19,7 @@ import copy
 import math
 import os
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,7 @@ class Trainer:
         out_dir: str | Path | None = None,
         pool: PatchPool | None = None,
         device: str = "cpu",
+        workers: int = 0,
     ) -> None:
         self.config = copy.deepcopy(config)
         cfg = self.config
@@ -135,6 +136,10 @@ class Trainer:
         self.rng = np.random.default_rng(self.seed)
         self.gen = torch.Generator().manual_seed(self.seed + 1)
         self._pool = pool
+        # workers > 0: batches are made in that many background processes (a GPU outruns
+        # one Python thread making patches); their random streams are not in checkpoints
+        self.workers = int(workers)
+        self._stream: Iterator[Batch] | None = None
         self._val_sets: list[tuple[str, list[Any], int]] | None = None
         self._raw_val: list[tuple[str, list[Any]]] | None = None
 
@@ -189,6 +194,33 @@ class Trainer:
 
     def next_batch(self) -> Batch:
         psize = patch_size_for(self.task, self.deg_cfg, self.patch)
+        if self.workers > 0:
+            if self._stream is None:
+                stream = _BatchStream(
+                    self.pool,
+                    self.pipeline,
+                    self.deg_cfg,
+                    self.batch_size,
+                    psize,
+                    seed=self.seed + self.step,
+                )
+                loader = torch.utils.data.DataLoader(
+                    stream,
+                    batch_size=None,
+                    num_workers=self.workers,
+                    prefetch_factor=4,
+                    persistent_workers=True,
+                    worker_init_fn=_one_thread,
+                    # fresh processes: a fork would inherit OpenCV's and OpenMP's thread
+                    # pools (and CUDA) in a state that deadlocks them
+                    multiprocessing_context="spawn",
+                )
+                self._stream = iter(loader)
+            try:
+                return next(self._stream)
+            except RuntimeError as exc:  # e.g. no room in /dev/shm for the workers' tensors
+                print(f"batch workers failed ({exc}); making batches in line", flush=True)
+                self.workers, self._stream = 0, None
         gt_u8 = self.pool.sample(self.rng, self.batch_size, psize)
         return self.pipeline(gt_u8, self.rng, self.gen, self.deg_cfg)
 
@@ -494,6 +526,40 @@ class Trainer:
             "curve": self.curve,
             "checkpoint": last_ckpt,
         }
+
+
+class _BatchStream(torch.utils.data.IterableDataset[Batch]):
+    """Endless training batches, made in a DataLoader worker with that worker's own seeds."""
+
+    def __init__(
+        self,
+        pool: PatchPool,
+        pipeline: Callable[..., Batch],
+        deg_cfg: dict[str, Any],
+        batch: int,
+        patch: int,
+        *,
+        seed: int,
+    ) -> None:
+        self.pool, self.pipeline, self.deg_cfg = pool, pipeline, deg_cfg
+        self.batch, self.patch, self.seed = batch, patch, seed
+
+    def __iter__(self) -> Iterator[Batch]:
+        info = torch.utils.data.get_worker_info()
+        wid = 0 if info is None else info.id
+        rng = np.random.default_rng([self.seed, wid])
+        gen = torch.Generator().manual_seed(self.seed * 1009 + wid)
+        while True:
+            gt_u8 = self.pool.sample(rng, self.batch, self.patch)
+            yield self.pipeline(gt_u8, rng, gen, self.deg_cfg)
+
+
+def _one_thread(_worker: int) -> None:
+    """A batch worker uses one thread (the workers are the parallelism)."""
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
 
 
 def _after_wiener(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -104,6 +105,14 @@ def run_evaluation(
     return results
 
 
+def describe_machine(device: torch.device) -> str:
+    """What trained the session, for its card: the GPU's name, or the CPU cores."""
+    cores = f"{os.cpu_count()} CPU cores"
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA), {cores}"
+    return cores
+
+
 def reevaluate(cfg: dict[str, Any], data_root: Path, log: Any) -> int:
     """Rewrite the installed card's ``evaluation`` from a fresh measurement (same weights)."""
     from deconv_gui.paths import resource_path
@@ -136,7 +145,30 @@ def main(argv: list[str] | None = None) -> int:
         "--bf16",
         action="store_true",
         help="train in bfloat16 under autocast (float32 weights; about 3x faster on CPUs "
-        "with AMX or AVX512-BF16)",
+        "with AMX or AVX512-BF16, and on recent GPUs)",
+    )
+    ap.add_argument(
+        "--device", default="cpu", help="where the network trains: cpu or cuda (default cpu)"
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="background processes making the training batches (for a GPU, which one "
+        "Python thread cannot keep busy; default 0: made in line, exactly resumable)",
+    )
+    ap.add_argument("--batch", type=int, default=None, help="override the config's batch size")
+    ap.add_argument(
+        "--folders",
+        default=None,
+        help="train on these of the config's data folders only (comma-separated; the "
+        "session's record says so)",
+    )
+    ap.add_argument(
+        "--val-every", type=int, default=None, help="override the config's validation interval"
+    )
+    ap.add_argument(
+        "--machine", default=None, help="how the card describes the machine (default: measured)"
     )
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--lr", type=float, default=None, help="override the peak learning rate")
@@ -155,11 +187,31 @@ def main(argv: list[str] | None = None) -> int:
         cfg["steps"] = a.steps
     if a.lr is not None:
         cfg.setdefault("optimizer", {})["lr"] = a.lr
+    if a.batch is not None:
+        cfg["batch"] = a.batch
+    config_folders = list(cfg.get("data", {}).get("folders", []))
+    if a.folders is not None:
+        folders = [f.strip() for f in a.folders.split(",") if f.strip()]
+        unknown = sorted(set(folders) - set(config_folders))
+        if unknown:
+            print(
+                f"error: {', '.join(unknown)} not among the config's data folders", file=sys.stderr
+            )
+            return 2
+        cfg.setdefault("data", {})["folders"] = folders
+    if a.val_every is not None:
+        cfg["val_every"] = a.val_every
+    device = torch.device(a.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            print("error: --device cuda, but PyTorch sees no CUDA device here", file=sys.stderr)
+            return 2
+        torch.backends.cudnn.benchmark = True  # fixed patch sizes: pick the fastest kernels
     if a.bf16:
         from deconv_gui.core.devices import cpu_bf16_is_fast
 
         cfg["precision"] = "bf16"
-        if not cpu_bf16_is_fast():
+        if device.type == "cpu" and not cpu_bf16_is_fast():
             print(
                 "note: bfloat16 is not fast on this CPU (no AMX or AVX512-BF16): "
                 "float32 may train quicker here",
@@ -173,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.reevaluate:
         return reevaluate(cfg, data_root, log)
 
-    trainer = Trainer(cfg, data_root=data_root, out_dir=out)
+    trainer = Trainer(cfg, data_root=data_root, out_dir=out, device=a.device, workers=a.workers)
     resumed_from = None
     if a.resume:
         if a.resume.endswith(".pt"):
@@ -225,13 +277,14 @@ def main(argv: list[str] | None = None) -> int:
         "started_from": resumed_from or "scratch",
         "command": "python -m deconv_gui.training.train "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": "2 shared CPU cores (other work running), nice 10",
+        "machine": a.machine or describe_machine(device),
         "steps": trainer.step,  # a checkpoint resume continues the same session
         "wall_minutes": round(trainer.elapsed / 60.0, 1),
         "threads": torch.get_num_threads(),
         "precision": trainer.precision,
         "lr": trainer.base_lr,
         "schedule_steps": trainer.total_steps,
+        "data": list(cfg.get("data", {}).get("folders", [])),
         "degradation": dict(cfg.get("degradation", {})),  # this session's (configs change)
         "patch": trainer.patch,
         "batch": trainer.batch_size,
@@ -241,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     sessions = [*trainer.history, session]
     weights = save_weights(trainer.model, out / f"{cfg['id']}.safetensors", fp16=True)
+    cfg.setdefault("data", {})["folders"] = config_folders  # the card lists the model's data
     card = make_card(cfg, trainer.model, sessions=sessions)
     prev = load_card(out / f"{cfg['id']}.json")
     if "comparisons" not in prev and a.resume and not a.resume.endswith(".pt"):

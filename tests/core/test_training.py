@@ -306,6 +306,82 @@ def test_command_line_trains_exports_and_installs(
     assert card["training"]["steps"] == 5
 
 
+def test_batch_workers_make_the_pipelines_batches_in_other_processes(
+    data_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    t = Trainer(tiny_config("upscale", steps=2), data_root=data_root, workers=1)
+    made_in: list[int] = []
+    inline = t.pipeline
+
+    def pipeline(*args: Any) -> degradations.Batch:
+        made_in.append(os.getpid())  # recorded here only for batches made in line
+        return inline(*args)
+
+    b = t.next_batch()
+    assert b.lq.shape == (2, 3, 8, 8) and b.gt.shape == (2, 3, 16, 16)
+    records = list(t.run())
+    assert [r.step for r in records] == [1, 2] and np.isfinite(records[-1].loss)
+    # a loader that breaks (no room for its shared memory, a worker killed) falls back to
+    # making the batches in line, and the run goes on
+    t2 = Trainer(tiny_config("upscale", steps=2), data_root=data_root, workers=2)
+
+    class Broken:
+        def __init__(self, *a: Any, **k: Any) -> None:
+            pass
+
+        def __iter__(self) -> Broken:
+            return self
+
+        def __next__(self) -> degradations.Batch:
+            raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Aborted.")
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", Broken)
+    monkeypatch.setattr(t2, "pipeline", pipeline)
+    assert t2.next_batch().gt.shape == (2, 3, 16, 16)
+    assert t2.workers == 0 and made_in == [os.getpid()]
+
+
+def test_a_session_on_some_of_the_folders_says_so_and_the_card_keeps_all(
+    data_root: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    shutil.copytree(data_root / "train/a", tmp_path / "data/train/c")
+    shutil.copytree(data_root / "test", tmp_path / "data/test")
+    cfg = tiny_config("upscale", steps=2)
+    cfg["data"]["folders"] = ["train/c", "train/gone"]  # train/gone is not on this machine
+    cfg_path = tmp_path / "tiny.json"
+    cfg_path.write_text(json.dumps(cfg))
+    out = tmp_path / "run"
+    base = ["--config", str(cfg_path), "--data", str(tmp_path / "data"), "--out", str(out)]
+    assert train.main([*base, "--folders", "train/c,train/x", "--no-eval"]) == 2
+    argv = [*base, "--folders", "train/c", "--batch", "3", "--val-every", "1", "--no-eval"]
+    assert train.main(argv) == 0
+    card = json.loads((out / "tiny-upscale.json").read_text())
+    session = card["training"]["sessions"][-1]
+    assert session["data"] == ["train/c"] and session["batch"] == 3
+    assert [c["step"] for c in session["curve"]] == [1, 2]
+    assert card["training"]["data"] == ["train/c", "train/gone"]
+    assert session["machine"].endswith("CPU cores") and card["training"]["hardware"] == "CPU"
+
+
+def test_the_card_says_when_a_session_trained_on_a_gpu() -> None:
+    from deconv_gui.models.networks import build_network
+    from deconv_gui.training.export import make_card
+
+    cfg = tiny_config("upscale")
+    net = build_network(cfg["architecture"]["name"], cfg["architecture"]["hparams"])
+    cpu = {"machine": "2 CPU cores", "steps": 1, "data": ["train/a", "train/z"]}
+    gpu = {"machine": "NVIDIA H200 (CUDA), 16 CPU cores", "steps": 1}
+    assert make_card(cfg, net, sessions=[cpu])["training"]["hardware"] == "CPU"
+    card = make_card(cfg, net, sessions=[cpu, gpu])
+    assert card["training"]["hardware"].startswith("CPU and GPU")
+    assert card["training"]["data"] == ["train/a", "train/z"]
+    assert train.describe_machine(torch.device("cpu")).endswith("CPU cores")
+
+
 def test_partial_init_copies_matching_tensors(data_root: Path, tmp_path: Path) -> None:
     from deconv_gui.training.export import save_weights
 
