@@ -143,6 +143,13 @@ class Trainer:
         self._val_sets: list[tuple[str, list[Any], int]] | None = None
         self._raw_val: list[tuple[str, list[Any]]] | None = None
 
+    def stop_workers(self) -> None:
+        """End the batch workers, if any (the next batch starts new ones)."""
+        stream, self._stream = self._stream, None
+        shutdown = getattr(stream, "_shutdown_workers", None)
+        if callable(shutdown):
+            shutdown()
+
     # ------------------------------------------------------------------ pieces
     @property
     def pool(self) -> PatchPool:
@@ -478,46 +485,51 @@ class Trainer:
         t_last_ckpt = t_start
         t_prev = t_start
         last_ckpt: str | None = None
-        while self.step < stop_at:
-            loss, lr = self.train_step()
-            val = None
-            now = time.perf_counter()
-            done = self.step >= stop_at or now - t_start >= budget or self.progress() >= 1.0
-            if (val_every and self.step % val_every == 0) or (done and cfg.get("val")):
-                val = self.validate()
-                self.curve.append(
-                    {
-                        "step": self.step,
-                        "minutes": round((self.elapsed + time.perf_counter() - t_prev) / 60.0, 2),
-                        "loss": round(loss, 5),
-                        **{k: v["psnr"] for k, v in val.items()},
-                    }
+        try:
+            while self.step < stop_at:
+                loss, lr = self.train_step()
+                val = None
+                now = time.perf_counter()
+                done = self.step >= stop_at or now - t_start >= budget or self.progress() >= 1.0
+                if (val_every and self.step % val_every == 0) or (done and cfg.get("val")):
+                    val = self.validate()
+                    self.curve.append(
+                        {
+                            "step": self.step,
+                            "minutes": round(
+                                (self.elapsed + time.perf_counter() - t_prev) / 60.0, 2
+                            ),
+                            "loss": round(loss, 5),
+                            **{k: v["psnr"] for k, v in val.items()},
+                        }
+                    )
+                now = time.perf_counter()
+                self.elapsed += now - t_prev
+                t_prev = now
+                if self.time_budget and self.step > start_step + 5:
+                    rate = self.elapsed / max(1, self.step)
+                    self.total_steps = int(
+                        self.step + (self.time_budget - self.elapsed) / max(rate, 1e-6)
+                    )
+                msg = ""
+                if self.out_dir is not None and (done or now - t_last_ckpt >= ckpt_min * 60):
+                    last_ckpt = str(self.save_checkpoint(self.out_dir / "last.pt"))
+                    t_last_ckpt = time.perf_counter()
+                    msg = "checkpoint"
+                yield TrainProgress(
+                    self.step,
+                    self.total_steps,
+                    loss,
+                    lr,
+                    self.elapsed,
+                    val,
+                    last_ckpt if msg else None,
+                    msg,
                 )
-            now = time.perf_counter()
-            self.elapsed += now - t_prev
-            t_prev = now
-            if self.time_budget and self.step > start_step + 5:
-                rate = self.elapsed / max(1, self.step)
-                self.total_steps = int(
-                    self.step + (self.time_budget - self.elapsed) / max(rate, 1e-6)
-                )
-            msg = ""
-            if self.out_dir is not None and (done or now - t_last_ckpt >= ckpt_min * 60):
-                last_ckpt = str(self.save_checkpoint(self.out_dir / "last.pt"))
-                t_last_ckpt = time.perf_counter()
-                msg = "checkpoint"
-            yield TrainProgress(
-                self.step,
-                self.total_steps,
-                loss,
-                lr,
-                self.elapsed,
-                val,
-                last_ckpt if msg else None,
-                msg,
-            )
-            if done:
-                break
+                if done:
+                    break
+        finally:
+            self.stop_workers()  # they end with the run, or when it is closed
         return {
             "step": self.step,
             "total_steps": self.total_steps,

@@ -323,6 +323,7 @@ def test_batch_workers_make_the_pipelines_batches_in_other_processes(
     assert b.lq.shape == (2, 3, 8, 8) and b.gt.shape == (2, 3, 16, 16)
     records = list(t.run())
     assert [r.step for r in records] == [1, 2] and np.isfinite(records[-1].loss)
+    assert t._stream is None  # the workers ended with the run
     # a loader that breaks (no room for its shared memory, a worker killed) falls back to
     # making the batches in line, and the run goes on
     t2 = Trainer(tiny_config("upscale", steps=2), data_root=data_root, workers=2)
