@@ -144,7 +144,8 @@ class Trainer:
         self._raw_val: list[tuple[str, list[Any]]] | None = None
 
     def stop_workers(self) -> None:
-        """End the batch workers, if any (the next batch starts new ones)."""
+        """End the batch workers, if any (the next batch starts new ones). Now, rather than
+        when the loader is collected, which may be at interpreter exit."""
         stream, self._stream = self._stream, None
         shutdown = getattr(stream, "_shutdown_workers", None)
         if callable(shutdown):
@@ -227,7 +228,8 @@ class Trainer:
                 return next(self._stream)
             except RuntimeError as exc:  # e.g. no room in /dev/shm for the workers' tensors
                 print(f"batch workers failed ({exc}); making batches in line", flush=True)
-                self.workers, self._stream = 0, None
+                self.stop_workers()
+                self.workers = 0
         gt_u8 = self.pool.sample(self.rng, self.batch_size, psize)
         return self.pipeline(gt_u8, self.rng, self.gen, self.deg_cfg)
 
