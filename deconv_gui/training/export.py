@@ -75,6 +75,22 @@ def _validation_note(config: dict[str, Any]) -> str:
     )
 
 
+def _hardware(sessions: list[dict[str, Any]]) -> str:
+    """What trained the model: "CPU", or the GPUs (`train.describe_machine`) and for how
+    many of its sessions."""
+    gpus = [
+        str(s["machine"]).split(" (CUDA)")[0]
+        for s in sessions
+        if "(CUDA)" in str(s.get("machine", ""))
+    ]
+    if not gpus:
+        return "CPU"
+    names = ", ".join(sorted(set(gpus)))
+    if len(gpus) == len(sessions):
+        return names
+    return f"CPU; {names} for {len(gpus)} of its {len(sessions)} sessions"
+
+
 def make_card(
     config: dict[str, Any],
     module: nn.Module,
@@ -90,7 +106,6 @@ def make_card(
     data = list(config.get("data", {}).get("folders", []))
     for s in sessions:  # a session may have trained on some of them, or on others
         data += [f for f in s.get("data", []) if f not in data]
-    on_gpu = any("CUDA" in str(s.get("machine", "")) for s in sessions)
     rf_fn = getattr(module, "receptive_field", None)
     rf = int(rf_fn()) if callable(rf_fn) else 16
     card: dict[str, Any] = {
@@ -118,7 +133,7 @@ def make_card(
             "optimizer": config.get("optimizer", {}),
             "schedule": config.get("schedule", {}),
             "loss": describe_loss(config),
-            "hardware": "CPU and GPU (each session's machine says which)" if on_gpu else "CPU",
+            "hardware": _hardware(sessions),
             "steps": int(sum(s.get("steps", 0) for s in sessions)),
             "wall_minutes": round(sum(s.get("wall_minutes", 0.0) for s in sessions), 1),
             "sessions": sessions,

@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = load_config(a.config)
+    # the card describes the model's config; this session's overrides (lr, batch, folders,
+    # precision) are in its session record
+    model_cfg = json.loads(json.dumps(cfg))
     if a.steps is not None:
         cfg["steps"] = a.steps
     if a.lr is not None:
@@ -294,8 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     sessions = [*trainer.history, session]
     weights = save_weights(trainer.model, out / f"{cfg['id']}.safetensors", fp16=True)
-    cfg.setdefault("data", {})["folders"] = config_folders  # the card lists the model's data
-    card = make_card(cfg, trainer.model, sessions=sessions)
+    card = make_card(model_cfg, trainer.model, sessions=sessions)
     prev = load_card(out / f"{cfg['id']}.json")
     if "comparisons" not in prev and a.resume and not a.resume.endswith(".pt"):
         # a new session on shipped weights: their card's comparisons stay in the record

@@ -365,6 +365,7 @@ def test_a_session_on_some_of_the_folders_says_so_and_the_card_keeps_all(
     assert session["data"] == ["train/c"] and session["batch"] == 3
     assert [c["step"] for c in session["curve"]] == [1, 2]
     assert card["training"]["data"] == ["train/c", "train/gone"]
+    assert card["training"]["batch"] == 2  # the config's: the override is the session's
     assert session["machine"].endswith("CPU cores") and card["training"]["hardware"] == "CPU"
 
 
@@ -377,8 +378,9 @@ def test_the_card_says_when_a_session_trained_on_a_gpu() -> None:
     cpu = {"machine": "2 CPU cores", "steps": 1, "data": ["train/a", "train/z"]}
     gpu = {"machine": "NVIDIA H200 (CUDA), 16 CPU cores", "steps": 1}
     assert make_card(cfg, net, sessions=[cpu])["training"]["hardware"] == "CPU"
-    card = make_card(cfg, net, sessions=[cpu, gpu])
-    assert card["training"]["hardware"].startswith("CPU and GPU")
+    card = make_card(cfg, net, sessions=[cpu, gpu, cpu])
+    assert card["training"]["hardware"] == "CPU; NVIDIA H200 for 1 of its 3 sessions"
+    assert make_card(cfg, net, sessions=[gpu])["training"]["hardware"] == "NVIDIA H200"
     assert card["training"]["data"] == ["train/a", "train/z"]
     assert train.describe_machine(torch.device("cpu")).endswith("CPU cores")
 
