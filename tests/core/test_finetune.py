@@ -383,3 +383,17 @@ def test_cli_function_prints_json_last(bases, photos, capsys, monkeypatch) -> No
     assert last["id"] == "cli-model" and last["val_psnr_before"] is not None
     assert "val_psnr_after" in last and "step 2/2" in out.err
     assert "cli-model" in {s.id for s in imported.user_specs()}
+
+
+def test_on_a_gpu_with_bfloat16_it_trains_in_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CUDA GPUs with bfloat16 arithmetic train in it (the bundled models' GPU sessions did);
+    older ones in float32. The CPU keeps its own rule."""
+    import torch
+
+    from deconv_gui.training.finetune.job import _precision
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert _precision(torch.device("cuda")) == "bf16"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert _precision(torch.device("cuda")) == "fp32"
+    assert _precision(torch.device("mps")) == "fp32"

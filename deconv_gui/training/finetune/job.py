@@ -164,10 +164,13 @@ def _auto_batch_patch(device: torch.device, task: str) -> tuple[int, int]:
 def _precision(device: torch.device) -> str:
     """The training precision: bfloat16 (``"bf16"``) on a CPU where it is fast (AMX,
     AVX512-BF16: a step takes a third to a half of the time; `core.devices.cpu_bf16_is_fast`,
-    ``DECONV_GUI_CPU_BF16=0`` turns it off), else ``"fp32"``. The held-out scores the guard
-    judges are measured in float32 either way."""
+    ``DECONV_GUI_CPU_BF16=0`` turns it off) and on a CUDA GPU with bfloat16 arithmetic
+    (Ampere and later; the bundled models' GPU sessions trained so), else ``"fp32"``. The
+    held-out scores the guard judges are measured in float32 either way."""
     from deconv_gui.core.devices import cpu_bf16_is_fast
 
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if device.type == "cpu" and cpu_bf16_is_fast() else "fp32"
 
 
