@@ -278,11 +278,6 @@ class DngEvalResult:
         return out
 
 
-def _packed_norm(raw: Any, mosaic: np.ndarray | None = None) -> np.ndarray:
-
-    return raw.packed(mosaic)
-
-
 def evaluate_dng_set(method: Any, pairs: Sequence[Any], *, name: str = "") -> DngEvalResult:
     """Score a method on a synthetic-raw DNG set (`training.raw_testset.make_dng_set`).
 
@@ -296,14 +291,14 @@ def evaluate_dng_set(method: Any, pairs: Sequence[Any], *, name: str = "") -> Dn
     for pair in pairs:
         clean = open_raw(pair.clean)
         noisy = open_raw(pair.noisy)
-        ref_planes = _packed_norm(clean)
+        ref_planes = clean.packed()
         ref_render = render_raw(clean).rgb
         t0 = time.perf_counter()
         mosaic, render = method(noisy, pair)
         dt = time.perf_counter() - t0
         raw_p = raw_s = None
         if mosaic is not None:
-            planes = _packed_norm(noisy, mosaic)
+            planes = noisy.packed(mosaic)
             raw_p, raw_s = planes_psnr(planes, ref_planes), planes_ssim(planes, ref_planes)
         res.images.append(
             DngScores(

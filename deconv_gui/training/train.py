@@ -14,6 +14,7 @@ block are measured and written into the card with the commands that reproduce th
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -185,17 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(a.config)
     # the card describes the model's config; this session's overrides (lr, batch, folders,
     # precision) are in its session record
-    model_cfg = json.loads(json.dumps(cfg))
+    model_cfg = copy.deepcopy(cfg)
     if a.steps is not None:
         cfg["steps"] = a.steps
     if a.lr is not None:
         cfg.setdefault("optimizer", {})["lr"] = a.lr
     if a.batch is not None:
         cfg["batch"] = a.batch
-    config_folders = list(cfg.get("data", {}).get("folders", []))
     if a.folders is not None:
         folders = [f.strip() for f in a.folders.split(",") if f.strip()]
-        unknown = sorted(set(folders) - set(config_folders))
+        unknown = sorted(set(folders) - set(model_cfg.get("data", {}).get("folders", [])))
         if unknown:
             print(
                 f"error: {', '.join(unknown)} not among the config's data folders", file=sys.stderr

@@ -321,6 +321,7 @@ def test_batch_workers_make_the_pipelines_batches_in_other_processes(
 
     b = t.next_batch()
     assert b.lq.shape == (2, 3, 8, 8) and b.gt.shape == (2, 3, 16, 16)
+    assert t._stream is not None  # from the loader's worker
     records = list(t.run())
     assert [r.step for r in records] == [1, 2] and np.isfinite(records[-1].loss)
     assert t._stream is None  # the workers ended with the run
