@@ -174,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-eval", action="store_true")
     ap.add_argument("--lr", type=float, default=None, help="override the peak learning rate")
     ap.add_argument(
+        "--mse-tail",
+        type=float,
+        default=None,
+        help="train the last fraction of this session with MSE instead of Charbonnier "
+        "(0-1; overrides the config's mse_tail; the session's record says so)",
+    )
+    ap.add_argument(
         "--reevaluate",
         action="store_true",
         help="no training: measure the installed model (resources/models/<id>.json) on the "
@@ -193,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         cfg.setdefault("optimizer", {})["lr"] = a.lr
     if a.batch is not None:
         cfg["batch"] = a.batch
+    if a.mse_tail is not None:
+        if not 0.0 <= a.mse_tail <= 1.0:
+            print("error: --mse-tail must be between 0 and 1", file=sys.stderr)
+            return 2
+        cfg["mse_tail"] = a.mse_tail
     if a.folders is not None:
         folders = [f.strip() for f in a.folders.split(",") if f.strip()]
         unknown = sorted(set(folders) - set(model_cfg.get("data", {}).get("folders", [])))

@@ -345,7 +345,7 @@ def test_batch_workers_make_the_pipelines_batches_in_other_processes(
     assert t2.workers == 0 and made_in == [os.getpid()]
 
 
-def test_a_session_on_some_of_the_folders_says_so_and_the_card_keeps_all(
+def test_a_session_on_some_of_the_folders_or_with_an_mse_tail_says_so_and_the_card_keeps_the_configs(
     data_root: Path, tmp_path: Path
 ) -> None:
     import shutil
@@ -359,11 +359,14 @@ def test_a_session_on_some_of_the_folders_says_so_and_the_card_keeps_all(
     out = tmp_path / "run"
     base = ["--config", str(cfg_path), "--data", str(tmp_path / "data"), "--out", str(out)]
     assert train.main([*base, "--folders", "train/c,train/x", "--no-eval"]) == 2
+    assert train.main([*base, "--mse-tail", "1.5", "--no-eval"]) == 2
     argv = [*base, "--folders", "train/c", "--batch", "3", "--val-every", "1", "--no-eval"]
-    assert train.main(argv) == 0
+    assert train.main([*argv, "--mse-tail", "0.5"]) == 0
     card = json.loads((out / "tiny-upscale.json").read_text())
     session = card["training"]["sessions"][-1]
     assert session["data"] == ["train/c"] and session["batch"] == 3
+    assert session["loss"] == "charbonnier, then MSE for the last 50%"
+    assert card["training"]["loss"] == "charbonnier, then MSE for the last 30%"  # config
     assert [c["step"] for c in session["curve"]] == [1, 2]
     assert card["training"]["data"] == ["train/c", "train/gone"]
     assert card["training"]["batch"] == 2  # the config's: the override is the session's
