@@ -3,7 +3,7 @@ of repair? Degrades every photo of a folder (default CBSD68) with each family's
 degradations and tabulates the first suggested step against the family.
 
     python benchmarks/suggest_confusion.py [--folder ../shared/data/test/CBSD68] [--limit N]
-        [--estimate-only]
+        [--estimate-only] [--clean McMaster,Set14,Kodak24]
 
 Families: noise (Gaussian sigma 15, 25, 50), camera noise (ISO 3200, 12800 and 51200 as the
 ``camera=ISO`` degradation makes it: sensor noise, demosaicking, sharpening, JPEG quality
@@ -15,6 +15,9 @@ first step, "in plan" counts the photos whose suggestion has the family's step a
 The first step is the one the app runs first: JPEG artifacts, then noise, then blur, then
 enlargement; a photo with none of the first three gets "upscale" when it is small (every
 CBSD68 photo is 481x321, so a clean one is expected to get "upscale" too).
+``--clean`` adds rows for other test folders as they are (clean photos; with a long side of
+1200 px or more a clean photo is expected to get nothing, smaller ones "upscale"): how
+often a clean photo is called noisy, JPEG-damaged or blurred.
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ def main() -> int:
     ap.add_argument("--folder", default=str(ROOT.parent / "shared/data/test/CBSD68"))
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--estimate-only", action="store_true", help="no denoiser probe")
+    ap.add_argument(
+        "--clean", default="", help="test folders (under --folder's parent) analysed as they are"
+    )
     a = ap.parse_args()
     from deconv_gui.core.io import load_image
     from deconv_gui.models.catalog import default_registry
@@ -90,6 +96,13 @@ def main() -> int:
     cells = " | ".join(str(clean[c]) for c in COLUMNS)
     print(f"| clean | none | {len(photos)} | {cells} | - | - |")
     print(f"right first step on degraded photos: {total_right}/{total} ({total_right / total:.1%})")
+    for name in filter(None, (n.strip() for n in a.clean.split(","))):
+        found_in = [analyze(load_image(p).rgb, denoiser=denoiser) for p in image_files(
+            Path(a.folder).parent / name)]  # fmt: skip
+        firsts: Counter[str] = Counter(f.primary for f in found_in)
+        noisy = sum(f.noisy for f in found_in)
+        cells = " | ".join(str(firsts[c]) for c in COLUMNS)
+        print(f"| clean {name} | none | {len(found_in)} | {cells} | called noisy: {noisy} | - |")
     return 0
 
 

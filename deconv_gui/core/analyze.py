@@ -6,9 +6,10 @@
   `core.noise` (the denoisers' own Auto) and, given a ``denoiser`` (the app's default), how
   much that denoiser on Auto takes out of a few crops (`noise_removed`). The estimator
   assumes white noise: noise as a camera makes it (demosaicked, sharpened, JPEG-compressed:
-  spatially correlated) reads far too low, while the camera-noise denoiser removes it; what
-  the denoiser removes is the noise itself wherever there is noise, and little of a clean
-  photo;
+  spatially correlated) reads far too low, while the camera-noise denoiser removes it. What
+  the denoiser removes is measured where its result is smooth (`removed_rms`): noise is
+  there as much as anywhere, while the fine texture a denoiser also softens (fur, foliage,
+  fabric) is not, so a clean but busy photo is not read as noisy;
 * **JPEG compression**: the quality from the file's quantisation tables (read by
   `core.io` into ``meta.extra["jpeg_quality"]``) or, for a file that is no longer a JPEG,
   from the 8x8 DCT statistics of its pixels (`core.jpeg_quality`);
@@ -41,9 +42,16 @@ _log = logging.getLogger(__name__)
 
 #: noise sigma (0-255) from which a photo is called noisy
 NOISY_SIGMA = 4.0
-#: or: RMS (0-255) of what the default denoiser on Auto removes from the photo's crops
-#: (Gaussian noise of sigma 4 loses about this much: the same line for white noise)
+#: or: RMS (0-255) of what the default denoiser on Auto removes from the smooth parts of
+#: the photo's crops (`removed_rms`; Gaussian noise of sigma 4 loses a little more: about
+#: the same line for white noise)
 NOISY_REMOVED = 3.5
+#: the smooth parts: this fraction of each crop's pixels with the least gradient in the
+#: denoised result, among those not within CLIP_MARGIN (0-255) of black or white (clipped
+#: areas hold no noise); a crop with less than SMOOTH_MIN_UNCLIPPED unclipped is measured whole
+SMOOTH_FRACTION = 0.25
+CLIP_MARGIN = 12
+SMOOTH_MIN_UNCLIPPED = 0.2
 #: the crops that measure it: up to PROBE_CROPS squares of PROBE_SIDE px (median of their
 #: RMS; PROBE_MARGIN px of each border left out); photos smaller than one are not probed
 PROBE_SIDE = 256
@@ -249,10 +257,27 @@ def probe_crops(rgb: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def removed_rms(before: np.ndarray, after: np.ndarray) -> float:
+    """RMS (0-255) of ``before - after`` (RGB in [0, 1]) over the smooth parts of ``after``
+    (`SMOOTH_FRACTION` of its unclipped pixels with the least local gradient of luma): what a
+    denoiser took out of a crop, not counting texture it softened."""
+    luma = np.asarray(after, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) * 255.0
+    gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1)
+    busy = cv2.GaussianBlur(cv2.magnitude(gx, gy), (0, 0), 2.0)
+    ok = (luma > CLIP_MARGIN) & (luma < 255.0 - CLIP_MARGIN)
+    if ok.mean() < SMOOTH_MIN_UNCLIPPED:
+        ok = np.ones_like(ok)
+    smooth = ok & (busy <= np.quantile(busy[ok], SMOOTH_FRACTION))
+    d = (np.asarray(before, np.float32) - np.asarray(after, np.float32))[smooth]
+    return float(np.sqrt(np.mean(np.square(d, dtype=np.float64)))) * 255.0
+
+
 def noise_removed(rgb: np.ndarray, denoiser: RestoreSpec, meta: Any = None) -> float | None:
-    """RMS (0-255) of what `denoiser` on Auto takes out of the photo: the median over
-    `probe_crops`, set up on the whole photo as a restore is (one noise estimate), on the
-    CPU. None when the denoiser cannot run (the analysis goes on without it)."""
+    """RMS (0-255) of what `denoiser` on Auto takes out of the smooth parts of the photo
+    (`removed_rms`): the median over `probe_crops`, set up on the whole photo as a restore
+    is (one noise estimate), on the CPU. None when the denoiser cannot run (the analysis
+    goes on without it)."""
     from deconv_gui.core.spec import LoadOptions
     from deconv_gui.core.tiling import restore_tiled, run_to_end
 
@@ -265,8 +290,8 @@ def noise_removed(rgb: np.ndarray, denoiser: RestoreSpec, meta: Any = None) -> f
         for crop in probe_crops(np.asarray(rgb, np.float32)):
             out = run_to_end(restore_tiled(processor, crop, tile_size=max(crop.shape[:2])))
             m = PROBE_MARGIN if min(crop.shape[:2]) > 4 * PROBE_MARGIN else 0
-            d = (crop - out)[m : crop.shape[0] - m, m : crop.shape[1] - m]
-            rms.append(float(np.sqrt(np.mean(np.square(d, dtype=np.float64)))) * 255.0)
+            inner = (slice(m, crop.shape[0] - m), slice(m, crop.shape[1] - m))
+            rms.append(removed_rms(crop[inner], out[inner]))
     except Exception as exc:  # noqa: BLE001 - a broken model must not stop the analysis
         _log.warning("noise probe with %s failed: %s", getattr(denoiser, "id", "?"), exc)
         return None

@@ -13,6 +13,7 @@ from deconv_gui.core.analyze import (
     analyze,
     blur_measure,
     probe_crops,
+    removed_rms,
 )
 from deconv_gui.core.degrade import parse_spec
 from deconv_gui.core.image import ImageMeta
@@ -136,3 +137,41 @@ def test_a_photo_smaller_than_a_probe_crop_is_not_probed(denoiser) -> None:
     assert analyze(small, denoiser=denoiser).noise_removed is None
     big_enough = cv2.resize(_scene(), (PROBE_SIDE + 40, PROBE_SIDE), interpolation=cv2.INTER_AREA)
     assert analyze(big_enough, denoiser=denoiser).noise_removed is not None
+
+
+def test_removed_rms_counts_noise_not_softened_texture_nor_clipped_areas() -> None:
+    rng = np.random.default_rng(0)
+    h, w = 200, 200
+    clean = np.full((h, w, 3), 0.5, np.float32)
+    texture = rng.random((h, w // 2)).astype(np.float32)
+    clean[:, w // 2 :] += 0.2 * (texture[:, :, None] - 0.5)  # fine texture on the right
+    softened = clean.copy()
+    softened[:, w // 2 :] = cv2.GaussianBlur(clean[:, w // 2 :], (0, 0), 1.5)
+    whole = float(np.sqrt(np.mean(np.square(clean - softened)))) * 255
+    # a clean photo whose texture the denoiser softened: nothing removed where it is smooth
+    assert whole > 8 and removed_rms(clean, softened) < 0.5
+    # noise of sigma 6 everywhere, removed: measured where the result is smooth
+    noisy = clean + rng.normal(0, 6 / 255, clean.shape).astype(np.float32)
+    assert removed_rms(noisy, softened) == pytest.approx(6.0, rel=0.1)
+    # the smoothest part is clipped white (no noise there): measured elsewhere
+    clipped = np.full((h, w, 3), 0.5, np.float32)
+    clipped[:, : w // 2] = 1.0
+    noisy = clipped.copy()
+    noisy[:, w // 2 :] += rng.normal(0, 6 / 255, (h, w // 2, 3)).astype(np.float32)
+    assert removed_rms(noisy, clipped) == pytest.approx(6.0, rel=0.1)
+
+
+@pytest.mark.parametrize(("folder", "name"), [("Set14", "img_007.png"), ("McMaster", "5.png")])
+def test_clean_busy_photos_are_not_read_as_noisy(
+    shared_data, denoiser, folder: str, name: str
+) -> None:
+    """Clean photos with fine texture everywhere, which the denoiser softens: what it takes
+    out of their busy parts (4.6-5.1 RMS) was read as camera noise before `removed_rms`."""
+    from deconv_gui.core.io import load_image
+
+    path = shared_data / "test" / folder / name
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    a = analyze(load_image(path).rgb, denoiser=denoiser)
+    assert a.noise_removed is not None and a.noise_removed < NOISY_REMOVED
+    assert not a.noisy and "denoise" not in [s.task for s in a.steps]
