@@ -51,7 +51,7 @@ EXPECTED = {
 }
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folder", default=str(ROOT.parent / "shared/data/test/CBSD68"))
     ap.add_argument("--limit", type=int, default=None)
@@ -59,7 +59,7 @@ def main() -> int:
     ap.add_argument(
         "--clean", default="", help="test folders (under --folder's parent) analysed as they are"
     )
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     from deconv_gui.core.io import load_image
     from deconv_gui.models.catalog import default_registry
     from deconv_gui.models.registry import noise_probe

@@ -624,6 +624,31 @@ def test_speed_table_times_every_bundled_model_of_a_task(capsys, monkeypatch) ->
         speed_table.main(["--tasks", "colourise"])
 
 
+def test_suggest_confusion_tabulates_each_family_and_the_clean_folders(
+    capsys, monkeypatch, tmp_path: Path
+) -> None:
+    """benchmarks/suggest_confusion.py: a row per family (its photos degraded), the folder's
+    own photos, and a row per ``--clean`` folder with how many were called noisy."""
+    import cv2
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
+    from benchmarks import suggest_confusion
+
+    rng = np.random.default_rng(0)
+    for folder in ("degraded", "clean"):
+        (tmp_path / folder).mkdir()
+        img = cv2.GaussianBlur(rng.random((160, 240, 3)), (0, 0), 3) * 255
+        cv2.imwrite(str(tmp_path / folder / "a.png"), img.astype(np.uint8))
+    args = ["--folder", str(tmp_path / "degraded"), "--estimate-only", "--clean", "clean"]
+    assert suggest_confusion.main(args) == 0
+    rows = [r for r in capsys.readouterr().out.splitlines() if r.startswith("| ")]
+    names = [r.strip("|").split("|")[0].strip() for r in rows[1:]]
+    assert names == [*suggest_confusion.FAMILIES, "clean", "clean clean"]
+    noise = rows[1].strip("|").split("|")
+    assert int(noise[2]) == 3 and noise[4].strip() == "3"  # 3 noise levels, all "denoise"
+    assert "called noisy: 0" in rows[-1]
+
+
 def test_library_copy_times_a_model_of_an_earlier_commit_beside_the_bundled_one(
     capsys, monkeypatch
 ) -> None:
