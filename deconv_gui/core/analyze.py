@@ -43,8 +43,8 @@ _log = logging.getLogger(__name__)
 #: noise sigma (0-255) from which a photo is called noisy
 NOISY_SIGMA = 4.0
 #: or: RMS (0-255) of what the default denoiser on Auto removes from the smooth parts of
-#: the photo's crops (`removed_rms`; Gaussian noise of sigma 4 loses a little more: about
-#: the same line for white noise)
+#: the photo's crops (`removed_rms`; Gaussian noise of sigma 4 loses a little more than
+#: this there: about the same line for white noise)
 NOISY_REMOVED = 3.5
 #: the smooth parts: this fraction of each crop's pixels with the least gradient in the
 #: denoised result, among those not within CLIP_MARGIN (0-255) of black or white (clipped
