@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| clean | none | {len(photos)} | {cells} | - | - |")
     print(f"right first step on degraded photos: {total_right}/{total} ({total_right / total:.1%})")
     for name in filter(None, (n.strip() for n in a.clean.split(","))):
-        found_in = [analyze(load_image(p).rgb, denoiser=denoiser) for p in image_files(
-            Path(a.folder).parent / name)]  # fmt: skip
+        paths = image_files(Path(a.folder).parent / name)
+        found_in = [analyze(load_image(p).rgb, denoiser=denoiser) for p in paths]
         firsts: Counter[str] = Counter(f.primary for f in found_in)
         noisy = sum(f.noisy for f in found_in)
         cells = " | ".join(str(firsts[c]) for c in COLUMNS)

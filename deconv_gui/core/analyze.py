@@ -164,9 +164,14 @@ class Analysis:
         return d
 
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma of RGB (float32, the input's scale)."""
+    return np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
 def blur_measure(rgb: np.ndarray) -> float:
     """Crete et al. 2007 on the luma: 0 (sharp) to 1 (very blurred)."""
-    f = np.asarray(rgb, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    f = _luma(rgb)
     worst = 0.0
     for axis, ksize in ((0, (1, 9)), (1, (9, 1))):
         b = cv2.blur(f, ksize)
@@ -261,7 +266,8 @@ def removed_rms(before: np.ndarray, after: np.ndarray) -> float:
     """RMS (0-255) of ``before - after`` (RGB in [0, 1]) over the smooth parts of ``after``
     (`SMOOTH_FRACTION` of its unclipped pixels with the least local gradient of luma): what a
     denoiser took out of a crop, not counting texture it softened."""
-    luma = np.asarray(after, np.float32) @ np.array([0.299, 0.587, 0.114], np.float32) * 255.0
+    after = np.asarray(after, np.float32)
+    luma = _luma(after) * 255.0
     gx = cv2.Sobel(luma, cv2.CV_32F, 1, 0)
     gy = cv2.Sobel(luma, cv2.CV_32F, 0, 1)
     busy = cv2.GaussianBlur(cv2.magnitude(gx, gy), (0, 0), 2.0)
@@ -269,7 +275,7 @@ def removed_rms(before: np.ndarray, after: np.ndarray) -> float:
     if ok.mean() < SMOOTH_MIN_UNCLIPPED:
         ok = np.ones_like(ok)
     smooth = ok & (busy <= np.quantile(busy[ok], SMOOTH_FRACTION))
-    d = (np.asarray(before, np.float32) - np.asarray(after, np.float32))[smooth]
+    d = (np.asarray(before, np.float32) - after)[smooth]
     return float(np.sqrt(np.mean(np.square(d, dtype=np.float64)))) * 255.0
 
 

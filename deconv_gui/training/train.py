@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(a.threads)
     cfg = load_config(a.config)
     # the card describes the model's config; this session's overrides (lr, batch, folders,
-    # precision) are in its session record
+    # MSE tail, precision) are in its session record
     model_cfg = copy.deepcopy(cfg)
     if a.steps is not None:
         cfg["steps"] = a.steps
