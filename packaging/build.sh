@@ -52,7 +52,8 @@ mkdir -p "$BUILD"
 
 declare -a PHASES=()
 T_ALL=$(date +%s)
-phase_start() { T0=$(date +%s); echo; echo "=== $1"; }
+disk_free() { df -h "$ROOT" | awk 'NR == 2 { print $4 }'; }
+phase_start() { T0=$(date +%s); echo; echo "=== $1 (disk: $(disk_free) free)"; }
 phase_end() { local s=$(($(date +%s) - T0)); PHASES+=("$(printf '%-8s %4d s' "$1" "$s")"); echo "=== $1: ${s}s"; }
 human() { du -sh "$1" 2>/dev/null | cut -f1; }
 
@@ -112,6 +113,10 @@ if [[ ! -x "$EXE" ]]; then
 fi
 # The notices beside the executable too, where a person looks for them.
 cp packaging/THIRD_PARTY_NOTICES.md "$DIST/deconv-gui/"
+# PyInstaller's work folder is rebuilt from scratch by every freeze (above): not kept, but
+# for its list of modules it could not find (what to read when the frozen app lacks one).
+cp "$ROOT"/build/pyinstaller/*/warn-*.txt "$BUILD/" 2>/dev/null || true
+rm -rf "$ROOT/build/pyinstaller"
 phase_end freeze
 
 # ----------------------------------------------------------------------------- 4. smoke
@@ -156,12 +161,17 @@ if [[ $OS == linux ]]; then
     NAME="deconv-gui-$VERSION-linux-$ARCH"
     STAGE="$BUILD/stage/$NAME"
     rm -rf "$BUILD/stage" && mkdir -p "$STAGE"
-    cp -a "$DIST/deconv-gui/." "$STAGE/"
+    # Hard links where the file system allows (the bundle is 1.3 GB): the stage is only read
+    # by tar, then removed. What is added to it below replaces (never writes into) a file.
+    if ! cp -al "$DIST/deconv-gui/." "$STAGE/" 2>/dev/null; then
+        rm -rf "$STAGE" && mkdir -p "$STAGE" && cp -a "$DIST/deconv-gui/." "$STAGE/"
+    fi
+    ADD=(cp -a --remove-destination)
     mkdir -p "$STAGE/share/applications" "$STAGE/share/icons"
-    cp packaging/linux/deconv-gui.desktop "$STAGE/share/applications/"
-    cp -a "$ROOT/build/icons/hicolor" "$STAGE/share/icons/"
-    cp "$ROOT/build/icons/deconv-gui.png" "$STAGE/deconv-gui.png"
-    cp packaging/linux/install-desktop-entry.sh "$STAGE/"
+    "${ADD[@]}" packaging/linux/deconv-gui.desktop "$STAGE/share/applications/"
+    "${ADD[@]}" "$ROOT/build/icons/hicolor" "$STAGE/share/icons/"
+    "${ADD[@]}" "$ROOT/build/icons/deconv-gui.png" "$STAGE/deconv-gui.png"
+    "${ADD[@]}" packaging/linux/install-desktop-entry.sh "$STAGE/"
     rm -f "$DIST/$NAME".tar.*
     T1=$(date +%s)
     tar -C "$BUILD/stage" -cf - "$NAME" | "${NICE[@]}" gzip -6 >"$DIST/$NAME.tar.gz"
