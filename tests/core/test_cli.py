@@ -674,3 +674,24 @@ def test_library_copy_times_a_model_of_an_earlier_commit_beside_the_bundled_one(
     bad = ["--rev", "no-such-rev", "--model", "fsrcnn-x4", "--name", "y"]
     assert library_copy.main(bad) == 1
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_disk_peak_reports_the_peak_before_and_after_the_marked_line(tmp_path: Path) -> None:
+    """benchmarks/disk_peak.sh: the most a folder held while the command ran, split at the
+    first output line that matches --mark, and the command's own exit status."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "disk_peak.sh"
+    watched = tmp_path / "watched"
+    watched.mkdir()
+    command = (
+        f"head -c 6000000 /dev/zero > {watched}/big; sleep 1.5; rm {watched}/big; echo cleaned; "
+        f"head -c 2000000 /dev/zero > {watched}/small; sleep 1.5; exit 3"
+    )
+    args = ["bash", str(script), "--every", "0.5", "--mark", "cleaned", str(watched), "--"]
+    run = subprocess.run([*args, "bash", "-c", command], capture_output=True, text=True)
+    assert run.returncode == 3, run.stderr
+    out = run.stdout
+    assert "cleaned" in out  # the command's own output goes through
+    assert re.search(r"disk peak: [67] MB", out), out
+    assert re.search(r"before the mark: [67] MB; after it: [23] MB", out), out
+    samples = (tmp_path / "watched-disk-samples.tsv").read_text().splitlines()
+    assert len(samples) >= 4
