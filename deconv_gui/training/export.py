@@ -75,14 +75,18 @@ def _validation_note(config: dict[str, Any]) -> str:
     )
 
 
+def _gpu(session: dict[str, Any]) -> str | None:
+    """The GPU a session trained on: its ``gpu`` (since 2026-12-04), else read from the
+    machine text of the records before (`train.describe_machine`: "NAME (CUDA), ...")."""
+    if "gpu" in session:
+        return str(session["gpu"]) if session["gpu"] else None
+    machine = str(session.get("machine", ""))
+    return machine.split(" (CUDA)")[0] if "(CUDA)" in machine else None
+
+
 def _hardware(sessions: list[dict[str, Any]]) -> str:
-    """What trained the model: "CPU", or the GPUs (`train.describe_machine`) and for how
-    many of its sessions."""
-    gpus = [
-        str(s["machine"]).split(" (CUDA)")[0]
-        for s in sessions
-        if "(CUDA)" in str(s.get("machine", ""))
-    ]
+    """What trained the model: "CPU", or the GPUs and for how many of its sessions."""
+    gpus = [g for g in map(_gpu, sessions) if g is not None]
     if not gpus:
         return "CPU"
     names = ", ".join(sorted(set(gpus)))

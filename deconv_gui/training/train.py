@@ -293,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m deconv_gui.training.train "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": a.machine or describe_machine(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "steps": trainer.step,  # a checkpoint resume continues the same session
         "wall_minutes": round(trainer.elapsed / 60.0, 1),
         "threads": torch.get_num_threads(),

@@ -371,6 +371,7 @@ def test_a_session_on_some_of_the_folders_or_with_an_mse_tail_says_so_and_the_ca
     assert card["training"]["data"] == ["train/c", "train/gone"]
     assert card["training"]["batch"] == 2  # the config's: the override is the session's
     assert session["machine"].endswith("CPU cores") and card["training"]["hardware"] == "CPU"
+    assert session["gpu"] is None
 
 
 def test_the_card_says_when_a_session_trained_on_a_gpu() -> None:
@@ -385,6 +386,10 @@ def test_the_card_says_when_a_session_trained_on_a_gpu() -> None:
     card = make_card(cfg, net, sessions=[cpu, gpu, cpu])
     assert card["training"]["hardware"] == "CPU; NVIDIA H200 for 1 of its 3 sessions"
     assert make_card(cfg, net, sessions=[gpu])["training"]["hardware"] == "NVIDIA H200"
+    # since the sessions name their GPU, a machine described by hand (--machine) says it too
+    told = {"machine": "the lab's box", "gpu": "NVIDIA L4", "steps": 1}
+    card = make_card(cfg, net, sessions=[gpu, told, {**cpu, "gpu": None}])
+    assert card["training"]["hardware"] == "CPU; NVIDIA H200, NVIDIA L4 for 2 of its 3 sessions"
     assert card["training"]["data"] == ["train/a", "train/z"]
     assert train.describe_machine(torch.device("cpu")).endswith("CPU cores")
 
