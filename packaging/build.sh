@@ -102,13 +102,19 @@ phase_end icons
 # ----------------------------------------------------------------------------- 3. freeze
 phase_start "freeze: PyInstaller"
 rm -rf "$DIST/deconv-gui" "$DIST/Deconv GUI.app" "$ROOT/build/pyinstaller"
+set +e
 "${NICE[@]}" "$VBIN/pyinstaller" --noconfirm --log-level WARN --distpath "$DIST" \
     --workpath "$ROOT/build/pyinstaller" packaging/deconv-gui.spec 2>&1 \
-    | grep -v -E "DeprecationWarning|__import__\(name\)|required via ctypes not found" || true
+    | grep -v -E "DeprecationWarning|__import__\(name\)|required via ctypes not found"
+FREEZE_RC=${PIPESTATUS[0]}
+set -e
 EXE="$DIST/deconv-gui/deconv-gui"
 [[ $OS == windows ]] && EXE="$EXE.exe"
-if [[ ! -x "$EXE" ]]; then
-    echo "build failed: no $EXE" >&2
+# A freeze that failed half-way (e.g. out of disk while collecting) can leave the executable
+# without its libraries: stop here rather than smoke-test a broken bundle.
+if [[ $FREEZE_RC -ne 0 || ! -x "$EXE" ]]; then
+    echo "build failed: PyInstaller exited $FREEZE_RC$([[ -x "$EXE" ]] || echo ", no $EXE")" \
+        "(disk: $(disk_free) free)" >&2
     exit 1
 fi
 # The notices beside the executable too, where a person looks for them.
