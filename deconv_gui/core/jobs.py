@@ -6,13 +6,15 @@ The core knows no model registry: a spec is any `RestoreSpec` (``build(options)`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from deconv_gui.core.tiling import restore_tiled
 from deconv_gui.core.validate import check_options
 
 if TYPE_CHECKING:
-    from collections.abc import Generator
+    from collections.abc import Callable, Generator
 
     import numpy as np
 
@@ -27,6 +29,8 @@ def restore_job(
     options: LoadOptions,
     tile_size: int | None = None,
     meta: ImageMeta | None = None,
+    *,
+    measured: Callable[[float], None] | None = None,
 ) -> Generator[TileProgress, None, np.ndarray]:
     """Build the model for `options` and restore `photo_rgb` with it, tile by tile.
 
@@ -35,15 +39,43 @@ def restore_job(
     i.e. in the thread that drives the job. A processor with a ``prepare(rgb, meta)`` method
     gets the whole photo and its metadata (or None) first: models use it to measure the
     photo once, so every tile gets the same setting (a noise level; the JPEG remover reads
-    the quality of the file's tables from ``meta.extra["jpeg_quality"]``). A model that does not tile well (``spec.tiles_well`` False) gets the
-    whole photo as one tile unless a tile size is given; out-of-memory handling still
-    applies.
+    the quality of the file's tables from ``meta.extra["jpeg_quality"]``) and return the
+    strength that gives (`prepared_strength`). On Auto (``options.strength`` None) that
+    value goes to ``measured``, so a caller can say what Auto chose. A model that does not
+    tile well (``spec.tiles_well`` False) gets the whole photo as one tile unless a tile
+    size is given; out-of-memory handling still applies.
     """
     tile_size = check_options(spec, options, tile_size)
     processor = spec.build(options)
-    prepare = getattr(processor, "prepare", None)
-    if callable(prepare):  # per-photo set-up, e.g. one noise estimate for all tiles
-        prepare(photo_rgb, meta)
+    value = prepared_strength(processor, photo_rgb, meta)
+    if measured is not None and options.strength is None and value is not None:
+        measured(value)
     if tile_size is None and not spec.tiles_well:
         tile_size = max(int(photo_rgb.shape[0]), int(photo_rgb.shape[1]))
     return (yield from restore_tiled(processor, photo_rgb, tile_size=tile_size))
+
+
+def prepared_strength(processor: Any, photo_rgb: np.ndarray, meta: Any = None) -> float | None:
+    """Run ``processor.prepare(photo_rgb, meta)`` when it has one (per-photo set-up: one
+    noise estimate for every tile) and return the strength it settled on, in the model's
+    strength units (a noise level, a JPEG quality); None when it has no such number (no
+    ``prepare``, or a RAW noise profile)."""
+    prepare = getattr(processor, "prepare", None)
+    if not callable(prepare):
+        return None
+    value = prepare(photo_rgb, meta)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def auto_strength(
+    spec: RestoreSpec, photo_rgb: np.ndarray, options: LoadOptions, meta: ImageMeta | None = None
+) -> float | None:
+    """What Auto would set ``spec``'s strength to on this photo (what `restore_job` measures
+    on it), measured on the CPU without running the model; None when a strength is set, the
+    model has no strength, or its Auto is not one number."""
+    if options.strength is not None or spec.strength is None:
+        return None
+    processor = spec.build(replace(options, device="cpu"))
+    return prepared_strength(processor, photo_rgb, meta)

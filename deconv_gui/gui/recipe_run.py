@@ -11,6 +11,7 @@ params), so a rerun after a change starts from the first changed step.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ import numpy as np
 
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import Photo
+from deconv_gui.core.jobs import auto_strength
 from deconv_gui.core.pipeline import restore_photo
 from deconv_gui.core.rawpipe import RAW_CROP, raw_of, refinish_raw, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, StepCache, check_result_size, recipe_job
@@ -31,6 +33,12 @@ Resolve = Callable[[str], RestoreSpec]
 NO_BOX = (0, 0, 0, 0)
 #: context around a preview region (input pixels) so its edges come out as in a full run
 PREVIEW_MARGIN = 32
+#: a preview's crop starts on this grid of the photo: JPEG's 8x8 blocks (which the JPEG
+#: remover's Auto reads from the pixels) and the networks' sampling grids (their
+#: ``pad_multiple``, which the tiled engine keeps) fall where they do in a full run
+PREVIEW_GRID = 8
+#: photos whose first step's Auto measurement is kept (`_whole_photo_auto`)
+AUTO_KEPT = 8
 #: context around a region whose Amount/Detail is reapplied first (the pyramid's blurs)
 FINISH_MARGIN = 16
 
@@ -215,15 +223,19 @@ def preview_job(
     cache: StepCache | None,
     colour: DisplayColour | None,
 ) -> Generator[TileProgress, Any, PreviewOutput]:
-    """Run `recipe` on the region `box` of `photo` (with `PREVIEW_MARGIN` of context)."""
+    """Run `recipe` on the region `box` of `photo` (with `PREVIEW_MARGIN` of context, from
+    the `PREVIEW_GRID` line before it, and the first step's Auto measured on the whole
+    photo), so that the region comes out as in a full run."""
     y0, y1, x0, x1 = box
     h, w = photo.rgb.shape[:2]
-    m = PREVIEW_MARGIN
-    cy0, cy1, cx0, cx1 = max(0, y0 - m), min(h, y1 + m), max(0, x0 - m), min(w, x1 + m)
+    m, g = PREVIEW_MARGIN, PREVIEW_GRID
+    cy0, cy1 = max(0, y0 - m) // g * g, min(h, y1 + m)
+    cx0, cx1 = max(0, x0 - m) // g * g, min(w, x1 + m)
     meta = photo.meta.copy(alpha=None)
     if raw_of(photo) is not None:  # a RAW step works on the mosaic behind this part
         meta = meta.copy(extra={**meta.extra, RAW_CROP: (cy0, cy1, cx0, cx1)})
     crop = Photo(np.ascontiguousarray(photo.rgb[cy0:cy1, cx0:cx1]), meta)
+    recipe = _whole_photo_auto(recipe, resolve, base, photo)
     work = recipe_work(recipe, resolve, base, crop, cache=cache)
     out = yield from _hide_boxes(work)
     inner = (y0 - cy0, y1 - cy0, x0 - cx0, x1 - cx0)
@@ -233,6 +245,37 @@ def preview_job(
     view = DisplayImage.blank(h * scale, w * scale)
     view.paste((y0 * scale, y1 * scale, x0 * scale, x1 * scale), to_bgra8(rgb, colour))
     return PreviewOutput(box, rgb, raw, mid, scale, view, out.photo.meta, out.raw_step)
+
+
+_AUTO_MEASURED: dict[tuple[int, str], tuple[weakref.ref[np.ndarray], float | None]] = {}
+
+
+def _whole_photo_auto(recipe: Recipe, resolve: Resolve, base: LoadOptions, photo: Photo) -> Recipe:
+    """`recipe` with its first step's Auto strength measured on the whole photo, as a full
+    run measures it (`core.jobs.auto_strength`): the part in view alone measures otherwise
+    (a part with no flat area reads noisier; a part that does not start on a JPEG block
+    reads as no JPEG at all). Kept per photo for the previews that follow. A RAW step
+    measures the whole mosaic itself (`core.rawpipe`); later steps' inputs exist only as the
+    part, and are measured there."""
+    first = recipe.steps[0]
+    spec = resolve(first.model)
+    st = spec.strength
+    if first.strength is not None or st is None or works_on_mosaic(spec):
+        return recipe
+    key = (id(photo.rgb), first.model)
+    held = _AUTO_MEASURED.get(key)
+    if held is not None and held[0]() is photo.rgb:
+        value = held[1]
+    else:
+        options = replace(base, params=dict(first.params))
+        value = auto_strength(spec, photo.rgb, options, photo.meta)
+        _AUTO_MEASURED[key] = (weakref.ref(photo.rgb), value)
+        while len(_AUTO_MEASURED) > AUTO_KEPT:
+            del _AUTO_MEASURED[next(iter(_AUTO_MEASURED))]
+    if value is None:
+        return recipe
+    value = min(max(value, st.minimum), st.maximum)
+    return replace(recipe, steps=(replace(first, strength=value), *recipe.steps[1:]))
 
 
 def _cut(arr: np.ndarray, crop: np.ndarray, inner: tuple[int, int, int, int]) -> np.ndarray:

@@ -74,10 +74,12 @@ class _NoiseAware(_Base):
         super().__init__(**kw)
         self.sigma = checked_strength(sigma, NOISE_STRENGTH, self.model)
 
-    def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
-        """Called by the job with the whole photo: one noise estimate for every tile."""
+    def prepare(self, rgb: np.ndarray, meta: object = None) -> float | None:
+        """Called by the job with the whole photo: one noise estimate for every tile.
+        Returns the noise level the tiles get (what Auto measured)."""
         if self.sigma is None:
             self.sigma = _estimate_sigma(rgb)
+        return self.sigma
 
     def noise_level(self, tile: np.ndarray) -> float:
         return self.sigma if self.sigma is not None else _estimate_sigma(tile)
@@ -98,9 +100,9 @@ class NLMProcessor(_NoiseAware):
         super().__init__(sigma, scale=1, overlap=16)  # template 7 + search 21 -> radius 13
         self.fine: bool | None = None  # finer than 8 bits? decided once per photo in prepare
 
-    def prepare(self, rgb: np.ndarray, meta: object = None) -> None:
-        super().prepare(rgb, meta)
+    def prepare(self, rgb: np.ndarray, meta: object = None) -> float | None:
         self.fine = finer_than_8_bits(rgb)  # the data decides, whatever the file's depth
+        return super().prepare(rgb, meta)
 
     def __call__(self, tile: np.ndarray) -> np.ndarray:
         sigma = self.noise_level(tile)

@@ -158,6 +158,41 @@ def test_preview_shows_only_the_region_and_undo_drops_it(qtbot, session, tmp_pat
     assert session.undo(doc) and doc.result is full
 
 
+@pytest.mark.parametrize("model", ["redunet-jpeg", "redunet-denoise-camera"])
+def test_a_preview_is_the_full_run_over_its_region(model):
+    """A preview of a part of a photo on Auto measures Auto on the whole photo and starts on
+    the JPEG and network grids, so it is the full run's result there, pixel for pixel. It
+    had measured on the part: a part not starting on a JPEG block of a once-compressed PNG
+    read as no JPEG at all (the preview 38 dB from the full run's result), the denoiser's
+    noise level read differently (44 dB)."""
+    from deconv_gui.core.image import ImageMeta, Photo
+    from deconv_gui.core.pipeline import auto_settings
+    from deconv_gui.core.tiling import run_to_end
+    from deconv_gui.gui.recipe_run import preview_job, run_job
+    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.paths import sample_photo
+
+    registry = default_registry()
+    im = Image.open(sample_photo()).convert("RGB")
+    im = im.resize((320, im.height * 320 // im.width))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=20)  # decoded: no quantisation tables to read any more
+    photo = Photo(np.asarray(Image.open(buf).convert("RGB"), np.float32) / 255.0, ImageMeta())
+    recipe = Recipe((RecipeStep(model),))
+    full = run_to_end(run_job(recipe, registry.get, CPU, photo, tile_size=None, cache=None,
+                              colour=None)).photo  # fmt: skip
+    (chosen,) = auto_settings(full.meta)
+    assert chosen.model == model
+    if model == "redunet-jpeg":  # read from the pixels' 8x8 blocks
+        assert 15 <= chosen.value <= 25
+    y0, y1, x0, x1 = box = (37, 37 + 96, 51, 51 + 128)
+    preview = run_to_end(preview_job(recipe, registry.get, CPU, photo, box, cache=None,
+                                     colour=None))  # fmt: skip
+    assert preview.rgb.shape == (96, 128, 3)
+    assert np.abs(preview.rgb - full.rgb[y0:y1, x0:x1]).max() < 1e-4
+    assert np.abs(photo.rgb[y0:y1, x0:x1] - full.rgb[y0:y1, x0:x1]).max() > 0.02
+
+
 def test_preview_box_is_the_visible_part_cut_to_size():
     assert preview_box((10.2, 5.7, 100, 50), (400, 300), 512) == (5, 56, 10, 111)
     y0, y1, x0, x1 = preview_box((0, 0, 4000, 3000), (4000, 3000), 512)
