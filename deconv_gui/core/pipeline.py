@@ -51,9 +51,12 @@ if TYPE_CHECKING:
     from deconv_gui.core.tiling import TileProgress
 
 __all__ = [
+    "AUTO",
+    "AutoSetting",
     "FileProgress",
     "PhotoJob",
     "RunSummary",
+    "auto_settings",
     "output_meta",
     "photo_job",
     "restore_file",
@@ -65,6 +68,38 @@ log = logging.getLogger(__name__)
 
 #: The work on one photo: yields `TileProgress`, returns the result.
 PhotoJob = Callable[[Photo], Generator["TileProgress", Any, Photo]]
+
+#: ``meta.extra`` key: the strengths Auto chose in the steps that made a result, oldest
+#: first (`AutoSetting`s; `auto_settings` reads them)
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class AutoSetting:
+    """The strength Auto chose for one step: the model, its strength's name (``label``,
+    e.g. "Noise level") and the value measured on the step's input."""
+
+    model: str
+    label: str
+    value: float
+
+    def number(self) -> str:
+        """The value as said to the user: ``17``, one decimal below 10 (``2.4``, ``3``)."""
+        v = self.value
+        return f"{v:.0f}" if abs(v) >= 10 else f"{v:.1f}".removesuffix(".0")
+
+    def text(self) -> str:
+        """``noise level 17`` (an acronym keeps its capitals: ``JPEG quality 60``)."""
+        label = self.label
+        if not label[:2].isupper():
+            label = label[:1].lower() + label[1:]
+        return f"{label} {self.number()}"
+
+
+def auto_settings(meta: ImageMeta | None) -> tuple[AutoSetting, ...]:
+    """The `AutoSetting`s recorded in a result's metadata (none for a photo as loaded)."""
+    held = (meta.extra or {}).get(AUTO, ()) if meta is not None else ()
+    return tuple(a for a in held if isinstance(a, AutoSetting))
 
 
 def output_meta(meta: ImageMeta, scale: int) -> ImageMeta:
@@ -87,8 +122,17 @@ def restore_photo(
     camera's raw data runs on the photo's mosaic (`core.rawpipe.restore_raw_photo`)."""
     if works_on_mosaic(spec):
         return (yield from restore_raw_photo(spec, photo, options, tile_size=tile_size))
-    out = yield from restore_job(spec, photo.rgb, options, tile_size=tile_size, meta=photo.meta)
-    return Photo(out, output_meta(photo.meta, spec.scale))
+    chosen: list[float] = []
+    out = yield from restore_job(
+        spec, photo.rgb, options, tile_size=tile_size, meta=photo.meta, measured=chosen.append
+    )
+    meta = output_meta(photo.meta, spec.scale)
+    if chosen and spec.strength is not None:  # say what Auto chose (`auto_settings`)
+        meta.extra[AUTO] = (
+            *auto_settings(photo.meta),
+            AutoSetting(spec.id, spec.strength.label, chosen[0]),
+        )
+    return Photo(out, meta)
 
 
 def photo_job(spec: RestoreSpec, options: LoadOptions, tile_size: int | None = None) -> PhotoJob:

@@ -24,6 +24,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QIc
 from PySide6.QtWidgets import QMainWindow, QSplitter, QStackedWidget, QWidget
 
 from deconv_gui.core import devices
+from deconv_gui.core.pipeline import auto_settings
 from deconv_gui.gui import dialogs
 from deconv_gui.gui.actions import SHORTCUT_HELP, Actions, RecentMenu, UiState
 from deconv_gui.gui.batch import BatchDialog
@@ -264,7 +265,7 @@ class MainWindow(QMainWindow):
         session.tile_done.connect(quality.add_tile)
         session.tile_done.connect(lambda _d, tp: panel.show_tile_progress(tp))
         session.tile_done.connect(lambda d, tp: self.viewer.tile_finished(d, tp.box))
-        session.finished.connect(lambda d: panel.show_done(d.result.seconds, d.result.view.size))
+        session.finished.connect(self._show_done)
         session.finished.connect(quality.score_final)
         session.finished.connect(self.result_finished)
         session.failed.connect(lambda: panel.show_message("Failed", done=False))
@@ -404,9 +405,16 @@ class MainWindow(QMainWindow):
             return
         r = doc.result if doc is not None else None
         if r is not None and not r.partial:
-            self.restore_panel.show_done(r.seconds, r.view.size)
+            self._show_done(doc)
         else:
             self.restore_panel.show_message("", done=False)
+            self.restore_panel.show_measured(())
+
+    def _show_done(self, doc: Document) -> None:
+        """The line under Run for `doc`'s complete result: time, size, what Auto chose."""
+        r = doc.result
+        if r is not None:
+            self.restore_panel.show_done(r.seconds, r.view.size, auto_settings(r.meta))
 
     def _update_stack(self) -> None:
         self.stack.setCurrentWidget(self.view if len(self.photos) else self.welcome)

@@ -11,6 +11,7 @@ another model is chosen.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from deconv_gui.core.pipeline import AutoSetting
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.core.tiling import TileProgress
 from deconv_gui.gui.blur_controls import BlurControls
@@ -111,6 +113,8 @@ class RestorePanel(RecipeSteps, QWidget):
         self._strength_scale = 1.0
         self._steps: list[RecipeStep] = []
         self._index = 0
+        #: what Auto measured in the photo's last run, per model (`show_measured`)
+        self._measured: dict[str, float] = {}
         self._loading = False  # the controls are being filled from a step
         #: float16 on GPUs / bfloat16 on fast-bf16 CPUs for models that allow it (preference)
         self.allow_reduced_precision = True
@@ -434,8 +438,33 @@ class RestorePanel(RecipeSteps, QWidget):
         self._show_strength_value()
 
     def _show_strength_value(self) -> None:
+        """The value beside the slider. On Auto: what Auto measured in the photo's last run
+        (the slider stands there, so unticking Auto starts from it), nothing before one."""
         v = self.strength()
-        self.strength_value.setText("" if v is None else f"{v:g}")  # the box says Auto
+        spec = self.current_spec()
+        measured = self._measured.get(spec.id) if spec is not None and v is None else None
+        tip = ""
+        if measured is not None and spec is not None and spec.strength is not None:
+            st = spec.strength
+            self.strength_slider.blockSignals(True)
+            self.strength_slider.setValue(
+                round((min(max(measured, st.minimum), st.maximum) - st.minimum)
+                      / (self._strength_scale or 1))
+            )  # fmt: skip
+            self.strength_slider.blockSignals(False)
+            chosen = AutoSetting(spec.id, st.label, measured)
+            tip = f"Auto measured {chosen.text()} on this photo in its last run"
+            self.strength_value.setText(chosen.number())
+        else:
+            self.strength_value.setText("" if v is None else f"{v:g}")  # the box says Auto
+        self.strength_value.setToolTip(tip)
+
+    def show_measured(self, settings: Sequence[AutoSetting]) -> None:
+        """What Auto chose in the photo's last run (`core.pipeline.auto_settings` of its
+        result; empty for none): shown beside the slider of a step on Auto."""
+        self._measured = {a.model: a.value for a in settings}
+        if self.strength() is None:
+            self._show_strength_value()
 
     def _on_strength_moved(self, _value: int) -> None:
         self._show_strength_value()
@@ -630,11 +659,16 @@ class RestorePanel(RecipeSteps, QWidget):
     def show_batch_progress(self, bp: BatchProgress) -> None:
         self.show_progress(bp.index + (1 if bp.finished else 0), bp.total, unit="photos (batch)")
 
-    def show_done(self, seconds: float, size: tuple[int, int]) -> None:
-        """A run finished in `seconds` with a result of `size` (width, height)."""
+    def show_done(
+        self, seconds: float, size: tuple[int, int], auto: Sequence[AutoSetting] = ()
+    ) -> None:
+        """A run finished in `seconds` with a result of `size` (width, height), with what
+        Auto chose in its steps."""
+        chose = f"  ·  Auto: {', '.join(a.text() for a in auto)}" if auto else ""
         self.show_message(
-            f"Done in {format_duration(seconds)}  ·  {size[0]} × {size[1]}", done=True
+            f"Done in {format_duration(seconds)}  ·  {size[0]} × {size[1]}{chose}", done=True
         )
+        self.show_measured(auto)
 
     def show_message(self, text: str, *, done: bool | None = None) -> None:
         self.progress_label.setText(text)

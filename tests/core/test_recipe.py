@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
@@ -198,3 +198,63 @@ def test_recipe_steps_with_loose_types_are_refused(step, words) -> None:
 
     with pytest.raises(RecipeError, match=re.escape(f"step 1: {words}")):
         Recipe.from_json({"steps": [step]})
+
+
+class _Measuring(_Add):
+    """`_Add` whose Auto measures its "strength" on the whole photo: its mean x 100."""
+
+    def __init__(self, strength: float | None, calls: list[str], name: str) -> None:
+        super().__init__(0.0, 1, calls, name)
+        self.strength = strength
+
+    def prepare(self, rgb: np.ndarray, meta: object = None) -> float:
+        if self.strength is None:
+            self.strength = float(rgb.mean()) * 100.0
+        return self.strength
+
+    def __call__(self, tile: np.ndarray) -> np.ndarray:
+        self.value = (self.strength or 0.0) / 1000.0
+        return super().__call__(tile)
+
+
+@dataclass(frozen=True)
+class _Range:
+    label: str
+    minimum: float = 0.0
+    maximum: float = 100.0
+
+
+@dataclass
+class _AutoSpec(_Spec):
+    label: str = "Noise level"
+
+    def __post_init__(self) -> None:
+        self.strength = _Range(self.label)
+
+    def build(self, options):
+        return _Measuring(options.strength, self.calls, self.id)
+
+
+def test_a_result_says_what_auto_chose_at_each_step() -> None:
+    from deconv_gui.core.pipeline import auto_settings
+
+    noise, jpeg = _AutoSpec("den", 0.0), _AutoSpec("jpg", 0.0, label="JPEG quality")
+    specs = {"den": noise, "jpg": jpeg, "up": _Spec("up", 0.0, scale=2)}
+    photo = Photo(np.full((16, 16, 3), 0.25, np.float32), ImageMeta())
+    steps = (RecipeStep("jpg"), RecipeStep("up"), RecipeStep("den", strength=5.0))
+    out = run_to_end(recipe_job(Recipe(steps), specs.__getitem__)(photo))
+    # the JPEG step measured 25 on its input; the denoiser's strength was set: not Auto
+    assert [(a.model, a.value) for a in auto_settings(out.meta)] == [("jpg", 25.0)]
+    assert [a.text() for a in auto_settings(out.meta)] == ["JPEG quality 25"]
+    steps = (RecipeStep("jpg"), RecipeStep("den"))
+    out = run_to_end(recipe_job(Recipe(steps), specs.__getitem__)(photo))
+    (first, second) = auto_settings(out.meta)
+    # the denoiser measured its own input: the JPEG step's output (0.25 + 25/1000)
+    assert (first.value, second.model) == (25.0, "den")
+    assert second.value == pytest.approx(27.5, abs=1e-4)
+    assert replace(second, value=27.4).text() == "noise level 27"
+    assert auto_settings(photo.meta) == ()
+    small = replace(second, value=2.449)
+    assert (
+        small.text() == "noise level 2.4" and replace(second, value=3.0).text() == "noise level 3"
+    )

@@ -47,7 +47,16 @@ def _conv_processor(options):
         conv.weight.zero_()
         for c in range(3):
             conv.weight[c, c] = 1.0 / 9.0  # a 3x3 box blur per channel
-    return TorchProcessor(conv, scale=1, overlap=2, device="cpu")
+    proc = TorchProcessor(conv, scale=1, overlap=2, device="cpu")
+    if options.strength is None:  # Auto measures the noise, as the bundled denoisers do
+
+        def prepare(rgb, meta=None):
+            from deconv_gui.core.noise import estimate_noise_sigma
+
+            return estimate_noise_sigma(rgb)
+
+        proc.prepare = prepare
+    return proc
 
 
 SLOW_CALLS: list[ScaleProcessor] = []

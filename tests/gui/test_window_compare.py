@@ -85,6 +85,29 @@ def test_done_and_sizes_follow_the_photo_on_screen(qtbot, window, tmp_path):
     assert window.quality_panel.after_ssim_text() == "—"
 
 
+def test_the_line_under_run_and_the_slider_say_what_auto_chose(qtbot, window, tmp_path):
+    from deconv_gui.core.noise import estimate_noise_sigma
+
+    a = write_photo(tmp_path / "a.png", seed=1, fmt="PNG")  # noise sigma about 13
+    b = write_photo(tmp_path / "b.png", seed=2, fmt="PNG")
+    doc = open_and_wait(qtbot, window, a)
+    panel = window.restore_panel
+    assert panel.select_model("tiny-conv") and panel.strength() is None  # on Auto
+    assert panel.strength_value.text() == ""  # nothing measured yet
+    run_and_wait(qtbot, window)
+    sigma = estimate_noise_sigma(doc.photo.rgb)
+    assert 8 < sigma < 18
+    said = f"{sigma:.0f}"
+    assert panel.progress_label.text().endswith(f"96 × 72  ·  Auto: noise level {said}")
+    assert panel.strength_value.text() == said
+    assert panel.strength_value.toolTip().startswith(f"Auto measured noise level {said}")
+    panel.strength_auto.setChecked(False)  # unticked: the slider starts where Auto was
+    assert panel.strength() == round(sigma) and panel.strength_slider.isEnabled()
+    panel.strength_auto.setChecked(True)
+    open_and_wait(qtbot, window, b)  # no result: nothing measured to show
+    assert panel.progress_label.text() == "" and panel.strength_value.text() == ""
+
+
 def test_view_commands_wait_for_a_photo(qtbot, window, photo):
     for name in (*VIEW_ACTIONS, "overlay_ssim", "overlay_diff"):
         assert not window.action(name).isEnabled(), name
@@ -160,7 +183,7 @@ def test_leaving_simulate_brings_back_the_result_and_its_state(qtbot, window, ph
     assert doc.result is None and label.text() == ""
     assert not window.message_bar.isVisible()  # no question, no warning: nothing was lost
     run_and_wait(qtbot, window, "tiny-conv")
-    assert label.text().endswith("96 × 72")
+    assert "96 × 72  ·  Auto: noise level " in label.text()  # measured on the simulated photo
     window.quality_panel.compare_combo.activated.emit(0)  # "Input (no reference)"
     assert doc.comparison.key == "input" and doc.result.rgb is own
     assert label.text().endswith("192 × 144")
