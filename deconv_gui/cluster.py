@@ -111,10 +111,16 @@ class _Worker:
         t0 = time.monotonic()
         task = PlannedFile(Path(source), Path(output))
         said: list[str] = []  # the worker's log stays on its machine: its warnings go back
+        chose: list[Any] = []  # what Auto chose (`AutoSetting`s), sent back as text
         try:
             with WarningCollector(said):
                 job = restore_file(
-                    task, self.work, overwrite=True, load=self.load, quality=self.quality
+                    task,
+                    self.work,
+                    overwrite=True,
+                    load=self.load,
+                    quality=self.quality,
+                    chose=chose,
                 )
                 written = run_to_end(job)
         except Exception as exc:  # one photo failed: say why, the run goes on
@@ -127,7 +133,7 @@ class _Worker:
                     "warnings": said}  # fmt: skip
         seconds = time.monotonic() - t0
         return {"output": str(written), "seconds": seconds, "host": socket.gethostname(),
-                "warnings": said}  # fmt: skip
+                "warnings": said, "auto": [a.text() for a in chose]}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -317,7 +323,9 @@ class RayExecutor:
                 if "output" in result:
                     out = Path(result["output"])
                     summary.done.append((src, out))
-                    yield FileProgress(i, total, src, finished=True, output=out, warnings=said)
+                    auto = tuple(str(a) for a in result.get("auto", ()))
+                    yield FileProgress(i, total, src, finished=True, output=out,
+                                       warnings=said, auto=auto)  # fmt: skip
                 else:
                     why, *trace = str(result["error"]).splitlines()
                     if trace:  # a bug in the worker: its traceback goes to the log

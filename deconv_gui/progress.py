@@ -3,9 +3,10 @@
 `BatchReporter` takes the pipeline's records (`FileProgress`, the watch's `WatchStatus`) and
 either draws two progress bars with `rich` on stderr (the photos, with time left; the tiles
 of the photo being processed) when stderr is a terminal, or stays quiet but for failures and
-the summary when it is not; with ``json_lines`` it prints one JSON object per event on
-stdout instead (``plan``, ``cluster``, ``start``, ``tile``, ``done``, ``failed``,
-``skipped``, ``watching``, ``summary``), for scripts.
+the summary when it is not (a single photo's summary says what Auto chose); with
+``json_lines`` it prints one JSON object per event on stdout instead (``plan``,
+``cluster``, ``start``, ``tile``, ``done`` with ``auto`` when Auto chose a strength,
+``failed``, ``skipped``, ``watching``, ``summary``), for scripts.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ class BatchReporter:
         self._current: Any = None
         self._started: dict[int, float] = {}
         self._waiting: tuple[int, ...] | None = None
+        self._auto: dict[Path, tuple[str, ...]] = {}  # what Auto chose, per photo done
 
     # ------------------------------------------------------------------ set-up
     def __enter__(self) -> BatchReporter:
@@ -172,8 +174,12 @@ class BatchReporter:
             return
         began = self._started.pop(ev.index, None)
         seconds = round(time.monotonic() - began, 3) if began is not None else None
+        if ev.output is not None and ev.auto:
+            self._auto[ev.path] = ev.auto
         if self.json_lines:
             said = {"warnings": list(ev.warnings)} if ev.warnings else {}  # also on stderr
+            if ev.auto:
+                said["auto"] = list(ev.auto)
             if ev.output is not None:
                 self._json("done", index=ev.index, input=ev.path, output=ev.output,
                            seconds=seconds, **said)  # fmt: skip
@@ -240,6 +246,9 @@ class BatchReporter:
             text += f" ({done_before} done before)"
         if len(summary.done) == 1:
             text += f" -> {summary.done[0][1]}"
+            auto = self._auto.get(summary.done[0][0])
+            if auto:
+                text += f" (Auto: {', '.join(auto)})"
         elif out_dir is not None and summary.done:
             text += f" -> {out_dir}"
         if summary.cancelled:

@@ -161,6 +161,7 @@ class FileProgress:
     skipped: bool = False
     tile: TileProgress | None = None
     warnings: tuple[str, ...] = ()  # when finished: what was logged as a warning for it
+    auto: tuple[str, ...] = ()  # when done: what Auto chose in its steps ("noise level 17")
 
 
 @dataclass
@@ -200,9 +201,11 @@ def restore_file(
     overwrite: bool = False,
     load: Callable[[Path], Photo] = load_image,
     quality: int = 95,
+    chose: list[AutoSetting] | None = None,
 ) -> Generator[TileProgress, Any, Path]:
     """Load ``task.source``, run ``work`` on it and save the result to ``task.output``
-    (``quality``: JPEG and WebP, see `save_image`).
+    (``quality``: JPEG and WebP, see `save_image`); what Auto chose in the steps goes to
+    ``chose`` (`auto_settings`).
 
     The output's folder is created when missing. An output type we cannot write (or a DNG
     of a photo that is not a camera RAW) and, without ``overwrite``, an existing output are
@@ -223,7 +226,10 @@ def restore_file(
     photo = load(task.source)
     result = yield from work(photo)
     del photo
-    return save_photo(dst, result, overwrite=overwrite, quality=quality)
+    written = save_photo(dst, result, overwrite=overwrite, quality=quality)
+    if chose is not None:
+        chose.extend(auto_settings(result.meta))
+    return written
 
 
 def restore_files(
@@ -257,7 +263,8 @@ def restore_files(
             summary.skipped.append((src, why))
             yield FileProgress(i, total, src, finished=True, error=why, skipped=True)
             continue
-        job = restore_file(task, work, overwrite=overwrite, load=load, quality=quality)
+        chose: list[AutoSetting] = []
+        job = restore_file(task, work, overwrite=overwrite, load=load, quality=quality, chose=chose)
         said: list[str] = []  # its warnings (also logged: the CLI prints them as they come)
         try:
             while True:
@@ -285,6 +292,9 @@ def restore_files(
             break
         summary.done.append((src, written))
         summary.warned += [(src, w) for w in said]
-        yield FileProgress(i, total, src, finished=True, output=written, warnings=tuple(said))
+        auto = tuple(a.text() for a in chose)
+        yield FileProgress(
+            i, total, src, finished=True, output=written, warnings=tuple(said), auto=auto
+        )
     summary.elapsed = time.monotonic() - start
     return summary

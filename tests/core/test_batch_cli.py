@@ -80,6 +80,29 @@ def test_folder_tree_with_patterns_json_lines_and_resume(
     assert _events(capsys.readouterr().out)[-1]["done"] == 4
 
 
+def test_a_run_says_what_auto_chose(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from deconv_gui.core.noise import estimate_noise_sigma
+
+    a, b = _photo(tmp_path / "a.png", seed=1), _photo(tmp_path / "b.png", seed=2)
+    said = {p.name: f"noise level {estimate_noise_sigma(load_image(p).rgb):.0f}" for p in (a, b)}
+    args = ["restore", str(a), str(b), "--model", "nlm-denoise,lanczos-x2", "--json"]
+    assert main([*args, "-o", str(tmp_path / "out")]) == 0
+    done = [e for e in _events(capsys.readouterr().out) if e["event"] == "done"]
+    assert {Path(e["input"]).name: e["auto"] for e in done} == {
+        "a.png": [said["a.png"]],
+        "b.png": [said["b.png"]],
+    }
+    # a strength set by hand: nothing to say
+    set_by_hand = ["restore", str(a), str(b), "--model", "nlm-denoise", "--json"]
+    assert main([*set_by_hand, "--strength", "10", "-o", str(tmp_path / "set")]) == 0
+    done = [e for e in _events(capsys.readouterr().out) if e["event"] == "done"]
+    assert len(done) == 2 and not any("auto" in e for e in done)
+    # one photo, in words: its summary line
+    one = ["restore", str(a), "--model", "nlm-denoise", "-o", str(tmp_path / "one.png")]
+    assert main(one) == 0
+    assert capsys.readouterr().err.strip().endswith(f"one.png (Auto: {said['a.png']})")
+
+
 def test_a_raw_denoiser_batch_skips_the_jpegs_beside_the_raw_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -92,19 +92,21 @@ def test_a_workers_warnings_come_back_to_the_command(
     local_ray, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A worker's log stays on its machine: the warnings of a photo (transparency a JPEG
-    cannot hold) come back with its result, on stderr and in its JSON event."""
+    cannot hold) come back with its result, on stderr and in its JSON event, and so does
+    what Auto chose."""
     rgba = np.zeros((32, 40, 4), np.uint8)
     rgba[..., 0], rgba[4:, :, 3] = 180, 255
     (tmp_path / "in").mkdir()
     Image.fromarray(rgba).save(tmp_path / "in" / "logo.png")
-    args = ["restore", str(tmp_path / "in"), "--model", "lanczos-x2", "--format", "jpg",
-            "-o", str(tmp_path / "out"), "--json", "--cluster", "local", "--workers", "1"]  # fmt: skip
+    args = ["restore", str(tmp_path / "in"), "--model", "nlm-denoise,lanczos-x2", "--format",
+            "jpg", "-o", str(tmp_path / "out"), "--json", "--cluster", "local", "--workers", "1"]  # fmt: skip
     assert main(args) == 0
     out, err = capsys.readouterr()
     (done,) = [e for e in _events(out) if e["event"] == "done"]
     (said,) = done["warnings"]
-    assert "logo_x2.jpg" in said and "holds no transparency" in said
+    assert "logo_restored_x2.jpg" in said and "holds no transparency" in said
     assert err.count(said) == 1
+    assert done["auto"] == ["noise level 0"]  # one flat colour: no noise
 
 
 def test_a_killed_worker_has_its_file_redone_and_every_input_one_output(
