@@ -664,7 +664,9 @@ class RestorePanel(RecipeSteps, QWidget):
     ) -> None:
         """A run finished in `seconds` with a result of `size` (width, height), with what
         Auto chose in its steps."""
-        chose = f"  ·  Auto: {', '.join(a.text() for a in auto)}" if auto else ""
+        # each setting on one line when the label wraps ("JPEG quality 75" together)
+        said = ", ".join(a.text().replace(" ", "\u00a0") for a in auto)
+        chose = f"  ·  Auto: {said}" if auto else ""
         self.show_message(
             f"Done in {format_duration(seconds)}  ·  {size[0]} × {size[1]}{chose}", done=True
         )
