@@ -165,6 +165,25 @@ def test_quality_from_pixels_of_a_decoded_jpeg(q: int) -> None:
     assert est is not None and abs(est - q) <= 3
 
 
+@pytest.mark.parametrize("q", [15, 50, 85])
+def test_quality_from_pixels_of_a_large_photo_reads_a_spread_of_its_blocks(q: int) -> None:
+    """Over `max_blocks` blocks, every n-th block row and column is read (on the file's
+    grid): the quality of all of them, within 1 from a few hundred blocks (a 12 MP photo
+    took 2-3 s; `benchmarks/jpeg_quality_spread.py` compares real photos)."""
+    img = np.concatenate([np.concatenate([_photo_like(s + 3 * r) for s in range(3)], 1)
+                          for r in range(2)], 0)  # fmt: skip
+    dec = np.asarray(_jpeg(img, q).convert("RGB"), np.float32) / 255.0
+    whole = estimate_quality_from_pixels(dec)
+    assert whole is not None and abs(whole - q) <= 3
+    for cap in (1200, 300):  # every 2nd and every 4th block row and column
+        spread = estimate_quality_from_pixels(dec, max_blocks=cap)
+        assert spread is not None and abs(spread - whole) <= 1
+    # a photo whose grid starts 3 pixels in is read as no JPEG, spread or not: the spread
+    # keeps the grid the photo has
+    moved = dec[3:, 3:]
+    assert estimate_quality_from_pixels(moved, max_blocks=300) is None
+
+
 def test_no_quality_for_a_photo_never_compressed() -> None:
     img = _photo_like(7).astype(np.float32) / 255.0
     assert estimate_quality_from_pixels(img) is None
