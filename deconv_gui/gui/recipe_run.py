@@ -260,8 +260,8 @@ def _whole_photo_auto(recipe: Recipe, resolve: Resolve, base: LoadOptions, photo
     first = recipe.steps[0]
     spec = resolve(first.model)
     st = spec.strength
-    if first.strength is not None or st is None or works_on_mosaic(spec):
-        return recipe
+    if first.strength is not None or not getattr(st, "auto", False) or works_on_mosaic(spec):
+        return recipe  # (a model without Auto, e.g. an imported one, is not even built)
     key = (id(photo.rgb), first.model)
     held = _AUTO_MEASURED.get(key)
     if held is not None and held[0]() is photo.rgb:

@@ -193,6 +193,28 @@ def test_a_preview_is_the_full_run_over_its_region(model):
     assert np.abs(photo.rgb[y0:y1, x0:x1] - full.rgb[y0:y1, x0:x1]).max() > 0.02
 
 
+def test_a_preview_builds_a_model_without_auto_once():
+    """Measuring Auto on the whole photo needs the model's processor: a model without Auto
+    (an imported network told a noise level, which may be large) is not built for it."""
+    from deconv_gui.core.image import ImageMeta, Photo
+    from deconv_gui.core.tiling import run_to_end
+    from deconv_gui.gui.recipe_run import preview_job
+
+    built: list[str] = []
+    st = StrengthSpec("Noise level", 0.0, 75.0, 15.0)  # no Auto
+
+    def build(options):
+        built.append(str(options.strength))
+        return ScaleProcessor()
+
+    spec = ModelSpec("told", "Told", "denoise", 1, "imported", "", strength=st, build=build)
+    photo = Photo(np.full((64, 80, 3), 0.5, np.float32), ImageMeta())
+    job = preview_job(Recipe((RecipeStep("told"),)), lambda _m: spec, CPU, photo,
+                      (8, 40, 8, 40), cache=None, colour=None)  # fmt: skip
+    assert run_to_end(job).rgb.shape == (32, 32, 3)
+    assert built == ["None"]
+
+
 def test_preview_box_is_the_visible_part_cut_to_size():
     assert preview_box((10.2, 5.7, 100, 50), (400, 300), 512) == (5, 56, 10, 111)
     y0, y1, x0, x1 = preview_box((0, 0, 4000, 3000), (4000, 3000), 512)
