@@ -106,12 +106,16 @@ def run_evaluation(
     return results
 
 
-def describe_machine(device: torch.device) -> str:
+def gpu_name(device: torch.device) -> str | None:
+    """The GPU a session trains on (None on the CPU)."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else None
+
+
+def describe_machine(device: torch.device, gpu: str | None = None) -> str:
     """What trained the session, for its card: the GPU's name, or the CPU cores."""
     cores = f"{os.cpu_count()} CPU cores"
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA), {cores}"
-    return cores
+    gpu = gpu or gpu_name(device)
+    return f"{gpu} (CUDA), {cores}" if gpu else cores
 
 
 def reevaluate(cfg: dict[str, Any], data_root: Path, log: Any) -> int:
@@ -288,12 +292,13 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted; checkpoint saved", file=log)
         return 130
 
+    gpu = gpu_name(device)
     session = {
         "started_from": resumed_from or "scratch",
         "command": "python -m deconv_gui.training.train "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": a.machine or describe_machine(device),
-        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        "machine": a.machine or describe_machine(device, gpu),
+        "gpu": gpu,
         "steps": trainer.step,  # a checkpoint resume continues the same session
         "wall_minutes": round(trainer.elapsed / 60.0, 1),
         "threads": torch.get_num_threads(),
