@@ -7,8 +7,9 @@ The core knows no model registry: a spec is any `RestoreSpec` (``build(options)`
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from deconv_gui.core.tiling import restore_tiled
 from deconv_gui.core.validate import check_options
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from deconv_gui.core.image import ImageMeta
     from deconv_gui.core.spec import LoadOptions, RestoreSpec
     from deconv_gui.core.tiling import TileProgress
+
+T = TypeVar("T")
 
 
 def restore_job(
@@ -79,3 +82,24 @@ def auto_strength(
         return None
     processor = spec.build(replace(options, device="cpu"))
     return prepared_strength(processor, photo_rgb, meta)
+
+
+class MeasuredOnce:
+    """Measurements of whole photos, kept for the previews of their parts that follow: one
+    per (photo array, key), the ``keep`` made last, each guarded by a weak reference to its
+    array (an id is reused once the array is gone)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._held: dict[tuple[int, str], tuple[weakref.ref[np.ndarray], Any]] = {}
+
+    def get(self, array: np.ndarray, key: str, measure: Callable[[], T]) -> T:
+        """The value kept for ``array`` and ``key``, else ``measure()`` (then kept)."""
+        held = self._held.get((id(array), key))
+        if held is not None and held[0]() is array:
+            return held[1]
+        value = measure()
+        self._held[(id(array), key)] = (weakref.ref(array), value)
+        while len(self._held) > self.keep:
+            del self._held[next(iter(self._held))]
+        return value

@@ -37,7 +37,6 @@ a model after an RGB step would throw that step's work away.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -48,7 +47,7 @@ import numpy as np
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import save_image
-from deconv_gui.core.jobs import restore_job
+from deconv_gui.core.jobs import MeasuredOnce, restore_job
 from deconv_gui.errors import DeconvError, ImageWriteError
 
 if TYPE_CHECKING:
@@ -234,8 +233,7 @@ def _packed_part(
 
 #: the noise measured on the last few whole mosaics (a file's or a RAW step's result), by
 #: the mosaic: previews of one photo measure it once
-_MEASURED: dict[int, tuple[weakref.ref[np.ndarray], Any]] = {}
-_MEASURED_KEPT = 4
+_MEASURED = MeasuredOnce(keep=4)
 
 
 def _whole_noise(options: LoadOptions, planes: np.ndarray, source: np.ndarray) -> LoadOptions:
@@ -245,14 +243,7 @@ def _whole_noise(options: LoadOptions, planes: np.ndarray, source: np.ndarray) -
 
     if options.params.get("noise_profile") is not None:
         return options
-    held = _MEASURED.get(id(source))
-    if held is not None and held[0]() is source:
-        profile = held[1]
-    else:
-        profile = estimate_profile(planes)
-        _MEASURED[id(source)] = (weakref.ref(source), profile)
-        while len(_MEASURED) > _MEASURED_KEPT:
-            del _MEASURED[next(iter(_MEASURED))]
+    profile = _MEASURED.get(source, "noise profile", lambda: estimate_profile(planes))
     return replace(options, params={**options.params, MEASURED_PROFILE: profile})
 
 

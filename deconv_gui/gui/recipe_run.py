@@ -11,7 +11,6 @@ params), so a rerun after a change starts from the first changed step.
 
 from __future__ import annotations
 
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
@@ -21,7 +20,7 @@ import numpy as np
 
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import Photo
-from deconv_gui.core.jobs import auto_strength
+from deconv_gui.core.jobs import MeasuredOnce, auto_strength
 from deconv_gui.core.pipeline import restore_photo
 from deconv_gui.core.rawpipe import RAW_CROP, raw_of, refinish_raw, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, StepCache, check_result_size, recipe_job
@@ -247,7 +246,7 @@ def preview_job(
     return PreviewOutput(box, rgb, raw, mid, scale, view, out.photo.meta, out.raw_step)
 
 
-_AUTO_MEASURED: dict[tuple[int, str], tuple[weakref.ref[np.ndarray], float | None]] = {}
+_AUTO_MEASURED = MeasuredOnce(keep=AUTO_KEPT)
 
 
 def _whole_photo_auto(recipe: Recipe, resolve: Resolve, base: LoadOptions, photo: Photo) -> Recipe:
@@ -262,16 +261,10 @@ def _whole_photo_auto(recipe: Recipe, resolve: Resolve, base: LoadOptions, photo
     st = spec.strength
     if first.strength is not None or not getattr(st, "auto", False) or works_on_mosaic(spec):
         return recipe  # (a model without Auto, e.g. an imported one, is not even built)
-    key = (id(photo.rgb), first.model)
-    held = _AUTO_MEASURED.get(key)
-    if held is not None and held[0]() is photo.rgb:
-        value = held[1]
-    else:
-        options = replace(base, params=dict(first.params))
-        value = auto_strength(spec, photo.rgb, options, photo.meta)
-        _AUTO_MEASURED[key] = (weakref.ref(photo.rgb), value)
-        while len(_AUTO_MEASURED) > AUTO_KEPT:
-            del _AUTO_MEASURED[next(iter(_AUTO_MEASURED))]
+    options = replace(base, params=dict(first.params))
+    value = _AUTO_MEASURED.get(
+        photo.rgb, first.model, lambda: auto_strength(spec, photo.rgb, options, photo.meta)
+    )
     if value is None:
         return recipe
     value = min(max(value, st.minimum), st.maximum)
