@@ -53,6 +53,7 @@ from deconv_gui.models.registry import (
     LoadOptions,
     ModelRegistry,
     ModelSpec,
+    StrengthSpec,
     plain_description,
 )
 
@@ -411,10 +412,8 @@ class RestorePanel(RecipeSteps, QWidget):
             self._strength_scale = span / steps if steps else 1.0
             self.strength_slider.blockSignals(True)
             self.strength_slider.setRange(0, max(1, steps))
-            self.strength_slider.setValue(
-                round((st.default - st.minimum) / (self._strength_scale or 1))
-            )
             self.strength_slider.blockSignals(False)
+            self._place_slider(st.default, st)
         has_kernel = bool(spec and "kernel" in spec.params)
         self.options.setCurrentWidget(self.blur if has_kernel else self.about_label)
         self.about_label.setText(plain_description(spec) if spec is not None else "")
@@ -431,11 +430,16 @@ class RestorePanel(RecipeSteps, QWidget):
         self.strength_auto.setChecked(auto)
         self.strength_auto.blockSignals(False)
         if value is not None:
-            self.strength_slider.blockSignals(True)
-            self.strength_slider.setValue(round((value - st.minimum) / (self._strength_scale or 1)))
-            self.strength_slider.blockSignals(False)
+            self._place_slider(value, st)
         self.strength_slider.setEnabled(not auto)
         self._show_strength_value()
+
+    def _place_slider(self, value: float, st: StrengthSpec) -> None:
+        """Put the strength slider at `value` (the slider keeps it within its range) without
+        counting as an edit."""
+        self.strength_slider.blockSignals(True)
+        self.strength_slider.setValue(round((value - st.minimum) / (self._strength_scale or 1)))
+        self.strength_slider.blockSignals(False)
 
     def _show_strength_value(self) -> None:
         """The value beside the slider. On Auto: what Auto measured in the photo's last run
@@ -446,12 +450,7 @@ class RestorePanel(RecipeSteps, QWidget):
         tip = ""
         if measured is not None and spec is not None and spec.strength is not None:
             st = spec.strength
-            self.strength_slider.blockSignals(True)
-            self.strength_slider.setValue(
-                round((min(max(measured, st.minimum), st.maximum) - st.minimum)
-                      / (self._strength_scale or 1))
-            )  # fmt: skip
-            self.strength_slider.blockSignals(False)
+            self._place_slider(measured, st)
             chosen = AutoSetting(spec.id, st.label, measured)
             tip = f"Auto measured {chosen.text()} on this photo in its last run"
             self.strength_value.setText(chosen.number())
