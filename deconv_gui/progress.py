@@ -78,7 +78,8 @@ class BatchReporter:
         self._current: Any = None
         self._started: dict[int, float] = {}
         self._waiting: tuple[int, ...] | None = None
-        self._auto: dict[Path, tuple[str, ...]] = {}  # what Auto chose, per photo done
+        #: the last photo done and what Auto chose for it (a one-photo summary says it)
+        self._auto: tuple[Path | None, tuple[str, ...]] = (None, ())
 
     # ------------------------------------------------------------------ set-up
     def __enter__(self) -> BatchReporter:
@@ -174,8 +175,8 @@ class BatchReporter:
             return
         began = self._started.pop(ev.index, None)
         seconds = round(time.monotonic() - began, 3) if began is not None else None
-        if ev.output is not None and ev.auto:
-            self._auto[ev.path] = ev.auto
+        if ev.output is not None:
+            self._auto = (ev.path, ev.auto)
         if self.json_lines:
             said = {"warnings": list(ev.warnings)} if ev.warnings else {}  # also on stderr
             if ev.auto:
@@ -246,8 +247,8 @@ class BatchReporter:
             text += f" ({done_before} done before)"
         if len(summary.done) == 1:
             text += f" -> {summary.done[0][1]}"
-            auto = self._auto.get(summary.done[0][0])
-            if auto:
+            path, auto = self._auto
+            if auto and path == summary.done[0][0]:
                 text += f" (Auto: {', '.join(auto)})"
         elif out_dir is not None and summary.done:
             text += f" -> {out_dir}"
