@@ -105,6 +105,10 @@ def denoise_batch(
     if p_camera > 0:  # camera-realistic noise for some samples (replaces theirs)
         for i in np.nonzero(rng.random(b) < p_camera)[0].tolist():
             lq[i], std[i] = _camera_sample(gt_u8[i], rng, cfg)
+    p_grain = float(cfg.get("p_grain", 0.0))
+    if p_grain > 0:  # coarse noise (film grain, video) for some samples (replaces theirs)
+        for i in np.nonzero(rng.random(b) < p_grain)[0].tolist():
+            lq[i], std[i] = _grain_sample(gt_u8[i], rng, cfg)
     use_jpeg = rng.random(b) < p_jpeg
     if use_jpeg.any():
         arr = (lq.permute(0, 2, 3, 1).numpy() * 255.0).round().astype(np.uint8)
@@ -146,6 +150,30 @@ def _camera_sample(
     sigma = estimate_noise_sigma(u8.astype(np.float32) / 255.0, max_patches=2500)
     tensor = torch.from_numpy(u8.astype(np.float32) / 255.0).permute(2, 0, 1)
     return tensor, sigma / NOISE_MAP_SCALE
+
+
+def _grain_sample(
+    gt_u8: np.ndarray, rng: np.random.Generator, cfg: dict[str, Any]
+) -> tuple[torch.Tensor, float]:
+    """One patch with coarse noise (`core.degrade.add_grain`: film grain, analogue video,
+    noise enlarged with a photo; sigma up to ``grain_sigma_max``, grain 1.25-3 px, partly in
+    colour), sometimes fine noise on top and JPEG after, and its map value: what the
+    automatic estimate reads on it (much less than its strength), as for camera noise."""
+    from deconv_gui.core.degrade import add_gaussian_noise, add_grain
+    from deconv_gui.core.noise import estimate_noise_sigma
+
+    x = gt_u8.astype(np.float32) / 255.0
+    sigma = float(rng.uniform(1.0, float(cfg.get("grain_sigma_max", 20.0))))
+    size = float(rng.uniform(1.25, 3.0))
+    x = add_grain(x, sigma, size, rng, colour=float(rng.uniform(0.1, 0.6)))
+    if rng.random() < 0.5:
+        x = add_gaussian_noise(x, float(rng.uniform(0.0, 3.0)), rng)
+    u8 = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
+    if rng.random() < float(cfg.get("grain_p_jpeg", 0.5)):
+        u8 = _jpeg_u8(u8, int(rng.integers(60, 96)))
+    reading = estimate_noise_sigma(u8.astype(np.float32) / 255.0, max_patches=2500)
+    tensor = torch.from_numpy(u8.astype(np.float32) / 255.0).permute(2, 0, 1)
+    return tensor, reading / NOISE_MAP_SCALE
 
 
 def upscale_batch(

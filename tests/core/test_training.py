@@ -134,6 +134,25 @@ def test_denoise_batches_with_nearly_clean_samples() -> None:
     assert float(plain.noise_map.flatten().mul(NOISE_MAP_SCALE).mean()) > 10  # sigma 0-75
 
 
+def test_denoise_batches_with_grain_samples() -> None:
+    """``p_grain``: that share of samples gets coarse noise (`core.degrade.add_grain`) much
+    stronger than the map value, which is what the automatic estimate reads on it."""
+    from deconv_gui.core.noise import estimate_noise_sigma
+    from deconv_gui.models.networks import NOISE_MAP_SCALE
+
+    flat = np.full((16, 64, 64, 3), 128, np.uint8)
+    cfg = {"p_jpeg": 0.0, "p_grain": 1.0, "grain_sigma_max": 12.0, "grain_p_jpeg": 0.0}
+    gen = torch.Generator().manual_seed(0)
+    b = degradations.denoise_batch(flat, np.random.default_rng(2), gen, cfg)
+    noise = ((b.lq - b.gt) * 255.0).flatten(1).std(dim=1)
+    assert float(noise.min()) >= 0.5 and float(noise.max()) <= 13.0  # sigma 1-12 (+ fine)
+    reading = b.noise_map.flatten() * NOISE_MAP_SCALE
+    for i in range(4):  # the map is the estimate's reading of each sample
+        img = b.lq[i].permute(1, 2, 0).numpy()
+        assert float(reading[i]) == pytest.approx(estimate_noise_sigma(img, max_patches=2500))
+    assert float((reading / noise).median()) < 0.5  # the estimate misses most of it
+
+
 def test_blur_kernels_are_normalised() -> None:
     rng = np.random.default_rng(5)
     for _ in range(20):
