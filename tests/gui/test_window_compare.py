@@ -179,10 +179,14 @@ def test_leaving_simulate_brings_back_the_result_and_its_state(qtbot, window, ph
     run_and_wait(qtbot, window, "tiny-x2")
     own = doc.result.rgb
     label = window.restore_panel.progress_label
+    # (the photo is noisy: once analysed, Simulate says so; wait, so that it always does)
+    qtbot.waitUntil(lambda: window.advisor.analysis(doc) is not None, timeout=20000)
     window.simulate("noise=25")
     qtbot.waitUntil(lambda: doc.comparison.lq is not None, timeout=20000)
     assert doc.result is None and label.text() == ""
-    assert not window.message_bar.isVisible()  # no question, no warning: nothing was lost
+    # no question, no warning (nothing was lost): only the note that the photo is noisy
+    bar = window.message_bar
+    assert bar.kind == "info" and "already noisy" in bar.label.text(), bar.label.text()
     run_and_wait(qtbot, window, "tiny-conv")
     assert (
         "96 × 72  ·  Auto: noise\u00a0level\u00a0" in label.text()
