@@ -46,7 +46,11 @@ def main() -> int:
         print(f"error: no RNI15 photos in {folder}", file=sys.stderr)
         return 2
     reg = default_registry()
-    specs = [spec_from_card(m) if m.endswith(".json") else reg.get(m) for m in a.models.split(",")]
+    models = a.models.split(",")
+    specs = [spec_from_card(m) if m.endswith(".json") else reg.get(m) for m in models]
+    # a session's card is named by its run folder ("cam7grain/redunet-denoise-camera")
+    names = [Path(m).parent.name + "/" + sp.id if m.endswith(".json") else sp.id
+             for m, sp in zip(models, specs, strict=True)]  # fmt: skip
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in a.photos.split(","):
@@ -62,8 +66,6 @@ def main() -> int:
         row = np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
         dest = out / f"rni15_{Path(name).stem}.png"
         Image.fromarray((np.clip(row, 0, 1) * 255 + 0.5).astype(np.uint8)).save(dest)
-        names = [Path(m).parent.name + "/" + sp.id if m.endswith(".json") else sp.id
-                 for m, sp in zip(a.models.split(","), specs, strict=True)]  # fmt: skip
         print(f"{dest}: noisy | " + " | ".join(names))
     return 0
 

@@ -126,7 +126,6 @@ def _camera_sample(
     automatic estimate (`core.noise.estimate_noise_sigma`, the app's Auto) reads on it, so
     that Auto gives the network the level it was trained with on such noise."""
     from deconv_gui.core.camera import random_noise_levels, simulate_camera
-    from deconv_gui.core.noise import estimate_noise_sigma
 
     shot, read = random_noise_levels(
         rng,
@@ -146,10 +145,17 @@ def _camera_sample(
         jpeg_quality=int(rng.integers(70, 96)) if jpeg else None,
         method="ea" if rng.random() < 0.7 else "bilinear",
     )
-    u8 = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
-    sigma = estimate_noise_sigma(u8.astype(np.float32) / 255.0, max_patches=2500)
-    tensor = torch.from_numpy(u8.astype(np.float32) / 255.0).permute(2, 0, 1)
-    return tensor, sigma / NOISE_MAP_SCALE
+    return _with_reading(np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8))
+
+
+def _with_reading(u8: np.ndarray) -> tuple[torch.Tensor, float]:
+    """A noisy 8-bit patch as a tensor, and its map value: what the automatic estimate
+    (`core.noise.estimate_noise_sigma`, the app's Auto) reads on it."""
+    from deconv_gui.core.noise import estimate_noise_sigma
+
+    x = u8.astype(np.float32) / 255.0
+    reading = estimate_noise_sigma(x, max_patches=2500)
+    return torch.from_numpy(x).permute(2, 0, 1), reading / NOISE_MAP_SCALE
 
 
 def _grain_sample(
@@ -160,7 +166,6 @@ def _grain_sample(
     colour), sometimes fine noise on top and JPEG after, and its map value: what the
     automatic estimate reads on it (much less than its strength), as for camera noise."""
     from deconv_gui.core.degrade import add_gaussian_noise, add_grain
-    from deconv_gui.core.noise import estimate_noise_sigma
 
     x = gt_u8.astype(np.float32) / 255.0
     sigma = float(rng.uniform(1.0, float(cfg.get("grain_sigma_max", 20.0))))
@@ -171,9 +176,7 @@ def _grain_sample(
     u8 = np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8)
     if rng.random() < float(cfg.get("grain_p_jpeg", 0.5)):
         u8 = _jpeg_u8(u8, int(rng.integers(60, 96)))
-    reading = estimate_noise_sigma(u8.astype(np.float32) / 255.0, max_patches=2500)
-    tensor = torch.from_numpy(u8.astype(np.float32) / 255.0).permute(2, 0, 1)
-    return tensor, reading / NOISE_MAP_SCALE
+    return _with_reading(u8)
 
 
 def upscale_batch(
