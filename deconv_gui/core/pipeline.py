@@ -69,6 +69,9 @@ log = logging.getLogger(__name__)
 #: The work on one photo: yields `TileProgress`, returns the result.
 PhotoJob = Callable[[Photo], Generator["TileProgress", Any, Photo]]
 
+#: the JPEG artifact remover's strength (its card's ``strength.label``)
+JPEG_QUALITY_LABEL = "JPEG quality"
+
 #: ``meta.extra`` key: the strengths Auto chose in the steps that made a result, oldest
 #: first (`AutoSetting`s; `auto_settings` reads them)
 AUTO = "auto"
@@ -89,8 +92,13 @@ class AutoSetting:
         return f"{v:.0f}" if abs(v) >= 10 else f"{v:.1f}".removesuffix(".0")
 
     def text(self) -> str:
-        """``noise level 17`` (an acronym keeps its capitals: ``JPEG quality 60``)."""
+        """``noise level 17`` (an acronym keeps its capitals: ``JPEG quality 60``). A JPEG
+        quality of 100 is what Auto sets where it finds no compression (a PNG that never was
+        a JPEG) as well as for a file saved at 100: either way nothing to remove, and saying
+        "JPEG quality 100" of a photo that never was one would mislead."""
         label = self.label
+        if label == JPEG_QUALITY_LABEL and self.value >= 100:
+            return "no JPEG artifacts found"
         if not label[:2].isupper():
             label = label[:1].lower() + label[1:]
         return f"{label} {self.number()}"

@@ -452,7 +452,7 @@ class RestorePanel(RecipeSteps, QWidget):
             st = spec.strength
             self._place_slider(measured, st)
             chosen = AutoSetting(spec.id, st.label, measured)
-            tip = f"Auto measured {chosen.text()} on this photo in its last run"
+            tip = f"Auto in this photo's last run: {chosen.text()}"
             self.strength_value.setText(chosen.number())
         else:
             self.strength_value.setText("" if v is None else f"{v:g}")  # the box says Auto

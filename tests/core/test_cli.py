@@ -695,3 +695,20 @@ def test_disk_peak_reports_the_peak_before_and_after_the_marked_line(tmp_path: P
     assert re.search(r"before the mark: [67] MB; after it: [23] MB", out), out
     samples = (tmp_path / "watched-disk-samples.tsv").read_text().splitlines()
     assert len(samples) >= 4
+
+
+def test_jpeg_remover_on_auto_says_what_it_read_and_never_a_quality_a_png_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A photo that never was a JPEG: Auto finds no compression and says so, not "JPEG
+    quality 100" (what it sets the model to); a JPEG file: the quality from its tables."""
+    png = _photo(tmp_path / "never.png", size=(64, 48))
+    jpg = tmp_path / "once.jpg"
+    Image.open(png).save(jpg, quality=40)
+    said = {}
+    for src in (png, jpg):
+        out = tmp_path / "out" / f"{src.stem}.png"
+        assert main(["restore", str(src), "--model", "redunet-jpeg", "-o", str(out)]) == 0
+        said[src.suffix] = capsys.readouterr().err.strip()
+    assert said[".png"].endswith("(Auto: no JPEG artifacts found)"), said
+    assert said[".jpg"].endswith("(Auto: JPEG quality 40)"), said

@@ -101,7 +101,7 @@ def test_the_line_under_run_and_the_slider_say_what_auto_chose(qtbot, window, tm
     line = panel.progress_label.text().replace("\u00a0", " ")  # kept together when wrapped
     assert line.endswith(f"96 × 72  ·  Auto: noise level {said}")
     assert panel.strength_value.text() == said
-    assert panel.strength_value.toolTip().startswith(f"Auto measured noise level {said}")
+    assert panel.strength_value.toolTip() == f"Auto in this photo's last run: noise level {said}"
     panel.strength_auto.setChecked(False)  # unticked: the slider starts where Auto was
     assert panel.strength() == round(sigma) and panel.strength_slider.isEnabled()
     panel.strength_auto.setChecked(True)
