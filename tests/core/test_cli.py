@@ -700,15 +700,22 @@ def test_disk_peak_reports_the_peak_before_and_after_the_marked_line(tmp_path: P
 def test_jpeg_remover_on_auto_says_what_it_read_and_never_a_quality_a_png_lacks(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A photo that never was a JPEG: Auto finds no compression and says so, not "JPEG
-    quality 100" (what it sets the model to); a JPEG file: the quality from its tables."""
+    """A photo that never was a JPEG: Auto finds no compression, says so (not "JPEG quality
+    100", what that means for the model) and leaves the photo as it is (the network only
+    softens such a photo); a JPEG file: the quality from its tables, and the network runs."""
     png = _photo(tmp_path / "never.png", size=(64, 48))
     jpg = tmp_path / "once.jpg"
     Image.open(png).save(jpg, quality=40)
-    said = {}
-    for src in (png, jpg):
-        out = tmp_path / "out" / f"{src.stem}.png"
-        assert main(["restore", str(src), "--model", "redunet-jpeg", "-o", str(out)]) == 0
-        said[src.suffix] = capsys.readouterr().err.strip()
-    assert said[".png"].endswith("(Auto: no JPEG artifacts found)"), said
-    assert said[".jpg"].endswith("(Auto: JPEG quality 40)"), said
+    said, changed = {}, {}
+    for src, extra in ((png, []), (jpg, []), (png, ["--strength", "50"])):
+        out = tmp_path / "out" / f"{src.stem}{len(extra)}.png"
+        argv = ["restore", str(src), "--model", "redunet-jpeg", "-o", str(out), *extra]
+        assert main(argv) == 0
+        key = f"{src.suffix}{len(extra)}"
+        said[key] = capsys.readouterr().err.strip()
+        before = np.asarray(Image.open(src).convert("RGB"), np.int16)
+        changed[key] = int(np.abs(np.asarray(Image.open(out), np.int16) - before).max())
+    assert said[".png0"].endswith("(Auto: no JPEG artifacts found)"), said
+    assert said[".jpg0"].endswith("(Auto: JPEG quality 40)"), said
+    assert changed[".png0"] == 0 and changed[".jpg0"] > 0, changed
+    assert changed[".png2"] > 0, changed  # quality set by hand: the network runs
