@@ -113,6 +113,8 @@ def verdict_text(r: Readout) -> tuple[str, str]:
         return "", ""
     live = "So far: " if r.partial else ""
     if not r.has_reference:
+        if r.after_psnr is not None and math.isinf(r.after_psnr):  # e.g. nothing to remove
+            return f"{live}Unchanged: the result is identical to the input.", ""
         verdict = change_verdict(r.after_ssim).capitalize()
         return f"{live}{verdict}. This measures change from the input, not quality.", ""
     if r.before_ssim is None or r.before_psnr is None or r.after_psnr is None:

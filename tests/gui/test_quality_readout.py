@@ -168,3 +168,14 @@ def test_before_a_run_the_hint_names_what_results_are_compared_with():
     assert sim == ("Run a model to see how much closer to your photo it gets.", "")
     assert ref == ("Run a model to see how much closer to the reference it gets.", "")
     assert verdict_text(Readout()) == ("", "")
+
+
+def test_without_a_reference_an_identical_result_is_called_unchanged_not_changed_little():
+    from deconv_gui.gui.quality_panel import verdict_text
+
+    same = verdict_text(Readout(after_ssim=1.0, after_psnr=math.inf))
+    assert same == ("Unchanged: the result is identical to the input.", "")
+    near = verdict_text(Readout(after_ssim=0.999, after_psnr=52.0))
+    assert near[0].startswith("Changed little.")
+    live = verdict_text(Readout(after_ssim=1.0, after_psnr=math.inf, partial=True))
+    assert live[0].startswith("So far: Unchanged")
