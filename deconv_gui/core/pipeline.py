@@ -69,8 +69,8 @@ log = logging.getLogger(__name__)
 #: The work on one photo: yields `TileProgress`, returns the result.
 PhotoJob = Callable[[Photo], Generator["TileProgress", Any, Photo]]
 
-#: the JPEG artifact remover's strength (its card's ``strength.label``)
-JPEG_QUALITY_LABEL = "JPEG quality"
+#: the JPEG artifact remover's task (its strength is the JPEG quality)
+JPEG_TASK = "jpeg"
 
 #: ``meta.extra`` key: the strengths Auto chose in the steps that made a result, oldest
 #: first (`AutoSetting`s; `auto_settings` reads them)
@@ -80,11 +80,12 @@ AUTO = "auto"
 @dataclass(frozen=True)
 class AutoSetting:
     """The strength Auto chose for one step: the model, its strength's name (``label``,
-    e.g. "Noise level") and the value measured on the step's input."""
+    e.g. "Noise level"), the value measured on the step's input and the model's task."""
 
     model: str
     label: str
     value: float
+    task: str = ""
 
     def number(self) -> str:
         """The value as said to the user: ``17``, one decimal below 10 (``2.4``, ``3``)."""
@@ -97,7 +98,7 @@ class AutoSetting:
         a JPEG) as well as for a file saved at 100: either way nothing to remove, and saying
         "JPEG quality 100" of a photo that never was one would mislead."""
         label = self.label
-        if label == JPEG_QUALITY_LABEL and self.value >= 100:
+        if self.task == JPEG_TASK and self.value >= 100:
             return "no JPEG artifacts found"
         if not label[:2].isupper():
             label = label[:1].lower() + label[1:]
@@ -138,7 +139,7 @@ def restore_photo(
     if chosen and spec.strength is not None:  # say what Auto chose (`auto_settings`)
         meta.extra[AUTO] = (
             *auto_settings(photo.meta),
-            AutoSetting(spec.id, spec.strength.label, chosen[0]),
+            AutoSetting(spec.id, spec.strength.label, chosen[0], spec.task),
         )
     return Photo(out, meta)
 

@@ -451,7 +451,7 @@ class RestorePanel(RecipeSteps, QWidget):
         if measured is not None and spec is not None and spec.strength is not None:
             st = spec.strength
             self._place_slider(measured, st)
-            chosen = AutoSetting(spec.id, st.label, measured)
+            chosen = AutoSetting(spec.id, st.label, measured, spec.task)
             tip = f"Auto in this photo's last run: {chosen.text()}"
             self.strength_value.setText(chosen.number())
         else:

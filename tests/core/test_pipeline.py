@@ -21,7 +21,13 @@ from deconv_gui.core.naming import (
     output_path_for,
     plan_outputs,
 )
-from deconv_gui.core.pipeline import FileProgress, photo_job, restore_file, restore_files
+from deconv_gui.core.pipeline import (
+    AutoSetting,
+    FileProgress,
+    photo_job,
+    restore_file,
+    restore_files,
+)
 from deconv_gui.core.spec import LoadOptions
 from deconv_gui.core.tiling import run_to_end
 from deconv_gui.core.validate import OptionError
@@ -376,3 +382,15 @@ def test_the_options_are_checked_before_the_model_is_built() -> None:
     with pytest.raises(OptionError, match="strength must be a finite number"):
         run_to_end(restore_job(spec, rgb, LoadOptions(device="cpu", strength=float("nan"))))
     assert spec.built == []
+
+
+def test_auto_setting_says_what_auto_read_in_plain_words() -> None:
+    """Auto's reading as said to the user: a lower-case label unless it is an acronym, one
+    decimal below 10; the JPEG remover's quality 100 (no compression found) is said as
+    such, keyed on the model's task, not on the wording of its label."""
+    assert AutoSetting("d", "Noise level", 17.4, "denoise").text() == "noise level 17"
+    assert AutoSetting("d", "Noise level", 2.44, "denoise").text() == "noise level 2.4"
+    assert AutoSetting("d", "Noise level", 3.0, "denoise").text() == "noise level 3"
+    assert AutoSetting("j", "JPEG quality", 60, "jpeg").text() == "JPEG quality 60"
+    assert AutoSetting("j", "Quality", 100, "jpeg").text() == "no JPEG artifacts found"
+    assert AutoSetting("x", "Quality", 100, "denoise").text() == "quality 100"
