@@ -482,6 +482,41 @@ def test_the_raw_denoiser_previews_a_raw_photo_and_says_what_it_cannot_run_on(
     assert not window.statusBar().currentMessage().startswith("Running")
 
 
+def test_a_noisy_raw_file_with_photo_steps_set_up_is_told_they_skip_the_sensor_data(
+    qtbot, make_window, registry, tmp_path
+):
+    """The steps stay as they were when a RAW file opens (here the photo denoiser), so Run
+    would denoise the developed picture while the suggestion names the RAW denoiser: the
+    suggestion says so until the steps work on the sensor data. Ordinary photos: no note."""
+    from deconv_gui.core.dng import write_dng
+    from tests.core.test_dng import synthetic
+    from tests.core.test_rawpipe import _noisy_mosaic, busy_raw_model
+
+    raw_spec = busy_raw_model(tmp_path / "models")
+    window = make_window(ModelRegistry([*registry, raw_spec]))
+    raw = synthetic("RGGB", (400, 600))
+    dng = write_dng(tmp_path / "noisy.dng", raw, _noisy_mosaic(raw))
+    doc = open_and_wait(qtbot, window, dng)
+    qtbot.waitUntil(lambda: window.advisor.analysis(doc) is not None, timeout=30000)
+    panel, note = window.restore_panel, "The steps below work on the developed picture"
+    assert panel.select_model("tiny-conv")
+    said = panel.banner.label.text()
+    assert said.startswith("Camera RAW, noisy") and note in said, said
+    assert panel.select_model(raw_spec.id)  # the steps now denoise the sensor data
+    assert note not in panel.banner.label.text()
+    assert panel.select_model("tiny-conv")
+    assert note in panel.banner.label.text()
+    assert window.workflow.apply_suggestion()
+    assert panel.recipe().steps[0].model == raw_spec.id
+    assert note not in panel.banner.label.text()
+
+    photo = write_photo(tmp_path / "p.png")
+    other = open_and_wait(qtbot, window, photo)
+    qtbot.waitUntil(lambda: window.advisor.analysis(other) is not None, timeout=30000)
+    assert panel.select_model("tiny-conv")
+    assert note not in panel.banner.label.text()
+
+
 def test_amount_on_a_raw_result_is_applied_to_the_sensor_data_the_dng_holds(
     qtbot, make_window, registry, tmp_path
 ):
