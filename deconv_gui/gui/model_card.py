@@ -41,6 +41,7 @@ _CARD_SKIP = {
 _EVAL_COLUMNS = (
     ("set", "Set"),
     ("degrade", "Degradation"),
+    ("strength", "Strength"),
     ("channel", "Ch."),
     ("input_psnr", "Input dB"),
     ("psnr", "PSNR dB"),
@@ -60,17 +61,25 @@ def _table(rows: list[tuple[str, str]]) -> str:
 
 def _evaluation_html(evaluation: list[dict]) -> str:
     e = html.escape
-    cols = [(k, t) for k, t in _EVAL_COLUMNS if any(k in row for row in evaluation)]
+    cols = [(k, t) for k, t in _EVAL_COLUMNS if any(row.get(k) is not None for row in evaluation)]
     head = "".join(f"<th align='left' style='padding-right:10px'>{e(t)}</th>" for _, t in cols)
     rows = []
     for row in evaluation:
         cells = "".join(
-            f"<td style='padding-right:10px'>{e(_format_value(row.get(k)))}</td>" for k, _ in cols
+            f"<td style='padding-right:10px'>{e(_eval_cell(k, row.get(k)))}</td>" for k, _ in cols
         )
         rows.append(f"<tr>{cells}</tr>")
     note = "<p>PSNR in dB and SSIM (0-1): higher is better. The commands that measured them "
     note += "are in the model's card file and the README.</p>"
     return f"<h4>Measured quality</h4><table>{'<tr>' + head + '</tr>'}{''.join(rows)}</table>{note}"
+
+
+def _eval_cell(key: str, value: Any) -> str:
+    """One cell of the quality table: a strength set by Auto reads "Auto" (two rows of the
+    same degradation, one on Auto and one set by hand, must not look alike)."""
+    if key == "strength" and value == "auto":
+        return "Auto"
+    return _format_value(value)
 
 
 def card_html(spec: ModelSpec, *, short: bool = False) -> str:

@@ -81,6 +81,11 @@ def test_model_card_reads_as_prose_and_a_table_without_commands(registry):
     assert "Denoise - even noise" in html and "redunet" in html.lower()
     assert "python -m" not in html and "<code>" not in html
     assert "word-break" not in html
+    # the same degradation on Auto and set by hand are told apart by a Strength column
+    assert "<th align='left' style='padding-right:10px'>Strength</th>" in html
+    assert ">Auto</td>" in html and ">25</td>" in html
+    x2 = card_html(next(s for s in default_registry() if s.id == "fsrcnn-x2"))
+    assert ">Strength</th>" not in x2  # no strength control: no empty column
 
 
 # ------------------------------------------------------------------ blur controls
