@@ -85,7 +85,7 @@ class AutoSetting:
     model: str
     label: str
     value: float
-    task: str = ""
+    task: str
 
     def number(self) -> str:
         """The value as said to the user: ``17``, one decimal below 10 (``2.4``, ``3``)."""
