@@ -93,6 +93,10 @@ def test_camera_noise_that_the_estimate_misses_is_found_by_the_denoiser(denoiser
     assert [(s.task, s.strength) for s in a.steps] == [("denoise", None)]
     assert a.summary().startswith(f"Noisy (about {a.noise_removed:.0f}), once saved as JPEG")
     assert a.to_json()["noise_removed"] == a.noise_removed
+    # Auto sets the white-noise estimate, far below the "about N" the summary names: the
+    # setting must not be called a noise level beside it (the app shows both at once)
+    assert alone.noise_sigma < a.noise_removed / 2
+    assert denoiser.strength is not None and "noise" not in denoiser.strength.label.lower()
 
 
 def test_the_probe_leaves_a_clean_photo_clean(denoiser) -> None:
