@@ -1,7 +1,7 @@
 """Upscalers on real photos: RNI15 (no clean versions) and LIVE1 saved as JPEG quality 30.
 
     python benchmarks/realworld_sr.py [--data ../shared/data] [--scale 4]
-        [--models lanczos-x4,fsrcnn-x4,fsrcnn-x4-real] [--crops docs/crops] [--json OUT]
+        [--models lanczos-x4,fsrcnn-x4,fsrcnn-x4-real] [--crops resources/crops] [--json OUT]
 
 RNI15 has no clean versions, and LIVE1 saved at JPEG quality 30 (at full size, then
 enlarged) stands for a web photo: both are judged with two no-reference measures, each from

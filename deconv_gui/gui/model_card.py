@@ -4,11 +4,18 @@
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 
+from PySide6.QtGui import QImageReader
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 from deconv_gui.models.registry import ModelSpec, plain_description, plain_name, retired_reason
+from deconv_gui.paths import resources_dir
+
+#: a comparison's image file names in a card: paths in the repository under ``resources/``,
+#: found in the installed app's resources folder (`deconv_gui.paths.resources_dir`)
+_RESOURCES_PREFIX = "resources/"
 
 
 def _format_value(v: Any, depth: int = 0) -> str:
@@ -76,10 +83,61 @@ def _evaluation_html(evaluation: list[dict]) -> str:
 
 def _eval_cell(key: str, value: Any) -> str:
     """One cell of the quality table: a strength set by Auto reads "Auto" (two rows of the
-    same degradation, one on Auto and one set by hand, must not look alike)."""
+    same degradation, one on Auto and one set by hand, must not look alike); decibels with
+    two decimals and SSIM with four, so that a column lines up (15.00, not 15)."""
     if key == "strength" and value == "auto":
         return "Auto"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if key in ("psnr", "input_psnr"):
+            return f"{value:.2f}"
+        if key in ("ssim", "input_ssim"):
+            return f"{value:.4f}"
     return _format_value(value)
+
+
+def comparison_images(spec: ModelSpec) -> list[list[Path]]:
+    """Per comparison in a bundled model's card (``comparisons``: crops to judge by eye), the
+    image files that exist in the app's resources. Only bundled models: an imported card's
+    paths are not followed, and none may leave the resources folder."""
+    if spec.kind != "bundled":
+        return []
+    root = resources_dir().resolve()
+    out = []
+    for c in (spec.card or {}).get("comparisons") or []:
+        files = c.get("files") if isinstance(c, dict) else None
+        found = []
+        for f in files if isinstance(files, list) else []:
+            if not isinstance(f, str) or not f.startswith(_RESOURCES_PREFIX):
+                continue
+            path = (root / f.removeprefix(_RESOURCES_PREFIX)).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                found.append(path)
+        out.append(found)
+    return out
+
+
+def _comparisons_html(spec: ModelSpec) -> str:
+    """The card's crops of real photos, at their own size (scaling would blur the noise
+    they are there to show), each comparison with what it shows and what was seen."""
+    e = html.escape
+    comparisons = [c for c in (spec.card or {}).get("comparisons") or [] if isinstance(c, dict)]
+    parts = []
+    for c, images in zip(comparisons, comparison_images(spec), strict=False):
+        if not images:
+            continue
+        what = str(c.get("what") or "")
+        parts.append(f"<p>{e(what)}</p>" if what else "")
+        for path in images:
+            words = path.stem.split("_")  # rni15_x4_Audrey_Hepburn: the photo's name
+            while len(words) > 1 and any(ch.isdigit() for ch in words[0]):
+                words = words[1:]
+            name = " ".join(words)
+            src = e(path.as_uri(), quote=True)
+            parts.append(f'<p><img src="{src}"><br><i>{e(name)}</i></p>')
+        seen = str(c.get("seen") or "")
+        if seen:
+            parts.append(f"<p>Seen: {e(seen)}</p>")
+    return "<h4>Compared by eye</h4>" + "".join(parts) if parts else ""
 
 
 def card_html(spec: ModelSpec, *, short: bool = False) -> str:
@@ -102,11 +160,9 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
     facts.append(("Context", f"{spec.receptive_field} px per side"))
     if spec.strength:
         st = spec.strength
+        label = "" if st.label.lower() == "strength" else f"{st.label} "  # no "Strength Strength"
         facts.append(
-            (
-                "Strength",
-                f"{st.label} {st.minimum:g}–{st.maximum:g}" + (" or Auto" if st.auto else ""),
-            )
+            ("Strength", f"{label}{st.minimum:g}–{st.maximum:g}" + (" or Auto" if st.auto else ""))
         )
     if spec.fp16:
         facts.append(("Reduced precision", "float16 on GPUs, bfloat16 on CPUs that support it"))
@@ -130,6 +186,7 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
         parts.append(f"<h4>How it works</h4><p>{e(spec.description)}</p>")
     if evaluation:
         parts.append(_evaluation_html(evaluation))
+    parts.append(_comparisons_html(spec))
     training = card.get("training")
     if isinstance(training, dict):
         rows = [
@@ -152,7 +209,7 @@ class ModelCardDialog(QDialog):
     def __init__(self, spec: ModelSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Model card: {spec.name}")
-        self.resize(520, 480)
+        self.resize(self.width_for(spec), 560)
         lay = QVBoxLayout(self)
         view = QTextBrowser(self)
         view.setOpenExternalLinks(True)
@@ -161,3 +218,13 @@ class ModelCardDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         lay.addWidget(buttons)
+
+    def width_for(self, spec: ModelSpec) -> int:
+        """Wide enough for the card's crops at their own size (584-1036 px: scaled down they
+        would blur the noise they show), within the screen; at least 640."""
+        widest = max(
+            (QImageReader(str(p)).size().width() for c in comparison_images(spec) for p in c),
+            default=0,
+        )
+        screen = self.screen().availableGeometry().width() if self.screen() else 1280
+        return max(640, min(widest + 80, screen - 40))

@@ -88,6 +88,47 @@ def test_model_card_reads_as_prose_and_a_table_without_commands(registry):
     assert ">Strength</th>" not in x2  # no strength control: no empty column
 
 
+def test_model_card_shows_a_bundled_cards_crops_of_real_photos_and_nothing_from_elsewhere():
+    from dataclasses import replace
+
+    from deconv_gui.gui.model_card import comparison_images
+    from deconv_gui.models.catalog import default_registry
+
+    spec = next(s for s in default_registry() if s.id == "redunet-denoise-camera")
+    (crops,) = comparison_images(spec)  # every file the card names is in the app's resources
+    assert [p.stem for p in crops] == [f"rni15_{n}" for n in
+                                       ("Audrey_Hepburn", "Dog", "Flowers", "Movie", "Singer")]  # fmt: skip
+    html = card_html(spec)
+    assert "Compared by eye" in html and html.count("<img src=") == 5
+    assert crops[0].as_uri() in html and "<i>Audrey Hepburn</i>" in html
+    assert "python " not in html.split("Compared by eye")[1].split("<h4>")[0]  # no command
+    # decibels and SSIM line up in the quality table; no "Strength Strength"
+    assert ">15.00</td>" in html and ">0.8760</td>" in html and "Strength 0" not in html
+    x4 = next(s for s in default_registry() if s.id == "fsrcnn-x4-real")
+    assert "<i>Dog</i>" in card_html(x4) and len(comparison_images(x4)[0]) == 4
+    # an imported card's paths are not followed, nor a bundled one's outside resources/
+    card = dict(spec.card or {})
+    assert comparison_images(replace(spec, kind="imported")) == []
+    outside = [{"what": "x", "files": ["resources/../pyproject.toml", "/etc/hostname",
+                                       "resources/crops/missing.png"]}]  # fmt: skip
+    odd = replace(spec, card={**card, "comparisons": outside})
+    assert comparison_images(odd) == [[]] and "Compared by eye" not in card_html(odd)
+
+
+def test_model_card_dialog_is_wide_enough_for_its_crops_at_their_own_size(qtbot):
+    from deconv_gui.gui.model_card import ModelCardDialog
+    from deconv_gui.models.catalog import default_registry
+
+    specs = {s.id: s for s in default_registry()}
+    wide = ModelCardDialog(specs["fsrcnn-x4-real"])  # crops 1036 px wide
+    qtbot.addWidget(wide)
+    screen = wide.screen().availableGeometry().width()
+    assert wide.width() >= min(1036 + 80, screen - 40)
+    plain = ModelCardDialog(specs["fsrcnn-x2"])  # no crops
+    qtbot.addWidget(plain)
+    assert plain.width() == 640
+
+
 # ------------------------------------------------------------------ blur controls
 def test_blur_kinds_sizes_angles_and_drawing(qtbot):
     b = BlurControls(kind="soft")
