@@ -106,6 +106,8 @@ def test_model_card_shows_a_bundled_cards_crops_of_real_photos_and_nothing_from_
     assert ">15.00</td>" in html and ">0.8760</td>" in html and "Strength 0" not in html
     x4 = next(s for s in default_registry() if s.id == "fsrcnn-x4-real")
     assert "<i>Dog</i>" in card_html(x4) and len(comparison_images(x4)[0]) == 4
+    jpeg = next(s for s in default_registry() if s.id == "redunet-jpeg")
+    assert "<i>parrots</i>" in card_html(jpeg) and len(comparison_images(jpeg)[0]) == 4
     # an imported card's paths are not followed, nor a bundled one's outside resources/
     card = dict(spec.card or {})
     assert comparison_images(replace(spec, kind="imported")) == []
