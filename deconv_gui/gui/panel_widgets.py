@@ -102,6 +102,36 @@ class SuggestionBanner(QFrame):
         self.apply_button.setEnabled(can_apply)
 
 
+_BLUR_WORDS = {
+    "gaussian": "soft blur {}",
+    "disk": "out of focus {} px",
+    "motion": "motion blur {} px",
+}
+
+
+def plain_degradation(spec: str) -> str:
+    """A card's degradation in words: ``camera=3200`` "ISO 3200", ``jpeg=30``
+    "JPEG quality 30", ``downscale=4`` "shrunk ÷4", ``blur=motion:11:30`` "motion blur 11
+    px"; other parts as ``name value``, and text without ``=`` as it is."""
+    words = []
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        key, eq, value = part.partition("=")
+        if not eq:
+            words.append(part)
+        elif key == "camera":
+            words.append(f"ISO {value}")  # camera noise as at that ISO
+        elif key == "jpeg":
+            words.append(f"JPEG quality {value}")
+        elif key == "downscale":
+            words.append(f"shrunk ÷{value}")
+        elif key == "blur" and value.split(":")[0] in _BLUR_WORDS and ":" in value:
+            kind, size = value.split(":")[:2]
+            words.append(_BLUR_WORDS[kind].format(size))
+        else:
+            words.append(f"{key} {value}")
+    return ", ".join(words)
+
+
 def measured_lines(spec: ModelSpec | None, limit: int = 8) -> list[str]:
     """The card's measured quality in short lines: "CBSD68, noise 25: 20.5 → 30.9 dB"."""
     rows = (spec.card or {}).get("evaluation") if spec is not None else None
@@ -109,8 +139,7 @@ def measured_lines(spec: ModelSpec | None, limit: int = 8) -> list[str]:
     for r in rows or []:
         if not isinstance(r, dict) or r.get("psnr") is None:
             continue
-        degrade = str(r.get("degrade", "")).replace("=", " ").replace(",", ", ")
-        degrade = degrade.replace("downscale", "shrunk ÷")
+        degrade = plain_degradation(str(r.get("degrade", "")))
         head = f"{r.get('set', '?')}, {degrade}" if degrade else str(r.get("set", "?"))
         if r.get("strength") == "auto":
             head += " (Auto)"
@@ -146,9 +175,23 @@ class ModelNotes(QLabel):
         if not self._lines:
             self.setText("")
             return
-        n = self.height() // max(1, self.fontMetrics().lineSpacing()) - 1
-        lines = self._lines[:n] if n > 0 else []
+        fm = self.fontMetrics()
+        n = self.height() // max(1, fm.lineSpacing()) - 1
+        lines = [self._elide(ln) for ln in self._lines[:n]] if n > 0 else []
         self.setText("\n".join(["Measured (higher dB is better):", *lines]) if lines else "")
+        self.setToolTip("\n".join(self._lines) if lines != self._lines[: len(lines)] else "")
+
+    def _elide(self, line: str) -> str:
+        """`line` within the label's width: a long head ("LIVE1, shrunk ÷4, noise 10, ...")
+        is cut with an ellipsis, never the figures after its colon."""
+        fm, width = self.fontMetrics(), self.contentsRect().width()
+        if width <= 0 or fm.horizontalAdvance(line) <= width:
+            return line
+        head, sep, gain = line.rpartition(": ")
+        if not sep:
+            return fm.elidedText(line, Qt.TextElideMode.ElideRight, width)
+        room = width - fm.horizontalAdvance(sep + gain)
+        return fm.elidedText(head, Qt.TextElideMode.ElideRight, max(room, 0)) + sep + gain
 
 
 class StepList(QListWidget):

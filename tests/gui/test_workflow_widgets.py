@@ -263,6 +263,35 @@ def test_step_summary_and_measured_lines(registry):
                             "psnr": 30.89}]}  # fmt: skip
     s2 = ModelSpec("m", "M", "denoise", 1, "bundled", "", build=lambda o: None, card=card)
     assert measured_lines(s2) == ["CBSD68, noise 25: 20.5 → 30.9 dB"]
+    from deconv_gui.gui.panel_widgets import plain_degradation
+
+    assert plain_degradation("camera=3200") == "ISO 3200"
+    assert plain_degradation("downscale=4,noise=10,jpeg=50") == (
+        "shrunk ÷4, noise 10, JPEG quality 50"
+    )
+    assert plain_degradation("blur=motion:11:30,noise=2") == "motion blur 11 px, noise 2"
+    assert plain_degradation("blur=gaussian:2") == "soft blur 2"
+    assert plain_degradation("blur=disk:3") == "out of focus 3 px"
+    assert plain_degradation("raw ISO 800") == "raw ISO 800"
+    assert plain_degradation("grain=6") == "grain 6"
+
+
+def test_model_notes_cut_a_long_head_never_the_figures(qtbot):
+    from deconv_gui.gui.panel_widgets import ModelNotes
+
+    notes = ModelNotes()
+    qtbot.addWidget(notes)
+    notes.show()  # resize events reach a shown widget at once
+    notes.resize(220, 200)
+    long = "LIVE1, shrunk ÷4, noise 10, JPEG quality 50: 24.5 → 24.9 dB"
+    notes.set_lines(["Set5, shrunk ÷4: 28.4 → 30.1 dB", long])
+    shown = notes.shown_lines()
+    assert shown[1] == "Set5, shrunk ÷4: 28.4 → 30.1 dB"  # fits: as it is
+    assert shown[2].endswith(": 24.5 → 24.9 dB") and "…" in shown[2]
+    assert notes.fontMetrics().horizontalAdvance(shown[2]) <= notes.contentsRect().width()
+    assert long in notes.toolTip()  # the whole line on hover
+    notes.resize(900, 200)
+    assert notes.shown_lines()[2] == long and notes.toolTip() == ""
 
 
 # ------------------------------------------------------------------ export dialog
