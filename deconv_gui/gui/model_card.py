@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtGui import QImageReader
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from deconv_gui.gui.panel_widgets import plain_degradation
 from deconv_gui.models.registry import ModelSpec, plain_description, plain_name, retired_reason
 from deconv_gui.paths import resources_dir
 
@@ -169,9 +170,14 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
     evaluation = [r for r in card.get("evaluation") or [] if isinstance(r, dict)]
     if short:
         for r in evaluation[:3]:
-            label = f"{r.get('set', '?')} {r.get('degrade', '')}".strip()
+            degrade = plain_degradation(str(r.get("degrade") or ""))
+            label = f"{r.get('set', '?')}, {degrade}" if degrade else str(r.get("set", "?"))
+            label += " (Auto)" if r.get("strength") == "auto" else ""  # as the panel's lines
             facts.append(
-                (label, f"{_format_value(r.get('psnr'))} dB, SSIM {_format_value(r.get('ssim'))}")
+                (
+                    label,
+                    f"{_eval_cell('psnr', r.get('psnr'))} dB, SSIM {_eval_cell('ssim', r.get('ssim'))}",
+                )
             )
         return (
             f"<div style='max-width:380px'><b>{e(plain_name(spec))}</b><br>"

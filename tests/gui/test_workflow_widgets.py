@@ -84,6 +84,12 @@ def test_model_card_reads_as_prose_and_a_table_without_commands(registry):
     # the same degradation on Auto and set by hand are told apart by a Strength column
     assert "<th align='left' style='padding-right:10px'>Strength</th>" in html
     assert ">Auto</td>" in html and ">25</td>" in html
+    # the tooltip's rows in words, Auto told apart from a set strength
+    tip = card_html(
+        next(s for s in default_registry() if s.id == "redunet-denoise-camera"), short=True
+    )
+    assert "CBSD68, noise 25 (Auto)" in tip and "CBSD68, noise 25<" in tip and "noise=" not in tip
+    assert "30.88 dB, SSIM 0.8760" in tip  # fixed decimals, as in the card
     x2 = card_html(next(s for s in default_registry() if s.id == "fsrcnn-x2"))
     assert ">Strength</th>" not in x2  # no strength control: no empty column
 
