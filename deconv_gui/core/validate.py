@@ -123,8 +123,9 @@ def check_strength(spec: RestoreSpec, value: float | None, name: str = "strength
     if st is None:
         raise OptionError(f"model '{spec.id}' has no strength setting (leave out {name})")
     if not st.minimum <= v <= st.maximum:
+        what = "" if st.label.lower() == "strength" else f" ({st.label.lower()})"  # not twice
         raise OptionError(
-            f"{name} for '{spec.id}' ({st.label.lower()}) must be between {st.minimum:g} and "
+            f"{name} for '{spec.id}'{what} must be between {st.minimum:g} and "
             f"{st.maximum:g}, got {v:g}"
         )
     return v

@@ -107,6 +107,14 @@ def test_strength_is_accepted_exactly_within_the_card_range(
 def test_strength_messages_name_the_range_and_models_without_strength() -> None:
     with pytest.raises(OptionError, match=r"between 1 and 100, got 1e\+06"):
         check_strength(CLASSICAL["rl-deblur"], 1e6)
+    named = dataclasses.replace(
+        CLASSICAL["wiener-deblur"], strength=StrengthSpec("Strength", 0.0, 75.0, 25.0)
+    )
+    with pytest.raises(OptionError, match=r"^--strength for 'wiener-deblur' must be between"):
+        check_strength(named, 500.0, "--strength")  # "(strength)" would say it twice
+    level = dataclasses.replace(named, strength=StrengthSpec("Noise level", 0.0, 75.0, 25.0))
+    with pytest.raises(OptionError, match=r"'wiener-deblur' \(noise level\) must be between"):
+        check_strength(level, 500.0, "--strength")
     with pytest.raises(OptionError, match="'bicubic-x2' has no strength setting"):
         check_strength(CLASSICAL["bicubic-x2"], 3.0)
     assert check_strength(CLASSICAL["bicubic-x2"], None) is None
