@@ -375,7 +375,10 @@ def plan_batch(
             plan.todo.append(task)
             continue
         if manifest is None:  # results next to their originals: no record of earlier runs
-            why = f"{task.output.name} already exists (allow overwriting to replace it)"
+            why = (
+                f"{task.output.name} already exists (--overwrite, or 'Replace files that "
+                "already exist' in the app, replaces it)"
+            )
         elif record is not None:
             why = f"{task.output.name} is the result of {Path(record.input).name} (earlier runs)"
         else:

@@ -158,7 +158,7 @@ def test_rerun_into_the_photos_own_folder_does_not_take_its_results_as_photos(
     capsys.readouterr()
     assert main(args) == 1  # nothing recorded them: kept, and said so
     err = capsys.readouterr().err
-    assert "a_x2.png already exists (allow overwriting to replace it)" in err
+    assert "a_x2.png already exists (--overwrite, or 'Replace files that already" in err
     assert _results(shoot) == both
     assert main([*args, "--overwrite"]) == 0
     assert _results(shoot) == both
