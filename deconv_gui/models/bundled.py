@@ -85,11 +85,17 @@ class JpegQualityInput:
         return float(self.quality if self.quality is not None else 100.0)
 
     def nothing_to_remove(self, tile: np.ndarray) -> bool:
-        """Quality 100 (Auto found no compression, or the user set 100): nothing to remove
-        (Auto measures on ``tile`` when `prepare` was not called)."""
+        """Quality 100 (Auto found no compression, or the user set 100), or on Auto a
+        quality of `AUTO_LEAVE_QUALITY` or more (a camera's fine JPEG, which the network
+        would only soften): nothing to remove (Auto measures on ``tile`` when `prepare` was
+        not called). A quality of 95-99 set by hand still runs the network."""
+        from deconv_gui.core.jpeg_quality import AUTO_LEAVE_QUALITY
+
         if self.quality is None:
             self.prepare(tile)
-        return self.quality is not None and self.quality >= 100.0
+        if self.quality is None:
+            return False
+        return self.quality >= 100.0 or (self.auto and self.quality >= AUTO_LEAVE_QUALITY)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.quality is None:

@@ -394,3 +394,34 @@ def test_auto_setting_says_what_auto_read_in_plain_words() -> None:
     assert AutoSetting("j", "JPEG quality", 60, "jpeg").text() == "JPEG quality 60"
     assert AutoSetting("j", "Quality", 100, "jpeg").text() == "no JPEG artifacts found"
     assert AutoSetting("x", "Quality", 100, "denoise").text() == "quality 100"
+    fine = AutoSetting("j", "JPEG quality", 96.9, "jpeg").text()
+    assert fine == "JPEG quality 97: fine enough to leave as it is"
+
+
+def test_jpeg_remover_on_auto_leaves_a_fine_jpeg_as_it_is(tmp_path) -> None:
+    """A camera's fine JPEG (tables at quality 97) comes out of the bundled remover on Auto
+    unchanged (the network would only soften it); quality 90 is still worked on, and 97
+    set by hand still runs the network."""
+    import cv2
+
+    from deconv_gui.core.jpeg_quality import AUTO_LEAVE_QUALITY
+    from deconv_gui.core.pipeline import restore_photo
+    from deconv_gui.models.catalog import default_registry
+
+    spec = default_registry().get("redunet-jpeg")
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.random((96, 128, 3)).astype(np.float32), (0, 0), 3.0)
+    pixels = (np.clip(base * 2 - 0.5, 0, 1) * 255).astype(np.uint8)
+    out = {}
+    for q in (90, 97):
+        path = tmp_path / f"q{q}.jpg"
+        Image.fromarray(pixels).save(path, quality=q)
+        photo = load_image(path)
+        assert (photo.meta.extra["jpeg_quality"] >= AUTO_LEAVE_QUALITY) == (q == 97)
+        auto = run_to_end(restore_photo(spec, photo, LoadOptions(device="cpu")))
+        hand = run_to_end(restore_photo(spec, photo, LoadOptions(device="cpu", strength=q)))
+        out[q] = (photo.rgb, auto.rgb, hand.rgb)
+    rgb, auto, hand = out[97]
+    assert np.array_equal(auto, rgb) and not np.array_equal(hand, rgb)
+    rgb, auto, _ = out[90]
+    assert not np.array_equal(auto, rgb)
