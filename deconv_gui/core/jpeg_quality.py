@@ -101,12 +101,19 @@ def _dct_matrix() -> np.ndarray:
 
 
 _DCT = _dct_matrix()
-# fewer distinct coefficient values than this at a frequency: a drawing, not evidence (`_step_of`)
 #: on Auto, a JPEG whose tables read this quality or above is left as it is: the remover
 #: learnt qualities 5-95 and above that only softens (`benchmarks/jpeg_file_auto.py`,
 #: before this limit: quality 94 39.94 -> 40.16 dB, 95 40.61 -> 40.63, 97 42.37 -> 41.73).
 AUTO_LEAVE_QUALITY = 94.5
 
+
+def left_as_it_is(quality: float, auto: bool) -> bool:
+    """Whether the JPEG remover leaves a photo of this quality untouched: 100 (no
+    compression found, or set by hand), or on Auto `AUTO_LEAVE_QUALITY` and above."""
+    return quality >= 100.0 or (auto and quality >= AUTO_LEAVE_QUALITY)
+
+
+# fewer distinct coefficient values than this at a frequency: a drawing, not evidence (`_step_of`)
 MIN_DISTINCT_COEFFICIENTS = 20
 #: `estimate_quality_from_pixels` reads at most this many 8x8 blocks (a 4 MP photo's): a
 #: 12 MP photo took 2-3 s whole, and a quarter of its blocks measure the same steps

@@ -32,7 +32,7 @@ from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import check_target, load_image, make_folder
 from deconv_gui.core.jobs import restore_job
-from deconv_gui.core.jpeg_quality import AUTO_LEAVE_QUALITY
+from deconv_gui.core.jpeg_quality import left_as_it_is
 from deconv_gui.core.naming import OUTPUT_EXTENSIONS
 from deconv_gui.core.raw import is_raw_path
 from deconv_gui.core.rawpipe import (
@@ -101,7 +101,7 @@ class AutoSetting:
         label = self.label
         if self.task == JPEG_TASK and self.value >= 100:
             return "no JPEG artifacts found"
-        if self.task == JPEG_TASK and self.value >= AUTO_LEAVE_QUALITY:  # left as it is
+        if self.task == JPEG_TASK and left_as_it_is(self.value, auto=True):
             return f"JPEG quality {self.number()}: fine enough to leave as it is"
         if not label[:2].isupper():
             label = label[:1].lower() + label[1:]

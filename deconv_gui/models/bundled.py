@@ -89,13 +89,11 @@ class JpegQualityInput:
         quality of `AUTO_LEAVE_QUALITY` or more (a camera's fine JPEG, which the network
         would only soften): nothing to remove (Auto measures on ``tile`` when `prepare` was
         not called). A quality of 95-99 set by hand still runs the network."""
-        from deconv_gui.core.jpeg_quality import AUTO_LEAVE_QUALITY
+        from deconv_gui.core.jpeg_quality import left_as_it_is
 
         if self.quality is None:
             self.prepare(tile)
-        if self.quality is None:
-            return False
-        return self.quality >= 100.0 or (self.auto and self.quality >= AUTO_LEAVE_QUALITY)
+        return self.quality is not None and left_as_it_is(self.quality, self.auto)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.quality is None:
