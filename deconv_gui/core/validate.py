@@ -110,6 +110,12 @@ def check_tile_size(value: int | None, name: str = "tile size") -> int | None:
     return max(v, MIN_TILE)
 
 
+def strength_name(label: str) -> str:
+    """A strength's label where it says what the value is ("Noise level"); "" for a plain
+    "Strength", so that a message or a card does not say "strength" twice."""
+    return "" if label.strip().lower() == "strength" else label
+
+
 def check_strength(spec: RestoreSpec, value: float | None, name: str = "strength") -> float | None:
     """``value`` within the model's strength range (its card's minimum and maximum).
 
@@ -123,7 +129,8 @@ def check_strength(spec: RestoreSpec, value: float | None, name: str = "strength
     if st is None:
         raise OptionError(f"model '{spec.id}' has no strength setting (leave out {name})")
     if not st.minimum <= v <= st.maximum:
-        what = "" if st.label.lower() == "strength" else f" ({st.label.lower()})"  # not twice
+        named = strength_name(st.label)
+        what = f" ({named.lower()})" if named else ""
         raise OptionError(
             f"{name} for '{spec.id}'{what} must be between {st.minimum:g} and "
             f"{st.maximum:g}, got {v:g}"

@@ -10,6 +10,7 @@ from typing import Any
 from PySide6.QtGui import QImageReader
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from deconv_gui.core.validate import strength_name
 from deconv_gui.gui.panel_widgets import plain_degradation
 from deconv_gui.models.registry import ModelSpec, plain_description, plain_name, retired_reason
 from deconv_gui.paths import resources_dir
@@ -96,6 +97,11 @@ def _eval_cell(key: str, value: Any) -> str:
     return _format_value(value)
 
 
+def _comparisons(spec: ModelSpec) -> list[dict]:
+    """The card's ``comparisons`` entries (crops to judge by eye) that are objects."""
+    return [c for c in (spec.card or {}).get("comparisons") or [] if isinstance(c, dict)]
+
+
 def comparison_images(spec: ModelSpec) -> list[list[Path]]:
     """Per comparison in a bundled model's card (``comparisons``: crops to judge by eye), the
     image files that exist in the app's resources. Only bundled models: an imported card's
@@ -104,8 +110,8 @@ def comparison_images(spec: ModelSpec) -> list[list[Path]]:
         return []
     root = resources_dir().resolve()
     out = []
-    for c in (spec.card or {}).get("comparisons") or []:
-        files = c.get("files") if isinstance(c, dict) else None
+    for c in _comparisons(spec):
+        files = c.get("files")
         found = []
         for f in files if isinstance(files, list) else []:
             if not isinstance(f, str) or not f.startswith(_RESOURCES_PREFIX):
@@ -121,9 +127,8 @@ def _comparisons_html(spec: ModelSpec) -> str:
     """The card's crops of real photos, at their own size (scaling would blur the noise
     they are there to show), each comparison with what it shows and what was seen."""
     e = html.escape
-    comparisons = [c for c in (spec.card or {}).get("comparisons") or [] if isinstance(c, dict)]
     parts = []
-    for c, images in zip(comparisons, comparison_images(spec), strict=False):
+    for c, images in zip(_comparisons(spec), comparison_images(spec), strict=False):
         if not images:
             continue
         what = str(c.get("what") or "")
@@ -161,7 +166,8 @@ def card_html(spec: ModelSpec, *, short: bool = False) -> str:
     facts.append(("Context", f"{spec.receptive_field} px per side"))
     if spec.strength:
         st = spec.strength
-        label = "" if st.label.lower() == "strength" else f"{st.label} "  # no "Strength Strength"
+        named = strength_name(st.label)
+        label = f"{named} " if named else ""
         facts.append(
             ("Strength", f"{label}{st.minimum:g}–{st.maximum:g}" + (" or Auto" if st.auto else ""))
         )
