@@ -33,25 +33,17 @@ def main() -> int:
     ap.add_argument("--side", type=int, default=192)
     a = ap.parse_args()
 
-    import numpy as np
+    from crop_rows import centre_crops, models_named, save_row
     from PIL import Image
 
     from deconv_gui.core.io import load_image
-    from deconv_gui.core.pipeline import auto_settings, restore_photo
-    from deconv_gui.core.spec import LoadOptions
-    from deconv_gui.core.tiling import run_to_end
-    from deconv_gui.models.bundled import spec_from_card
-    from deconv_gui.models.catalog import default_registry
+    from deconv_gui.core.pipeline import auto_settings
 
     folder = Path(a.data) / "test" / "LIVE1"
     if not folder.is_dir():
         print(f"error: no LIVE1 photos in {folder}", file=sys.stderr)
         return 2
-    reg = default_registry()
-    models = a.models.split(",")
-    specs = [spec_from_card(m) if m.endswith(".json") else reg.get(m) for m in models]
-    names = [Path(m).parent.name + "/" + sp.id if m.endswith(".json") else sp.id
-             for m, sp in zip(models, specs, strict=True)]  # fmt: skip
+    specs, names = models_named(a.models)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,21 +53,11 @@ def main() -> int:
             Image.open(folder / name).convert("RGB").save(
                 jpeg, quality=a.quality, subsampling="4:2:0"
             )
-            photo = load_image(jpeg)
-            h, w = photo.rgb.shape[:2]
-            s = min(a.side, h, w)
-            y, x = (h - s) // 2, (w - s) // 2
-            tiles = [photo.rgb[y : y + s, x : x + s]]
-            chosen = []
-            for spec in specs:
-                res = run_to_end(restore_photo(spec, photo, LoadOptions(device="cpu")))
-                tiles.append(res.rgb[y : y + s, x : x + s])
-                chosen += [f"{spec.id}: {st.text()}" for st in auto_settings(res.meta)]
-            tiles.append(clean.rgb[y : y + s, x : x + s])
-            gap = np.ones((s, 4, 3), np.float32)
-            row = np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+            tiles, results, box = centre_crops(load_image(jpeg), specs, a.side)
+            chosen = [f"{sp.id}: {st.text()}"
+                      for sp, r in zip(specs, results, strict=True) for st in auto_settings(r.meta)]  # fmt: skip
             dest = out / f"live1_q{a.quality}_{Path(name).stem}.png"
-            Image.fromarray((np.clip(row, 0, 1) * 255 + 0.5).astype(np.uint8)).save(dest)
+            save_row([*tiles, clean.rgb[box]], dest)
             print(f"{dest}: JPEG q{a.quality} | " + " | ".join(names) + " | original"
                   + (f"  (Auto: {'; '.join(chosen)})" if chosen else ""))  # fmt: skip
     return 0

@@ -31,41 +31,21 @@ def main() -> int:
     ap.add_argument("--side", type=int, default=192)
     a = ap.parse_args()
 
-    import numpy as np
-    from PIL import Image
+    from crop_rows import centre_crops, models_named, save_row
 
     from deconv_gui.core.io import load_image
-    from deconv_gui.core.pipeline import restore_photo
-    from deconv_gui.core.spec import LoadOptions
-    from deconv_gui.core.tiling import run_to_end
-    from deconv_gui.models.bundled import spec_from_card
-    from deconv_gui.models.catalog import default_registry
 
     folder = Path(a.data) / "test" / "RNI15"
     if not folder.is_dir():
         print(f"error: no RNI15 photos in {folder}", file=sys.stderr)
         return 2
-    reg = default_registry()
-    models = a.models.split(",")
-    specs = [spec_from_card(m) if m.endswith(".json") else reg.get(m) for m in models]
-    # a session's card is named by its run folder ("cam7grain/redunet-denoise-camera")
-    names = [Path(m).parent.name + "/" + sp.id if m.endswith(".json") else sp.id
-             for m, sp in zip(models, specs, strict=True)]  # fmt: skip
+    specs, names = models_named(a.models)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for name in a.photos.split(","):
-        photo = load_image(folder / name)
-        h, w = photo.rgb.shape[:2]
-        s = min(a.side, h, w)
-        y, x = (h - s) // 2, (w - s) // 2
-        tiles = [photo.rgb[y : y + s, x : x + s]]
-        for spec in specs:
-            res = run_to_end(restore_photo(spec, photo, LoadOptions(device="cpu")))
-            tiles.append(res.rgb[y : y + s, x : x + s])
-        gap = np.ones((s, 4, 3), np.float32)
-        row = np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+        tiles, _, _ = centre_crops(load_image(folder / name), specs, a.side)
         dest = out / f"rni15_{Path(name).stem}.png"
-        Image.fromarray((np.clip(row, 0, 1) * 255 + 0.5).astype(np.uint8)).save(dest)
+        save_row(tiles, dest)
         print(f"{dest}: noisy | " + " | ".join(names))
     return 0
 
