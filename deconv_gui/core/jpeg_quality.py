@@ -103,7 +103,7 @@ def _dct_matrix() -> np.ndarray:
 _DCT = _dct_matrix()
 #: on Auto, a JPEG whose tables read this quality or above is left as it is: the remover
 #: learnt qualities 5-95 and above that only softens (`benchmarks/jpeg_file_auto.py`,
-#: before this limit: quality 94 39.94 -> 40.16 dB, 95 40.61 -> 40.63, 97 42.37 -> 41.73).
+#: before this limit: quality 94 39.94 -> 40.16 dB, 95 40.61 -> 40.63, 97 42.37 -> 41.72).
 AUTO_LEAVE_QUALITY = 94.5
 
 
