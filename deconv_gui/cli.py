@@ -204,9 +204,12 @@ def _percent(value: float | None, what: str, default: float) -> float:
 
 def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
     """The recipe a ``restore`` runs: ``--recipe FILE``, ``--preset NAME``, or ``--model
-    a[,b...]`` with ``--strength/--amount/--detail/--kernel`` (for every step); ``--amount``
-    and ``--detail`` also replace those of a recipe's or preset's steps. Each step's model
-    must exist and its strength fit the model's range."""
+    a[,b...]`` with ``--strength/--kernel`` (for every step). ``--amount`` and ``--detail``
+    finish the last step, as the app's sliders do (the result blended with the photo as it
+    was before that step), and replace the last step's values of a recipe or preset: given
+    to every step, 50 % over two steps would leave about a third of the photo unrestored and
+    the second step's Auto would read a half-restored photo. Each step's model must exist
+    and its strength fit the model's range."""
     from deconv_gui.core.recipe import Recipe, load_recipe
     from deconv_gui.core.validate import check_strength
 
@@ -218,20 +221,6 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
             what = "recipe" if args.recipe else "preset"
             raise DeconvError(f"--strength and --kernel go into the {what}'s steps")
         recipe = load_recipe(args.recipe) if args.recipe else _load_preset(preset).recipe
-        if args.amount is not None or args.detail is not None:
-            from dataclasses import replace
-
-            recipe = Recipe(
-                tuple(
-                    replace(
-                        st,
-                        amount=amount if args.amount is not None else st.amount,
-                        detail=detail if args.detail is not None else st.detail,
-                    )
-                    for st in recipe.steps
-                ),
-                recipe.name,
-            )
     else:
         if "," in args.model and args.strength is not None:
             raise DeconvError(
@@ -239,9 +228,17 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
                 "in a recipe file (--recipe)"
             )
         params = {"kernel": args.kernel} if args.kernel else {}
-        recipe = Recipe.from_models(
-            args.model, strength=args.strength, amount=amount, detail=detail, params=params
+        recipe = Recipe.from_models(args.model, strength=args.strength, params=params)
+    if args.amount is not None or args.detail is not None:
+        from dataclasses import replace
+
+        *head, last = recipe.steps
+        last = replace(
+            last,
+            amount=amount if args.amount is not None else last.amount,
+            detail=detail if args.detail is not None else last.detail,
         )
+        recipe = Recipe((*head, last), recipe.name)
     takes_kernel = []
     for i, st in enumerate(recipe.steps, 1):
         spec = _get_model(registry, st.model)
@@ -1061,7 +1058,8 @@ def build_parser() -> argparse.ArgumentParser:
             type=float,
             default=None,
             metavar="PERCENT",
-            help="0-100: blend the result with the original (default 100)",
+            help="0-100: blend the result with the photo as it was before the last model "
+            "(default 100)",
         )
         p.add_argument(
             "--detail",

@@ -51,6 +51,7 @@ from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, UnidentifiedImageEr
 
 from deconv_gui.core import metadata
 from deconv_gui.core.image import ImageMeta, Photo, check_rgb
+from deconv_gui.core.jpeg_check import check_jpeg
 from deconv_gui.core.raw import (
     RAW_EXTENSIONS,
     is_raw_path,
@@ -285,6 +286,8 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
             return _load_tiff_samples(p, fp, max_pixels)
         with im:
             fmt = _check_supported(im, name)
+            if fmt in ("JPEG", "MPO"):
+                _check_jpeg_data(fp, name)
             try:
                 bits = _source_bits(im)
                 if bits == 16 and im.mode in _CV2_MODES:
@@ -349,6 +352,18 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra=extra,
     )
     return Photo(np.ascontiguousarray(rgb), meta)
+
+
+def _check_jpeg_data(fp: IO[bytes], name: str) -> None:
+    """Refuse a JPEG whose compressed data is damaged: libjpeg (in Pillow) decodes it without
+    a word, to a picture with grey or scrambled blocks (`core.jpeg_check`)."""
+    fp.seek(0)
+    check = check_jpeg(fp.read())
+    fp.seek(0)
+    if check.damage:
+        raise ImageReadError(f"Cannot read {name}: {check.damage}")
+    if check.note:
+        _log.info("%s: %s", name, check.note)
 
 
 def _refuse_misnamed_raw(p: Path, fp: IO[bytes], name: str) -> None:

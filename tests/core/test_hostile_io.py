@@ -718,3 +718,131 @@ def test_cli_failure_line_names_the_photo_once() -> None:
     assert (
         failure_line("b.png", "done before", skipped=True) == "warning: skipped b.png: done before"
     )
+
+
+# ---------------------------------------------------------------------------- damaged JPEG data
+
+
+def _textured(h: int = 240, w: int = 320, seed: int = 3) -> np.ndarray:
+    """A photo-like picture: smooth colour gradients with fine texture (JPEG data that is not
+    trivially small)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([xx / w, yy / h, 1 - xx / w], axis=2) * 180 + 40
+    texture = rng.normal(0, 18, (h, w, 1))
+    return np.clip(base + texture, 0, 255).astype(np.uint8)
+
+
+def _jpeg_of(arr: np.ndarray, **options: object) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG", **options)
+    return buf.getvalue()
+
+
+def _zeroed(data: bytes, start: int, size: int) -> bytes:
+    out = bytearray(data)
+    out[start : start + size] = bytes(size)
+    return bytes(out)
+
+
+def _chroma_tables_zeroed(data: bytes) -> bytes:
+    """The file's second pair of Huffman table segments (the colour ones) zeroed."""
+    starts = [m.start() for m in re.finditer(b"\xff\xc4", data[: data.index(b"\xff\xda")])]
+    assert len(starts) == 4, starts
+    return _zeroed(data, starts[2], data.index(b"\xff\xda") - starts[2])
+
+
+def _damaged_jpegs() -> dict[str, bytes]:
+    pic = _textured()
+    baseline = _jpeg_of(pic, quality=90)
+    progressive = _jpeg_of(pic, quality=90, progressive=True)
+    optimized = _jpeg_of(pic, quality=85, optimize=True)
+    full_colour = _jpeg_of(pic, quality=90, subsampling=0)
+    cases = {}
+    for label, data in (
+        ("baseline", baseline),
+        ("progressive", progressive),
+        ("optimized", optimized),
+        ("4:4:4", full_colour),
+    ):
+        assert len(data) > 24000, (label, len(data))  # room for 4 KiB at 16 KiB
+        cases[f"{label}, 4 KiB zeroed a third in"] = _zeroed(data, len(data) // 3, 4096)
+        cases[f"{label}, 4 KiB zeroed at 16 KiB"] = _zeroed(data, 16384, 4096)
+        cases[f"{label}, the tail zeroed"] = _zeroed(data, len(data) - 3000, 2998)
+    cases["baseline, colour Huffman tables zeroed"] = _chroma_tables_zeroed(baseline)
+    return cases
+
+
+DAMAGED_JPEGS = _damaged_jpegs()
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGED_JPEGS))
+def test_a_jpeg_with_damaged_data_is_refused_not_decoded_to_garbage(
+    tmp_path: Path, case: str
+) -> None:
+    """libjpeg decodes such files without an error (Pillow passes no warning on): grey or
+    scrambled blocks from the damage on. Each of these decodes in Pillow."""
+    data = DAMAGED_JPEGS[case]
+    import io
+
+    Image.open(io.BytesIO(data)).load()  # what the app used to read, without a word
+    path = tmp_path / "damaged.jpg"
+    path.write_bytes(data)
+    with pytest.raises(ImageReadError) as err:
+        load_image(path)
+    message = plain(str(err.value))
+    assert message.startswith("Cannot read damaged.jpg: its JPEG ")
+    assert "damaged" in message and "scrambled" in message
+
+
+def test_the_cli_refuses_a_damaged_jpeg_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "in" / "holiday.jpg"
+    src.parent.mkdir()
+    src.write_bytes(DAMAGED_JPEGS["baseline, 4 KiB zeroed a third in"])
+    out = tmp_path / "out"
+    for args in (
+        ("restore", str(src), "--model", "bicubic-x2", "-o", str(out / "x.png")),
+        ("analyze", str(src)),
+    ):
+        proc = run_cli(*args)
+        assert proc.returncode != 0, proc
+        line = one_error_line(proc.stderr)
+        assert "holiday.jpg: its JPEG data is damaged" in line, line
+    assert not out.exists() or _listing(out) == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"quality": 90},
+        {"quality": 90, "progressive": True},
+        {"quality": 60, "optimize": True, "subsampling": 0},
+    ],
+)
+@pytest.mark.parametrize("padding", [0, 1, 3, 40])
+def test_jpegs_padded_before_their_end_marker_open_as_every_reader_shows_them(
+    tmp_path: Path, options: dict[str, object], padding: int
+) -> None:
+    """Cameras, drones and web cams write a few bytes (often zeros) before the end marker:
+    libjpeg warns, every viewer shows the picture whole, and so do we."""
+    clean = _jpeg_of(_textured(), **options)
+    padded = clean[:-2] + bytes(padding) + clean[-2:]
+    (tmp_path / "clean.jpg").write_bytes(clean)
+    (tmp_path / "padded.jpg").write_bytes(padded)
+    a = load_image(tmp_path / "clean.jpg").rgb
+    b = load_image(tmp_path / "padded.jpg").rgb
+    assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK", "RGB"])
+def test_clean_jpegs_of_every_colour_layout_pass_the_check(tmp_path: Path, mode: str) -> None:
+    from deconv_gui.core.jpeg_check import check_jpeg
+
+    pic = Image.fromarray(_textured(120, 160)).convert(mode)
+    for options in ({"quality": 85}, {"quality": 85, "progressive": True}):
+        path = tmp_path / f"{mode}.jpg"
+        pic.save(path, "JPEG", **options)
+        assert check_jpeg(path.read_bytes()) == (None, None), options
+        assert load_image(path).rgb.shape == (120, 160, 3)

@@ -1,0 +1,225 @@
+"""Is a JPEG file's picture data whole? Damage that decoders paper over.
+
+libjpeg (inside Pillow, which reads our JPEGs) recovers from damaged compressed data
+instead of failing: a run of zeroed bytes (a bad disk sector, a copy cut short and padded)
+decodes as valid-looking codes, the decoder loses step, and the rest of the picture comes out
+as grey or scrambled blocks, with only a warning that Pillow does not pass on. A "restored"
+result of such a file is garbage saved with a success message.
+
+`check_jpeg` decodes the file once more with libjpeg-turbo through simplejpeg in strict mode
+(warnings raise) at 1/8 scale (every coefficient is still entropy-decoded, so any damage is
+met; the inverse DCT is cheap: about 0.05 s for 12 MP) and sorts what it reports:
+
+- the decoder met a marker before the picture was complete ("premature end of data
+  segment"), a code no table has ("bad Huffman code"), or a restart marker out of place:
+  damaged; so is a scan of a progressive JPEG that ends with bytes left over (16 or more,
+  not in the header): encoders write no padding between scans;
+- "N extraneous bytes before the end marker": the picture's last blocks were decoded and
+  data was left over. Many cameras, drones and web cams pad their files this way with a few
+  bytes, often zeros; a decoder that lost step instead leaves the real tail of the
+  compressed data, which is as varied as random bytes, or, where zeros overwrote the tail,
+  the zeros it did not need: hundreds of bytes. Left-over bytes that are varied (16 or more,
+  at least half of them distinct, or 64 distinct) or many (256 or more) are called damage;
+- a Huffman table that the first scan uses is missing while the file defines others (a
+  zeroed table): libjpeg falls back to the standard tables and scrambles the colours. A file
+  that defines none (a Motion-JPEG frame) is meant for the standard tables and passes;
+- anything else (padding before the end marker, extraneous bytes before restart markers,
+  which scanners and IP cameras write in files every reader shows whole; a missing end
+  marker after complete data) is a note, and the photo opens.
+
+Single flipped bits and damage that still decodes to plausible codes are not found: no
+decoder can tell those from picture content.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import NamedTuple
+
+_log = logging.getLogger(__name__)
+
+#: left-over bytes before the end marker from fewer distinct values than this are padding
+MIN_LEFTOVER = 16
+#: ... and a decoder that lost step leaves at least this many distinct byte values (or half)
+LEFTOVER_DISTINCT = 64
+#: left-over bytes before the end marker from this many on are damage whatever they hold
+MAX_PADDING = 256
+
+_EXTRANEOUS = re.compile(r"(\d+) extraneous bytes before marker 0x([0-9a-fA-F]{2})")
+_EOI = 0xD9
+_SOS = 0xDA
+_DHT = 0xC4
+# start-of-frame markers of Huffman-coded DCT JPEG (baseline, extended, progressive; the
+# hierarchical ones too); lossless and arithmetic-coded frames are not checked
+_HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC5, 0xC6})
+_PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+_OTHER_SOF = frozenset({0xC3, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+class JpegCheck(NamedTuple):
+    damage: str | None  # why the picture would decode wrong, in plain words; None when whole
+    note: str | None = None  # something unusual that decoders read past
+
+
+def check_jpeg(data: bytes) -> JpegCheck:
+    """Look for damage in a JPEG file's bytes (see the module's text)."""
+    missing = _missing_huffman_table(data)
+    if missing:
+        return JpegCheck(
+            f"its JPEG header is damaged (the Huffman table {missing} that the picture "
+            "needs is missing); the picture would come out scrambled"
+        )
+    message = _strict_decode_message(data)
+    if message is None:
+        return JpegCheck(None)
+    extraneous = _EXTRANEOUS.search(message)
+    if extraneous is not None:
+        count, marker = int(extraneous.group(1)), int(extraneous.group(2), 16)
+        if (marker == _EOI and _leftover_is_picture_data(data, count)) or (
+            _between_scans(data, count, marker)
+        ):
+            return JpegCheck(
+                f"its JPEG data is damaged (the decoder lost step and {count} bytes were left "
+                "over); part of the picture would come out as scrambled blocks"
+            )
+        return JpegCheck(None, f"{message}: skipped, as other readers do")
+    if message.startswith("Corrupt JPEG data"):
+        return JpegCheck(
+            f"its JPEG data is damaged ({message}); part of the picture would come out as "
+            "grey or scrambled blocks"
+        )
+    return JpegCheck(None, message)
+
+
+def _strict_decode_message(data: bytes) -> str | None:
+    """libjpeg-turbo's first warning or error for ``data``, or None when it decodes cleanly.
+
+    Errors that are not about the data (a colour space simplejpeg does not convert, a JPEG
+    flavour it does not read) come back as None: Pillow, which reads the photo, decides.
+    """
+    import simplejpeg
+
+    try:
+        header = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
+        return None  # Pillow read this header; simplejpeg cannot judge the file
+    colorspace = "CMYK" if header[2] in ("CMYK", "YCCK") else "GRAY"
+    try:
+        simplejpeg.decode_jpeg(data, colorspace=colorspace, min_factor=8, strict=True)
+    except ValueError as e:
+        message = str(e).strip()
+        if message.startswith("Corrupt JPEG data"):
+            return message
+        _log.debug("simplejpeg could not check a JPEG: %s", message)
+    return None
+
+
+def _leftover_is_picture_data(data: bytes, count: int) -> bool:
+    """Do the ``count`` bytes before the first image's end marker look like compressed
+    picture data (varied) or zeros the decoder did not need (many), rather than padding?"""
+    if count < MIN_LEFTOVER:
+        return False
+    if count >= MAX_PADDING:
+        return True
+    sos = _first_marker(data, _SOS)
+    if sos < 0:
+        return False
+    eoi = data.find(b"\xff\xd9", sos)
+    if eoi < 0:
+        return False
+    tail = data[max(sos, eoi - count) : eoi]
+    need = min(len(tail) // 2, LEFTOVER_DISTINCT)
+    return len(tail) >= MIN_LEFTOVER and len(set(tail)) >= need
+
+
+def _between_scans(data: bytes, count: int, marker: int) -> bool:
+    """Bytes left over before a table or scan marker of a progressive JPEG, after its first
+    scan: the end of a scan that the decoder lost step in (encoders write no padding there).
+    Junk in the header, before the first scan, is only a note."""
+    if count < MIN_LEFTOVER or marker == _EOI or 0xD0 <= marker <= 0xD7:
+        return False
+    progressive = False
+    for _offset, seg_marker, _segment, junk in _header_segments(data):
+        if junk == count and seg_marker == marker:
+            return False  # these bytes sit in the header
+        progressive = progressive or seg_marker in _PROGRESSIVE_SOF
+    return progressive
+
+
+def _first_marker(data: bytes, wanted: int) -> int:
+    """Offset of the first ``wanted`` marker among the header's segments, or -1."""
+    for offset, marker, _segment, _junk in _header_segments(data):
+        if marker == wanted:
+            return offset
+    return -1
+
+
+def _header_segments(data: bytes) -> Iterator[tuple[int, int, bytes, int]]:
+    """(offset, marker, payload, junk) of each marker segment from SOI up to and including
+    the first SOS; bytes between segments that are not a marker (``junk`` of them before this
+    one) are skipped as libjpeg does."""
+    if not data.startswith(b"\xff\xd8"):
+        return
+    i, n, junk = 2, len(data), 0
+    while i + 1 < n:
+        if data[i] != 0xFF or data[i + 1] == 0x00:
+            i += 1  # junk: on to the next marker
+            junk += 1
+            continue
+        if data[i + 1] == 0xFF:
+            i += 1  # fill byte
+            continue
+        marker = data[i + 1]
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            i += 2  # markers without a length
+            continue
+        if marker == _EOI or i + 4 > n:
+            return
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            return
+        yield i, marker, data[i + 4 : i + 2 + length], junk
+        junk = 0
+        if marker == _SOS:
+            return
+        i += 2 + length
+
+
+def _missing_huffman_table(data: bytes) -> str | None:
+    """ "DC 1" (say) when the first scan uses a Huffman table that no DHT segment before it
+    defines while some DHT segment exists, else None."""
+    defined: set[tuple[int, int]] = set()
+    huffman = False
+    for _offset, marker, segment, _junk in _header_segments(data):
+        if marker == _DHT:
+            j = 0
+            while j + 17 <= len(segment):
+                klass, ident = segment[j] >> 4, segment[j] & 0x0F
+                defined.add((klass, ident))
+                j += 17 + sum(segment[j + 1 : j + 17])
+        elif marker in _HUFFMAN_SOF:
+            huffman = True
+        elif marker in _OTHER_SOF:
+            return None
+        elif marker == _SOS:
+            if not huffman or not defined or not segment:
+                return None
+            components = segment[0]
+            if len(segment) < 1 + 2 * components + 3:
+                return None
+            ss, se = segment[1 + 2 * components], segment[2 + 2 * components]
+            ah = segment[3 + 2 * components] >> 4
+            for k in range(components):
+                tables = segment[2 + 2 * k]
+                wanted = []
+                if ss == 0 and ah == 0:  # a sequential scan, or progressive DC's first pass
+                    wanted.append((0, tables >> 4))
+                if se > 0:  # AC coefficients (sequential, or a progressive AC scan)
+                    wanted.append((1, tables & 0x0F))
+                for klass, ident in wanted:
+                    if (klass, ident) not in defined:
+                        return f"{'DC' if klass == 0 else 'AC'} {ident}"
+            return None
+    return None
