@@ -100,3 +100,29 @@ def test_analyze_suggests_in_plain_words(tmp_path, capsys) -> None:
     reports = json.loads(capsys.readouterr().out)
     assert reports[1] == {"path": str(missing), "error": "the file does not exist"}
     assert reports[0]["primary"] == "denoise"
+
+
+def test_amount_and_detail_finish_the_last_step_only_as_the_app_does(photo, tmp_path) -> None:
+    """``--model a,b --amount 50``: a runs in full, b's result is blended half with a's (the
+    app's sliders finish the last step). Given to every step, the photo would come out about
+    a third unrestored, and b's Auto would read a half-restored photo."""
+
+    def run(*args: str) -> np.ndarray:
+        out = tmp_path / f"out{len(list(tmp_path.glob('out*.png')))}.png"
+        assert cli.main(["restore", str(photo), *args, "-o", str(out), "--threads", "1"]) == 0
+        return load_image(out).rgb
+
+    def recipe(*amounts: float, detail: float = 0.0) -> str:
+        steps = (
+            RecipeStep("nlm-denoise", amount=amounts[0]),  # Auto, as --model gives
+            RecipeStep("lanczos-x2", amount=amounts[1], detail=detail),
+        )
+        path = tmp_path / f"r{len(list(tmp_path.glob('r*.json')))}.json"
+        return str(save_recipe(Recipe(steps), path))
+
+    chained = run("--model", "nlm-denoise,lanczos-x2", "--amount", "50", "--detail", "30")
+    assert np.array_equal(chained, run("--recipe", recipe(1.0, 0.5, detail=0.3)))
+    assert not np.allclose(chained, run("--recipe", recipe(0.5, 0.5, detail=0.3)), atol=2 / 255)
+    # a recipe's other steps keep their own Amount; only the last one's is replaced
+    replaced = run("--recipe", recipe(0.7, 1.0), "--amount", "50", "--detail", "30")
+    assert np.array_equal(replaced, run("--recipe", recipe(0.7, 0.5, detail=0.3)))
