@@ -180,6 +180,15 @@ def _check_args(args: argparse.Namespace) -> None:
         value = getattr(args, attr, None)
         if value is not None:
             setattr(args, attr, check(value, "--" + attr.replace("_", "-")))
+    device = getattr(args, "device", "auto")
+    if device != "auto" and not getattr(args, "cluster", None):
+        # before any work, not once per photo (with --cluster it names the workers' device)
+        from deconv_gui.core.devices import resolve_device
+
+        try:
+            resolve_device(device)
+        except DeconvError as e:
+            raise DeconvError(f"--device {device}: {e}") from None
 
 
 def _check_model_options(args: argparse.Namespace, spec: RestoreSpec) -> None:

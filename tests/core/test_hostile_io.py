@@ -846,3 +846,30 @@ def test_clean_jpegs_of_every_colour_layout_pass_the_check(tmp_path: Path, mode:
         pic.save(path, "JPEG", **options)
         assert check_jpeg(path.read_bytes()) == (None, None), options
         assert load_image(path).rgb.shape == (120, 160, 3)
+
+
+def test_a_device_this_computer_lacks_is_refused_once_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--device cuda`` without CUDA: one line before the first photo, not one failure per
+    photo of a folder."""
+    from deconv_gui import cli
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        _photo(folder / f"p{i}.png", seed=i)
+    out = tmp_path / "out"
+    for args in (
+        ["restore", str(folder), "--model", "bicubic-x2", "-o", str(out), "--device", "cuda"],
+        ["restore", str(folder / "p0.png"), "--model", "nlm-denoise", "--device", "cuda"],
+    ):
+        assert cli.main(args) == 1
+        err = capsys.readouterr().err
+        line = one_error_line(err)
+        assert line.startswith("error: --device cuda: CUDA is not available on this computer")
+        assert line.endswith("; use 'cpu' or 'auto'"), line
+        assert "failed" not in err and "p1.png" not in err, err
+    assert not out.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["p0.png", "p1.png", "p2.png"]
