@@ -300,6 +300,7 @@ def _output_from_args(args: argparse.Namespace) -> OutputSettings:
     from dataclasses import replace
 
     from deconv_gui.core.batch import OutputSettings
+    from deconv_gui.core.validate import OptionError
 
     preset = getattr(args, "preset", None)
     out = _load_preset(preset).output if preset else OutputSettings()
@@ -309,7 +310,27 @@ def _output_from_args(args: argparse.Namespace) -> OutputSettings:
         "bit_depth": args.bit_depth,
         "suffix": args.suffix,
     }
-    return replace(out, **{k: v for k, v in given.items() if v is not None})
+    given = {k: v for k, v in given.items() if v is not None}
+    try:
+        return replace(out, **given)
+    except OptionError as e:
+        eight = out.bit_depth == 16 or given.get("bit_depth") == 16
+        fmt = given.get("format") or out.format
+        if not eight or fmt is None or "bits per channel" not in str(e):
+            raise
+        # 16 bits asked of an 8-bit format: say which option or preset asked what, and how out
+        kind = str(e).split(" holds ")[0]
+        if "bit_depth" in given and "format" in given:
+            why = f"--bit-depth 16 with --format {args.format}"
+            way = "choose --format png or tif, or leave out --bit-depth"
+        elif "format" in given:
+            why = f"--format {args.format} with preset '{preset}' (16-bit results)"
+            way = "add --bit-depth 8, or choose --format png or tif"
+        else:
+            where = f"preset '{preset}' writes {kind}" if preset else f"{kind} output"
+            why = f"--bit-depth 16: {where}"
+            way = "add --format png or tif"
+        raise OptionError(f"{why}: {kind} holds 8 bits per channel; {way}") from None
 
 
 def _recipe_suffix(recipe: Recipe, registry) -> str:

@@ -90,3 +90,47 @@ def test_presets_command_and_restore_with_a_preset(
     assert main(["presets", "remove", "upx2"]) == 0
     assert main(["presets", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1] or "[]") == []
+
+
+@pytest.mark.parametrize(
+    ("preset", "flags", "expected"),
+    [
+        (
+            ["--format", "tif", "--bit-depth", "16"],
+            ["--format", "jpg"],
+            "error: --format jpg with preset 'p' (16-bit results): JPEG holds 8 bits per "
+            "channel; add --bit-depth 8, or choose --format png or tif",
+        ),
+        (
+            ["--format", "jpg"],
+            ["--bit-depth", "16"],
+            "error: --bit-depth 16: preset 'p' writes JPEG: JPEG holds 8 bits per channel; "
+            "add --format png or tif",
+        ),
+        (
+            None,
+            ["--format", "webp", "--bit-depth", "16"],
+            "error: --bit-depth 16 with --format webp: WebP holds 8 bits per channel; choose "
+            "--format png or tif, or leave out --bit-depth",
+        ),
+    ],
+)
+def test_sixteen_bits_asked_of_an_eight_bit_format_names_who_asked_and_the_way_out(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    preset: list[str] | None,
+    flags: list[str],
+    expected: str,
+) -> None:
+    src = _photo(tmp_path / "in" / "a.png")
+    if preset is not None:
+        assert main(["presets", "save", "p", "--model", "lanczos-x2", *preset]) == 0
+        which = ["--preset", "p"]
+    else:
+        which = ["--model", "lanczos-x2"]
+    capsys.readouterr()
+    assert main(["restore", str(src), *which, *flags, "-o", str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.strip() == expected
+    assert not (tmp_path / "out").exists()
+    if preset is not None:
+        remove_preset("p")
