@@ -472,9 +472,10 @@ def test_sixteen_bits_where_the_format_holds_eight(
     run = ["restore", "--model", "bicubic-x2", "--bit-depth", "16"]
     for fmt, name in (("jpg", "JPEG"), ("webp", "WebP")):
         assert main([*run, str(a), "--format", fmt, "-o", str(tmp_path / "o1")]) == 1
-        assert f"error: {name} holds 8 bits per channel: 16-bit results need PNG or TIFF" in (
-            capsys.readouterr().err
-        )
+        assert (
+            f"error: --bit-depth 16 with --format {fmt}: {name} holds 8 bits per channel; "
+            "choose --format png or tif, or leave out --bit-depth"
+        ) in capsys.readouterr().err
     assert not (tmp_path / "o1").exists()
     assert main([*run, str(a), str(b), "-o", str(tmp_path / "o2")]) == 0
     err = capsys.readouterr().err
