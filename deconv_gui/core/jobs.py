@@ -33,7 +33,7 @@ def restore_job(
     tile_size: int | None = None,
     meta: ImageMeta | None = None,
     *,
-    measured: Callable[[float], None] | None = None,
+    measured: Callable[[Any], None] | None = None,
 ) -> Generator[TileProgress, None, np.ndarray]:
     """Build the model for `options` and restore `photo_rgb` with it, tile by tile.
 
@@ -44,15 +44,16 @@ def restore_job(
     photo once, so every tile gets the same setting (a noise level; the JPEG remover reads
     the quality of the file's tables from ``meta.extra["jpeg_quality"]``) and return the
     strength that gives (`prepared_strength`). On Auto (``options.strength`` None) that
-    value goes to ``measured``, so a caller can say what Auto chose. A model that does not
+    value (a float), or the RAW denoiser's `NoiseProfile`, goes to ``measured``, so a caller
+    can say what Auto chose. A model that does not
     tile well (``spec.tiles_well`` False) gets the whole photo as one tile unless a tile
     size is given; out-of-memory handling still applies.
     """
     tile_size = check_options(spec, options, tile_size)
     processor = spec.build(options)
-    value = prepared_strength(processor, photo_rgb, meta)
-    if measured is not None and options.strength is None and value is not None:
-        measured(value)
+    setting = _prepared(processor, photo_rgb, meta)
+    if measured is not None and options.strength is None and setting is not None:
+        measured(setting)
     if tile_size is None and not spec.tiles_well:
         tile_size = max(int(photo_rgb.shape[0]), int(photo_rgb.shape[1]))
     return (yield from restore_tiled(processor, photo_rgb, tile_size=tile_size))
@@ -63,13 +64,22 @@ def prepared_strength(processor: Any, photo_rgb: np.ndarray, meta: Any = None) -
     noise estimate for every tile) and return the strength it settled on, in the model's
     strength units (a noise level, a JPEG quality); None when it has no such number (no
     ``prepare``, or a RAW noise profile)."""
+    value = _prepared(processor, photo_rgb, meta)
+    return value if isinstance(value, float) else None
+
+
+def _prepared(processor: Any, photo_rgb: np.ndarray, meta: Any) -> Any:
+    """What ``processor.prepare`` settled on: a finite number as a float, another setting
+    (a RAW `NoiseProfile`) as it is; None without a ``prepare`` or a setting."""
     prepare = getattr(processor, "prepare", None)
     if not callable(prepare):
         return None
     value = prepare(photo_rgb, meta)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def auto_strength(

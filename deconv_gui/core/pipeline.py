@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+from deconv_gui.core.auto_setting import AUTO, AutoSetting, auto_settings
 from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import check_target, load_image, make_folder
 from deconv_gui.core.jobs import restore_job
-from deconv_gui.core.jpeg_quality import left_as_it_is
 from deconv_gui.core.naming import OUTPUT_EXTENSIONS
 from deconv_gui.core.raw import is_raw_path
 from deconv_gui.core.rawpipe import (
@@ -70,49 +70,6 @@ log = logging.getLogger(__name__)
 #: The work on one photo: yields `TileProgress`, returns the result.
 PhotoJob = Callable[[Photo], Generator["TileProgress", Any, Photo]]
 
-#: the JPEG artifact remover's task (its strength is the JPEG quality)
-JPEG_TASK = "jpeg"
-
-#: ``meta.extra`` key: the strengths Auto chose in the steps that made a result, oldest
-#: first (`AutoSetting`s; `auto_settings` reads them)
-AUTO = "auto"
-
-
-@dataclass(frozen=True)
-class AutoSetting:
-    """The strength Auto chose for one step: the model, its strength's name (``label``,
-    e.g. "Noise level"), the value measured on the step's input and the model's task."""
-
-    model: str
-    label: str
-    value: float
-    task: str
-
-    def number(self) -> str:
-        """The value as said to the user: ``17``, one decimal below 10 (``2.4``, ``3``)."""
-        v = self.value
-        return f"{v:.0f}" if abs(v) >= 10 else f"{v:.1f}".removesuffix(".0")
-
-    def text(self) -> str:
-        """``noise level 17`` (an acronym keeps its capitals: ``JPEG quality 60``). A JPEG
-        quality of 100 is what Auto sets where it finds no compression (a PNG that never was
-        a JPEG) as well as for a file saved at 100: either way nothing to remove, and saying
-        "JPEG quality 100" of a photo that never was one would mislead."""
-        label = self.label
-        if self.task == JPEG_TASK and self.value >= 100:
-            return "no JPEG artifacts found"
-        if self.task == JPEG_TASK and left_as_it_is(self.value, auto=True):
-            return f"JPEG quality {self.number()}: fine enough to leave as it is"
-        if not label[:2].isupper():
-            label = label[:1].lower() + label[1:]
-        return f"{label} {self.number()}"
-
-
-def auto_settings(meta: ImageMeta | None) -> tuple[AutoSetting, ...]:
-    """The `AutoSetting`s recorded in a result's metadata (none for a photo as loaded)."""
-    held = (meta.extra or {}).get(AUTO, ()) if meta is not None else ()
-    return tuple(a for a in held if isinstance(a, AutoSetting))
-
 
 def output_meta(meta: ImageMeta, scale: int) -> ImageMeta:
     """Metadata for a result `scale` times the size of the source (alpha resized to match).
@@ -134,12 +91,13 @@ def restore_photo(
     camera's raw data runs on the photo's mosaic (`core.rawpipe.restore_raw_photo`)."""
     if works_on_mosaic(spec):
         return (yield from restore_raw_photo(spec, photo, options, tile_size=tile_size))
-    chosen: list[float] = []
+    chosen: list[Any] = []
     out = yield from restore_job(
         spec, photo.rgb, options, tile_size=tile_size, meta=photo.meta, measured=chosen.append
     )
     meta = output_meta(photo.meta, spec.scale)
-    if chosen and spec.strength is not None:  # say what Auto chose (`auto_settings`)
+    if chosen and isinstance(chosen[0], float) and spec.strength is not None:
+        # say what Auto chose (`auto_settings`)
         meta.extra[AUTO] = (
             *auto_settings(photo.meta),
             AutoSetting(spec.id, spec.strength.label, chosen[0], spec.task),

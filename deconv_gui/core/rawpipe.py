@@ -37,13 +37,14 @@ a model after an RGB step would throw that step's work away.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from deconv_gui.core.auto_setting import AUTO, AutoSetting, auto_settings, raw_iso_equivalent
 from deconv_gui.core.finish import finish
 from deconv_gui.core.image import ImageMeta, Photo
 from deconv_gui.core.io import save_image
@@ -101,8 +102,12 @@ def restore_raw_photo(
             raise DeconvError("the RAW denoiser must come before steps that change the size")
     elif RAW_MOSAIC not in photo.meta.extra and photo.rgb.shape[:2] != _render_shape(raw):
         raise DeconvError("the RAW denoiser must come before steps that change the size")
+    chosen: list[Any] = []  # the noise profile Auto used
     if not raw.is_bayer:
-        return (yield from _linear_rgb_path(spec, photo, raw, options, tile_size, amount, detail))
+        result = yield from _linear_rgb_path(
+            spec, photo, raw, options, tile_size, amount, detail, chosen.append
+        )
+        return _said_auto(result, photo.meta, spec, chosen)
     mosaic = photo.meta.extra.get(RAW_MOSAIC, raw.mosaic)
     packed = raw.packed(mosaic, clip=False)
     work, part = packed, None
@@ -112,14 +117,26 @@ def restore_raw_photo(
         work = np.ascontiguousarray(packed[py0:py1, px0:px1])
         options = _whole_noise(options, packed, mosaic)
     out = yield from _without_pixels(
-        restore_job(spec, work, options, tile_size=tile_size, meta=photo.meta)
+        restore_job(
+            spec, work, options, tile_size=tile_size, meta=photo.meta, measured=chosen.append
+        )
     )
     out = finish(work, out, amount=amount, detail=detail, clip=False)
     if part is not None:
         whole = packed.copy()
         whole[py0:py1, px0:px1] = out
         out = whole
-    return _developed(raw, out, photo.meta)
+    return _said_auto(_developed(raw, out, photo.meta), photo.meta, spec, chosen)
+
+
+def _said_auto(result: Photo, before: ImageMeta, spec: RestoreSpec, chosen: list[Any]) -> Photo:
+    """``result`` with what Auto chose (`core.auto_setting`): the noise profile it read, as
+    a full-frame ISO; unchanged when the strength was set by hand."""
+    shot = getattr(chosen[0], "shot", None) if chosen else None
+    if shot is not None and spec.strength is not None:
+        said = AutoSetting(spec.id, spec.strength.label, raw_iso_equivalent(shot), spec.task)
+        result.meta.extra[AUTO] = (*auto_settings(before), said)
+    return result
 
 
 def refinish_raw(before: Photo, result: Photo, amount: float, detail: float) -> Photo | None:
@@ -284,6 +301,7 @@ def _linear_rgb_path(
     tile_size: int | None,
     amount: float,
     detail: float,
+    measured: Callable[[Any], None],
 ) -> Generator[TileProgress, Any, Photo]:
     """Non-Bayer sensors: the network on LibRaw's linear sRGB as planes (R, G, G, B)."""
     from deconv_gui.core.raw import render_raw
@@ -303,7 +321,7 @@ def _linear_rgb_path(
         planes = np.ascontiguousarray(planes[py0 : min(h, y1 + m), px0 : min(w, x1 + m)])
         inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
     out = yield from _without_pixels(
-        restore_job(spec, planes, options, tile_size=tile_size, meta=photo.meta)
+        restore_job(spec, planes, options, tile_size=tile_size, meta=photo.meta, measured=measured)
     )
     out = finish(planes, out, amount=amount, detail=detail)
     rgb_lin = np.stack([out[..., 0], 0.5 * (out[..., 1] + out[..., 2]), out[..., 3]], axis=2)

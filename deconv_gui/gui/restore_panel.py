@@ -115,7 +115,7 @@ class RestorePanel(RecipeSteps, QWidget):
         self._steps: list[RecipeStep] = []
         self._index = 0
         #: what Auto measured in the photo's last run, per model (`show_measured`)
-        self._measured: dict[str, float] = {}
+        self._measured: dict[str, AutoSetting] = {}
         self._loading = False  # the controls are being filled from a step
         #: float16 on GPUs / bfloat16 on fast-bf16 CPUs for models that allow it (preference)
         self.allow_reduced_precision = True
@@ -446,14 +446,12 @@ class RestorePanel(RecipeSteps, QWidget):
         (the slider stands there, so unticking Auto starts from it), nothing before one."""
         v = self.strength()
         spec = self.current_spec()
-        measured = self._measured.get(spec.id) if spec is not None and v is None else None
+        chosen = self._measured.get(spec.id) if spec is not None and v is None else None
         tip = ""
-        if measured is not None and spec is not None and spec.strength is not None:
-            st = spec.strength
-            self._place_slider(measured, st)
-            chosen = AutoSetting(spec.id, st.label, measured, spec.task)
+        if chosen is not None and spec is not None and spec.strength is not None:
+            self._place_slider(chosen.strength, spec.strength)
             tip = f"Auto in this photo's last run: {chosen.text()}"
-            self.strength_value.setText(chosen.number())
+            self.strength_value.setText(chosen.number(chosen.strength))
         else:
             self.strength_value.setText("" if v is None else f"{v:g}")  # the box says Auto
         self.strength_value.setToolTip(tip)
@@ -461,7 +459,7 @@ class RestorePanel(RecipeSteps, QWidget):
     def show_measured(self, settings: Sequence[AutoSetting]) -> None:
         """What Auto chose in the photo's last run (`core.pipeline.auto_settings` of its
         result; empty for none): shown beside the slider of a step on Auto."""
-        self._measured = {a.model: a.value for a in settings}
+        self._measured = {a.model: a for a in settings}
         if self.strength() is None:
             self._show_strength_value()
 

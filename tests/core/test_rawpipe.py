@@ -283,3 +283,38 @@ def test_parts_of_one_photo_measure_its_noise_once(busy_raw_spec, tmp_path, monk
         part = Photo(photo.rgb[y0:y1, x0:x1], photo.meta.copy(extra=extra))
         run_to_end(restore_photo(busy_raw_spec, part, CPU))
     assert len(calls) == 1
+
+
+def test_the_raw_denoiser_says_what_auto_read_as_a_full_frame_iso(raw_spec, noisy_dng, tmp_path):
+    """Auto removes 100 % of the noise it reads: the result says how much that was, in the
+    photographer's unit (the scene above has a full-frame camera's noise at ISO 12800)."""
+    from deconv_gui.core.auto_setting import auto_settings, nominal_iso
+
+    photo = load_image(noisy_dng)
+    out = run_to_end(restore_photo(raw_spec, photo, CPU))
+    (said,) = auto_settings(out.meta)
+    assert said.model == raw_spec.id and said.strength == 100.0  # where the slider stands
+    assert 10000 <= nominal_iso(said.value) <= 16000, said.value
+    assert said.text() == f"noise like ISO {nominal_iso(said.value)} on a full-frame camera"
+    # in a recipe too, and not when the strength is set by hand
+    recipe = Recipe((RecipeStep(raw_spec.id),))
+    chained = run_to_end(recipe_job(recipe, lambda _id: raw_spec, CPU)(photo))
+    assert auto_settings(chained.meta) == (said,)
+    by_hand = run_to_end(restore_photo(raw_spec, photo, LoadOptions(device="cpu", strength=80)))
+    assert auto_settings(by_hand.meta) == ()
+    # a sensor without a Bayer mosaic (the linear RGB path) says it too
+    xtrans = synthetic(("GGRGGB", "GGBGGR", "BRGRBG", "GGBGGR", "GGRGGB", "RBGBRG"), (516, 522))
+    other = run_to_end(
+        restore_photo(raw_spec, load_image(write_dng(tmp_path / "x.dng", xtrans)), CPU)
+    )
+    assert [a.model for a in auto_settings(other.meta)] == [raw_spec.id]
+
+
+def test_iso_names_are_the_cameras_own() -> None:
+    from deconv_gui.core.auto_setting import AutoSetting, nominal_iso
+
+    assert [nominal_iso(v) for v in (3170, 1180, 13000, 8100, 95, 0)] == [
+        3200, 1250, 12800, 8000, 100, 0,
+    ]  # fmt: skip
+    low = AutoSetting("m", "Noise level", 12.0, "raw-denoise")
+    assert low.text() == "very little noise (less than ISO 50 on a full-frame camera)"

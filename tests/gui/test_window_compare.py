@@ -196,3 +196,31 @@ def test_leaving_simulate_brings_back_the_result_and_its_state(qtbot, window, ph
     assert label.text().endswith("192 × 144")
     qtbot.waitUntil(lambda: doc.result.final is not None, timeout=20000)
     assert window.quality_panel.caption.text() == "change from the input"
+
+
+def test_the_raw_denoisers_auto_is_said_as_an_iso_and_the_slider_stands_at_100(
+    qtbot, make_window, registry, tmp_path
+):
+    """The RAW denoiser's Auto removes 100 % of the noise it reads: the line under Run says
+    how much that was (as a full-frame ISO), and the slider (in % of that noise) stands at
+    100, not at the ISO."""
+    from deconv_gui.core.dng import write_dng
+    from deconv_gui.models.bundled import spec_from_card
+    from deconv_gui.models.registry import ModelRegistry
+    from tests.core.test_dng import synthetic
+    from tests.core.test_rawpipe import _noisy_mosaic
+    from tests.tiny_models import write_tiny_model
+
+    raw_spec = spec_from_card(write_tiny_model(tmp_path / "models", "raw-denoise", "tiny-raw"))
+    window = make_window(ModelRegistry([*registry, raw_spec]))
+    raw = synthetic("RGGB", (64, 96))
+    open_and_wait(qtbot, window, write_dng(tmp_path / "noisy.dng", raw, _noisy_mosaic(raw)))
+    panel = window.restore_panel
+    run_and_wait(qtbot, window, raw_spec.id)
+    assert panel.strength() is None  # on Auto
+    line = panel.progress_label.text().replace("\u00a0", " ")
+    assert "Auto: noise like ISO " in line and line.endswith(" on a full-frame camera"), line
+    assert panel.strength_value.text() == "100"
+    assert panel.strength_value.toolTip().startswith("Auto in this photo's last run: noise like")
+    panel.strength_auto.setChecked(False)  # unticked: the slider starts where Auto ran
+    assert panel.strength() == pytest.approx(100, abs=0.5)  # the slider's step
