@@ -219,7 +219,9 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
     to every step, 50 % over two steps would leave about a third of the photo unrestored and
     the second step's Auto would read a half-restored photo. Each step's model must exist
     and its strength fit the model's range."""
-    from deconv_gui.core.recipe import Recipe, load_recipe
+    from dataclasses import replace
+
+    from deconv_gui.core.recipe import Recipe, load_recipe, unknown_params
     from deconv_gui.core.validate import check_strength
 
     amount = _percent(args.amount, "--amount", 1.0)
@@ -236,11 +238,17 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
                 "--strength with several models is ambiguous: give each step its strength "
                 "in a recipe file (--recipe)"
             )
-        params = {"kernel": args.kernel} if args.kernel else {}
-        recipe = Recipe.from_models(args.model, strength=args.strength, params=params)
+        recipe = Recipe.from_models(args.model, strength=args.strength)
+        if args.kernel:  # to the steps that take one (a preset saved so must load again)
+            recipe = Recipe(
+                tuple(
+                    replace(st, params={"kernel": args.kernel})
+                    if "kernel" in _get_model(registry, st.model).params
+                    else st
+                    for st in recipe.steps
+                ),
+            )
     if args.amount is not None or args.detail is not None:
-        from dataclasses import replace
-
         *head, last = recipe.steps
         last = replace(
             last,
@@ -249,10 +257,11 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
         )
         recipe = Recipe((*head, last), recipe.name)
     takes_kernel = []
+    # a recipe's or preset's steps are named as such; from the command line, its options
+    source = "the recipe's " if args.recipe else f"preset '{preset}' " if preset else ""
     for i, st in enumerate(recipe.steps, 1):
         spec = _get_model(registry, st.model)
-        where = "--strength" if len(recipe.steps) == 1 else f"step {i} ({st.model}) strength"
-        check_strength(spec, st.strength, where)
+        check_strength(spec, st.strength, f"{source}step {i} strength" if source else "--strength")
         if "kernel" in spec.params:
             takes_kernel.append(st.model)
         kernel = st.params.get("kernel")
@@ -260,8 +269,11 @@ def _recipe_from_args(args: argparse.Namespace, registry) -> Recipe:
             from deconv_gui.core.degrade import parse_kernel
 
             parse_kernel(str(kernel))  # a bad one fails here, not on every photo
-            if "kernel" not in spec.params and (args.recipe or preset):
-                raise DeconvError(f"step {i} ({st.model}) takes no blur kernel")
+        if source and "kernel" in st.params and "kernel" not in spec.params:
+            raise DeconvError(f"{source}step {i} ({st.model}) takes no blur kernel")
+        wrong = unknown_params(st, spec.params) if source else None
+        if wrong:
+            raise DeconvError(f"{source}step {i} ({st.model}): {wrong}")
     if getattr(args, "kernel", None) and not takes_kernel:
         raise DeconvError(
             f"{', '.join(st.model for st in recipe.steps)} takes no blur kernel (--kernel is "

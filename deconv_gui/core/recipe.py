@@ -141,6 +141,17 @@ class Recipe:
         return cls(tuple(steps), name=str(data.get("name", "")))
 
 
+def unknown_params(step: RecipeStep, takes: Sequence[str]) -> str | None:
+    """What is wrong with settings in ``step.params`` that its model (which takes the
+    settings ``takes``) does not know ("unknown setting 'kernal' in its params (it takes
+    none)"), or None: a misspelt setting would otherwise be ignored without a word."""
+    unknown = sorted(set(step.params) - set(takes))
+    if not unknown:
+        return None
+    known = f"it takes {', '.join(takes)}" if takes else "it takes none"
+    return f"unknown setting {', '.join(repr(k) for k in unknown)} in its params ({known})"
+
+
 def load_recipe(path: str | os.PathLike[str]) -> Recipe:
     p = Path(path)
     try:

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QFileDialog, QListWidgetItem
 
-from deconv_gui.core.recipe import Recipe, RecipeError, RecipeStep, load_recipe, save_recipe
+from deconv_gui.core.recipe import (
+    Recipe,
+    RecipeError,
+    RecipeStep,
+    load_recipe,
+    save_recipe,
+    unknown_params,
+)
 from deconv_gui.gui.panel_widgets import step_summary
 from deconv_gui.models.registry import ModelSpec, plain_description
 
@@ -191,6 +198,12 @@ class RecipeSteps:
         except RecipeError as exc:
             self.notice.emit(str(exc), "error", 0)
             return False
+        for i, st in enumerate(recipe.steps, 1):
+            spec = self._registry.get(st.model) if st.model in self._registry else None
+            wrong = unknown_params(st, spec.params) if spec is not None else None
+            if wrong:
+                self.notice.emit(f"Step {i} ({st.model}) of the recipe: {wrong}", "error", 0)
+                return False
         self.set_recipe(recipe)
         return True
 

@@ -367,7 +367,7 @@ def test_a_blur_kernel_is_checked_before_any_photo(
     for args, words in (
         (["--model", "wiener-deblur", "--kernel", "bogus"], "bad blur kernel 'bogus'"),
         (["--model", "nlm-denoise", "--kernel", "gaussian:2"], "nlm-denoise takes no blur kernel"),
-        (["--recipe", str(recipe)], "step 1 (nlm-denoise) takes no blur kernel"),
+        (["--recipe", str(recipe)], "the recipe's step 1 (nlm-denoise) takes no blur kernel"),
     ):
         assert main(["restore", str(a), *args, "-o", str(tmp_path / "o.png")]) == 1
         err = capsys.readouterr().err

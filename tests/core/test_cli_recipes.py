@@ -126,3 +126,56 @@ def test_amount_and_detail_finish_the_last_step_only_as_the_app_does(photo, tmp_
     # a recipe's other steps keep their own Amount; only the last one's is replaced
     replaced = run("--recipe", recipe(0.7, 1.0), "--amount", "50", "--detail", "30")
     assert np.array_equal(replaced, run("--recipe", recipe(0.7, 0.5, detail=0.3)))
+
+
+def test_a_recipes_or_presets_step_is_named_as_such_and_unknown_settings_are_refused(
+    photo, tmp_path, capsys
+) -> None:
+    """A strength out of range in a one-step recipe was said to be "--strength", which the
+    command line did not have; a misspelt setting in a step's params was ignored."""
+
+    def error(*args: str) -> str:
+        assert cli.main(["restore", str(photo), *args, "-o", str(tmp_path / "o.png")]) == 1
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        return line
+
+    strong = save_recipe(Recipe((RecipeStep("nlm-denoise", strength=500),)), tmp_path / "s.json")
+    assert error("--recipe", str(strong)).startswith(
+        "error: the recipe's step 1 strength for 'nlm-denoise' (noise level) must be between"
+    )
+    typo = tmp_path / "t.json"
+    typo.write_text(
+        '{"steps": [{"model": "wiener-deblur", "params": {"kernel": "gaussian:2", "nsr": 1}}]}'
+    )
+    assert error("--recipe", str(typo)) == (
+        "error: the recipe's step 1 (wiener-deblur): unknown setting 'nsr' in its params "
+        "(it takes kernel)"
+    )
+    from deconv_gui.core.presets import presets_dir
+
+    assert cli.main(["presets", "save", "strong", "--model", "nlm-denoise"]) == 0
+    capsys.readouterr()
+    saved = presets_dir() / "strong.json"  # edited by hand (saving checks the strength)
+    saved.write_text(saved.read_text().replace('"strength": null', '"strength": 500'))
+    assert error("--preset", "strong").startswith("error: preset 'strong' step 1 strength for")
+    assert cli.main(["presets", "remove", "strong"]) == 0
+    assert error("--model", "nlm-denoise", "--strength", "500").startswith(
+        "error: --strength for 'nlm-denoise'"
+    )
+
+
+def test_a_preset_saved_with_a_kernel_for_several_models_runs_again(photo, tmp_path, capsys):
+    """``--kernel`` goes to the steps that take one: a preset saved with it loads again (the
+    upscaler's step had been given the kernel and the preset refused as taking none)."""
+    args = ["--model", "wiener-deblur,lanczos-x2", "--kernel", "gaussian:1.5"]
+    assert cli.main(["presets", "save", "sharp", *args]) == 0
+    from deconv_gui.core.presets import load_preset, remove_preset
+
+    steps = load_preset("sharp").recipe.steps
+    assert [st.params for st in steps] == [{"kernel": "gaussian:1.5"}, {}]
+    out = tmp_path / "o.png"
+    assert cli.main(["restore", str(photo), "--preset", "sharp", "-o", str(out)]) == 0, (
+        capsys.readouterr().err
+    )
+    assert load_image(out).rgb.shape == (96, 128, 3)
+    remove_preset("sharp")

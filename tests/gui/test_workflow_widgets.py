@@ -242,6 +242,16 @@ def test_panel_leaves_out_models_that_are_not_installed(qtbot, panel, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert not panel.load_recipe_from(str(bad)) and "not valid JSON" in notices[-1]
+    # a setting the model does not take (misspelt) is refused, not ignored without a word
+    typo = tmp_path / "typo.json"
+    typo.write_text(
+        '{"steps": [{"model": "tiny-x2"}, {"model": "tiny-conv", "params": {"kernal": 1}}]}'
+    )
+    before = panel.recipe()
+    assert not panel.load_recipe_from(str(typo)) and panel.recipe() == before
+    assert notices[-1] == (
+        "Step 2 (tiny-conv) of the recipe: unknown setting 'kernal' in its params (it takes none)"
+    )
 
 
 def test_strength_row_never_jumps_and_one_step_options(qtbot, panel):
