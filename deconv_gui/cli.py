@@ -517,10 +517,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if not args.json:
             failed = len(summary.failed) - len(unlisted)
             text = f"{failed} of {len(tasks)} file(s) failed" if failed else ""
+            if len(tasks) == 1 and not unlisted:
+                text = ""  # one photo: its error line says it all
             if unlisted:
                 folders = f"{len(unlisted)} folder(s) could not be listed"
                 text = f"{text}; {folders}" if text else folders
-            print(text, file=sys.stderr)
+            if text:
+                print(text, file=sys.stderr)
         return 1
     return 0
 

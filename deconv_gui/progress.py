@@ -242,6 +242,9 @@ class BatchReporter:
             )
             return
         self.__exit__()
+        one_failure = len(summary.failed) == 1 and not summary.done and not summary.skipped
+        if one_failure and not summary.cancelled:
+            return  # its own error line says it all (a one-photo run: one line, not three)
         text = f"{self.label}: {summary.text()} in {format_seconds(summary.elapsed)}"
         if done_before:
             text += f" ({done_before} done before)"

@@ -1767,6 +1767,8 @@ def _os_write_message(out: Path, e: OSError) -> str:
     if e.errno == errno.ENAMETOOLONG:
         return f"Cannot save {name}: the file name is too long"
     if isinstance(e, FileNotFoundError):
+        if folder.is_dir():  # a folder that takes no new files (/proc, a dead mount)
+            return f"Cannot save {name}: {folder} does not take new files"
         return f"Cannot save {name}: the folder {folder} does not exist"
     return f"Cannot save {name}: {e.strerror or e}"
 

@@ -873,3 +873,27 @@ def test_a_device_this_computer_lacks_is_refused_once_before_any_work(
         assert "failed" not in err and "p1.png" not in err, err
     assert not out.exists()
     assert sorted(p.name for p in folder.iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
+def test_one_photo_that_fails_is_one_line(tmp_path: Path) -> None:
+    """A one-photo run that fails says so in its error line alone (it also printed the run's
+    summary, "0 saved, 1 failed", and "1 of 1 file(s) failed"); a run of several keeps them."""
+    missing = tmp_path / "gone.jpg"
+    proc = run_cli("restore", str(missing), "--model", "bicubic-x2")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"error: cannot read {missing}: the file does not exist"
+    good = _photo(tmp_path / "ok.png")
+    proc = run_cli(
+        "restore", str(good), str(missing), "--model", "bicubic-x2", "-o", str(tmp_path / "o")
+    )
+    assert proc.returncode == 1
+    assert "1 saved, 1 failed" in proc.stderr and "1 of 2 file(s) failed" in proc.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_takes_no_new_files_is_not_called_missing(tmp_path: Path) -> None:
+    proc = run_cli("restore", str(_photo(tmp_path / "a.png")), "--model", "bicubic-x2",
+                   "-o", "/proc/out.png")  # fmt: skip
+    assert proc.returncode == 1
+    line = one_error_line(proc.stderr)
+    assert line.endswith("Cannot save out.png: /proc does not take new files"), line
