@@ -1259,9 +1259,31 @@ def save_image(
             _write_pillow(fp, fmt, values, icc=icc, exif=exif, dpi=dpi, quality=q)
         if fmt in metadata.XMP_FORMATS and (meta.xmp or meta.iptc):
             _embed_xmp_iptc(fp, fmt, meta, w, h, name)
+        _warn_metadata_left_out(fmt, meta, name)
 
     _atomic_write(out, write, overwrite=overwrite)
     return out
+
+
+def _warn_metadata_left_out(fmt: str, meta: ImageMeta, name: str) -> None:
+    """Say what the photo's XMP or IPTC the output format has no room for (WebP: IPTC; BMP:
+    both), so nothing is lost without a word."""
+    lost = [
+        what
+        for what, held, formats in (
+            ("XMP", meta.xmp, metadata.XMP_FORMATS),
+            ("IPTC", meta.iptc, metadata.IPTC_FORMATS),
+        )
+        if held and fmt not in formats
+    ]
+    if lost:
+        _log.warning(
+            "%s: %s has no room for the photo's %s metadata (keywords, caption, credits...): "
+            "not written; JPEG, PNG and TIFF keep it",
+            name,
+            "WebP" if fmt == "WEBP" else fmt,
+            " and ".join(lost),
+        )
 
 
 def _embed_xmp_iptc(fp: IO[bytes], fmt: str, meta: ImageMeta, w: int, h: int, name: str) -> None:

@@ -181,6 +181,27 @@ def test_xmp_and_iptc_reach_every_output_format(tmp_path: Path, src_ext: str) ->
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_a_format_without_room_for_the_metadata_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """WebP has no IPTC block, BMP neither XMP nor IPTC: what is left out is said (a
+    `warning:` line in the CLI), not dropped without a word."""
+    photo = load_image(make_source(tmp_path / "src.jpg"))
+    assert photo.meta.xmp and photo.meta.iptc
+    said = {}
+    for ext in (".jpg", ".png", ".tif", ".webp", ".bmp"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            save_image(tmp_path / f"out{ext}", photo.rgb, photo.meta)
+        said[ext] = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said[".jpg"] == said[".png"] == said[".tif"] == []
+    assert said[".webp"] == [
+        "out.webp: WebP has no room for the photo's IPTC metadata (keywords, caption, "
+        "credits...): not written; JPEG, PNG and TIFF keep it"
+    ]
+    assert any("BMP has no room for the photo's XMP and IPTC metadata" in m for m in said[".bmp"])
+
+
 def test_the_metadata_step_leaves_pixels_exif_and_icc_alone(tmp_path: Path) -> None:
     src = make_source(tmp_path / "src.png")
     photo = load_image(src)
