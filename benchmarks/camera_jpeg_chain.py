@@ -7,9 +7,11 @@ suggestion plan? The measurement behind `core.analyze.NOISY_JPEG`.
 Each photo gets a full-frame sensor's noise at each ISO in its unprocessed raw mosaic, then
 demosaicking, colour matrix, tone curve, sharpening and a JPEG at each quality
 (`core.camera.simulate_iso`; seed = the photo's index). Rows: the mean RGB PSNR of the
-noisy JPEG, of the default denoiser on Auto, and of the JPEG remover (told the quality) then
-the default denoiser on Auto; and how many photos the suggestion (`core.analyze` with the
-app's noise probe) plans a denoise for, and a JPEG step for. Float32, whole photos.
+noisy JPEG, of the default denoiser on Auto, of the JPEG remover (told the quality) then
+the default denoiser on Auto, and of the JPEG remover alone; and how many photos the
+suggestion (`core.analyze` with the app's noise probe, which measures again after the JPEG
+remover where the JPEG step comes first) plans a denoise for, and a JPEG step for; and the
+denoise count of the probe without that second measurement. Float32, whole photos.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from deconv_gui.core.degrade import quantize_8bit  # noqa: E402
 from deconv_gui.core.io import load_image  # noqa: E402
 from deconv_gui.core.metrics import psnr  # noqa: E402
 from deconv_gui.models.catalog import default_registry  # noqa: E402
-from deconv_gui.models.registry import noise_probe  # noqa: E402
+from deconv_gui.models.registry import jpeg_probe, noise_probe  # noqa: E402
 from deconv_gui.training.data import list_images  # noqa: E402
 from deconv_gui.training.evaluate import SpecRunner  # noqa: E402
 
@@ -55,7 +57,7 @@ def main() -> int:
     if denoiser is None or remover is None:
         print("needs a denoiser and a JPEG artifact remover", file=sys.stderr)
         return 2
-    probe = noise_probe(registry)
+    probe, jpeg_first = noise_probe(registry), jpeg_probe(registry)
     denoise = SpecRunner(denoiser, strength=None)
     clean = []
     for p in paths:
@@ -64,24 +66,29 @@ def main() -> int:
     print(f"{len(clean)} photos from {a.folder}; {denoiser.id} on Auto, {remover.id}")
     print(
         "| ISO | JPEG quality | noisy JPEG | denoise | JPEG remover, then denoise "
-        "| suggestion: denoise | suggestion: JPEG step |"
+        "| JPEG remover alone | suggestion: denoise | suggestion: JPEG step "
+        "| denoise without the second probe |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for iso in a.isos:
         for q in a.qualities:
             jpeg = SpecRunner(remover, strength=float(q))
-            scores, plans = [], {"denoise": 0, "jpeg": 0}
+            scores, plans, old = [], {"denoise": 0, "jpeg": 0}, 0
             for i, x in enumerate(clean):
                 y = quantize_8bit(simulate_iso(x, iso, np.random.default_rng(i), jpeg_quality=q))
-                scores.append((psnr(y, x), psnr(denoise(y), x), psnr(denoise(jpeg(y)), x)))
-                tasks = {s.task for s in analyze(y, denoiser=probe).steps}
+                dejpeg = jpeg(y)
+                scores.append(
+                    (psnr(y, x), psnr(denoise(y), x), psnr(denoise(dejpeg), x), psnr(dejpeg, x))
+                )
+                tasks = {s.task for s in analyze(y, denoiser=probe, jpeg_remover=jpeg_first).steps}
                 for t in plans:
                     plans[t] += t in tasks
+                old += any(s.task == "denoise" for s in analyze(y, denoiser=probe).steps)
             m = np.mean(scores, axis=0)
             n = len(clean)
             print(
-                f"| {iso} | {q} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} "
-                f"| {plans['denoise']}/{n} | {plans['jpeg']}/{n} |",
+                f"| {iso} | {q} | {m[0]:.2f} | {m[1]:.2f} | {m[2]:.2f} | {m[3]:.2f} "
+                f"| {plans['denoise']}/{n} | {plans['jpeg']}/{n} | {old}/{n} |",
                 flush=True,
             )
     return 0

@@ -647,11 +647,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from deconv_gui.core.analyze import analyze
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.io import load_image
-    from deconv_gui.models.registry import model_for_step, noise_probe
+    from deconv_gui.models.registry import jpeg_probe, model_for_step, noise_probe
     from deconv_gui.progress import failure_line
 
     registry = _registry()
-    denoiser = noise_probe(registry)
+    denoiser, jpeg_remover = noise_probe(registry), jpeg_probe(registry)
     found = expand_inputs(args.inputs)
     reports: list[dict[str, Any]] = []
     failures = 0
@@ -663,7 +663,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(failure_line(path, str(exc)), file=sys.stderr)
             reports.append({"path": str(path), "error": read_reason(str(exc), Path(path).name)})
             continue
-        a = analyze(photo.rgb, photo.meta, denoiser=denoiser)
+        a = analyze(photo.rgb, photo.meta, denoiser=denoiser, jpeg_remover=jpeg_remover)
         report = {"path": str(path), **a.to_json()}
         for step, entry in zip(a.steps, report["steps"], strict=True):
             spec = model_for_step(registry, step.task, step.scale, camera=a.camera, iso=a.iso)

@@ -18,7 +18,7 @@ from deconv_gui.core.analyze import RAW_NOISY_SNR, Analysis, analyze
 from deconv_gui.core.recipe import Recipe, RecipeStep
 from deconv_gui.gui.document import Document
 from deconv_gui.gui.runner import TaskQueue
-from deconv_gui.models.registry import ModelRegistry, model_for_step, noise_probe
+from deconv_gui.models.registry import ModelRegistry, jpeg_probe, model_for_step, noise_probe
 
 #: long side of the copy analysed (the measures are statistics; a 24 MP photo takes seconds)
 ANALYSIS_SIDE = 2048
@@ -40,7 +40,7 @@ class Advisor(QObject):
         if doc.key in self._done or doc.photo is None:
             return
         rgb, meta = doc.photo.rgb, doc.photo.meta
-        denoiser = noise_probe(self.registry)
+        denoiser, jpeg_remover = noise_probe(self.registry), jpeg_probe(self.registry)
 
         def done(a: Analysis) -> None:
             self._done[doc.key] = a
@@ -48,7 +48,7 @@ class Advisor(QObject):
 
         def work() -> Analysis:
             h, w = rgb.shape[:2]
-            a = analyze(_analysis_copy(rgb), meta, denoiser=denoiser)
+            a = analyze(_analysis_copy(rgb), meta, denoiser=denoiser, jpeg_remover=jpeg_remover)
             return replace(a, width=w, height=h)
 
         self._queue.submit(work, on_result=done, key=f"analyze-{doc.key}")

@@ -317,6 +317,13 @@ def noise_probe(registry: ModelRegistry) -> ModelSpec | None:
     return spec if spec is not None and spec.kind == "bundled" else None
 
 
+def jpeg_probe(registry: ModelRegistry) -> ModelSpec | None:
+    """The JPEG artifact remover `core.analyze` runs before its noise probe on a photo that
+    will get the JPEG step: the default one when it is a bundled network, else None."""
+    spec = registry.default_for("jpeg")
+    return spec if spec is not None and spec.kind == "bundled" else None
+
+
 def same_camera(spec: ModelSpec, camera: tuple[str | None, str | None]) -> bool:
     """``spec`` was tuned on this camera body (its card's ``camera``: make and model;
     `core.camera_noise.same_body`)."""
