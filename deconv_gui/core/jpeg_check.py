@@ -23,9 +23,9 @@ met; the inverse DCT is cheap: about 0.05 s for 12 MP) and sorts what it reports
 - a Huffman table that the first scan uses is missing while the file defines others (a
   zeroed table): libjpeg falls back to the standard tables and scrambles the colours. A file
   that defines none (a Motion-JPEG frame) is meant for the standard tables and passes;
-- anything else (padding before the end marker, extraneous bytes before restart markers,
-  which scanners and IP cameras write in files every reader shows whole; a missing end
-  marker after complete data) is a note, and the photo opens.
+- other extraneous bytes (padding before the end marker, bytes before restart markers,
+  which scanners and IP cameras write in files every reader shows whole) are a note, and the
+  photo opens; so does a file whose end marker is missing after complete data.
 
 Single flipped bits and damage that still decodes to plausible codes are not found: no
 decoder can tell those from picture content.
@@ -85,19 +85,18 @@ def check_jpeg(data: bytes) -> JpegCheck:
                 "over); part of the picture would come out as scrambled blocks"
             )
         return JpegCheck(None, f"{message}: skipped, as other readers do")
-    if message.startswith("Corrupt JPEG data"):
-        return JpegCheck(
-            f"its JPEG data is damaged ({message}); part of the picture would come out as "
-            "grey or scrambled blocks"
-        )
-    return JpegCheck(None, message)
+    return JpegCheck(
+        f"its JPEG data is damaged ({message}); part of the picture would come out as "
+        "grey or scrambled blocks"
+    )
 
 
 def _strict_decode_message(data: bytes) -> str | None:
-    """libjpeg-turbo's first warning or error for ``data``, or None when it decodes cleanly.
+    """libjpeg-turbo's first "Corrupt JPEG data" warning for ``data``, or None.
 
-    Errors that are not about the data (a colour space simplejpeg does not convert, a JPEG
-    flavour it does not read) come back as None: Pillow, which reads the photo, decides.
+    Other complaints (a colour space simplejpeg does not convert, a JPEG flavour it does not
+    read, a missing end marker after complete data) come back as None: Pillow, which reads
+    the photo, decides (it refuses a file cut short itself).
     """
     import simplejpeg
 
@@ -164,9 +163,14 @@ def _header_segments(data: bytes) -> Iterator[tuple[int, int, bytes, int]]:
         return
     i, n, junk = 2, len(data), 0
     while i + 1 < n:
-        if data[i] != 0xFF or data[i + 1] == 0x00:
-            i += 1  # junk: on to the next marker
-            junk += 1
+        if data[i] != 0xFF:  # junk: on to the next marker
+            nxt = data.find(b"\xff", i + 1)
+            nxt = n if nxt < 0 else nxt
+            junk += nxt - i
+            i = nxt
+            continue
+        if data[i + 1] == 0x00:
+            i, junk = i + 1, junk + 1
             continue
         if data[i + 1] == 0xFF:
             i += 1  # fill byte
