@@ -326,9 +326,9 @@ def _output_from_args(args: argparse.Namespace) -> OutputSettings:
     try:
         return replace(out, **given)
     except OptionError as e:
-        eight = out.bit_depth == 16 or given.get("bit_depth") == 16
+        sixteen = out.bit_depth == 16 or given.get("bit_depth") == 16
         fmt = given.get("format") or out.format
-        if not eight or fmt is None or "bits per channel" not in str(e):
+        if not sixteen or fmt is None or "bits per channel" not in str(e):
             raise
         # 16 bits asked of an 8-bit format: say which option or preset asked what, and how out
         kind = str(e).split(" holds ")[0]

@@ -16,7 +16,8 @@ from deconv_gui.models.networks import build_network
 from deconv_gui.training.export import save_weights, write_card
 
 NOISE_STRENGTH = {"label": "Noise level", "minimum": 0, "maximum": 75, "default": 25, "auto": True}
-RAW_STRENGTH = {"label": "Noise level", "minimum": 10, "maximum": 400, "default": 100, "auto": True}
+RAW_STRENGTH = {"label": "Noise level", "minimum": 10, "maximum": 400, "default": 100, "auto": True,
+                "unit": "% of measured"}  # fmt: skip
 
 
 def tiny_architecture(task: str) -> dict[str, Any]:

@@ -448,12 +448,14 @@ class RestorePanel(RecipeSteps, QWidget):
         spec = self.current_spec()
         chosen = self._measured.get(spec.id) if spec is not None and v is None else None
         tip = ""
-        if chosen is not None and spec is not None and spec.strength is not None:
-            self._place_slider(chosen.strength, spec.strength)
+        st = spec.strength if spec is not None else None
+        percent = " %" if st is not None and st.unit.startswith("%") else ""  # "% of measured"
+        if chosen is not None and st is not None:
+            self._place_slider(chosen.strength, st)
             tip = f"Auto in this photo's last run: {chosen.text()}"
-            self.strength_value.setText(chosen.number(chosen.strength))
-        else:
-            self.strength_value.setText("" if v is None else f"{v:g}")  # the box says Auto
+            self.strength_value.setText(chosen.number(chosen.strength) + percent)
+        else:  # nothing on Auto before a run: the box says Auto
+            self.strength_value.setText("" if v is None else f"{v:g}{percent}")
         self.strength_value.setToolTip(tip)
 
     def show_measured(self, settings: Sequence[AutoSetting]) -> None:

@@ -220,7 +220,7 @@ def test_the_raw_denoisers_auto_is_said_as_an_iso_and_the_slider_stands_at_100(
     assert panel.strength() is None  # on Auto
     line = panel.progress_label.text().replace("\u00a0", " ")
     assert "Auto: noise like ISO " in line and line.endswith(" on a full-frame camera"), line
-    assert panel.strength_value.text() == "100"
+    assert panel.strength_value.text() == "100 %"  # of the noise it read
     assert panel.strength_value.toolTip().startswith("Auto in this photo's last run: noise like")
     panel.strength_auto.setChecked(False)  # unticked: the slider starts where Auto ran
     assert panel.strength() == pytest.approx(100, abs=0.5)  # the slider's step
