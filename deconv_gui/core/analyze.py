@@ -112,6 +112,10 @@ class Analysis:
     steps: tuple[Step, ...] = field(default_factory=tuple)
     #: RAW files: signal-to-noise ratio of the sensor data at its median brightness
     raw_snr: float | None = None
+    #: RAW files: the noise measured on the sensor data as the ISO of a full-frame camera
+    #: with as much shot noise (`core.auto_setting.raw_iso_equivalent`: the RAW denoiser's
+    #: Auto says the same)
+    raw_noise_iso: float | None = None
     #: RAW files: the camera (make, model) and ISO (a model tuned on that camera is chosen)
     camera: tuple[str | None, str | None] | None = None
     iso: float | None = None
@@ -141,14 +145,20 @@ class Analysis:
         """The task of the first step ("none" when the photo needs nothing)."""
         return self.steps[0].task if self.steps else "none"
 
+    def raw_noise_words(self) -> str:
+        """A RAW file's noise in a photographer's words: as a full-frame ISO (the RAW
+        denoiser's Auto says the same), else its signal to noise."""
+        from deconv_gui.core.auto_setting import raw_noise_words
+
+        if self.raw_noise_iso is not None:
+            return raw_noise_words(self.raw_noise_iso)
+        return f"signal to noise about {self.raw_snr or 0:.0f}:1"
+
     def findings(self) -> list[str]:
         out = []
         if self.raw_snr is not None:
             noisy = self.raw_snr < RAW_NOISY_SNR
-            out.append(
-                f"camera RAW, {'noisy' if noisy else 'clean'} "
-                f"(signal to noise about {self.raw_snr:.0f}:1)"
-            )
+            out.append(f"camera RAW, {'noisy' if noisy else 'clean'} ({self.raw_noise_words()})")
         elif self.noisy:
             out.append(f"noisy (about {self.noise_level:.0f})")
         if self.jpeg_quality is not None and self.jpeg_quality <= JPEG_MAX_QUALITY:
@@ -220,7 +230,9 @@ def analyze(
 
     h, w = int(rgb.shape[0]), int(rgb.shape[1])
     raw = (getattr(meta, "extra", None) or {}).get("raw")
-    raw_snr = _raw_snr(raw) if raw is not None and getattr(raw, "is_bayer", False) else None
+    raw_snr = raw_iso = None
+    if raw is not None and getattr(raw, "is_bayer", False):
+        raw_snr, raw_iso = _raw_snr(raw)
     sigma = float(estimate_noise_sigma(rgb))
     q = (getattr(meta, "extra", None) or {}).get("jpeg_quality")
     source = "file" if q is not None else None
@@ -271,7 +283,7 @@ def analyze(
         w, h, sigma, None if q is None else float(q), source, blur, tuple(steps), raw_snr,
         camera=None if md is None else (md.make, md.model),
         iso=None if md is None else md.iso,
-        noise_removed=removed, noise_after_jpeg=after,
+        noise_removed=removed, noise_after_jpeg=after, raw_noise_iso=raw_iso,
     )  # fmt: skip
 
 
@@ -368,12 +380,15 @@ def noise_removed(
     return float(np.median(rms))
 
 
-def _raw_snr(raw: Any) -> float:
-    """Signal-to-noise ratio of a Bayer RAW file's sensor data at its median brightness
-    (`core.raw_noise.estimate_profile` on the packed planes)."""
+def _raw_snr(raw: Any) -> tuple[float, float]:
+    """(signal-to-noise ratio at the median brightness, full-frame ISO of the shot noise) of
+    a Bayer RAW file's sensor data (`core.raw_noise.estimate_profile` on the packed planes,
+    as the RAW denoiser's Auto measures it)."""
+    from deconv_gui.core.auto_setting import raw_iso_equivalent
     from deconv_gui.core.raw_noise import estimate_profile
 
     planes = raw.packed(clip=False)
     level = max(float(np.median(planes)), 1e-4)
-    std = float(np.sqrt(estimate_profile(planes).variance(np.float32(level))))
-    return level / max(std, 1e-9)
+    profile = estimate_profile(planes)
+    std = float(np.sqrt(profile.variance(np.float32(level))))
+    return level / max(std, 1e-9), raw_iso_equivalent(profile.shot)

@@ -63,10 +63,7 @@ class AutoSetting:
         if self.task == JPEG_TASK and left_as_it_is(self.value, auto=True):
             return f"JPEG quality {self.number()}: fine enough to leave as it is"
         if self.task == RAW_TASK:
-            iso = nominal_iso(self.value)
-            if iso < 50:
-                return "very little noise (less than ISO 50 on a full-frame camera)"
-            return f"noise like ISO {iso} on a full-frame camera"
+            return raw_noise_words(self.value)
         if not label[:2].isupper():
             label = label[:1].lower() + label[1:]
         return f"{label} {self.number()}"
@@ -95,6 +92,15 @@ def _iso_settings() -> tuple[int, ...]:
 
 
 _ISO_SETTINGS = _iso_settings()
+
+
+def raw_noise_words(iso: float) -> str:
+    """A RAW file's noise, given as the ISO of a full-frame camera with as much shot noise
+    (`raw_iso_equivalent`), in a photographer's words."""
+    nominal = nominal_iso(iso)
+    if nominal < 50:
+        return "very little noise, less than ISO 50 on a full-frame camera"
+    return f"noise like ISO {nominal} on a full-frame camera"
 
 
 def raw_iso_equivalent(shot: float) -> float:

@@ -96,7 +96,7 @@ class Advisor(QObject):
             return ""
         if a.raw_snr is not None:  # judged on the sensor data, not on the development
             noisy = a.raw_snr < RAW_NOISY_SNR
-            found = [f"noisy (its sensor data: signal to noise about {a.raw_snr:.0f}:1)"] * noisy
+            found = [f"noisy (its sensor data: {a.raw_noise_words()})"] * noisy
         else:
             found = [f for f in a.findings() if not f.startswith("small")]
         if not found:

@@ -259,6 +259,18 @@ def test_suggestion_for_a_noisy_raw_file_is_the_raw_denoiser(noisy_dng):
     assert a.summary().startswith("Camera RAW, noisy") and "Denoise the RAW data" in a.summary()
 
 
+def test_the_suggestion_and_the_raw_denoisers_auto_name_the_same_noise(raw_spec, noisy_dng):
+    """One reading, one unit: the suggestion said "signal to noise about 9:1" while the
+    result said "noise like ISO 12800 on a full-frame camera" of the same file."""
+    from deconv_gui.core.analyze import analyze
+    from deconv_gui.core.auto_setting import auto_settings
+
+    photo = load_image(noisy_dng)
+    a = analyze(photo.rgb, photo.meta)
+    (said,) = auto_settings(run_to_end(restore_photo(raw_spec, photo, CPU)).meta)
+    assert a.summary().startswith(f"Camera RAW, noisy ({said.text()}), small")
+
+
 def test_export_as_dng_keeps_the_sensor_data(raw_spec, noisy_dng, tmp_path):
     from deconv_gui.core.export import ExportError, ExportOptions, export_image
 
@@ -317,4 +329,4 @@ def test_iso_names_are_the_cameras_own() -> None:
         3200, 1250, 12800, 8000, 100, 0,
     ]  # fmt: skip
     low = AutoSetting("m", "Noise level", 12.0, "raw-denoise")
-    assert low.text() == "very little noise (less than ISO 50 on a full-frame camera)"
+    assert low.text() == "very little noise, less than ISO 50 on a full-frame camera"
