@@ -13,6 +13,8 @@
 #      build.sh makes a tiny one): import, restore the sample with it, remove it
 #   4b. a HEIC photo (when SMOKE_HEIC=FILE names one; build.sh makes it) restored to JPEG:
 #      pillow-heif and its libheif are in the bundle
+#   4c. the sample photo with 4 KiB zeroed in its picture data is refused by `analyze` in
+#      one line: simplejpeg (libjpeg-turbo) is in the bundle
 #   5. `deconv-gui self-test --gui --screenshot PATH` under QT_QPA_PLATFORM=offscreen
 #      (SKIP, said plainly, while the checkout has no deconv_gui.gui.selftest; FAIL instead
 #      when SMOKE_REQUIRE_GUI=1)
@@ -136,6 +138,26 @@ if [[ -n "${SMOKE_HEIC:-}" ]]; then
 else
     took=0.00
     skip restore-heic "set SMOKE_HEIC=FILE (build.sh makes one)"
+fi
+
+# 4c. the sample photo with 4 KiB zeroed in its picture data (libjpeg-turbo through
+#     simplejpeg, frozen in, finds the damage Pillow decodes without a word): refused in
+#     one line
+jpg="$sample"
+size=$(wc -c <"$jpg" 2>/dev/null || echo 0)
+if [[ $size -gt 12288 ]]; then
+    cp "$jpg" "$OUT/damaged.jpg"
+    dd if=/dev/zero of="$OUT/damaged.jpg" bs=1 seek=$((size / 3)) count=4096 conv=notrunc \
+        2>/dev/null
+    run damaged-jpeg -- "$EXE" analyze "$OUT/damaged.jpg"
+    if [[ $rc -eq 1 ]] && grep -q "its JPEG data is damaged" "$log"; then
+        pass damaged-jpeg "refused: $(grep -o -m1 'its JPEG data is damaged[^;]*' "$log")"
+    else
+        fail damaged-jpeg
+    fi
+else
+    took=0.00
+    skip damaged-jpeg "needs the sample photo (a JPEG over 12 KiB)"
 fi
 
 # 5. GUI self-test, offscreen
