@@ -6,7 +6,13 @@ decodes as valid-looking codes, the decoder loses step, and the rest of the pict
 as grey or scrambled blocks, with only a warning that Pillow does not pass on. A "restored"
 result of such a file is garbage saved with a success message.
 
-`check_jpeg` decodes the file once more with libjpeg-turbo through simplejpeg in strict mode
+`check_jpeg` first follows the file's markers (`_read_frame`): a quantisation table that
+holds a zero, a progressive JPEG whose scans do not cover every coefficient (cut short after
+a scan, with an end marker added: libjpeg shows it blocky and soft without a word), and a
+run of `ZERO_RUN` zero bytes inside a baseline scan whose Huffman tables cannot code zero
+bits for long (the standard tables most cameras use; `_Frame.zero_run_inside`) are damage:
+16 zeroed bytes can decode to valid codes, and libjpeg then finds nothing wrong. Then it
+decodes the file once more with libjpeg-turbo through simplejpeg in strict mode
 (warnings raise) at 1/8 scale (every coefficient is still entropy-decoded, so any damage is
 met; the inverse DCT is cheap: about 0.05 s for 12 MP) and sorts what it reports:
 
@@ -27,8 +33,12 @@ met; the inverse DCT is cheap: about 0.05 s for 12 MP) and sorts what it reports
   which scanners and IP cameras write in files every reader shows whole) are a note, and the
   photo opens; so does a file whose end marker is missing after complete data.
 
-Single flipped bits and damage that still decodes to plausible codes are not found: no
-decoder can tell those from picture content.
+Not found: single flipped bits, and a short run of zeros (or other bytes) that still
+decodes to plausible codes in a file whose tables can code flat blocks as zero bits (tables
+optimised for the photo): no decoder can tell those from picture content. On 5564 clean
+encodes of the test photos (Pillow at quality 5-100, optimised, progressive, 4:4:4, grey;
+OpenCV plain, progressive, optimised, with restart markers; flat black, white and dark noisy
+pictures) nothing is flagged (a one-off sweep, not in the repo).
 """
 
 from __future__ import annotations
@@ -47,10 +57,15 @@ LEFTOVER_DISTINCT = 64
 #: left-over bytes before the end marker from this many on are damage whatever they hold
 MAX_PADDING = 256
 
+#: zero bytes in a row inside a baseline JPEG's picture data that its Huffman tables cannot
+#: make (`_Frame.zero_run_inside`): a zeroed sector; 16 bytes are 128 bits
+ZERO_RUN = 16
+
 _EXTRANEOUS = re.compile(r"(\d+) extraneous bytes before marker 0x([0-9a-fA-F]{2})")
 _EOI = 0xD9
 _SOS = 0xDA
 _DHT = 0xC4
+_DQT = 0xDB
 # start-of-frame markers of Huffman-coded DCT JPEG (baseline, extended, progressive; the
 # hierarchical ones too); lossless and arithmetic-coded frames are not checked
 _HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC5, 0xC6})
@@ -70,6 +85,24 @@ def check_jpeg(data: bytes) -> JpegCheck:
         return JpegCheck(
             f"its JPEG header is damaged (the Huffman table {missing} that the picture "
             "needs is missing); the picture would come out scrambled"
+        )
+    frame = _read_frame(data)
+    if frame is not None and frame.zero_quant:
+        return JpegCheck(
+            "its JPEG header is damaged (a quantisation table holds zeros); the picture would "
+            "come out with wrong colours or blocks"
+        )
+    if frame is not None and frame.progressive and frame.missing_scans():
+        return JpegCheck(
+            f"its JPEG data ends before the picture is complete (a progressive JPEG with "
+            f"{len(frame.scans)} scans, not the {frame.missing_scans()} it needs: cut short); "
+            "the picture would come out blocky and soft"
+        )
+    if frame is not None and frame.zero_run_inside(data):
+        return JpegCheck(
+            f"its JPEG data is damaged (a run of {ZERO_RUN} or more zero bytes inside the "
+            "picture data, which this file's tables cannot make); part of the picture would "
+            "come out as scrambled blocks"
         )
     message = _strict_decode_message(data)
     if message is None:
@@ -227,3 +260,155 @@ def _missing_huffman_table(data: bytes) -> str | None:
                         return f"{'DC' if klass == 0 else 'AC'} {ident}"
             return None
     return None
+
+
+class _Scan(NamedTuple):
+    components: tuple[tuple[int, int, int], ...]  # (component id, DC table, AC table)
+    ss: int  # spectral selection start and end, successive approximation high bit
+    se: int
+    ah: int
+    data: tuple[int, int]  # where its picture data lies in the file (start, end)
+
+
+class _Frame(NamedTuple):
+    """The first image of a JPEG file as its markers describe it (`_read_frame`)."""
+
+    progressive: bool
+    huffman: bool
+    components: tuple[int, ...]
+    scans: tuple[_Scan, ...]
+    zero_codes: dict[tuple[int, int], int]  # (class, id) -> the symbol whose code is all 0s
+    zero_quant: bool  # a quantisation table holds a 0 (no encoder writes one: zeroed bytes)
+
+    def missing_scans(self) -> int:
+        """For a progressive JPEG whose scans do not cover every coefficient of every
+        component (cut short after a scan, with an end marker added), how many scans the
+        usual progression has (10 for colour, 6 for grey); else 0."""
+        dc: set[int] = set()
+        ac: dict[int, set[int]] = {c: set() for c in self.components}
+        for scan in self.scans:
+            for comp, _dc, _ac in scan.components:
+                if scan.ss == 0 and scan.ah == 0:
+                    dc.add(comp)
+                if scan.ss > 0 and scan.ah == 0 and comp in ac:
+                    ac[comp].update(range(scan.ss, scan.se + 1))
+        whole = set(range(1, 64))
+        if dc >= set(self.components) and all(ac[c] >= whole for c in self.components):
+            return 0
+        return 10 if len(self.components) == 3 else 6
+
+    def zero_run_inside(self, data: bytes) -> bool:
+        """A run of `ZERO_RUN` zero bytes inside a Huffman-coded sequential scan of the
+        file's bytes ``data`` (not at
+        its end: padding before the end marker is a note elsewhere), where no block can code
+        to zero bits: in some component the all-zeros code of its DC or AC table stands for
+        something other than "no change" and "end of block" (the standard tables, which
+        most cameras use, are such: the luma AC all-zeros code is a coefficient of -1; a
+        zero run would take a block of nothing but -1 coefficients). Tables optimised for a
+        photo with flat areas can code those as zero bits: not checked then."""
+        if self.progressive or not self.huffman:
+            return False
+        zeros = bytes(ZERO_RUN)
+        for scan in self.scans:
+            if scan.ss != 0 or scan.se != 63:
+                continue
+            if all(
+                self.zero_codes.get((0, dc)) == 0 and self.zero_codes.get((1, ac)) == 0
+                for _comp, dc, ac in scan.components
+            ):
+                continue  # flat blocks code to zero bits here
+            start, end = scan.data
+            at = data.find(zeros, start, end)
+            while at >= 0:
+                stop = at + ZERO_RUN
+                while stop < end and data[stop] == 0:
+                    stop += 1
+                if stop < end:  # followed by more picture data: inside, not padding
+                    return True
+                at = -1
+        return False
+
+
+def _read_frame(data: bytes) -> _Frame | None:
+    """The first image's frame, tables and scans, walking its markers and skipping each
+    scan's picture data (None for a file this cannot follow)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    n = len(data)
+    i = 2
+    progressive = huffman = zero_quant = False
+    components: tuple[int, ...] = ()
+    scans: list[_Scan] = []
+    zero_codes: dict[tuple[int, int], int] = {}
+    while i + 3 < n:
+        if data[i] != 0xFF:
+            nxt = data.find(b"\xff", i + 1)
+            if nxt < 0:
+                break
+            i = nxt
+            continue
+        marker = data[i + 1]
+        if marker in (0xFF, 0x00) or 0xD0 <= marker <= 0xD8 or marker == 0x01:
+            i += 1 if marker in (0xFF, 0x00) else 2
+            continue
+        if marker == _EOI:
+            break
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            return None
+        segment = data[i + 4 : i + 2 + length]
+        i += 2 + length
+        if marker == _DQT:
+            j = 0
+            while j < len(segment):
+                wide = segment[j] >> 4  # 16-bit entries
+                table = segment[j + 1 : j + 1 + 64 * (wide + 1)]
+                values = table
+                if wide:  # 16-bit entries: a zero has both bytes 0
+                    values = bytes(a | b for a, b in zip(table[0::2], table[1::2], strict=False))
+                zero_quant = zero_quant or (len(table) == 64 * (wide + 1) and 0 in values)
+                j += 1 + 64 * (wide + 1)
+        elif marker == _DHT:
+            j = 0
+            while j + 17 <= len(segment):
+                klass, ident = segment[j] >> 4, segment[j] & 0x0F
+                count = sum(segment[j + 1 : j + 17])
+                if count and j + 17 < len(segment):
+                    zero_codes[(klass, ident)] = segment[j + 17]  # first code: all zeros
+                j += 17 + count
+        elif 0xC0 <= marker <= 0xCF and marker not in (_DHT, 0xC8, 0xCC):
+            progressive = marker in _PROGRESSIVE_SOF
+            huffman = marker in _HUFFMAN_SOF
+            if len(segment) < 6:
+                return None
+            ncomp = segment[5]
+            components = tuple(segment[6 + 3 * k] for k in range(ncomp) if 8 + 3 * k < len(segment))
+        elif marker == _SOS:
+            if not segment:
+                return None
+            ncomp = segment[0]
+            if len(segment) < 1 + 2 * ncomp + 3:
+                return None
+            comps = tuple(
+                (segment[1 + 2 * k], segment[2 + 2 * k] >> 4, segment[2 + 2 * k] & 0x0F)
+                for k in range(ncomp)
+            )
+            ss, se = segment[1 + 2 * ncomp], segment[2 + 2 * ncomp]
+            ah = segment[3 + 2 * ncomp] >> 4
+            start = i
+            j = i
+            while True:  # the picture data runs to the next marker other than a restart
+                j = data.find(b"\xff", j)
+                if j < 0 or j + 1 >= n:
+                    j = n
+                    break
+                following = data[j + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    j += 1 if following == 0xFF else 2
+                    continue
+                break
+            scans.append(_Scan(comps, ss, se, ah, (start, j)))
+            i = j
+    if not components or not scans:
+        return None
+    return _Frame(progressive, huffman, components, tuple(scans), zero_codes, zero_quant)
