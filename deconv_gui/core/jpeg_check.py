@@ -83,26 +83,26 @@ def check_jpeg(data: bytes) -> JpegCheck:
     missing = _missing_huffman_table(data)
     if missing:
         return JpegCheck(
-            f"its JPEG header is damaged (the Huffman table {missing} that the picture "
-            "needs is missing); the picture would come out scrambled"
+            "its JPEG header is damaged (a compression table the picture needs is "
+            "missing); the picture would come out scrambled"
         )
     frame = _read_frame(data)
     if frame is not None and frame.zero_quant:
         return JpegCheck(
-            "its JPEG header is damaged (a quantisation table holds zeros); the picture would "
+            "its JPEG header is damaged (a compression table holds zeros); the picture would "
             "come out with wrong colours or blocks"
         )
-    if frame is not None and frame.progressive and frame.missing_scans():
+    if frame is not None and frame.progressive and frame.incomplete():
         return JpegCheck(
-            f"its JPEG data ends before the picture is complete (a progressive JPEG with "
-            f"{len(frame.scans)} scans, not the {frame.missing_scans()} it needs: cut short); "
-            "the picture would come out blocky and soft"
+            f"its JPEG data ends before the picture is complete (a progressive JPEG cut "
+            f"short after {len(frame.scans)} of its passes); the picture would come out "
+            "blocky and soft"
         )
     if frame is not None and frame.zero_run_inside(data):
         return JpegCheck(
-            f"its JPEG data is damaged (a run of {ZERO_RUN} or more zero bytes inside the "
-            "picture data, which this file's tables cannot make); part of the picture would "
-            "come out as scrambled blocks"
+            f"its JPEG data is damaged ({ZERO_RUN} or more bytes in a row are zeros inside "
+            "the picture data, as after a disk error or an interrupted copy); part of the "
+            "picture would come out as scrambled blocks"
         )
     message = _strict_decode_message(data)
     if message is None:
@@ -114,14 +114,31 @@ def check_jpeg(data: bytes) -> JpegCheck:
             _between_scans(data, count, marker)
         ):
             return JpegCheck(
-                f"its JPEG data is damaged (the decoder lost step and {count} bytes were left "
-                "over); part of the picture would come out as scrambled blocks"
+                "its JPEG data is damaged (the decoder lost its place in the picture data); "
+                "part of the picture would come out as scrambled blocks"
             )
         return JpegCheck(None, f"{message}: skipped, as other readers do")
     return JpegCheck(
-        f"its JPEG data is damaged ({message}); part of the picture would come out as "
+        f"its JPEG data is damaged ({_plain(message)}); part of the picture would come out as "
         "grey or scrambled blocks"
     )
+
+
+# libjpeg's warnings, in plain words (the rest: "the decoder found it corrupt")
+_PLAIN = (
+    ("premature end of data segment", "the picture data breaks off before the picture ends"),
+    ("bad Huffman code", "it holds codes that mean nothing"),
+    ("bad arithmetic code", "it holds codes that mean nothing"),
+    ("instead of RST", "a restart marker is out of place"),
+)
+
+
+def _plain(message: str) -> str:
+    """What libjpeg's warning means, without its jargon."""
+    for words, plain in _PLAIN:
+        if words in message:
+            return plain
+    return "the decoder found it corrupt"
 
 
 def _strict_decode_message(data: bytes) -> str | None:
@@ -280,10 +297,9 @@ class _Frame(NamedTuple):
     zero_codes: dict[tuple[int, int], int]  # (class, id) -> the symbol whose code is all 0s
     zero_quant: bool  # a quantisation table holds a 0 (no encoder writes one: zeroed bytes)
 
-    def missing_scans(self) -> int:
-        """For a progressive JPEG whose scans do not cover every coefficient of every
-        component (cut short after a scan, with an end marker added), how many scans the
-        usual progression has (10 for colour, 6 for grey); else 0."""
+    def incomplete(self) -> bool:
+        """A progressive JPEG whose scans do not cover every coefficient of every component
+        (cut short after a scan, with an end marker added)."""
         dc: set[int] = set()
         ac: dict[int, set[int]] = {c: set() for c in self.components}
         for scan in self.scans:
@@ -293,9 +309,7 @@ class _Frame(NamedTuple):
                 if scan.ss > 0 and scan.ah == 0 and comp in ac:
                     ac[comp].update(range(scan.ss, scan.se + 1))
         whole = set(range(1, 64))
-        if dc >= set(self.components) and all(ac[c] >= whole for c in self.components):
-            return 0
-        return 10 if len(self.components) == 3 else 6
+        return not (dc >= set(self.components) and all(ac[c] >= whole for c in self.components))
 
     def zero_run_inside(self, data: bytes) -> bool:
         """A run of `ZERO_RUN` zero bytes inside a Huffman-coded sequential scan of the

@@ -31,7 +31,7 @@ from deconv_gui.gui.batch import BatchDialog
 from deconv_gui.gui.batch_controller import BatchController
 from deconv_gui.gui.compare_view import MODES, CompareView
 from deconv_gui.gui.crash import log_dir
-from deconv_gui.gui.document import Document
+from deconv_gui.gui.document import DocState, Document
 from deconv_gui.gui.filmstrip import Filmstrip
 from deconv_gui.gui.live_quality import LiveQuality
 from deconv_gui.gui.model_library import ModelLibrary, is_model_path
@@ -437,6 +437,9 @@ class MainWindow(QMainWindow):
         doc, spec = self.photos.current, self.restore_panel.current_spec()
         if self.is_busy:
             return False
+        if doc is not None and doc.state is DocState.ERROR:
+            self.show_error(doc.error or f"{doc.name} could not be opened.", kind="error")
+            return False  # say why again, not "open a photo" of a photo on screen
         if doc is None or not doc.is_ready or spec is None:
             self.show_error("Open a photo and choose a model first.", kind="info", timeout_ms=4000)
             return False

@@ -84,7 +84,8 @@ class Viewer(QObject):
             self.panel.set_pairs(False)
             self.apply_overlay()
             return
-        if doc.input_view is None:
+        if doc.input_view is None or doc.state is DocState.ERROR:
+            # a photo refused after its quick preview decoded (damaged data) shows no picture
             view.set_pictures(None, None)
             view.set_transparency(None)
             if doc.state is DocState.ERROR:
