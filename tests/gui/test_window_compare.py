@@ -224,3 +224,25 @@ def test_the_raw_denoisers_auto_is_said_as_an_iso_and_the_slider_stands_at_100(
     assert panel.strength_value.toolTip().startswith("Auto in this photo's last run: noise like")
     panel.strength_auto.setChecked(False)  # unticked: the slider starts where Auto ran
     assert panel.strength() == pytest.approx(100, abs=0.5)  # the slider's step
+
+
+def test_a_photo_refused_after_its_quick_preview_shows_no_picture_and_run_says_why(
+    qtbot, window, tmp_path
+):
+    """A JPEG whose picture data is damaged: its quick preview decodes (scrambled), then
+    the full read refuses it. The viewer showed the scrambled preview under the banner, and
+    Run said "Open a photo and choose a model first." of the photo on screen."""
+    from tests.core.test_hostile_io import DAMAGED_JPEGS
+
+    damaged = tmp_path / "holiday.jpg"
+    damaged.write_bytes(DAMAGED_JPEGS["baseline, 4 KiB zeroed a third in"])
+    with qtbot.waitSignal(window.document_failed, timeout=20000):
+        window.open_paths([damaged])
+    doc = window.current
+    assert "its JPEG data is damaged" in doc.error
+    view = window.view
+    assert view._before is None and view._after is None  # no picture, the placeholder
+    assert view._placeholder.startswith("holiday.jpg could not be opened.")
+    assert window.restore_panel.select_model("tiny-conv")
+    assert not window.run()
+    assert window.message_bar.text() == doc.error
