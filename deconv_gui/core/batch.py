@@ -254,6 +254,21 @@ def _is_ours(record: FileRecord | None, task: PlannedFile) -> bool:
     return record is not None and path_key(record.input) == path_key(task.source)
 
 
+def _other_models_result(
+    task: PlannedFile, record: FileRecord, job: JobInfo, manifest: Manifest
+) -> bool:
+    """``task``'s output is there as a job of other models finished it (two denoisers both
+    write ``photo_denoised.png``): a result that took minutes to make, which this job would
+    replace under the same name. The same models with other settings are a redo: replaced."""
+    if record.status != "done" or record.job == job.key:
+        return False
+    earlier = manifest.job(record.job)
+    if earlier is None or set(earlier.get("models") or {}) == set(job.models):
+        return False
+    out = file_stamp(task.output)
+    return out is not None and out.size == record.output_size
+
+
 def _is_done(task: PlannedFile, record: FileRecord, job: JobInfo) -> bool:
     if record.status != "done" or record.job != job.key or not _is_ours(record, task):
         return False
@@ -349,8 +364,10 @@ def plan_batch(
     Done before: the latest record naming the output is ``done`` for this input, the same
     job and input (size and mtime), and that output is there with the recorded size;
     ``force`` redoes those too. An output that exists is replaced when the manifest names it
-    as this input's output (ours, whichever job wrote it) or with ``overwrite``; otherwise
-    the file is ``kept`` (``skip_existing``) or ``refused``. Name the tasks with the
+    as this input's output (ours: a rerun, or the same models with other settings) and no
+    job of other models finished it as it is, or with ``overwrite``; otherwise the file is
+    ``kept`` (``skip_existing``) or ``refused`` (two denoisers both write
+    ``photo_denoised.png``: the second run does not replace the first's results). Name the tasks with the
     manifest's `owners` (`core.naming.plan_outputs`) so that no task is given another
     photo's result. An output that is its own input (``-o photo.jpg`` for photo.jpg) is always
     refused: ``overwrite`` is for earlier results, never for originals.
@@ -371,10 +388,21 @@ def plan_batch(
             plan.refused.append((task, why + " (choose another output name)"))
             continue
         ours = _is_ours(record, task)
-        if overwrite or ours or file_stamp(task.output) is None:
+        other_job = (
+            ours
+            and record is not None
+            and manifest is not None
+            and _other_models_result(task, record, job, manifest)
+        )
+        if overwrite or (ours and not other_job) or file_stamp(task.output) is None:
             plan.todo.append(task)
             continue
-        if manifest is None:  # results next to their originals: no record of earlier runs
+        if other_job:
+            why = (
+                f"{task.output.name} is this photo's result from another run (another model or "
+                "settings): --overwrite replaces it, --suffix names this run's results apart"
+            )
+        elif manifest is None:  # results next to their originals: no record of earlier runs
             why = (
                 f"{task.output.name} already exists (--overwrite, or 'Replace files that "
                 "already exist' in the app, replaces it)"

@@ -373,3 +373,38 @@ def test_a_photos_warnings_are_in_its_json_event_and_the_summary_goes_on(
     assert "2 saved in" in capsys.readouterr().err  # PNG keeps it: nothing to warn of
     assert main([*args, "--format", "jpg", "-o", str(tmp_path / "out3")]) == 0
     assert "2 saved, 1 with warnings in" in capsys.readouterr().err
+
+
+def test_two_models_whose_results_share_a_name_do_not_replace_each_other(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two denoisers into one output folder both name the result ``a_denoised.png``: the
+    second run replaced the first's result without a word (and a rerun of the first
+    replaced it back). It is refused now with the ways out; the same model with other
+    settings still redoes it (a rerun with a new strength replaces, as before)."""
+    from deconv_gui.cli import main
+
+    src = tmp_path / "in" / "a.png"
+    src.parent.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(40, 200, (48, 64, 3), dtype=np.uint8)).save(src)
+    out = tmp_path / "out"
+    assert main(["restore", str(src), "--model", "nlm-denoise", "-o", f"{out}/"]) == 0
+    first = (out / "a_denoised.png").read_bytes()
+    capsys.readouterr()
+    assert main(["restore", str(src), "--model", "redunet-denoise-fast", "-o", f"{out}/"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "a_denoised.png is this photo's result from another run (another model or settings)" in err
+    )
+    assert "--overwrite replaces it, --suffix names this run's results apart" in err
+    assert (out / "a_denoised.png").read_bytes() == first
+    args = ["restore", str(src), "--model", "redunet-denoise-fast", "-o", f"{out}/"]
+    assert main([*args, "--suffix", "_fast"]) == 0 and (out / "a_fast.png").is_file()
+    assert (out / "a_denoised.png").read_bytes() == first
+    # the first model with another strength: a redo, replaced as before
+    assert (
+        main(["restore", str(src), "--model", "nlm-denoise", "--strength", "30", "-o", f"{out}/"])
+        == 0
+    )
+    assert (out / "a_denoised.png").read_bytes() != first
