@@ -400,7 +400,8 @@ def plan_batch(
         if other_job:
             why = (
                 f"{task.output.name} is this photo's result from another run (another model or "
-                "settings): --overwrite replaces it, --suffix names this run's results apart"
+                "settings): --overwrite replaces it, --suffix names this run's results apart "
+                "('Replace files that already exist' and 'Name suffix' in the app)"
             )
         elif manifest is None:  # results next to their originals: no record of earlier runs
             why = (
