@@ -208,6 +208,12 @@ def _percent(value: float | None, what: str, default: float) -> float:
     v = check_finite(value, what)
     if not 0.0 <= v <= 100.0:
         raise DeconvError(f"{what} must be between 0 and 100 (percent), got {value:g}")
+    if 0.0 < v < 1.0:  # a recipe file's fraction given here: 0.8 would be 0.8 %
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "%s %g is %g %% (percent, 0-100: %g for %g %%)", what, v, v, v * 100, v * 100
+        )
     return v / 100.0
 
 
@@ -459,7 +465,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from deconv_gui.core.batch import plan_batch, run_batch, without_outputs
     from deconv_gui.core.inputs import expand_inputs
     from deconv_gui.core.manifest import Manifest
-    from deconv_gui.core.naming import PlannedFile, plan_outputs
+    from deconv_gui.core.naming import OUTPUT_EXTENSIONS, PlannedFile, plan_outputs
     from deconv_gui.progress import BatchReporter
 
     registry, recipe, output, job, suffix, label = _batch_setup(args)
@@ -486,7 +492,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
         files = without_outputs(files, out, suffix=suffix, ext=output.format)
     tasks, out_dir = _outputs(files, suffix, args.output, many, output.format)
     _note_eight_bit(tasks, output.bit_depth)
-    if len(tasks) == 1:  # -o NAME.dng
+    if len(tasks) == 1:  # -o NAME.dng, -o NAME.xyz: refused before anything is read
+        ext = tasks[0].output.suffix.lower()
+        if args.output and ext not in OUTPUT_EXTENSIONS:
+            known = ", ".join(sorted(e.lstrip(".") for e in OUTPUT_EXTENSIONS))
+            raise DeconvError(
+                f"-o {args.output}: cannot write {ext or 'files without an extension'!r} "
+                f"(choose one of {known})"
+            )
         _refuse_dng_unless_raw_denoised(tasks[0].output.suffix, recipe, registry)
     with ExitStack() as stack:
         manifest = stack.enter_context(Manifest.open(out_dir)) if out_dir is not None else None

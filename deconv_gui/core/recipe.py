@@ -79,7 +79,10 @@ class Recipe:
                 raise RecipeError(f"step {i} names no model")
             for what, v in (("amount", s.amount), ("detail", s.detail)):
                 if not 0.0 <= float(v) <= 1.0:
-                    raise RecipeError(f"step {i}: {what} must be between 0 and 1, got {v}")
+                    raise RecipeError(
+                        f"step {i}: {what} must be between 0 and 1, got {v} (a fraction in a "
+                        "recipe file: 0.8 is 80 %)"
+                    )
 
     @classmethod
     def single(cls, model: str, **kw: Any) -> Recipe:

@@ -326,7 +326,10 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_work(
         assert len(err.strip().splitlines()) == 1
     assert main(["restore", str(a), "--model", "bicubic-x2", "-o", str(tmp_path / "a.crw")]) == 1
     err = capsys.readouterr().err
-    assert "Cannot save a.crw: unsupported file type '.crw' (use .bmp, .dng, .jpeg" in err
+    assert err.strip() == (
+        f"error: -o {tmp_path / 'a.crw'}: cannot write '.crw' (choose one of bmp, dng, jpeg, "
+        "jpg, png, tif, tiff, webp)"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 

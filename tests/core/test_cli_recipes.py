@@ -179,3 +179,27 @@ def test_a_preset_saved_with_a_kernel_for_several_models_runs_again(photo, tmp_p
     )
     assert load_image(out).rgb.shape == (96, 128, 3)
     remove_preset("sharp")
+
+
+def test_percent_and_fraction_mix_ups_and_unknown_output_types_are_said_up_front(
+    photo, tmp_path, capsys, caplog
+) -> None:
+    """The CLI takes Amount in percent, a recipe file as a fraction: each says so when the
+    other's number turns up. An output type we cannot write is refused before any work."""
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["restore", str(photo), "--model", "nlm-denoise", "--amount", "0.8",
+                         "-o", str(tmp_path / "a.png")]) == 0  # fmt: skip
+    assert "--amount 0.8 is 0.8 % (percent, 0-100: 80 for 80 %)" in caplog.text
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"steps": [{"model": "nlm-denoise", "amount": 80}]}')
+    assert cli.main(["restore", str(photo), "--recipe", str(recipe)]) == 1
+    assert "got 80.0 (a fraction in a recipe file: 0.8 is 80 %)" in capsys.readouterr().err
+    out = tmp_path / "out.xyz"
+    assert cli.main(["restore", str(photo), "--model", "nlm-denoise", "-o", str(out)]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert (
+        line
+        == f"error: -o {out}: cannot write '.xyz' (choose one of bmp, dng, jpeg, jpg, png, tif, tiff, webp)"
+    )
