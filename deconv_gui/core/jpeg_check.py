@@ -313,9 +313,8 @@ class _Frame(NamedTuple):
 
     def zero_run_inside(self, data: bytes) -> bool:
         """A run of `ZERO_RUN` zero bytes inside a Huffman-coded sequential scan of the
-        file's bytes ``data`` (not at
-        its end: padding before the end marker is a note elsewhere), where no block can code
-        to zero bits: in some component the all-zeros code of its DC or AC table stands for
+        file's bytes ``data`` (not at its end: padding before the end marker is a note
+        elsewhere), where no block can code to zero bits: in some component the all-zeros code of its DC or AC table stands for
         something other than "no change" and "end of block" (the standard tables, which
         most cameras use, are such: the luma AC all-zeros code is a coefficient of -1; a
         zero run would take a block of nothing but -1 coefficients). Tables optimised for a
@@ -332,14 +331,9 @@ class _Frame(NamedTuple):
             ):
                 continue  # flat blocks code to zero bits here
             start, end = scan.data
-            at = data.find(zeros, start, end)
-            while at >= 0:
-                stop = at + ZERO_RUN
-                while stop < end and data[stop] == 0:
-                    stop += 1
-                if stop < end:  # followed by more picture data: inside, not padding
-                    return True
-                at = -1
+            at = data.find(zeros, start, end)  # the first run: a later one is inside too
+            if at >= 0 and data[at:end].strip(b"\x00"):  # picture data after it: not padding
+                return True
         return False
 
 
