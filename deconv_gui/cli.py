@@ -329,6 +329,14 @@ def _output_from_args(args: argparse.Namespace) -> OutputSettings:
         "suffix": args.suffix,
     }
     given = {k: v for k, v in given.items() if v is not None}
+    lossless = str(given.get("format") or out.format or "").lower().lstrip(".")
+    if "quality" in given and lossless in ("png", "tif", "tiff", "bmp", "dng"):
+        import logging  # a setting that does nothing is said, not ignored without a word
+
+        logging.getLogger(__name__).warning(
+            "--quality is for JPEG and WebP: %s output is lossless and ignores it",
+            lossless.upper(),
+        )
     try:
         return replace(out, **given)
     except OptionError as e:

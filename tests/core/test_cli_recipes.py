@@ -192,6 +192,11 @@ def test_percent_and_fraction_mix_ups_and_unknown_output_types_are_said_up_front
         assert cli.main(["restore", str(photo), "--model", "nlm-denoise", "--amount", "0.8",
                          "-o", str(tmp_path / "a.png")]) == 0  # fmt: skip
     assert "--amount 0.8 is 0.8 % (percent, 0-100: 80 for 80 %)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert cli.main(["restore", str(photo), "--model", "lanczos-x2", "--format", "png",
+                         "--quality", "50", "-o", f"{tmp_path / 'q'}/"]) == 0  # fmt: skip
+    assert "--quality is for JPEG and WebP: PNG output is lossless and ignores it" in caplog.text
     recipe = tmp_path / "r.json"
     recipe.write_text('{"steps": [{"model": "nlm-denoise", "amount": 80}]}')
     assert cli.main(["restore", str(photo), "--recipe", str(recipe)]) == 1
