@@ -280,6 +280,7 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
     name = p.name or str(p)
     _check_not_empty(fp, name)
     _prepare_heif(fp, name)
+    fp = _with_end_marker(fp, name)
     with _quiet_pillow():
         im = _open_pillow_or_tiff(fp, name, max_pixels)
         if im is None:
@@ -352,6 +353,27 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
         extra=extra,
     )
     return Photo(np.ascontiguousarray(rgb), meta)
+
+
+def _with_end_marker(fp: IO[bytes], name: str) -> IO[bytes]:
+    """A JPEG that lacks only its two-byte end marker (an encoder or a copy that stopped
+    there) has all its picture data: read with the marker added, in memory, when the
+    data then decodes cleanly and whole (`core.jpeg_check`); otherwise ``fp`` as it is, and
+    Pillow calls the file incomplete."""
+    fp.seek(0)
+    if fp.read(3) != b"\xff\xd8\xff":
+        fp.seek(0)
+        return fp
+    fp.seek(0)
+    data = fp.read()
+    fp.seek(0)
+    if data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda"):
+        return fp  # it has one after its last scan
+    whole = data + b"\xff\xd9"
+    if check_jpeg(whole) != (None, None):
+        return fp
+    _log.info("%s: the JPEG's end marker is missing; its picture data is complete", name)
+    return io.BytesIO(whole)
 
 
 def _check_jpeg_data(fp: IO[bytes], name: str) -> None:

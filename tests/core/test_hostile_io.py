@@ -934,3 +934,22 @@ def test_a_folder_that_takes_no_new_files_is_not_called_missing(tmp_path: Path) 
     assert proc.returncode == 1
     line = one_error_line(proc.stderr)
     assert line.endswith("Cannot save out.png: /proc does not take new files"), line
+
+
+@pytest.mark.parametrize("options", [{"quality": 90}, {"quality": 90, "progressive": True}])
+def test_a_jpeg_lacking_only_its_end_marker_opens_whole(tmp_path: Path, options: dict) -> None:
+    """An encoder or a copy that stopped before the last two bytes: all the picture data is
+    there (libjpeg reads it whole), and Pillow had called the file incomplete. A file cut
+    inside its picture data is still refused."""
+    whole = _jpeg_of(_textured(), **options)
+    assert whole.endswith(b"\xff\xd9")
+    (tmp_path / "whole.jpg").write_bytes(whole)
+    (tmp_path / "no_end.jpg").write_bytes(whole[:-2])
+    before = (tmp_path / "no_end.jpg").read_bytes()
+    assert np.array_equal(
+        load_image(tmp_path / "no_end.jpg").rgb, load_image(tmp_path / "whole.jpg").rgb
+    )
+    assert (tmp_path / "no_end.jpg").read_bytes() == before  # read, not mended on disk
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) * 2 // 3])
+    with pytest.raises(ImageReadError, match="damaged or incomplete"):
+        load_image(tmp_path / "cut.jpg")
