@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
 from typing import NamedTuple
 
 _log = logging.getLogger(__name__)
@@ -70,7 +69,6 @@ _DQT = 0xDB
 # hierarchical ones too); lossless and arithmetic-coded frames are not checked
 _HUFFMAN_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC5, 0xC6})
 _PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
-_OTHER_SOF = frozenset({0xC3, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 
 
 class JpegCheck(NamedTuple):
@@ -80,13 +78,12 @@ class JpegCheck(NamedTuple):
 
 def check_jpeg(data: bytes) -> JpegCheck:
     """Look for damage in a JPEG file's bytes (see the module's text)."""
-    missing = _missing_huffman_table(data)
-    if missing:
+    frame = _read_frame(data)
+    if frame is not None and frame.missing_table():
         return JpegCheck(
             "its JPEG header is damaged (a compression table the picture needs is "
             "missing); the picture would come out scrambled"
         )
-    frame = _read_frame(data)
     if frame is not None and frame.zero_quant:
         return JpegCheck(
             "its JPEG header is damaged (a compression table holds zeros); the picture would "
@@ -110,8 +107,8 @@ def check_jpeg(data: bytes) -> JpegCheck:
     extraneous = _EXTRANEOUS.search(message)
     if extraneous is not None:
         count, marker = int(extraneous.group(1)), int(extraneous.group(2), 16)
-        if (marker == _EOI and _leftover_is_picture_data(data, count)) or (
-            _between_scans(data, count, marker)
+        if (marker == _EOI and _leftover_is_picture_data(data, frame, count)) or (
+            frame is not None and _between_scans(frame, count, marker)
         ):
             return JpegCheck(
                 "its JPEG data is damaged (the decoder lost its place in the picture data); "
@@ -165,118 +162,31 @@ def _strict_decode_message(data: bytes) -> str | None:
     return None
 
 
-def _leftover_is_picture_data(data: bytes, count: int) -> bool:
+def _leftover_is_picture_data(data: bytes, frame: _Frame | None, count: int) -> bool:
     """Do the ``count`` bytes before the first image's end marker look like compressed
     picture data (varied) or zeros the decoder did not need (many), rather than padding?"""
     if count < MIN_LEFTOVER:
         return False
     if count >= MAX_PADDING:
         return True
-    sos = _first_marker(data, _SOS)
-    if sos < 0:
+    if frame is None:
         return False
-    eoi = data.find(b"\xff\xd9", sos)
+    start = frame.scans[0].data[0]
+    eoi = data.find(b"\xff\xd9", start)
     if eoi < 0:
         return False
-    tail = data[max(sos, eoi - count) : eoi]
+    tail = data[max(start, eoi - count) : eoi]
     need = min(len(tail) // 2, LEFTOVER_DISTINCT)
     return len(tail) >= MIN_LEFTOVER and len(set(tail)) >= need
 
 
-def _between_scans(data: bytes, count: int, marker: int) -> bool:
+def _between_scans(frame: _Frame, count: int, marker: int) -> bool:
     """Bytes left over before a table or scan marker of a progressive JPEG, after its first
     scan: the end of a scan that the decoder lost step in (encoders write no padding there).
     Junk in the header, before the first scan, is only a note."""
     if count < MIN_LEFTOVER or marker == _EOI or 0xD0 <= marker <= 0xD7:
         return False
-    progressive = False
-    for _offset, seg_marker, _segment, junk in _header_segments(data):
-        if junk == count and seg_marker == marker:
-            return False  # these bytes sit in the header
-        progressive = progressive or seg_marker in _PROGRESSIVE_SOF
-    return progressive
-
-
-def _first_marker(data: bytes, wanted: int) -> int:
-    """Offset of the first ``wanted`` marker among the header's segments, or -1."""
-    for offset, marker, _segment, _junk in _header_segments(data):
-        if marker == wanted:
-            return offset
-    return -1
-
-
-def _header_segments(data: bytes) -> Iterator[tuple[int, int, bytes, int]]:
-    """(offset, marker, payload, junk) of each marker segment from SOI up to and including
-    the first SOS; bytes between segments that are not a marker (``junk`` of them before this
-    one) are skipped as libjpeg does."""
-    if not data.startswith(b"\xff\xd8"):
-        return
-    i, n, junk = 2, len(data), 0
-    while i + 1 < n:
-        if data[i] != 0xFF:  # junk: on to the next marker
-            nxt = data.find(b"\xff", i + 1)
-            nxt = n if nxt < 0 else nxt
-            junk += nxt - i
-            i = nxt
-            continue
-        if data[i + 1] == 0x00:
-            i, junk = i + 1, junk + 1
-            continue
-        if data[i + 1] == 0xFF:
-            i += 1  # fill byte
-            continue
-        marker = data[i + 1]
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
-            i += 2  # markers without a length
-            continue
-        if marker == _EOI or i + 4 > n:
-            return
-        length = int.from_bytes(data[i + 2 : i + 4], "big")
-        if length < 2:
-            return
-        yield i, marker, data[i + 4 : i + 2 + length], junk
-        junk = 0
-        if marker == _SOS:
-            return
-        i += 2 + length
-
-
-def _missing_huffman_table(data: bytes) -> str | None:
-    """ "DC 1" (say) when the first scan uses a Huffman table that no DHT segment before it
-    defines while some DHT segment exists, else None."""
-    defined: set[tuple[int, int]] = set()
-    huffman = False
-    for _offset, marker, segment, _junk in _header_segments(data):
-        if marker == _DHT:
-            j = 0
-            while j + 17 <= len(segment):
-                klass, ident = segment[j] >> 4, segment[j] & 0x0F
-                defined.add((klass, ident))
-                j += 17 + sum(segment[j + 1 : j + 17])
-        elif marker in _HUFFMAN_SOF:
-            huffman = True
-        elif marker in _OTHER_SOF:
-            return None
-        elif marker == _SOS:
-            if not huffman or not defined or not segment:
-                return None
-            components = segment[0]
-            if len(segment) < 1 + 2 * components + 3:
-                return None
-            ss, se = segment[1 + 2 * components], segment[2 + 2 * components]
-            ah = segment[3 + 2 * components] >> 4
-            for k in range(components):
-                tables = segment[2 + 2 * k]
-                wanted = []
-                if ss == 0 and ah == 0:  # a sequential scan, or progressive DC's first pass
-                    wanted.append((0, tables >> 4))
-                if se > 0:  # AC coefficients (sequential, or a progressive AC scan)
-                    wanted.append((1, tables & 0x0F))
-                for klass, ident in wanted:
-                    if (klass, ident) not in defined:
-                        return f"{'DC' if klass == 0 else 'AC'} {ident}"
-            return None
-    return None
+    return frame.progressive and (count, marker) not in frame.header_junk
 
 
 class _Scan(NamedTuple):
@@ -296,6 +206,26 @@ class _Frame(NamedTuple):
     scans: tuple[_Scan, ...]
     zero_codes: dict[tuple[int, int], int]  # (class, id) -> the symbol whose code is all 0s
     zero_quant: bool  # a quantisation table holds a 0 (no encoder writes one: zeroed bytes)
+    #: the Huffman tables defined before the first scan, as (class, id)
+    first_tables: frozenset[tuple[int, int]]
+    #: bytes between the header's segments that are not a marker, skipped as libjpeg does:
+    #: (how many, the marker after them), up to the first scan
+    header_junk: tuple[tuple[int, int], ...]
+
+    def missing_table(self) -> bool:
+        """The first scan uses a Huffman table that no table segment before it defines,
+        while some does (a zeroed table: libjpeg falls back to the standard tables and
+        scrambles the colours; a file that defines none, a Motion-JPEG frame, is meant for
+        the standard tables)."""
+        if not self.huffman or not self.first_tables:
+            return False
+        first = self.scans[0]
+        for _comp, dc, ac in first.components:
+            if first.ss == 0 and first.ah == 0 and (0, dc) not in self.first_tables:
+                return True  # a sequential scan, or progressive DC's first pass
+            if first.se > 0 and (1, ac) not in self.first_tables:
+                return True  # AC coefficients (sequential, or a progressive AC scan)
+        return False
 
     def incomplete(self) -> bool:
         """A progressive JPEG whose scans do not cover every coefficient of every component
@@ -348,19 +278,27 @@ def _read_frame(data: bytes) -> _Frame | None:
     components: tuple[int, ...] = ()
     scans: list[_Scan] = []
     zero_codes: dict[tuple[int, int], int] = {}
+    first_tables: set[tuple[int, int]] = set()
+    header_junk: list[tuple[int, int]] = []
+    junk = 0
     while i + 3 < n:
         if data[i] != 0xFF:
             nxt = data.find(b"\xff", i + 1)
             if nxt < 0:
                 break
+            junk += nxt - i
             i = nxt
             continue
         marker = data[i + 1]
         if marker in (0xFF, 0x00) or 0xD0 <= marker <= 0xD8 or marker == 0x01:
+            junk += marker == 0x00
             i += 1 if marker in (0xFF, 0x00) else 2
             continue
         if marker == _EOI:
             break
+        if junk and not scans:
+            header_junk.append((junk, marker))
+        junk = 0
         length = int.from_bytes(data[i + 2 : i + 4], "big")
         if length < 2:
             return None
@@ -383,6 +321,8 @@ def _read_frame(data: bytes) -> _Frame | None:
                 count = sum(segment[j + 1 : j + 17])
                 if count and j + 17 < len(segment):
                     zero_codes[(klass, ident)] = segment[j + 17]  # first code: all zeros
+                if not scans:
+                    first_tables.add((klass, ident))
                 j += 17 + count
         elif 0xC0 <= marker <= 0xCF and marker not in (_DHT, 0xC8, 0xCC):
             progressive = marker in _PROGRESSIVE_SOF
@@ -419,4 +359,13 @@ def _read_frame(data: bytes) -> _Frame | None:
             i = j
     if not components or not scans:
         return None
-    return _Frame(progressive, huffman, components, tuple(scans), zero_codes, zero_quant)
+    return _Frame(
+        progressive,
+        huffman,
+        components,
+        tuple(scans),
+        zero_codes,
+        zero_quant,
+        frozenset(first_tables),
+        tuple(header_junk),
+    )
