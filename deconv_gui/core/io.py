@@ -280,14 +280,14 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
     name = p.name or str(p)
     _check_not_empty(fp, name)
     _prepare_heif(fp, name)
-    fp = _with_end_marker(fp, name)
+    fp, jpeg_checked = _with_end_marker(fp, name)
     with _quiet_pillow():
         im = _open_pillow_or_tiff(fp, name, max_pixels)
         if im is None:
             return _load_tiff_samples(p, fp, max_pixels)
         with im:
             fmt = _check_supported(im, name)
-            if fmt in ("JPEG", "MPO"):
+            if fmt in ("JPEG", "MPO") and not jpeg_checked:
                 _check_jpeg_data(fp, name)
             try:
                 bits = _source_bits(im)
@@ -355,25 +355,29 @@ def _load_from_file(p: Path, fp: IO[bytes], max_pixels: int) -> Photo:
     return Photo(np.ascontiguousarray(rgb), meta)
 
 
-def _with_end_marker(fp: IO[bytes], name: str) -> IO[bytes]:
+def _with_end_marker(fp: IO[bytes], name: str) -> tuple[IO[bytes], bool]:
     """A JPEG that lacks only its two-byte end marker (an encoder or a copy that stopped
     there) has all its picture data: read with the marker added, in memory, when the
     data then decodes cleanly and whole (`core.jpeg_check`); otherwise ``fp`` as it is, and
-    Pillow calls the file incomplete."""
+    Pillow calls the file incomplete. Returns (the file to read, whether `check_jpeg`
+    passed it already). A file that ends with the marker is not read here."""
+    size = fp.seek(0, os.SEEK_END)
     fp.seek(0)
-    if fp.read(3) != b"\xff\xd8\xff":
-        fp.seek(0)
-        return fp
+    head = fp.read(3)
+    fp.seek(max(0, size - 2))
+    tail = fp.read(2)
     fp.seek(0)
+    if head != b"\xff\xd8\xff" or tail == b"\xff\xd9":
+        return fp, False
     data = fp.read()
     fp.seek(0)
     if data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda"):
-        return fp  # it has one after its last scan
+        return fp, False  # it has one after its last scan (and more after it)
     whole = data + b"\xff\xd9"
     if check_jpeg(whole) != (None, None):
-        return fp
+        return fp, False
     _log.info("%s: the JPEG's end marker is missing; its picture data is complete", name)
-    return io.BytesIO(whole)
+    return io.BytesIO(whole), True
 
 
 def _check_jpeg_data(fp: IO[bytes], name: str) -> None:
