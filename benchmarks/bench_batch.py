@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from deconv_gui.bench import bench_photo
-from deconv_gui.core.devices import CPU_BF16_ENV
+from deconv_gui.core.devices import cpu_bf16_is_fast
 from deconv_gui.core.image import ImageMeta
 from deconv_gui.core.io import load_image, save_image
 
@@ -262,15 +262,6 @@ def faults(args: argparse.Namespace) -> None:
     row(f"the CLI killed (SIGKILL) after {k} photos", out, first, cmd)
 
 
-def _native_bf16() -> bool:
-    import torch
-
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=200)
@@ -282,10 +273,9 @@ def main() -> int:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-batch"))
     ap.add_argument("--skip-cluster", action="store_true")
     args = ap.parse_args()
-    # one precision for every run: bfloat16 where the CPU has it natively (the app's choice
-    # on an idle machine; under load its 20 ms per-process probe can decide either way)
-    bf16 = os.environ.setdefault(CPU_BF16_ENV, "1" if _native_bf16() else "0")
-    print(f"{CPU_BF16_ENV}={bf16}", file=sys.stderr)
+    # the app's precision (bfloat16 where the CPU has it natively) unless the environment
+    # pins it; the same for every run
+    print(f"CPU bfloat16: {cpu_bf16_is_fast()}", file=sys.stderr)
 
     if args.count:
         photos = args.work / f"in-{args.count}-{args.min_mp:g}-{args.max_mp:g}"

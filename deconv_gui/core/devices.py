@@ -7,11 +7,9 @@ it as is. No Qt here.
 
 from __future__ import annotations
 
-import functools
 import gc
 import os
 import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,47 +281,37 @@ def auto_tile_size(device: DeviceLike) -> int:
     return _GPU_MIN_TILE
 
 
-#: "1" / "0" forces bfloat16 CPU inference and fine-tuning on or off; unset = measure
-#: (`cpu_bf16_is_fast`).
+#: "1" / "0" forces bfloat16 CPU inference and fine-tuning on or off; unset = whether the CPU
+#: has native bfloat16 (`cpu_bf16_is_fast`).
 CPU_BF16_ENV = "DECONV_GUI_CPU_BF16"
 
 
 def cpu_bf16_is_fast() -> bool:
-    """True when bfloat16 convolutions run clearly faster than float32 on this CPU.
+    """True when this CPU has native bfloat16 arithmetic (AMX or AVX512-BF16).
 
-    CPUs with native bfloat16 (AVX512-BF16, AMX) run oneDNN bf16 convolutions about twice as
-    fast as fp32; elsewhere bf16 is emulated and slower. ``DECONV_GUI_CPU_BF16=1/0`` forces
-    the answer; otherwise a ~20 ms probe (a 64-channel 3x3 convolution in each precision,
-    the best of three runs each) decides once per process, at the current thread count.
+    There oneDNN's bf16 convolutions run about twice as fast as fp32 (the speed table in
+    README); elsewhere bf16 is emulated and slower. ``DECONV_GUI_CPU_BF16=1/0`` forces the
+    answer. The choice follows the CPU's features, not a timing: a timing probe gave a
+    different answer now and then on a busy machine, and with it a slightly different
+    result for the same photo from one run to the next.
     """
     forced = os.environ.get(CPU_BF16_ENV, "").strip()
     if forced in ("0", "1"):
         return forced == "1"
-    return _probe_cpu_bf16()
+    return _cpu_has_native_bf16()
 
 
-@functools.cache
-def _probe_cpu_bf16() -> bool:
+def _cpu_has_native_bf16() -> bool:
+    def feature(name: str) -> bool:
+        probe = getattr(torch.cpu, name, None)
+        try:
+            return bool(probe()) if callable(probe) else False
+        except RuntimeError:
+            return False
+
     try:
         if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
             return False
     except (AttributeError, RuntimeError):
         return False
-    conv = torch.nn.Conv2d(64, 64, 3, padding=1).to(memory_format=torch.channels_last)
-    x = torch.rand(1, 64, 96, 96).contiguous(memory_format=torch.channels_last)
-
-    def best(bf16: bool) -> float:
-        times = []
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-            conv(x)  # warm up (oneDNN picks and caches its kernels)
-            for _ in range(3):
-                t0 = time.perf_counter()
-                conv(x)
-                times.append(time.perf_counter() - t0)
-        return min(times)
-
-    try:
-        fp32, bf16 = best(False), best(True)
-    except RuntimeError:
-        return False
-    return bf16 < 0.75 * fp32
+    return feature("_is_amx_tile_supported") or feature("_is_avx512_bf16_supported")

@@ -569,7 +569,28 @@ def test_cpu_bf16_choice_follows_the_override(monkeypatch: pytest.MonkeyPatch) -
     # fp16=False (the model or the user refuses reduced precision) always means float32
     assert TorchProcessor(_Residual(), scale=1, overlap=1, fp16=False).precision == "float32"
     monkeypatch.delenv(devices.CPU_BF16_ENV)
-    assert isinstance(devices.cpu_bf16_is_fast(), bool)  # the measured answer
+    assert isinstance(devices.cpu_bf16_is_fast(), bool)  # this CPU's answer
+
+
+@pytest.mark.parametrize(("amx", "avx512_bf16"), [(True, False), (False, True), (False, False)])
+def test_cpu_bf16_choice_follows_the_cpu_features_not_a_timing(
+    monkeypatch: pytest.MonkeyPatch, amx: bool, avx512_bf16: bool
+) -> None:
+    """A timing probe could answer differently from one run to the next on a busy machine,
+    and the same photo then came out slightly different; the CPU's features do not change."""
+    import time
+
+    from deconv_gui.core import devices
+
+    monkeypatch.delenv(devices.CPU_BF16_ENV, raising=False)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    native = amx or avx512_bf16
+    clock = iter(range(10**9))  # a clock under which bfloat16 never looks faster
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))
+    answers = {devices.cpu_bf16_is_fast() for _ in range(5)}
+    assert answers == {native}
 
 
 def test_bf16_on_cpu_keeps_the_skip_in_float32(monkeypatch: pytest.MonkeyPatch) -> None:
