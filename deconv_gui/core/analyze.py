@@ -86,6 +86,11 @@ BLUR_NOISE_LIMIT = 8.0
 #: RAW denoiser suggested (a full-frame sensor at ISO 400-800 on a raw mid-tone measures
 #: about this; base-ISO files of current cameras measure well above)
 RAW_NOISY_SNR = 40.0
+#: photos whose short side is below this are not judged noisy or clean: on so few pixels
+#: the estimate takes fine detail for noise (Kodak24 and CBSD68 downscaled, clean, read
+#: noisy at a short side of 24 / 32 / 48 px in 86 / 68 / 25 % of photos, 13 % at 64 and
+#: 4-9 % at 80-128; `benchmarks/small_photo_noise.py`), and a thumbnail is not worth a Denoise
+NOISE_MIN_SIDE = 64
 #: long sides below these get an enlargement suggested (x2, then x4)
 SMALL_SIDE = 1200
 TINY_SIDE = 500
@@ -126,9 +131,16 @@ class Analysis:
     noise_after_jpeg: float | None = None
 
     @property
+    def noise_judged(self) -> bool:
+        """False for photos too small to tell noise from fine detail (`NOISE_MIN_SIDE`)."""
+        return min(self.width, self.height) >= NOISE_MIN_SIDE
+
+    @property
     def noisy(self) -> bool:
         """Noisy by the estimate, or by what the denoiser removes (camera noise)."""
-        return _noisy(self.noise_sigma, self.noise_removed, self.noise_after_jpeg)
+        return self.noise_judged and _noisy(
+            self.noise_sigma, self.noise_removed, self.noise_after_jpeg
+        )
 
     @property
     def noise_level(self) -> float:
@@ -169,7 +181,10 @@ class Analysis:
         if self.blur >= BLURRY and self.noise_level < BLUR_NOISE_LIMIT:
             out.append("soft or blurred")
         if max(self.width, self.height) < SMALL_SIDE:
-            out.append(f"small ({self.width}x{self.height})")
+            size = f"{self.width}x{self.height}"
+            if not self.noise_judged and self.raw_snr is None:
+                size += ": too few pixels to tell noise from detail"
+            out.append(f"small ({size})")
         return out
 
     def summary(self) -> str:
@@ -186,6 +201,7 @@ class Analysis:
         d = asdict(self)
         d["megapixels"] = round(self.megapixels, 3)
         d["primary"] = self.primary
+        d["noise_judged"] = self.noise_judged
         d["summary"] = self.summary()
         d["steps"] = [asdict(s) for s in self.steps]
         return d
@@ -257,7 +273,8 @@ def analyze(
         # the JPEG step comes first whatever the noise (below NOISY_JPEG): what is left for
         # a denoiser after it decides the Denoise step
         after = noise_removed(rgb, denoiser, meta, first=jpeg_remover)
-    noisy = raw_snr is None and _noisy(sigma, removed, after)
+    judged = min(h, w) >= NOISE_MIN_SIDE
+    noisy = raw_snr is None and judged and _noisy(sigma, removed, after)
     # noise the estimate misses but the denoiser removes: correlated, as a camera makes it
     camera_noise = noisy and sigma < NOISY_SIGMA
     steps: list[Step] = []
@@ -267,7 +284,7 @@ def analyze(
             steps.append(Step("raw-denoise", None, "Denoise the RAW data"))
     elif q is not None and q <= JPEG_MAX_QUALITY and not (noisy and q >= NOISY_JPEG):
         steps.append(Step("jpeg", float(round(q)), "Remove JPEG artifacts"))
-    if raw_snr is None and sigma >= NOISY_SIGMA:
+    if raw_snr is None and judged and sigma >= NOISY_SIGMA:
         steps.append(Step("denoise", float(round(sigma)), "Denoise"))
     elif raw_snr is None and camera_noise:
         # the denoiser's own Auto (it was trained with that reading on such noise), not a level

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from deconv_gui.core.analyze import (
+    NOISE_MIN_SIDE,
     NOISY_AFTER_JPEG,
     NOISY_REMOVED,
     NOISY_SIGMA,
@@ -142,6 +143,25 @@ def test_a_photo_smaller_than_a_probe_crop_is_not_probed(denoiser) -> None:
     assert analyze(small, denoiser=denoiser).noise_removed is None
     big_enough = cv2.resize(_scene(), (PROBE_SIDE + 40, PROBE_SIDE), interpolation=cv2.INTER_AREA)
     assert analyze(big_enough, denoiser=denoiser).noise_removed is not None
+
+
+def test_a_thumbnail_is_not_called_noisy_for_its_fine_detail() -> None:
+    """On a few hundred pixels the estimate takes detail for noise: a clean 40x16 picture
+    read 6.3 and was told "Noisy (about 6): Denoise, then Upscale x4"."""
+    thumb = cv2.resize(_scene(seed=0), (40, 16), interpolation=cv2.INTER_AREA)
+    a = analyze(thumb)
+    assert a.noise_sigma >= NOISY_SIGMA  # what the estimate reads there
+    assert not a.noise_judged and not a.noisy
+    assert [s.task for s in a.steps] == ["upscale"]
+    assert a.summary() == ("Small (40x16: too few pixels to tell noise from detail): Upscale x4")
+    assert a.to_json()["noise_judged"] is False
+    # from NOISE_MIN_SIDE on, noise is judged as before
+    side = NOISE_MIN_SIDE
+    noisy = parse_spec("noise=15").apply(
+        cv2.resize(_scene(seed=0), (side * 5 // 2, side), interpolation=cv2.INTER_AREA), seed=3
+    )
+    b = analyze(noisy)
+    assert b.noise_judged and b.noisy and b.primary == "denoise", b.summary()
 
 
 def test_removed_rms_counts_noise_not_softened_texture_nor_clipped_areas() -> None:
