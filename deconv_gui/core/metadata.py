@@ -106,7 +106,13 @@ def read_xmp_iptc(data: bytes, name: str = "") -> tuple[str | None, dict[str, An
         _log.warning("pyexiv2 is not installed: XMP and IPTC metadata are not kept")
         return None, None
     except Exception as e:  # exiv2 cannot parse the file's structure: keep the pixels
-        _log.warning("%s: unreadable XMP/IPTC metadata ignored (%s)", name or "a photo", e)
+        # (exiv2's own words, e.g. "Failed to read image data", say nothing to a photographer)
+        _log.debug("exiv2 cannot read %s: %s", name or "a photo", e)
+        _log.warning(
+            "%s: its metadata section is damaged; any captions, keywords or ratings in it "
+            "(XMP/IPTC) are not carried over",
+            name or "a photo",
+        )
         return None, None
     xmp = xmp.strip() if isinstance(xmp, str) else None
     iptc = {k: v for k, v in dict(iptc or {}).items() if v not in (None, "", [])}
@@ -117,7 +123,12 @@ def _read_or_warn(read: Any, what: str, name: str) -> Any:
     try:
         return _read_text(read)
     except Exception as e:  # exiv2's RuntimeError on damaged metadata
-        _log.warning("%s: unreadable %s metadata ignored (%s)", name or "a photo", what, e)
+        _log.debug("exiv2 cannot read the %s of %s: %s", what, name or "a photo", e)
+        _log.warning(
+            "%s: its %s metadata (captions, keywords, ratings) is damaged and not carried over",
+            name or "a photo",
+            what,
+        )
         return None
 
 

@@ -277,6 +277,29 @@ def test_damaged_metadata_in_a_source_does_not_stop_it(tmp_path: Path) -> None:
     assert back is not None and {k: back[k] for k in IPTC} == IPTC
 
 
+def test_a_damaged_metadata_section_is_said_in_a_photographers_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A JPEG whose JFIF header lost its length: the picture decodes whole, exiv2 cannot
+    parse the file, and the warning was "unreadable XMP/IPTC metadata ignored (Failed to
+    read image data)", which reads as if the photo itself were unreadable."""
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.full((H, W, 3), 120, np.uint8)).save(good, quality=90)
+    data = bytearray(good.read_bytes())
+    assert data[2:4] == b"\xff\xe0"  # the JFIF header
+    data[4:20] = bytes(16)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        photo = load_image(bad)
+    assert np.array_equal(photo.rgb, load_image(good).rgb)
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said == [
+        "bad.jpg: its metadata section is damaged; any captions, keywords or ratings in it "
+        "(XMP/IPTC) are not carried over"
+    ]
+
+
 def test_without_pyexiv2_photos_still_load_and_save(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
