@@ -223,7 +223,11 @@ def test_the_raw_denoisers_auto_is_said_as_an_iso_and_the_slider_stands_at_100(
     assert panel.strength_value.text() == "100 %"  # of the noise it read
     assert panel.strength_value.toolTip().startswith("Auto in this photo's last run: noise like")
     panel.strength_auto.setChecked(False)  # unticked: the slider starts where Auto ran
-    assert panel.strength() == pytest.approx(100, abs=0.5)  # the slider's step
+    assert panel.strength() == 100  # in round steps: it stood at 99.7, between 95.8 and 103.6
+    panel.strength_slider.setValue(panel.strength_slider.value() + 1)
+    assert panel.strength() == 105 and panel.strength_value.text() == "105 %"
+    panel.strength_slider.setValue(panel.strength_slider.maximum())
+    assert panel.strength() == raw_spec.strength.maximum
 
 
 def test_a_photo_refused_after_its_quick_preview_shows_no_picture_and_run_says_why(

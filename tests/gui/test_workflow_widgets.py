@@ -19,7 +19,7 @@ from deconv_gui.gui.export_dialog import ExportDialog, load_export_options, stor
 from deconv_gui.gui.model_card import card_html
 from deconv_gui.gui.model_picker import ModelPicker
 from deconv_gui.gui.panel_widgets import measured_lines, step_summary
-from deconv_gui.gui.restore_panel import RestorePanel
+from deconv_gui.gui.restore_panel import MIN_SLIDER_STEPS, RestorePanel, slider_steps
 from deconv_gui.gui.simulate_dialog import SimulateDialog, spec_from_controls
 from deconv_gui.models.registry import ModelSpec
 
@@ -41,6 +41,20 @@ def panel(qtbot, registry):
 
 
 # ------------------------------------------------------------------ picker
+@pytest.mark.parametrize(
+    ("low", "high", "step"),
+    [(0, 75, 1), (1, 100, 1), (10, 400, 5), (0, 240, 2), (0, 1, 0.02), (0.3, 0.7, 0.005)],
+)
+def test_strength_sliders_move_in_round_steps(low: float, high: float, step: float) -> None:
+    """The RAW denoiser's 10-400 % went in 100 steps of 3.9 %: 99.7 % beside 103.6 %,
+    never 100."""
+    steps, got = slider_steps(low, high)
+    assert got == pytest.approx(step) and steps >= MIN_SLIDER_STEPS
+    assert low + steps * got == pytest.approx(high)
+    values = [low + i * got for i in range(steps + 1)]
+    assert all(v / step == pytest.approx(round(v / step)) for v in values)
+
+
 def test_picker_groups_models_by_what_they_do_and_lists_missing_tasks(qtbot, registry):
     picker = ModelPicker(registry)
     qtbot.addWidget(picker)
