@@ -38,6 +38,8 @@ from deconv_gui.models.registry import ModelRegistry
 PREVIEW_SIDE = 512  # longest side of a preview region (result pixels): about 1 s on 2 cores
 LIVE_DELAY_MS = 250  # settle time before a changed setting is previewed again
 REFINISH_FIRST_PIXELS = 2_000_000  # the visible part refinished first, up to this size
+#: the line under Run when the settings no longer match the result shown (Live preview off)
+SETTINGS_CHANGED = "Settings changed: the result shown is from the earlier ones; Run applies them"
 
 
 def preview_side(recipe: Recipe, registry: ModelRegistry) -> int:
@@ -92,6 +94,7 @@ class Workflow(QObject):
         self.live_timer.setSingleShot(True)
         self.live_timer.setInterval(LIVE_DELAY_MS)
         self.live_timer.timeout.connect(self._update_live)
+        self._line_before_change = ""  # the line under Run before SETTINGS_CHANGED replaced it
 
         panel.preview_requested.connect(self.preview)
         panel.compare_requested.connect(self.compare_models_dialog)
@@ -171,8 +174,11 @@ class Workflow(QObject):
         r = doc.result
         if doc is self.photos.current and r is not None and r.preview_box is not None:
             y0, y1, x0, x1 = r.preview_box
-            self.panel.show_message(f"Preview: {x1 - x0} × {y1 - y0} px in {r.seconds:.1f} s",
-                                    done=True)  # fmt: skip
+            self.panel.show_message(
+                f"Preview: {x1 - x0} × {y1 - y0} px in {r.seconds:.1f} s  ·  "
+                "Run applies the settings to the whole photo",
+                done=True,
+            )
 
     def _on_recipe_changed(self) -> None:
         doc = self.photos.current
@@ -182,18 +188,26 @@ class Workflow(QObject):
             self.live_timer.start()
 
     def _update_live(self) -> None:
-        """A setting changed: reapply Amount/Detail to the result, or preview again."""
+        """A setting changed: reapply Amount/Detail to the result, or preview again; with
+        Live preview off, say that the result shown no longer matches the settings (an
+        earlier step's Amount, a strength, a model: the model has to run again)."""
         doc, recipe = self.photos.current, self.panel.recipe()
         if doc is None or recipe is None or self._busy() or doc.result is None:
             return
         r = doc.result
+        label = self.panel.progress_label
         if r.recipe is not None and r.raw is not None and only_finish_differs(r.recipe, recipe):
             last, had = recipe.steps[-1], r.recipe.steps[-1]
             if (last.amount, last.detail) != (had.amount, had.detail):
                 self.session.refinish(doc, last.amount, last.detail, self._visible_result_box(doc))
+            elif label.text() == SETTINGS_CHANGED:  # set back to the result's own settings
+                self.panel.show_message(self._line_before_change, done=True)
             return
         if self.panel.live_check.isChecked():
             self.preview()
+        elif r.preview_box is None and label.text() != SETTINGS_CHANGED:
+            self._line_before_change = label.text()
+            self.panel.show_message(SETTINGS_CHANGED, done=False)
 
     def _visible_result_box(self, doc: Document) -> tuple[int, int, int, int] | None:
         """The part of the result in view (up to `REFINISH_FIRST_PIXELS`), None when that is

@@ -243,6 +243,35 @@ def test_live_amount_slider_refinishes_the_result(qtbot, window, photo):
     assert window.restore_panel.amount.value() == pytest.approx(0.4)  # settings follow
 
 
+def test_an_earlier_steps_amount_with_live_preview_off_says_the_result_is_out_of_date(
+    qtbot, window, photo
+):
+    """Amount on a step before the last needs the models to run again. With Live preview
+    off the change did nothing: the result, its "Done" line and Save stayed at 100 % while
+    the step list said 60 %."""
+    from deconv_gui.gui.workflow import SETTINGS_CHANGED
+
+    doc = open_and_wait(qtbot, window, photo)
+    panel = window.restore_panel
+    panel.live_check.setChecked(False)
+    panel.set_recipe(Recipe((RecipeStep("tiny-conv"), RecipeStep("tiny-x2"))))
+    with qtbot.waitSignal(window.result_finished, timeout=20000):
+        assert window.run()
+    done = panel.progress_label.text()
+    assert done.startswith("Done in ")
+    shown = doc.result.rgb
+    panel.select_step(0)
+    panel.amount.slider.setValue(60)
+    qtbot.waitUntil(lambda: panel.progress_label.text() == SETTINGS_CHANGED, timeout=5000)
+    assert doc.result.rgb is shown  # nothing ran
+    panel.amount.slider.setValue(100)  # back to the result's own settings
+    qtbot.waitUntil(lambda: panel.progress_label.text() == done, timeout=5000)
+    # the last step's Amount is applied to the result as before, with Live preview off too
+    panel.select_step(1)
+    with qtbot.waitSignal(window.session.refinished, timeout=20000):
+        panel.amount.slider.setValue(50)
+
+
 def test_a_saved_result_changed_by_the_sliders_is_unsaved_again(qtbot, window, photo):
     """Amount moved after saving had kept the result 'saved': closing did not ask, and the
     file held the old Amount."""
