@@ -14,6 +14,7 @@ GUI thread under the name `output_path` makes.
 
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from collections.abc import Callable
@@ -559,19 +560,21 @@ class RestoreSession(QObject):
         overwrite: bool = False,
         options: ExportOptions | None = None,
     ) -> None:
-        """Write `doc`'s result to `path` in the background (asks before replacing the
-        original photo); with export ``options`` as they say, else as the photo was."""
+        """Write `doc`'s result to `path` in the background, with export ``options`` as they
+        say, else as the photo was. The original photo is never replaced (as in the CLI and
+        Batch): saving onto it is refused with a message."""
         r = doc.result
         if r is None or r.rgb is None:
             return
         result, meta = r.rgb, r.meta or ImageMeta()
-        if doc.photo is not None and path.resolve() == doc.path.resolve():
-            if not self._ask(
-                "Replace the original?", f"Replace the original photo {path.name} with the result?"
-            ):
-                return
-            meta = meta.copy(path=None)
-            overwrite = True
+        if _same_file(path, doc.path):
+            self.notice.emit(
+                f"Not saved: {path.name} is the original photo, which is never replaced. "
+                "Save the result under another name or in another folder.",
+                "error",
+                0,
+            )
+            return
 
         def done(value: tuple[Path, tuple[str, ...]]) -> None:
             written, said = Path(value[0]), value[1]
@@ -597,11 +600,14 @@ class RestoreSession(QObject):
                     written = save_image(path, result, meta, overwrite=overwrite)
             return written, tuple(said)
 
-        self._io.submit(
-            write,
-            on_result=done,
-            on_error=lambda m, _d: self.notice.emit(f"Could not save {path.name}: {m}", "error", 0),
-        )
+        def failed(message: str, _detail: str) -> None:
+            self.status.emit(f"Not saved: {path.name}", 8000)  # the "Saving…" line goes
+            said = message if path.name in message else f"Could not save {path.name}: {message}"
+            self.notice.emit(
+                f"{said.rstrip('.')}. File > Save Result As… saves it elsewhere.", "error", 0
+            )
+
+        self._io.submit(write, on_result=done, on_error=failed)
 
     def shutdown(self) -> None:
         """Cancel and wait for the run and any save."""
@@ -611,3 +617,11 @@ class RestoreSession(QObject):
         self._doc = self._previous = None
         self._caches.clear()
         self._preview_caches.clear()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """`a` and `b` name one file (the same path, or links to one file)."""
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False

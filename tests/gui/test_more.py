@@ -63,7 +63,12 @@ def test_save_error_keeps_the_result(qtbot, window, photo, tmp_path):
     blocker_file.write_text("x")
     window.prefs.output_dir = str(blocker_file)  # saving "into" a file fails like a full disk
     window.save()
-    qtbot.waitUntil(lambda: "Could not save" in window.message_bar.text(), timeout=20000)
+    qtbot.waitUntil(lambda: window.message_bar.text() != "", timeout=20000)
+    said = window.message_bar.text()
+    # said once, with the way out; the status bar's "Saving street_denoised.jpg…" went
+    assert said.count("save street_denoised.jpg") == 1, said
+    assert said.endswith("File > Save Result As… saves it elsewhere."), said
+    assert window.statusBar().currentMessage() == "Not saved: street_denoised.jpg"
     assert doc.result is not None and doc.result.saved_path is None
     window.prefs.output_dir = str(tmp_path / "out")
     (tmp_path / "out").mkdir()
@@ -87,6 +92,33 @@ def test_save_as_uses_the_chosen_name(qtbot, window, photo, tmp_path, monkeypatc
         window.action("save_as").trigger()
     assert Path(seen["start"]).name == "street_x2.jpg"
     assert target.is_file()
+
+
+@pytest.mark.parametrize("through", ["same path", "symlink"])
+def test_save_as_onto_the_original_photo_is_refused(
+    qtbot, window, photo, tmp_path, monkeypatch, through
+):
+    """It asked "Replace the original photo?" and on Yes replaced it; the CLI and Batch
+    never replace an original."""
+    original = photo.read_bytes()
+    doc = open_and_wait(qtbot, window, photo)
+    run_and_wait(qtbot, window)
+    target = photo
+    if through == "symlink":
+        target = tmp_path / "link.jpg"
+        target.symlink_to(photo)
+    asked = []
+    monkeypatch.setattr(window.session, "_ask", lambda *a: asked.append(a) or True)
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", staticmethod(lambda *a: (str(target), a[-1]))
+    )
+    window.action("save_as").trigger()
+    qtbot.waitUntil(lambda: window.message_bar.text() != "", timeout=5000)
+    assert window.message_bar.text().startswith(
+        f"Not saved: {target.name} is the original photo, which is never replaced."
+    )
+    assert photo.read_bytes() == original and not asked
+    assert doc.result.saved_path is None and doc.unsaved
 
 
 def test_preferences_dialog_applies_and_persists(qtbot, make_window, tmp_path):
