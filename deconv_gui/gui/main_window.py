@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
             self.filmstrip.set_state(doc.key, state, tooltip=tip)
 
     def _show_document(self, doc: Document | None) -> None:
-        self._drop_other_photos_error(doc)
+        self._drop_other_photos_notice(doc)
         self.viewer.show(doc)
         self._show_run_state(doc)
         self._update_actions()
@@ -387,14 +387,24 @@ class MainWindow(QMainWindow):
         if doc is None:
             self._update_stack()
 
-    def _drop_other_photos_error(self, doc: Document | None) -> None:
+    def _drop_other_photos_notice(self, doc: Document | None) -> None:
         """Moving on from a photo that could not be opened hides its error: the filmstrip's
-        badge and the photo's own page keep saying why."""
-        shown = self.message_bar.text()
-        if not shown or self.message_bar.kind != "error":
+        badge and the photo's own page keep saying why. So with a photo's warnings from
+        opening it ("records no white balance: ... estimated"): over another photo they
+        read as if they were about that one."""
+        from deconv_gui.logs import as_sentences
+
+        shown, kind = self.message_bar.text(), self.message_bar.kind
+        if not shown or kind not in ("error", "warning"):
             return
         for other in self.photos:
-            if other is not doc and other.error and other.error in shown:
+            if other is doc:
+                continue
+            if (kind == "error" and other.error and other.error in shown) or (
+                kind == "warning"
+                and other.load_warnings
+                and shown == as_sentences(other.load_warnings)
+            ):
                 self.message_bar.hide()
                 return
 

@@ -191,6 +191,21 @@ def test_save_keeps_exif_and_asks_before_overwriting(qtbot, window, photo):
     assert out.stat().st_mtime_ns == mtime
 
 
+def test_a_photos_warning_from_opening_it_goes_when_another_photo_is_shown(
+    qtbot, window, tmp_path, photo
+):
+    """A warning about one photo ("only the first page is read") stayed over the next photo
+    shown, where it read as if it were about that one."""
+    pages = tmp_path / "pages.tif"
+    first = Image.new("RGB", (64, 48), (200, 40, 40))
+    first.save(pages, save_all=True, append_images=[Image.new("RGB", (64, 48))])
+    warned = open_and_wait(qtbot, window, pages)
+    qtbot.waitUntil(lambda: "pages.tif" in window.message_bar.text(), timeout=5000)
+    assert window.message_bar.kind == "warning" and warned.load_warnings
+    open_and_wait(qtbot, window, photo)
+    assert window.message_bar.text() == ""
+
+
 def test_bad_file_shows_an_error_and_the_app_goes_on(qtbot, window, tmp_path, photo):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
