@@ -195,7 +195,12 @@ class Filmstrip(QListWidget):
                 QRectF(c.x() - r, c.y() - r, 2 * r, 2 * r), Qt.AlignmentFlag.AlignCenter, text
             )
         p.end()
-        item.setIcon(QIcon(pm))
+        # the same picture when selected: left to the style, a selected thumbnail is tinted
+        # with the highlight colour, and a photo's colours look wrong in the strip
+        icon = QIcon()
+        for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+            icon.addPixmap(pm, mode)
+        item.setIcon(icon)
 
     def wheelEvent(self, event) -> None:
         """A vertical wheel scrolls the strip sideways."""

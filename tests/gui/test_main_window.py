@@ -424,3 +424,27 @@ def test_a_photo_with_transparency_is_shown_through_it_before_and_after(qtbot, w
     write_photo(tmp_path / "opaque.png", fmt="PNG")
     other = open_and_wait(qtbot, window, tmp_path / "opaque.png")
     assert other.alpha_view is None and window.view.transparency() == (None, (False, False))
+
+
+def test_the_selected_thumbnail_keeps_the_photos_colours(qtbot, window, tmp_path):
+    """Qt tinted the selected photo's thumbnail with the highlight colour (blue): a colour
+    cast in the strip that the photo does not have."""
+    from PySide6.QtGui import QIcon
+
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (96, 64), (128, 128, 128)).save(grey)
+    doc = open_and_wait(qtbot, window, grey)
+    strip = window.filmstrip
+    item = strip.item(0)
+    qtbot.waitUntil(lambda: not item.icon().isNull(), timeout=5000)
+    assert item.isSelected() and window.current is doc
+    size = strip.iconSize()
+
+    def centre(mode: QIcon.Mode) -> tuple[int, int, int]:
+        img = item.icon().pixmap(size, mode).toImage()
+        c = img.pixelColor(img.width() // 2, img.height() // 2)
+        return c.red(), c.green(), c.blue()
+
+    assert centre(QIcon.Mode.Selected) == centre(QIcon.Mode.Normal)
+    r, g, b = centre(QIcon.Mode.Normal)
+    assert max(r, g, b) - min(r, g, b) <= 2  # grey stays grey
