@@ -362,8 +362,8 @@ def detect(state_dict: dict[str, torch.Tensor], *, source: str = "file") -> Any:
                 break
         if found is None:
             raise ModelError(
-                f"{source}: unknown model architecture (not one of the {len(reg)} architectures "
-                "spandrel recognises; see docs/IMPORT.md)"
+                f"{source}: not a kind of model this app knows (it knows {len(reg)} kinds, "
+                "such as ESRGAN, SwinIR, SCUNet and NAFNet: docs/IMPORT.md lists them)"
             )
         try:
             desc = found.load(dict(state_dict))

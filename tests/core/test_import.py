@@ -367,7 +367,7 @@ def test_junk_files_are_refused(tmp_path: Path) -> None:
 
     other = tmp_path / "not-a-model.pth"
     torch.save({"encoder.weight": torch.zeros(4, 4), "head.bias": torch.zeros(4)}, other)
-    _refused(other, contains="unknown model architecture")
+    _refused(other, contains="not a kind of model this app knows (it knows ")
     tensor_only = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), tensor_only)
     _refused(tensor_only, contains="no weights")
