@@ -244,9 +244,9 @@ class FineTunePanel(QWidget):
         self.val_spin.setRange(5, 50)
         self.val_spin.setValue(15)
         self.val_spin.setSuffix(" %")
-        self.val_spin.setToolTip("Share of the photos held out (never trained on) to "
+        self.val_spin.setToolTip("Share of the photos set aside (never trained on) to "
                                  "measure the result before and after.")  # fmt: skip
-        fh.addRow("Held out to measure:", self.val_spin)
+        fh.addRow("Set aside to measure:", self.val_spin)
         settings.addWidget(how)
 
         buttons = QHBoxLayout()
@@ -286,8 +286,8 @@ class FineTunePanel(QWidget):
         self.status_label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         mon.addWidget(self.status_label)
         plots = QHBoxLayout()
-        self.loss_plot = CurvePlot("Training loss", log_y=True)
-        self.val_plot = CurvePlot("Held-out PSNR (dB)")
+        self.loss_plot = CurvePlot("Training error (lower is better)", log_y=True)
+        self.val_plot = CurvePlot("Quality on photos set aside (dB)")
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.val_plot)
         mon.addLayout(plots, 1)
@@ -370,7 +370,9 @@ class FineTunePanel(QWidget):
         self_supervised = self.mode in ("noisy", "noisy_raw")
         self.crop_target.setVisible(not self_supervised)
         self.val_plot.title = (
-            "Held-out self-supervised PSNR (dB)" if self_supervised else "Held-out PSNR (dB)"
+            "Photos set aside, against their noise (dB)"
+            if self_supervised
+            else "Quality on photos set aside (dB)"
         )
         spec = self.base_spec()
         if self.mode == "noisy_raw" and (spec is None or spec.input != "bayer"):
@@ -614,7 +616,7 @@ class FineTunePanel(QWidget):
             s = f"{v['psnr']:.2f} dB"
             return s + (f" / SSIM {v['ssim']:.4f}" if v.get("ssim") is not None else "")
 
-        text = f"Held-out photos ({now.get('photos', '?')}): base model {one(before)}"
+        text = f"Photos set aside ({now.get('photos', '?')}): base model {one(before)}"
         if now is not before:
             d = now["psnr"] - before["psnr"]
             text += f"  →  fine-tuned {one(now)}  ({d:+.2f} dB)"
