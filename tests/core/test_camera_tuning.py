@@ -226,8 +226,9 @@ def test_noisy_raw_source_reads_real_bayer_files(raw_files, tmp_path: Path) -> N
 
     for name in (SMALL, CRW):
         (tmp_path / name).symlink_to(raw_files.path(name))
+    (tmp_path / f"again_{SMALL}").symlink_to(raw_files.path(SMALL))  # most files: one camera
     base = BaseInfo("RAW", "raw-denoise", noise_map=True, channels=4, bayer=True)
-    src = NoisyRawSource(FinetuneData.noisy_raw(tmp_path), base, val_fraction=0.5, seed=0)
+    src = NoisyRawSource(FinetuneData.noisy_raw(tmp_path), base, val_fraction=0.34, seed=0)
     msgs = list(src.load())
     assert len(msgs) >= 2 and src.pool is not None and len(src.val) == 1
     assert any("1 file(s) of other cameras" in m for m in msgs)  # two bodies here
@@ -255,3 +256,68 @@ def test_a_damaged_raw_file_is_left_out_not_the_whole_run(camera_dir: Path, tmp_
     assert any(m.startswith("left out a_cut.dng: ") for m in msgs)
     assert src.skipped and src.skipped[0].startswith("a_cut.dng: ")
     assert src.pool is not None and len(src.val) >= 1
+
+
+def test_frames_of_another_camera_or_damaged_are_left_out_and_said(
+    camera_dir: Path, tmp_path: Path
+) -> None:
+    """A dark frame of another camera was counted as "measured with 1 dark/flat frame(s)"
+    (and in the card) while the fit left it out without a word; one damaged frame stopped
+    the whole run, where a damaged photo is left out."""
+    from deconv_gui.training.finetune.raw_source import NoisyRawSource
+    from deconv_gui.training.finetune.sources import BaseInfo, FinetuneData
+
+    frames = tmp_path / "frames"
+    good = write_frames(CAMERA, ISOS, frames, level=0.0, seed=1, shape=(128, 128))
+    other = SyntheticCamera(model="Other Body")
+    (foreign,) = write_frames(other, ISOS[:1], tmp_path / "other", level=0.0, seed=2)
+    foreign.rename(frames / "zz_other_body.dng")
+    data = good[0].read_bytes()
+    (frames / "cut.dng").write_bytes(data[: len(data) // 3])
+    base = BaseInfo("RAW", "raw-denoise", noise_map=True, channels=4, bayer=True)
+    plain = NoisyRawSource(FinetuneData.noisy_raw(camera_dir), base, val_fraction=0.25, seed=0)
+    src = NoisyRawSource(FinetuneData.noisy_raw(camera_dir, frames), base,
+                         val_fraction=0.25, seed=0)  # fmt: skip
+    list(plain.load())
+    msgs = list(src.load())
+    assert src.frame_count == len(good) and src.card_extra()["frames"] == len(good)
+    assert src.camera is not None and plain.camera is not None
+    assert src.camera.files == plain.camera.files + len(good)
+    assert any(m.startswith("left out dark/flat frame cut.dng: ") for m in msgs)
+    said = (
+        "left out dark/flat frame zz_other_body.dng: taken with another camera "
+        "(Deconv Other Body, not Deconv Synthetic APS-C)"
+    )
+    assert said in msgs
+    assert sorted(s.split(": ")[0] for s in src.skipped) == [
+        "dark/flat frame cut.dng",
+        "dark/flat frame zz_other_body.dng",
+    ]
+
+
+def test_files_of_several_cameras_without_a_majority_are_refused(
+    camera_dir: Path, tmp_path: Path
+) -> None:
+    """The model is named after, and chosen for, the camera with the most files: with a tie
+    that was whichever came first."""
+    import shutil
+
+    from deconv_gui.training.finetune.raw_source import NoisyRawSource
+    from deconv_gui.training.finetune.sources import BaseInfo, FinetuneData
+
+    mine = sorted(camera_dir.glob("*.dng"))[:2]
+    for p in mine:
+        shutil.copy(p, tmp_path / p.name)
+    other = SyntheticCamera(model="Other Body")
+    write_shots(other, _photos(tmp_path / "photos", 1), ISOS, tmp_path / "o", seed=4)
+    for p in sorted((tmp_path / "o" / "noisy").glob("*.dng")):
+        shutil.copy(p, tmp_path / f"other_{p.name}")
+    folder = tmp_path
+    for p in [*tmp_path.glob("photos"), tmp_path / "o"]:
+        shutil.rmtree(p)
+    base = BaseInfo("RAW", "raw-denoise", noise_map=True, channels=4, bayer=True)
+    src = NoisyRawSource(FinetuneData.noisy_raw(folder), base, val_fraction=0.25, seed=0)
+    with pytest.raises(DeconvError, match="none has more files than the others") as e:
+        list(src.load())
+    assert "Deconv Other Body (2)" in str(e.value)
+    assert "Deconv Synthetic APS-C (2)" in str(e.value)

@@ -130,13 +130,19 @@ class NoisyRawSource(Source):
         body: dict[str, tuple[str, str]] = {}
         cameras: Counter[tuple[str, str]] = Counter()
         frames = self._frames()
-        self.frame_count = len(frames)
+        frame_points: dict[str, tuple[tuple[str, str], FilePoints]] = {}
+        left_frames: list[str] = []  # "dark/flat frame NAME: why", said and recorded
         for i, path in enumerate(frames):
             yield f"measuring dark/flat frame {i + 1}/{len(frames)}: {path.name}"
-            packed, iso, make, model = self._open(path)
-            name = f"\0frame:{path.name}"  # never a training item's name
-            body[name] = (make, model)
-            points[name] = file_points(packed, iso)
+            try:
+                packed, iso, make, model = self._open(path)
+            except DeconvError as exc:  # as with the photos: one damaged frame stops nothing
+                left_frames.append(
+                    f"dark/flat frame {path.name}: {read_reason(str(exc), path.name)}"
+                )
+                yield f"left out {left_frames[-1]}"
+                continue
+            frame_points[path.name] = ((make, model), file_points(packed, iso))
         total = len(self.items)
         for i, (name, path, _) in enumerate(self.items):
             yield f"reading and measuring RAW file {i + 1}/{total}: {path.name}"
@@ -162,8 +168,30 @@ class NoisyRawSource(Source):
                 f"too few RAW files to train on and to measure with ({left}"
                 f"{', '.join(s.split(':')[0] for s in self.skipped) or 'add more files'})"
             )
-        main, _ = cameras.most_common(1)[0]
+        ranked = cameras.most_common()
+        if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+            # which camera the model is named after, and chosen for, would be a coin toss
+            bodies = ", ".join(f"{CameraNoise(*c).name} ({n})" for c, n in ranked)
+            raise DeconvError(
+                f"the RAW files come from {len(ranked)} cameras and none has more files than "
+                f"the others ({bodies}): tune with one camera's files, or mostly one camera's"
+            )
+        main = ranked[0][0]
         others = sum(n for c, n in cameras.items() if c != main)
+        self.frame_count = 0  # the frames measured: this camera's, readable
+        for fname, (cam, pts) in frame_points.items():
+            if cam != main:  # another body's noise says nothing of this one's
+                left_frames.append(
+                    f"dark/flat frame {fname}: taken with another camera "
+                    f"({CameraNoise(*cam).name}, not {CameraNoise(*main).name})"
+                )
+                yield f"left out {left_frames[-1]}"
+                continue
+            name = f"\0frame:{fname}"  # never a training item's name
+            body[name] = cam
+            points[name] = pts
+            self.frame_count += 1
+        self.skipped.extend(left_frames)
         yield "fitting the camera's noise profile" + (
             f" ({CameraNoise(*main).name}; {others} file(s) of other "
             "cameras are trained on with their own measured noise)"
