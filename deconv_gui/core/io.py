@@ -392,6 +392,18 @@ def _check_jpeg_data(fp: IO[bytes], name: str) -> None:
         _log.info("%s: %s", name, check.note)
 
 
+def refuse_misnamed_raw(path: str | Path) -> None:
+    """Raise `ImageReadError` when `path` is a camera RAW file under a picture's name (the
+    message says to give it back its extension); a file that cannot be opened is left to
+    the read that follows."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as fp:
+            _refuse_misnamed_raw(p, fp, p.name)
+    except OSError:
+        return
+
+
 def _refuse_misnamed_raw(p: Path, fp: IO[bytes], name: str) -> None:
     """A camera RAW file under a picture's name (``IMG_0001.CR2`` renamed ``.jpg``) would be
     read as the small preview inside it, or not at all: say what it is instead."""

@@ -31,7 +31,7 @@ import numpy as np
 from deconv_gui.core.auto_setting import AUTO, AutoSetting, auto_settings
 from deconv_gui.core.errors import describe_error, is_bug
 from deconv_gui.core.image import ImageMeta, Photo
-from deconv_gui.core.io import check_target, load_image, make_folder
+from deconv_gui.core.io import check_target, load_image, make_folder, refuse_misnamed_raw
 from deconv_gui.core.jobs import restore_job
 from deconv_gui.core.naming import OUTPUT_EXTENSIONS
 from deconv_gui.core.raw import is_raw_path
@@ -39,6 +39,7 @@ from deconv_gui.core.rawpipe import (
     NOTE,
     RAW_CROP,
     RAW_MOSAIC,
+    dng_refusal,
     restore_raw_photo,
     save_photo,
     works_on_mosaic,
@@ -190,10 +191,14 @@ def restore_file(
             f"(use {', '.join(sorted(OUTPUT_EXTENSIONS))})"
         )
     if ext == ".dng" and not is_raw_path(task.source):
+        refuse_misnamed_raw(task.source)  # a RAW file named .jpg: say that, not the below
         raise ImageWriteError(f"Cannot save {dst.name}: a DNG needs a camera RAW photo")
     make_folder(dst.parent)
     check_target(dst, ImageMeta(path=task.source), overwrite)
     photo = load(task.source)
+    refused = dng_refusal(photo) if ext == ".dng" else None
+    if refused is not None:  # before the models run (minutes on a big file), not after
+        raise ImageWriteError(f"Cannot save {dst.name}: {refused}")
     result = yield from work(photo)
     del photo
     written = save_photo(dst, result, overwrite=overwrite, quality=quality)

@@ -349,6 +349,20 @@ def encode_transfer(linear: np.ndarray, colour_space: str) -> np.ndarray:
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
+def dng_refusal(photo: Photo) -> str | None:
+    """Why no DNG can be made of `photo`, known as soon as it is read, before any model
+    runs (None: one can, from the RAW denoiser's result)."""
+    raw = raw_of(photo)
+    if raw is None:
+        return "a DNG needs a camera RAW photo"
+    if not raw.is_bayer:
+        return (
+            "a DNG result needs a Bayer sensor (the RAW denoiser works on Bayer data), and "
+            "this one has none (e.g. X-Trans, or linear DNG data): save as TIFF instead"
+        )
+    return None
+
+
 def save_photo(
     path: str | Path, photo: Photo, *, overwrite: bool = False, quality: int = 95
 ) -> Path:
@@ -360,15 +374,13 @@ def save_photo(
     raw = raw_of(photo)
     mosaic = (photo.meta.extra or {}).get(RAW_MOSAIC)
     name = out.name
-    if raw is None:
-        raise ImageWriteError(f"Cannot save {name}: a DNG needs a camera RAW photo")
+    refused = dng_refusal(photo)
+    if refused is not None:
+        raise ImageWriteError(f"Cannot save {name}: {refused}")
     if mosaic is None:
-        why = (
-            "this sensor has no Bayer mosaic"
-            if not raw.is_bayer
-            else "only the RAW denoiser's result is sensor data (save as TIFF)"
-        )
+        why = "only the RAW denoiser's result is sensor data (save as TIFF)"
         raise ImageWriteError(f"Cannot save {name} as DNG: {why}")
+    assert raw is not None
     from deconv_gui.core.dng import write_dng
 
     return write_dng(out, raw, mosaic, overwrite=overwrite)

@@ -206,7 +206,7 @@ def test_non_bayer_sensors_take_the_linear_rgb_path(raw_spec, busy_raw_spec, tmp
     out = run_to_end(restore_photo(raw_spec, photo, LoadOptions(device="cpu")))
     assert out.rgb.shape == photo.rgb.shape
     assert "no Bayer mosaic" in out.meta.extra["note"]
-    with pytest.raises(ImageWriteError, match="no Bayer mosaic"):
+    with pytest.raises(ImageWriteError, match="a DNG result needs a Bayer sensor"):
         save_photo(tmp_path / "x.dng", out)
     # a part (a preview) comes out as in a full run
     full = run_to_end(restore_photo(busy_raw_spec, photo, CPU))
@@ -330,3 +330,33 @@ def test_iso_names_are_the_cameras_own() -> None:
     ]  # fmt: skip
     low = AutoSetting("m", "Noise level", 12.0, "raw-denoise")
     assert low.text() == "very little noise, less than ISO 50 on a full-frame camera"
+
+
+def test_a_dng_that_cannot_be_made_is_refused_before_the_models_run(tmp_path, raw_files):
+    """An X-Trans (or linear) RAW file asked for as DNG was refused only after the whole
+    denoise (minutes on a big file); a camera RAW file named .jpg was told "a DNG needs a
+    camera RAW photo", while a TIFF output said what it is."""
+    from deconv_gui.core.io import ImageReadError
+    from deconv_gui.core.naming import PlannedFile
+    from deconv_gui.core.pipeline import restore_file
+    from tests.rawfiles import CRW
+
+    ran = []
+
+    def work(photo):
+        ran.append(photo)
+        yield from ()
+        return photo
+
+    raw = synthetic(("GGRGGB", "GGBGGR", "BRGRBG", "GGBGGR", "GGRGGB", "RBGBRG"), (516, 522))
+    xtrans = write_dng(tmp_path / "xtrans.dng", raw)
+    task = PlannedFile(xtrans, tmp_path / "out" / "xtrans_denoised.dng")
+    with pytest.raises(ImageWriteError, match="needs a Bayer sensor .* save as TIFF instead"):
+        run_to_end(restore_file(task, work))
+    assert not ran and not task.output.exists()
+    renamed = tmp_path / "IMG_0304.jpg"
+    renamed.write_bytes(raw_files.path(CRW).read_bytes())
+    task = PlannedFile(renamed, tmp_path / "out" / "IMG_0304_denoised.dng")
+    with pytest.raises(ImageReadError, match="it is a camera RAW file named .jpg; give it"):
+        run_to_end(restore_file(task, work))
+    assert not ran
