@@ -329,13 +329,21 @@ def _output_from_args(args: argparse.Namespace) -> OutputSettings:
         "suffix": args.suffix,
     }
     given = {k: v for k, v in given.items() if v is not None}
-    lossless = str(given.get("format") or out.format or "").lower().lstrip(".")
+    named = Path(str(getattr(args, "output", "") or "")).suffix  # -o photo.dng: its type
+    lossless = str(given.get("format") or out.format or named or "").lower().lstrip(".")
     if "quality" in given and lossless in ("png", "tif", "tiff", "bmp", "dng"):
         import logging  # a setting that does nothing is said, not ignored without a word
 
         logging.getLogger(__name__).warning(
             "--quality is for JPEG and WebP: %s output is lossless and ignores it",
             lossless.upper(),
+        )
+    if "bit_depth" in given and lossless == "dng":
+        import logging
+
+        logging.getLogger(__name__).warning(
+            "--bit-depth is for developed photos: a DNG holds the sensor's own data at the "
+            "camera's bit depth and ignores it"
         )
     try:
         return replace(out, **given)

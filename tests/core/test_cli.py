@@ -723,3 +723,22 @@ def test_jpeg_remover_on_auto_says_what_it_read_and_never_a_quality_a_png_lacks(
     assert said[".jpg0"].endswith("(Auto: JPEG quality 40)"), said
     assert changed[".png0"] == 0 and changed[".jpg0"] > 0, changed
     assert changed[".png2"] > 0, changed  # quality set by hand: the network runs
+
+
+@pytest.mark.parametrize(
+    "where", [{"format": "dng", "output": "out/"}, {"format": None, "output": "out/x.dng"}]
+)
+def test_bit_depth_with_dng_output_is_said_to_do_nothing(
+    where: dict, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`--format dng --bit-depth 8` wrote the camera's own bit depth without a word (as
+    --quality with a lossless output is said to do nothing)."""
+    import argparse
+    import logging
+
+    from deconv_gui.cli import _output_from_args
+
+    args = argparse.Namespace(quality=None, bit_depth=8, suffix=None, preset=None, **where)
+    with caplog.at_level(logging.WARNING):
+        _output_from_args(args)
+    assert "--bit-depth is for developed photos: a DNG holds the sensor's own data" in caplog.text

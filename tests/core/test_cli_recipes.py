@@ -197,6 +197,11 @@ def test_percent_and_fraction_mix_ups_and_unknown_output_types_are_said_up_front
         assert cli.main(["restore", str(photo), "--model", "lanczos-x2", "--format", "png",
                          "--quality", "50", "-o", f"{tmp_path / 'q'}/"]) == 0  # fmt: skip
     assert "--quality is for JPEG and WebP: PNG output is lossless and ignores it" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # the type named by -o's file name too
+        assert cli.main(["restore", str(photo), "--model", "lanczos-x2", "--quality", "50",
+                         "-o", str(tmp_path / "q.tif")]) == 0  # fmt: skip
+    assert "--quality is for JPEG and WebP: TIF output is lossless and ignores it" in caplog.text
     recipe = tmp_path / "r.json"
     recipe.write_text('{"steps": [{"model": "nlm-denoise", "amount": 80}]}')
     assert cli.main(["restore", str(photo), "--recipe", str(recipe)]) == 1
