@@ -180,9 +180,16 @@ class Manifest:
         meta_dir = self.path.parent
         try:
             make_folder(meta_dir)
-        except ImageWriteError:
+        except ImageWriteError as e:
             make_folder(self.folder)  # says what is wrong with the output folder itself
-            raise
+            if meta_dir.exists() or meta_dir.is_symlink():
+                raise  # (a file where the run's record goes: said as it is)
+            # the folder is there but takes nothing (no permission, a read-only or full disk):
+            # said of the folder the user named, not of the run's record inside it
+            why = str(e).removeprefix(f"Cannot create the folder {meta_dir}: ")
+            raise ImageWriteError(
+                f"Cannot write in the output folder {self.folder}: {why}"
+            ) from None
         lock = FileLock(str(meta_dir / _LOCK_NAME), timeout=0, thread_local=False)
         try:
             lock.acquire()

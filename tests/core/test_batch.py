@@ -340,3 +340,23 @@ def test_the_job_key_follows_the_steps_not_the_name() -> None:
     # off, it is not written at all: the jobs of earlier versions keep their keys
     assert a.describe()["options"] == {"allow_fp16": True}
     assert named.describe()["recipe"]["name"] == "my preset"
+
+
+def test_an_output_folder_that_takes_no_files_is_named_not_the_runs_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only output folder was said as "Cannot create the folder out/.deconv-gui: no
+    permission to write there": a folder the user never asked for."""
+    out = tmp_path / "out"
+    out.mkdir()
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *a, **k) -> None:  # noqa: ANN002, ANN003 - as Path.mkdir
+        if self.parent == out:
+            raise PermissionError(13, "Permission denied", str(self))
+        real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    with pytest.raises(ImageWriteError) as e:
+        Manifest.open(out)
+    assert str(e.value) == f"Cannot write in the output folder {out}: no permission to write there"
