@@ -18,6 +18,7 @@ once on the first image/tile it sees, or on the whole photo when the caller runs
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,17 @@ class RawNoiseInput:
             md = getattr(raw, "metadata", None)
             if md is not None and self.camera.matches(md.make, md.model):
                 self.profile = self.camera.profile(md.iso)  # None without an ISO
+            elif md is not None and self.measured is None:  # (a preview's part: said once)
+                from deconv_gui.core.camera_noise import CameraNoise
+
+                other = CameraNoise(md.make or "", md.model or "").name
+                logging.getLogger(__name__).warning(
+                    "this model was tuned on a %s and this photo is from a %s: its noise is "
+                    "measured in the photo itself (a model tuned on this camera, or the "
+                    "general RAW denoiser, may suit it better)",
+                    self.camera.name,
+                    other,
+                )
         if self.profile is None:
             self.profile = self.measured if self.measured is not None else estimate_profile(packed)
         return self.profile

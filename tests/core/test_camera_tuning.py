@@ -129,7 +129,9 @@ def test_guard_refuses_a_far_too_high_learning_rate(camera_dir: Path) -> None:
         save_finetuned(res, "broken")
 
 
-def test_tuned_model_is_named_after_the_camera_and_chosen_for_it(camera_dir: Path) -> None:
+def test_tuned_model_is_named_after_the_camera_and_chosen_for_it(
+    camera_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from deconv_gui.core.analyze import analyze
     from deconv_gui.core.raw import load_raw_photo
     from deconv_gui.models.catalog import default_registry
@@ -158,6 +160,20 @@ def test_tuned_model_is_named_after_the_camera_and_chosen_for_it(camera_dir: Pat
     packed = pack_bayer(raw.normalized(clip=False), raw.cfa)
     fitted = CameraNoise.from_json(spec.card["noise_profile"]).profile(raw.metadata.iso)
     assert proc.prepare(packed, photo.meta) == fitted
+
+    # another camera's file: measured in the file, and said (it ran without a word)
+    import logging
+    from dataclasses import replace
+
+    other = replace(raw, metadata=replace(raw.metadata, make="Canon", model="EOS R6"))
+    meta = photo.meta.copy(extra={**photo.meta.extra, "raw": other})
+    proc = spec.build(LoadOptions(device="cpu", allow_fp16=False))
+    with caplog.at_level(logging.WARNING):
+        assert proc.prepare(packed, meta) != fitted
+    assert (
+        "this model was tuned on a Deconv Synthetic APS-C and this photo is from a Canon "
+        "EOS R6: its noise is measured in the photo itself"
+    ) in caplog.text
 
 
 def test_noisy_raw_mode_needs_the_raw_denoiser(camera_dir: Path) -> None:
