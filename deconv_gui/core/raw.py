@@ -462,6 +462,7 @@ def _opened(p: Path, max_pixels: int) -> Iterator[tuple[RawData, Any]]:
         _check_size(name, sizes, max_pixels)
         _unpack(rp, name)
         raw = _record(p, rp, sizes, data, st)
+        _check_blank(raw, name)
         if raw.wb_source != "camera":
             _log.warning(
                 "%s records no white balance: it is estimated from the picture (grey world), "
@@ -534,6 +535,25 @@ def _unpack(rp: Any, name: str) -> None:
         raise ImageReadError(f"Cannot read {name}: the RAW data is truncated or damaged") from e
     except MemoryError as e:
         raise ImageReadError(f"Cannot read {name}: not enough memory to open it") from e
+
+
+#: a sensor whose black level is at least BLANK_MIN_BLACK cannot record 0: more than
+#: BLANK_FRACTION of its photosites at 0 is data lost in the file (bytes zeroed by a failing
+#: card or a broken copy), which LibRaw reads without complaint from uncompressed files
+BLANK_MIN_BLACK = 16
+BLANK_FRACTION = 0.005
+
+
+def _check_blank(raw: RawData, name: str) -> None:
+    """Refuse RAW data of which a part is blank (zeros far below the black level)."""
+    if min(raw.black_levels) < BLANK_MIN_BLACK or raw.mosaic.size == 0:
+        return
+    blank = float(np.count_nonzero(raw.mosaic == 0)) / raw.mosaic.size
+    if blank > BLANK_FRACTION:
+        raise ImageReadError(
+            f"Cannot read {name}: part of its RAW data is blank ({blank:.0%} of the sensor "
+            "reads zero, which this camera cannot record): the file is damaged"
+        )
 
 
 def _check_file(p: Path) -> None:

@@ -367,6 +367,28 @@ def test_truncated_raw_files(raw_files, tmp_path, capfd):
     assert "stderr works again" in capfd.readouterr().err
 
 
+def test_raw_data_zeroed_in_the_file_is_refused(raw_files, tmp_path):
+    """Uncompressed sensor data with a run of zeroed bytes (a failing card, a broken copy)
+    decodes without a word from LibRaw: 117 rows at 0, far below the black level, were
+    taken for a clean photo ("very little noise") and written out."""
+    name = "Canon_EOS_550D_MagicLantern_colorchart.dng"
+    data = bytearray(raw_files.path(name).read_bytes())
+    n = len(data)
+    data[n // 2 : n // 2 + n // 10] = bytes(n // 10)
+    bad = tmp_path / name
+    bad.write_bytes(bytes(data))
+    for read in (open_raw, dio.load_image):  # (a quick preview shows the camera's JPEG)
+        with pytest.raises(ImageReadError) as e:
+            read(bad)
+        said = _one_line(e, name)
+        assert "part of its RAW data is blank" in said
+        assert said.endswith("which this camera cannot record): the file is damaged")
+    # a sensor whose black level is 0 can record 0: such files are not judged
+    assert (
+        min(open_raw(raw_files.path("GoPro_HERO7_Black_GOPR9231_from_GPR.dng")).black_levels) < 16
+    )
+
+
 def test_empty_file(tmp_path):
     p = tmp_path / "empty.NEF"
     p.write_bytes(b"")
