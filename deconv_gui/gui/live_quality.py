@@ -348,6 +348,9 @@ class LiveQuality(QObject):
         if r is not None and r.final is not None:
             out.after_ssim, out.after_psnr = r.final.ssim, r.final.psnr
             out.visible_before, out.visible_after = r.visible
+        if t is not None and t.has_reference and r is not None and r.rgb is not None:
+            (h, w), (rh, rw) = t.gt.shape[:2], r.rgb.shape[:2]
+            out.compared_at = (w, h) if (h, w) != (rh, rw) else None
         elif r is not None and r.partial and r.tiles.area:
             out.after_ssim, out.after_psnr = r.tiles.ssim, r.tiles.psnr
             out.partial = True

@@ -82,6 +82,9 @@ class Readout:
     fraction: float = 1.0  # of the result finished
     visible_before: float | None = None
     visible_after: float | None = None
+    #: with a reference of another size than the result: the reference's (w, h), to which
+    #: the result was resized to be compared
+    compared_at: tuple[int, int] | None = None
 
 
 def fmt_ssim(v: float | None) -> str:
@@ -121,6 +124,9 @@ def verdict_text(r: Readout) -> tuple[str, str]:
         return "", ""
     against = r.label.removeprefix("vs ")
     text, kind = gain_verdict(r.before_ssim, r.after_ssim, r.before_psnr, r.after_psnr, against)
+    if r.compared_at is not None:
+        w, h = r.compared_at
+        text += f" (The result was resized to {against}'s {w} × {h} to compare them.)"
     return live + text, kind
 
 

@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from test_main_window import run_and_wait
 
+from deconv_gui.gui.quality_panel import verdict_text
+
 
 def test_reference_photo_shows_before_and_after_scores(qtbot, window, photo, tmp_path):
     doc = open_and_wait(qtbot, window, photo)
@@ -27,6 +29,14 @@ def test_reference_photo_shows_before_and_after_scores(qtbot, window, photo, tmp
     r = window.quality_panel.readout()
     assert r.after_ssim is not None and r.before_ssim is not None
     assert window.quality_panel.compare_combo.currentText() == "Reference: clean.png"
+    assert "resized" not in verdict_text(r)[0]
+    # an enlarged result is compared at the reference's size, and the verdict says so
+    run_and_wait(qtbot, window, "tiny-x2")
+    qtbot.waitUntil(lambda: window.quality_panel.readout().after_ssim is not None, timeout=20000)
+    h, w = doc.photo.rgb.shape[:2]
+    assert verdict_text(window.quality_panel.readout())[0].endswith(
+        f"(The result was resized to clean.png's {w} × {h} to compare them.)"
+    )
     # back to "similarity to input"
     window.quality.set_comparison(doc, None)
     qtbot.waitUntil(lambda: doc.result.final is not None, timeout=20000)
