@@ -10,8 +10,9 @@ What makes LibRaw, Lightroom, darktable and RawTherapee develop it as the source
 
 * the visible mosaic at its size, the CFA pattern (``CFARepeatPatternDim``/``CFAPattern``, any
   2x2 Bayer phase or a 6x6 X-Trans layout; the app's results are Bayer only, as the RAW
-  denoiser works on Bayer data: `rawpipe.dng_refusal`), black level per photosite of the pattern, white
-  level, ``DefaultScale`` for non-square pixels, ``Orientation`` from LibRaw's flip;
+  denoiser works on Bayer data: `rawpipe.dng_refusal`), black level per photosite of the
+  pattern, white level, ``DefaultScale`` for non-square pixels, ``Orientation`` from LibRaw's
+  flip;
 * colour: a DNG source's own colour tags, copied verbatim (`raw.DNG_COLOUR_TAGS`); for other
   sources ``ColorMatrix1`` + ``CalibrationIlluminant1`` = D65 holding the XYZ -> camera matrix
   LibRaw used (its Adobe-derived table, written as exact binary fractions so LibRaw rebuilds the
