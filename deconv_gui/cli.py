@@ -520,7 +520,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         manifest = stack.enter_context(Manifest.open(out_dir)) if out_dir is not None else None
         if manifest is not None:  # named again, around the results earlier runs gave
-            owners = manifest.owners()
+            owners = manifest.owners(getattr(f, "path", f) for f in files)
             tasks = plan_outputs(
                 files, suffix=suffix, out_dir=out_dir, ext=output.format, owners=owners
             )

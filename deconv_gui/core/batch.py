@@ -269,6 +269,17 @@ def _other_models_result(
     return out is not None and out.size == record.output_size
 
 
+def _changed_since_written(task: PlannedFile, record: FileRecord | None) -> bool:
+    """``task``'s output is a result a run finished here that is no longer as written: a
+    photographer retouched and saved it (a rerun after the original or the settings changed
+    had replaced it without a word). Its size says so (a time would be changed by backup
+    and sync tools too)."""
+    if record is None or record.status != "done" or record.output_size < 0:
+        return False
+    out = file_stamp(task.output)
+    return out is not None and out.size != record.output_size
+
+
 def _is_done(task: PlannedFile, record: FileRecord, job: JobInfo) -> bool:
     if record.status != "done" or record.job != job.key or not _is_ours(record, task):
         return False
@@ -394,10 +405,18 @@ def plan_batch(
             and manifest is not None
             and _other_models_result(task, record, job, manifest)
         )
-        if overwrite or (ours and not other_job) or file_stamp(task.output) is None:
+        edited = ours and not overwrite and _changed_since_written(task, record)
+        if not edited and (
+            overwrite or (ours and not other_job) or file_stamp(task.output) is None
+        ):
             plan.todo.append(task)
             continue
-        if other_job:
+        if edited:
+            why = (
+                f"{task.output.name} was changed since this app wrote it (retouched?), so it is "
+                "kept: --overwrite replaces it ('Replace files that already exist' in the app)"
+            )
+        elif other_job:
             why = (
                 f"{task.output.name} is this photo's result from another run (another model or "
                 "settings): --overwrite replaces it, --suffix names this run's results apart "

@@ -91,6 +91,14 @@ def path_key(path: str | os.PathLike[str]) -> str:
     return os.path.normcase(os.path.abspath(path))
 
 
+def _moved_or_same(old: str, new: Path) -> bool:
+    """``old`` (a recorded input) is no longer there, or is the file ``new`` is."""
+    try:
+        return not os.path.exists(old) or os.path.samefile(old, new)
+    except OSError:
+        return False
+
+
 def model_version(spec: object) -> str:
     """A model's version for the manifest: the weights' hash its card records (imported
     models), else the card's ``version``, else a digest of the whole card (bundled networks:
@@ -297,10 +305,55 @@ class Manifest:
         """The latest record naming this output (whatever its input), or None."""
         return self._by_output.get(path_key(output))
 
-    def owners(self) -> dict[str, str]:
+    def owners(self, inputs: Iterable[str | os.PathLike[str]] = ()) -> dict[str, str]:
         """Every output the manifest names -> the input of its latest record (`path_key`
-        both): the names earlier runs gave, for `core.naming.plan_outputs` to keep."""
+        both): the names earlier runs gave, for `core.naming.plan_outputs` to keep. The run's
+        ``inputs`` that earlier runs knew under another path are adopted first (`adopt`)."""
+        self.adopt(inputs)
         return {out: path_key(r.input) for out, r in self._by_output.items()}
+
+    def adopt(self, inputs: Iterable[str | os.PathLike[str]]) -> int:
+        """Take the records of photos that moved as the records of ``inputs``: the same
+        archive reached by another path (a drive mounted elsewhere, a renamed or moved
+        folder, a link) was redone in full, each result written again as a "-2" copy.
+
+        An input the manifest does not know by its path takes the records of a known input
+        with the same file name, size and modification time, when that one is no longer
+        there or is the very same file; only when exactly one such input is known (two
+        copies of one photo in two folders stay apart). The adopted records are written
+        again under the new path, so that a photo changed later is still known as the owner
+        of its result. Returns how many inputs were adopted."""
+        unknown = [Path(p) for p in inputs if path_key(p) not in self._latest]
+        if not unknown:
+            return 0
+        looks: dict[tuple[str, int, int], list[FileRecord]] = {}
+        for r in self._latest.values():
+            looks.setdefault((Path(r.input).name, r.size, r.mtime_ns), []).append(r)
+        outputs: dict[str, list[str]] = {}  # input key -> the outputs its records name
+        for out, r in self._by_output.items():
+            outputs.setdefault(path_key(r.input), []).append(out)
+        adopted = 0
+        for src in unknown:
+            st = file_stamp(src)
+            if st is None:
+                continue
+            found = [
+                r
+                for r in looks.get((src.name, st.size, st.mtime_ns), ())
+                if path_key(r.input) in self._latest and _moved_or_same(r.input, src)
+            ]
+            if len(found) != 1:
+                continue
+            old = path_key(found[0].input)
+            new = str(src.absolute())
+            latest = self._latest.pop(old)
+            for out in outputs.pop(old, ()):
+                record = self._by_output[out]
+                if record is not latest:
+                    self.add(replace(record, input=new))
+            self.add(replace(latest, input=new))  # last: it stays the input's latest
+            adopted += 1
+        return adopted
 
     def job(self, key: str) -> dict[str, Any] | None:
         return self._jobs.get(key)

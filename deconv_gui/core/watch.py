@@ -119,7 +119,7 @@ def watch_folders(
             for key in set(seen) - present:  # gone before it settled
                 del seen[key]
             if ready:
-                owners = manifest.owners()  # the names earlier results hold
+                owners = manifest.owners(i.path for i in ready)  # the names results hold
                 tasks = plan_outputs(ready, suffix=suffix, out_dir=out_dir, ext=ext, owners=owners)
                 plan = plan_batch(tasks, manifest, job, force=force, overwrite=overwrite)
                 run = run_batch(plan, execute, manifest=manifest, job=job)

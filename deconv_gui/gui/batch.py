@@ -132,7 +132,9 @@ def batch_job(
     files = without_outputs(files, out_dir, suffix=suffix, ext=ext)
     manifest = Manifest.open(out_dir) if out_dir is not None else None
     try:
-        owners = manifest.owners() if manifest is not None else None
+        owners = (
+            manifest.owners(getattr(f, "path", f) for f in files) if manifest is not None else None
+        )
         tasks = plan_outputs(files, suffix=suffix, out_dir=out_dir, ext=ext, owners=owners)
         plan = plan_batch(
             tasks, manifest, job, force=force, overwrite=overwrite, skip_existing=not overwrite

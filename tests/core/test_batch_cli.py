@@ -408,3 +408,77 @@ def test_two_models_whose_results_share_a_name_do_not_replace_each_other(
         == 0
     )
     assert (out / "a_denoised.png").read_bytes() != first
+
+
+@pytest.mark.parametrize("how", ["moved", "renamed folder", "through a link"])
+def test_an_archive_reached_by_another_path_resumes_instead_of_redoing_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    """The manifest named inputs by the path typed: the same archive on a drive mounted
+    elsewhere, in a renamed folder or through a link was redone in full, each result
+    written a second time as "name_denoised-2.jpg"."""
+    import shutil
+
+    root = tmp_path / "drive"
+    for i in range(3):
+        _photo(root / "Archive" / "2019" / f"img{i}.png", seed=i)
+    args = ["--model", "nlm-denoise", "--strength", "5", "--json", "-r"]
+    assert main(["restore", str(root / "Archive"), "-o", str(root / "Restored"), *args]) == 0
+    capsys.readouterr()
+    if how == "moved":
+        shutil.move(root, tmp_path / "mounted")
+        root = tmp_path / "mounted"
+        archive = root / "Archive"
+    elif how == "renamed folder":
+        (root / "Archive").rename(root / "Photos")
+        archive = root / "Photos"
+    else:
+        (tmp_path / "link").symlink_to(root)
+        archive, root = tmp_path / "link" / "Archive", tmp_path / "link"
+    assert main(["restore", str(archive), "-o", str(root / "Restored"), *args]) == 0
+    kinds = [e.get("event") for e in _events(capsys.readouterr().out)]
+    assert "done" not in kinds, kinds  # nothing redone
+    assert _results(root / "Restored") == [f"2019/img{i}_denoised.png" for i in range(3)]
+    # a photo changed since is redone in place, not as a copy
+    _photo(archive / "2019" / "img1.png", seed=9)
+    assert main(["restore", str(archive), "-o", str(root / "Restored"), *args]) == 0
+    assert _results(root / "Restored") == [f"2019/img{i}_denoised.png" for i in range(3)]
+
+
+def test_two_copies_of_one_photo_in_two_folders_stay_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same name, size and time in two folders of one run: each keeps its own result (the
+    adoption of moved photos must not take one for the other)."""
+    a = _photo(tmp_path / "in" / "a" / "x.png", seed=1)
+    b = tmp_path / "in" / "b" / "x.png"
+    b.parent.mkdir(parents=True)
+    b.write_bytes(a.read_bytes())
+    os.utime(b, ns=(a.stat().st_atime_ns, a.stat().st_mtime_ns))
+    out = tmp_path / "out"
+    args = ["restore", str(tmp_path / "in"), "-o", str(out), "--model", "nlm-denoise", "-r"]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert _results(out) == ["a/x_denoised.png", "b/x_denoised.png"]
+    assert "2 done before" in capsys.readouterr().err
+
+
+def test_a_result_retouched_since_it_was_written_is_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rerun after the original changed replaced a result the photographer had retouched
+    and saved, without a word."""
+    src = _photo(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    args = ["restore", str(tmp_path / "in"), "-o", str(out), "--model", "nlm-denoise", "-r"]
+    assert main(args) == 0
+    result = out / "a_denoised.png"
+    Image.open(result).rotate(90).save(result)  # retouched
+    retouched = result.read_bytes()
+    os.utime(src)  # the original touched too (a metadata edit, a restore from backup)
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "a_denoised.png was changed since this app wrote it (retouched?), so it is kept" in err
+    assert result.read_bytes() == retouched
+    assert main([*args, "--overwrite"]) == 0 and result.read_bytes() != retouched
