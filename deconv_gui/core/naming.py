@@ -144,7 +144,10 @@ def plan_outputs(
     check_suffix(suffix)
     forced_ext = None if ext is None else _normalised_ext(ext)
     items = [i if isinstance(i, InputFile) else _given(Path(i)) for i in inputs]
-    held = {_fold(out): _fold(src) for out, src in (owners or {}).items()}
+    # names are compared case-folded (a case-insensitive disk holds one of IMG_x.jpg and
+    # img_x.jpg), photos as the file system tells them apart (IMG.jpg and img.JPG are two
+    # photos on a case-sensitive one, each the owner of its own result)
+    held = {_fold(out): src for out, src in (owners or {}).items()}
     taken = {_key(i.path) for i in items}
 
     def candidates(item: InputFile) -> Iterator[Path]:
@@ -156,7 +159,7 @@ def plan_outputs(
     chosen: dict[int, Path] = {}
     holders = set(held.values())
     for i, item in enumerate(items):  # first the names earlier runs gave these inputs
-        if (me := _key(item.path)) not in holders:
+        if (me := _photo_key(item.path)) not in holders:
             continue
         # names are given lowest number first, so the one it was given follows names that
         # were held too: look no further than the first that nobody holds
@@ -171,7 +174,7 @@ def plan_outputs(
     plan: list[PlannedFile] = []
     for i, item in enumerate(items):
         if i not in chosen:
-            me = _key(item.path)
+            me = _photo_key(item.path)
             chosen[i] = next(
                 dst
                 for dst in candidates(item)
@@ -214,6 +217,11 @@ def _given(path: Path) -> InputFile:
 
 def _key(path: Path) -> str:
     return _fold(os.path.normcase(os.path.abspath(path)))
+
+
+def _photo_key(path: Path) -> str:
+    """A photo as `core.manifest.path_key` names it (the owners' values)."""
+    return os.path.normcase(os.path.abspath(path))
 
 
 def _fold(key: str) -> str:

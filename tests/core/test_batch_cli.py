@@ -482,3 +482,26 @@ def test_a_result_retouched_since_it_was_written_is_kept(
     assert "a_denoised.png was changed since this app wrote it (retouched?), so it is kept" in err
     assert result.read_bytes() == retouched
     assert main([*args, "--overwrite"]) == 0 and result.read_bytes() != retouched
+
+
+def test_photos_whose_names_differ_in_case_keep_their_own_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """IMG.jpg and img.JPG are two photos on a case-sensitive disk: adding Img.jpg took
+    img.JPG's result name, redid img.JPG as "-3" and left its "-2" behind."""
+    folder = tmp_path / "in"
+    for i, name in enumerate(("IMG.png", "img.PNG")):
+        _photo(folder / name, seed=i)
+    if len({p.name.casefold() for p in folder.iterdir()}) != 1 or len(list(folder.iterdir())) != 2:
+        pytest.skip("the disk does not tell names apart by case")
+    out = tmp_path / "out"
+    args = ["restore", str(folder), "-o", str(out), "--model", "nlm-denoise"]
+    assert main(args) == 0
+    first = _results(out)
+    assert len(first) == 2
+    _photo(folder / "Img.png", seed=5)
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "2 done before" in capsys.readouterr().err
+    after = _results(out)
+    assert set(first) < set(after) and len(after) == 3
