@@ -20,6 +20,11 @@ class ImageWriteError(DeconvError):
     """A photo could not be written (folder not writable, disk full, would overwrite...)."""
 
 
+class DiskFullError(ImageWriteError):
+    """A result could not be written: the disk (or the user's quota) is full. A batch stops
+    there: every photo after it would be processed only to fail the same way."""
+
+
 class ModelError(DeconvError):
     """A model could not be found, loaded or run."""
 

@@ -238,12 +238,13 @@ class BatchReporter:
                 warned=summary.warned_photos,
                 done_before=done_before,
                 cancelled=summary.cancelled,
+                stopped=summary.stopped or None,
                 elapsed=round(summary.elapsed, 3),
             )
             return
         self.__exit__()
         one_failure = len(summary.failed) == 1 and not summary.done and not summary.skipped
-        if one_failure and not summary.cancelled:
+        if one_failure and not summary.cancelled and not summary.stopped:
             return  # its own error line says it all (a one-photo run: one line, not three)
         text = f"{self.label}: {summary.text()} in {format_seconds(summary.elapsed)}"
         if done_before:
@@ -257,4 +258,6 @@ class BatchReporter:
             text += f" -> {out_dir}"
         if summary.cancelled:
             text += "; stopped: run the same command again to go on"
+        elif summary.stopped:
+            text += "; free some space and run the same command again for the photos not begun"
         self._line(text)

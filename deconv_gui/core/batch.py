@@ -495,6 +495,7 @@ def run_batch(
     summary.warned += part.warned
     summary.skipped += part.skipped + [(t.source, DONE_BEFORE) for t, _ in plan.done]
     summary.cancelled = part.cancelled
+    summary.stopped = part.stopped
     summary.elapsed = time.monotonic() - start
     return summary
 

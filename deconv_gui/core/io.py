@@ -59,7 +59,7 @@ from deconv_gui.core.raw import (
     load_raw_preview,
     misnamed_raw,
 )
-from deconv_gui.errors import ImageReadError, ImageWriteError
+from deconv_gui.errors import DiskFullError, ImageReadError, ImageWriteError
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -1677,7 +1677,8 @@ def _atomic_write(out: Path, write: Callable[[IO[bytes]], None], *, overwrite: b
             f"Cannot save {name}: a file with that name already exists in {out.parent}"
         ) from e
     except OSError as e:
-        raise ImageWriteError(_os_write_message(out, e)) from e
+        full = e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1))
+        raise (DiskFullError if full else ImageWriteError)(_os_write_message(out, e)) from e
     except (ValueError, TypeError, struct.error) as e:  # an encoder refused the data
         raise ImageWriteError(f"Cannot save {name}: {str(e) or type(e).__name__}") from e
     except MemoryError as e:

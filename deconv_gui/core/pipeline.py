@@ -17,6 +17,7 @@ GUI's batch and the self-test use it; ``eval`` uses `restore_job` on each image.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -44,7 +45,7 @@ from deconv_gui.core.rawpipe import (
     save_photo,
     works_on_mosaic,
 )
-from deconv_gui.errors import ImageWriteError
+from deconv_gui.errors import DiskFullError, ImageWriteError
 from deconv_gui.logs import WarningCollector
 
 if TYPE_CHECKING:
@@ -135,6 +136,10 @@ class FileProgress:
     auto: tuple[str, ...] = ()  # when done: what Auto chose in its steps ("noise level 17")
 
 
+#: `RunSummary.stopped` when a result could not be written for a full disk
+DISK_FULL = "the disk is full"
+
+
 @dataclass
 class RunSummary:
     """What a run did: ``done`` (source, output), ``failed`` and ``skipped`` (source, one-line
@@ -146,6 +151,8 @@ class RunSummary:
     warned: list[tuple[Path, str]] = field(default_factory=list)  # (source, warning)
     cancelled: bool = False
     elapsed: float = 0.0
+    #: why the run stopped before its end by itself ("the disk is full"), or ""
+    stopped: str = ""
 
     def text(self) -> str:
         parts = [f"{len(self.done)} saved"]
@@ -157,6 +164,8 @@ class RunSummary:
             parts.append(f"{self.warned_photos} with warnings")
         if self.cancelled:
             parts.append("cancelled")
+        if self.stopped:
+            parts.append(f"stopped: {self.stopped}")
         return ", ".join(parts)
 
     @property
@@ -222,7 +231,10 @@ def restore_files(
     ``skip_existing``: an output that exists is kept and its photo skipped (without it, and
     without ``overwrite``, that photo fails). ``cancel`` is asked before each photo and
     tile; when it says yes the run stops there and the summary says ``cancelled`` (closing
-    the generator stops it too, without a summary). A failing photo never stops the run.
+    the generator stops it too, without a summary). A failing photo does not stop the run,
+    except when its result could not be written for a full disk: every photo after it would
+    be processed only to fail the same way, so the run stops there (``stopped``; the photos
+    not begun are left for the next run).
     """
     start = time.monotonic()
     summary = RunSummary()
@@ -260,6 +272,9 @@ def restore_files(
             summary.failed.append((src, why))
             summary.warned += [(src, w) for w in said]
             yield FileProgress(i, total, src, finished=True, error=why, warnings=tuple(said))
+            if isinstance(exc, DiskFullError) or getattr(exc, "errno", None) == errno.ENOSPC:
+                summary.stopped = DISK_FULL
+                break
             continue
         finally:
             job.close()

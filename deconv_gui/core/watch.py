@@ -145,6 +145,9 @@ def watch_folders(
                 if part.cancelled:
                     total.cancelled = True
                     break
+                if part.stopped:  # the disk is full: what follows would fail the same way
+                    total.stopped = part.stopped
+                    break
             yield WatchStatus(
                 len(seen), len(total.done), len(total.failed), len(total.skipped), warnings
             )

@@ -505,3 +505,38 @@ def test_photos_whose_names_differ_in_case_keep_their_own_results(
     assert "2 done before" in capsys.readouterr().err
     after = _results(out)
     assert set(first) < set(after) and len(after) == 3
+
+
+def test_a_full_disk_stops_the_run_instead_of_failing_every_photo_after_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every photo after the disk filled was processed in full only to fail to save
+    (hours of work and a line each on an archive); the run now stops there, and the next
+    run does the photos not begun."""
+    import errno
+
+    from deconv_gui.core import pipeline
+
+    for i in range(5):
+        _photo(tmp_path / "in" / f"p{i}.png", seed=i)
+    out = tmp_path / "out"
+    real_save = pipeline.save_photo
+    saved: list[Path] = []
+
+    def save(path, photo, **kw):  # noqa: ANN001, ANN003 - as save_photo
+        if len(saved) == 2:  # the third result finds the disk full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        saved.append(Path(path))
+        return real_save(path, photo, **kw)
+
+    monkeypatch.setattr(pipeline, "save_photo", save)
+    args = ["restore", str(tmp_path / "in"), "-o", str(out), "--model", "nlm-denoise"]
+    assert main([*args, "--json"]) == 1
+    events = _events(capsys.readouterr().out)
+    finished = [e for e in events if e.get("event") in ("done", "failed")]
+    assert [e["event"] for e in finished] == ["done", "done", "failed"]  # p3, p4 not begun
+    assert events[-1]["stopped"] == "the disk is full"
+    monkeypatch.setattr(pipeline, "save_photo", real_save)  # space freed
+    assert main(args) == 0
+    assert "2 done before" in capsys.readouterr().err
+    assert _results(out) == [f"p{i}_denoised.png" for i in range(5)]

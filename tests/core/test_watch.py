@@ -228,3 +228,35 @@ def test_a_watch_warns_once_of_a_damaged_manifest_and_an_unlistable_folder(
     assert said[1][1].startswith(locked_text) and said[2][1] == said[1][1]
     assert said[3][1] == f"skipped {inbox / 'gone.png'}: a broken link"
     assert [p.name for p, _ in summary.done] == ["a.png"]
+
+
+def test_a_full_disk_stops_the_watch_and_a_new_watch_does_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the disk full every photo arriving failed to save, and those photos were never
+    tried again after space was freed (a watch retries a photo only when it changes): the
+    watch now stops at the first full-disk failure, and the next one does what is left."""
+    import errno
+
+    from deconv_gui.core import pipeline
+
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    for i in range(4):
+        (inbox / f"p{i}.png").write_bytes(_png_bytes(40 + i))
+    real_save = pipeline.save_photo
+    saves = []
+
+    def save(path, photo, **kw):  # noqa: ANN001, ANN003 - as save_photo
+        if len(saves) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        saves.append(path)
+        return real_save(path, photo, **kw)
+
+    monkeypatch.setattr(pipeline, "save_photo", save)
+    summary, _, _ = _watch(inbox, out, {}, polls=8)
+    assert summary.stopped == "the disk is full"
+    assert len(summary.done) == 1 and len(summary.failed) == 1
+    monkeypatch.setattr(pipeline, "save_photo", real_save)  # space freed
+    summary, _, _ = _watch(inbox, out, {}, polls=5)
+    assert len(summary.done) == 3 and not summary.failed
