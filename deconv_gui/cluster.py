@@ -24,6 +24,7 @@ import logging
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,11 +249,14 @@ class RayExecutor:
         if ray.is_initialized():  # already connected (e.g. by the caller): use it
             return
         kw: dict[str, Any] = {"logging_level": "ERROR", "log_to_driver": False}
+        _check_reachable(self.address)
         try:
-            if self.address == "local":
-                ray.init(include_dashboard=False, **kw)
-            else:
-                ray.init(address=self.address, **kw)
+            with warnings.catch_warnings():  # Ray's own (a UserWarning with a file path)
+                warnings.simplefilter("ignore")
+                if self.address == "local":
+                    ray.init(include_dashboard=False, **kw)
+                else:
+                    ray.init(address=self.address, **kw)
         except Exception as exc:
             raise DeconvError(
                 f"cannot connect to the Ray cluster {self.address!r}: {_first_line(exc)}"
@@ -334,6 +338,39 @@ class RayExecutor:
                     yield FileProgress(i, total, src, finished=True, error=why, warnings=said)
         summary.elapsed = time.monotonic() - start
         return summary
+
+
+#: seconds to wait for a cluster's address to answer before Ray is asked to connect
+REACH_TIMEOUT = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a cluster address where nothing answers, before Ray is asked: ray.init on such
+    an address retried for minutes inside native code, printing its internals, and Ctrl+C
+    could not stop it. ``local`` and ``auto`` (a cluster started on this machine) are Ray's
+    to find."""
+    if address in ("local", "auto"):
+        return
+    where = address.removeprefix("ray://").rsplit("/", 1)[0]
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise DeconvError(
+            f"--cluster {address}: give the head node as HOST:PORT (e.g. 192.168.1.20:6379), "
+            "ray://HOST:PORT, local or auto"
+        )
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT):
+            pass
+    except OSError as exc:
+        why = (
+            "nothing answers there"
+            if isinstance(exc, (ConnectionRefusedError, TimeoutError))
+            else (exc.strerror or str(exc))
+        )
+        raise DeconvError(
+            f"cannot reach the Ray cluster at {address}: {why} (is `ray start --head` running "
+            "there, and is the port open to this machine?)"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -742,3 +742,29 @@ def test_bit_depth_with_dng_output_is_said_to_do_nothing(
     with caplog.at_level(logging.WARNING):
         _output_from_args(args)
     assert "--bit-depth is for developed photos: a DNG holds the sensor's own data" in caplog.text
+
+
+def test_a_cluster_address_where_nothing_answers_is_refused_at_once() -> None:
+    """ray.init on such an address retried for minutes in native code (Ctrl+C could not
+    stop it), printing Ray's internals; it is refused in one line within seconds."""
+    import socket
+
+    from deconv_gui.cluster import _check_reachable
+    from deconv_gui.errors import DeconvError
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(DeconvError) as e:  # (before Ray is imported or asked)
+            _check_reachable(address)
+        assert str(e.value).startswith(f"cannot reach the Ray cluster at {address}: ")
+        assert "`ray start --head`" in str(e.value)
+    with pytest.raises(DeconvError, match="give the head node as HOST:PORT"):
+        _check_reachable("my-head-node")
+    with socket.socket() as s:  # where something answers, Ray is asked
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        _check_reachable(f"127.0.0.1:{s.getsockname()[1]}")
+    _check_reachable("local")
+    _check_reachable("auto")
