@@ -45,7 +45,7 @@ from deconv_gui.core.rawpipe import (
     save_photo,
     works_on_mosaic,
 )
-from deconv_gui.errors import DiskFullError, ImageWriteError
+from deconv_gui.errors import DiskFullError, ImageReadError, ImageWriteError
 from deconv_gui.logs import WarningCollector
 
 if TYPE_CHECKING:
@@ -266,6 +266,13 @@ def restore_files(
                     break
                 yield FileProgress(i, total, src, tp.done, tp.total, tile=tp)
         except Exception as exc:  # this photo failed (any reason): say why, go on
+            if isinstance(exc, ImageReadError) and not os.path.lexists(src):
+                # removed since the run was planned (from a watched folder, by the user): a
+                # skip, not a failure of the run
+                why = f"{src.name} was removed before it was processed"
+                summary.skipped.append((src, why))
+                yield FileProgress(i, total, src, finished=True, error=why, skipped=True)
+                continue
             why = describe_error(exc)
             if is_bug(exc):
                 log.error("%s failed: %s", src, why, exc_info=exc)

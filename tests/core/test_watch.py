@@ -260,3 +260,29 @@ def test_a_full_disk_stops_the_watch_and_a_new_watch_does_the_rest(
     monkeypatch.setattr(pipeline, "save_photo", real_save)  # space freed
     summary, _, _ = _watch(inbox, out, {}, polls=5)
     assert len(summary.done) == 3 and not summary.failed
+
+
+def test_a_photo_removed_while_waiting_its_turn_is_a_skip_not_a_failure(tmp_path: Path) -> None:
+    """A photo deleted from the watched folder while queued failed ("the file does not
+    exist") and made the watch exit 1."""
+    from deconv_gui.core.naming import PlannedFile
+    from deconv_gui.core.pipeline import restore_files
+
+    spec = Invert()
+    job = JobInfo.of(Recipe.single("invert"), lambda _id: spec)
+    work = photo_work(job.recipe, lambda _id: spec, LoadOptions(device="cpu"))
+    photos = []
+    for i in range(3):
+        p = tmp_path / f"p{i}.png"
+        p.write_bytes(_png_bytes(50 + i))
+        photos.append(p)
+    tasks = [PlannedFile(p, tmp_path / "out" / p.name) for p in photos]
+
+    def on_event(ev: FileProgress) -> None:
+        if ev.finished and ev.path == photos[0]:
+            photos[1].unlink()  # removed while p1 waits its turn
+
+    summary = run_to_end(restore_files(tasks, work), on_event)
+    assert [p.name for p, _ in summary.done] == ["p0.png", "p2.png"]
+    assert not summary.failed
+    assert summary.skipped == [(photos[1], "p1.png was removed before it was processed")]
