@@ -419,6 +419,10 @@ def _batch_setup(args: argparse.Namespace):
 
     if getattr(args, "workers", None) is not None and not args.cluster:
         raise DeconvError("--workers goes with --cluster")
+    if args.overwrite and args.skip_existing:
+        raise DeconvError(
+            "--overwrite replaces existing files, --skip-existing keeps them: give one"
+        )
     registry = _registry()
     recipe = _recipe_from_args(args, registry)
     output = _output_from_args(args)
@@ -529,7 +533,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
         # one photo that is not a RAW file is an error of the run, not a skip
         raw_only = job.raw_only and many
         plan = plan_batch(
-            tasks, manifest, job, force=args.force, overwrite=args.overwrite, raw_only=raw_only
+            tasks,
+            manifest,
+            job,
+            force=args.force,
+            overwrite=args.overwrite,
+            skip_existing=args.skip_existing,
+            raw_only=raw_only,
         )
         stop = stack.enter_context(_StopOnSignal())
         execute = _executor(args, stack, registry, recipe, job, stop)
@@ -624,6 +634,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             interval=args.interval,
             force=args.force,
             overwrite=args.overwrite,
+            skip_existing=args.skip_existing,
             stop=stop,
         )
         summary = reporter.drive(run)
@@ -1193,6 +1204,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--overwrite",
             action="store_true",
             help="allow replacing existing files not made by a run",
+        )
+        p.add_argument(
+            "--skip-existing",
+            action="store_true",
+            help="keep existing files not made by this folder's runs and skip their photos "
+            "(a copy of an output folder without its .deconv-gui record, results made by "
+            "hand); as the app does",
         )
         p.add_argument("--max-pixels", type=int, default=250_000_000, help="refuse larger images")
         p.add_argument("--json", action="store_true", help="one JSON object per event on stdout")

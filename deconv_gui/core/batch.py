@@ -425,12 +425,16 @@ def plan_batch(
         elif manifest is None:  # results next to their originals: no record of earlier runs
             why = (
                 f"{task.output.name} already exists (--overwrite, or 'Replace files that "
-                "already exist' in the app, replaces it)"
+                "already exist' in the app, replaces it; --skip-existing keeps it)"
             )
         elif record is not None:
             why = f"{task.output.name} is the result of {Path(record.input).name} (earlier runs)"
         else:
-            why = f"{task.output.name} exists (not written by this folder's runs)"
+            why = (
+                f"{task.output.name} exists, but this folder's record of its runs does not "
+                "name it (copied without its hidden .deconv-gui folder, or made otherwise): "
+                "--skip-existing keeps it, --overwrite replaces it"
+            )
         (plan.kept if skip_existing else plan.refused).append((task, why))
     return plan
 

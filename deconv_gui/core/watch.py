@@ -66,6 +66,7 @@ def watch_folders(
     interval: float = 1.0,
     force: bool = False,
     overwrite: bool = False,
+    skip_existing: bool = False,
     stop: Callable[[], bool] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -75,7 +76,8 @@ def watch_folders(
     ``execute`` runs settled photos (`deconv_gui.core.batch.local_executor` or a Ray
     executor); naming is `plan_outputs` with ``suffix`` and ``ext``. Photos already there
     when the watch starts are taken too (after settling), except those done before.
-    ``force`` redoes each photo once; ``overwrite`` replaces outputs that are not ours.
+    ``force`` redoes each photo once; ``overwrite`` replaces outputs that are not ours,
+    ``skip_existing`` keeps them and skips their photos (`plan_batch`).
     """
     for folder in folders:
         if not Path(folder).expanduser().is_dir():
@@ -121,7 +123,14 @@ def watch_folders(
             if ready:
                 owners = manifest.owners(i.path for i in ready)  # the names results hold
                 tasks = plan_outputs(ready, suffix=suffix, out_dir=out_dir, ext=ext, owners=owners)
-                plan = plan_batch(tasks, manifest, job, force=force, overwrite=overwrite)
+                plan = plan_batch(
+                    tasks,
+                    manifest,
+                    job,
+                    force=force,
+                    overwrite=overwrite,
+                    skip_existing=skip_existing,
+                )
                 run = run_batch(plan, execute, manifest=manifest, job=job)
                 try:
                     while True:

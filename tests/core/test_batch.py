@@ -231,7 +231,9 @@ def test_outputs_not_written_by_a_run_are_refused_kept_or_replaced(tmp_path: Pat
     foreign = out / "a_inv.png"
     foreign.write_bytes(b"someone else's file")
     summary, events = _run([photo], out, Invert())
-    assert summary.failed == [(photo, "a_inv.png exists (not written by this folder's runs)")]
+    ((failed, why),) = summary.failed
+    assert failed == photo
+    assert why.startswith("a_inv.png exists, but this folder's record of its runs does not name")
     assert foreign.read_bytes() == b"someone else's file" and events[0].finished
     summary, _ = _run([photo], out, Invert(), skip_existing=True)
     assert len(summary.skipped) == 1 and not summary.failed

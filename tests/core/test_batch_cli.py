@@ -137,9 +137,18 @@ def test_an_existing_output_of_another_origin_is_refused(
     out = tmp_path / "out"
     out.mkdir()
     (out / "a_x2.png").write_bytes(b"mine")
-    assert main(["restore", str(src.parent), "--model", "lanczos-x2", "-o", str(out)]) == 1
-    assert "a_x2.png exists (not written by this folder's runs)" in capsys.readouterr().err
+    args = ["restore", str(src.parent), "--model", "lanczos-x2", "-o", str(out)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "a_x2.png exists, but this folder's record of its runs does not name it" in err
+    assert "--skip-existing keeps it, --overwrite replaces it" in err
     assert (out / "a_x2.png").read_bytes() == b"mine"
+    # an output folder copied without its hidden record: its results kept, photos skipped
+    assert main([*args, "--skip-existing"]) == 0
+    assert "1 skipped" in capsys.readouterr().err
+    assert (out / "a_x2.png").read_bytes() == b"mine"
+    assert main([*args, "--skip-existing", "--overwrite"]) == 1
+    assert "--skip-existing keeps them: give one" in capsys.readouterr().err
 
 
 def test_rerun_into_the_photos_own_folder_does_not_take_its_results_as_photos(
