@@ -500,6 +500,11 @@ def cmd_restore(args: argparse.Namespace) -> int:
     for folder in found.empty_folders:
         print(f"warning: no images in folder {folder}", file=sys.stderr)
     files: list[Path | InputFile] = [*found.files, *found.missing]  # the loader says "missing"
+    if found.missing and not found.files and not unlisted:  # a mistyped name, said as such
+        # (not as a problem of the output name, nor after an output folder was made for it)
+        gone = ", ".join(str(m) for m in found.missing)
+        what = "file" if all(Path(m).suffix for m in found.missing) else "file or folder"
+        raise DeconvError(f"cannot read {gone}: the {what} does not exist")
     if not files:
         if unlisted:
             raise DeconvError(f"{unlisted[0][0]}: {unlisted[0][1]}")

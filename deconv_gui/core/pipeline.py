@@ -239,6 +239,9 @@ def restore_files(
     start = time.monotonic()
     summary = RunSummary()
     total = len(tasks)
+    # the photos there as the run begins: one of them gone when its turn comes was removed
+    # meanwhile (a skip); one never there is a mistake of the run (a failure)
+    present = {i for i, t in enumerate(tasks) if os.path.lexists(t.source)}
     for i, task in enumerate(tasks):
         src = task.source
         if cancel is not None and cancel():
@@ -266,7 +269,7 @@ def restore_files(
                     break
                 yield FileProgress(i, total, src, tp.done, tp.total, tile=tp)
         except Exception as exc:  # this photo failed (any reason): say why, go on
-            if isinstance(exc, ImageReadError) and not os.path.lexists(src):
+            if isinstance(exc, ImageReadError) and i in present and not os.path.lexists(src):
                 # removed since the run was planned (from a watched folder, by the user): a
                 # skip, not a failure of the run
                 why = f"{src.name} was removed before it was processed"

@@ -549,3 +549,16 @@ def test_a_full_disk_stops_the_run_instead_of_failing_every_photo_after_it(
     assert main(args) == 0
     assert "2 done before" in capsys.readouterr().err
     assert _results(out) == [f"p{i}_denoised.png" for i in range(5)]
+
+
+def test_a_mistyped_input_folder_is_said_as_such_and_makes_no_output_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`restore Archiv -o out` said "output out has no file extension..."; with `-o out/`
+    it made out/.deconv-gui first, then said it could not read Archiv."""
+    missing = tmp_path / "Archiv"
+    for out in (str(tmp_path / "out"), f"{tmp_path / 'out'}/"):
+        assert main(["restore", str(missing), "-r", "-o", out, "--model", "nlm-denoise"]) == 1
+        err = capsys.readouterr().err
+        assert err == f"error: cannot read {missing}: the file or folder does not exist\n"
+        assert not (tmp_path / "out").exists()
