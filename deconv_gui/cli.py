@@ -623,6 +623,10 @@ def cmd_watch(args: argparse.Namespace) -> int:
         reporter = stack.enter_context(BatchReporter(label, json_lines=args.json))
         _start_cluster(execute, reporter)
         if not args.json:
+            from deconv_gui.core.manifest import Manifest
+
+            with Manifest.open(out_dir):  # another run writing there: said before "watching"
+                pass
             where = ", ".join(str(f) for f in folders)
             reporter.note("watch", f"watching {where} -> {out_dir} (Ctrl+C stops)")
         run = watch_folders(

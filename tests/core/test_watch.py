@@ -286,3 +286,19 @@ def test_a_photo_removed_while_waiting_its_turn_is_a_skip_not_a_failure(tmp_path
     assert [p.name for p, _ in summary.done] == ["p0.png", "p2.png"]
     assert not summary.failed
     assert summary.skipped == [(photos[1], "p1.png was removed before it was processed")]
+
+
+def test_a_watch_into_a_folder_another_run_writes_says_so_before_watching(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed "watching in -> out (Ctrl+C stops)" and then the locked-manifest error."""
+    from deconv_gui.cli import main
+    from deconv_gui.core.manifest import Manifest
+
+    inbox, out = tmp_path / "in", tmp_path / "out"
+    inbox.mkdir()
+    with Manifest.open(out):  # another run holds it
+        assert main(["watch", str(inbox), "-o", str(out), "--model", "nlm-denoise"]) == 1
+    err = capsys.readouterr().err
+    assert "watching" not in err
+    assert err.strip().startswith(f"error: another run is writing into {out.absolute()}")
