@@ -495,6 +495,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     )
     for skipped in found.skipped:
         print(f"warning: skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+        if args.json:  # a script reading the events learns of it too
+            line = {"event": "skipped", "input": str(skipped.path), "reason": skipped.reason}
+            print(json.dumps(line), flush=True)
     # a folder that cannot be listed may hold photos: a failure of the run, not a note
     unlisted = [(u.path, u.reason) for u in found.unlistable]
     for folder in found.empty_folders:

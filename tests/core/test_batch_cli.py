@@ -562,3 +562,20 @@ def test_a_mistyped_input_folder_is_said_as_such_and_makes_no_output_folder(
         err = capsys.readouterr().err
         assert err == f"error: cannot read {missing}: the file or folder does not exist\n"
         assert not (tmp_path / "out").exists()
+
+
+def test_files_skipped_while_listing_are_json_events_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broken link in the folder was only a `warning:` on stderr: a script reading the
+    JSON events never learnt of it."""
+    folder = tmp_path / "in"
+    _photo(folder / "a.png")
+    (folder / "b.png").symlink_to(tmp_path / "gone.png")  # a broken link
+    args = ["restore", str(folder), "-o", str(tmp_path / "out"), "--model", "nlm-denoise"]
+    assert main([*args, "--json"]) == 0
+    captured = capsys.readouterr()
+    events = _events(captured.out)
+    skipped = [e for e in events if e.get("event") == "skipped"]
+    assert [Path(e["input"]).name for e in skipped] == ["b.png"]
+    assert skipped[0]["reason"] and "b.png" in captured.err
