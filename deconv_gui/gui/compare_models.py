@@ -171,12 +171,16 @@ class CompareModelsDialog(QDialog):
         pick = QGridLayout()
         self.checks: list[QCheckBox] = []
         self.pickers: list[ModelPicker] = []
-        for i, spec in enumerate(self._initial_models(first)):
+        initial = self._initial_models(first)
+        spares = iter(self._spare_models(initial))
+        for i, spec in enumerate(initial):
             check = QCheckBox(f"{i + 1}")
             check.setChecked(spec is not None)
             picker = ModelPicker(registry, self)
-            if spec is not None:
-                picker.select_model(spec.id)
+            # an empty slot shows another model to tick, not the list's first in every one
+            shown = spec if spec is not None else next(spares, None)
+            if shown is not None:
+                picker.select_model(shown.id)
             pick.addWidget(check, i // 2, (i % 2) * 2)
             pick.addWidget(picker, i // 2, (i % 2) * 2 + 1)
             self.checks.append(check)
@@ -227,6 +231,17 @@ class CompareModelsDialog(QDialog):
         chosen += [s for s in same if first is None or s.id != first.id]
         chosen = chosen[:SLOTS]
         return chosen + [None] * (SLOTS - len(chosen))
+
+    def _spare_models(self, chosen: list[ModelSpec | None]) -> list[ModelSpec]:
+        """Models for the slots left unticked: the other current models this photo can
+        take, each once."""
+        is_raw = raw_of(self._photo) is not None
+        used = {s.id for s in chosen if s is not None}
+        return [
+            s
+            for s in self._registry
+            if s.id not in used and retired_reason(s) is None and (is_raw or not works_on_mosaic(s))
+        ]
 
     def chosen(self) -> list[tuple[int, ModelSpec]]:
         out = []

@@ -416,6 +416,12 @@ def test_compare_models_side_by_side_with_numbers(qtbot, window, photo):
     dlg = window.workflow.compare_models_dialog()
     chosen = [spec.id for _, spec in dlg.chosen()]
     assert chosen[0] == "tiny-conv" and "tiny-slow" in chosen and len(chosen) <= 4
+    # the slots left unticked show other models to tick, each once (all had shown the
+    # list's first model)
+    spare = [
+        p.current_id() for c, p in zip(dlg.checks, dlg.pickers, strict=True) if not c.isChecked()
+    ]
+    assert len(set(spare)) == len(spare) and not set(spare) & set(chosen)
     with qtbot.waitSignal(dlg.compared, timeout=30000):
         pass
     for i, _ in dlg.chosen():
