@@ -302,7 +302,11 @@ def unwrap_state_dict(obj: Any, *, source: str = "file") -> dict[str, torch.Tens
         raise ModelError(f"{source}: no weights found in the file")
     for k, v in tensors.items():  # cast to float they would run, and give garbage
         odd = v.is_complex() or v.is_sparse or v.dtype == torch.bool or v.is_quantized
-        counter = k.endswith("num_batches_tracked")  # BatchNorm's step count: an integer
+        # integers a network keeps beside its weights: BatchNorm's step count, and the
+        # position index tables of window-attention transformers (SwinIR, Swin2SR, HAT, DAT,
+        # DRCT: "relative_position_index", HAT's "_SA" / "_OCA"), which were refused
+        leaf = k.rsplit(".", 1)[-1]
+        counter = leaf == "num_batches_tracked" or leaf.startswith("relative_position_index")
         if odd or not (v.is_floating_point() or counter):
             raise ModelError(
                 f"{source}: {k} holds {str(v.dtype).replace('torch.', '')} values, not "

@@ -35,6 +35,7 @@ from spandrel.architectures.Compact import Compact  # noqa: E402
 from spandrel.architectures.DnCNN import DnCNN  # noqa: E402
 from spandrel.architectures.ESRGAN import ESRGAN  # noqa: E402
 from spandrel.architectures.SPAN import SPAN  # noqa: E402
+from spandrel.architectures.SwinIR import SwinIR  # noqa: E402
 
 CPU = LoadOptions(device="cpu", allow_fp16=False)
 
@@ -60,6 +61,22 @@ MODELS: dict[str, tuple[Callable[[], torch.nn.Module], str, int, bool]] = {
         True,
     ),
     "dncnn": (lambda: DnCNN(in_nc=3, out_nc=3, nc=8, nb=8, act_mode="R"), "DnCNN", 1, False),
+    # a window-attention transformer: its int64 "relative_position_index" tables beside the
+    # weights had every SwinIR (Swin2SR, HAT, DAT, DRCT) file refused as "not weights"
+    "swinir-x2": (
+        lambda: SwinIR(
+            upscale=2,
+            img_size=16,
+            window_size=4,
+            depths=[1],
+            embed_dim=12,
+            num_heads=[2],
+            upsampler="pixelshuffledirect",
+        ),
+        "SwinIR",
+        2,
+        False,
+    ),
 }
 
 
@@ -118,7 +135,9 @@ def _refused(path: Path, *, contains: str = "") -> str:
 
 
 @pytest.mark.parametrize("fmt", ["pth", "params_ema", "safetensors"])
-@pytest.mark.parametrize("name", ["esrgan-x2", "esrgan-x4", "compact-x2", "span-x2", "dncnn"])
+@pytest.mark.parametrize(
+    "name", ["esrgan-x2", "esrgan-x4", "compact-x2", "span-x2", "dncnn", "swinir-x2"]
+)
 def test_import_detects_architecture_scale_and_task(tmp_path: Path, name: str, fmt: str) -> None:
     _, arch, scale, fp16 = MODELS[name]
     src = _model_file(tmp_path, name, fmt)
@@ -142,9 +161,29 @@ def test_import_detects_architecture_scale_and_task(tmp_path: Path, name: str, f
     assert card["source_file"] == src.name
     assert card["channels"] == {"in": 3, "out": 3}
     assert card["size_requirements"]["multiple_of"] >= 1
-    assert card["tiling"] == "supported" and card["tiles_well"] is True
-    assert card["receptive_field"] == spec.receptive_field == 32
+    if arch == "SwinIR":  # attention over windows: spandrel discourages tiling it
+        assert card["tiling"] == "discouraged"
+        out = run_to_end(restore_tiled(spec.build(CPU), _photo(20, 24), tile_size=256))
+        assert out.shape == (40, 48, 3) and np.isfinite(out).all()
+    else:
+        assert card["tiling"] == "supported" and card["tiles_well"] is True
+        assert card["receptive_field"] == spec.receptive_field == 32
     assert card["imported_at"] and card["kind"] == "imported"
+
+
+def test_integer_index_tables_pass_and_integer_weights_do_not() -> None:
+    """HAT keeps two position index tables ("_SA", "_OCA"); quantised weights stay refused."""
+    w = torch.zeros(4, 3, 3, 3)
+    ok = {
+        "conv.weight": w,
+        "layers.0.attn.relative_position_index_SA": torch.zeros(16, 16, dtype=torch.int64),
+        "layers.0.attn.relative_position_index_OCA": torch.zeros(16, 36, dtype=torch.int64),
+        "bn.num_batches_tracked": torch.tensor(5),
+    }
+    assert set(unwrap_state_dict(ok, source="hat.pth")) == set(ok)
+    for bad in ({"conv.weight": w.to(torch.int8)}, {"conv.position_index": torch.zeros(3).long()}):
+        with pytest.raises(ModelError, match="not floating-point weights"):
+            unwrap_state_dict(bad, source="q.pth")
 
 
 def test_wrapped_and_prefixed_checkpoints_are_unwrapped(tmp_path: Path) -> None:
