@@ -750,6 +750,16 @@ def cmd_models(args: argparse.Namespace) -> int:
             raise DeconvError("usage: deconv-gui models remove ID")
         remove_model(args.target)
         print(f"removed {args.target}")
+        from deconv_gui.core.presets import presets_using
+
+        using = presets_using(args.target)
+        if using:  # they fail from now on, naming the removed model
+            names = ", ".join(repr(n) for n in using)
+            print(
+                f"warning: preset(s) {names} use {args.target}, which is gone: they will not "
+                "run until they are saved again with another model",
+                file=sys.stderr,
+            )
         return 0
     if action == "show":
         spec = _registry().get(args.target or "")

@@ -128,6 +128,11 @@ def list_presets() -> tuple[list[Preset], list[str]]:
     return presets, problems
 
 
+def presets_using(model_id: str) -> list[str]:
+    """The names of the saved presets with a step of ``model_id``."""
+    return [p.name for p in list_presets()[0] if any(s.model == model_id for s in p.recipe.steps)]
+
+
 def load_preset(name: str) -> Preset:
     path = _file(name)
     if not path.is_file():

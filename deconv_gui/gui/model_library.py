@@ -88,7 +88,14 @@ class ModelLibrary(QObject):
         spec = self.registry.get(model_id)
         if spec.kind not in ("imported", "finetuned"):
             return False
-        if not self._ask("Remove model?", f"Remove “{spec.name}” from your model library?"):
+        from deconv_gui.core.presets import presets_using
+
+        question = f"Remove “{spec.name}” from your model library?"
+        using = presets_using(model_id)
+        if using:
+            names = ", ".join(f"“{n}”" for n in using)
+            question += f" The preset(s) {names} use it and will not run any more."
+        if not self._ask("Remove model?", question):
             return False
         from deconv_gui.models.importer import remove_model
 

@@ -42,7 +42,14 @@ from deconv_gui.models.imported import (
     spec_from_card,
     trial_run,
 )
-from deconv_gui.models.library import add_model, builtin_ids, check_name, library_root, os_reason
+from deconv_gui.models.library import (
+    add_model,
+    builtin_ids,
+    check_name,
+    library_root,
+    os_reason,
+    remember_removed,
+)
 from deconv_gui.models.registry import TASKS, ModelSpec
 
 log = logging.getLogger(__name__)
@@ -158,6 +165,7 @@ def remove_model(model_id: str) -> None:
     except OSError as e:
         raise ModelError(f"cannot remove '{model_id}': {os_reason(e)}") from None
     shutil.rmtree(trash, ignore_errors=True)
+    remember_removed(model_id)
     log.info("removed user model %r", model_id)
 
 

@@ -185,8 +185,31 @@ def builtin_ids() -> set[str]:
     return ids
 
 
+#: ids of models removed from the library, one per line: never given to another model, so
+#: that a preset or recipe naming a removed model fails instead of running whatever was
+#: imported later under the freed id (an x2 upscaler in place of an x4 one)
+REMOVED_IDS = ".removed-ids"
+
+
+def removed_ids() -> set[str]:
+    try:
+        text = (library_root() / REMOVED_IDS).read_text(encoding="utf-8")
+    except (OSError, ModelError):  # none recorded, or no library folder to hold them
+        return set()
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def remember_removed(model_id: str) -> None:
+    """Add ``model_id`` to `REMOVED_IDS` (a failure to write only logs: the removal stands)."""
+    try:
+        with (library_root() / REMOVED_IDS).open("a", encoding="utf-8") as f:
+            f.write(model_id + "\n")
+    except OSError as e:
+        log.warning("could not record the removed model id %s: %s", model_id, e)
+
+
 def taken_ids() -> set[str]:
-    return {p.name for p in library_root().iterdir()} | builtin_ids()
+    return {p.name for p in library_root().iterdir()} | builtin_ids() | removed_ids()
 
 
 # --------------------------------------------------------------------------- files

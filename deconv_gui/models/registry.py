@@ -176,6 +176,14 @@ class ModelRegistry:
         except KeyError:
             import difflib
 
+            from deconv_gui.models.library import removed_ids
+
+            if model_id in removed_ids():  # (a preset or recipe that named it)
+                raise ModelError(
+                    f"the model '{model_id}' was removed from your model library: choose "
+                    "another (`deconv-gui models` lists them; a preset that named it is saved "
+                    "again with `deconv-gui presets save`)"
+                ) from None
             close = difflib.get_close_matches(str(model_id), list(self._specs), n=3, cutoff=0.5)
             hint = f"did you mean {', '.join(close)}? " if close else ""
             raise ModelError(

@@ -738,3 +738,29 @@ def test_a_models_folder_that_cannot_be_made_leaves_the_bundled_models(
     assert specs == [] and broken and "cannot read the library folder" in broken[0][1]
     reg = catalog.default_registry()
     assert reg.get("bicubic-x2").id == "bicubic-x2"
+
+
+def test_a_removed_models_id_is_never_given_to_another_and_presets_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After `models remove esrgan-x4`, an unrelated x2 network imported under the same
+    name took the id esrgan-x4, and a preset saved with the x4 model ran the x2 one."""
+    from deconv_gui.cli import main
+
+    x4 = import_model(_model_file(tmp_path, "esrgan-x4"), name="esrgan_x4")
+    assert x4.id == "esrgan-x4"
+    assert main(["presets", "save", "up4", "--model", x4.id]) == 0
+    capsys.readouterr()
+    assert main(["models", "remove", x4.id]) == 0
+    err = capsys.readouterr().err
+    assert "preset(s) 'up4' use esrgan-x4, which is gone" in err
+    other = import_model(_model_file(tmp_path, "compact-x2"), name="esrgan_x4")
+    assert other.id != "esrgan-x4"
+    photo = tmp_path / "p.png"
+    from PIL import Image
+
+    Image.fromarray((_photo(20, 24) * 255).astype(np.uint8)).save(photo)
+    assert main(["restore", str(photo), "--preset", "up4", "-o", str(tmp_path / "o.png")]) == 1
+    err = capsys.readouterr().err
+    assert "the model 'esrgan-x4' was removed from your model library" in err
+    assert not (tmp_path / "o.png").exists()
