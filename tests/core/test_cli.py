@@ -522,6 +522,28 @@ def test_finetune_command_prints_json_last(
     assert models[last["id"]]["kind"] == "finetuned"
 
 
+def test_finetune_checks_the_name_first_and_names_left_out_photos_at_the_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name on two lines was refused only after the whole training (minutes later); a
+    damaged photo was named in the progress and the card but not in the closing lines."""
+    from deconv_gui.training.finetune import cli as ft_cli
+
+    folder = _photo_folder(tmp_path / "clean", 4, (96, 80), seed=10)
+    (folder / "broken.png").write_bytes(b"\x89PNG not really")
+    base = ["finetune", "--base", "redunet-denoise", "--clean", str(folder)]
+    base += ["--degrade", "noise=10-20", "--steps", "2"]
+    trained = []
+    real = ft_cli.finetune_job
+    monkeypatch.setattr(ft_cli, "finetune_job", lambda *a, **k: trained.append(1) or real(*a, **k))
+    assert main([*base, "--name", "two\nlines"]) == 1
+    assert "the model name must be one line" in capsys.readouterr().err
+    assert not trained
+    assert main([*base, "--name", "with a bad one"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == "left out 1 photo(s) that could not be used: broken.png", out[-3:]
+
+
 def test_finetune_with_too_little_data_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "one"
     folder.mkdir()

@@ -58,7 +58,10 @@ def run_finetune_cli(
     1); returns 0.
     """
     from deconv_gui.models.catalog import default_registry
+    from deconv_gui.models.library import check_name
 
+    if name is not None:
+        name = check_name(name)  # before the training, not after it (minutes later)
     reg = default_registry()
     spec = reg.get(base)
     check_trainable(spec)
@@ -73,7 +76,7 @@ def run_finetune_cli(
                        minutes=minutes)  # fmt: skip
     last_print = 0.0
     try:
-        while True:
+        while True:  # (Ctrl+C: the checkpoint stays, and the same command resumes it)
             try:
                 p = next(gen)
             except StopIteration as stop:
@@ -93,6 +96,14 @@ def run_finetune_cli(
                     ss = p.val.get("ssim")
                     line += f"  val {p.val['psnr']:.2f} dB" + (f" / {ss:.4f}" if ss else "")
                 print(line, file=out, flush=True)
+    except KeyboardInterrupt:
+        gen.close()
+        print(
+            "stopped: run the same command again to go on from where the training was "
+            "saved (the same base model, photos and --steps)",
+            file=sys.stderr,
+        )
+        raise
     finally:
         gen.close()
     if result.refused and not force:
@@ -114,6 +125,10 @@ def run_finetune_cli(
                   f"{p.get('row', 0.0):.3g}", file=out)  # fmt: skip
     print(f"saved '{saved.name}' as {saved.id}: held-out {b.get('metric')} "
           f"{b['psnr']:.2f} -> {a['psnr']:.2f} dB", file=out, flush=True)  # fmt: skip
+    if result.left_out:  # named in the closing lines too, as README says
+        from deconv_gui.training.finetune.sources import left_out_text
+
+        print(left_out_text(result.left_out), file=out, flush=True)
     if json_out:
         print(json.dumps({
             "id": saved.id, "name": saved.name, "base": spec.id, "mode": data.mode,
