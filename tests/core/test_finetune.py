@@ -237,6 +237,12 @@ def test_damaged_and_tiny_photos_are_left_out_and_named(bases, tmp_path, photos)
     assert all("\n" not in s and "cannot read" not in s for s in res.left_out)
     saved = ft.save_finetuned(res, "Mixed folder", force=True)
     assert sorted(s.split(":")[0] for s in saved.card["finetune"]["left_out"]) == left
+    # what its held-out numbers were measured on is in the card (one crop of each photo)
+    measured = saved.card["finetune"]["val_measured_on"]
+    assert (
+        measured
+        == f"the central 192 x 192 px (at most) of each of the {res.val_count} held-out photo(s)"
+    )
 
 
 def test_photos_are_read_as_the_app_reads_them(tmp_path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deconv_gui.training.finetune.guard import WorseModelError
-from deconv_gui.training.finetune.sources import MODE_LABELS
+from deconv_gui.training.finetune.sources import MODE_LABELS, VAL_CROP
 
 if TYPE_CHECKING:
     from deconv_gui.models.registry import ModelSpec
@@ -66,6 +66,11 @@ def _card(result: FinetuneResult, name: str, file: str, sha: str, size: int) -> 
         "train_photos": result.train_count,
         **({"left_out": list(result.left_out)} if result.left_out else {}),
         "val_photos": result.val_count,
+        # what the held-out numbers (and the keep-or-refuse verdict) were measured on
+        "val_measured_on": (
+            f"the central {VAL_CROP} x {VAL_CROP} px (at most) of each of the "
+            f"{result.val_count} held-out photo(s)"
+        ),
         "steps": result.steps,
         "val_metric": b.get("metric"),
         "val_psnr_before": b.get("psnr"),
@@ -94,7 +99,8 @@ def _card(result: FinetuneResult, name: str, file: str, sha: str, size: int) -> 
         "loader": "deconv",
         "description": (
             f"{result.base_name} fine-tuned on {result.train_count} of your photos "
-            f"({label.lower()}, {result.steps} steps; held-out {ft['val_metric']}: {gain})."
+            f"({label.lower()}, {result.steps} steps; held-out {ft['val_metric']} on the "
+            f"centre of {result.val_count} photo(s): {gain})."
         ),
         "architecture": copy.deepcopy(base["architecture"]),
         "params": int(sum(p.numel() for p in result.module.parameters())),
