@@ -55,6 +55,10 @@ from deconv_gui.models.registry import TASKS, ModelSpec
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+#: the tasks an imported model can be given: "raw-denoise" works on a sensor's mosaic (an
+#: ordinary network given it ran on camera RAW data) and "jpeg" is told the file's quality,
+#: which imported networks do not take
+IMPORT_TASKS = ("upscale", "denoise", "deblur", "restore")
 
 
 def inspect_model(path: str | Path) -> ModelInfo:
@@ -85,8 +89,9 @@ def import_model(
     """
     p = Path(path).expanduser()
     check_model_file(p, str(p))
-    if task is not None and task not in TASKS:
-        raise ModelError(f"unknown task '{task}' (choose one of {', '.join(TASKS)})")
+    if task is not None and task not in IMPORT_TASKS:
+        why = "unknown task" if task not in TASKS else "not a task for an imported model"
+        raise ModelError(f"{why} '{task}' (choose one of {', '.join(IMPORT_TASKS)})")
     try:
         display = check_name(name if name is not None else p.stem)
     except ModelError as e:

@@ -216,6 +216,10 @@ def test_task_rules_and_unique_ids(tmp_path: Path) -> None:
         import_model(_model_file(tmp_path, "dncnn"), task="upscale")
     with pytest.raises(ModelError, match="unknown task"):
         import_model(_model_file(tmp_path, "dncnn"), task="sharpen")
+    # an ordinary network given the RAW denoiser's task ran on camera RAW data
+    for task in ("raw-denoise", "jpeg"):
+        with pytest.raises(ModelError, match=f"not a task for an imported model '{task}'"):
+            import_model(_model_file(tmp_path, "dncnn"), task=task)
     assert _library() == []
 
     a = import_model(_model_file(tmp_path, "dncnn", seed=1), name="My Denoiser", task="denoise")
