@@ -651,7 +651,7 @@ def test_every_listed_user_model_can_be_removed_and_built_ins_say_why(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from deconv_gui.cli import main
-    from deconv_gui.models.library import LOCK_NAME
+    from deconv_gui.models.library import LOCK_NAME, REMOVED_IDS, removed_ids
 
     pytest.importorskip("spandrel")
     model_id = _import_tiny_model(tmp_path)
@@ -668,7 +668,9 @@ def test_every_listed_user_model_can_be_removed_and_built_ins_say_why(
     for removable in ("Hand_Made", "Broken Entry"):
         assert main(["models", "remove", removable]) == 0
         assert capsys.readouterr().out.strip() == f"removed {removable}"
-    assert not [p for p in root.iterdir() if p.name != LOCK_NAME]  # (the lock file stays)
+    # (the lock file stays, and the record of removed ids, never given to another model)
+    assert not [p for p in root.iterdir() if p.name not in (LOCK_NAME, REMOVED_IDS)]
+    assert removed_ids() == {"Hand_Made", "Broken Entry"}
     for refused, why in [
         ("nlm-denoise", "built-in model"),
         ("bicubic-x2", "built-in model"),
