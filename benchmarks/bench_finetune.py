@@ -27,6 +27,8 @@ Measured 2026-12-01 with those commands (2 shared CPU cores, other jobs running;
 SSIM on the 6 test photos, base -> fine-tuned; "job val" is the job's own held-out score):
     pairs  redunet-denoise  chroma  input 12.69  24.75 / 0.7035 -> 27.65 / 0.8437  +2.90 dB
     clean  fsrcnn-x2 (Y)            input 25.77  26.44 / 0.7576 -> 28.74 / 0.8566  +2.29 dB
+      (again 2026-12-05, ``--modes clean``, with the upscaler's later weights:
+       26.40 / 0.7585 -> 28.91 / 0.8596  +2.51 dB)
     noisy  redunet-denoise  chroma  input 12.69  24.75 / 0.7035 -> 25.04 / 0.7808  +0.29 dB
            (Neighbor2Neighbor, 1.3 min; job val 12.28 -> 12.39: saved)
     noisy  noise2void       chroma               24.75 / 0.7035 -> 23.79 / 0.6946  -0.96 dB
