@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     clean: Counter[str] = Counter(look(x).primary for x in photos)
     cells = " | ".join(str(clean[c]) for c in COLUMNS)
     print(f"| clean | none | {len(photos)} | {cells} | - | - |")
-    print(f"right first step on degraded photos: {total_right}/{total} ({total_right / total:.1%})")
+    if total:  # (--families '' asks for the clean rows only)
+        share = total_right / total
+        print(f"right first step on degraded photos: {total_right}/{total} ({share:.1%})")
     for name in filter(None, (n.strip() for n in a.clean.split(","))):
         paths = image_files(Path(a.folder).parent / name)
         found_in = [look(load_image(p).rgb) for p in paths]
