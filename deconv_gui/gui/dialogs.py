@@ -55,6 +55,14 @@ def ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
     return QMessageBox.question(parent, title, text, yes | no, no) == yes
 
 
+def choose_one(parent: QWidget, title: str, text: str, choices: list[str]) -> str | None:
+    """One of ``choices`` (the first preselected), or None when cancelled."""
+    from PySide6.QtWidgets import QInputDialog
+
+    picked, ok = QInputDialog.getItem(parent, title, text, choices, 0, False)
+    return str(picked) if ok else None
+
+
 def show_about(parent: QWidget) -> None:
     QMessageBox.about(
         parent,

@@ -99,7 +99,9 @@ class MainWindow(QMainWindow):
             in_use=in_use,
             caveat=lambda doc: self.workflow.advisor.simulate_caveat(doc),
         )
-        self.library = ModelLibrary(registry, self, ask=ask)
+        self.library = ModelLibrary(
+            registry, self, ask=ask, choose=lambda t, q, c: dialogs.choose_one(self, t, q, c)
+        )
 
         self.setWindowTitle("Deconv GUI")
         icon = resource_path("icons", "deconv-gui.svg")

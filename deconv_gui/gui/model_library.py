@@ -20,6 +20,17 @@ if TYPE_CHECKING:
 
 MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 
+#: what a model that keeps the photo's size can be used for, in the words the app asks in,
+#: and its task (`models.importer.IMPORT_TASKS`): the app picks a Denoise step's model among
+#: the denoisers, so a downloaded denoiser imported as a general restorer was never chosen
+TASK_CHOICES = (
+    ("Remove noise (denoise)", "denoise"),
+    ("Sharpen, remove blur (deblur)", "deblur"),
+    ("Something else (general restoration)", "restore"),
+)
+TASK_WORDS = {"denoise": "denoiser", "deblur": "sharpener", "restore": "general restorer",
+              "upscale": "upscaler"}  # fmt: skip
+
 
 def is_model_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in MODEL_EXTENSIONS
@@ -45,26 +56,54 @@ class ModelLibrary(QObject):
         parent: QObject | None = None,
         *,
         ask: Callable[[str, str], bool] = lambda *_: True,
+        choose: Callable[[str, str, list[str]], str | None] = lambda _t, _q, c: c[-1],
     ) -> None:
         super().__init__(parent)
         self.registry = registry
         self._ask = ask
+        # (title, question, choices) -> the choice, None when cancelled
+        self._choose = choose
         self._io = TaskQueue(self)
         self.finetune: FineTunePanel | None = None
 
     def import_file(self, path: Path) -> None:
-        """Check and copy a weights file into the user library (in the background)."""
+        """Check and copy a weights file into the user library (in the background). A model
+        that keeps the photo's size is asked what it does (`TASK_CHOICES`); an upscaler is
+        an upscaler."""
 
-        def job() -> ModelSpec:
+        def failed(m: str, _d: str) -> None:
+            self.status.emit("", 1)
+            self.notice.emit(
+                f"Could not import {path.name}: {m.removeprefix(path.name + ': ')}", "error", 0
+            )
+
+        def inspected(info: object) -> None:
+            task = None
+            if getattr(info, "scale", 1) == 1:
+                labels = [label for label, _ in TASK_CHOICES]
+                picked = self._choose(
+                    "What does this model do?",
+                    f"{path.name} keeps the photo's size. What is it for? (The app picks a "
+                    "Denoise step's model among the denoisers.)",
+                    labels,
+                )
+                if picked is None:
+                    self.status.emit("", 1)
+                    return
+                task = dict(TASK_CHOICES).get(picked, "restore")
+            self._io.submit(lambda: add(task), on_result=done, on_error=failed)
+
+        def add(task: str | None) -> ModelSpec:
             from deconv_gui.models.importer import import_model
 
-            return import_model(path)
+            return import_model(path, task=task)
 
         def done(spec: ModelSpec) -> None:
             self.registry.register(spec, replace=True)
             self.changed.emit(spec.id)
+            what = TASK_WORDS.get(spec.task, spec.task)
             self.notice.emit(
-                f"Imported {path.name} as “{spec.name}” ({spec.task}"
+                f"Imported {path.name} as “{spec.name}” ({what}"
                 + (f" ×{spec.scale}" if spec.scale != 1 else "")
                 + ").",
                 "info",
@@ -72,14 +111,13 @@ class ModelLibrary(QObject):
             )
             self.imported.emit(spec)
 
+        def inspect() -> object:
+            from deconv_gui.models.importer import inspect_model
+
+            return inspect_model(path)
+
         self.status.emit(f"Checking {path.name}…", 0)
-        self._io.submit(
-            job,
-            on_result=done,
-            on_error=lambda m, _d: self.notice.emit(
-                f"Could not import {path.name}: {m.removeprefix(path.name + ': ')}", "error", 0
-            ),
-        )
+        self._io.submit(inspect, on_result=inspected, on_error=failed)
 
     def remove(self, model_id: str) -> bool:
         """Remove an imported or fine-tuned model (after asking); True when removed."""

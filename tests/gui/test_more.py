@@ -404,3 +404,39 @@ def test_a_recent_photo_that_is_gone_is_reported_and_forgotten(qtbot, window, tm
     assert "gone.jpg" in window.message_bar.text()
     assert not window.documents
     assert str(gone.resolve()) not in window.prefs.recent_files
+
+
+def test_importing_a_model_that_keeps_the_size_asks_what_it_does(qtbot, window, tmp_path):
+    """Every 1x model imported in the app became a "restore" model, never the one the app
+    picks for a Denoise step; the app now asks (an upscaler is not asked)."""
+    import torch
+    from spandrel.architectures.DnCNN import DnCNN
+    from spandrel.architectures.ESRGAN import ESRGAN
+    from test_main_window import drop_urls
+
+    torch.manual_seed(0)
+    denoiser = tmp_path / "1x_MyDenoiser.pth"
+    torch.save(DnCNN(in_nc=3, out_nc=3, nc=8, nb=8, act_mode="R").state_dict(), denoiser)
+    upscaler = tmp_path / "2x_Sharp.pth"
+    torch.save(ESRGAN(in_nc=3, out_nc=3, num_filters=8, num_blocks=1, scale=2).state_dict(),
+               upscaler)  # fmt: skip
+    asked = []
+
+    def choose(title, text, choices):
+        asked.append((title, choices))
+        return None if len(asked) == 1 else choices[0]  # cancelled once, then "denoise"
+
+    window.library._choose = choose
+    with qtbot.waitSignal(window.library.status, timeout=20000):
+        assert drop_urls(window, [denoiser])
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=20000)
+    qtbot.wait(200)
+    assert not [s for s in window.registry if s.name == "1x_MyDenoiser"]  # cancelled: none
+    with qtbot.waitSignal(window.library.imported, timeout=20000) as got:
+        assert drop_urls(window, [denoiser])
+    spec = got.args[0]
+    assert spec.task == "denoise" and asked[-1][0] == "What does this model do?"
+    assert "(denoiser)" in window.message_bar.text()
+    with qtbot.waitSignal(window.library.imported, timeout=20000) as got:
+        assert drop_urls(window, [upscaler])
+    assert got.args[0].task == "upscale" and len(asked) == 2  # not asked
