@@ -1105,7 +1105,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         mode, paths = "noisy", [args.noisy]
     return run_finetune_cli(
         args.base, mode, paths, args.degrade, args.steps, args.name, args.device, args.json,
-        lr=args.lr, minutes=args.minutes,
+        lr=args.lr, minutes=args.minutes, skip_mismatched=args.skip_mismatched,
     )  # fmt: skip
 
 
@@ -1354,6 +1354,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", required=True, metavar="ID", help="a bundled or fine-tuned network")
     data = p.add_mutually_exclusive_group(required=True)
     data.add_argument("--pairs", nargs=2, metavar=("LQ_DIR", "GT_DIR"), help="before/after folders")
+    p.add_argument(
+        "--skip-mismatched",
+        action="store_true",
+        help="with --pairs: train on the pairs that match, leaving out photos without a "
+        "partner or of another size (by default such folders are refused)",
+    )
     data.add_argument("--clean", metavar="DIR", help="clean photos, degraded with --degrade")
     data.add_argument("--noisy", metavar="DIR", help="noisy photos only (self-supervised)")
     data.add_argument(

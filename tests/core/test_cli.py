@@ -790,3 +790,23 @@ def test_a_cluster_address_where_nothing_answers_is_refused_at_once() -> None:
         _check_reachable(f"127.0.0.1:{s.getsockname()[1]}")
     _check_reachable("local")
     _check_reachable("auto")
+
+
+def test_finetune_pairs_can_skip_the_photos_that_do_not_match(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The app has 'Skip the photos that do not match'; the command line refused the folders
+    with no way out."""
+    before = _photo_folder(tmp_path / "before", 4, (96, 80), seed=10)
+    after = _photo_folder(tmp_path / "after", 4, (96, 80), seed=10)
+    _photo(before / "extra.png")  # no partner
+    args = ["finetune", "--base", "redunet-denoise", "--pairs", str(before), str(after)]
+    args += ["--steps", "2", "--name", "pairs"]
+    assert main(args) == 1
+    assert "--skip-mismatched trains on the pairs that do" in capsys.readouterr().err
+    rc = main([*args, "--skip-mismatched"])
+    out, err = capsys.readouterr()
+    assert "warning: left out: " in err and "extra.png" in err
+    assert "do not match up" not in err
+    # trained on the 4 pairs: saved, or refused by the guard as no better (both say so)
+    assert (rc == 0 and "saved 'pairs'" in out) or (rc == 1 and "Not saved" in err), (out, err)

@@ -43,6 +43,7 @@ def run_finetune_cli(
     force: bool = False,
     lr: float | None = None,
     minutes: float | None = None,
+    skip_mismatched: bool = False,
 ) -> int:
     """``deconv-gui finetune``: train ``base`` on the photos, save it as ``name``.
 
@@ -65,11 +66,16 @@ def run_finetune_cli(
     reg = default_registry()
     spec = reg.get(base)
     check_trainable(spec)
-    data = make_data(mode, list(paths), degrade)
+    data = make_data(mode, list(paths), degrade, skip_mismatched=skip_mismatched)
     if data.mode == "pairs":
         rep = check_pairs(data.folders[0], data.folders[1], scale=spec.scale)
+        if not rep.ok and not skip_mismatched:
+            raise DeconvError(
+                "the photo pairs do not match up: " + rep.summary() + " (--skip-mismatched "
+                "trains on the pairs that do, as the app's 'Skip the photos that do not match')"
+            )
         if not rep.ok:
-            raise DeconvError("the photo pairs do not match up: " + rep.summary())
+            print(f"warning: left out: {rep.summary()}", file=sys.stderr)
     out = sys.stderr if json_out else sys.stdout
     ckdir = default_checkpoint_dir(spec.id, data, steps)
     gen = finetune_job(spec, data, steps=steps, device=device, checkpoint_dir=ckdir, lr=lr,
