@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import logging
 import math
 import os
 import sys
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from deconv_gui.core.naming import PlannedFile
     from deconv_gui.core.recipe import Recipe
     from deconv_gui.core.spec import RestoreSpec
+
+_log = logging.getLogger(__name__)
 
 SUBCOMMANDS = (
     "restore",
@@ -209,11 +212,7 @@ def _percent(value: float | None, what: str, default: float) -> float:
     if not 0.0 <= v <= 100.0:
         raise DeconvError(f"{what} must be between 0 and 100 (percent), got {value:g}")
     if 0.0 < v < 1.0:  # a recipe file's fraction given here: 0.8 would be 0.8 %
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "%s %g is %g %% (percent, 0-100: %g for %g %%)", what, v, v, v * 100, v * 100
-        )
+        _log.warning("%s %g is %g %% (percent, 0-100: %g for %g %%)", what, v, v, v * 100, v * 100)
     return v / 100.0
 
 
@@ -331,17 +330,14 @@ def _output_from_args(args: argparse.Namespace) -> OutputSettings:
     given = {k: v for k, v in given.items() if v is not None}
     named = Path(str(getattr(args, "output", "") or "")).suffix  # -o photo.dng: its type
     lossless = str(given.get("format") or out.format or named or "").lower().lstrip(".")
+    # a setting that does nothing is said, not ignored without a word
     if "quality" in given and lossless in ("png", "tif", "tiff", "bmp", "dng"):
-        import logging  # a setting that does nothing is said, not ignored without a word
-
-        logging.getLogger(__name__).warning(
+        _log.warning(
             "--quality is for JPEG and WebP: %s output is lossless and ignores it",
             lossless.upper(),
         )
     if "bit_depth" in given and lossless == "dng":
-        import logging
-
-        logging.getLogger(__name__).warning(
+        _log.warning(
             "--bit-depth is for developed photos: a DNG holds the sensor's own data at the "
             "camera's bit depth and ignores it"
         )

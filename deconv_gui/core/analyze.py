@@ -133,7 +133,7 @@ class Analysis:
     @property
     def noise_judged(self) -> bool:
         """False for photos too small to tell noise from fine detail (`NOISE_MIN_SIDE`)."""
-        return min(self.width, self.height) >= NOISE_MIN_SIDE
+        return _noise_judged(self.width, self.height)
 
     @property
     def noisy(self) -> bool:
@@ -273,7 +273,7 @@ def analyze(
         # the JPEG step comes first whatever the noise (below NOISY_JPEG): what is left for
         # a denoiser after it decides the Denoise step
         after = noise_removed(rgb, denoiser, meta, first=jpeg_remover)
-    judged = min(h, w) >= NOISE_MIN_SIDE
+    judged = _noise_judged(w, h)
     noisy = raw_snr is None and judged and _noisy(sigma, removed, after)
     # noise the estimate misses but the denoiser removes: correlated, as a camera makes it
     camera_noise = noisy and sigma < NOISY_SIGMA
@@ -302,6 +302,11 @@ def analyze(
         iso=None if md is None else md.iso,
         noise_removed=removed, noise_after_jpeg=after, raw_noise_iso=raw_iso,
     )  # fmt: skip
+
+
+def _noise_judged(width: int, height: int) -> bool:
+    """The rule behind `Analysis.noise_judged` and the plan (`NOISE_MIN_SIDE`)."""
+    return min(width, height) >= NOISE_MIN_SIDE
 
 
 def _noisy(sigma: float, removed: float | None, after: float | None = None) -> bool:

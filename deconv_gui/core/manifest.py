@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from deconv_gui.core.io import make_folder, temporary_of, temporary_stem
+from deconv_gui.core.io import make_folder, same_file, temporary_of, temporary_stem
 from deconv_gui.errors import DeconvError, ImageWriteError
 
 __all__ = [
@@ -93,10 +93,7 @@ def path_key(path: str | os.PathLike[str]) -> str:
 
 def _moved_or_same(old: str, new: Path) -> bool:
     """``old`` (a recorded input) is no longer there, or is the file ``new`` is."""
-    try:
-        return not os.path.exists(old) or os.path.samefile(old, new)
-    except OSError:
-        return False
+    return not os.path.exists(old) or same_file(Path(old), new)
 
 
 def model_version(spec: object) -> str:

@@ -14,7 +14,6 @@ GUI thread under the name `output_path` makes.
 
 from __future__ import annotations
 
-import os
 import time
 import weakref
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from PySide6.QtCore import QObject, Signal
 from deconv_gui.core.degrade import parse_kernel
 from deconv_gui.core.export import ExportOptions, export_image
 from deconv_gui.core.image import ImageMeta, Photo
-from deconv_gui.core.io import save_image
+from deconv_gui.core.io import same_file, save_image
 from deconv_gui.core.naming import output_path_for
 from deconv_gui.core.rawpipe import check_order, works_on_mosaic
 from deconv_gui.core.recipe import Recipe, RecipeStep
@@ -567,7 +566,7 @@ class RestoreSession(QObject):
         if r is None or r.rgb is None:
             return
         result, meta = r.rgb, r.meta or ImageMeta()
-        if _same_file(path, doc.path):
+        if same_file(path, doc.path):
             self.notice.emit(
                 f"Not saved: {path.name} is the original photo, which is never replaced. "
                 "Save the result under another name or in another folder.",
@@ -617,11 +616,3 @@ class RestoreSession(QObject):
         self._doc = self._previous = None
         self._caches.clear()
         self._preview_caches.clear()
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """`a` and `b` name one file (the same path, or links to one file)."""
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False

@@ -102,8 +102,7 @@ def run_finetune_cli(
                     ss = p.val.get("ssim")
                     line += f"  val {p.val['psnr']:.2f} dB" + (f" / {ss:.4f}" if ss else "")
                 print(line, file=out, flush=True)
-    except KeyboardInterrupt:
-        gen.close()
+    except KeyboardInterrupt:  # (the job is closed in `finally` below)
         print(
             "stopped: run the same command again to go on from where the training was "
             "saved (the same base model, photos and --steps)",
